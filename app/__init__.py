@@ -1,0 +1,3 @@
+"""Switchboard: a browser-based web chat contact center."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""Settings, read once from environment variables with embedded defaults.
+
+| variable | default | meaning |
+|---|---|---|
+| DATA_DIR | ./data | where the embedded database and the generated secret live |
+| DATABASE_URL | sqlite://DATA_DIR/switchboard.sqlite3 | tortoise URL: sqlite://path or postgres://user:pass@host:port/db |
+| REDIS_URL | unset | unset: one process, in-memory shared state; set: socket.io Redis manager + Redis state |
+| SECRET_KEY | generated once into DATA_DIR/secret_key | signs visitor tokens, sessions, CSRF tokens |
+| HOST / PORT | 127.0.0.1 / 8000 | where `serve` listens |
+| PUBLIC_URL | http://HOST:PORT | the base URL printed in snippets |
+| SECURE_COOKIES | false | set to true behind TLS (cookies get the Secure flag) |
+| SOCKETIO_TRANSPORTS | polling,websocket | set to websocket to run without sticky sessions |
+| LOG_LEVEL | info | |
+| MESSAGE_RATE_LIMIT | 20/10 | chat messages a visitor may send per N seconds (agents: 3×) |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _load_or_create_secret(data_dir: Path) -> str:
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: two workers starting at once agree on one key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    host: str
+    port: int
+    public_url: str
+    secure_cookies: bool
+    transports: tuple[str, ...]
+    log_level: str
+    # Limits (documented in docs/protocol.md).
+    max_message_chars: int = 5000
+    message_rate: tuple[int, float] = (20, 10.0)  # events, per seconds
+    visitor_token_max_age: int = 60 * 60 * 24 * 400  # ~13 months, like analytics ids
+    socket_token_max_age: int = 60 * 60 * 12
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _rate(value: str | None, default: tuple[int, float]) -> tuple[int, float]:
+    if not value:
+        return default
+    count, _, seconds = value.partition("/")
+    return int(count), float(seconds or 1)
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    data_dir = Path(env.get("DATA_DIR") or "./data").resolve()
+    database_url = env.get("DATABASE_URL") or f"sqlite://{data_dir / 'switchboard.sqlite3'}"
+    if database_url.startswith("sqlite://"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    if database_url.startswith("postgresql://"):
+        database_url = "postgres://" + database_url[len("postgresql://"):]
+    host = env.get("HOST") or "127.0.0.1"
+    port = int(env.get("PORT") or 8000)
+    transports = tuple(t.strip() for t in (env.get("SOCKETIO_TRANSPORTS") or "polling,websocket").split(",") if t.strip())
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=env.get("SECRET_KEY") or _load_or_create_secret(data_dir),
+        host=host,
+        port=port,
+        public_url=(env.get("PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
+        secure_cookies=_bool(env.get("SECURE_COOKIES")),
+        transports=transports,
+        log_level=(env.get("LOG_LEVEL") or "info").lower(),
+        message_rate=_rate(env.get("MESSAGE_RATE_LIMIT"), (20, 10.0)),
+    )

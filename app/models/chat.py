@@ -1,0 +1,97 @@
+"""Conversations, their messages, and the append-only conversation event log."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+CONVERSATION_STATUSES = ("waiting", "assigned", "closed")
+SENDER_KINDS = ("visitor", "agent", "system", "internal")
+
+
+class Conversation(Model):
+    id = fields.IntField(primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="conversations", on_delete=fields.CASCADE)
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="conversations", on_delete=fields.CASCADE)
+    department = fields.ForeignKeyField(
+        "models.Department", related_name="conversations", null=True, on_delete=fields.SET_NULL
+    )
+    agent = fields.ForeignKeyField("models.User", related_name="conversations", null=True, on_delete=fields.SET_NULL)
+    status = fields.CharField(max_length=16, default="waiting", db_index=True)
+    requested_at = fields.DatetimeField(db_index=True)
+    assigned_at = fields.DatetimeField(null=True)
+    first_response_at = fields.DatetimeField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    closed_by = fields.CharField(max_length=16, null=True)
+    last_seq = fields.IntField(default=0)
+    visitor_read_seq = fields.IntField(default=0)
+    agent_read_seq = fields.IntField(default=0)
+
+    class Meta:
+        table = "conversation"
+
+
+class Message(Model):
+    id = fields.BigIntField(primary_key=True)
+    conversation = fields.ForeignKeyField("models.Conversation", related_name="messages", on_delete=fields.CASCADE)
+    seq = fields.IntField()
+    sender_kind = fields.CharField(max_length=16)
+    author = fields.ForeignKeyField("models.User", related_name="messages", null=True, on_delete=fields.SET_NULL)
+    author_name = fields.CharField(max_length=100, null=True)
+    body = fields.TextField()
+    client_id = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "message"
+        unique_together = (("conversation", "seq"), ("conversation", "client_id"))
+
+
+class ConversationEvent(Model):
+    # Append-only lifecycle log; KPIs are queries over these rows.
+    #
+    # kinds: requested, queued, assigned, first_response, closed, abandoned, transferred, rated ...
+
+    id = fields.BigIntField(primary_key=True)
+    conversation = fields.ForeignKeyField("models.Conversation", related_name="events", on_delete=fields.CASCADE)
+    site = fields.ForeignKeyField("models.Site", related_name="conversation_events", on_delete=fields.CASCADE)
+    department = fields.ForeignKeyField(
+        "models.Department", related_name="conversation_events", null=True, on_delete=fields.SET_NULL
+    )
+    agent = fields.ForeignKeyField("models.User", related_name="conversation_events", null=True, on_delete=fields.SET_NULL)
+    kind = fields.CharField(max_length=32)
+    at = fields.DatetimeField(db_index=True)
+    data = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "conversation_event"
+
+
+class Participant(Model):
+    # Staff other than the assigned agent who take part visibly: a supervisor who barged in,
+    # or the previous CSR during a warm transfer. `left_at` set when they leave.
+    id = fields.BigIntField(primary_key=True)
+    conversation = fields.ForeignKeyField("models.Conversation", related_name="participants", on_delete=fields.CASCADE)
+    user = fields.ForeignKeyField("models.User", related_name="participations", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=16)  # barge | warm
+    joined_at = fields.DatetimeField()
+    left_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "participant"
+
+
+class AuditEvent(Model):
+    # Append-only: who did what to whom, for supervision and admin actions.
+    id = fields.BigIntField(primary_key=True)
+    actor = fields.ForeignKeyField("models.User", related_name="audit_actions", null=True, on_delete=fields.SET_NULL)
+    action = fields.CharField(max_length=32)
+    conversation = fields.ForeignKeyField("models.Conversation", related_name="audit_events", null=True,
+                                          on_delete=fields.SET_NULL)
+    target_user = fields.ForeignKeyField("models.User", related_name="audit_targets", null=True,
+                                         on_delete=fields.SET_NULL)
+    at = fields.DatetimeField(db_index=True)
+    data = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "audit_event"

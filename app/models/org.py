@@ -1,0 +1,65 @@
+"""Sites, departments, users (CSRs, supervisors, admins, marketers) and their status log."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+ROLES = ("agent", "supervisor", "admin", "marketer")
+AGENT_STATUSES = ("offline", "available", "away")
+
+
+class Site(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=200)
+    key = fields.CharField(max_length=64, unique=True)
+    allowed_origins = fields.JSONField(default=list)
+    settings = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "site"
+
+
+class Department(Model):
+    id = fields.IntField(primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="departments", on_delete=fields.CASCADE)
+    name = fields.CharField(max_length=200)
+
+    class Meta:
+        table = "department"
+        unique_together = (("site", "name"),)
+
+
+class User(Model):
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    role = fields.CharField(max_length=16, default="agent")
+    display_name = fields.CharField(max_length=100)
+    max_chats = fields.IntField(default=3)
+    is_active = fields.BooleanField(default=True)
+    # Current state (the event log below is what KPIs read).
+    status = fields.CharField(max_length=16, default="offline")
+    status_reason = fields.CharField(max_length=64, null=True)
+    status_changed_at = fields.DatetimeField(null=True)
+    last_chat_ended_at = fields.DatetimeField(null=True)
+    departments = fields.ManyToManyField("models.Department", related_name="users", through="user_department")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "app_user"
+
+
+class AgentStatusEvent(Model):
+    # Append-only: one row per agent state change.
+
+    id = fields.BigIntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="status_events", on_delete=fields.CASCADE)
+    status = fields.CharField(max_length=16)
+    reason = fields.CharField(max_length=64, null=True)
+    previous_status = fields.CharField(max_length=16, null=True)
+    at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "agent_status_event"

@@ -1,0 +1,58 @@
+"""Visitors of a site, their visits and page views (the trail)."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Visitor(Model):
+    # A browser recognised by the id the widget keeps in first-party storage.
+
+    id = fields.CharField(max_length=40, primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="visitors", on_delete=fields.CASCADE)
+    first_seen = fields.DatetimeField()
+    last_seen = fields.DatetimeField(db_index=True)
+    visit_count = fields.IntField(default=0)
+    name = fields.CharField(max_length=100, null=True)
+    email = fields.CharField(max_length=254, null=True)
+    user_agent = fields.CharField(max_length=512, null=True)
+    browser = fields.CharField(max_length=64, null=True)
+    os = fields.CharField(max_length=64, null=True)
+    device = fields.CharField(max_length=32, null=True)
+    is_bot = fields.BooleanField(default=False)
+    country = fields.CharField(max_length=2, null=True)
+    current_url = fields.CharField(max_length=2048, null=True)
+    current_title = fields.CharField(max_length=512, null=True)
+    attributes = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "visitor"
+
+
+class Visit(Model):
+    id = fields.BigIntField(primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="visits", on_delete=fields.CASCADE)
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="visits", on_delete=fields.CASCADE)
+    number = fields.IntField()
+    started_at = fields.DatetimeField(db_index=True)
+    last_activity_at = fields.DatetimeField()
+    landing_url = fields.CharField(max_length=2048, null=True)
+    referrer = fields.CharField(max_length=2048, null=True)
+
+    class Meta:
+        table = "visit"
+
+
+class PageView(Model):
+    id = fields.BigIntField(primary_key=True)
+    visit = fields.ForeignKeyField("models.Visit", related_name="page_views", on_delete=fields.CASCADE)
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="page_views", on_delete=fields.CASCADE)
+    url = fields.CharField(max_length=2048)
+    title = fields.CharField(max_length=512, null=True)
+    referrer = fields.CharField(max_length=2048, null=True)
+    at = fields.DatetimeField(db_index=True)
+    active_ms = fields.IntField(null=True)
+
+    class Meta:
+        table = "page_view"

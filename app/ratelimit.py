@@ -1,0 +1,71 @@
+"""Fixed-window rate limits, in memory (one process) or in Redis (several workers)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+
+class RateLimiter(Protocol):
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        """Count one hit; return None when allowed, else the seconds until the window resets."""
+
+    async def release(self, key: str) -> None:
+        """Take back one hit of the current window (an attempt that turned out to be legitimate)."""
+
+
+class MemoryRateLimiter:
+    def __init__(self, clock=time.monotonic) -> None:
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        now = self._clock()
+        start, count = self._windows.get(key, (now, 0))
+        if now - start >= window:
+            start, count = now, 0
+        count += 1
+        self._windows[key] = (start, count)
+        if len(self._windows) > 100_000:  # drop stale windows now and then
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 3600}
+        if count > limit:
+            return max(0.0, window - (now - start))
+        return None
+
+    async def release(self, key: str) -> None:
+        if key in self._windows:
+            start, count = self._windows[key]
+            self._windows[key] = (start, max(0, count - 1))
+
+    def reset(self, key: str) -> None:
+        self._windows.pop(key, None)
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Redis, prefix: str = "sb:rl:") -> None:
+        self._redis = redis
+        self._prefix = prefix
+
+    async def hit(self, key: str, limit: int, window: float) -> float | None:
+        name = self._prefix + key
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, max(1, math.ceil(window)), nx=True)
+            pipe.pttl(name)
+            count, _, ttl = await pipe.execute()
+        if count > limit:
+            return max(0.0, ttl / 1000.0)
+        return None
+
+    async def release(self, key: str) -> None:
+        name = self._prefix + key
+        # Decrement only while the window's key exists, so a release never creates a key without a TTL.
+        await self._redis.eval(
+            "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
+            1, name)
+
+    def reset(self, key: str) -> None:  # pragma: no cover - used by tests on memory only
+        pass

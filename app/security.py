@@ -1,0 +1,84 @@
+"""Secrets: visitor tokens, agent socket tokens, password hashes, CSRF tokens."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_hasher = PasswordHasher()
+
+
+class TokenError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Signs and checks the small tokens the server hands out."""
+
+    secret_key: str
+
+    def _serializer(self, salt: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(self.secret_key, salt=salt)
+
+    def visitor_token(self, visitor_id: str, site_id: int) -> str:
+        return self._serializer("visitor").dumps({"v": visitor_id, "s": site_id})
+
+    def read_visitor_token(self, token: str, site_id: int, max_age: int) -> str:
+        data = self._load("visitor", token, max_age)
+        if not isinstance(data, dict) or not isinstance(data.get("v"), str) or data.get("s") != site_id:
+            raise TokenError("invalid_token", "The visitor token is not valid for this site.")
+        return data["v"]
+
+    def socket_token(self, user_id: int) -> str:
+        return self._serializer("agent-socket").dumps({"u": user_id})
+
+    def read_socket_token(self, token: str, max_age: int) -> int:
+        data = self._load("agent-socket", token, max_age)
+        if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+            raise TokenError("unauthorized", "The socket token is not valid.")
+        return data["u"]
+
+    def _load(self, salt: str, token: str, max_age: int) -> object:
+        if not isinstance(token, str) or not token or len(token) > 1024:
+            raise TokenError("invalid_token", "The token is missing or malformed.")
+        try:
+            return self._serializer(salt).loads(token, max_age=max_age)
+        except SignatureExpired:
+            raise TokenError("token_expired", "The token has expired.") from None
+        except BadSignature:
+            raise TokenError("invalid_token", "The token signature does not match.") from None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when the e-mail is unknown, so both paths cost the same.
+DUMMY_PASSWORD_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def same_secret(a: str | None, b: str | None) -> bool:
+    """Constant-time comparison of two secrets."""
+    if not a or not b:
+        return False
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,1 @@
+"""Pure classification of what the widget reports: user agents, referrers, countries."""
