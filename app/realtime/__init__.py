@@ -1,0 +1,1 @@
+"""Transport: socket.io namespaces for visitors (/visitor) and agents (/agent)."""

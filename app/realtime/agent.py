@@ -1,0 +1,240 @@
+"""The `/agent` namespace: what the console speaks (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import urlsplit
+
+import socketio
+
+from app import presence, runtime
+from app.models import Message, User, Visitor
+from app.realtime import bus, validation as v
+from app.realtime.handlers import event, limit, ok
+from app.realtime.visitor import refuse
+from app.security import TokenError
+from app.services import ServiceError, agents, conversations, handoff, serialize, supervision, visitors
+
+# When an agent's last console disconnects, they stay Available this long before going Offline.
+DISCONNECT_GRACE_SECONDS = 60.0
+
+
+def _same_origin(environ: dict) -> bool:
+    origin = environ.get("HTTP_ORIGIN")
+    if not origin:
+        return True  # non-browser clients; the token is what authenticates
+    return urlsplit(origin).netloc == environ.get("HTTP_HOST")
+
+
+class AgentNamespace(socketio.AsyncNamespace):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self._grace: dict[int, asyncio.Task] = {}
+
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        if not _same_origin(environ):
+            raise refuse("unauthorized", "The console must connect from its own origin.")
+        token = auth.get("token") if isinstance(auth, dict) else None
+        rt = runtime.current()
+        try:
+            user_id = rt.signer.read_socket_token(token, rt.settings.socket_token_max_age)
+        except TokenError as exc:
+            code = "token_expired" if exc.code == "token_expired" else "unauthorized"
+            raise refuse(code, exc.message) from None
+        user = await User.get_or_none(id=user_id, is_active=True)
+        if user is None:
+            raise refuse("unauthorized", "This account is not active.")
+        if user.role == "marketer":
+            raise refuse("unauthorized", "Marketers do not use the chat console.")
+        await self.save_session(sid, {"user_id": user.id})
+        await self.enter_room(sid, bus.agent_room(user.id))
+        if user.role in supervision.SUPERVISOR_ROLES:
+            await self.enter_room(sid, bus.SUPERVISORS_ROOM)
+        await presence.joined(f"agent:{user.id}")
+        pending = self._grace.pop(user.id, None)
+        if pending is not None:
+            pending.cancel()
+        await self.emit("status", {"status": user.status}, to=sid)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        user_id = session.get("user_id")
+        if user_id is None:
+            return
+        await presence.left(f"agent:{user_id}")
+        if await presence.count(f"agent:{user_id}") == 0 and user_id not in self._grace:
+            self._grace[user_id] = asyncio.create_task(self._offline_after_grace(user_id))
+
+    async def _offline_after_grace(self, user_id: int) -> None:
+        try:
+            await asyncio.sleep(DISCONNECT_GRACE_SECONDS)
+            if await presence.count(f"agent:{user_id}") == 0:
+                user = await User.get_or_none(id=user_id)
+                if user is not None and user.status != "offline":
+                    await agents.set_agent_state(user, "offline", "disconnected")
+        finally:
+            self._grace.pop(user_id, None)
+
+    async def _user(self, sid: str) -> User:
+        session = await self.get_session(sid)
+        user = await User.get_or_none(id=session.get("user_id"), is_active=True)
+        if user is None:
+            raise ServiceError("forbidden", "This account is no longer active.")
+        return user
+
+    @event
+    async def on_set_status(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        status = v.text(data, "status", max_len=16)
+        await limit(f"status:{sid}", 30, 60.0)
+        user = await agents.set_agent_state(await self._user(sid), status)
+        return ok(status=user.status)
+
+    @event
+    async def on_list(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        return ok(conversations=await conversations.agent_list(await self._user(sid)))
+
+    @event
+    async def on_open(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        conversation = await conversations.agent_conversation(user, conversation_id, write=False)
+        await self.enter_room(sid, bus.conversation_room(conversation.id))
+        visitor = await Visitor.get(id=conversation.visitor_id)
+        messages = await Message.filter(conversation_id=conversation.id).order_by("seq")
+        return ok(
+            conversation=await conversations.agent_summary(conversation),
+            messages=[serialize.message(m) for m in messages],
+            visitor=serialize.visitor_profile(visitor, await visitors.is_online(visitor.id)),
+            past=await conversations.past_conversations(visitor, exclude_id=conversation.id),
+        )
+
+    @event
+    async def on_message(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        client_id = v.client_id(data)
+        settings = runtime.current().settings
+        body = v.text(data, "body", max_len=settings.max_message_chars)
+        user = await self._user(sid)
+        await limit(f"msg:a:{user.id}", settings.message_rate[0] * 3, settings.message_rate[1])
+        message = await conversations.post_agent_message(user, conversation_id, client_id=client_id, body=body)
+        return ok(seq=message.seq, created_at=serialize.message(message)["created_at"])
+
+    @event
+    async def on_sync(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        after_seq = v.integer(data, "after_seq", minimum=0)
+        user = await self._user(sid)
+        conversation = await conversations.agent_conversation(user, conversation_id, write=False)
+        messages = await conversations.messages_after(conversation, after_seq, include_internal=True)
+        return ok(messages=[serialize.message(m) for m in messages])
+
+    @event
+    async def on_typing(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        typing = v.boolean(data, "typing")
+        user = await self._user(sid)
+        conversation = await conversations.agent_conversation(user, conversation_id)
+        try:
+            await limit(f"typing:{sid}", 20, 10.0)
+        except ServiceError:
+            return ok()
+        if conversation.status == "assigned":
+            await bus.to_visitor(
+                conversation.visitor_id, "typing",
+                {"conversation_id": conversation.id, "typing": typing, "name": user.display_name},
+            )
+        return ok()
+
+    @event
+    async def on_read(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        seq = v.integer(data, "seq", minimum=0)
+        conversation = await conversations.agent_conversation(await self._user(sid), conversation_id)
+        await conversations.mark_read(conversation, "agent", seq)
+        return ok()
+
+    @event
+    async def on_close(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        conversation = await conversations.agent_conversation(user, conversation_id)
+        await conversations.close(conversation, by="agent", user=user)
+        return ok()
+
+    @event
+    async def on_transfer_targets(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        conversation = await conversations.agent_conversation(user, conversation_id)
+        return ok(**await handoff.transfer_targets(user, conversation.site_id))
+
+    @event
+    async def on_transfer(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        to_agent_id = v.integer(data, "to_agent_id", minimum=1, required=False)
+        to_department_id = v.integer(data, "to_department_id", minimum=1, required=False)
+        note = v.text(data, "note", max_len=2000, required=False)
+        user = await self._user(sid)
+        await limit(f"transfer:{user.id}", 30, 60.0)
+        await handoff.transfer(user, conversation_id, to_agent_id=to_agent_id, to_department_id=to_department_id, note=note)
+        return ok()
+
+    # --- supervision ---------------------------------------------------------------
+
+    @event
+    async def on_board(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        return ok(**await supervision.board(await self._user(sid)))
+
+    @event
+    async def on_monitor(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        await supervision.monitor(await self._user(sid), conversation_id)
+        return await self.on_open(sid, {"conversation_id": conversation_id})
+
+    @event
+    async def on_whisper(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        client_id = v.client_id(data)
+        body = v.text(data, "body", max_len=runtime.current().settings.max_message_chars)
+        user = await self._user(sid)
+        await limit(f"whisper:{user.id}", 60, 10.0)
+        message = await supervision.whisper(user, conversation_id, client_id=client_id, body=body)
+        return ok(seq=message.seq, created_at=serialize.message(message)["created_at"])
+
+    @event
+    async def on_barge(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        await supervision.barge(await self._user(sid), conversation_id)
+        await self.enter_room(sid, bus.conversation_room(conversation_id))
+        return ok()
+
+    @event
+    async def on_take_over(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        await supervision.take_over(await self._user(sid), conversation_id)
+        return ok()
+
+    @event
+    async def on_force_status(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        user_id = v.integer(data, "user_id", minimum=1)
+        status = v.text(data, "status", max_len=16)
+        reason = v.text(data, "reason", max_len=64, required=False)
+        target = await supervision.force_state(await self._user(sid), user_id, status, reason)
+        return ok(status=target.status)

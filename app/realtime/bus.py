@@ -1,0 +1,64 @@
+"""How services publish realtime events, without knowing about sockets.
+
+Rooms: `visitor:<id>` holds every tab of one visitor; `agent:<id>` every console of one user;
+`conv:<id>` the staff watching a conversation. With REDIS_URL set, socket.io's Redis manager
+carries each emit to the workers that hold those sockets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import socketio
+
+VISITOR_NS = "/visitor"
+AGENT_NS = "/agent"
+
+_sio: socketio.AsyncServer | None = None
+
+
+def bind(sio: socketio.AsyncServer | None) -> None:
+    global _sio
+    _sio = sio
+
+
+def visitor_room(visitor_id: str) -> str:
+    return f"visitor:{visitor_id}"
+
+
+def agent_room(user_id: int) -> str:
+    return f"agent:{user_id}"
+
+
+def conversation_room(conversation_id: int) -> str:
+    return f"conv:{conversation_id}"
+
+
+async def to_visitor(visitor_id: str, event: str, data: Any, skip_sid: str | None = None) -> None:
+    if _sio is not None:
+        await _sio.emit(event, data, to=visitor_room(visitor_id), namespace=VISITOR_NS, skip_sid=skip_sid)
+
+
+async def to_staff(
+    event: str, data: Any, *, agent_id: int | None = None, conversation_id: int | None = None,
+    skip_sid: str | None = None,
+) -> None:
+    """Send to the assigned agent's consoles and to staff watching the conversation (once each)."""
+    if _sio is None:
+        return
+    rooms = []
+    if agent_id is not None:
+        rooms.append(agent_room(agent_id))
+    if conversation_id is not None:
+        rooms.append(conversation_room(conversation_id))
+    if rooms:
+        await _sio.emit(event, data, to=rooms, namespace=AGENT_NS, skip_sid=skip_sid)
+
+
+SUPERVISORS_ROOM = "supervisors"
+
+
+async def board_changed(reason: str) -> None:
+    """Hint to supervisors' boards that agents, queues or chats changed (they re-read the board)."""
+    if _sio is not None:
+        await _sio.emit("board.changed", {"reason": reason}, to=SUPERVISORS_ROOM, namespace=AGENT_NS)

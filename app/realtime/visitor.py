@@ -1,0 +1,183 @@
+"""The `/visitor` namespace: what the widget speaks (docs/protocol.md)."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+from typing import Any
+
+import socketio
+
+from app import presence, runtime
+from app.models import Site, Visitor
+from app.realtime import bus, validation as v
+from app.realtime.handlers import event, limit, ok
+from app.security import TokenError
+from app.services import ServiceError, conversations, serialize, visitors
+
+_SITE_TTL = 30.0
+_sites: dict[str, tuple[float, Site | None]] = {}
+
+
+async def site_by_key(key: str) -> Site | None:
+    cached = _sites.get(key)
+    now = time.monotonic()
+    if cached and now - cached[0] < _SITE_TTL:
+        return cached[1]
+    site = await Site.get_or_none(key=key)
+    _sites[key] = (now, site)
+    return site
+
+
+def request_origin(environ: dict) -> str | None:
+    """The page's origin: the Origin header, or this server's own for same-origin requests."""
+    origin = environ.get("HTTP_ORIGIN")
+    if origin:
+        return origin.rstrip("/")
+    if environ.get("HTTP_SEC_FETCH_SITE") == "same-origin" and environ.get("HTTP_HOST"):
+        scheme = environ.get("wsgi.url_scheme") or "http"
+        return f"{scheme}://{environ['HTTP_HOST']}"
+    return None
+
+
+def origin_allowed(site: Site, origin: str | None, environ: dict) -> bool:
+    if origin is None:
+        return False
+    if origin in {o.rstrip("/") for o in site.allowed_origins}:
+        return True
+    # The demo site's pages are served by this server: its own origin is allowed.
+    return bool(site.settings.get("demo")) and urlsplit(origin).netloc == environ.get("HTTP_HOST")
+
+
+def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+
+
+class VisitorNamespace(socketio.AsyncNamespace):
+    async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
+        if not isinstance(auth, dict) or not isinstance(auth.get("site"), str) or len(auth["site"]) > 64:
+            raise refuse("bad_request", "auth.site (the site key) is required.")
+        site = await site_by_key(auth["site"])
+        if site is None:
+            raise refuse("unknown_site", "No site has this key.")
+        origin = request_origin(environ)
+        if not origin_allowed(site, origin, environ):
+            raise refuse("origin_not_allowed", "This page's origin is not allowed for the site.")
+        rt = runtime.current()
+        token = auth.get("token")
+        visitor_id = None
+        if token is not None:
+            try:
+                visitor_id = rt.signer.read_visitor_token(token, site.id, rt.settings.visitor_token_max_age)
+            except TokenError as exc:
+                raise refuse(exc.code, exc.message) from None
+        visitor = await visitors.recognise(site, visitor_id, environ.get("HTTP_USER_AGENT"))
+        await self.save_session(sid, {"site_id": site.id, "visitor_id": visitor.id})
+        await self.enter_room(sid, bus.visitor_room(visitor.id))
+        await presence.joined(visitor.id)
+        conversation = await conversations.open_conversation_of(visitor)
+        await self.emit(
+            "session",
+            {
+                "visitor_id": visitor.id,
+                "token": rt.signer.visitor_token(visitor.id, site.id),
+                "conversation": await self._visitor_view(conversation) if conversation else None,
+            },
+            to=sid,
+        )
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        session = await self.get_session(sid)
+        if session.get("visitor_id"):
+            await presence.left(session["visitor_id"])
+
+    async def _visitor(self, sid: str) -> Visitor:
+        session = await self.get_session(sid)
+        visitor = await Visitor.get_or_none(id=session.get("visitor_id"))
+        if visitor is None:
+            raise ServiceError("not_found", "This visitor no longer exists.")
+        return visitor
+
+    @staticmethod
+    async def _visitor_view(conversation) -> dict:
+        from app.models import User
+
+        agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
+        return serialize.conversation_for_visitor(conversation, agent)
+
+    @event
+    async def on_page_view(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        url = v.url(data, "url", required=True)
+        title = v.text(data, "title", max_len=512, required=False)
+        referrer = v.url(data, "referrer", required=False)
+        await limit(f"pv:{sid}", 60, 60.0)
+        await visitors.record_page_view(await self._visitor(sid), url, title, referrer)
+        return ok()
+
+    @event
+    async def on_message(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        client_id = v.client_id(data)
+        settings = runtime.current().settings
+        body = v.text(data, "body", max_len=settings.max_message_chars)
+        name = v.text(data, "name", max_len=100, required=False)
+        email = v.text(data, "email", max_len=254, required=False)
+        if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+            raise ServiceError("bad_request", "'email' is not an e-mail address.")
+        session = await self.get_session(sid)
+        count, window = settings.message_rate
+        await limit(f"msg:v:{session['visitor_id']}", count, window)
+        conversation, message, _ = await conversations.post_visitor_message(
+            await self._visitor(sid), client_id=client_id, body=body, name=name, email=email, skip_sid=sid
+        )
+        return ok(conversation_id=conversation.id, seq=message.seq, created_at=serialize.message(message)["created_at"])
+
+    @event
+    async def on_sync(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        after_seq = v.integer(data, "after_seq", minimum=0)
+        await limit(f"sync:{sid}", 60, 60.0)
+        conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
+        messages = await conversations.messages_after(conversation, after_seq, include_internal=False)
+        return ok(conversation=await self._visitor_view(conversation), messages=[serialize.message(m) for m in messages])
+
+    @event
+    async def on_history(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        await limit(f"hist:{sid}", 20, 60.0)
+        return ok(conversations=await conversations.history(await self._visitor(sid)))
+
+    @event
+    async def on_typing(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        typing = v.boolean(data, "typing")
+        try:
+            await limit(f"typing:{sid}", 20, 10.0)
+        except ServiceError:
+            return ok()  # typing is throttled silently
+        conversation = await conversations.open_conversation_of(await self._visitor(sid))
+        if conversation is not None:
+            await bus.to_staff(
+                "typing", {"conversation_id": conversation.id, "typing": typing},
+                agent_id=conversation.agent_id, conversation_id=conversation.id,
+            )
+        return ok()
+
+    @event
+    async def on_read(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        seq = v.integer(data, "seq", minimum=0)
+        conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
+        await conversations.mark_read(conversation, "visitor", seq)
+        return ok()
+
+    @event
+    async def on_close(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
+        await conversations.close(conversation, by="visitor")
+        return ok()

@@ -1,0 +1,1 @@
+"""Routing core: pure assignment policy over a snapshot, and the store it coordinates through."""

@@ -1,0 +1,95 @@
+"""Sites and users: created by admins (and by the CLI)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from app.models import Department, Site, User
+from app.models.org import ROLES
+from app.security import hash_password
+from app.services import ServiceError
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
+
+
+def normalise_origin(origin: str) -> str:
+    origin = origin.strip().rstrip("/")
+    if not ORIGIN.match(origin):
+        raise ServiceError("bad_request", f"{origin!r} is not an origin like https://www.example.com")
+    return origin.lower()
+
+
+def snippet(base_url: str, site_key: str) -> str:
+    return f'<script async src="{base_url.rstrip("/")}/widget.js" data-site="{site_key}"></script>'
+
+
+async def create_site(name: str, origins: list[str]) -> Site:
+    if not name.strip():
+        raise ServiceError("bad_request", "A site needs a name.")
+    return await Site.create(
+        name=name.strip(), key="site_" + secrets.token_urlsafe(12), allowed_origins=[normalise_origin(o) for o in origins]
+    )
+
+
+async def create_user(
+    email: str, password: str, role: str = "agent", display_name: str | None = None, max_chats: int = 3
+) -> User:
+    email = email.strip().lower()
+    if not EMAIL.match(email):
+        raise ServiceError("bad_request", f"{email!r} is not an e-mail address.")
+    if role not in ROLES:
+        raise ServiceError("bad_request", f"role must be one of {', '.join(ROLES)}.")
+    if len(password) < 8:
+        raise ServiceError("bad_request", "The password must have at least 8 characters.")
+    if not 1 <= max_chats <= 50:
+        raise ServiceError("bad_request", "max chats must be between 1 and 50.")
+    if await User.exists(email=email):
+        raise ServiceError("conflict", f"A user with e-mail {email} exists already.")
+    return await User.create(
+        email=email, password_hash=hash_password(password), role=role,
+        display_name=(display_name or email.split("@")[0]).strip()[:100], max_chats=max_chats,
+    )
+
+
+async def create_department(site_key: str, name: str, member_emails: list[str] | None = None) -> Department:
+    site = await Site.get_or_none(key=site_key)
+    if site is None:
+        raise ServiceError("not_found", f"No site has the key {site_key!r}.")
+    if not name.strip() or len(name) > 200:
+        raise ServiceError("bad_request", "A department needs a name of at most 200 characters.")
+    if await Department.exists(site_id=site.id, name=name.strip()):
+        raise ServiceError("conflict", f"{site.name} has a department {name!r} already.")
+    members = []
+    for email in member_emails or []:
+        user = await User.get_or_none(email=email.strip().lower())
+        if user is None:
+            raise ServiceError("not_found", f"No user {email!r}.")
+        members.append(user)
+    department = await Department.create(site_id=site.id, name=name.strip())
+    if members:
+        await department.users.add(*members)
+    return department
+
+
+DEMO_AGENT_EMAIL = "agent@demo.switchboard"
+DEMO_SUPERVISOR_EMAIL = "supervisor@demo.switchboard"
+
+
+async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
+    """Create the demo site and its users once; return (site, created)."""
+    site = await Site.filter(name="Demo").first()
+    if site is not None:
+        return site, False
+    origins = {base_url, "http://127.0.0.1:8000", "http://localhost:8000"}
+    site = await create_site("Demo", sorted(origins))
+    # The demo pages are served by Switchboard itself: allow them on whatever host and port
+    # the server answers (see app/realtime/visitor.py).
+    site.settings = {"demo": True}
+    await site.save(update_fields=["settings"])
+    await create_user(DEMO_AGENT_EMAIL, password, "agent", "Dana (demo agent)")
+    await create_user(DEMO_SUPERVISOR_EMAIL, password, "supervisor", "Sam (demo supervisor)")
+    await create_department(site.key, "Sales", [DEMO_AGENT_EMAIL])
+    await create_department(site.key, "Support", [DEMO_AGENT_EMAIL, DEMO_SUPERVISOR_EMAIL])
+    return site, True

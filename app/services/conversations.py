@@ -1,0 +1,286 @@
+"""Conversations: start, post a message, read state, close.
+
+Message ordering and idempotency (docs/protocol.md): a message is stored with a unique
+(conversation, client_id) and the next per-conversation sequence number, inside one
+transaction that also bumps the conversation's `last_seq`; a resend of a known client_id
+returns the stored message and writes nothing.
+"""
+
+from __future__ import annotations
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.clock import utcnow
+from app.models import Conversation, Message, Participant, User, Visitor
+from app.realtime import bus
+from app.services import ServiceError, events, serialize
+
+OPEN_STATUSES = ("waiting", "assigned")
+
+
+async def open_conversation_of(visitor: Visitor) -> Conversation | None:
+    return await Conversation.filter(visitor_id=visitor.id, status__in=OPEN_STATUSES).order_by("-id").first()
+
+
+async def visitor_conversation(visitor: Visitor, conversation_id: int) -> Conversation:
+    conversation = await Conversation.get_or_none(id=conversation_id, visitor_id=visitor.id)
+    if conversation is None:
+        raise ServiceError("not_found", "No such conversation.")
+    return conversation
+
+
+async def _next_seq(conn, conversation_id: int) -> int:
+    # One statement on both back ends (SQLite ≥ 3.35 and PostgreSQL support RETURNING); on
+    # PostgreSQL the row lock it takes orders concurrent appends to one conversation.
+    mark = "$1" if conn.capabilities.dialect == "postgres" else "?"
+    rows = await conn.execute_query_dict(
+        f"UPDATE conversation SET last_seq = last_seq + 1 WHERE id = {mark} RETURNING last_seq", [conversation_id]
+    )
+    return rows[0]["last_seq"]
+
+
+async def _append(
+    conversation: Conversation, *, sender_kind: str, body: str, client_id: str | None,
+    author: User | None = None, author_name: str | None = None,
+) -> tuple[Message, bool]:
+    """Store one message with the next seq; return (message, created)."""
+    # No look-up first: the unique (conversation, client_id) constraint turns a resend into an
+    # IntegrityError, which rolls the sequence bump back; the stored message is returned then.
+    try:
+        async with in_transaction() as conn:
+            seq = await _next_seq(conn, conversation.id)
+            message = await Message.create(
+                conversation_id=conversation.id, seq=seq, sender_kind=sender_kind, body=body,
+                client_id=client_id, author_id=author.id if author else None, author_name=author_name,
+                created_at=utcnow(), using_db=conn,
+            )
+    except IntegrityError:
+        # The same client_id raced in from another connection: theirs won, return it.
+        if client_id is None:
+            raise
+        existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+        if existing is None:
+            raise
+        return existing, False
+    conversation.last_seq = seq
+    return message, True
+
+
+async def _publish_message(conversation: Conversation, message: Message, skip_sid: str | None = None) -> None:
+    payload = serialize.message(message)
+    if message.sender_kind != "internal":
+        await bus.to_visitor(conversation.visitor_id, "message", payload, skip_sid=skip_sid)
+    await bus.to_staff("message", payload, agent_id=conversation.agent_id, conversation_id=conversation.id)
+
+
+async def post_visitor_message(
+    visitor: Visitor, *, client_id: str, body: str, name: str | None = None, email: str | None = None,
+    skip_sid: str | None = None,
+) -> tuple[Conversation, Message, bool]:
+    """Append to the visitor's open conversation, starting one when there is none.
+
+    Returns (conversation, message, started) where `started` says a new conversation began.
+    """
+    from app.services import routing  # routing imports this module
+
+    if name or email:
+        updates = {k: v for k, v in (("name", name), ("email", email)) if v}
+        await Visitor.filter(id=visitor.id).update(**updates)
+        for key, value in updates.items():
+            setattr(visitor, key, value)
+    conversation = await open_conversation_of(visitor)
+    started = False
+    if conversation is None:
+        # A resend of the message that started a conversation which has since closed.
+        earlier = await Message.filter(
+            client_id=client_id, sender_kind="visitor", conversation__visitor_id=visitor.id
+        ).first()
+        if earlier is not None:
+            return await Conversation.get(id=earlier.conversation_id), earlier, False
+        conversation = await start_conversation(visitor)
+        started = True
+    message, created = await _append(
+        conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name
+    )
+    if created:
+        await _publish_message(conversation, message, skip_sid=skip_sid)
+    if started:
+        await routing.request_routing()
+    return conversation, message, started
+
+
+async def start_conversation(visitor: Visitor, department_id: int | None = None) -> Conversation:
+    now = utcnow()
+    conversation = await Conversation.create(
+        site_id=visitor.site_id, visitor_id=visitor.id, department_id=department_id, status="waiting",
+        requested_at=now,
+    )
+    await events.conversation_event(conversation, "requested", at=now)
+    await events.conversation_event(conversation, "queued", at=now)
+    await bus.board_changed("queued")
+    return conversation
+
+
+async def agent_conversation(
+    user: User, conversation_id: int, *, write: bool = True, participant: bool = False
+) -> Conversation:
+    """The conversation if this user may act on it; `not_found` otherwise (no leak of others' ids).
+
+    The assigned agent may do everything; supervisors and admins may read any chat; a
+    supervisor who barged in (`participant`) may also write in it.
+    """
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        raise ServiceError("not_found", "No such conversation.")
+    if conversation.agent_id == user.id:
+        return conversation
+    if not write and user.role in ("supervisor", "admin"):
+        return conversation
+    if participant and await Participant.exists(conversation_id=conversation.id, user_id=user.id, left_at=None):
+        return conversation
+    raise ServiceError("not_found", "No such conversation.")
+
+
+async def post_agent_message(user: User, conversation_id: int, *, client_id: str, body: str) -> Message:
+    conversation = await agent_conversation(user, conversation_id, participant=True)
+    if conversation.status == "closed":
+        existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+        if existing is not None:
+            return existing
+        raise ServiceError("closed", "This conversation is closed.")
+    message, created = await _append(
+        conversation, sender_kind="agent", body=body, client_id=client_id, author=user, author_name=user.display_name
+    )
+    if created:
+        if conversation.first_response_at is None:
+            updated = await Conversation.filter(id=conversation.id, first_response_at=None).update(
+                first_response_at=message.created_at
+            )
+            if updated:
+                await events.conversation_event(
+                    conversation, "first_response", agent_id=user.id, at=message.created_at
+                )
+        await _publish_message(conversation, message)
+    return message
+
+
+async def messages_after(conversation: Conversation, after_seq: int, *, include_internal: bool) -> list[Message]:
+    query = Message.filter(conversation_id=conversation.id, seq__gt=after_seq)
+    if not include_internal:
+        query = query.exclude(sender_kind="internal")
+    return await query.order_by("seq")
+
+
+async def mark_read(conversation: Conversation, side: str, seq: int) -> None:
+    """Record that the visitor or the agent has read up to `seq` (never moves backwards)."""
+    seq = min(seq, conversation.last_seq)
+    field = "visitor_read_seq" if side == "visitor" else "agent_read_seq"
+    if seq <= getattr(conversation, field):
+        return
+    await Conversation.filter(id=conversation.id, **{f"{field}__lt": seq}).update(**{field: seq})
+    setattr(conversation, field, seq)
+    payload = {"conversation_id": conversation.id, "seq": seq}
+    if side == "visitor":
+        await bus.to_staff("read", payload, agent_id=conversation.agent_id, conversation_id=conversation.id)
+    else:
+        await bus.to_visitor(conversation.visitor_id, "read", payload)
+
+
+async def close(conversation: Conversation, *, by: str, user: User | None = None) -> Conversation:
+    """Close a conversation (by 'visitor', 'agent' or 'system'); abandoned when never assigned."""
+    from app.services import routing
+
+    now = utcnow()
+    was = conversation.status
+    if was == "closed":
+        raise ServiceError("invalid_state", "This conversation is already closed.")
+    updated = await Conversation.filter(id=conversation.id, status=was).update(
+        status="closed", closed_at=now, closed_by=by
+    )
+    if not updated:
+        raise ServiceError("invalid_state", "This conversation changed meanwhile; reload it.")
+    conversation.status, conversation.closed_at, conversation.closed_by = "closed", now, by
+    if was == "waiting":
+        await events.conversation_event(
+            conversation, "abandoned", at=now,
+            queue_seconds=(now - conversation.requested_at).total_seconds(), by=by,
+        )
+    await events.conversation_event(conversation, "closed", agent_id=conversation.agent_id, at=now, by=by)
+    if conversation.agent_id is not None:
+        await User.filter(id=conversation.agent_id).update(last_chat_ended_at=now)
+    notice = "The visitor left the chat." if by == "visitor" else "The chat was closed."
+    message, _ = await _append(conversation, sender_kind="system", body=notice, client_id=None)
+    await _publish_message(conversation, message)
+    await Participant.filter(conversation_id=conversation.id, left_at=None).update(left_at=now)
+    await publish_conversation(conversation)
+    await bus.board_changed("closed")
+    if was == "assigned":
+        await routing.request_routing()
+    return conversation
+
+
+async def publish_conversation(conversation: Conversation) -> None:
+    """Tell both sides about a status or assignment change."""
+    agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
+    visitor = await Visitor.get(id=conversation.visitor_id)
+    await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, agent))
+    # The preview is what someone wrote: system notices ("… joined the chat") and internal notes are not.
+    last = await (Message.filter(conversation_id=conversation.id, sender_kind__in=("visitor", "agent"))
+                  .order_by("-seq").first())
+    await bus.to_staff(
+        "conversation.updated", serialize.conversation_for_agent(conversation, visitor, last),
+        agent_id=conversation.agent_id, conversation_id=conversation.id,
+    )
+
+
+async def history(visitor: Visitor, limit: int = 20) -> list[dict]:
+    """The visitor's conversations, newest first, with their public messages."""
+    conversations = await Conversation.filter(visitor_id=visitor.id).order_by("-id").limit(limit)
+    return await _with_messages(conversations, include_internal=False, for_agent=None)
+
+
+async def past_conversations(visitor: Visitor, exclude_id: int | None, limit: int = 20) -> list[dict]:
+    query = Conversation.filter(visitor_id=visitor.id).order_by("-id").limit(limit)
+    if exclude_id is not None:
+        query = query.exclude(id=exclude_id)
+    return await _with_messages(await query, include_internal=True, for_agent=visitor)
+
+
+async def _with_messages(conversations: list[Conversation], *, include_internal: bool, for_agent: Visitor | None) -> list[dict]:
+    if not conversations:
+        return []
+    ids = [c.id for c in conversations]
+    query = Message.filter(conversation_id__in=ids)
+    if not include_internal:
+        query = query.exclude(sender_kind="internal")
+    by_conversation: dict[int, list[dict]] = {i: [] for i in ids}
+    for m in await query.order_by("conversation_id", "seq"):
+        by_conversation[m.conversation_id].append(serialize.message(m))
+    agents = {u.id: u for u in await User.filter(id__in={c.agent_id for c in conversations if c.agent_id})}
+    out = []
+    for c in conversations:
+        if for_agent is not None:
+            item = serialize.conversation_for_agent(c, for_agent)
+            item["agent_name"] = agents[c.agent_id].display_name if c.agent_id in agents else None
+        else:
+            item = serialize.conversation_for_visitor(c, agents.get(c.agent_id))
+        item["messages"] = by_conversation[c.id]
+        out.append(item)
+    return out
+
+
+async def agent_list(user: User) -> list[dict]:
+    conversations = await Conversation.filter(agent_id=user.id, status="assigned").order_by("assigned_at")
+    return [await agent_summary(c) for c in conversations]
+
+
+async def agent_summary(conversation: Conversation) -> dict:
+    visitor = await Visitor.get(id=conversation.visitor_id)
+    # The preview is what someone wrote: system notices ("… joined the chat") and internal notes are not.
+    last = await (Message.filter(conversation_id=conversation.id, sender_kind__in=("visitor", "agent"))
+                  .order_by("-seq").first())
+    unread = await Message.filter(
+        conversation_id=conversation.id, seq__gt=conversation.agent_read_seq, sender_kind="visitor"
+    ).count()
+    return serialize.conversation_for_agent(conversation, visitor, last, unread)

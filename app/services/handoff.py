@@ -1,0 +1,118 @@
+"""Handoff: transferring a chat to another CSR or back to a department's queue.
+
+The receiver gets the whole transcript and the transferring CSR's internal note (stored as an
+`internal` message, which never reaches the visitor); the visitor sees who joined and keeps
+the whole conversation. Every transfer is a `transferred` event.
+"""
+
+from __future__ import annotations
+
+from tortoise.functions import Count
+
+from app.clock import utcnow
+from app.models import Conversation, Department, User, Visitor
+from app.realtime import bus
+from app.services import ServiceError, conversations, events, routing, serialize
+
+STAFF_ROLES = ("agent", "supervisor", "admin")
+
+
+async def loads(user_ids: list[int]) -> dict[int, int]:
+    rows = await Conversation.filter(status="assigned", agent_id__in=user_ids).annotate(n=Count("id")) \
+        .group_by("agent_id").values("agent_id", "n")
+    return {row["agent_id"]: row["n"] for row in rows}
+
+
+async def transfer_targets(actor: User, site_id: int) -> dict:
+    """CSRs (with state and load) and departments a chat can be transferred to."""
+    agents = await User.filter(is_active=True, role__in=STAFF_ROLES).exclude(id=actor.id).order_by("display_name")
+    load = await loads([a.id for a in agents])
+    departments = await Department.filter(site_id=site_id).order_by("name")
+    waiting = {
+        row["department_id"]: row["n"]
+        for row in await Conversation.filter(status="waiting", department_id__in=[d.id for d in departments])
+        .annotate(n=Count("id")).group_by("department_id").values("department_id", "n")
+    }
+    return {
+        "agents": [
+            {"id": a.id, "name": a.display_name, "status": a.status, "load": load.get(a.id, 0), "capacity": a.max_chats}
+            for a in agents
+        ],
+        "departments": [{"id": d.id, "name": d.name, "waiting": waiting.get(d.id, 0)} for d in departments],
+    }
+
+
+async def transfer(
+    actor: User, conversation_id: int, *, to_agent_id: int | None = None, to_department_id: int | None = None,
+    note: str | None = None,
+) -> Conversation:
+    if (to_agent_id is None) == (to_department_id is None):
+        raise ServiceError("bad_request", "Give exactly one of 'to_agent_id' or 'to_department_id'.")
+    conversation = await conversations.agent_conversation(actor, conversation_id)
+    if conversation.status != "assigned":
+        raise ServiceError("invalid_state", "Only a chat in progress can be transferred.")
+    previous_agent_id = conversation.agent_id
+    target: User | None = None
+    department: Department | None = None
+    if to_agent_id is not None:
+        target = await User.get_or_none(id=to_agent_id, is_active=True, role__in=STAFF_ROLES)
+        if target is None:
+            raise ServiceError("not_found", "No such CSR.")
+        if target.id == previous_agent_id:
+            raise ServiceError("invalid_state", "This chat is already theirs.")
+        if target.status != "available":
+            raise ServiceError("unavailable", f"{target.display_name} is not available.")
+        if (await loads([target.id])).get(target.id, 0) >= target.max_chats:
+            raise ServiceError("unavailable", f"{target.display_name} has no free capacity.")
+    else:
+        department = await Department.get_or_none(id=to_department_id, site_id=conversation.site_id)
+        if department is None:
+            raise ServiceError("not_found", "No such department.")
+
+    now = utcnow()
+    if target is not None:
+        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous_agent_id).update(
+            agent_id=target.id, assigned_at=now
+        )
+    else:
+        # Back to the queue of that department, keeping its place by the original request time.
+        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous_agent_id).update(
+            status="waiting", agent_id=None, department_id=department.id, assigned_at=None
+        )
+    if not updated:
+        raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
+    await conversation.refresh_from_db()
+    await events.conversation_event(
+        conversation, "transferred", agent_id=actor.id, at=now, from_agent_id=previous_agent_id,
+        to_agent_id=target.id if target else None, to_department_id=department.id if department else None,
+        has_note=bool(note),
+    )
+    if note:
+        internal, _ = await conversations._append(
+            conversation, sender_kind="internal", body=note, client_id=None, author=actor,
+            author_name=f"{actor.display_name} (transfer note)",
+        )
+    if previous_agent_id is not None:
+        await User.filter(id=previous_agent_id).update(last_chat_ended_at=now)
+    visitor = await Visitor.get(id=conversation.visitor_id)
+    # The previous agent's console learns the chat is no longer theirs.
+    await bus.to_staff(
+        "conversation.updated", await conversations.agent_summary(conversation), agent_id=previous_agent_id,
+    )
+    if target is not None:
+        await events.conversation_event(conversation, "assigned", agent_id=target.id, at=now, via="transfer")
+        notice, _ = await conversations._append(
+            conversation, sender_kind="system", body=f"{target.display_name} joined the chat.", client_id=None
+        )
+        await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, target))
+        await bus.to_visitor(visitor.id, "message", serialize.message(notice))
+        await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=target.id)
+    else:
+        notice, _ = await conversations._append(
+            conversation, sender_kind="system", body=f"Transferring you to {department.name}…", client_id=None
+        )
+        await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, None))
+        await bus.to_visitor(visitor.id, "message", serialize.message(notice))
+        await routing.request_routing()
+    await bus.board_changed("transferred")
+    return conversation

@@ -1,0 +1,167 @@
+"""Supervision: the live board, monitor, whisper, barge in, take over, force an agent's state.
+
+Every supervisory action is audited (AuditEvent: who, what, when, on which chat or agent).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from tortoise.functions import Count, Min
+
+from app.clock import iso, utcnow
+from app.models import AuditEvent, Conversation, Department, Message, Participant, User, Visitor
+from app.realtime import bus
+from app.services import ServiceError, agents, conversations, events, serialize
+
+SUPERVISOR_ROLES = ("supervisor", "admin")
+
+
+def require_supervisor(user: User) -> None:
+    if user.role not in SUPERVISOR_ROLES:
+        raise ServiceError("forbidden", "Only supervisors and admins can do this.")
+
+
+async def audit(actor: User, action: str, *, conversation_id: int | None = None, target_user_id: int | None = None,
+                **data) -> None:
+    await AuditEvent.create(actor_id=actor.id, action=action, conversation_id=conversation_id,
+                            target_user_id=target_user_id, at=utcnow(), data=data)
+
+
+def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
+    return round((now - moment).total_seconds(), 1) if moment else None
+
+
+async def board(user: User) -> dict:
+    """Every agent's state, time in state and load; every queue's waiting count and longest wait."""
+    require_supervisor(user)
+    now = utcnow()
+    staff = await User.filter(is_active=True, role__in=("agent", "supervisor", "admin")).order_by("display_name")
+    load = {
+        row["agent_id"]: row["n"]
+        for row in await Conversation.filter(status="assigned").annotate(n=Count("id"))
+        .group_by("agent_id").values("agent_id", "n")
+    }
+    queues = []
+    waiting_rows = await Conversation.filter(status="waiting").annotate(n=Count("id"), oldest=Min("requested_at")) \
+        .group_by("department_id").values("department_id", "n", "oldest")
+    names = {d.id: d.name for d in await Department.all()}
+    for row in sorted(waiting_rows, key=lambda r: (r["department_id"] is not None, names.get(r["department_id"], ""))):
+        queues.append({
+            "department_id": row["department_id"],
+            "name": names.get(row["department_id"], "General"),
+            "waiting": row["n"],
+            "longest_wait_seconds": _seconds_since(row["oldest"], now),
+        })
+    chats = await Conversation.filter(status="assigned").order_by("assigned_at").limit(500)
+    visitors = {v.id: v for v in await Visitor.filter(id__in={c.visitor_id for c in chats})}
+    return {
+        "agents": [
+            {
+                "id": a.id, "name": a.display_name, "role": a.role, "status": a.status, "reason": a.status_reason,
+                "since": iso(a.status_changed_at), "seconds_in_state": _seconds_since(a.status_changed_at, now),
+                "load": load.get(a.id, 0), "capacity": a.max_chats,
+            }
+            for a in staff
+        ],
+        "queues": queues,
+        "chats": [
+            {
+                "id": c.id, "agent_id": c.agent_id, "visitor_name": serialize.visitor_display_name(visitors[c.visitor_id]),
+                "assigned_at": iso(c.assigned_at), "department": c.department_id,
+            }
+            for c in chats
+        ],
+    }
+
+
+async def _supervised(user: User, conversation_id: int) -> Conversation:
+    require_supervisor(user)
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        raise ServiceError("not_found", "No such conversation.")
+    return conversation
+
+
+async def monitor(user: User, conversation_id: int) -> Conversation:
+    conversation = await _supervised(user, conversation_id)
+    await audit(user, "monitor", conversation_id=conversation.id)
+    return conversation
+
+
+async def whisper(user: User, conversation_id: int, *, client_id: str, body: str) -> Message:
+    """An internal message to the CSRs of a chat; it never reaches the visitor."""
+    conversation = await _supervised(user, conversation_id)
+    if conversation.status == "closed":
+        raise ServiceError("closed", "This conversation is closed.")
+    message, created = await conversations._append(
+        conversation, sender_kind="internal", body=body, client_id=client_id, author=user,
+        author_name=f"{user.display_name} (whisper)",
+    )
+    if created:
+        await bus.to_staff("message", serialize.message(message), agent_id=conversation.agent_id,
+                           conversation_id=conversation.id)
+        await audit(user, "whisper", conversation_id=conversation.id)
+    return message
+
+
+async def barge(user: User, conversation_id: int) -> Conversation:
+    """Join the chat visibly: the visitor sees the supervisor join and can read their messages."""
+    conversation = await _supervised(user, conversation_id)
+    if conversation.status != "assigned":
+        raise ServiceError("invalid_state", "Only a chat in progress can be joined.")
+    if conversation.agent_id == user.id or await Participant.exists(
+        conversation_id=conversation.id, user_id=user.id, left_at=None
+    ):
+        raise ServiceError("invalid_state", "You are in this chat already.")
+    await Participant.create(conversation_id=conversation.id, user_id=user.id, kind="barge", joined_at=utcnow())
+    notice, _ = await conversations._append(
+        conversation, sender_kind="system", body=f"{user.display_name} joined the chat.", client_id=None
+    )
+    await conversations._publish_message(conversation, notice)
+    await events.conversation_event(conversation, "barged", agent_id=user.id)
+    await audit(user, "barge", conversation_id=conversation.id)
+    return conversation
+
+
+async def take_over(user: User, conversation_id: int) -> Conversation:
+    """Reassign the chat to the supervisor, whatever their state or load."""
+    conversation = await _supervised(user, conversation_id)
+    if conversation.status != "assigned":
+        raise ServiceError("invalid_state", "Only a chat in progress can be taken over.")
+    previous = conversation.agent_id
+    if previous == user.id:
+        raise ServiceError("invalid_state", "This chat is yours already.")
+    now = utcnow()
+    updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous).update(
+        agent_id=user.id, assigned_at=now
+    )
+    if not updated:
+        raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
+    await conversation.refresh_from_db()
+    await Participant.filter(conversation_id=conversation.id, user_id=user.id, left_at=None).update(left_at=now)
+    await events.conversation_event(conversation, "transferred", agent_id=user.id, at=now, from_agent_id=previous,
+                                    to_agent_id=user.id, via="take_over")
+    await events.conversation_event(conversation, "assigned", agent_id=user.id, at=now, via="take_over")
+    await audit(user, "take_over", conversation_id=conversation.id, target_user_id=previous)
+    if previous is not None:
+        await User.filter(id=previous).update(last_chat_ended_at=now)
+        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=previous)
+    notice, _ = await conversations._append(
+        conversation, sender_kind="system", body=f"{user.display_name} joined the chat.", client_id=None
+    )
+    await bus.to_visitor(conversation.visitor_id, "conversation", serialize.conversation_for_visitor(conversation, user))
+    await bus.to_visitor(conversation.visitor_id, "message", serialize.message(notice))
+    await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=user.id)
+    await bus.board_changed("take_over")
+    return conversation
+
+
+async def force_state(user: User, target_id: int, status: str, reason: str | None) -> User:
+    require_supervisor(user)
+    target = await User.get_or_none(id=target_id, is_active=True, role__in=("agent", "supervisor", "admin"))
+    if target is None:
+        raise ServiceError("not_found", "No such CSR.")
+    await agents.set_agent_state(target, status, reason or f"set by {user.display_name}")
+    await audit(user, "force_state", target_user_id=target.id, status=status)
+    return target
