@@ -1,0 +1,196 @@
+"""Command line: `python -m app COMMAND` or `switchboard COMMAND`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import secrets
+import sys
+from typing import Awaitable, Callable
+
+from app.config import Settings, load_settings
+
+
+def _run_with_db(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    from app.db import close_db, init_db
+
+    async def main() -> int:
+        await init_db(settings)
+        try:
+            return await work()
+        finally:
+            await close_db()
+
+    return asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.web.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
+        proxy_headers=True, forwarded_allow_ips="*" if args.behind_proxy else "127.0.0.1",
+        log_level=settings.log_level,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from app.db import migrate
+
+    asyncio.run(migrate(settings))
+    print("Database is up to date.")
+    return 0
+
+
+def cmd_create_site(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import ServiceError, admin
+
+    async def work() -> int:
+        try:
+            site = await admin.create_site(args.name, args.origin)
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        code = admin.snippet(settings.public_url, site.key)
+        if args.json:
+            print(json.dumps({"id": site.id, "key": site.key, "origins": site.allowed_origins, "snippet": code}))
+        else:
+            print(f"Site key: {site.key}\nPaste this before </body> on every page:\n{code}")
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import ServiceError, admin
+
+    async def work() -> int:
+        try:
+            user = await admin.create_user(args.email, args.password, args.role, args.name, args.max_chats)
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps({"id": user.id, "email": user.email, "role": user.role}))
+        else:
+            print(f"Created {user.role} {user.email} (id {user.id}).")
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import ServiceError, admin
+
+    async def work() -> int:
+        try:
+            department = await admin.create_department(args.site, args.name, args.member or [])
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        if args.json:
+            print(json.dumps({"id": department.id, "name": department.name}))
+        else:
+            print(f"Created department {department.name} (id {department.id}).")
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import admin
+
+    password_file = settings.data_dir / "demo_password"
+
+    async def work() -> int:
+        if password_file.exists():
+            password = password_file.read_text().strip()
+        else:
+            password = args.password or secrets.token_urlsafe(9)
+        site, created = await admin.seed_demo(settings.public_url, password)
+        if created:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            password_file.write_text(password)
+            password_file.chmod(0o600)
+        url = settings.public_url
+        print(
+            "\n".join([
+                "",
+                "  Switchboard demo " + ("created" if created else "is ready"),
+                f"  Demo site (visitor):   {url}/demo/",
+                f"  Agent console:         {url}/console",
+                f"  Demo agent e-mail:     {admin.DEMO_AGENT_EMAIL}",
+                f"  Demo supervisor:       {admin.DEMO_SUPERVISOR_EMAIL}",
+                f"  Password (both):       {password if password_file.exists() else '(set before; see data/demo_password)'}",
+                f"  Site key:              {site.key}",
+                "",
+            ])
+        )
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_staffing(argv: list[str]) -> int:
+    from app.kpi.staffing_cli import main as staffing_main
+
+    return staffing_main(argv)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="switchboard", description="Switchboard web chat contact center")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web server (HTTP + socket.io)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--behind-proxy", action="store_true", help="trust X-Forwarded-* from any proxy")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    site = sub.add_parser("create-site", help="create a site and print its widget snippet")
+    site.add_argument("--name", required=True)
+    site.add_argument("--origin", action="append", required=True, help="allowed page origin (repeatable)")
+    site.add_argument("--json", action="store_true")
+    site.set_defaults(func=cmd_create_site)
+
+    user = sub.add_parser("create-user", help="create a user")
+    user.add_argument("--email", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin", "marketer"])
+    user.add_argument("--name")
+    user.add_argument("--max-chats", type=int, default=3)
+    user.add_argument("--json", action="store_true")
+    user.set_defaults(func=cmd_create_user)
+
+    dept = sub.add_parser("create-department", help="create a department of a site, with members")
+    dept.add_argument("--site", required=True, help="the site key")
+    dept.add_argument("--name", required=True)
+    dept.add_argument("--member", action="append", help="e-mail of a member (repeatable)")
+    dept.add_argument("--json", action="store_true")
+    dept.set_defaults(func=cmd_create_department)
+
+    demo = sub.add_parser("demo", help="seed the demo site and users (once) and print how to sign in")
+    demo.add_argument("--password", help="demo password on first run (default: random)")
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("staffing", help="Erlang C / A staffing calculator (see --help)", add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "staffing":
+        return cmd_staffing(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    import logging
+
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args, settings)

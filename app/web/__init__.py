@@ -1,0 +1,1 @@
+"""Transport: HTTP routes and pages."""

@@ -1,0 +1,96 @@
+"""The ASGI application: starlette routes wrapped by the socket.io server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import socketio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from app import runtime as runtime_mod
+from app.config import Settings, load_settings
+from app.db import close_db, init_db
+from app.paths import CONSOLE_DIST
+from app.realtime import bus
+from app.realtime.agent import AgentNamespace
+from app.realtime.visitor import VisitorNamespace
+from app.services import routing
+from app.web import auth, pages
+from app.web.security_headers import SecurityHeaders
+
+log = logging.getLogger("app")
+
+MAX_SOCKET_PAYLOAD = 64 * 1024
+
+
+def create_socket_server(settings: Settings) -> socketio.AsyncServer:
+    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=manager,
+        # Origins are checked per site in the /visitor connect handler, and against the
+        # console's own host in /agent; engine.io itself lets any origin through to them.
+        cors_allowed_origins="*",
+        transports=list(settings.transports),
+        max_http_buffer_size=MAX_SOCKET_PAYLOAD,
+        ping_interval=20,
+        ping_timeout=20,
+    )
+    sio.register_namespace(VisitorNamespace(bus.VISITOR_NS))
+    sio.register_namespace(AgentNamespace(bus.AGENT_NS))
+    return sio
+
+
+def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+    settings = settings or load_settings()
+    rt = runtime_mod.build(settings)
+    sio = create_socket_server(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        runtime_mod.install(rt)
+        bus.bind(sio)
+        await init_db(settings)
+        ticker = asyncio.create_task(routing.tick_forever())
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await close_db()
+            if rt.redis is not None:
+                await rt.redis.aclose()
+
+    routes = [
+        Route("/", pages.home),
+        Route("/healthz", pages.healthz),
+        Route("/login", auth.login_form, methods=["GET"]),
+        Route("/login", auth.login, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        Route("/console", pages.console),
+        Route("/widget.js", pages.widget_js),
+        Route("/demo/", pages.demo),
+        Route("/demo/{page:str}", pages.demo),
+        Mount("/static", StaticFiles(directory=str(CONSOLE_DIST), check_dir=False), name="static"),
+    ]
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware, secret_key=settings.secret_key, session_cookie="sb_session",
+            max_age=60 * 60 * 12, same_site="lax", https_only=settings.secure_cookies,
+        ),
+    ]
+    web = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    return socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
+
+
+def asgi_factory() -> socketio.ASGIApp:
+    """For `uvicorn --factory app.web.app:asgi_factory` (the Procfile's web process)."""
+    return create_app()

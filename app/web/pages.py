@@ -1,0 +1,63 @@
+"""Pages: the agent console, the demo site, the widget bundle, health."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from app import runtime
+from app.models import Site
+from app.paths import WIDGET_BUNDLE
+from app.web.auth import csrf_token, current_user, login_redirect
+from app.web.templating import console_templates, site_templates
+
+DEMO_PAGES = {
+    "": ("index.html", "Acme Outdoor — Home"),
+    "pricing": ("pricing.html", "Acme Outdoor — Pricing"),
+    "support": ("support.html", "Acme Outdoor — Support"),
+}
+
+
+async def home(request: Request) -> Response:
+    return RedirectResponse("/console" if await current_user(request) else "/login", status_code=303)
+
+
+async def console(request: Request) -> Response:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if user.role == "marketer":
+        return PlainTextResponse("The chat console is for CSRs, supervisors and admins.", status_code=403)
+    socket_token = runtime.current().signer.socket_token(user.id)
+    response = console_templates.TemplateResponse(
+        request, "console.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def demo(request: Request) -> Response:
+    page = request.path_params.get("page", "")
+    if page not in DEMO_PAGES:
+        return PlainTextResponse("No such demo page.", status_code=404)
+    site = await Site.filter(name="Demo").first()
+    if site is None:
+        return PlainTextResponse("The demo site does not exist yet: run `python -m app demo`.", status_code=404)
+    template, title = DEMO_PAGES[page]
+    return site_templates.TemplateResponse(
+        request, f"demo/{template}", {"site_key": site.key, "title": title, "page": page, "base_url": str(request.base_url).rstrip("/")}
+    )
+
+
+async def widget_js(request: Request) -> Response:
+    if not WIDGET_BUNDLE.exists():
+        return PlainTextResponse("// The widget is not built: run `make widget`.\n", status_code=503,
+                                 media_type="application/javascript")
+    return FileResponse(
+        WIDGET_BUNDLE, media_type="application/javascript",
+        headers={"cache-control": "public, max-age=300", "access-control-allow-origin": "*"},
+    )
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"ok": True})
