@@ -1,0 +1,89 @@
+// Every visitor-facing string, in one table. The language follows the browser
+// (navigator.languages): zh* → Simplified Chinese, otherwise English.
+// Accessible names of the launcher keep the word "chat" in every language.
+// Do not put the word "message" into the accessible name of anything inside the panel other
+// than the text box: people (and tests) find the box by its label "Message".
+const STRINGS = {
+  en: {
+    openChat: "Open chat",
+    closeChat: "Close chat",
+    minimize: "Minimize chat",
+    dialog: "Chat",
+    title: "Chat with us",
+    subtitle: "We usually reply in a few minutes.",
+    withAgent: (name) => `You're chatting with ${name}`,
+    waiting: "Waiting for the next available person…",
+    log: "Conversation",
+    message: "Message",
+    placeholder: "Type your message…",
+    send: "Send",
+    name: "Name (optional)",
+    email: "Email (optional)",
+    you: "You",
+    system: "System",
+    agent: "Support",
+    sending: "Sending…",
+    delivered: "Delivered",
+    read: "Read",
+    typing: (name) => `${name || "Someone"} is typing…`,
+    connecting: "Connecting…",
+    reconnecting: "Reconnecting… your messages will be sent when we're back.",
+    unavailable: "Chat is not available on this page.",
+    ended: "This chat has ended. Send a message to start a new one.",
+    earlier: "Earlier conversations",
+    tooLong: (max) => `Messages can be at most ${max} characters.`,
+    tooFast: "You're sending messages too fast. Try again in a moment.",
+    error: "Something went wrong. We'll try again.",
+    badInput: "This message could not be sent.",
+    emailInvalid: "Please enter a valid email address, or leave it empty.",
+    unread: (n) => (n === 1 ? "1 unread message" : `${n} unread messages`),
+  },
+  "zh-CN": {
+    openChat: "打开聊天 (chat)",
+    closeChat: "关闭聊天 (chat)",
+    minimize: "最小化聊天 (chat)",
+    dialog: "聊天 (Chat)",
+    title: "在线咨询",
+    subtitle: "我们通常在几分钟内回复。",
+    withAgent: (name) => `${name} 正在为您服务`,
+    waiting: "正在为您转接客服，请稍候…",
+    log: "对话",
+    message: "消息",
+    placeholder: "请输入消息…",
+    send: "发送",
+    name: "姓名（可选）",
+    email: "邮箱（可选）",
+    you: "我",
+    system: "系统",
+    agent: "客服",
+    sending: "发送中…",
+    delivered: "已送达",
+    read: "已读",
+    typing: (name) => `${name || "对方"}正在输入…`,
+    connecting: "正在连接…",
+    reconnecting: "正在重新连接…恢复后将自动发送您的消息。",
+    unavailable: "此页面无法使用在线咨询。",
+    ended: "本次会话已结束。发送消息即可开始新的会话。",
+    earlier: "历史会话",
+    tooLong: (max) => `每条消息最多 ${max} 个字符。`,
+    tooFast: "您发送得太快了，请稍后再试。",
+    error: "出了点问题，我们会自动重试。",
+    badInput: "这条消息无法发送。",
+    emailInvalid: "请输入有效的邮箱地址，或留空。",
+    unread: (n) => `${n} 条未读消息`,
+  },
+};
+
+// The first language the browser prefers that we have; English otherwise.
+export function pickLanguage(languages) {
+  for (const lang of languages || []) {
+    const l = String(lang).toLowerCase();
+    if (l.startsWith("zh")) return "zh-CN";
+    if (l.startsWith("en")) return "en";
+  }
+  return "en";
+}
+
+export function strings(lang) {
+  return STRINGS[lang] || STRINGS.en;
+}

@@ -1,0 +1,64 @@
+// Everything the widget looks like, scoped to its shadow root. `all: initial` on the host
+// stops the page's inherited styles at the boundary.
+export const CSS = `
+:host { all: initial; }
+* { box-sizing: border-box; }
+.sb { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "PingFang SC", "Microsoft YaHei", sans-serif;
+  color: #1b1f24; }
+button, textarea, input { font: inherit; color: inherit; }
+.launcher { width: 56px; height: 56px; border-radius: 50%; border: 0; cursor: pointer; background: #2563eb; color: #fff;
+  box-shadow: 0 4px 14px rgba(0,0,0,.25); display: grid; place-items: center; position: relative; margin-left: auto; }
+.launcher:focus-visible, button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
+.launcher svg { width: 26px; height: 26px; fill: currentColor; }
+.badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px; border-radius: 10px;
+  background: #dc2626; color: #fff; font-size: 12px; font-weight: 700; line-height: 20px; text-align: center; }
+.panel { width: min(370px, calc(100vw - 40px)); height: min(560px, calc(100vh - 110px)); margin-bottom: 12px; background: #fff;
+  border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22); display: flex; flex-direction: column; overflow: hidden; }
+.panel[hidden], [hidden] { display: none !important; }
+.head { background: #2563eb; color: #fff; padding: 12px 14px; display: flex; align-items: flex-start; gap: 8px; }
+.head h2 { font-size: 16px; margin: 0; font-weight: 650; }
+.head p { margin: 2px 0 0; font-size: 12.5px; opacity: .9; }
+.head .grow { flex: 1; }
+.icon-btn { background: transparent; border: 0; color: inherit; cursor: pointer; width: 32px; height: 32px; border-radius: 8px; font-size: 20px; line-height: 1; }
+.icon-btn:hover { background: rgba(255,255,255,.15); }
+.status { padding: 6px 14px; font-size: 12.5px; background: #fef3c7; color: #78350f; }
+.status.error { background: #fee2e2; color: #7f1d1d; }
+.body { flex: 1; overflow-y: auto; padding: 12px 14px; background: #f8fafc; }
+.earlier { margin-bottom: 12px; }
+.earlier h3 { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: #64748b; margin: 0 0 6px; }
+.earlier details { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; margin-bottom: 6px; padding: 6px 8px; }
+.earlier .past { display: flex; flex-direction: column; gap: 6px; margin-top: 6px; }
+.earlier summary { cursor: pointer; font-size: 12.5px; color: #334155; }
+.log { display: flex; flex-direction: column; gap: 8px; }
+.msg { max-width: 85%; display: flex; flex-direction: column; }
+.msg .who { font-size: 11.5px; color: #64748b; margin: 0 4px 2px; }
+.msg .text { padding: 8px 11px; border-radius: 12px; background: #fff; border: 1px solid #e2e8f0; white-space: pre-wrap; overflow-wrap: anywhere; }
+.msg .meta { font-size: 11px; color: #94a3b8; margin: 2px 4px 0; }
+.msg.visitor { align-self: flex-end; align-items: flex-end; }
+.msg.visitor .text { background: #2563eb; color: #fff; border-color: #2563eb; }
+.msg[data-state="sending"] .text { opacity: .65; }
+.msg[data-state="read"] .meta { color: #2563eb; }
+.msg.system { align-self: center; align-items: center; max-width: 95%; }
+.msg.system .who { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
+.msg .meta:empty { display: none; }
+.msg.system .text { background: transparent; border: 0; color: #64748b; font-size: 12.5px; padding: 2px; text-align: center; }
+.typing, .ended { font-size: 12.5px; color: #64748b; padding: 6px 2px 0; }
+.ended { text-align: center; }
+.prechat { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; padding: 8px 12px 0; background: #fff; border-top: 1px solid #e2e8f0; }
+.prechat label { display: flex; flex-direction: column; font-size: 11.5px; color: #475569; gap: 2px; }
+.prechat input { border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px 8px; font-size: 13px; width: 100%; }
+.compose { display: flex; gap: 8px; padding: 10px 12px; background: #fff; border-top: 1px solid #e2e8f0; align-items: flex-end; }
+.prechat:not([hidden]) + .compose { border-top: 0; }
+.compose textarea { flex: 1; resize: none; border: 1px solid #cbd5e1; border-radius: 10px; padding: 8px 10px; min-height: 40px; max-height: 120px; }
+.send { border: 0; background: #2563eb; color: #fff; border-radius: 10px; padding: 9px 14px; cursor: pointer; font-weight: 600; }
+.send:disabled { opacity: .5; cursor: default; }
+.alert { color: #b91c1c; font-size: 12.5px; padding: 0 12px 8px; background: #fff; }
+@media (prefers-color-scheme: dark) {
+  .sb { color: #e2e8f0; }
+  .panel, .compose, .prechat, .alert { background: #0f172a; }
+  .body { background: #111827; }
+  .msg .text, .earlier details { background: #1f2937; border-color: #334155; }
+  .compose textarea, .prechat input { background: #111827; border-color: #334155; }
+}
+`;

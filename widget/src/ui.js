@@ -1,0 +1,134 @@
+// The widget's DOM, built with createElement/textContent only: nothing the server or the visitor
+// sends is ever parsed as markup.
+import { CSS } from "./styles.js";
+
+// el("div", {className: "x", text: "…", "aria-label": "…"}, [children])
+export function el(tag, attrs = {}, children = []) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (key === "text") node.textContent = value;
+    else if (key === "className") node.className = value;
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children) if (child) node.appendChild(child);
+  return node;
+}
+
+// Sets text/attributes only when they differ, so a live region announces real changes only.
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+function setAttr(node, name, value) {
+  if (node.getAttribute(name) !== value) node.setAttribute(name, value);
+}
+
+function chatIcon() {
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const path = document.createElementNS(ns, "path");
+  path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z");
+  svg.appendChild(path);
+  return svg;
+}
+
+// The host element, its open shadow root and everything inside it. Returns named parts.
+export function buildUI(t, lang, maxChars) {
+  const host = el("div", { id: "switchboard-widget" });
+  const root = host.attachShadow({ mode: "open" });
+  // A constructed stylesheet is not inline CSS, so a host page's strict CSP (style-src without
+  // 'unsafe-inline') does not block it; <style> is the fallback for older browsers.
+  try {
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(CSS);
+    root.adoptedStyleSheets = [sheet];
+  } catch (e) {
+    root.appendChild(el("style", { text: CSS }));
+  }
+
+  const ui = { host, root };
+  ui.title = el("h2", { text: t.title });
+  ui.subtitle = el("p", { className: "sub", text: t.subtitle });
+  ui.minimize = el("button", { type: "button", className: "icon-btn", "aria-label": t.minimize, text: "\u2013" });
+  ui.status = el("div", { className: "status", role: "status", hidden: true });
+  ui.earlier = el("section", { className: "earlier", "aria-label": t.earlier, hidden: true });
+  ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": t.log });
+  ui.typing = el("div", { className: "typing", "aria-live": "polite", hidden: true });
+  ui.ended = el("div", { className: "ended", hidden: true, text: t.ended });
+  ui.body = el("div", { className: "body" }, [ui.earlier, ui.log, ui.ended, ui.typing]);
+  ui.name = el("input", { type: "text", id: "sb-name", maxlength: 100, autocomplete: "name" });
+  ui.email = el("input", { type: "email", id: "sb-email", maxlength: 254, autocomplete: "email" });
+  ui.prechat = el("div", { className: "prechat", hidden: true }, [
+    el("label", { for: "sb-name" }, [el("span", { text: t.name }), ui.name]),
+    el("label", { for: "sb-email" }, [el("span", { text: t.email }), ui.email]),
+  ]);
+  // maxlength is deliberately above the limit: an over-long paste is kept and explained.
+  ui.input = el("textarea", { rows: 1, "aria-label": t.message, placeholder: t.placeholder, maxlength: maxChars * 2 });
+  ui.send = el("button", { type: "submit", className: "send", text: t.send });
+  ui.form = el("form", { className: "compose", novalidate: true }, [ui.input, ui.send]);
+  ui.alert = el("div", { className: "alert", role: "alert", hidden: true });
+  ui.panel = el("div", { className: "panel", id: "sb-panel", role: "dialog", "aria-label": t.dialog, hidden: true }, [
+    el("div", { className: "head" }, [el("div", { className: "grow" }, [ui.title, ui.subtitle]), ui.minimize]),
+    ui.status,
+    ui.body,
+    ui.prechat,
+    ui.form,
+    ui.alert,
+  ]);
+  ui.badge = el("span", { className: "badge", role: "img", hidden: true });
+  ui.launcher = el("button", {
+    type: "button", className: "launcher", "aria-label": t.openChat, "aria-expanded": "false", "aria-controls": "sb-panel",
+  }, [chatIcon(), ui.badge]);
+  root.appendChild(el("div", { className: "sb", lang }, [ui.panel, ui.launcher]));
+  return ui;
+}
+
+export function formatTime(iso, lang, withDate = false) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || isNaN(d)) return "";
+  const time = d.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
+  if (!withDate && d.toDateString() === new Date().toDateString()) return time;
+  return `${d.toLocaleDateString(lang)} ${time}`;
+}
+
+// A message as a list item. `view` = {key, kind, who, body, time, state, note}:
+//   kind  visitor | agent | system
+//   state sending | delivered | read | "" (drives styling via data-state)
+//   note  the visible status line ("Sending…", "Read", …) or ""
+export function messageNode(view) {
+  const node = el("div", { className: `msg ${view.kind}` });
+  if (view.key) node.dataset.key = view.key;
+  node.appendChild(el("span", { className: "who", text: view.who }));
+  node.appendChild(el("div", { className: "text", text: view.body }));
+  node.appendChild(el("span", { className: "meta" }));
+  patchMessage(node, view);
+  return node;
+}
+
+export function patchMessage(node, view) {
+  setAttr(node, "data-state", view.state || "");
+  setText(node.lastChild, [view.time, view.note].filter(Boolean).join(" · "));
+}
+
+// Makes `container`'s children match `views` (by data-key), reusing and patching nodes in
+// place. Re-rendering a role="log" wholesale would make screen readers read it all again.
+export function reconcile(container, views) {
+  const existing = new Map();
+  for (const node of Array.from(container.children)) existing.set(node.dataset.key, node);
+  let cursor = container.firstChild;
+  for (const view of views) {
+    let node = existing.get(view.key);
+    if (node) {
+      existing.delete(view.key);
+      patchMessage(node, view);
+    } else {
+      node = messageNode(view);
+    }
+    if (node === cursor) cursor = cursor.nextSibling;
+    else container.insertBefore(node, cursor);
+  }
+  for (const node of existing.values()) node.remove();
+}
