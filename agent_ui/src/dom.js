@@ -1,0 +1,144 @@
+// Small DOM and formatting helpers. Every server-provided string goes through
+// textContent (via `el(..., text)` or `node.textContent = ...`), never markup.
+
+/**
+ * Create an element.
+ * @param {string} tag
+ * @param {{class?: string, text?: any, attrs?: Record<string, string|number|boolean|null|undefined>}} [opts]
+ * @param {Array<Node|null|undefined|false>} [children]
+ */
+export function el(tag, opts, children) {
+  const node = document.createElement(tag);
+  if (opts) {
+    if (opts.class) node.className = opts.class;
+    if (opts.text !== undefined && opts.text !== null) node.textContent = String(opts.text);
+    if (opts.attrs) {
+      for (const name of Object.keys(opts.attrs)) {
+        const value = opts.attrs[name];
+        if (value === false || value === null || value === undefined) continue;
+        node.setAttribute(name, value === true ? "" : String(value));
+      }
+    }
+  }
+  if (children) {
+    for (const child of children) {
+      if (child) node.appendChild(child);
+    }
+  }
+  return node;
+}
+
+export function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+export function meta(name) {
+  const node = document.querySelector('meta[name="' + name + '"]');
+  return node ? node.getAttribute("content") || "" : "";
+}
+
+// ---- time -----------------------------------------------------------------
+
+export function parseTime(value) {
+  if (!value) return null;
+  const d = new Date(value);
+  return isNaN(d.getTime()) ? null : d;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const dateFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+  year: "numeric",
+  month: "short",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+});
+const shortDateFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** "14:05" today, "Nov 21" otherwise. */
+export function formatShort(value) {
+  const d = parseTime(value);
+  if (!d) return "";
+  return sameDay(d, new Date()) ? timeFmt.format(d) : shortDateFmt.format(d);
+}
+
+/** "14:05" today, "Nov 21, 2026, 14:05" otherwise. */
+export function formatTime(value) {
+  const d = parseTime(value);
+  if (!d) return "";
+  return sameDay(d, new Date()) ? timeFmt.format(d) : dateTimeFmt.format(d);
+}
+
+export function formatDate(value) {
+  const d = parseTime(value);
+  return d ? dateFmt.format(d) : "";
+}
+
+export function formatDateTime(value) {
+  const d = parseTime(value);
+  return d ? dateTimeFmt.format(d) : "";
+}
+
+/** "just now", "4 min", "1 h 20 min". */
+export function formatDuration(ms) {
+  const minutes = Math.floor(Math.max(0, ms) / 60000);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return minutes + " min";
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  return rest ? hours + " h " + rest + " min" : hours + " h";
+}
+
+// ---- misc -----------------------------------------------------------------
+
+/** A client id: 32 hex characters (within the protocol's [A-Za-z0-9_-]{1,64}). */
+export function newClientId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) out += bytes[i].toString(16).padStart(2, "0");
+  return out;
+}
+
+/** Returns a normalised URL string when `value` is an absolute http(s) URL, else null. */
+export function safeHttpUrl(value) {
+  if (typeof value !== "string" || !value) return null;
+  let url;
+  try {
+    url = new URL(value);
+  } catch (e) {
+    return null;
+  }
+  return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+}
+
+let regionNames = null;
+export function countryName(code) {
+  if (typeof code !== "string" || !code) return "";
+  try {
+    if (!regionNames) regionNames = new Intl.DisplayNames(["en"], { type: "region" });
+    const name = regionNames.of(code.toUpperCase());
+    if (name && name.toUpperCase() !== code.toUpperCase()) return name + " (" + code.toUpperCase() + ")";
+  } catch (e) {
+    /* unknown code or no Intl.DisplayNames */
+  }
+  return code;
+}
+
+/** Length in code points (what the server counts), not UTF-16 units. */
+export function charCount(text) {
+  let n = 0;
+  for (const _ of text) n++; // eslint-disable-line no-unused-vars
+  return n;
+}
+
+export function preview(text, max) {
+  const flat = String(text || "").replace(/\s+/g, " ").trim();
+  const chars = Array.from(flat);
+  return chars.length > max ? chars.slice(0, max - 1).join("") + "…" : flat;
+}

@@ -1,0 +1,91 @@
+// The "Transfer" dialog: pick a CSR (with state and load) or a department, add a note for the
+// receiver, confirm. Uses a native <dialog> (focus trap, Escape to cancel) built with textContent.
+import { el } from "./dom.js";
+
+const STATUS_TEXT = { available: "Available", away: "Away", offline: "Offline" };
+
+/**
+ * @param {(event: string, payload: object) => Promise<any>} request
+ * @param {number} conversationId
+ * @param {{onDone: () => void, onError: (error: any) => void}} hooks
+ */
+export async function openTransferDialog(request, conversationId, { onDone, onError }) {
+  const dialog = el("dialog", { class: "transfer-dialog", attrs: { "aria-labelledby": "transfer-title" } });
+  const title = el("h2", { text: "Transfer chat", attrs: { id: "transfer-title" } });
+  const status = el("p", { class: "transfer-status", text: "Loading…", attrs: { role: "status" } });
+  const list = el("div", { class: "transfer-targets", attrs: { role: "radiogroup", "aria-label": "Transfer to" } });
+  const noteId = "transfer-note";
+  const note = el("textarea", { attrs: { id: noteId, rows: "3", maxlength: "2000", placeholder: "What the next CSR should know" } });
+  const error = el("p", { class: "transfer-error", attrs: { role: "alert" } });
+  const confirm = el("button", { class: "btn btn-primary", text: "Transfer", attrs: { type: "submit", disabled: true } });
+  const cancel = el("button", { class: "btn", text: "Cancel", attrs: { type: "button" } });
+  const form = el("form", { attrs: { method: "dialog" } }, [
+    title,
+    status,
+    list,
+    el("label", { class: "transfer-note-label", text: "Note for the receiver (only staff see it)", attrs: { for: noteId } }),
+    note,
+    error,
+    el("div", { class: "transfer-actions" }, [cancel, confirm]),
+  ]);
+  dialog.appendChild(form);
+  document.body.appendChild(dialog);
+  const close = () => {
+    dialog.close();
+    dialog.remove();
+  };
+  cancel.addEventListener("click", close);
+  dialog.addEventListener("cancel", () => dialog.remove());
+  dialog.showModal();
+
+  const res = await request("transfer_targets", { conversation_id: conversationId });
+  if (!res.ok) {
+    close();
+    onError(res.error);
+    return;
+  }
+  let chosen = null;
+  const option = (label, detail, value, disabled) => {
+    const input = el("input", { attrs: { type: "radio", name: "transfer-target", disabled } });
+    input.addEventListener("change", () => {
+      chosen = value;
+      confirm.disabled = false;
+    });
+    return el("label", { class: "transfer-option" + (disabled ? " is-disabled" : "") }, [
+      input,
+      el("span", { class: "transfer-name", text: label }),
+      el("span", { class: "transfer-detail", text: detail }),
+    ]);
+  };
+  list.appendChild(el("h3", { class: "section-title", text: "CSRs" }));
+  if (!res.agents.length) list.appendChild(el("p", { class: "empty", text: "No other CSRs." }));
+  for (const a of res.agents) {
+    const full = a.load >= a.capacity;
+    const detail = `${STATUS_TEXT[a.status] || a.status} · ${a.load}/${a.capacity} chats`;
+    list.appendChild(option(a.name, detail, { to_agent_id: a.id }, a.status !== "available" || full));
+  }
+  list.appendChild(el("h3", { class: "section-title", text: "Departments" }));
+  if (!res.departments.length) list.appendChild(el("p", { class: "empty", text: "No departments." }));
+  for (const d of res.departments) {
+    list.appendChild(option(d.name, `${d.waiting} waiting`, { to_department_id: d.id }, false));
+  }
+  status.textContent = "";
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!chosen) return;
+    confirm.disabled = true;
+    confirm.textContent = "Transferring…";
+    const payload = Object.assign({ conversation_id: conversationId }, chosen);
+    if (note.value.trim()) payload.note = note.value.trim();
+    const done = await request("transfer", payload);
+    if (done.ok) {
+      close();
+      onDone();
+    } else {
+      confirm.disabled = false;
+      confirm.textContent = "Transfer";
+      error.textContent = (done.error && done.error.message) || "The transfer failed.";
+    }
+  });
+}
