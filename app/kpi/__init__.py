@@ -1,0 +1,1 @@
+"""Pure contact-center KPI and workforce math (no database, no I/O)."""
