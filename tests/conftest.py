@@ -1,0 +1,91 @@
+"""Fixtures: real servers on free ports, on SQLite and on PostgreSQL + Redis with two processes.
+
+Under CI (CI=true) a missing PostgreSQL, Redis or Chromium is a failure, never a skip:
+`make test` starts or installs them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+import pytest
+
+from tests.support.server import Deployment, deploy
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def unavailable(what: str) -> None:
+    message = f"{what} is not available"
+    if IN_CI:
+        pytest.fail(message + " (CI must provide it: see `make services`)")
+    pytest.skip(message)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    if not _reachable("127.0.0.1", 5432):
+        unavailable("PostgreSQL on 127.0.0.1:5432")
+    import asyncpg
+
+    name = "sb_test_" + uuid.uuid4().hex[:10]
+    admin = PG_ADMIN_URL.replace("postgres://", "postgresql://", 1)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    if not _reachable("127.0.0.1", 6379):
+        unavailable("Redis on 127.0.0.1:6379")
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    client.close()
+    return TEST_REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def sqlite_deployment():
+    deployment = deploy(database_url=None, redis_url=None, processes=1)
+    yield deployment
+    deployment.stop()
+
+
+@pytest.fixture(scope="session")
+def scaled_deployment(postgres_url, redis_url):
+    """PostgreSQL + Redis with two server processes sharing them."""
+    deployment = deploy(database_url=postgres_url, redis_url=redis_url, processes=2)
+    yield deployment
+    deployment.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres+redis x2"], scope="session")
+def deployment(request) -> Deployment:
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_deployment")
+    return request.getfixturevalue("scaled_deployment")

@@ -1,0 +1,137 @@
+"""A real Switchboard server in a subprocess, on a free port, for integration and e2e tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"`python -m app {' '.join(args)}` failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+@dataclass
+class Server:
+    """One server process. Several can share a database and Redis (`env`)."""
+
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> "Server":
+        env = dict(self.env, PORT=str(self.port), PUBLIC_URL=self.url)
+        self.log_path = Path(tempfile.mkstemp(prefix="sb-server-", suffix=".log")[1])
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=env, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)  # polling for readiness, not synchronising with the code under test
+        raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        if self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
+
+
+@dataclass
+class Deployment:
+    """A database (with a site and users) and the servers that share it."""
+
+    env: dict[str, str]
+    servers: list[Server]
+    site_key: str
+    origin: str
+    users: dict[str, dict]
+    password: str = "correct-horse-battery"
+
+    @property
+    def server(self) -> Server:
+        return self.servers[0]
+
+    def create_user(self, email: str, role: str = "agent", name: str | None = None, max_chats: int = 3) -> dict:
+        args = ["create-user", "--email", email, "--password", self.password, "--role", role,
+                "--max-chats", str(max_chats), "--json"]
+        if name:
+            args += ["--name", name]
+        user = json.loads(cli(self.env, *args))
+        self.users[email] = user
+        return user
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+        shutil.rmtree(self.env["DATA_DIR"], ignore_errors=True)
+
+
+def deploy(*, database_url: str | None, redis_url: str | None, processes: int = 1,
+           seed_demo: bool = False, extra_env: dict[str, str] | None = None) -> Deployment:
+    data_dir = tempfile.mkdtemp(prefix="sb-data-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PUBLIC_URL"))}
+    env.update(DATA_DIR=data_dir, SECRET_KEY="test-secret-" + os.urandom(8).hex(), LOG_LEVEL="warning",
+               PYTHONPATH=str(ROOT))
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra_env or {})
+    servers = [Server(env) for _ in range(processes)]
+    origin = "https://shop.example.com"
+    cli(env, "migrate")
+    site = json.loads(cli(env, "create-site", "--name", "Test shop", "--origin", origin,
+                          *sum((["--origin", s.url] for s in servers), []), "--json"))
+    deployment = Deployment(env=env, servers=servers, site_key=site["key"], origin=origin, users={})
+    deployment.create_user("agent@example.com", "agent", "Alex Agent")
+    deployment.create_user("other@example.com", "agent", "Olive Other")
+    deployment.create_user("boss@example.com", "supervisor", "Sam Supervisor")
+    deployment.create_user("marketer@example.com", "marketer", "Mia Marketer")
+    if seed_demo:
+        cli(env, "demo", "--password", deployment.password)
+    for server in servers:
+        server.start()
+    return deployment

@@ -1,0 +1,27 @@
+from app.config import load_settings
+
+
+def test_defaults_embed_sqlite_and_generate_a_secret_once(tmp_path):
+    env = {"DATA_DIR": str(tmp_path)}
+    first = load_settings(env)
+    assert first.database_url == f"sqlite://{tmp_path / 'switchboard.sqlite3'}"
+    assert first.redis_url is None
+    assert len(first.secret_key) >= 40
+    assert (tmp_path / "secret_key").read_text() == first.secret_key
+    assert load_settings(env).secret_key == first.secret_key
+    assert first.public_url == "http://127.0.0.1:8000"
+
+
+def test_environment_overrides(tmp_path):
+    settings = load_settings({
+        "DATA_DIR": str(tmp_path), "DATABASE_URL": "postgresql://u@h:5432/db", "REDIS_URL": "redis://r:6379/0",
+        "SECRET_KEY": "s", "HOST": "0.0.0.0", "PORT": "9000", "SOCKETIO_TRANSPORTS": "websocket",
+        "MESSAGE_RATE_LIMIT": "5/2", "SECURE_COOKIES": "true",
+    })
+    assert settings.database_url == "postgres://u@h:5432/db"
+    assert settings.redis_url == "redis://r:6379/0"
+    assert settings.secret_key == "s" and not (tmp_path / "secret_key").exists()
+    assert settings.port == 9000 and settings.public_url == "http://0.0.0.0:9000"
+    assert settings.transports == ("websocket",)
+    assert settings.message_rate == (5, 2.0)
+    assert settings.secure_cookies
