@@ -1,0 +1,51 @@
+"""What a person does in the console and the widget, expressed once."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import Page, expect
+
+LAUNCHER = re.compile(r"^(Open|Close) chat")
+
+
+async def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
+    await page.goto(base_url + "/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_text("Connected")).to_be_visible()
+
+
+async def set_status(page: Page, status: str) -> None:
+    await page.get_by_label("Status").select_option(label=status)
+
+
+def launcher(page: Page):
+    return page.get_by_role("button", name=LAUNCHER)
+
+
+def widget(page: Page):
+    return page.get_by_role("dialog", name=re.compile("chat", re.IGNORECASE))
+
+
+def widget_log(page: Page):
+    return widget(page).get_by_role("log")
+
+
+async def visitor_send(page: Page, text: str) -> None:
+    box = widget(page).get_by_label("Message")
+    await box.fill(text)
+    await box.press("Enter")
+
+
+def chat_list(page: Page):
+    return page.get_by_role("navigation", name="My chats").get_by_role("button")
+
+
+def transcript(page: Page):
+    return page.get_by_role("log", name="Transcript")
+
+
+def sidebar(page: Page):
+    return page.get_by_role("complementary", name="Visitor")

@@ -1,0 +1,92 @@
+"""The widget on a host page: isolated from its CSS, refused on foreign origins, in Chinese."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+from playwright.async_api import expect
+
+from tests.e2e.helpers import launcher, visitor_send, widget, widget_log
+from tests.support.server import free_port
+
+
+async def test_host_css_does_not_reach_the_widget(demo, new_page):
+    _, page, errors = await new_page()
+    await page.goto(demo.server.url + "/demo/")
+    await launcher(page).click()
+    box = widget(page).get_by_label("Message")
+    await expect(box).to_be_visible()
+    # The demo page styles button/textarea/div with Comic Sans; the shadow root stops it.
+    assert "Comic Sans" in await page.evaluate("getComputedStyle(document.querySelector('main div, main')).fontFamily") \
+        or "Comic Sans" in await page.evaluate("getComputedStyle(document.querySelector('div')).fontFamily")
+    assert "Comic Sans" not in await box.evaluate("el => getComputedStyle(el).fontFamily")
+    assert "Comic Sans" not in await launcher(page).evaluate("el => getComputedStyle(el).fontFamily")
+    assert await page.locator("#switchboard-widget").count() == 1
+    assert await page.evaluate("document.querySelector('#switchboard-widget').shadowRoot !== null")
+    assert errors.errors == []
+
+
+async def test_keyboard_escape_closes_and_focus_returns_to_the_launcher(demo, new_page):
+    _, page, _ = await new_page()
+    await page.goto(demo.server.url + "/demo/pricing")
+    await launcher(page).click()
+    await expect(widget(page).get_by_label("Message")).to_be_focused()
+    await page.keyboard.press("Escape")
+    await expect(widget(page)).to_be_hidden()
+    await expect(launcher(page)).to_be_focused()
+
+
+async def test_chinese_browser_gets_chinese_strings(demo, new_page):
+    _, page, _ = await new_page(locale="zh-CN")
+    await page.goto(demo.server.url + "/demo/")
+    chinese_launcher = page.get_by_role("button", name="打开聊天 (chat)")
+    await expect(chinese_launcher).to_be_visible()
+    await chinese_launcher.click()
+    await expect(widget(page).get_by_role("button", name="发送")).to_be_visible()
+    await expect(widget(page).get_by_label("消息")).to_be_visible()
+
+
+@pytest.fixture
+def foreign_site(demo):
+    """A page on an origin the demo site does not allow, embedding the widget."""
+    html = (f'<!doctype html><title>Elsewhere</title><p>Another site</p>'
+            f'<script async src="{demo.server.url}/widget.js" data-site="{demo_site_key(demo)}"></script>').encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+def demo_site_key(demo) -> str:
+    import re
+
+    import httpx
+
+    page = httpx.get(demo.server.url + "/demo/").text
+    return re.search(r'data-site="([^"]+)"', page).group(1)
+
+
+async def test_widget_on_a_foreign_origin_cannot_chat(demo, new_page, foreign_site):
+    _, page, _ = await new_page()
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    await page.goto(foreign_site)
+    await launcher(page).click()
+    await expect(widget(page).get_by_text("Chat is not available on this page.")).to_be_visible()
+    await visitor_send(page, "let me in")
+    await expect(widget_log(page).get_by_text("let me in")).to_be_visible()  # held locally, never sent
+    assert any("origin_not_allowed" in w for w in warnings)
