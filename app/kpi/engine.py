@@ -2,7 +2,7 @@
 
 No database access: callers load `ConversationEvent` rows (and the conversation's visitor id)
 into `EventRow`s and `AgentStatusEvent` rows into `StatusRow`s; everything here is plain
-dataclasses in, plain numbers out. Definitions follow /work/shared/KPIS.md (Cisco UCCE, Genesys
+dataclasses in, plain numbers out. Definitions follow the industry usage (Cisco UCCE, Genesys
 Cloud, Amazon Connect, ICMI, Zendesk Chat). All datetimes are instants; naive ones are read as
 UTC.
 
