@@ -24,7 +24,7 @@ widget/dist/widget.js: widget/package.json widget/package-lock.json widget/build
 	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 console: agent_ui/dist/console.js
-agent_ui/dist/console.js: agent_ui/package.json agent_ui/package-lock.json agent_ui/build.mjs $(wildcard agent_ui/src/*)
+agent_ui/dist/console.js: agent_ui/package.json agent_ui/package-lock.json agent_ui/build.mjs $(wildcard agent_ui/src/*) $(wildcard agent_ui/src/pages/*)
 	cd agent_ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 migrate: install

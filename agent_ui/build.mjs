@@ -4,6 +4,7 @@
 import * as esbuild from "esbuild";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
+import fs from "node:fs";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const watch = process.argv.includes("--watch");
@@ -34,6 +35,21 @@ const builds = [
     target: ["chrome90", "firefox88", "safari14", "edge90"],
   },
 ];
+
+// Each file in src/pages/ is a page of its own (reports, wallboard, staffing …) → dist/<name>.js.
+const pagesDir = path.join(root, "src/pages");
+if (fs.existsSync(pagesDir)) {
+  for (const name of fs.readdirSync(pagesDir).filter((f) => f.endsWith(".js")).sort()) {
+    builds.push({
+      ...common,
+      entryPoints: [path.join(pagesDir, name)],
+      outfile: path.join(root, "dist", name),
+      format: "iife",
+      platform: "browser",
+      define: { "process.env.NODE_ENV": watch ? '"development"' : '"production"' },
+    });
+  }
+}
 
 if (watch) {
   for (const options of builds) {
