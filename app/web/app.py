@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/console", pages.console),
+        Route("/supervise", pages.supervise),
         Route("/widget.js", pages.widget_js),
         Route("/demo/", pages.demo),
         Route("/demo/{page:str}", pages.demo),

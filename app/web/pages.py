@@ -36,6 +36,21 @@ async def console(request: Request) -> Response:
     return response
 
 
+async def supervise(request: Request) -> Response:
+    """The supervisors' live board: agents, queues, chats in progress; monitor, whisper, barge, take over."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if user.role not in ("supervisor", "admin"):
+        return PlainTextResponse("The live board is for supervisors and admins.", status_code=403)
+    socket_token = runtime.current().signer.socket_token(user.id)
+    response = console_templates.TemplateResponse(
+        request, "supervise.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
 async def demo(request: Request) -> Response:
     page = request.path_params.get("page", "")
     if page not in DEMO_PAGES:

@@ -1,0 +1,352 @@
+// The supervisors' live board: agents (state, time in state, load), queues (waiting, longest
+// wait), chats in progress; monitor a chat live, whisper to its CSR, barge in, take over, and
+// force a CSR's state. The server hints `board.changed`; the page re-reads `board` (one read in
+// flight at a time) and ticks the clocks locally every second.
+import "./supervise.css";
+import { connect, request as rawRequest, refusalCode } from "../connection.js";
+import { el, clear, meta, formatTime, newClientId } from "../dom.js";
+
+const $ = (id) => document.getElementById(id);
+const dom = {
+  board: $("board"),
+  loading: $("board-loading"),
+  conn: $("conn-indicator"),
+  queues: $("queues-body"),
+  queuesEmpty: $("queues-empty"),
+  queuesTable: $("queues-table"),
+  agents: $("agents-body"),
+  agentsEmpty: $("agents-empty"),
+  agentsTable: $("agents-table"),
+  chats: $("chats-list"),
+  chatsEmpty: $("chats-empty"),
+  monitorTitle: $("monitor-title"),
+  transcript: $("monitor-transcript"),
+  barge: $("barge-button"),
+  takeover: $("takeover-button"),
+  whisperForm: $("whisper-form"),
+  whisperInput: $("whisper-input"),
+  whisperButton: $("whisper-button"),
+  bargeForm: $("barge-form"),
+  bargeInput: $("barge-input"),
+  toasts: $("toasts"),
+};
+
+const ERROR_TEXT = {
+  offline: "You are offline. Try again when the connection is back.",
+  timeout: "The server did not answer. Try again.",
+  forbidden: "Only supervisors and admins can do this.",
+  not_found: "That chat or CSR no longer exists.",
+  invalid_state: "That chat changed meanwhile.",
+  closed: "This chat is closed.",
+  rate_limited: "Too fast: wait a moment and try again.",
+  message_too_long: "That message is too long.",
+};
+const STATE_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+const me = Number(meta("switchboard-user-id"));
+
+const state = {
+  board: null,
+  boardAt: 0, // client time the board was read (for the local clocks)
+  reading: false,
+  stale: false,
+  monitored: null, // {id, conversation, messages: Map(seq → message), barged}
+};
+
+const socket = connect(meta("switchboard-socket-token"));
+const request = (event, payload) => rawRequest(socket, event, payload);
+
+// ---- connection -----------------------------------------------------------
+
+function setConnection(kind) {
+  const labels = { connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…" };
+  dom.conn.textContent = labels[kind] || kind;
+  dom.conn.className = "conn conn-" + kind;
+}
+
+socket.on("connect", () => {
+  setConnection("connected");
+  readBoard();
+  if (state.monitored) monitor(state.monitored.id, { quiet: true });
+});
+socket.on("disconnect", () => setConnection("reconnecting"));
+socket.on("connect_error", (err) => {
+  const code = refusalCode(err);
+  if (code === "unauthorized" || code === "token_expired" || code === "invalid_token") {
+    window.location.reload(); // a fresh page render issues a new token, or sends us to sign in
+    return;
+  }
+  setConnection("reconnecting");
+  if (!socket.active) setTimeout(() => socket.connect(), 3000);
+});
+socket.on("board.changed", () => readBoard());
+socket.on("message", (m) => {
+  const mon = state.monitored;
+  if (!mon || !m || m.conversation_id !== mon.id) return;
+  mon.messages.set(m.seq, m);
+  renderTranscript();
+});
+socket.on("conversation.updated", (c) => {
+  if (state.monitored && c && c.id === state.monitored.id) {
+    state.monitored.conversation = c;
+    renderMonitorHeader();
+  }
+});
+
+// ---- board ----------------------------------------------------------------
+
+async function readBoard() {
+  if (state.reading) {
+    state.stale = true; // read once more when the current read returns
+    return;
+  }
+  state.reading = true;
+  try {
+    do {
+      state.stale = false;
+      const res = await request("board", {});
+      if (!res.ok) {
+        showError(res.error);
+        break;
+      }
+      state.board = res;
+      state.boardAt = Date.now();
+      renderBoard();
+    } while (state.stale);
+  } finally {
+    state.reading = false;
+  }
+}
+
+function agentName(id) {
+  const board = state.board;
+  const agent = board && board.agents.find((a) => a.id === id);
+  return agent ? agent.name : "—";
+}
+
+/** "0:45", "12:03", "1:02:03": a wall clock of seconds since the board was read. */
+function elapsed(seconds) {
+  if (typeof seconds !== "number" || !isFinite(seconds)) return "—";
+  const total = Math.max(0, Math.floor(seconds + (Date.now() - state.boardAt) / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = String(total % 60).padStart(2, "0");
+  return h ? h + ":" + String(m).padStart(2, "0") + ":" + s : m + ":" + s;
+}
+
+function renderBoard() {
+  const board = state.board;
+  if (!board) return;
+  dom.board.setAttribute("aria-busy", "false");
+  dom.loading.hidden = true;
+
+  clear(dom.queues);
+  for (const q of board.queues) {
+    dom.queues.appendChild(el("tr", {}, [
+      el("th", { text: q.name, attrs: { scope: "row" } }),
+      el("td", { text: String(q.waiting) }),
+      el("td", { class: "clock", text: elapsed(q.longest_wait_seconds), attrs: { "data-seconds": q.longest_wait_seconds } }),
+    ]));
+  }
+  dom.queuesEmpty.hidden = board.queues.length > 0;
+  dom.queuesTable.hidden = board.queues.length === 0;
+
+  clear(dom.agents);
+  for (const a of board.agents) {
+    const select = el("select", { attrs: { "aria-label": "Set state for " + a.name } }, ["available", "away", "offline"].map(
+      (s) => el("option", { text: STATE_LABEL[s], attrs: { value: s, selected: s === a.status } }),
+    ));
+    select.addEventListener("change", async () => {
+      select.disabled = true;
+      const res = await request("force_status", { user_id: a.id, status: select.value });
+      select.disabled = false;
+      if (!res.ok) {
+        showError(res.error);
+        select.value = a.status;
+      }
+    });
+    const stateText = (STATE_LABEL[a.status] || a.status) + (a.reason ? " · " + a.reason : "");
+    dom.agents.appendChild(el("tr", { attrs: { "data-agent": a.id } }, [
+      el("th", { text: a.name, attrs: { scope: "row" } }),
+      el("td", {}, [el("span", { class: "state state-" + a.status, text: stateText })]),
+      el("td", { class: "clock", text: elapsed(a.seconds_in_state), attrs: { "data-seconds": a.seconds_in_state } }),
+      el("td", { text: a.load + " / " + a.capacity }),
+      el("td", {}, [select]),
+    ]));
+  }
+  dom.agentsEmpty.hidden = board.agents.length > 0;
+  dom.agentsTable.hidden = board.agents.length === 0;
+
+  clear(dom.chats);
+  for (const c of board.chats) {
+    const button = el("button", {
+      class: "btn btn-small",
+      text: state.monitored && state.monitored.id === c.id ? "Monitoring" : "Monitor",
+      attrs: { type: "button", "aria-label": "Monitor chat with " + c.visitor_name,
+               "aria-pressed": state.monitored && state.monitored.id === c.id ? "true" : "false" },
+    });
+    button.addEventListener("click", () => monitor(c.id));
+    dom.chats.appendChild(el("li", { class: "sv-chat" }, [
+      el("span", { class: "sv-chat-visitor", text: c.visitor_name }),
+      el("span", { class: "sv-chat-agent", text: "with " + agentName(c.agent_id) }),
+      el("time", { class: "sv-chat-since", text: "since " + formatTime(c.assigned_at), attrs: { datetime: c.assigned_at } }),
+      button,
+    ]));
+  }
+  dom.chatsEmpty.hidden = board.chats.length > 0;
+}
+
+// The clocks move every second without asking the server.
+setInterval(() => {
+  for (const cell of document.querySelectorAll("td.clock[data-seconds]")) {
+    const seconds = Number(cell.getAttribute("data-seconds"));
+    if (!isNaN(seconds)) cell.textContent = elapsed(seconds);
+  }
+}, 1000);
+
+// ---- monitoring -----------------------------------------------------------
+
+async function monitor(conversationId, { quiet = false } = {}) {
+  const res = await request("monitor", { conversation_id: conversationId });
+  if (!res.ok) {
+    if (!quiet) showError(res.error);
+    return;
+  }
+  const previous = state.monitored && state.monitored.id === conversationId ? state.monitored : null;
+  state.monitored = {
+    id: conversationId,
+    conversation: res.conversation,
+    visitor: res.visitor,
+    messages: new Map(res.messages.map((m) => [m.seq, m])),
+    barged: previous ? previous.barged : false,
+  };
+  renderMonitorHeader();
+  renderTranscript();
+  renderBoard();
+}
+
+function renderMonitorHeader() {
+  const mon = state.monitored;
+  if (!mon) return;
+  const c = mon.conversation;
+  const inProgress = c.status === "assigned";
+  dom.monitorTitle.textContent = c.visitor_name + " · " + (inProgress ? "with " + agentName(c.agent_id) : "closed");
+  const mine = c.agent_id === me;
+  dom.barge.disabled = !inProgress || mine || mon.barged;
+  dom.takeover.disabled = !inProgress || mine;
+  dom.whisperInput.disabled = !inProgress;
+  dom.whisperButton.disabled = !inProgress;
+  dom.bargeForm.hidden = !(inProgress && mon.barged);
+}
+
+function senderLabel(m) {
+  if (m.sender === "visitor") return m.author || "Visitor";
+  if (m.sender === "internal") return (m.author || "Staff") + " · internal";
+  if (m.sender === "system") return "System";
+  return m.author || "Agent";
+}
+
+function renderTranscript() {
+  const mon = state.monitored;
+  clear(dom.transcript);
+  if (!mon) return;
+  const seqs = Array.from(mon.messages.keys()).sort((a, b) => a - b);
+  if (seqs.length === 0) dom.transcript.appendChild(el("p", { class: "empty", text: "No messages yet." }));
+  for (const seq of seqs) {
+    const m = mon.messages.get(seq);
+    dom.transcript.appendChild(el("article", { class: "msg msg-" + String(m.sender).replace(/[^a-z]/g, "") }, [
+      el("header", { class: "msg-meta" }, [
+        el("span", { class: "msg-author", text: senderLabel(m) }),
+        el("time", { class: "msg-time", text: formatTime(m.created_at), attrs: { datetime: m.created_at } }),
+      ]),
+      el("div", { class: "msg-body", text: m.body }),
+    ]));
+  }
+  dom.transcript.scrollTop = dom.transcript.scrollHeight;
+}
+
+async function sendFrom(input, event, extra) {
+  const mon = state.monitored;
+  const body = input.value.trim();
+  if (!mon || !body) return;
+  input.disabled = true;
+  const res = await request(event, { conversation_id: mon.id, client_id: newClientId(), body, ...extra });
+  input.disabled = false;
+  if (!res.ok) {
+    showError(res.error);
+    return;
+  }
+  input.value = "";
+  input.focus();
+}
+
+function submitOnEnter(input, form) {
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+dom.whisperForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  sendFrom(dom.whisperInput, "whisper");
+});
+dom.bargeForm.addEventListener("submit", (e) => {
+  e.preventDefault();
+  sendFrom(dom.bargeInput, "message");
+});
+submitOnEnter(dom.whisperInput, dom.whisperForm);
+submitOnEnter(dom.bargeInput, dom.bargeForm);
+
+dom.barge.addEventListener("click", async () => {
+  const mon = state.monitored;
+  if (!mon) return;
+  dom.barge.disabled = true;
+  const res = await request("barge", { conversation_id: mon.id });
+  if (!res.ok) {
+    showError(res.error);
+    renderMonitorHeader();
+    return;
+  }
+  mon.barged = true;
+  renderMonitorHeader();
+  dom.bargeInput.focus();
+});
+
+dom.takeover.addEventListener("click", async () => {
+  const mon = state.monitored;
+  if (!mon) return;
+  if (!window.confirm("Take this chat over? It moves to your console and its CSR can no longer reply.")) return;
+  dom.takeover.disabled = true;
+  const res = await request("take_over", { conversation_id: mon.id });
+  if (!res.ok) {
+    showError(res.error);
+    renderMonitorHeader();
+    return;
+  }
+  toast("The chat is yours: it is in your console.", { link: { href: "/console", text: "Open the console" } });
+  await monitor(mon.id, { quiet: true });
+});
+
+// ---- toasts ---------------------------------------------------------------
+
+function showError(error) {
+  toast((error && (ERROR_TEXT[error.code] || error.message)) || "Something went wrong.");
+}
+
+function toast(text, { link = null } = {}) {
+  while (dom.toasts.children.length >= 3) dom.toasts.firstChild.remove();
+  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": "Dismiss" } });
+  const children = [el("span", { class: "toast-text", text })];
+  if (link) {
+    const a = el("a", { class: "toast-link", text: link.text });
+    a.href = link.href;
+    children.push(a);
+  }
+  children.push(dismiss);
+  const node = el("div", { class: "toast" }, children);
+  dismiss.addEventListener("click", () => node.remove());
+  dom.toasts.appendChild(node);
+  setTimeout(() => node.remove(), 8000);
+}
