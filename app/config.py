@@ -62,6 +62,9 @@ class Settings:
     message_rate: tuple[int, float] = (20, 10.0)  # events, per seconds
     visitor_token_max_age: int = 60 * 60 * 24 * 400  # ~13 months, like analytics ids
     socket_token_max_age: int = 60 * 60 * 12
+    # A CSR whose every console is gone keeps their chats this long, then goes Offline and the
+    # chats go back to the front of the queue.
+    disconnect_grace_seconds: float = 60.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -99,4 +102,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         transports=transports,
         log_level=(env.get("LOG_LEVEL") or "info").lower(),
         message_rate=_rate(env.get("MESSAGE_RATE_LIMIT"), (20, 10.0)),
+        disconnect_grace_seconds=float(env.get("AGENT_DISCONNECT_GRACE_SECONDS") or 60),
     )

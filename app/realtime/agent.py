@@ -17,7 +17,6 @@ from app.security import TokenError
 from app.services import ServiceError, agents, conversations, handoff, serialize, supervision, visitors
 
 # When an agent's last console disconnects, they stay Available this long before going Offline.
-DISCONNECT_GRACE_SECONDS = 60.0
 
 
 def _same_origin(environ: dict) -> bool:
@@ -68,11 +67,14 @@ class AgentNamespace(socketio.AsyncNamespace):
 
     async def _offline_after_grace(self, user_id: int) -> None:
         try:
-            await asyncio.sleep(DISCONNECT_GRACE_SECONDS)
+            await asyncio.sleep(runtime.current().settings.disconnect_grace_seconds)
             if await presence.count(f"agent:{user_id}") == 0:
                 user = await User.get_or_none(id=user_id)
-                if user is not None and user.status != "offline":
+                if user is None:
+                    return
+                if user.status != "offline":
                     await agents.set_agent_state(user, "offline", "disconnected")
+                await handoff.requeue_all(user, reason="disconnected")
         finally:
             self._grace.pop(user_id, None)
 

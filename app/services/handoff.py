@@ -116,3 +116,35 @@ async def transfer(
         await routing.request_routing()
     await bus.board_changed("transferred")
     return conversation
+
+
+async def requeue_all(agent: User, *, reason: str) -> list[int]:
+    """Put every chat the agent holds back at the front of its queue (its original request time).
+
+    Used when a CSR's consoles are all gone for longer than the grace period: the visitors keep
+    their whole conversation and are told someone else is coming. Each chat gets a `requeued`
+    event. Returns the ids of the chats that moved.
+    """
+    moved: list[int] = []
+    for conversation in await Conversation.filter(status="assigned", agent_id=agent.id).order_by("requested_at"):
+        now = utcnow()
+        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=agent.id).update(
+            status="waiting", agent_id=None, assigned_at=None
+        )
+        if not updated:
+            continue  # closed or moved meanwhile
+        await conversation.refresh_from_db()
+        moved.append(conversation.id)
+        await events.conversation_event(conversation, "requeued", agent_id=agent.id, at=now, reason=reason)
+        notice, _ = await conversations._append(
+            conversation, sender_kind="system", body="We are connecting you to someone else…", client_id=None
+        )
+        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=agent.id)
+        await bus.to_visitor(conversation.visitor_id, "conversation",
+                             serialize.conversation_for_visitor(conversation, None))
+        await bus.to_visitor(conversation.visitor_id, "message", serialize.message(notice))
+    if moved:
+        await User.filter(id=agent.id).update(last_chat_ended_at=utcnow())
+        await bus.board_changed("requeued")
+        await routing.request_routing()
+    return moved

@@ -1,0 +1,96 @@
+"""A CSR whose console goes away keeps their chats for a grace period; after it they go Offline
+and their chats go back to the front of the queue, transcript and all."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.conftest import fresh_redis_url
+from tests.support import clients
+from tests.support.clients import new_id
+from tests.support.server import deploy
+
+GRACE = 1.5
+
+
+@pytest.fixture(params=["sqlite", "postgres+redis x2"], scope="module")
+def short_grace(request, new_postgres_database, redis_url):
+    """A deployment of its own whose grace period is short (so tests can wait it out)."""
+    env = {"AGENT_DISCONNECT_GRACE_SECONDS": str(GRACE)}
+    if request.param == "sqlite":
+        deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env=env)
+    else:
+        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(14), processes=2,
+                            extra_env=env)
+    yield deployment
+    deployment.stop()
+
+
+async def _chat_with(deployment, agent_email: str, token: str | None = None):
+    agent = await clients.agent(deployment.servers[0].url, agent_email, deployment.password, token=token)
+    assert (await agent.call("set_status", {"status": "available"}))["ok"]
+    visitor = await clients.visitor(deployment.servers[-1].url, deployment.site_key, deployment.origin)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": "Is the blue tent in stock?"})
+    cid = ack["conversation_id"]
+    await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+    return agent, visitor, cid
+
+
+async def test_after_the_grace_period_the_chat_goes_to_a_colleague(short_grace):
+    d = short_grace
+    tag = new_id()[:6]
+    d.create_user(f"gone-{tag}@example.com", "agent", "Gina Gone")
+    d.create_user(f"next-{tag}@example.com", "agent", "Nico Next")
+    d.create_user(f"boss-{tag}@example.com", "supervisor", "Bo Boss")
+    agent, visitor, cid = await _chat_with(d, f"gone-{tag}@example.com")
+    await agent.call("message", {"conversation_id": cid, "client_id": new_id(), "body": "Let me check."})
+    await agent.disconnect()  # the CSR's laptop dies
+
+    colleague = await clients.agent(d.servers[-1].url, f"next-{tag}@example.com", d.password)
+    boss = await clients.agent(d.servers[0].url, f"boss-{tag}@example.com", d.password)
+    try:
+        assert (await colleague.call("set_status", {"status": "available"}))["ok"]
+        # The colleague gets the chat once the grace period is over, with the whole transcript.
+        assigned = await colleague.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid, timeout=GRACE + 10)
+        opened = await colleague.call("open", {"conversation_id": assigned["id"]})
+        bodies = [m["body"] for m in opened["messages"]]
+        assert "Is the blue tent in stock?" in bodies and "Let me check." in bodies
+        assert "We are connecting you to someone else…" in bodies
+        # The visitor was told, then saw the colleague join.
+        await visitor.rec.wait_for("message", lambda m: m["body"] == "We are connecting you to someone else…")
+        await visitor.rec.wait_for("message", lambda m: m["body"] == "Nico Next joined the chat.")
+        # The CSR who left is Offline, by the server, with the reason.
+        board = await boss.call("board", {})
+        gone = next(a for a in board["agents"] if a["name"] == "Gina Gone")
+        assert gone["status"] == "offline" and gone["reason"] == "disconnected" and gone["load"] == 0
+    finally:
+        await colleague.call("close", {"conversation_id": cid})
+        for client in (colleague, boss):
+            await client.call("set_status", {"status": "offline"})
+            await client.disconnect()
+        await visitor.disconnect()
+
+
+async def test_coming_back_within_the_grace_period_keeps_everything(short_grace):
+    d = short_grace
+    tag = new_id()[:6]
+    email = f"blip-{tag}@example.com"
+    d.create_user(email, "agent", "Bea Blip")
+    token = await clients.socket_token(d.server.url, email, d.password)
+    agent, visitor, cid = await _chat_with(d, email, token)
+    await agent.disconnect()  # a reload, a network blip
+    agent = await clients.agent(d.servers[-1].url, email, d.password, token=token)
+    try:
+        # Scenario timing, not synchronisation: let the grace period pass in full.
+        await asyncio.sleep(GRACE * 2)
+        listed = await agent.call("list", {})
+        assert [c["id"] for c in listed["conversations"]] == [cid]
+        assert (await agent.call("set_status", {"status": "available"}))["status"] == "available"
+        assert not any(m["body"] == "We are connecting you to someone else…" for m in visitor.rec.of("message"))
+    finally:
+        await agent.call("close", {"conversation_id": cid})
+        await agent.call("set_status", {"status": "offline"})
+        await agent.disconnect()
+        await visitor.disconnect()
