@@ -36,13 +36,14 @@ def _reachable(host: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres_url():
+def new_postgres_database():
+    """new_postgres_database() → the URL of a fresh PostgreSQL database, dropped after the session."""
     if not _reachable("127.0.0.1", 5432):
         unavailable("PostgreSQL on 127.0.0.1:5432")
     import asyncpg
 
-    name = "sb_test_" + uuid.uuid4().hex[:10]
     admin = PG_ADMIN_URL.replace("postgres://", "postgresql://", 1)
+    created: list[str] = []
 
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(admin)
@@ -51,10 +52,31 @@ def postgres_url():
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    yield f"{base}/{name}"
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    def make() -> str:
+        name = "sb_test_" + uuid.uuid4().hex[:10]
+        asyncio.run(run(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+    yield make
+    for name in created:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url(new_postgres_database):
+    return new_postgres_database()
+
+
+def fresh_redis_url(db: int) -> str:
+    """TEST_REDIS_URL on another database number, emptied: for a deployment of its own."""
+    import redis
+
+    url = TEST_REDIS_URL.rsplit("/", 1)[0] + f"/{db}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
 
 
 @pytest.fixture(scope="session")

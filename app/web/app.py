@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from urllib.parse import urlsplit
 
 import socketio
 from starlette.applications import Starlette
@@ -29,8 +30,16 @@ log = logging.getLogger("app")
 MAX_SOCKET_PAYLOAD = 64 * 1024
 
 
+def redis_channel(redis_url: str) -> str:
+    """The pub/sub channel workers share. Pub/sub ignores Redis database numbers, so the channel
+    names the database: deployments on different databases of one Redis server stay apart."""
+    path = urlsplit(redis_url).path.strip("/")
+    return f"switchboard:{path or '0'}"
+
+
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager = socketio.AsyncRedisManager(settings.redis_url) if settings.redis_url else None
+    manager = (socketio.AsyncRedisManager(settings.redis_url, channel=redis_channel(settings.redis_url))
+               if settings.redis_url else None)
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,

@@ -25,3 +25,11 @@ def test_environment_overrides(tmp_path):
     assert settings.transports == ("websocket",)
     assert settings.message_rate == (5, 2.0)
     assert settings.secure_cookies
+
+
+def test_socketio_channel_is_per_redis_database():
+    from app.web.app import redis_channel
+
+    assert redis_channel("redis://127.0.0.1:6379/9") == "switchboard:9"
+    assert redis_channel("redis://127.0.0.1:6379") == "switchboard:0"
+    assert redis_channel("redis://127.0.0.1:6379/9") != redis_channel("redis://127.0.0.1:6379/10")
