@@ -1,14 +1,33 @@
 """Pure routing policy: which waiting chat goes to which agent.
 
 Takes plain snapshots, returns plain decisions, so it is tested without a server or a
-database. The strategy here is the baseline every department gets: the oldest waiting chat
-goes first, to the Available agent with free capacity who has been idle longest.
+database (tests/unit/test_routing_policy.py, with a hypothesis state machine).
+
+Order: higher priority first, then first come, first served (request time, then id).
+Each queue (department; `None` is the general queue) has a strategy:
+
+- ``longest_idle`` (default): the Available agent idle longest — whose last chat ended (or who
+  last received one) longest ago; agents who never had a chat come first.
+- ``least_busy``: fewest chats held, then longest idle.
+- ``round_robin``: the agent who received a chat least recently, in turn.
+- ``skills``: the highest skill level for that department (levels per agent and department),
+  then longest idle.
+- ``manual``: never assigned automatically; CSRs pick chats from the queue themselves.
+
+A department's chat goes only to its members; a chat without one to anyone. Capacity is each
+agent's maximum of concurrent chats. **Sticky agent**: a returning visitor's chat waits for the
+CSR they last talked to until ``sticky_until``, as long as that CSR is Available (busy or not);
+then it falls back to the strategy.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
+
+STRATEGIES = ("longest_idle", "least_busy", "round_robin", "skills", "manual")
+DEFAULT_STRATEGY = "longest_idle"
 
 
 @dataclass(frozen=True)
@@ -16,6 +35,9 @@ class WaitingChat:
     id: int
     requested_at: datetime
     department_id: int | None = None
+    priority: int = 0  # higher goes first
+    sticky_agent_id: int | None = None
+    sticky_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -26,35 +48,96 @@ class AgentSnapshot:
     capacity: int
     idle_since: datetime | None = None  # last chat ended (or became available); None = never
     department_ids: frozenset[int] = frozenset()
+    last_assigned_at: datetime | None = None
+    skills: Mapping[int, int] = field(default_factory=dict)  # department id → level (higher is better)
 
     @property
     def free(self) -> int:
         return max(0, self.capacity - self.load) if self.status == "available" else 0
 
 
-def _eligible(agent: AgentSnapshot, chat: WaitingChat) -> bool:
+def eligible(agent: AgentSnapshot, chat: WaitingChat) -> bool:
     # A chat without a department goes to anyone; a department's chat only to its members.
     return chat.department_id is None or chat.department_id in agent.department_ids
 
 
-def _idle_key(agent: AgentSnapshot) -> tuple:
-    # Never-used agents first, then the longest idle; id keeps it deterministic.
-    return (agent.idle_since is not None, agent.idle_since or datetime.min, agent.id)
+def chat_order(chat: WaitingChat) -> tuple:
+    return (-chat.priority, chat.requested_at, chat.id)
 
 
-def plan_assignments(waiting: list[WaitingChat], agents: list[AgentSnapshot]) -> list[tuple[int, int]]:
-    """Return (chat id, agent id) pairs: oldest chat first, never over an agent's capacity."""
-    free = {a.id: a.free for a in agents}
-    loads = {a.id: a.load for a in agents}
-    by_id = {a.id: a for a in agents}
+class _Agent:
+    """An agent's state as the pass goes on (load and turn move with each decision)."""
+
+    __slots__ = ("snap", "load", "assigned_in_pass")
+
+    def __init__(self, snap: AgentSnapshot) -> None:
+        self.snap = snap
+        self.load = snap.load
+        self.assigned_in_pass = 0  # order of this agent's latest assignment in this pass (0: none)
+
+    @property
+    def free(self) -> int:
+        return max(0, self.snap.capacity - self.load) if self.snap.status == "available" else 0
+
+    def _recency(self, *moments: datetime | None) -> tuple:
+        # Never = first; then the oldest moment; an assignment in this pass is newer than any.
+        if self.assigned_in_pass:
+            return (2, datetime.min, self.assigned_in_pass, self.snap.id)
+        known = [m for m in moments if m is not None]
+        return (1 if known else 0, max(known) if known else datetime.min, 0, self.snap.id)
+
+    def idle_key(self) -> tuple:
+        # Idle since the later of "last chat ended" and "last chat received".
+        return self._recency(self.snap.idle_since, self.snap.last_assigned_at)
+
+    def turn_key(self) -> tuple:
+        return self._recency(self.snap.last_assigned_at)
+
+
+def _pick(strategy: str, candidates: list[_Agent], chat: WaitingChat) -> _Agent:
+    if strategy == "least_busy":
+        return min(candidates, key=lambda a: (a.load, a.idle_key()))
+    if strategy == "round_robin":
+        return min(candidates, key=_Agent.turn_key)
+    if strategy == "skills":
+        level = lambda a: a.snap.skills.get(chat.department_id, 0) if chat.department_id is not None else 0  # noqa: E731
+        return min(candidates, key=lambda a: (-level(a), a.idle_key()))
+    return min(candidates, key=_Agent.idle_key)
+
+
+def plan_assignments(
+    waiting: list[WaitingChat],
+    agents: list[AgentSnapshot],
+    strategies: Mapping[int | None, str] | None = None,
+    now: datetime | None = None,
+) -> list[tuple[int, int]]:
+    """Return (chat id, agent id) decisions for one pass; never over an agent's capacity.
+
+    `strategies` maps a department id (None: the general queue) to its strategy; missing ones
+    use the default. `now` is needed only for sticky chats (without it, stickiness is ignored).
+    """
+    strategies = strategies or {}
+    state = {a.id: _Agent(a) for a in agents}
     decisions: list[tuple[int, int]] = []
-    for chat in sorted(waiting, key=lambda c: (c.requested_at, c.id)):
-        candidates = [by_id[i] for i, f in free.items() if f > 0 and _eligible(by_id[i], chat)]
+
+    def give(chat: WaitingChat, agent: _Agent) -> None:
+        decisions.append((chat.id, agent.snap.id))
+        agent.load += 1
+        agent.assigned_in_pass = len(decisions)
+
+    for chat in sorted(waiting, key=chat_order):
+        strategy = strategies.get(chat.department_id, DEFAULT_STRATEGY)
+        if strategy == "manual":
+            continue
+        if chat.sticky_agent_id is not None and now is not None and chat.sticky_until is not None \
+                and now < chat.sticky_until:
+            sticky = state.get(chat.sticky_agent_id)
+            if sticky is not None and sticky.snap.status == "available" and eligible(sticky.snap, chat):
+                if sticky.free > 0:
+                    give(chat, sticky)
+                continue  # busy: the chat waits for them until sticky_until
+        candidates = [a for a in state.values() if a.free > 0 and eligible(a.snap, chat)]
         if not candidates:
             continue
-        # Least loaded first keeps chats spread out; among equals, the longest idle.
-        best = min(candidates, key=lambda a: (loads[a.id], _idle_key(a)))
-        decisions.append((chat.id, best.id))
-        free[best.id] -= 1
-        loads[best.id] += 1
+        give(chat, _pick(strategy, candidates, chat))
     return decisions
