@@ -88,7 +88,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work() -> int:
         try:
-            department = await admin.create_department(args.site, args.name, args.member or [])
+            department = await admin.create_department(args.site, args.name, args.member or [],
+                                                       strategy=args.strategy, sticky_seconds=args.sticky_seconds)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -171,7 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     dept = sub.add_parser("create-department", help="create a department of a site, with members")
     dept.add_argument("--site", required=True, help="the site key")
     dept.add_argument("--name", required=True)
-    dept.add_argument("--member", action="append", help="e-mail of a member (repeatable)")
+    dept.add_argument("--member", action="append",
+                      help="e-mail of a member, optionally EMAIL:LEVEL with a skill level 1-10 (repeatable)")
+    dept.add_argument("--strategy", default="longest_idle",
+                      help="longest_idle (default), least_busy, round_robin, skills or manual")
+    dept.add_argument("--sticky-seconds", type=int, default=0,
+                      help="a returning visitor's chat waits this long for the CSR they last talked to")
     dept.add_argument("--json", action="store_true")
     dept.set_defaults(func=cmd_create_department)
 

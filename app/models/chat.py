@@ -26,6 +26,11 @@ class Conversation(Model):
     last_seq = fields.IntField(default=0)
     visitor_read_seq = fields.IntField(default=0)
     agent_read_seq = fields.IntField(default=0)
+    # Routing: higher priority is served first (VIPs); a returning visitor's chat may wait a little
+    # for the CSR they last talked to.
+    priority = fields.IntField(default=0, db_default=0)
+    sticky_agent = fields.ForeignKeyField("models.User", related_name="sticky_conversations", null=True,
+                                          on_delete=fields.SET_NULL)
 
     class Meta:
         table = "conversation"

@@ -25,6 +25,10 @@ class Department(Model):
     id = fields.IntField(primary_key=True)
     site = fields.ForeignKeyField("models.Site", related_name="departments", on_delete=fields.CASCADE)
     name = fields.CharField(max_length=200)
+    # Routing: how this queue's chats are assigned (app/routing/policy.py STRATEGIES), and how long
+    # a returning visitor's chat waits for the CSR they last talked to (0: not at all).
+    routing_strategy = fields.CharField(max_length=16, default="longest_idle", db_default="longest_idle")
+    sticky_seconds = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "department"
@@ -44,6 +48,8 @@ class User(Model):
     status_reason = fields.CharField(max_length=64, null=True)
     status_changed_at = fields.DatetimeField(null=True)
     last_chat_ended_at = fields.DatetimeField(null=True)
+    last_assigned_at = fields.DatetimeField(null=True)  # round robin takes turns by it
+    skills = fields.JSONField(default=dict, db_default={})  # {"<department id>": level}, for the skills strategy
     departments = fields.ManyToManyField("models.Department", related_name="users", through="user_department")
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -14,7 +14,7 @@ from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
-from app.services import ServiceError, agents, conversations, handoff, serialize, supervision, visitors
+from app.services import ServiceError, agents, conversations, handoff, routing, serialize, supervision, visitors
 
 # When an agent's last console disconnects, they stay Available this long before going Offline.
 
@@ -48,6 +48,7 @@ class AgentNamespace(socketio.AsyncNamespace):
             raise refuse("unauthorized", "Marketers do not use the chat console.")
         await self.save_session(sid, {"user_id": user.id})
         await self.enter_room(sid, bus.agent_room(user.id))
+        await self.enter_room(sid, bus.STAFF_ROOM)
         if user.role in supervision.SUPERVISOR_ROLES:
             await self.enter_room(sid, bus.SUPERVISORS_ROOM)
         await presence.joined(f"agent:{user.id}")
@@ -170,6 +171,21 @@ class AgentNamespace(socketio.AsyncNamespace):
         user = await self._user(sid)
         conversation = await conversations.agent_conversation(user, conversation_id)
         await conversations.close(conversation, by="agent", user=user)
+        return ok()
+
+    @event
+    async def on_queue(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        await limit(f"queue:{sid}", 60, 60.0)
+        return ok(chats=await routing.queue_for(await self._user(sid)))
+
+    @event
+    async def on_pick(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        await limit(f"pick:{user.id}", 30, 60.0)
+        await routing.pick(user, conversation_id)
         return ok()
 
     @event

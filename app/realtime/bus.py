@@ -58,7 +58,15 @@ async def to_staff(
 SUPERVISORS_ROOM = "supervisors"
 
 
+STAFF_ROOM = "staff"
+QUEUE_REASONS = frozenset({"queued", "assigned", "abandoned", "closed", "transferred", "requeued", "take_over"})
+
+
 async def board_changed(reason: str) -> None:
-    """Hint to supervisors' boards that agents, queues or chats changed (they re-read the board)."""
-    if _sio is not None:
-        await _sio.emit("board.changed", {"reason": reason}, to=SUPERVISORS_ROOM, namespace=AGENT_NS)
+    """Hint to supervisors' boards that agents, queues or chats changed (they re-read the board),
+    and to every console that the queues changed (`queue.changed`) when they did."""
+    if _sio is None:
+        return
+    await _sio.emit("board.changed", {"reason": reason}, to=SUPERVISORS_ROOM, namespace=AGENT_NS)
+    if reason in QUEUE_REASONS:
+        await _sio.emit("queue.changed", {"reason": reason}, to=STAFF_ROOM, namespace=AGENT_NS)

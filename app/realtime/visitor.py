@@ -125,11 +125,13 @@ class VisitorNamespace(socketio.AsyncNamespace):
         email = v.text(data, "email", max_len=254, required=False)
         if email is not None and ("@" not in email or any(c.isspace() for c in email)):
             raise ServiceError("bad_request", "'email' is not an e-mail address.")
+        department_id = v.integer(data, "department_id", minimum=1, required=False)
         session = await self.get_session(sid)
         count, window = settings.message_rate
         await limit(f"msg:v:{session['visitor_id']}", count, window)
         conversation, message, _ = await conversations.post_visitor_message(
-            await self._visitor(sid), client_id=client_id, body=body, name=name, email=email, skip_sid=sid
+            await self._visitor(sid), client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
+            department_id=department_id,
         )
         return ok(conversation_id=conversation.id, seq=message.seq, created_at=serialize.message(message)["created_at"])
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 import secrets
 
+from tortoise.transactions import in_transaction
+
 from app.models import Department, Site, User
 from app.models.org import ROLES
+from app.routing.policy import DEFAULT_STRATEGY, STRATEGIES
 from app.security import hash_password
 from app.services import ServiceError
 
@@ -53,23 +56,38 @@ async def create_user(
     )
 
 
-async def create_department(site_key: str, name: str, member_emails: list[str] | None = None) -> Department:
+async def create_department(site_key: str, name: str, member_emails: list[str] | None = None, *,
+                            strategy: str = DEFAULT_STRATEGY, sticky_seconds: int = 0) -> Department:
+    """A department (a queue) of a site. Members are e-mails, each optionally `EMAIL:LEVEL` with a
+    skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
     if site is None:
         raise ServiceError("not_found", f"No site has the key {site_key!r}.")
     if not name.strip() or len(name) > 200:
         raise ServiceError("bad_request", "A department needs a name of at most 200 characters.")
+    if strategy not in STRATEGIES:
+        raise ServiceError("bad_request", f"The strategy must be one of {', '.join(STRATEGIES)}.")
+    if not 0 <= sticky_seconds <= 3600:
+        raise ServiceError("bad_request", "Sticky seconds must be between 0 and 3600.")
     if await Department.exists(site_id=site.id, name=name.strip()):
         raise ServiceError("conflict", f"{site.name} has a department {name!r} already.")
-    members = []
-    for email in member_emails or []:
-        user = await User.get_or_none(email=email.strip().lower())
+    members: list[tuple[User, int]] = []
+    for entry in member_emails or []:
+        email, _, level = entry.strip().partition(":")
+        if level and not (level.isdigit() and 1 <= int(level) <= 10):
+            raise ServiceError("bad_request", f"The skill level of {email!r} must be 1 to 10.")
+        user = await User.get_or_none(email=email.lower())
         if user is None:
             raise ServiceError("not_found", f"No user {email!r}.")
-        members.append(user)
-    department = await Department.create(site_id=site.id, name=name.strip())
-    if members:
-        await department.users.add(*members)
+        members.append((user, int(level or 1)))
+    async with in_transaction():
+        department = await Department.create(site_id=site.id, name=name.strip(), routing_strategy=strategy,
+                                             sticky_seconds=sticky_seconds)
+        for user, level in members:
+            await department.users.add(user)
+            skills = dict(user.skills) if isinstance(user.skills, dict) else {}
+            skills[str(department.id)] = level
+            await User.filter(id=user.id).update(skills=skills)
     return department
 
 

@@ -12,7 +12,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
-from app.models import Conversation, Message, Participant, User, Visitor
+from app.models import Conversation, Department, Message, Participant, User, Visitor
 from app.realtime import bus
 from app.services import ServiceError, events, serialize
 
@@ -76,13 +76,18 @@ async def _publish_message(conversation: Conversation, message: Message, skip_si
 
 async def post_visitor_message(
     visitor: Visitor, *, client_id: str, body: str, name: str | None = None, email: str | None = None,
-    skip_sid: str | None = None,
+    skip_sid: str | None = None, department_id: int | None = None,
 ) -> tuple[Conversation, Message, bool]:
     """Append to the visitor's open conversation, starting one when there is none.
 
+    `department_id` (one of the visitor's site's departments) picks the queue of a new
+    conversation; it is ignored when the conversation is already open.
     Returns (conversation, message, started) where `started` says a new conversation began.
     """
     from app.services import routing  # routing imports this module
+
+    if department_id is not None and not await Department.exists(id=department_id, site_id=visitor.site_id):
+        raise ServiceError("not_found", "No such department.")
 
     if name or email:
         updates = {k: v for k, v in (("name", name), ("email", email)) if v}
@@ -98,7 +103,7 @@ async def post_visitor_message(
         ).first()
         if earlier is not None:
             return await Conversation.get(id=earlier.conversation_id), earlier, False
-        conversation = await start_conversation(visitor)
+        conversation = await start_conversation(visitor, department_id)
         started = True
     message, created = await _append(
         conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name
@@ -110,11 +115,23 @@ async def post_visitor_message(
     return conversation, message, started
 
 
+def visitor_priority(visitor: Visitor) -> int:
+    """A site marks VIPs through identify attributes: `vip: true` (priority 10) or `priority: 0…100`."""
+    attributes = visitor.attributes if isinstance(visitor.attributes, dict) else {}
+    priority = attributes.get("priority")
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        return max(0, min(100, priority))
+    return 10 if attributes.get("vip") is True else 0
+
+
 async def start_conversation(visitor: Visitor, department_id: int | None = None) -> Conversation:
     now = utcnow()
+    # The CSR this visitor last talked to: their chat may wait a little for them (sticky agent).
+    last = await (Conversation.filter(visitor_id=visitor.id, agent_id__isnull=False)
+                  .order_by("-requested_at").first().values("agent_id"))
     conversation = await Conversation.create(
         site_id=visitor.site_id, visitor_id=visitor.id, department_id=department_id, status="waiting",
-        requested_at=now,
+        requested_at=now, priority=visitor_priority(visitor), sticky_agent_id=last["agent_id"] if last else None,
     )
     await events.conversation_event(conversation, "requested", at=now)
     await events.conversation_event(conversation, "queued", at=now)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from tortoise.functions import Count
 
 from app import runtime
 from app.clock import utcnow
-from app.models import Conversation, Department, User, Visitor
+from app.models import Conversation, Department, Site, User, Visitor
 from app.realtime import bus
 from app.routing.policy import AgentSnapshot, WaitingChat, plan_assignments
-from app.services import events, serialize
+from app.services import ServiceError, events, serialize
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +38,34 @@ async def request_routing() -> None:
         # Another request may have come in between take_request and release: loop to serve it.
 
 
-async def snapshot() -> tuple[list[WaitingChat], list[AgentSnapshot]]:
-    waiting = [
-        WaitingChat(id=c["id"], requested_at=c["requested_at"], department_id=c["department_id"])
-        for c in await Conversation.filter(status="waiting").order_by("requested_at").limit(500).values(
-            "id", "requested_at", "department_id"
-        )
-    ]
-    if not waiting:
-        return [], []
+async def snapshot() -> tuple[list[WaitingChat], list[AgentSnapshot], dict[int | None, str]]:
+    """The waiting chats, the Available agents and each department's strategy, as plain values."""
+    rows = await Conversation.filter(status="waiting").order_by("-priority", "requested_at").limit(500).values(
+        "id", "requested_at", "department_id", "priority", "sticky_agent_id", "site_id"
+    )
+    if not rows:
+        return [], [], {}
+    departments = {
+        d["id"]: d for d in await Department.filter(id__in={r["department_id"] for r in rows if r["department_id"]})
+        .values("id", "routing_strategy", "sticky_seconds")
+    }
+    site_sticky = {
+        s["id"]: s["settings"].get("sticky_seconds", 0) if isinstance(s["settings"], dict) else 0
+        for s in await Site.filter(id__in={r["site_id"] for r in rows if r["sticky_agent_id"]}).values("id", "settings")
+    }
+    waiting = []
+    for r in rows:
+        department = departments.get(r["department_id"])
+        sticky_seconds = department["sticky_seconds"] if department else site_sticky.get(r["site_id"], 0)
+        sticky = r["sticky_agent_id"] if sticky_seconds and isinstance(sticky_seconds, int) else None
+        waiting.append(WaitingChat(
+            id=r["id"], requested_at=r["requested_at"], department_id=r["department_id"], priority=r["priority"],
+            sticky_agent_id=sticky,
+            sticky_until=r["requested_at"] + timedelta(seconds=sticky_seconds) if sticky else None,
+        ))
+    strategies = {d["id"]: d["routing_strategy"] for d in departments.values()}
     agents = await User.filter(status="available", is_active=True).values(
-        "id", "status", "max_chats", "last_chat_ended_at", "status_changed_at"
+        "id", "status", "max_chats", "last_chat_ended_at", "status_changed_at", "last_assigned_at", "skills"
     )
     loads = {
         row["agent_id"]: row["n"]
@@ -65,16 +83,29 @@ async def snapshot() -> tuple[list[WaitingChat], list[AgentSnapshot]]:
             id=a["id"], status=a["status"], load=loads.get(a["id"], 0), capacity=a["max_chats"],
             idle_since=a["last_chat_ended_at"] or a["status_changed_at"],
             department_ids=frozenset(memberships.get(a["id"], ())),
+            last_assigned_at=a["last_assigned_at"],
+            skills=_skills(a["skills"]),
         )
         for a in agents
     ]
-    return waiting, snapshots
+    return waiting, snapshots, strategies
+
+
+def _skills(raw) -> dict[int, int]:
+    """Skill levels as stored ({"<department id>": level}), with anything malformed left out."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key, level in raw.items():
+        if str(key).isdigit() and isinstance(level, int) and not isinstance(level, bool):
+            out[int(key)] = level
+    return out
 
 
 async def run_pass() -> int:
-    waiting, agents = await snapshot()
+    waiting, agents, strategies = await snapshot()
     assigned = 0
-    for conversation_id, agent_id in plan_assignments(waiting, agents):
+    for conversation_id, agent_id in plan_assignments(waiting, agents, strategies, now=utcnow()):
         if await assign(conversation_id, agent_id):
             assigned += 1
     return assigned
@@ -90,6 +121,7 @@ async def assign(conversation_id: int, agent_id: int) -> bool:
     )
     if not updated:
         return False
+    await User.filter(id=agent_id).update(last_assigned_at=now)
     conversation = await Conversation.get(id=conversation_id)
     agent = await User.get(id=agent_id)
     await events.conversation_event(
@@ -107,6 +139,60 @@ async def assign(conversation_id: int, agent_id: int) -> bool:
     return True
 
 
+async def _member_of(user: User) -> set[int]:
+    return {d["id"] for d in await Department.filter(users__id=user.id).values("id")}
+
+
+async def queue_for(user: User) -> list[dict]:
+    """The chats waiting in the queues this CSR serves (the general queue and their departments),
+    in the order they will be served, with how long each has waited."""
+    member_of = await _member_of(user)
+    rows = await Conversation.filter(status="waiting").order_by("-priority", "requested_at").limit(200).values(
+        "id", "requested_at", "department_id", "priority", "visitor_id", "department__name", "department__routing_strategy"
+    )
+    visible = [r for r in rows if r["department_id"] is None or r["department_id"] in member_of]
+    names = {v["id"]: v for v in await Visitor.filter(id__in={r["visitor_id"] for r in visible}).values("id", "name")}
+    now = utcnow()
+    return [
+        {
+            "id": r["id"], "visitor_id": r["visitor_id"],
+            "visitor_name": names[r["visitor_id"]]["name"] or f"Guest {r['visitor_id'][-4:]}",
+            "department": r["department_id"], "department_name": r["department__name"],
+            "manual": r["department__routing_strategy"] == "manual", "priority": r["priority"],
+            "requested_at": r["requested_at"].isoformat(),
+            "waiting_seconds": round((now - r["requested_at"]).total_seconds(), 1),
+        }
+        for r in visible
+    ]
+
+
+async def pick(user: User, conversation_id: int) -> None:
+    """A CSR takes a waiting chat from a queue they serve (how manual / pooled queues work)."""
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None or (conversation.department_id is not None
+                                and conversation.department_id not in await _member_of(user)):
+        raise ServiceError("not_found", "No such conversation.")
+    if conversation.status != "waiting":
+        raise ServiceError("invalid_state", "Someone else has taken this chat.")
+    if user.status != "available":
+        raise ServiceError("invalid_state", "Set yourself Available to take chats.")
+    store = runtime.current().routing_store
+    # Under the routing lease, so that a pass cannot fill the same capacity at the same moment.
+    for _ in range(100):
+        if await store.try_acquire():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise ServiceError("busy", "Routing is busy; try again.")
+    try:
+        if await Conversation.filter(status="assigned", agent_id=user.id).count() >= user.max_chats:
+            raise ServiceError("unavailable", "You have no free capacity: close a chat first.")
+        if not await assign(conversation.id, user.id):
+            raise ServiceError("invalid_state", "Someone else has taken this chat.")
+    finally:
+        await store.release()
+
+
 async def tick_forever(interval: float = 2.0) -> None:
     """Safety net: a routing pass every `interval` seconds."""
     while True:
@@ -119,4 +205,4 @@ async def tick_forever(interval: float = 2.0) -> None:
             log.exception("routing tick failed")
 
 
-__all__ = ["assign", "request_routing", "run_pass", "snapshot", "tick_forever"]
+__all__ = ["assign", "pick", "queue_for", "request_routing", "run_pass", "snapshot", "tick_forever"]

@@ -1,0 +1,168 @@
+"""Queues as a visitor and a CSR meet them: choosing a department, sticky agents, manual
+(pooled) queues where CSRs pick chats themselves — on SQLite and on PostgreSQL + Redis x2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from tests.support import clients
+from tests.support.clients import new_id
+from tests.support.server import cli
+
+
+def code(ack) -> str | None:
+    return None if ack.get("ok") else ack["error"]["code"]
+
+
+def department(deployment, name: str, *members: str, strategy: str = "longest_idle", sticky: int = 0) -> int:
+    args = ["create-department", "--site", deployment.site_key, "--name", name, "--strategy", strategy,
+            "--sticky-seconds", str(sticky), "--json"]
+    for member in members:
+        args += ["--member", member]
+    return json.loads(cli(deployment.env, *args))["id"]
+
+
+async def staff(deployment, *names: str, max_chats: int = 3, server: int = 0):
+    tag = new_id()[:6]
+    out = []
+    for name in names:
+        email = f"{name.lower()}-{tag}@example.com"
+        deployment.create_user(email, "agent", f"{name} {tag}", max_chats=max_chats)
+        out.append((email, await clients.agent(deployment.servers[server % len(deployment.servers)].url, email,
+                                               deployment.password)))
+        server += 1
+    return out
+
+
+async def ask(deployment, body: str, token: str | None = None, **extra):
+    visitor = await clients.visitor(deployment.servers[-1].url, deployment.site_key, deployment.origin, token=token)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": body, **extra})
+    return visitor, ack
+
+
+async def teardown(*agents, conversations=()):
+    for agent in agents:
+        for cid in conversations:
+            await agent.call("close", {"conversation_id": cid})
+        await agent.call("set_status", {"status": "offline"})
+        await agent.disconnect()
+
+
+async def test_the_visitor_chooses_a_department(deployment):
+    (sales_email, sales), (support_email, support) = await staff(deployment, "Sally", "Sven")
+    sales_id = department(deployment, f"Sales {new_id()[:6]}", sales_email)
+    department(deployment, f"Support {new_id()[:6]}", support_email)
+    for agent in (sales, support):
+        await agent.call("set_status", {"status": "available"})
+    visitor, ack = await ask(deployment, "Do you do group discounts?", department_id=sales_id)
+    assert ack["ok"], ack
+    cid = ack["conversation_id"]
+    assigned = await sales.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+    assert assigned["department"] == sales_id
+    assert not any(c["id"] == cid for c in support.rec.of("conversation.assigned"))
+    await visitor.disconnect()
+    await teardown(sales, support, conversations=[cid])
+
+
+@pytest.mark.parametrize("department_id, expected", [("7", "bad_request"), (True, "bad_request"), (0, "bad_request"),
+                                                     (10**12, "bad_request"), (987654, "not_found")])
+async def test_a_wrong_department_is_refused_and_nothing_is_stored(deployment, department_id, expected):
+    visitor, ack = await ask(deployment, "Hello?", department_id=department_id)
+    try:
+        assert code(ack) == expected
+        assert visitor.connected
+        # Nothing was started: the history is empty and the next message starts the first conversation.
+        assert (await visitor.call("history", {}))["conversations"] == []
+    finally:
+        await visitor.disconnect()
+
+
+async def test_another_sites_department_is_not_found(deployment):
+    other_site = json.loads(cli(deployment.env, "create-site", "--name", f"Other {new_id()[:6]}",
+                                "--origin", "https://other.example.org", "--json"))
+    foreign = json.loads(cli(deployment.env, "create-department", "--site", other_site["key"],
+                             "--name", "Foreign", "--json"))["id"]
+    ours = department(deployment, f"Ours {new_id()[:6]}")
+    visitor, ack = await ask(deployment, "Hi", department_id=foreign)
+    try:
+        assert code(ack) == "not_found"
+        ack = await visitor.call("message", {"client_id": new_id(), "body": "Hi", "department_id": ours})
+        assert ack["ok"]
+        await visitor.call("close", {"conversation_id": ack["conversation_id"]})
+    finally:
+        await visitor.disconnect()
+
+
+async def test_a_returning_visitor_waits_for_their_csr_then_gets_them(deployment):
+    (ann_email, ann), (bob_email, bob) = await staff(deployment, "Ann", "Bob", max_chats=1)
+    sticky_id = department(deployment, f"Sticky {new_id()[:6]}", ann_email, bob_email, sticky=60)
+    await ann.call("set_status", {"status": "available"})
+    # First visit: Ann helps; the chat closes.
+    visitor, ack = await ask(deployment, "Where is order 1001?", department_id=sticky_id)
+    first = ack["conversation_id"]
+    await ann.rec.wait_for("conversation.assigned", lambda c: c["id"] == first)
+    token = visitor.rec.of("session")[0]["token"]
+    await ann.call("close", {"conversation_id": first})
+    await visitor.disconnect()
+    # Ann is now busy with someone else (capacity 1); Bob is free.
+    other, ack = await ask(deployment, "Another question", department_id=sticky_id)
+    busy = ack["conversation_id"]
+    await ann.rec.wait_for("conversation.assigned", lambda c: c["id"] == busy)
+    await bob.call("set_status", {"status": "available"})
+    # The returning visitor's chat waits for Ann although Bob is free …
+    visitor, ack = await ask(deployment, "It is me again", token=token, department_id=sticky_id)
+    again = ack["conversation_id"]
+    await asyncio.sleep(2.5)  # scenario timing: more than one routing tick passes
+    assert not any(c["id"] == again for c in bob.rec.of("conversation.assigned"))
+    # … and goes to her as soon as she is free.
+    await ann.call("close", {"conversation_id": busy})
+    await ann.rec.wait_for("conversation.assigned", lambda c: c["id"] == again)
+    await visitor.disconnect()
+    await other.disconnect()
+    await teardown(ann, bob, conversations=[again])
+
+
+async def test_manual_queue_csrs_pick_chats_themselves(deployment):
+    (pia_email, pia), (max_email, maxi) = await staff(deployment, "Pia", "Max", max_chats=1)
+    pool = department(deployment, f"Pool {new_id()[:6]}", pia_email, strategy="manual")
+    for agent in (pia, maxi):
+        await agent.call("set_status", {"status": "available"})
+    visitor, ack = await ask(deployment, "Any humans here?", department_id=pool)
+    cid = ack["conversation_id"]
+    await pia.rec.wait_for("queue.changed")
+    listed = await pia.call("queue", {})
+    mine = next(c for c in listed["chats"] if c["id"] == cid)
+    assert mine["manual"] is True and mine["department"] == pool and mine["waiting_seconds"] >= 0
+    # Not a member: the chat is invisible and cannot be picked.
+    assert not any(c["id"] == cid for c in (await maxi.call("queue", {}))["chats"])
+    assert code(await maxi.call("pick", {"conversation_id": cid})) == "not_found"
+    # Pia picks it; a second pick is refused; with her capacity full she cannot pick another.
+    assert (await pia.call("pick", {"conversation_id": cid}))["ok"]
+    await pia.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+    assert code(await pia.call("pick", {"conversation_id": cid})) == "invalid_state"
+    second, ack = await ask(deployment, "Me too", department_id=pool)
+    assert code(await pia.call("pick", {"conversation_id": ack["conversation_id"]})) == "unavailable"
+    # Bad input.
+    for payload in ({}, {"conversation_id": "1"}, {"conversation_id": -1}, [], "x"):
+        assert code(await pia.call("pick", payload)) == "bad_request"
+    assert code(await pia.call("queue", [])) == "bad_request"
+    assert pia.connected
+    await visitor.disconnect()
+    await second.disconnect()
+    await teardown(pia, conversations=[cid, ack["conversation_id"]])
+    await teardown(maxi)
+
+
+async def test_away_csrs_cannot_pick(deployment):
+    (ida_email, ida), = await staff(deployment, "Ida")
+    pool = department(deployment, f"Pool {new_id()[:6]}", ida_email, strategy="manual")
+    visitor, ack = await ask(deployment, "Hello", department_id=pool)
+    try:
+        assert code(await ida.call("pick", {"conversation_id": ack["conversation_id"]})) == "invalid_state"
+    finally:
+        await visitor.call("close", {"conversation_id": ack["conversation_id"]})
+        await visitor.disconnect()
+        await teardown(ida)
