@@ -13,7 +13,7 @@ from app.models import Site, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.security import TokenError
-from app.services import ServiceError, conversations, serialize, visitors
+from app.services import ServiceError, conversations, queueinfo, serialize, visitors
 
 _SITE_TTL = 30.0
 _sites: dict[str, tuple[float, Site | None]] = {}
@@ -103,7 +103,9 @@ class VisitorNamespace(socketio.AsyncNamespace):
         from app.models import User
 
         agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
-        return serialize.conversation_for_visitor(conversation, agent)
+        view = serialize.conversation_for_visitor(conversation, agent)
+        view["queue"] = await queueinfo.place_of(conversation)
+        return view
 
     @event
     async def on_page_view(self, sid: str, data: Any) -> dict:

@@ -19,7 +19,7 @@ from app.clock import utcnow
 from app.models import Conversation, Department, Site, User, Visitor
 from app.realtime import bus
 from app.routing.policy import AgentSnapshot, WaitingChat, plan_assignments
-from app.services import ServiceError, events, serialize
+from app.services import ServiceError, events, queueinfo, serialize
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ async def run_pass() -> int:
     for conversation_id, agent_id in plan_assignments(waiting, agents, strategies, now=utcnow()):
         if await assign(conversation_id, agent_id):
             assigned += 1
+    if waiting:
+        await queueinfo.publish()
     return assigned
 
 
