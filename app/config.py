@@ -12,6 +12,10 @@
 | SOCKETIO_TRANSPORTS | polling,websocket | set to websocket to run without sticky sessions |
 | LOG_LEVEL | info | |
 | MESSAGE_RATE_LIMIT | 20/10 | chat messages a visitor may send per N seconds (agents: 3×) |
+| CENTER_TIME_ZONE | UTC | IANA zone of the center: where "today" and reporting intervals begin |
+| SERVICE_LEVEL_THRESHOLD_SECONDS | 20 | T: a chat answered within T seconds of queueing meets the service level |
+| SHORT_ABANDON_SECONDS | 5 | visitors who leave the queue sooner are neither offered nor abandoned |
+| STAFFING_CONCURRENCY | unset | chats a CSR holds at once, for staffing; unset: measured from history |
 """
 
 from __future__ import annotations
@@ -65,6 +69,11 @@ class Settings:
     # A CSR whose every console is gone keeps their chats this long, then goes Offline and the
     # chats go back to the front of the queue.
     disconnect_grace_seconds: float = 60.0
+    # KPIs and staffing (docs/kpis.md).
+    center_time_zone: str = "UTC"
+    service_level_threshold_seconds: float = 20.0
+    short_abandon_seconds: float = 5.0
+    staffing_concurrency: float | None = None  # None: calibrated from the center's history
     extra: dict = field(default_factory=dict)
 
     @property
@@ -77,6 +86,26 @@ def _rate(value: str | None, default: tuple[int, float]) -> tuple[int, float]:
         return default
     count, _, seconds = value.partition("/")
     return int(count), float(seconds or 1)
+
+
+def _time_zone(value: str | None) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (value or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"CENTER_TIME_ZONE must be an IANA time zone such as Europe/Berlin; got {name!r}") from None
+    return name
+
+
+def _positive_float(name: str, value: str | None, default: float | None) -> float | None:
+    if value is None or value.strip() == "":
+        return default
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError(f"{name} must be a positive number; got {value!r}")
+    return number
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
@@ -103,4 +132,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         log_level=(env.get("LOG_LEVEL") or "info").lower(),
         message_rate=_rate(env.get("MESSAGE_RATE_LIMIT"), (20, 10.0)),
         disconnect_grace_seconds=float(env.get("AGENT_DISCONNECT_GRACE_SECONDS") or 60),
+        center_time_zone=_time_zone(env.get("CENTER_TIME_ZONE")),
+        service_level_threshold_seconds=_positive_float(
+            "SERVICE_LEVEL_THRESHOLD_SECONDS", env.get("SERVICE_LEVEL_THRESHOLD_SECONDS"), 20.0),
+        short_abandon_seconds=_positive_float("SHORT_ABANDON_SECONDS", env.get("SHORT_ABANDON_SECONDS"), 5.0),
+        staffing_concurrency=_positive_float("STAFFING_CONCURRENCY", env.get("STAFFING_CONCURRENCY"), None),
     )

@@ -7,7 +7,8 @@ Methods (each returns ``horizon`` non-negative values for the slots right after 
 
 * seasonal naive: ``f(n + h) = y(n - m + (h mod m))`` -- the same slot in the last week.
 * seasonal mean: ``f(n + h) = mean_{i=1..k} y(n - i*m + (h mod m))`` with ``k = min(weeks, n // m)``.
-* Holt-Winters additive (level ``l``, optional trend ``b``, seasonal ``s``), see :func:`holt_winters`.
+* Holt-Winters additive smoothing (level, optional damped trend, season) from statsmodels'
+  ``ExponentialSmoothing``, see :func:`holt_winters`.
 
 Error measure: ``WAPE = sum |actual - forecast| / sum |actual|`` (None when the actuals are
 all zero). The backtest is rolling-origin: origins ``n - k*horizon`` for ``k = folds..1``,
@@ -20,6 +21,7 @@ baselines'; otherwise it picks the better baseline (seasonal naive on a tie).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
@@ -46,12 +48,6 @@ SEASONAL_NAIVE = "seasonal_naive"
 SEASONAL_MEAN = "seasonal_mean"
 HOLT_WINTERS = "holt_winters"
 METHODS: tuple[str, ...] = (SEASONAL_NAIVE, SEASONAL_MEAN, HOLT_WINTERS)
-
-#: Parameter grid searched by :func:`holt_winters` when parameters are not given.
-#: ``beta=None`` means no trend component.
-_ALPHAS = (0.05, 0.2, 0.5)
-_BETAS: tuple[float | None, ...] = (None, 0.01, 0.05)
-_GAMMAS = (0.05, 0.2, 0.5)
 
 Method = Callable[[Sequence[float], int], list[float]]
 
@@ -80,12 +76,6 @@ def _positive_int(name: str, value: object) -> int:
 def _need(values: list[float], slots: int, what: str) -> None:
     if len(values) < slots:
         raise ValueError(f"{what} needs at least {slots} slots of history, got {len(values)}")
-
-
-def _smoothing(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {value!r}")
-    return float(value)
 
 
 # --------------------------------------------------------------------------- error measure
@@ -138,97 +128,61 @@ def seasonal_mean(
 # --------------------------------------------------------------------------- Holt-Winters
 
 
-@dataclass(frozen=True)
-class _HoltWintersFit:
-    sse: float
-    level: float
-    trend: float
-    seasonal: tuple[float, ...]
-    alpha: float
-    beta: float | None
-    gamma: float
-
-
-def _holt_winters_fit(
-    values: list[float], season: int, alpha: float, beta: float | None, gamma: float
-) -> _HoltWintersFit:
-    m = season
-    first = math.fsum(values[:m]) / m
-    if beta is None:
-        trend = 0.0
-    else:
-        second = math.fsum(values[m : 2 * m]) / m
-        trend = (second - first) / m
-    # The first season's mean sits at its middle, (m - 1) / 2; move the level to slot m - 1.
-    level = first + trend * (m - 1) / 2.0
-    seasonal = [values[i] - (first + trend * (i - (m - 1) / 2.0)) for i in range(m)]
-    sse = 0.0
-    for t in range(m, len(values)):
-        y = values[t]
-        slot = t % m
-        predicted = level + trend + seasonal[slot]
-        sse += (y - predicted) ** 2
-        previous_level = level
-        level = alpha * (y - seasonal[slot]) + (1.0 - alpha) * (level + trend)
-        if beta is not None:
-            trend = beta * (level - previous_level) + (1.0 - beta) * trend
-        seasonal[slot] = gamma * (y - level) + (1.0 - gamma) * seasonal[slot]
-    return _HoltWintersFit(sse, level, trend, tuple(seasonal), alpha, beta, gamma)
-
-
 def holt_winters(
     history: Sequence[float],
     horizon: int,
     season: int = SEASON,
-    alpha: float | None = None,
-    beta: float | None = None,
-    gamma: float | None = None,
     trend: bool | None = None,
 ) -> list[float]:
-    """Additive Holt-Winters smoothing (standard library only); needs two full seasons.
+    """Additive Holt-Winters exponential smoothing (statsmodels' ``ExponentialSmoothing``).
 
-    Start: ``l = mean(first season) + b*(m-1)/2``, ``b = (mean(2nd season) - mean(1st)) / m``
-    (0 without trend), ``s_i = y_i - (mean(1st) + b*(i - (m-1)/2))`` for ``i < m``. Then for
-    each later slot ``t`` (``s`` = seasonal of slot ``t mod m``)::
+    Level ``l``, optional additive damped trend ``b`` (damping ``phi``) and additive season
+    ``s`` of ``m`` slots::
 
-        l' = alpha*(y_t - s) + (1 - alpha)*(l + b)
-        b' = beta*(l' - l) + (1 - beta)*b            (skipped without trend)
+        l' = alpha*(y_t - s) + (1 - alpha)*(l + phi*b)
+        b' = beta*(l' - l) + (1 - beta)*phi*b
         s' = gamma*(y_t - l') + (1 - gamma)*s
+        f(n + h) = max(0, l + (phi + ... + phi^(h+1))*b + s_{(n + h) mod m})
 
-    Forecast ``f(n + h) = max(0, l + (h + 1)*b + s_{(n + h) mod m})``. Parameters not given
-    are chosen from a small grid (alpha, gamma in {0.05, 0.2, 0.5}; no trend or beta in
-    {0.01, 0.05}) by the smallest in-sample one-step squared error. ``trend=False`` forces no
-    trend, ``trend=True`` forces one.
+    The start values come from statsmodels' heuristic initialisation (a decomposition of the
+    first seasons), so it needs two full seasons; alpha, beta, gamma and phi are fitted by
+    maximum likelihood. ``trend=None`` fits both with and without a trend and keeps the model
+    with the smaller AICc; ``True`` / ``False`` force one.
     """
     values = _series(history)
     horizon = _positive_int("horizon", horizon)
     season = _positive_int("season", season)
     _need(values, 2 * season, "Holt-Winters")
-    alphas = _ALPHAS if alpha is None else (_smoothing("alpha", alpha),)
-    gammas = _GAMMAS if gamma is None else (_smoothing("gamma", gamma),)
-    if trend is False:
-        if beta is not None:
-            raise ValueError("beta makes no sense with trend=False")
-        betas: tuple[float | None, ...] = (None,)
-    elif beta is not None:
-        betas = (_smoothing("beta", beta),)
-    elif trend is True:
-        betas = tuple(b for b in _BETAS if b is not None)
-    else:
-        betas = _BETAS
-    best: _HoltWintersFit | None = None
-    for a in alphas:
-        for b in betas:
-            for g in gammas:
-                fit = _holt_winters_fit(values, season, a, b, g)
-                if best is None or fit.sse < best.sse:
-                    best = fit
+    if season < 2:
+        raise ValueError("Holt-Winters needs a season of at least 2 slots")
+    # Imported here: the baselines and the backtest stay usable without the scientific stack.
+    import numpy as np
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    data = np.asarray(values, dtype=float)
+    if not data.any():
+        return [0.0] * horizon  # nothing ever arrived: nothing to smooth
+    options = (False, True) if trend is None else (bool(trend),)
+    best = None
+    for with_trend in options:
+        model = ExponentialSmoothing(
+            data,
+            trend="add" if with_trend else None,
+            damped_trend=with_trend,
+            seasonal="add",
+            seasonal_periods=season,
+            initialization_method="heuristic",
+        )
+        with warnings.catch_warnings():
+            # The optimiser reports slow convergence on flat or sparse series; the fit is still usable.
+            warnings.simplefilter("ignore")
+            fit = model.fit(optimized=True)
+        score = fit.aicc if math.isfinite(fit.aicc) else math.inf
+        if best is None or score < best[0]:
+            best = (score, fit)
     assert best is not None
-    n = len(values)
-    return [
-        max(0.0, best.level + (h + 1) * best.trend + best.seasonal[(n + h) % season])
-        for h in range(horizon)
-    ]
+    forecast = best[1].forecast(horizon)
+    return [max(0.0, float(v)) if math.isfinite(float(v)) else 0.0 for v in forecast]
 
 
 # --------------------------------------------------------------------------- backtest

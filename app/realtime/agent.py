@@ -9,12 +9,15 @@ from urllib.parse import urlsplit
 import socketio
 
 from app import presence, runtime
+from app.kpi import live
 from app.models import Message, User, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
-from app.services import ServiceError, agents, conversations, handoff, routing, serialize, supervision, visitors
+from app.services import (
+    ServiceError, agents, conversations, handoff, routing, serialize, supervision, visitors,
+)
 
 # When an agent's last console disconnects, they stay Available this long before going Offline.
 
@@ -214,6 +217,20 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def on_board(self, sid: str, data: Any) -> dict:
         v.payload(data)
         return ok(**await supervision.board(await self._user(sid)))
+
+    @event
+    async def on_wallboard(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        user = await self._user(sid)
+        supervision.require_supervisor(user)
+        await limit(f"wallboard:{sid}", 120, 60.0)
+        board = await supervision.board(user)
+        settings = runtime.current().settings
+        today = await live.today(
+            time_zone=settings.center_time_zone, threshold_seconds=settings.service_level_threshold_seconds,
+            short_abandon_seconds=settings.short_abandon_seconds,
+        )
+        return ok(**board, today=today)
 
     @event
     async def on_monitor(self, sid: str, data: Any) -> dict:

@@ -1,0 +1,150 @@
+"""Workforce planning pages: GET /staffing (chart, methods, daily summary) and GET /staffing.csv.
+
+Query parameters (all optional; percentages as numbers such as 80 or 92.5):
+
+| name | default | meaning |
+|---|---|---|
+| service_level | 80 | target share of chats answered within the threshold, in % (above 0, below 100) |
+| threshold | SERVICE_LEVEL_THRESHOLD_SECONDS (20) | the service-level threshold in seconds (0–3,600) |
+| max_occupancy | 85 | the most of their time CSRs may spend in chats, in % (above 0, at most 100) |
+| shrinkage | 30 | time paid but not on the queue (breaks, training, absence), in % (0 to below 100) |
+| weeks | 8 | weeks of history to forecast from (2–26) |
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from app import runtime
+from app.kpi.forecast import METHODS
+from app.kpi.planning import METHOD_NAMES, StaffingTargets, daily_summary, staffing_plan, to_csv, to_json
+from app.services.supervision import SUPERVISOR_ROLES
+from app.web.auth import csrf_token, current_user, login_redirect
+from app.web.templating import console_templates
+
+FIELDS = {
+    # name: (label, default or None for the settings' threshold)
+    "service_level": ("Service-level target (%)", 80.0),
+    "threshold": ("Threshold (seconds)", None),
+    "max_occupancy": ("Maximum occupancy (%)", 85.0),
+    "shrinkage": ("Shrinkage (%)", 30.0),
+    "weeks": ("History (weeks)", 8.0),
+}
+
+
+class BadParameter(ValueError):
+    pass
+
+
+def _number(query: Mapping[str, str], name: str, default: float) -> float:
+    raw = query.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    label = FIELDS[name][0]
+    if len(raw) > 20:
+        raise BadParameter(f"{label}: too long.")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadParameter(f"{label}: {raw!r} is not a number.") from None
+    if not math.isfinite(value):
+        raise BadParameter(f"{label}: must be a finite number.")
+    return value
+
+
+def parse_targets(query: Mapping[str, str], default_threshold: float) -> tuple[StaffingTargets, dict[str, str]]:
+    """The targets from the query string (BadParameter with a message on bad input), and the
+    values to show back in the form."""
+    unknown = sorted(set(query) - set(FIELDS))
+    if unknown:
+        raise BadParameter(f"Unknown parameter: {unknown[0][:40]}.")
+    sl = _number(query, "service_level", 80.0)
+    threshold = _number(query, "threshold", default_threshold)
+    occupancy = _number(query, "max_occupancy", 85.0)
+    shrinkage = _number(query, "shrinkage", 30.0)
+    weeks = _number(query, "weeks", 8.0)
+    if weeks != int(weeks):
+        raise BadParameter("History (weeks): must be a whole number.")
+    try:
+        targets = StaffingTargets(target_sl=sl / 100, threshold_seconds=threshold, max_occupancy=occupancy / 100,
+                                  shrinkage=shrinkage / 100, weeks=int(weeks))
+    except ValueError as exc:
+        raise BadParameter(str(exc)) from None
+    shown = {"service_level": _plain(sl), "threshold": _plain(threshold), "max_occupancy": _plain(occupancy),
+             "shrinkage": _plain(shrinkage), "weeks": str(int(weeks))}
+    return targets, shown
+
+
+def _plain(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+async def _authorized(request: Request) -> Response | None:
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if user.role not in SUPERVISOR_ROLES:
+        return PlainTextResponse("Workforce planning is for supervisors and admins.", status_code=403)
+    request.state.user = user
+    return None
+
+
+async def _plan(targets: StaffingTargets):
+    settings = runtime.current().settings
+    return await staffing_plan(time_zone=settings.center_time_zone, targets=targets,
+                               concurrency_override=settings.staffing_concurrency)
+
+
+async def staffing_csv(request: Request) -> Response:
+    refused = await _authorized(request)
+    if refused is not None:
+        return refused
+    try:
+        targets, _ = parse_targets(request.query_params, runtime.current().settings.service_level_threshold_seconds)
+    except BadParameter as exc:
+        return PlainTextResponse(str(exc), status_code=400)
+    plan = await _plan(targets)
+    return Response(
+        to_csv(plan), media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="staffing-{plan.slots[0].label[:10]}.csv"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+async def staffing(request: Request) -> Response:
+    refused = await _authorized(request)
+    if refused is not None:
+        return refused
+    user = request.state.user
+    settings = runtime.current().settings
+    context = {
+        "user": user, "csrf_token": csrf_token(request), "fields": FIELDS, "error": None, "plan": None,
+        "values": {"service_level": "80", "threshold": _plain(settings.service_level_threshold_seconds),
+                   "max_occupancy": "85", "shrinkage": "30", "weeks": "8"},
+    }
+    try:
+        targets, shown = parse_targets(request.query_params, settings.service_level_threshold_seconds)
+    except BadParameter as exc:
+        context["error"] = str(exc)
+        context["values"].update({k: v[:20] for k, v in request.query_params.items() if k in FIELDS})
+        response = console_templates.TemplateResponse(request, "staffing.html", context, status_code=400)
+        response.headers["cache-control"] = "no-store"
+        return response
+    plan = await _plan(targets)
+    methods = [
+        {"name": METHOD_NAMES[m], "wape": plan.choice.wape.get(m), "used": m == plan.method} for m in METHODS
+    ]
+    context.update(
+        values=shown, plan=plan, methods=methods, days=daily_summary(plan), chart=to_json(plan),
+        csv_url="/staffing.csv?" + urlencode(shown), time_zone=settings.center_time_zone,
+    )
+    response = console_templates.TemplateResponse(request, "staffing.html", context)
+    response.headers["cache-control"] = "no-store"
+    return response

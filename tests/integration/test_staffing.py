@@ -1,0 +1,224 @@
+"""Workforce planning over HTTP: /staffing.csv and /staffing for supervisors and admins, bad
+parameters refused with a message, and the figures of a seeded history."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from app.kpi import erlang
+from tests.support.server import ROOT, deploy
+
+ZONE = "America/New_York"
+WEEKS = 8
+# Every day of the history, four chats at 10:00, 10:05, 10:10 and 10:15 (local), each waiting
+# 10 s and lasting 600 s with one CSR: AHT 600 s, concurrency 2,400 / 1,500 = 1.6.
+OFFSETS_MINUTES = (0, 5, 10, 15)
+HANDLE = 600
+CONCURRENCY = 2400 / 1500
+
+SEED = r"""
+import asyncio, json, sys
+from datetime import datetime, timedelta
+from app.config import load_settings
+from app.db import close_db, init_db
+from app.models import Conversation, ConversationEvent, Site, User, Visitor
+
+async def main(spec):
+    await init_db(load_settings())
+    site = await Site.get(key=spec["site_key"])
+    agent = await User.get(email=spec["agent_email"])
+    for i, chat in enumerate(spec["chats"]):
+        requested = datetime.fromisoformat(chat["requested"])
+        assigned = requested + timedelta(seconds=chat["queue"])
+        closed = assigned + timedelta(seconds=chat["handle"])
+        visitor = await Visitor.create(id=f"v_seed_{spec['tag']}_{i}", site=site, first_seen=requested,
+                                       last_seen=closed, visit_count=1)
+        conversation = await Conversation.create(site=site, visitor=visitor, agent=agent, status="closed",
+                                                 requested_at=requested, assigned_at=assigned, closed_at=closed,
+                                                 closed_by="agent")
+        rows = [("requested", requested, None, {}), ("queued", requested, None, {}),
+                ("assigned", assigned, agent.id, {"queue_seconds": chat["queue"]}),
+                ("closed", closed, agent.id, {"by": "agent"})]
+        await ConversationEvent.bulk_create([
+            ConversationEvent(conversation=conversation, site=site, agent_id=agent_id, kind=kind, at=at, data=data)
+            for kind, at, agent_id, data in rows
+        ])
+    await close_db()
+
+asyncio.run(main(json.loads(sys.stdin.read())))
+"""
+
+
+def seed_history(deployment, *, weeks: int = WEEKS, zone: str = ZONE, tag: str = "h") -> None:
+    """Write `weeks` weeks of closed chats (4 a day at 10:00 local) into the deployment's event log."""
+    tz = ZoneInfo(zone)
+    today = datetime.now(timezone.utc).astimezone(tz).date()
+    chats = []
+    for back in range(1, weeks * 7 + 1):
+        day = today - timedelta(days=back)
+        for minutes in OFFSETS_MINUTES:
+            local = datetime(day.year, day.month, day.day, 10, minutes, tzinfo=tz)
+            chats.append({"requested": local.astimezone(timezone.utc).isoformat(), "queue": 10, "handle": HANDLE})
+    spec = {"site_key": deployment.site_key, "agent_email": "agent@example.com", "chats": chats, "tag": tag}
+    result = subprocess.run([sys.executable, "-c", SEED], input=json.dumps(spec), cwd=ROOT, env=deployment.env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="module")
+def planned():
+    """A center of its own (SQLite; nothing shared) with a seeded history, in New York time."""
+    deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env={"CENTER_TIME_ZONE": ZONE})
+    deployment.create_user("admin@example.com", "admin", "Ada Admin")
+    seed_history(deployment)
+    yield deployment
+    deployment.stop()
+
+
+@contextlib.asynccontextmanager
+async def signed_in(deployment, email: str | None):
+    async with httpx.AsyncClient(base_url=deployment.server.url, follow_redirects=False, timeout=60) as http:
+        if email is not None:
+            page = await http.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            response = await http.post("/login", data={"email": email, "password": deployment.password,
+                                                       "csrf_token": csrf})
+            assert response.status_code == 303, response.text
+        yield http
+
+
+def rows_of(response: httpx.Response) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+async def test_only_supervisors_and_admins_get_the_plan(planned):
+    async with signed_in(planned, None) as http:
+        for path in ("/staffing", "/staffing.csv"):
+            response = await http.get(path)
+            assert response.status_code == 303 and response.headers["location"] == f"/login?next={path}"
+    for email in ("agent@example.com", "marketer@example.com"):
+        async with signed_in(planned, email) as http:
+            for path in ("/staffing", "/staffing.csv"):
+                response = await http.get(path)
+                assert response.status_code == 403, (email, path)
+                assert response.text == "Workforce planning is for supervisors and admins."
+    for email in ("boss@example.com", "admin@example.com"):
+        async with signed_in(planned, email) as http:
+            response = await http.get("/staffing.csv")
+            assert response.status_code == 200, email
+            assert response.headers["content-type"].startswith("text/csv")
+            assert response.headers["content-disposition"].startswith('attachment; filename="staffing-')
+
+
+async def test_the_csv_staffs_the_seeded_history(planned):
+    async with signed_in(planned, "boss@example.com") as http:
+        response = await http.get("/staffing.csv")
+    rows = rows_of(response)
+    assert len(rows) == 336
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo(ZONE)).date()
+    assert rows[0]["slot_start_local"] == f"{today.isoformat()} 00:00"
+    busy = [r for r in rows if r["slot_start_local"].endswith(" 10:00")]
+    assert len(busy) == 7
+    expected = erlang.required_agents(4, 1800, HANDLE / CONCURRENCY, 0.8, 20, max_occupancy=0.85, shrinkage=0.3)
+    for row in busy:
+        local = datetime.fromisoformat(row["slot_start_utc"]).astimezone(ZoneInfo(ZONE))
+        assert (local.hour, local.minute) == (10, 0)
+        assert float(row["forecast_chats"]) == pytest.approx(4)
+        assert (int(row["agents"]), int(row["staff"])) == (expected.agents, expected.staff)
+        assert float(row["service_level"]) == pytest.approx(expected.service_level, abs=1e-4)
+        assert float(row["occupancy"]) == pytest.approx(expected.occupancy, abs=1e-4)
+    quiet = [r for r in rows if not r["slot_start_local"].endswith(" 10:00")]
+    assert all(float(r["forecast_chats"]) == 0 and r["agents"] == "0" and r["service_level"] == "" for r in quiet)
+
+
+async def test_parameters_change_the_plan(planned):
+    async with signed_in(planned, "boss@example.com") as http:
+        lean = rows_of(await http.get("/staffing.csv", params={"shrinkage": "0", "service_level": "95",
+                                                                 "threshold": "10", "max_occupancy": "100",
+                                                                 "weeks": "4"}))
+    busy = next(r for r in lean if r["slot_start_local"].endswith(" 10:00"))
+    expected = erlang.required_agents(4, 1800, HANDLE / CONCURRENCY, 0.95, 10, max_occupancy=1.0, shrinkage=0.0)
+    assert (int(busy["agents"]), int(busy["staff"])) == (expected.agents, expected.agents)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"service_level": "abc"}, "Service-level target (%): 'abc' is not a number."),
+    ({"service_level": "100"}, "The service-level target must be above 0 % and below 100 %."),
+    ({"service_level": "nan"}, "Service-level target (%): must be a finite number."),
+    ({"threshold": "-1"}, "The threshold must be between 0 and 3,600 seconds."),
+    ({"max_occupancy": "0"}, "The maximum occupancy must be above 0 % and at most 100 %."),
+    ({"shrinkage": "100"}, "Shrinkage must be at least 0 % and below 100 %."),
+    ({"weeks": "1"}, "The history must be 2 to 26 weeks."),
+    ({"weeks": "2.5"}, "History (weeks): must be a whole number."),
+    ({"shrinkage": "1" * 100}, "Shrinkage (%): too long."),
+    ({"department": "3"}, "Unknown parameter: department."),
+])
+async def test_bad_parameters_are_refused_with_a_message(planned, params, message):
+    async with signed_in(planned, "boss@example.com") as http:
+        response = await http.get("/staffing.csv", params=params)
+        assert response.status_code == 400 and response.text == message
+        page = await http.get("/staffing", params=params)
+        assert page.status_code == 400
+        alert = re.search(r'<p class="st-error" role="alert">([^<]*)</p>', page.text).group(1)
+        assert alert == message.replace("'", "&#39;")
+
+
+async def test_the_page_shows_the_methods_the_model_and_the_days(planned):
+    async with signed_in(planned, "boss@example.com") as http:
+        response = await http.get("/staffing")
+    assert response.status_code == 200
+    html = response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert '<script src="/static/staffing.js" defer></script>' in html and "<script>" not in html
+    methods = re.search(r'<tbody>(.*?)</tbody>', html, re.S).group(1)
+    used = re.findall(r'<tr class="st-used">\s*<th scope="row">([^<]+)</th>', methods)
+    assert used == ["Seasonal naive (same slot last week)"]  # the baselines are exact on this history
+    assert "Holt-Winters smoothing (statsmodels)" in methods
+    assert "0.0 %" in methods
+    assert "600 s over 224 chats" in html
+    assert "1.60 chats at once" in html and "(measured from history)" in html
+    assert "AHT / concurrency = 375 s" in html
+    data = json.loads(re.search(r'<script type="application/json" id="staffing-data">(.*?)</script>', html, re.S).group(1))
+    assert len(data["labels"]) == 336 and data["can_staff"] is True and max(data["volume"]) == pytest.approx(4)
+    assert 'href="/staffing.csv?service_level=80&amp;threshold=20&amp;max_occupancy=85&amp;shrinkage=30&amp;weeks=8"' in html
+
+
+async def test_a_center_without_history_gets_an_empty_state():
+    deployment = deploy(database_url=None, redis_url=None, processes=1)
+    try:
+        async with signed_in(deployment, "boss@example.com") as http:
+            page = await http.get("/staffing")
+            assert page.status_code == 200
+            assert "No chats to forecast from yet" in page.text and 'id="staffing-chart"' not in page.text
+            rows = rows_of(await http.get("/staffing.csv"))
+            assert len(rows) == 336 and all(r["agents"] == "0" for r in rows)
+    finally:
+        deployment.stop()
+
+
+async def test_the_concurrency_setting_overrides_the_measurement():
+    deployment = deploy(database_url=None, redis_url=None, processes=1,
+                        extra_env={"CENTER_TIME_ZONE": ZONE, "STAFFING_CONCURRENCY": "1"})
+    try:
+        seed_history(deployment, weeks=2)
+        async with signed_in(deployment, "boss@example.com") as http:
+            page = await http.get("/staffing", params={"weeks": "2"})
+            assert "(set by STAFFING_CONCURRENCY; measured 1.60)" in page.text
+            assert "AHT / concurrency = 600 s" in page.text
+            rows = rows_of(await http.get("/staffing.csv", params={"weeks": "2"}))
+        busy = next(r for r in rows if r["slot_start_local"].endswith(" 10:00"))
+        expected = erlang.required_agents(4, 1800, HANDLE, 0.8, 20, max_occupancy=0.85, shrinkage=0.3)
+        assert int(busy["agents"]) == expected.agents
+    finally:
+        deployment.stop()
