@@ -89,7 +89,9 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
         try:
             department = await admin.create_department(args.site, args.name, args.member or [],
-                                                       strategy=args.strategy, sticky_seconds=args.sticky_seconds)
+                                                       strategy=args.strategy, sticky_seconds=args.sticky_seconds,
+                                                       offer_seconds=args.offer_seconds,
+                                                       missed_offers_limit=args.missed_offers_limit)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -178,6 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="longest_idle (default), least_busy, round_robin, skills or manual")
     dept.add_argument("--sticky-seconds", type=int, default=0,
                       help="a returning visitor's chat waits this long for the CSR they last talked to")
+    dept.add_argument("--offer-seconds", type=int, default=0,
+                      help="offer each chat to one CSR for this long, to accept or decline (0: assign at once)")
+    dept.add_argument("--missed-offers-limit", type=int, default=3,
+                      help="set a CSR Away after this many unanswered offers in a row (0: never)")
     dept.add_argument("--json", action="store_true")
     dept.set_defaults(func=cmd_create_department)
 

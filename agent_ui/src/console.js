@@ -7,6 +7,7 @@ import { openTransferDialog } from "./transfer.js";
 import { connect, request as rawRequest, refusalCode } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { playChime, unlockAudioOnGesture } from "./chime.js";
+import { initQueue } from "./queue.js";
 import {
   el,
   clear,
@@ -122,6 +123,7 @@ const dom = {
 
 const socket = connect(meta("switchboard-socket-token"));
 const request = (event, payload, timeoutMs) => rawRequest(socket, event, payload, timeoutMs);
+initQueue({ socket, request, showError: (e) => showError(e), toast: (t) => toast(t), chime: () => playChime() });
 
 let awaitingStatus = false;
 // python-socketio emits `status` from its connect handler, i.e. before the CONNECT

@@ -31,6 +31,11 @@ class Conversation(Model):
     priority = fields.IntField(default=0, db_default=0)
     sticky_agent = fields.ForeignKeyField("models.User", related_name="sticky_conversations", null=True,
                                           on_delete=fields.SET_NULL)
+    # Offer and accept: while offered, the chat stays `waiting`, reserved for `offered_to` until
+    # `offer_expires_at`; CSRs who declined or let it expire are tried last.
+    offered_to = fields.ForeignKeyField("models.User", related_name="offers", null=True, on_delete=fields.SET_NULL)
+    offer_expires_at = fields.DatetimeField(null=True)
+    declined_by = fields.JSONField(default=list, db_default=[])
 
     class Meta:
         table = "conversation"

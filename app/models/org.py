@@ -29,6 +29,10 @@ class Department(Model):
     # a returning visitor's chat waits for the CSR they last talked to (0: not at all).
     routing_strategy = fields.CharField(max_length=16, default="longest_idle", db_default="longest_idle")
     sticky_seconds = fields.IntField(default=0, db_default=0)
+    # Offer and accept: a chat is offered to one CSR for this long (0: assigned at once); a CSR who
+    # lets this many offers in a row run out is set Away (reason "missed offers").
+    offer_seconds = fields.IntField(default=0, db_default=0)
+    missed_offers_limit = fields.IntField(default=3, db_default=3)
 
     class Meta:
         table = "department"
@@ -49,6 +53,7 @@ class User(Model):
     status_changed_at = fields.DatetimeField(null=True)
     last_chat_ended_at = fields.DatetimeField(null=True)
     last_assigned_at = fields.DatetimeField(null=True)  # round robin takes turns by it
+    missed_offers = fields.IntField(default=0, db_default=0)  # in a row; an accepted offer resets it
     skills = fields.JSONField(default=dict, db_default={})  # {"<department id>": level}, for the skills strategy
     departments = fields.ManyToManyField("models.Department", related_name="users", through="user_department")
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -16,7 +16,7 @@ from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
 from app.services import (
-    ServiceError, agents, conversations, handoff, routing, serialize, supervision, visitors,
+    ServiceError, agents, conversations, handoff, offers, routing, serialize, supervision, visitors,
 )
 
 # When an agent's last console disconnects, they stay Available this long before going Offline.
@@ -181,6 +181,24 @@ class AgentNamespace(socketio.AsyncNamespace):
         v.payload(data)
         await limit(f"queue:{sid}", 60, 60.0)
         return ok(chats=await routing.queue_for(await self._user(sid)))
+
+    @event
+    async def on_accept(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        await limit(f"offer:{user.id}", 60, 60.0)
+        await offers.accept(user, conversation_id)
+        return ok()
+
+    @event
+    async def on_decline(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        await limit(f"offer:{user.id}", 60, 60.0)
+        await offers.decline(user, conversation_id)
+        return ok()
 
     @event
     async def on_pick(self, sid: str, data: Any) -> dict:

@@ -15,7 +15,8 @@ Each queue (department; `None` is the general queue) has a strategy:
 - ``manual``: never assigned automatically; CSRs pick chats from the queue themselves.
 
 A department's chat goes only to its members; a chat without one to anyone. Capacity is each
-agent's maximum of concurrent chats. **Sticky agent**: a returning visitor's chat waits for the
+agent's maximum of concurrent chats. A chat that CSRs declined goes to others first.
+**Sticky agent**: a returning visitor's chat waits for the
 CSR they last talked to until ``sticky_until``, as long as that CSR is Available (busy or not);
 then it falls back to the strategy.
 """
@@ -38,6 +39,7 @@ class WaitingChat:
     priority: int = 0  # higher goes first
     sticky_agent_id: int | None = None
     sticky_until: datetime | None = None
+    declined_by: frozenset[int] = frozenset()  # CSRs who declined (or missed) its offer: tried last
 
 
 @dataclass(frozen=True)
@@ -139,5 +141,7 @@ def plan_assignments(
         candidates = [a for a in state.values() if a.free > 0 and eligible(a.snap, chat)]
         if not candidates:
             continue
+        # An offer goes to the next CSR; only when everyone has declined does it come round again.
+        candidates = [a for a in candidates if a.snap.id not in chat.declined_by] or candidates
         give(chat, _pick(strategy, candidates, chat))
     return decisions

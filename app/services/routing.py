@@ -19,7 +19,7 @@ from app.clock import utcnow
 from app.models import Conversation, Department, Site, User, Visitor
 from app.realtime import bus
 from app.routing.policy import AgentSnapshot, WaitingChat, plan_assignments
-from app.services import ServiceError, events, queueinfo, serialize
+from app.services import ServiceError, events, offers, queueinfo, serialize
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,15 @@ async def request_routing() -> None:
 async def snapshot() -> tuple[list[WaitingChat], list[AgentSnapshot], dict[int | None, str]]:
     """The waiting chats, the Available agents and each department's strategy, as plain values."""
     rows = await Conversation.filter(status="waiting").order_by("-priority", "requested_at").limit(500).values(
-        "id", "requested_at", "department_id", "priority", "sticky_agent_id", "site_id"
+        "id", "requested_at", "department_id", "priority", "sticky_agent_id", "site_id", "offered_to_id",
+        "declined_by",
     )
+    # A chat on offer is reserved: not routed again, and it counts against the CSR's capacity.
+    offered: dict[int, int] = {}
+    for r in rows:
+        if r["offered_to_id"] is not None:
+            offered[r["offered_to_id"]] = offered.get(r["offered_to_id"], 0) + 1
+    rows = [r for r in rows if r["offered_to_id"] is None]
     if not rows:
         return [], [], {}
     departments = {
@@ -62,6 +69,7 @@ async def snapshot() -> tuple[list[WaitingChat], list[AgentSnapshot], dict[int |
             id=r["id"], requested_at=r["requested_at"], department_id=r["department_id"], priority=r["priority"],
             sticky_agent_id=sticky,
             sticky_until=r["requested_at"] + timedelta(seconds=sticky_seconds) if sticky else None,
+            declined_by=frozenset(i for i in (r["declined_by"] or []) if isinstance(i, int)),
         ))
     strategies = {d["id"]: d["routing_strategy"] for d in departments.values()}
     agents = await User.filter(status="available", is_active=True).values(
@@ -80,7 +88,8 @@ async def snapshot() -> tuple[list[WaitingChat], list[AgentSnapshot], dict[int |
             memberships.setdefault(row["users__id"], set()).add(row["id"])
     snapshots = [
         AgentSnapshot(
-            id=a["id"], status=a["status"], load=loads.get(a["id"], 0), capacity=a["max_chats"],
+            id=a["id"], status=a["status"], load=loads.get(a["id"], 0) + offered.get(a["id"], 0),
+            capacity=a["max_chats"],
             idle_since=a["last_chat_ended_at"] or a["status_changed_at"],
             department_ids=frozenset(memberships.get(a["id"], ())),
             last_assigned_at=a["last_assigned_at"],
@@ -103,32 +112,44 @@ def _skills(raw) -> dict[int, int]:
 
 
 async def run_pass() -> int:
+    await offers.expire_due()
     waiting, agents, strategies = await snapshot()
+    offer_seconds = {
+        d["id"]: d["offer_seconds"]
+        for d in await Department.filter(id__in={c.department_id for c in waiting if c.department_id})
+        .values("id", "offer_seconds")
+    }
+    by_id = {c.id: c for c in waiting}
     assigned = 0
     for conversation_id, agent_id in plan_assignments(waiting, agents, strategies, now=utcnow()):
-        if await assign(conversation_id, agent_id):
+        seconds = offer_seconds.get(by_id[conversation_id].department_id, 0)
+        if seconds > 0:
+            await offers.offer(conversation_id, agent_id, seconds)
+        elif await assign(conversation_id, agent_id):
             assigned += 1
     if waiting:
         await queueinfo.publish()
     return assigned
 
 
-async def assign(conversation_id: int, agent_id: int) -> bool:
-    """Give a waiting chat to an agent. False when the chat was no longer waiting."""
+async def assign(conversation_id: int, agent_id: int, *, offered: bool = False) -> bool:
+    """Give a waiting chat to an agent. False when the chat was no longer waiting (or is on offer
+    to someone; `offered=True` is the accept of that agent's own offer)."""
     from app.services import conversations
 
     now = utcnow()
-    updated = await Conversation.filter(id=conversation_id, status="waiting").update(
-        status="assigned", agent_id=agent_id, assigned_at=now
+    condition = {"offered_to_id": agent_id, "offer_expires_at__gt": now} if offered else {"offered_to_id": None}
+    updated = await Conversation.filter(id=conversation_id, status="waiting", **condition).update(
+        status="assigned", agent_id=agent_id, assigned_at=now, offered_to_id=None, offer_expires_at=None
     )
     if not updated:
         return False
-    await User.filter(id=agent_id).update(last_assigned_at=now)
+    await User.filter(id=agent_id).update(last_assigned_at=now, **({"missed_offers": 0} if offered else {}))
     conversation = await Conversation.get(id=conversation_id)
     agent = await User.get(id=agent_id)
     await events.conversation_event(
         conversation, "assigned", agent_id=agent_id, at=now,
-        queue_seconds=(now - conversation.requested_at).total_seconds(),
+        queue_seconds=(now - conversation.requested_at).total_seconds(), **({"via": "offer"} if offered else {}),
     )
     notice, _ = await conversations._append(
         conversation, sender_kind="system", body=f"{agent.display_name} joined the chat.", client_id=None
@@ -176,6 +197,8 @@ async def pick(user: User, conversation_id: int) -> None:
         raise ServiceError("not_found", "No such conversation.")
     if conversation.status != "waiting":
         raise ServiceError("invalid_state", "Someone else has taken this chat.")
+    if conversation.offered_to_id is not None and conversation.offered_to_id != user.id:
+        raise ServiceError("invalid_state", "This chat is on offer to someone else.")
     if user.status != "available":
         raise ServiceError("invalid_state", "Set yourself Available to take chats.")
     store = runtime.current().routing_store
@@ -189,7 +212,8 @@ async def pick(user: User, conversation_id: int) -> None:
     try:
         if await Conversation.filter(status="assigned", agent_id=user.id).count() >= user.max_chats:
             raise ServiceError("unavailable", "You have no free capacity: close a chat first.")
-        if not await assign(conversation.id, user.id):
+        mine = conversation.offered_to_id == user.id
+        if not await assign(conversation.id, user.id, offered=mine):
             raise ServiceError("invalid_state", "Someone else has taken this chat.")
     finally:
         await store.release()

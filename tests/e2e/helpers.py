@@ -40,7 +40,7 @@ async def visitor_send(page: Page, text: str) -> None:
 
 
 def chat_list(page: Page):
-    return page.get_by_role("navigation", name="My chats").get_by_role("button")
+    return page.get_by_role("list", name="My chats", exact=True).get_by_role("button")
 
 
 def transcript(page: Page):

@@ -61,5 +61,7 @@ async def test_transfer_with_note_reaches_the_colleague_and_never_the_visitor(de
     assert NOTE not in await widget(visitor).inner_text()
     assert frames and not any(NOTE in f for f in frames)
     assert visitor_errors.errors == []
+    await ben.get_by_role("button", name="Close chat").click()
+    await expect(widget_log(visitor).get_by_text("The chat was closed.")).to_be_visible()
     for page in (ana, ben):
         await set_status(page, "Offline")

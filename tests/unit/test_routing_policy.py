@@ -231,3 +231,9 @@ class RoutingMachine(RuleBasedStateMachine):
 
 TestRoutingMachine = RoutingMachine.TestCase
 TestRoutingMachine.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
+
+
+def test_declined_chats_go_to_someone_else_first_then_round_again():
+    declined = WaitingChat(id=1, requested_at=T0, declined_by=frozenset({1}))
+    assert plan_assignments([declined], [agent(1, idle_minutes=99), agent(2, idle_minutes=1)]) == [(1, 2)]
+    assert plan_assignments([declined], [agent(1), agent(2, status="away")]) == [(1, 1)]

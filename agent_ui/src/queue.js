@@ -1,0 +1,143 @@
+// The console's queue panel: chats offered to me (accept / decline before the countdown ends)
+// and the chats waiting in the queues I serve, which I can take myself (how manual / pooled
+// queues work). Pushed by the server: `queue.changed` → re-read `queue` (one read in flight).
+import { el, clear } from "./dom.js";
+
+/**
+ * @param {{socket: any, request: (event: string, payload: any) => Promise<any>,
+ *          showError: (error: any) => void, toast: (text: string) => void, chime: () => void}} deps
+ */
+export function initQueue({ socket, request, showError, toast, chime }) {
+  const $ = (id) => document.getElementById(id);
+  const dom = { offers: $("offers"), list: $("queue-list"), empty: $("queue-empty"), count: $("queue-count") };
+  if (!dom.offers || !dom.list) return;
+  const offers = new Map(); // conversation id → {conv, expiresAt}
+  let chats = [];
+  let readAt = Date.now();
+  let reading = false;
+  let stale = false;
+
+  function name(c) {
+    return (c && typeof c.visitor_name === "string" && c.visitor_name) || "Visitor";
+  }
+
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  // ---- offers -------------------------------------------------------------
+
+  function renderOffers() {
+    clear(dom.offers);
+    dom.offers.hidden = offers.size === 0;
+    for (const [id, offer] of offers) {
+      const left = (offer.expiresAt - Date.now()) / 1000;
+      const accept = el("button", { class: "btn btn-primary btn-small", text: "Accept",
+        attrs: { type: "button", "aria-label": "Accept chat from " + name(offer.conv) } });
+      const decline = el("button", { class: "btn btn-small", text: "Decline",
+        attrs: { type: "button", "aria-label": "Decline chat from " + name(offer.conv) } });
+      accept.addEventListener("click", () => answer(id, "accept", accept));
+      decline.addEventListener("click", () => answer(id, "decline", decline));
+      dom.offers.appendChild(el("div", { class: "offer", attrs: { role: "group", "aria-label": "Chat offer from " + name(offer.conv) } }, [
+        el("div", { class: "offer-title", text: "New chat: " + name(offer.conv) }),
+        el("div", { class: "offer-clock", text: left > 0 ? clock(left) + " left" : "Expired",
+          attrs: { "data-offer": id } }),
+        el("div", { class: "offer-actions" }, [accept, decline]),
+      ]));
+    }
+  }
+
+  async function answer(id, event, button) {
+    button.disabled = true;
+    const res = await request(event, { conversation_id: id });
+    if (!res.ok) showError(res.error);
+    offers.delete(id);
+    renderOffers();
+  }
+
+  socket.on("conversation.offered", (conv) => {
+    if (!conv || !Number.isInteger(conv.id)) return;
+    const seconds = typeof conv.offer_seconds === "number" ? conv.offer_seconds : 15;
+    offers.set(conv.id, { conv, expiresAt: Date.now() + seconds * 1000 });
+    renderOffers();
+    try {
+      chime();
+    } catch (e) {
+      /* sound is a nicety */
+    }
+  });
+
+  socket.on("conversation.offer_withdrawn", (payload) => {
+    if (!payload || !offers.has(payload.conversation_id)) return;
+    offers.delete(payload.conversation_id);
+    renderOffers();
+    if (payload.reason === "expired") toast("A chat offer ran out and went to a colleague.");
+  });
+
+  // ---- waiting chats ------------------------------------------------------
+
+  async function read() {
+    if (reading) {
+      stale = true;
+      return;
+    }
+    reading = true;
+    try {
+      do {
+        stale = false;
+        const res = await request("queue", {});
+        if (!res.ok) break;
+        chats = Array.isArray(res.chats) ? res.chats : [];
+        readAt = Date.now();
+        renderQueue();
+      } while (stale);
+    } finally {
+      reading = false;
+    }
+  }
+
+  function renderQueue() {
+    clear(dom.list);
+    dom.count.textContent = chats.length ? "(" + chats.length + ")" : "";
+    dom.empty.hidden = chats.length > 0;
+    for (const c of chats) {
+      if (offers.has(c.id)) continue;
+      const take = el("button", { class: "btn btn-small", text: "Take",
+        attrs: { type: "button", "aria-label": "Take chat with " + name(c) } });
+      take.addEventListener("click", async () => {
+        take.disabled = true;
+        const res = await request("pick", { conversation_id: c.id });
+        if (!res.ok) {
+          showError(res.error);
+          take.disabled = false;
+        }
+        read();
+      });
+      const where = c.department_name ? c.department_name + (c.manual ? " · pick" : "") : "General";
+      dom.list.appendChild(el("li", { class: "queue-item" }, [
+        el("span", { class: "queue-name", text: name(c) }),
+        el("span", { class: "queue-where", text: where }),
+        el("span", { class: "queue-wait", text: clock(c.waiting_seconds || 0),
+          attrs: { "data-waited": c.waiting_seconds || 0, title: "Waiting time" } }),
+        take,
+      ]));
+    }
+  }
+
+  setInterval(() => {
+    for (const node of dom.offers.querySelectorAll("[data-offer]")) {
+      const offer = offers.get(Number(node.getAttribute("data-offer")));
+      if (!offer) continue;
+      const left = (offer.expiresAt - Date.now()) / 1000;
+      node.textContent = left > 0 ? clock(left) + " left" : "Expired";
+    }
+    for (const node of dom.list.querySelectorAll("[data-waited]")) {
+      node.textContent = clock(Number(node.getAttribute("data-waited")) + (Date.now() - readAt) / 1000);
+    }
+  }, 1000);
+
+  socket.on("connect", read);
+  socket.on("queue.changed", read);
+  socket.on("conversation.assigned", read);
+}
