@@ -75,6 +75,8 @@ class ConversationEvent(Model):
 
     class Meta:
         table = "conversation_event"
+        # Reports read every event of the conversations requested in a window: by conversation.
+        indexes = (("conversation_id", "at"),)
 
 
 class Participant(Model):

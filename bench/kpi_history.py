@@ -1,0 +1,281 @@
+"""KPI reports on a large history: does a one-day report stay flat as history grows tenfold?
+
+    .venv/bin/python bench/kpi_history.py                 # 100,000 then 1,000,000 conversations
+    .venv/bin/python bench/kpi_history.py --scale 0.1     # a quick run (10,000 then 100,000)
+
+It creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it, and
+writes a realistic history straight into the event log with COPY: a constant daily volume with an
+intraday profile (busier at 10:00-16:00), four departments, 40 CSRs on shifts with lunch breaks,
+answered chats (queue time, first response, handle time), short and long abandons, transfers,
+repeat contacts and ratings — the same event kinds the service layer writes.
+
+Figures (each a ratio measured in the same run):
+1. the summary report for one fixed day, with the history at N and then at 10·N conversations
+   (older days added before that day): time(10·N) / time(N) — flat is ≈ 1;
+2. the summary report for the last 30 days against a plain read of the same event rows
+   (one SQL query, no computation): time(report) / time(read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import asyncpg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+DB_NAME = "sb_bench_kpi_history"
+AGENTS = 40
+DEPARTMENTS = ("Sales", "Support", "Billing", "Returns")
+# Relative chat volume per hour of the day (center time = UTC here).
+HOURLY = [1, 1, 1, 1, 1, 2, 3, 5, 8, 11, 13, 13, 12, 12, 13, 12, 10, 8, 6, 5, 4, 3, 2, 1]
+LAST_DAY = date(2026, 10, 31)  # the newest day of the history
+
+
+def _url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def create_database() -> str:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    finally:
+        await conn.close()
+    url = _url(DB_NAME)
+    env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://", 1)}
+    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return url
+
+
+async def drop_database() -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+class History:
+    """Writes days of history; ids are handed out here so batches can go through COPY."""
+
+    def __init__(self, conn: asyncpg.Connection, per_day: int, seed: int = 7) -> None:
+        self.conn = conn
+        self.per_day = per_day
+        self.rng = random.Random(seed)
+        self.next_conversation = 1
+        self.visitors: list[str] = []
+        self.site_id = 0
+        self.departments: list[int] = []
+        self.agents: list[int] = []
+        self.conversations = 0
+        self.events = 0
+
+    async def setup(self, visitor_pool: int) -> None:
+        now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        self.site_id = await self.conn.fetchval(
+            "INSERT INTO site (name, key, allowed_origins, settings, created_at) "
+            "VALUES ('Bench shop', 'site_bench', '[]', '{}', $1) RETURNING id", now)
+        for name in DEPARTMENTS:
+            self.departments.append(await self.conn.fetchval(
+                "INSERT INTO department (name, site_id) VALUES ($1, $2) RETURNING id", name, self.site_id))
+        for i in range(AGENTS):
+            self.agents.append(await self.conn.fetchval(
+                "INSERT INTO app_user (email, password_hash, role, display_name, max_chats, is_active, status, "
+                "created_at) VALUES ($1, 'x', 'agent', $2, 3, true, 'offline', $3) RETURNING id",
+                f"agent{i}@bench.example", f"Agent {i}", now))
+        self.visitors = [f"v_bench_{i:08d}" for i in range(visitor_pool)]
+        await self.conn.copy_records_to_table(
+            "visitor",
+            records=[(v, now, now, 1, False, "{}", self.site_id) for v in self.visitors],
+            columns=["id", "first_seen", "last_seen", "visit_count", "is_bot", "attributes", "site_id"],
+        )
+
+    def _day(self, day: date) -> tuple[list, list, list]:
+        rng = self.rng
+        conversations, events, statuses = [], [], []
+        midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+        # CSRs: two shifts, a lunch break each.
+        for n, agent in enumerate(self.agents):
+            start = midnight + timedelta(hours=7 if n % 2 == 0 else 12, minutes=rng.randint(0, 20))
+            lunch = start + timedelta(hours=4, minutes=rng.randint(0, 30))
+            back = lunch + timedelta(minutes=rng.randint(25, 45))
+            end = start + timedelta(hours=8, minutes=rng.randint(0, 30))
+            for at, status, previous, reason in ((start, "available", "offline", None),
+                                                 (lunch, "away", "available", "Lunch"),
+                                                 (back, "available", "away", None),
+                                                 (end, "offline", "available", None)):
+                statuses.append((status, reason, previous, at, agent))
+        total = sum(HOURLY)
+        for hour, weight in enumerate(HOURLY):
+            count = round(self.per_day * weight / total)
+            for _ in range(count):
+                cid = self.next_conversation
+                self.next_conversation += 1
+                department = rng.choice(self.departments)
+                visitor = rng.choice(self.visitors)
+                requested = midnight + timedelta(hours=hour, seconds=rng.uniform(0, 3600))
+                ev = [("requested", requested, None, {}), ("queued", requested, None, {})]
+                roll = rng.random()
+                if roll < 0.06:  # abandoned, half of them short
+                    wait = rng.uniform(1, 4) if rng.random() < 0.5 else rng.expovariate(1 / 60)
+                    gone = requested + timedelta(seconds=wait)
+                    ev += [("abandoned", gone, None, {"queue_seconds": wait, "by": "visitor"}),
+                           ("closed", gone, None, {"by": "visitor"})]
+                    conversations.append((cid, "closed", requested, None, None, gone, "visitor",
+                                          None, department, self.site_id, visitor))
+                else:
+                    agent = rng.choice(self.agents)
+                    wait = rng.expovariate(1 / 18)
+                    assigned = requested + timedelta(seconds=wait)
+                    first = assigned + timedelta(seconds=rng.uniform(5, 60))
+                    closed = first + timedelta(seconds=rng.lognormvariate(math.log(360), 0.5))
+                    ev += [("assigned", assigned, agent, {"queue_seconds": wait}),
+                           ("first_response", first, agent, {})]
+                    holder = agent
+                    if rng.random() < 0.05:
+                        other = rng.choice(self.agents)
+                        at = first + (closed - first) / 2
+                        ev += [("transferred", at, other, {"from_agent_id": agent, "to_agent_id": other}),
+                               ("assigned", at, other, {"via": "transfer"})]
+                        holder = other
+                    ev.append(("closed", closed, holder, {"by": "agent"}))
+                    if rng.random() < 0.2:
+                        ev.append(("rated", closed + timedelta(seconds=30), holder,
+                                   {"rating": rng.choices(("good", "neutral", "bad"), (7, 2, 1))[0]}))
+                    conversations.append((cid, "closed", requested, assigned, first, closed, "agent",
+                                          holder, department, self.site_id, visitor))
+                for kind, at, agent_id, data in ev:
+                    events.append((kind, at, json.dumps(data), agent_id, cid, department, self.site_id))
+        return conversations, events, statuses
+
+    async def write_days(self, days: list[date]) -> None:
+        for day in days:
+            conversations, events, statuses = self._day(day)
+            await self.conn.copy_records_to_table(
+                "conversation", records=[(*c, 0, 0, 0) for c in conversations],
+                columns=["id", "status", "requested_at", "assigned_at", "first_response_at", "closed_at",
+                         "closed_by", "agent_id", "department_id", "site_id", "visitor_id",
+                         "last_seq", "visitor_read_seq", "agent_read_seq"])
+            await self.conn.copy_records_to_table(
+                "conversation_event", records=events,
+                columns=["kind", "at", "data", "agent_id", "conversation_id", "department_id", "site_id"])
+            await self.conn.copy_records_to_table(
+                "agent_status_event", records=statuses,
+                columns=["status", "reason", "previous_status", "at", "user_id"])
+            self.conversations += len(conversations)
+            self.events += len(events)
+        await self.conn.execute(f"SELECT setval('conversation_id_seq', {self.next_conversation})")
+        await self.conn.execute("VACUUM ANALYZE")
+
+
+async def timed(fn, repeat: int) -> float:
+    """Median seconds of `repeat` runs after one warm-up."""
+    await fn()
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0: 100,000 then 1,000,000 conversations")
+    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+
+    small_days, large_days = 36, 365
+    per_day = max(50, round(1_000_000 * args.scale / large_days))
+    url = await create_database()
+    os.environ["DATABASE_URL"] = url.replace("postgresql://", "postgres://", 1)
+    from app import db
+    from app.config import load_settings
+    from app.kpi import live
+
+    async def summary(first: date, end: date) -> dict:
+        """The KPI summary of [first, end) as the reports compute it: events → engine."""
+        lo = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
+        hi = datetime(end.year, end.month, end.day, tzinfo=timezone.utc)
+        events = await live.load_events(lo, hi)
+        return live.summarize(events, start=lo, time_zone="UTC", threshold_seconds=20, short_abandon_seconds=5)
+
+    conn = await asyncpg.connect(url)
+    try:
+        history = History(conn, per_day)
+        await history.setup(visitor_pool=max(1000, per_day * 120))
+        days = [LAST_DAY - timedelta(days=i) for i in range(large_days)]
+        started = time.perf_counter()
+        await history.write_days(sorted(days[:small_days]))
+        small = (history.conversations, history.events)
+        generate_small = time.perf_counter() - started
+
+        await db.init_db(load_settings())
+        day = LAST_DAY - timedelta(days=3)
+
+        async def one_day():
+            return await summary(day, day + timedelta(days=1))
+
+        t_small = await timed(one_day, args.repeat)
+
+        started = time.perf_counter()
+        await history.write_days(sorted(days[small_days:]))
+        generate_large = time.perf_counter() - started
+        large = (history.conversations, history.events)
+        t_large = await timed(one_day, args.repeat)
+
+        month_start = LAST_DAY - timedelta(days=29)
+        month_end = LAST_DAY + timedelta(days=1)
+
+        async def month():
+            return await summary(month_start, month_end)
+
+        async def plain_read():
+            lo = datetime(month_start.year, month_start.month, month_start.day, tzinfo=timezone.utc)
+            hi = datetime(month_end.year, month_end.month, month_end.day, tzinfo=timezone.utc)
+            return await conn.fetch(
+                "SELECT conversation_id, kind, at, agent_id, department_id, site_id, data "
+                "FROM conversation_event WHERE at >= $1 AND at < $2", lo, hi)
+
+        t_month = await timed(month, args.repeat)
+        t_read = await timed(plain_read, args.repeat)
+        month_rows = len(await plain_read())
+        await db.close_db()
+    finally:
+        await conn.close()
+        if not args.keep:
+            await drop_database()
+
+    print(f"\nKPI report on a growing history (PostgreSQL; median of {args.repeat} runs)\n")
+    print("| figure | history | time ms | ratio |")
+    print("|---|---|---|---|")
+    print(f"| one-day summary | {small[0]:,} conversations, {small[1]:,} events | {t_small * 1000:.1f} | 1.00× |")
+    print(f"| one-day summary | {large[0]:,} conversations, {large[1]:,} events | {t_large * 1000:.1f} | "
+          f"**{t_large / t_small:.2f}×** |")
+    print(f"| plain read of the month's events ({month_rows:,} rows) | {large[0]:,} conversations | "
+          f"{t_read * 1000:.1f} | 1.00× |")
+    print(f"| 30-day summary report | {large[0]:,} conversations | {t_month * 1000:.1f} | "
+          f"**{t_month / t_read:.2f}×** |")
+    print(f"\n(generated {small[0]:,} conversations in {generate_small:.0f} s, "
+          f"then {large[0] - small[0]:,} more in {generate_large:.0f} s)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
