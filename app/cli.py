@@ -104,6 +104,21 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_db(settings, work)
 
 
+def cmd_away_reasons(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import ServiceError, agents
+
+    async def work() -> int:
+        try:
+            reasons = await (agents.set_away_reasons(args.set) if args.set else agents.away_reasons())
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(json.dumps(reasons) if args.json else "\n".join(reasons))
+        return 0
+
+    return _run_with_db(settings, work)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import admin
 
@@ -186,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="set a CSR Away after this many unanswered offers in a row (0: never)")
     dept.add_argument("--json", action="store_true")
     dept.set_defaults(func=cmd_create_department)
+
+    away = sub.add_parser("away-reasons", help="show, or replace with --set, the reasons CSRs give for Away")
+    away.add_argument("--set", nargs="+", metavar="LABEL", help="the new list, in order")
+    away.add_argument("--json", action="store_true")
+    away.set_defaults(func=cmd_away_reasons)
 
     demo = sub.add_parser("demo", help="seed the demo site and users (once) and print how to sign in")
     demo.add_argument("--password", help="demo password on first run (default: random)")

@@ -40,5 +40,8 @@ async def migrate(settings: Settings) -> None:
     """Apply every pending migration in migrations/ (tortoise's built-in migration engine)."""
     from tortoise.migrations.api import migrate as run_migrations
 
-    await run_migrations(config=tortoise_config(settings))
-    await Tortoise.close_connections()
+    try:
+        await run_migrations(config=tortoise_config(settings))
+    finally:
+        # Also after a failure: an open SQLite connection's thread would keep the process alive.
+        await Tortoise.close_connections()

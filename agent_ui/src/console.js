@@ -194,7 +194,7 @@ function scheduleManualReconnect() {
 }
 
 socket.on("status", (payload) => {
-  if (payload && typeof payload.status === "string") applyStatus(payload.status);
+  if (payload && typeof payload.status === "string") applyStatus(payload.status, payload.reason);
   statusSinceConnect = true;
   if (awaitingStatus) {
     awaitingStatus = false;
@@ -852,23 +852,30 @@ function dismissSelected() {
 }
 
 async function changeStatus() {
-  const wanted = dom.status.value;
-  const res = await request("set_status", { status: wanted });
+  // "away:Meal" is Away with the reason "Meal" (the reasons come with the page).
+  const [wanted, ...rest] = dom.status.value.split(":");
+  const reason = rest.length ? rest.join(":") : null;
+  const res = await request("set_status", reason ? { status: wanted, reason } : { status: wanted });
   if (res.ok) {
-    applyStatus(typeof res.status === "string" ? res.status : wanted);
+    applyStatus(typeof res.status === "string" ? res.status : wanted, res.reason);
   } else {
     showError(res.error);
-    applyStatus(state.status);
+    applyStatus(state.status, state.reason);
   }
 }
 
-function applyStatus(status) {
+function applyStatus(status, reason) {
   if (!status || !STATUS_LABELS[status]) {
     if (state.status) dom.status.value = state.status;
     return;
   }
   state.status = status;
-  dom.status.value = status;
+  state.reason = typeof reason === "string" ? reason : null;
+  const withReason = state.reason ? status + ":" + state.reason : null;
+  // A reason the list does not have (given by the server, like "missed offers") shows as plain Away.
+  const known = withReason && Array.from(dom.status.options).some((o) => o.value === withReason);
+  dom.status.value = known ? withReason : status;
+  dom.status.title = state.reason ? STATUS_LABELS[status] + " · " + state.reason : "";
   dom.status.dataset.status = status;
   document.body.dataset.agentStatus = status;
 }

@@ -1,11 +1,12 @@
 """Storage: tortoise models. Only app.services writes them."""
 
 from app.models.chat import AuditEvent, Conversation, ConversationEvent, Message, Participant
-from app.models.org import AgentStatusEvent, Department, Site, User
+from app.models.org import AgentStatusEvent, AwayReason, Department, Site, User
 from app.models.visitors import PageView, Visit, Visitor
 
 __all__ = [
     "AgentStatusEvent",
+    "AwayReason",
     "AuditEvent",
     "Conversation",
     "ConversationEvent",

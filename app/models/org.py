@@ -62,6 +62,18 @@ class User(Model):
         table = "app_user"
 
 
+class AwayReason(Model):
+    # A reason a CSR can give for being Away (break, meal, meeting ...); admins edit the list.
+
+    id = fields.IntField(primary_key=True)
+    label = fields.CharField(max_length=64, unique=True)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "away_reason"
+        ordering = ["position", "id"]
+
+
 class AgentStatusEvent(Model):
     # Append-only: one row per agent state change.
 

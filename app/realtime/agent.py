@@ -58,7 +58,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         pending = self._grace.pop(user.id, None)
         if pending is not None:
             pending.cancel()
-        await self.emit("status", {"status": user.status}, to=sid)
+        await self.emit("status", {"status": user.status, "reason": user.status_reason}, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
@@ -93,9 +93,15 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def on_set_status(self, sid: str, data: Any) -> dict:
         data = v.payload(data)
         status = v.text(data, "status", max_len=16)
+        reason = v.text(data, "reason", max_len=64, required=False)
         await limit(f"status:{sid}", 30, 60.0)
-        user = await agents.set_agent_state(await self._user(sid), status)
-        return ok(status=user.status)
+        user = await agents.choose_state(await self._user(sid), status, reason)
+        return ok(status=user.status, reason=user.status_reason)
+
+    @event
+    async def on_away_reasons(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        return ok(reasons=await agents.away_reasons())
 
     @event
     async def on_list(self, sid: str, data: Any) -> dict:

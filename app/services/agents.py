@@ -3,10 +3,51 @@
 from __future__ import annotations
 
 from app.clock import utcnow
-from app.models import User
+from app.models import AwayReason, User
 from app.models.org import AGENT_STATUSES
 from app.realtime import bus
 from app.services import ServiceError, events, routing
+
+
+DEFAULT_AWAY_REASONS = ("Break", "Meal", "Meeting", "Training", "After-chat work")
+# Reasons the server itself gives (never chosen by a CSR).
+SYSTEM_REASONS = ("disconnected", "missed offers")
+
+
+async def away_reasons() -> list[str]:
+    """The reasons a CSR may give for Away, in the admin's order (the defaults until edited)."""
+    labels = [r.label for r in await AwayReason.all()]
+    return labels or list(DEFAULT_AWAY_REASONS)
+
+
+async def set_away_reasons(labels: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for label in labels:
+        label = " ".join(label.split())
+        if not label or len(label) > 64:
+            raise ServiceError("bad_request", "Each away reason needs 1 to 64 characters.")
+        if label.lower() in (c.lower() for c in cleaned):
+            raise ServiceError("bad_request", f"{label!r} is listed twice.")
+        cleaned.append(label)
+    if not cleaned:
+        raise ServiceError("bad_request", "Give at least one away reason.")
+    from tortoise.transactions import in_transaction
+
+    async with in_transaction():
+        await AwayReason.all().delete()
+        for position, label in enumerate(cleaned):
+            await AwayReason.create(label=label, position=position)
+    return cleaned
+
+
+async def choose_state(user: User, status: str, reason: str | None) -> User:
+    """A CSR's own change of state: a reason only with Away, and only one from the list."""
+    if reason is not None:
+        if status != "away":
+            raise ServiceError("bad_request", "Only Away takes a reason.")
+        if reason not in await away_reasons():
+            raise ServiceError("bad_request", "That is not one of the away reasons.")
+    return await set_agent_state(user, status, reason)
 
 
 async def set_agent_state(user: User, status: str, reason: str | None = None) -> User:
@@ -16,13 +57,13 @@ async def set_agent_state(user: User, status: str, reason: str | None = None) ->
         raise ServiceError("forbidden", "Marketers do not take chats.")
     previous = user.status
     if previous == status and user.status_reason == reason:
-        await bus.to_staff("status", {"status": status}, agent_id=user.id)
+        await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)
         return user
     now = utcnow()
     await User.filter(id=user.id).update(status=status, status_reason=reason, status_changed_at=now)
     await events.agent_status_event(user, status, previous, reason, now)
     user.status, user.status_reason, user.status_changed_at = status, reason, now
-    await bus.to_staff("status", {"status": status}, agent_id=user.id)
+    await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)
     await bus.board_changed("status")
     if status == "available":
         await routing.request_routing()

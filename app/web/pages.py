@@ -28,9 +28,12 @@ async def console(request: Request) -> Response:
         return login_redirect(request)
     if user.role == "marketer":
         return PlainTextResponse("The chat console is for CSRs, supervisors and admins.", status_code=403)
+    from app.services import agents
+
     socket_token = runtime.current().signer.socket_token(user.id)
     response = console_templates.TemplateResponse(
-        request, "console.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}
+        request, "console.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request),
+                                  "away_reasons": await agents.away_reasons()}
     )
     response.headers["cache-control"] = "no-store"
     return response

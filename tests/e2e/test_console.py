@@ -64,7 +64,7 @@ async def test_status_survives_a_reload(demo_deployment, demo_agent_login, new_p
 
         for label, value in (("Away", "away"), ("Offline", "offline")):
             await set_status(page, label)
-            await observer.rec.wait_for("status", lambda d, value=value: d == {"status": value})
+            await observer.rec.wait_for("status", lambda d, value=value: d["status"] == value and d["reason"] is None)
             observer.rec.events.clear()
             await page.reload()
             await expect(page.get_by_role("status").filter(has_text="Connected")).to_be_visible()
@@ -73,7 +73,7 @@ async def test_status_survives_a_reload(demo_deployment, demo_agent_login, new_p
 
         # And on another device (a fresh browser context with the same sign-in).
         await set_status(page, "Away")
-        await observer.rec.wait_for("status", lambda d: d == {"status": "away"})
+        await observer.rec.wait_for("status", lambda d: d == {"status": "away", "reason": None})
         _, elsewhere, _ = await console_page(new_page, demo_agent_login)
         await open_console(elsewhere, base)
         await expect(elsewhere.get_by_label("Status")).to_have_value("away")
