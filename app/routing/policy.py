@@ -23,6 +23,7 @@ then it falls back to the strategy.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,12 +71,13 @@ def chat_order(chat: WaitingChat) -> tuple:
 class _Agent:
     """An agent's state as the pass goes on (load and turn move with each decision)."""
 
-    __slots__ = ("snap", "load", "assigned_in_pass")
+    __slots__ = ("snap", "load", "assigned_in_pass", "version")
 
     def __init__(self, snap: AgentSnapshot) -> None:
         self.snap = snap
         self.load = snap.load
         self.assigned_in_pass = 0  # order of this agent's latest assignment in this pass (0: none)
+        self.version = 0  # bumped with each chat given in this pass (re-keys its heap entries)
 
     @property
     def free(self) -> int:
@@ -96,15 +98,53 @@ class _Agent:
         return self._recency(self.snap.last_assigned_at)
 
 
-def _pick(strategy: str, candidates: list[_Agent], chat: WaitingChat) -> _Agent:
+def _key(strategy: str, agent: _Agent, department_id: int | None) -> tuple:
+    """The strategy's order of agents (smallest first); it changes only when the agent gets a chat."""
     if strategy == "least_busy":
-        return min(candidates, key=lambda a: (a.load, a.idle_key()))
+        return (agent.load, agent.idle_key())
     if strategy == "round_robin":
-        return min(candidates, key=_Agent.turn_key)
+        return agent.turn_key()
     if strategy == "skills":
-        level = lambda a: a.snap.skills.get(chat.department_id, 0) if chat.department_id is not None else 0  # noqa: E731
-        return min(candidates, key=lambda a: (-level(a), a.idle_key()))
-    return min(candidates, key=_Agent.idle_key)
+        level = agent.snap.skills.get(department_id, 0) if department_id is not None else 0
+        return (-level, agent.idle_key())
+    return agent.idle_key()
+
+
+class _Queue:
+    """The agents who can take a queue's chats, best first, as a heap with lazy updates: an
+    entry whose agent got a chat since it was pushed is re-keyed when it surfaces, and an agent
+    without room leaves for good (room only shrinks within a pass). Picking is O(log agents)."""
+
+    __slots__ = ("strategy", "department_id", "heap")
+
+    def __init__(self, strategy: str, department_id: int | None, agents: list[_Agent]) -> None:
+        self.strategy = strategy
+        self.department_id = department_id
+        self.heap = [(_key(strategy, a, department_id), a.version, a.snap.id, a) for a in agents]
+        heapq.heapify(self.heap)
+
+    def pick(self, declined: frozenset[int]) -> _Agent | None:
+        skipped = []
+        chosen = None
+        while self.heap:
+            key, version, agent_id, agent = self.heap[0]
+            if agent.free <= 0:
+                heapq.heappop(self.heap)
+                continue
+            if version != agent.version:
+                heapq.heapreplace(self.heap, (_key(self.strategy, agent, self.department_id), agent.version,
+                                              agent_id, agent))
+                continue
+            if agent_id in declined:
+                skipped.append(heapq.heappop(self.heap))
+                continue
+            chosen = agent
+            break
+        for entry in skipped:
+            heapq.heappush(self.heap, entry)
+        if chosen is None and skipped:
+            chosen = skipped[0][3]  # everyone declined: it comes round again, best first
+        return chosen
 
 
 def plan_assignments(
@@ -117,17 +157,34 @@ def plan_assignments(
 
     `strategies` maps a department id (None: the general queue) to its strategy; missing ones
     use the default. `now` is needed only for sticky chats (without it, stickiness is ignored).
+    Cost: O((chats + agents x their departments) x log agents) — not chats x agents.
     """
     strategies = strategies or {}
     state = {a.id: _Agent(a) for a in agents}
     decisions: list[tuple[int, int]] = []
+    queues: dict[int | None, _Queue] = {}
+
+    def queue(department_id: int | None, strategy: str) -> _Queue:
+        q = queues.get(department_id)
+        if q is None:
+            members = [a for a in state.values() if a.free > 0
+                       and (department_id is None or department_id in a.snap.department_ids)]
+            q = queues[department_id] = _Queue(strategy, department_id, members)
+        return q
+
+    room = sum(a.free for a in state.values())
 
     def give(chat: WaitingChat, agent: _Agent) -> None:
+        nonlocal room
         decisions.append((chat.id, agent.snap.id))
         agent.load += 1
         agent.assigned_in_pass = len(decisions)
+        agent.version += 1
+        room -= 1
 
     for chat in sorted(waiting, key=chat_order):
+        if room <= 0:
+            break  # nobody has room left: the rest wait for the next pass
         strategy = strategies.get(chat.department_id, DEFAULT_STRATEGY)
         if strategy == "manual":
             continue
@@ -138,10 +195,7 @@ def plan_assignments(
                 if sticky.free > 0:
                     give(chat, sticky)
                 continue  # busy: the chat waits for them until sticky_until
-        candidates = [a for a in state.values() if a.free > 0 and eligible(a.snap, chat)]
-        if not candidates:
-            continue
-        # An offer goes to the next CSR; only when everyone has declined does it come round again.
-        candidates = [a for a in candidates if a.snap.id not in chat.declined_by] or candidates
-        give(chat, _pick(strategy, candidates, chat))
+        best = queue(chat.department_id, strategy).pick(chat.declined_by)
+        if best is not None:
+            give(chat, best)
     return decisions

@@ -237,3 +237,56 @@ def test_declined_chats_go_to_someone_else_first_then_round_again():
     declined = WaitingChat(id=1, requested_at=T0, declined_by=frozenset({1}))
     assert plan_assignments([declined], [agent(1, idle_minutes=99), agent(2, idle_minutes=1)]) == [(1, 2)]
     assert plan_assignments([declined], [agent(1), agent(2, status="away")]) == [(1, 1)]
+
+
+def reference_plan(waiting, agents, strategies, now):
+    """The policy written the obvious way (every candidate looked at for every chat): the oracle
+    the heap-based `plan_assignments` must agree with, decision for decision."""
+    from app.routing.policy import DEFAULT_STRATEGY, _Agent, _key, chat_order
+
+    state = {a.id: _Agent(a) for a in agents}
+    decisions = []
+    for chat in sorted(waiting, key=chat_order):
+        strategy = strategies.get(chat.department_id, DEFAULT_STRATEGY)
+        if strategy == "manual":
+            continue
+        if chat.sticky_agent_id is not None and now is not None and chat.sticky_until and now < chat.sticky_until:
+            sticky = state.get(chat.sticky_agent_id)
+            if sticky is not None and sticky.snap.status == "available" and eligible(sticky.snap, chat):
+                if sticky.free > 0:
+                    decisions.append((chat.id, sticky.snap.id))
+                    sticky.load += 1
+                    sticky.assigned_in_pass = len(decisions)
+                continue
+        candidates = [a for a in state.values() if a.free > 0 and eligible(a.snap, chat)]
+        candidates = [a for a in candidates if a.snap.id not in chat.declined_by] or candidates
+        if candidates:
+            best = min(candidates, key=lambda a: (_key(strategy, a, chat.department_id), a.snap.id))
+            decisions.append((chat.id, best.snap.id))
+            best.load += 1
+            best.assigned_in_pass = len(decisions)
+    return decisions
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    chats=st.lists(st.tuples(st.integers(0, 60), st.one_of(st.none(), st.integers(1, 3)), st.integers(0, 2),
+                             st.one_of(st.none(), st.integers(100, 108)), st.frozensets(st.integers(100, 108), max_size=3)),
+                   max_size=30),
+    agents=st.lists(
+        st.tuples(st.sampled_from(["available", "available", "away"]), st.integers(0, 3), st.integers(1, 3),
+                  st.frozensets(st.integers(1, 3), max_size=3), st.one_of(st.none(), st.integers(0, 50)),
+                  st.one_of(st.none(), st.integers(0, 50))),
+        max_size=9,
+    ),
+    strategies=st.dictionaries(st.sampled_from([None, 1, 2, 3]), st.sampled_from(STRATEGIES)),
+)
+def test_the_heap_policy_decides_exactly_like_the_obvious_one(chats, agents, strategies):
+    waiting = [WaitingChat(id=i, requested_at=T0 + timedelta(minutes=m), department_id=d, priority=p,
+                           sticky_agent_id=s, sticky_until=T0 + timedelta(minutes=30) if s else None, declined_by=dec)
+               for i, (m, d, p, s, dec) in enumerate(chats)]
+    snapshots = [agent(100 + i, load=min(load, cap), capacity=cap, status=st_, departments=deps, idle_minutes=idle,
+                       assigned_minutes=turn, skills={d: (i % 3) + 1 for d in deps})
+                 for i, (st_, load, cap, deps, idle, turn) in enumerate(agents)]
+    now = T0 + timedelta(minutes=10)
+    assert plan_assignments(waiting, snapshots, strategies, now=now) == reference_plan(waiting, snapshots, strategies, now)
