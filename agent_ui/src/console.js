@@ -108,6 +108,7 @@ const dom = {
   closeBtn: $("close-button"),
   transferBtn: $("transfer-button"),
   dismissBtn: $("dismiss-button"),
+  leaveBtn: $("leave-button"),
   transcript: $("transcript"),
   typing: $("typing-indicator"),
   composer: $("composer"),
@@ -572,7 +573,20 @@ function isClosed(chat) {
 
 /** Supervisors may open other people's chats read-only; a chat moved to someone else is read-only too. */
 function isReadOnly(chat) {
-  return me.id !== null && Number.isInteger(chat.conv.agent_id) && chat.conv.agent_id !== me.id;
+  return me.id !== null && Number.isInteger(chat.conv.agent_id) && chat.conv.agent_id !== me.id && !isParticipant(chat);
+}
+
+/** In the chat with its CSR (the colleague of a warm transfer, a supervisor who barged in). */
+function isParticipant(chat) {
+  return Array.isArray(chat.conv.participants) && chat.conv.participants.some((p) => p && p.id === me.id);
+}
+
+/** Someone else is in the chat too: the CSR may leave it to them, a participant may leave. */
+function canLeave(chat) {
+  if (!chat || isClosed(chat) || chat.conv.status !== "assigned") return false;
+  if (isParticipant(chat)) return true;
+  return chat.conv.agent_id === me.id && Array.isArray(chat.conv.participants)
+    && chat.conv.participants.some((p) => p && p.kind === "warm");
 }
 
 function canReply(chat) {
@@ -1035,6 +1049,7 @@ function renderConversation(opts) {
     dom.convState.className = "conversation-state";
     dom.closeBtn.disabled = true;
     dom.transferBtn.disabled = true;
+    dom.leaveBtn.hidden = true;
     dom.dismissBtn.hidden = true;
     dom.reply.disabled = true;
     dom.send.disabled = true;
@@ -1061,9 +1076,10 @@ function renderConversation(opts) {
   dom.convState.textContent = stateText;
   dom.convState.className = "conversation-state " + stateClass;
   const replyable = canReply(chat);
-  dom.closeBtn.disabled = !replyable || state.closing.has(chat.id);
+  dom.leaveBtn.hidden = !canLeave(chat);
+  dom.closeBtn.disabled = !replyable || isParticipant(chat) || state.closing.has(chat.id);
   dom.closeBtn.textContent = state.closing.has(chat.id) ? "Closing…" : "Close chat";
-  dom.transferBtn.disabled = !replyable || chat.conv.status !== "assigned";
+  dom.transferBtn.disabled = !replyable || isParticipant(chat) || chat.conv.status !== "assigned";
   dom.dismissBtn.hidden = !isClosed(chat);
   dom.reply.disabled = !replyable;
   dom.send.disabled = !replyable;
@@ -1471,6 +1487,14 @@ dom.transferBtn.addEventListener("click", () => {
   });
 });
 dom.dismissBtn.addEventListener("click", dismissSelected);
+dom.leaveBtn.addEventListener("click", async () => {
+  const chat = selectedChat();
+  if (!chat || !canLeave(chat)) return;
+  dom.leaveBtn.disabled = true;
+  const res = await request("leave", { conversation_id: chat.id });
+  dom.leaveBtn.disabled = false;
+  if (!res.ok) showError(res.error);
+});
 
 document.addEventListener("keydown", (e) => {
   if (!e.altKey || e.ctrlKey || e.metaKey) return;

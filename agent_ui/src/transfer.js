@@ -16,6 +16,12 @@ export async function openTransferDialog(request, conversationId, { onDone, onEr
   const list = el("div", { class: "transfer-targets", attrs: { role: "radiogroup", "aria-label": "Transfer to" } });
   const noteId = "transfer-note";
   const note = el("textarea", { attrs: { id: noteId, rows: "3", maxlength: "2000", placeholder: "What the next CSR should know" } });
+  const warmId = "transfer-warm";
+  const warm = el("input", { attrs: { type: "checkbox", id: warmId, disabled: true } });
+  const warmRow = el("div", { class: "transfer-warm" }, [
+    warm,
+    el("label", { text: "Warm transfer: stay in the chat until your colleague has taken over", attrs: { for: warmId } }),
+  ]);
   const error = el("p", { class: "transfer-error", attrs: { role: "alert" } });
   const confirm = el("button", { class: "btn btn-primary", text: "Transfer", attrs: { type: "submit", disabled: true } });
   const cancel = el("button", { class: "btn", text: "Cancel", attrs: { type: "button" } });
@@ -25,6 +31,7 @@ export async function openTransferDialog(request, conversationId, { onDone, onEr
     list,
     el("label", { class: "transfer-note-label", text: "Note for the receiver (only staff see it)", attrs: { for: noteId } }),
     note,
+    warmRow,
     error,
     el("div", { class: "transfer-actions" }, [cancel, confirm]),
   ]);
@@ -50,6 +57,9 @@ export async function openTransferDialog(request, conversationId, { onDone, onEr
     input.addEventListener("change", () => {
       chosen = value;
       confirm.disabled = false;
+      // Only a CSR can be transferred to warm (a department's queue has nobody to meet yet).
+      warm.disabled = !value.to_agent_id;
+      if (warm.disabled) warm.checked = false;
     });
     return el("label", { class: "transfer-option" + (disabled ? " is-disabled" : "") }, [
       input,
@@ -78,6 +88,7 @@ export async function openTransferDialog(request, conversationId, { onDone, onEr
     confirm.textContent = "Transferring…";
     const payload = Object.assign({ conversation_id: conversationId }, chosen);
     if (note.value.trim()) payload.note = note.value.trim();
+    if (warm.checked && chosen.to_agent_id) payload.warm = true;
     const done = await request("transfer", payload);
     if (done.ok) {
       close();

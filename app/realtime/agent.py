@@ -230,9 +230,20 @@ class AgentNamespace(socketio.AsyncNamespace):
         to_agent_id = v.integer(data, "to_agent_id", minimum=1, required=False)
         to_department_id = v.integer(data, "to_department_id", minimum=1, required=False)
         note = v.text(data, "note", max_len=2000, required=False)
+        warm = v.boolean(data, "warm") if "warm" in data else False
         user = await self._user(sid)
         await limit(f"transfer:{user.id}", 30, 60.0)
-        await handoff.transfer(user, conversation_id, to_agent_id=to_agent_id, to_department_id=to_department_id, note=note)
+        await handoff.transfer(user, conversation_id, to_agent_id=to_agent_id, to_department_id=to_department_id,
+                               note=note, warm=warm)
+        return ok()
+
+    @event
+    async def on_leave(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        user = await self._user(sid)
+        await limit(f"transfer:{user.id}", 30, 60.0)
+        await handoff.leave(user, conversation_id)
         return ok()
 
     # --- supervision ---------------------------------------------------------------

@@ -9,6 +9,7 @@ returns the stored message and writes nothing.
 from __future__ import annotations
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
@@ -154,7 +155,10 @@ async def agent_conversation(
         return conversation
     if not write and user.role in ("supervisor", "admin"):
         return conversation
-    if participant and await Participant.exists(conversation_id=conversation.id, user_id=user.id, left_at=None):
+    # Someone in the chat with the assigned CSR (a warm transfer's colleague, a supervisor who
+    # barged in) reads it; they write in it where the caller allows (`participant`).
+    in_chat = await Participant.exists(conversation_id=conversation.id, user_id=user.id, left_at=None)
+    if in_chat and (participant or not write):
         return conversation
     raise ServiceError("not_found", "No such conversation.")
 
@@ -288,7 +292,9 @@ async def _with_messages(conversations: list[Conversation], *, include_internal:
 
 
 async def agent_list(user: User) -> list[dict]:
-    conversations = await Conversation.filter(agent_id=user.id, status="assigned").order_by("assigned_at")
+    joined = await Participant.filter(user_id=user.id, left_at=None).values_list("conversation_id", flat=True)
+    conversations = await Conversation.filter(Q(agent_id=user.id) | Q(id__in=list(joined)), status="assigned") \
+        .order_by("assigned_at")
     return [await agent_summary(c) for c in conversations]
 
 
@@ -300,4 +306,10 @@ async def agent_summary(conversation: Conversation) -> dict:
     unread = await Message.filter(
         conversation_id=conversation.id, seq__gt=conversation.agent_read_seq, sender_kind="visitor"
     ).count()
-    return serialize.conversation_for_agent(conversation, visitor, last, unread)
+    summary = serialize.conversation_for_agent(conversation, visitor, last, unread)
+    summary["participants"] = [
+        {"id": p["user_id"], "name": p["user__display_name"], "kind": p["kind"]}
+        for p in await Participant.filter(conversation_id=conversation.id, left_at=None)
+        .order_by("joined_at").values("user_id", "user__display_name", "kind")
+    ]
+    return summary

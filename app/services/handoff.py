@@ -10,7 +10,7 @@ from __future__ import annotations
 from tortoise.functions import Count
 
 from app.clock import utcnow
-from app.models import Conversation, Department, User, Visitor
+from app.models import Conversation, Department, Participant, User, Visitor
 from app.realtime import bus
 from app.services import ServiceError, conversations, events, routing, serialize
 
@@ -44,10 +44,12 @@ async def transfer_targets(actor: User, site_id: int) -> dict:
 
 async def transfer(
     actor: User, conversation_id: int, *, to_agent_id: int | None = None, to_department_id: int | None = None,
-    note: str | None = None,
+    note: str | None = None, warm: bool = False,
 ) -> Conversation:
     if (to_agent_id is None) == (to_department_id is None):
         raise ServiceError("bad_request", "Give exactly one of 'to_agent_id' or 'to_department_id'.")
+    if warm and to_agent_id is None:
+        raise ServiceError("bad_request", "A warm transfer goes to a CSR, not to a department.")
     conversation = await conversations.agent_conversation(actor, conversation_id)
     if conversation.status != "assigned":
         raise ServiceError("invalid_state", "Only a chat in progress can be transferred.")
@@ -70,6 +72,8 @@ async def transfer(
             raise ServiceError("not_found", "No such department.")
 
     now = utcnow()
+    if warm:
+        return await _start_warm(actor, conversation, target, note, now)
     if target is not None:
         updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous_agent_id).update(
             agent_id=target.id, assigned_at=now
@@ -148,3 +152,72 @@ async def requeue_all(agent: User, *, reason: str) -> list[int]:
         await bus.board_changed("requeued")
         await routing.request_routing()
     return moved
+
+
+async def _start_warm(actor: User, conversation: Conversation, target: User, note: str | None, now) -> Conversation:
+    """Warm transfer: the colleague joins the chat now; the chat becomes theirs when the first CSR
+    leaves (`leave`). Until then both are in it, and the visitor sees both."""
+    if await Participant.exists(conversation_id=conversation.id, user_id=target.id, left_at=None):
+        raise ServiceError("invalid_state", f"{target.display_name} is in this chat already.")
+    await Participant.create(conversation_id=conversation.id, user_id=target.id, kind="warm", joined_at=now)
+    await events.conversation_event(conversation, "transfer_started", agent_id=actor.id, at=now,
+                                    from_agent_id=conversation.agent_id, to_agent_id=target.id, warm=True,
+                                    has_note=bool(note))
+    if note:
+        await conversations._append(conversation, sender_kind="internal", body=note, client_id=None, author=actor,
+                                    author_name=f"{actor.display_name} (transfer note)")
+    notice, _ = await conversations._append(
+        conversation, sender_kind="system", body=f"{target.display_name} joined the chat.", client_id=None
+    )
+    await conversations._publish_message(conversation, notice)
+    await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=target.id)
+    await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
+                       agent_id=conversation.agent_id)
+    await bus.board_changed("transferred")
+    return conversation
+
+
+async def leave(user: User, conversation_id: int) -> Conversation:
+    """Leave a chat one is in with a colleague. The assigned CSR leaving hands the chat to the
+    colleague of a warm transfer; anyone else in it (warm colleague, barged-in supervisor) just
+    leaves. The visitor sees who left."""
+    conversation = await Conversation.get_or_none(id=conversation_id)
+    if conversation is None:
+        raise ServiceError("not_found", "No such conversation.")
+    mine = await Participant.filter(conversation_id=conversation.id, user_id=user.id, left_at=None).first()
+    if conversation.agent_id != user.id and mine is None:
+        raise ServiceError("not_found", "No such conversation.")
+    if conversation.status != "assigned":
+        raise ServiceError("invalid_state", "This chat is not in progress.")
+    now = utcnow()
+    if conversation.agent_id == user.id:
+        heir = await Participant.filter(conversation_id=conversation.id, kind="warm", left_at=None) \
+            .order_by("joined_at").first()
+        if heir is None:
+            raise ServiceError("invalid_state", "Nobody else is in this chat: close it or transfer it instead.")
+        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=user.id).update(
+            agent_id=heir.user_id, assigned_at=now
+        )
+        if not updated:
+            raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
+        await Participant.filter(id=heir.id).update(left_at=now)
+        await conversation.refresh_from_db()
+        successor = await User.get(id=heir.user_id)
+        await events.conversation_event(conversation, "transferred", agent_id=user.id, at=now, from_agent_id=user.id,
+                                        to_agent_id=successor.id, via="warm")
+        await events.conversation_event(conversation, "assigned", agent_id=successor.id, at=now, via="warm")
+        await User.filter(id=user.id).update(last_chat_ended_at=now)
+        await bus.to_visitor(conversation.visitor_id, "conversation",
+                             serialize.conversation_for_visitor(conversation, successor))
+        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
+                           agent_id=successor.id)
+    else:
+        await Participant.filter(id=mine.id).update(left_at=now)
+        await events.conversation_event(conversation, "participant_left", agent_id=user.id, at=now)
+    notice, _ = await conversations._append(
+        conversation, sender_kind="system", body=f"{user.display_name} left the chat.", client_id=None
+    )
+    await conversations._publish_message(conversation, notice)
+    await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=user.id)
+    await bus.board_changed("transferred")
+    return conversation

@@ -65,3 +65,49 @@ async def test_transfer_with_note_reaches_the_colleague_and_never_the_visitor(de
     await expect(widget_log(visitor).get_by_text("The chat was closed.")).to_be_visible()
     for page in (ana, ben):
         await set_status(page, "Offline")
+
+
+async def test_warm_transfer_both_csrs_stay_until_the_first_leaves(demo, new_page):
+    base = demo.server.url
+    tag = new_id()[:6]
+    demo.create_user(f"cara-{tag}@example.com", "agent", f"Cara {tag}")
+    demo.create_user(f"dev-{tag}@example.com", "agent", f"Dev {tag}")
+    _, cara, _ = await new_page()
+    _, dev, dev_errors = await new_page()
+    _, visitor, _ = await new_page()
+    await sign_in(cara, base, f"cara-{tag}@example.com", demo.password)
+    await set_status(cara, "Available")
+    await visitor.goto(base + "/demo/")
+    await launcher(visitor).click()
+    await visitor_send(visitor, "I need to change my delivery address")
+    await expect(chat_list(cara)).to_have_count(1)
+    await chat_list(cara).first.click()
+    await sign_in(dev, base, f"dev-{tag}@example.com", demo.password)
+    await set_status(dev, "Available")
+
+    await cara.get_by_role("button", name="Transfer").click()
+    dialog = cara.get_by_role("dialog", name="Transfer chat")
+    await dialog.get_by_role("radio", name=f"Dev {tag}").check()
+    await dialog.get_by_label("Warm transfer").check()
+    await dialog.get_by_role("button", name="Transfer").click()
+    await expect(dialog).to_be_hidden()
+
+    # Dev joins; both are in the chat and both can write.
+    await expect(widget_log(visitor).get_by_text(f"Dev {tag} joined the chat.")).to_be_visible()
+    await expect(chat_list(dev)).to_have_count(1)
+    await chat_list(dev).first.click()
+    await dev.get_by_label("Message").fill("Hi, I can change that for you.")
+    await dev.get_by_label("Message").press("Enter")
+    await expect(widget_log(visitor).get_by_text("Hi, I can change that for you.")).to_be_visible()
+    await expect(cara.get_by_label("Message")).to_be_enabled()
+
+    # Cara leaves: the chat is Dev's; Cara's copy turns read-only.
+    await cara.get_by_role("button", name="Leave chat").click()
+    await expect(widget_log(visitor).get_by_text(f"Cara {tag} left the chat.")).to_be_visible()
+    await expect(cara.get_by_label("Message")).to_be_disabled()
+    await expect(dev.get_by_role("button", name="Leave chat")).to_be_hidden()
+    await dev.get_by_role("button", name="Close chat").click()
+    await expect(widget_log(visitor).get_by_text("The chat was closed.")).to_be_visible()
+    assert dev_errors.errors == []
+    for page in (cara, dev):
+        await set_status(page, "Offline")

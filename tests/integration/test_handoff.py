@@ -122,3 +122,52 @@ async def test_transfers_that_are_refused_change_nothing(deployment, team):
     state = await visitor.call("sync", {"conversation_id": cid, "after_seq": 0})
     assert state["conversation"]["status"] == "assigned" and state["conversation"]["agent"] == {"name": "Fran First"}
     assert all(m["sender"] != "system" or "joined" in m["body"] for m in state["messages"])
+
+
+async def test_warm_transfer_both_stay_until_the_first_leaves(team):
+    first, second, visitor, cid = team["first"], team["second"], team["visitor"], team["conversation_id"]
+    second_id, first_id = team["second_user"]["id"], team["first_user"]["id"]
+    await second.call("set_status", {"status": "available"})
+    ack = await first.call("transfer", {"conversation_id": cid, "to_agent_id": second_id, "warm": True,
+                                        "note": "Customer wants the invoice re-issued"})
+    assert ack["ok"], ack
+    joined = await second.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+    assert joined["agent_id"] == first_id  # still the first CSR's chat …
+    assert [p["id"] for p in joined["participants"]] == [second_id]  # … with the colleague in it
+    await visitor.rec.wait_for("message", lambda m: m["body"] == "Sid Second joined the chat.")
+    # Both can write; the visitor sees both; the note stays with staff.
+    opened = await second.call("open", {"conversation_id": cid})
+    assert any(m["body"] == "Customer wants the invoice re-issued" for m in opened["messages"])
+    assert (await second.call("message", {"conversation_id": cid, "client_id": new_id(), "body": "Hi, Sid here"}))["ok"]
+    assert (await first.call("message", {"conversation_id": cid, "client_id": new_id(), "body": "Sid will help you"}))["ok"]
+    await visitor.rec.wait_for("message", lambda m: m["body"] == "Hi, Sid here")
+    assert not any("invoice re-issued" in m["body"] for m in visitor.rec.of("message"))
+    # The colleague cannot close a chat that is not theirs yet; nor join twice.
+    assert code(await second.call("close", {"conversation_id": cid})) == "not_found"
+    assert code(await first.call("transfer", {"conversation_id": cid, "to_agent_id": second_id, "warm": True})) \
+        == "invalid_state"
+    # The first CSR leaves: the chat is the colleague's.
+    assert (await first.call("leave", {"conversation_id": cid}))["ok"]
+    await visitor.rec.wait_for("message", lambda m: m["body"] == "Fran First left the chat.")
+    await visitor.rec.wait_for("conversation", lambda c: c["agent"] and c["agent"]["name"] == "Sid Second")
+    updated = await second.rec.wait_for("conversation.updated", lambda c: c["id"] == cid and c["agent_id"] == second_id)
+    assert updated["participants"] == []
+    assert code(await first.call("message", {"conversation_id": cid, "client_id": new_id(), "body": "x"})) \
+        == "not_found"
+    assert (await second.call("close", {"conversation_id": cid}))["ok"]
+
+
+async def test_warm_transfer_and_leave_refuse_bad_input(team):
+    first, second, cid = team["first"], team["second"], team["conversation_id"]
+    second_id = team["second_user"]["id"]
+    assert code(await first.call("transfer", {"conversation_id": cid, "to_agent_id": second_id, "warm": "yes"})) \
+        == "bad_request"
+    assert code(await first.call("transfer", {"conversation_id": cid, "to_department_id": team["department"]["id"],
+                                               "warm": True})) == "bad_request"
+    # Alone in the chat: nothing to leave to.
+    assert code(await first.call("leave", {"conversation_id": cid})) == "invalid_state"
+    # Not in the chat at all: nothing to see.
+    assert code(await second.call("leave", {"conversation_id": cid})) == "not_found"
+    for payload in ({}, {"conversation_id": "1"}, [], None):
+        assert code(await first.call("leave", payload)) == "bad_request"
+    assert first.connected
