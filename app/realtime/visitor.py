@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from urllib.parse import urlsplit
 from typing import Any
+from urllib.parse import urlsplit
 
 import socketio
 
 from app import presence, runtime
+from app.clock import utcnow
 from app.models import Site, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
@@ -53,7 +56,14 @@ def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedErro
     return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
 
 
+log = logging.getLogger(__name__)
+
+
 class VisitorNamespace(socketio.AsyncNamespace):
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self._pending: set[asyncio.Task] = set()  # grace timers of visitors who left
+
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if not isinstance(auth, dict) or not isinstance(auth.get("site"), str) or len(auth["site"]) > 64:
             raise refuse("bad_request", "auth.site (the site key) is required.")
@@ -88,8 +98,23 @@ class VisitorNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
-        if session.get("visitor_id"):
-            await presence.left(session["visitor_id"])
+        visitor_id = session.get("visitor_id")
+        if visitor_id:
+            await presence.left(visitor_id)
+            if await presence.count(visitor_id) == 0:
+                task = asyncio.create_task(self._abandon_after_grace(visitor_id, utcnow()))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
+
+    async def _abandon_after_grace(self, visitor_id: str, left_at) -> None:
+        """A queued visitor with no tab left for the grace period has left: abandoned."""
+        try:
+            await asyncio.sleep(runtime.current().settings.visitor_abandon_grace_seconds)
+            await conversations.abandon_if_gone(visitor_id, left_at)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # best effort; the chat stays waiting and is routed as usual
+            log.exception("abandoning a departed visitor's chat failed")
 
     async def _visitor(self, sid: str) -> Visitor:
         session = await self.get_session(sid)

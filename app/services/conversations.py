@@ -8,6 +8,8 @@ returns the stored message and writes nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
@@ -18,6 +20,23 @@ from app.realtime import bus
 from app.services import ServiceError, events, serialize
 
 OPEN_STATUSES = ("waiting", "assigned")
+
+
+async def abandon_if_gone(visitor_id: str, left_at: datetime) -> bool:
+    """A visitor who left the site while queued (no tab of theirs came back within the grace
+    period) abandoned the chat when they left: close it so, with the time they waited."""
+    from app.presence import count
+
+    if await count(visitor_id) > 0:
+        return False
+    conversation = await Conversation.filter(visitor_id=visitor_id, status="waiting").first()
+    if conversation is None:
+        return False
+    try:
+        await close(conversation, by="visitor", at=left_at)
+    except ServiceError:  # taken or closed meanwhile
+        return False
+    return True
 
 
 async def open_conversation_of(visitor: Visitor) -> Conversation | None:
@@ -208,11 +227,15 @@ async def mark_read(conversation: Conversation, side: str, seq: int) -> None:
         await bus.to_visitor(conversation.visitor_id, "read", payload)
 
 
-async def close(conversation: Conversation, *, by: str, user: User | None = None) -> Conversation:
-    """Close a conversation (by 'visitor', 'agent' or 'system'); abandoned when never assigned."""
+async def close(conversation: Conversation, *, by: str, user: User | None = None,
+                at: datetime | None = None) -> Conversation:
+    """Close a conversation (by 'visitor', 'agent' or 'system'); abandoned when never assigned.
+
+    `at` backdates the close to when it really happened (a visitor who left the site while
+    queued abandoned when they left, not when the server noticed)."""
     from app.services import routing
 
-    now = utcnow()
+    now = at or utcnow()
     was = conversation.status
     if was == "closed":
         raise ServiceError("invalid_state", "This conversation is already closed.")

@@ -1,9 +1,11 @@
 """A CSR whose console goes away keeps their chats for a grace period; after it they go Offline
-and their chats go back to the front of the queue, transcript and all."""
+and their chats go back to the front of the queue, transcript and all. A visitor who leaves the
+site while queued has abandoned, at the moment they left."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timezone
 
 import pytest
 
@@ -18,7 +20,7 @@ GRACE = 1.5
 @pytest.fixture(params=["sqlite", "postgres+redis x2"], scope="module")
 def short_grace(request, new_postgres_database, redis_url):
     """A deployment of its own whose grace period is short (so tests can wait it out)."""
-    env = {"AGENT_DISCONNECT_GRACE_SECONDS": str(GRACE)}
+    env = {"AGENT_DISCONNECT_GRACE_SECONDS": str(GRACE), "VISITOR_ABANDON_GRACE_SECONDS": str(GRACE)}
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env=env)
     else:
@@ -94,3 +96,42 @@ async def test_coming_back_within_the_grace_period_keeps_everything(short_grace)
         await agent.call("set_status", {"status": "offline"})
         await agent.disconnect()
         await visitor.disconnect()
+
+
+async def test_a_queued_visitor_who_leaves_the_site_has_abandoned(short_grace):
+    d = short_grace
+    visitor = await clients.visitor(d.servers[-1].url, d.site_key, d.origin)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": "Anyone there?"})
+    cid = ack["conversation_id"]
+    token = visitor.rec.of("session")[0]["token"]
+    await visitor.disconnect()
+    left = datetime.now(timezone.utc)
+    # Scenario timing: the grace period passes with no tab of theirs open.
+    await asyncio.sleep(GRACE + 1.5)
+    back = await clients.visitor(d.servers[0].url, d.site_key, d.origin, token=token)
+    try:
+        assert back.rec.of("session")[0]["conversation"] is None  # nothing open any more
+        history = (await back.call("history", {}))["conversations"]
+        mine = next(c for c in history if c["id"] == cid)
+        assert mine["status"] == "closed"
+        closed_at = datetime.fromisoformat(mine["closed_at"])
+        assert abs((closed_at - left).total_seconds()) < GRACE  # when they left, not when noticed
+    finally:
+        await back.disconnect()
+
+
+async def test_a_queued_visitor_who_comes_back_in_time_keeps_their_place(short_grace):
+    d = short_grace
+    visitor = await clients.visitor(d.servers[-1].url, d.site_key, d.origin)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": "Still there?"})
+    cid = ack["conversation_id"]
+    token = visitor.rec.of("session")[0]["token"]
+    await visitor.disconnect()  # moves to another page of the site
+    back = await clients.visitor(d.servers[0].url, d.site_key, d.origin, token=token)
+    try:
+        await asyncio.sleep(GRACE + 1.5)  # scenario timing
+        synced = await back.call("sync", {"conversation_id": cid, "after_seq": 0})
+        assert synced["conversation"]["status"] == "waiting"
+    finally:
+        await back.call("close", {"conversation_id": cid})
+        await back.disconnect()
