@@ -12,7 +12,7 @@ import socketio
 
 from app import presence, runtime
 from app.clock import utcnow
-from app.models import Site, Visitor
+from app.models import Department, Site, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.security import TokenError
@@ -92,6 +92,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 "visitor_id": visitor.id,
                 "token": rt.signer.visitor_token(visitor.id, site.id),
                 "conversation": await self._visitor_view(conversation) if conversation else None,
+                # The topics a visitor may pick before a new chat (the site's departments).
+                "departments": await Department.filter(site_id=site.id).order_by("name").values("id", "name"),
             },
             to=sid,
         )

@@ -13,6 +13,11 @@ const STRINGS = {
     subtitle: "We usually reply in a few minutes.",
     withAgent: (name) => `You're chatting with ${name}`,
     waiting: "Waiting for the next available person…",
+    queuePlace: (n, minutes) =>
+      (n === 1 ? "You're next in line" : `You're number ${n} in line`) +
+      (minutes === null ? "" : minutes <= 1 ? " · about a minute" : ` · about ${minutes} minutes`),
+    department: "Topic",
+    anyDepartment: "Anything else",
     log: "Conversation",
     message: "Message",
     placeholder: "Type your message…",
@@ -47,6 +52,11 @@ const STRINGS = {
     subtitle: "我们通常在几分钟内回复。",
     withAgent: (name) => `${name} 正在为您服务`,
     waiting: "正在为您转接客服，请稍候…",
+    queuePlace: (n, minutes) =>
+      (n === 1 ? "下一位就是您" : `您在队列中排第 ${n} 位`) +
+      (minutes === null ? "" : minutes <= 1 ? " · 预计约 1 分钟" : ` · 预计约 ${minutes} 分钟`),
+    department: "咨询类别",
+    anyDepartment: "其他问题",
     log: "对话",
     message: "消息",
     placeholder: "请输入消息…",

@@ -41,6 +41,7 @@ function start(script, api) {
   document.body.appendChild(ui.host);
 
   // --- state (mirrored in localStorage, see docs/widget.md) ---------------------------------
+  let lastQueue = null; // the latest `queue` event (place in line while waiting)
   let conv = store.get("conv"); // {id, status, agent, last_seq, agent_read_seq} | null
   let messages = store.get("messages", []); // acknowledged messages of `conv`, ascending seq
   let outbox = store.get("outbox", []); // [{client_id, body, name?, email?, created_at}]
@@ -136,8 +137,14 @@ function start(script, api) {
     if (closed) ui.typing.hidden = true;
     // Optional name/e-mail before the first message of a new conversation, unless identify()
     // (or an earlier answer) already gave them.
-    ui.prechat.hidden = isLive() || outbox.length > 0 || Boolean(profile.name || profile.email);
-    const sub = isLive() ? (conv.agent && conv.agent.name ? t.withAgent(conv.agent.name) : t.waiting) : t.subtitle;
+    // The topic (department) is asked each time a new conversation starts, when the site has some.
+    ui.prechat.hidden = isLive() || outbox.length > 0 || (Boolean(profile.name || profile.email) && ui.departmentRow.hidden);
+    let sub = t.subtitle;
+    if (isLive() && conv.agent && conv.agent.name) sub = t.withAgent(conv.agent.name);
+    else if (isLive() && conv.queue && Number.isInteger(conv.queue.position)) {
+      const eta = conv.queue.eta_seconds;
+      sub = t.queuePlace(conv.queue.position, typeof eta === "number" ? Math.max(1, Math.round(eta / 60)) : null);
+    } else if (isLive()) sub = t.waiting;
     if (ui.subtitle.textContent !== sub) ui.subtitle.textContent = sub;
     renderBadge();
     if (atBottom) b.scrollTop = b.scrollHeight;
@@ -188,14 +195,22 @@ function start(script, api) {
   // --- conversation state ---------------------------------------------------------------------
   // Switches to conversation `c` (a Conversation, or a stub made from a message or an ack). The
   // one it replaces goes to "Earlier conversations" on this page.
+  function applyQueue() {
+    if (!lastQueue || !conv || lastQueue.conversation_id !== conv.id || conv.status !== "waiting") return false;
+    conv.queue = { position: lastQueue.position, eta_seconds: lastQueue.eta_seconds };
+    return true;
+  }
+
   function adopt(c) {
     if (conv && conv.id === c.id) {
-      conv = Object.assign({}, conv, c);
+      // A stub (from an ack or a message) must not wipe what a fuller payload told us.
+      conv = Object.assign({}, conv, c, c.queue === undefined && conv.queue ? { queue: conv.queue } : {});
     } else {
       if (conv && messages.length) {
         earlier = [Object.assign({}, conv, { messages })].concat(earlier.filter((e) => e.id !== conv.id));
       }
       conv = Object.assign({ status: "waiting", agent: null, last_seq: 0, agent_read_seq: 0 }, c);
+      applyQueue();
       messages = [];
       ui.typing.hidden = true;
       renderEarlier();
@@ -332,6 +347,7 @@ function start(script, api) {
         const payload = { client_id: item.client_id, body: item.body };
         if (item.name) payload.name = item.name;
         if (item.email) payload.email = item.email;
+        if (item.department_id) payload.department_id = item.department_id;
         const ack = await request(socket, "message", payload);
         if (ack.ok) {
           if (alertKind === "send") showAlert("");
@@ -395,6 +411,8 @@ function start(script, api) {
     if (!isLive() && !outbox.length) {
       if (name) item.name = clip(name, 100);
       if (email) item.email = clip(email, 254);
+      const department = Number(ui.department.value);
+      if (!ui.departmentRow.hidden && Number.isInteger(department) && department > 0) item.department_id = department;
     }
     outboxUpdate((box) => box.concat([item]));
     showAlert("");
@@ -463,6 +481,7 @@ function start(script, api) {
     store.set("token", s.token);
     store.set("vid", s.visitor_id);
     request(socket, "page_view", pageView());
+    renderDepartments(Array.isArray(s.departments) ? s.departments : []);
     if (s.conversation) adopt(s.conversation);
     else if (conv && conv.status === "closed") dropConversation(); // ended earlier: it is history now
     // A live one syncs; one we think live but the server does not learns that it was closed.
@@ -524,6 +543,35 @@ function start(script, api) {
     render();
     maybeLoadHistory();
   });
+
+  // While waiting: the place in the queue and an estimate, whenever they change.
+  // It can arrive before the ack that tells us the new conversation's id: kept until adopted.
+  socket.on("queue", (q) => {
+    if (!q || !Number.isInteger(q.conversation_id)) return;
+    lastQueue = q;
+    if (applyQueue()) {
+      saveConv();
+      render();
+    }
+  });
+
+  function renderDepartments(list) {
+    const valid = list.filter((d) => d && Number.isInteger(d.id) && typeof d.name === "string");
+    const chosen = ui.department.value;
+    while (ui.department.firstChild) ui.department.removeChild(ui.department.firstChild);
+    const none = document.createElement("option");
+    none.value = "";
+    none.textContent = t.anyDepartment;
+    ui.department.appendChild(none);
+    for (const d of valid) {
+      const option = document.createElement("option");
+      option.value = String(d.id);
+      option.textContent = d.name; // text, never markup
+      ui.department.appendChild(option);
+    }
+    ui.department.value = valid.some((d) => String(d.id) === chosen) ? chosen : "";
+    ui.departmentRow.hidden = valid.length === 0;
+  }
 
   socket.on("typing", (x) => {
     if (!x || (conv && x.conversation_id && x.conversation_id !== conv.id)) return;

@@ -61,7 +61,10 @@ export function buildUI(t, lang, maxChars) {
   ui.body = el("div", { className: "body" }, [ui.earlier, ui.log, ui.ended, ui.typing]);
   ui.name = el("input", { type: "text", id: "sb-name", maxlength: 100, autocomplete: "name" });
   ui.email = el("input", { type: "email", id: "sb-email", maxlength: 254, autocomplete: "email" });
+  ui.department = el("select", { id: "sb-department" });
+  ui.departmentRow = el("label", { for: "sb-department", hidden: true }, [el("span", { text: t.department }), ui.department]);
   ui.prechat = el("div", { className: "prechat", hidden: true }, [
+    ui.departmentRow,
     el("label", { for: "sb-name" }, [el("span", { text: t.name }), ui.name]),
     el("label", { for: "sb-email" }, [el("span", { text: t.email }), ui.email]),
   ]);
