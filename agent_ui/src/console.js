@@ -32,6 +32,7 @@ const VISITOR_TYPING_TIMEOUT_MS = 15000;
 const TOAST_MS = 7000;
 const RELOAD_GUARD_MS = 60000;
 const STATUS_LABELS = { available: "Available", away: "Away", offline: "Offline" };
+const RATING_LABELS = { good: "Good", neutral: "Neutral", bad: "Bad" };
 
 const ERROR_TEXT = {
   bad_request: "The server could not understand that request.",
@@ -231,6 +232,13 @@ socket.on("conversation.updated", (conv) => {
     if (chat.id === state.selectedId) stopTyping();
   }
   renderList();
+  if (chat.id === state.selectedId) renderConversation();
+});
+
+socket.on("conversation.rated", (payload) => {
+  const chat = payload && state.chats.get(payload.conversation_id);
+  if (!chat || typeof payload.rating !== "string") return;
+  chat.conv.rating = { rating: payload.rating, comment: payload.comment || null, at: payload.at || null };
   if (chat.id === state.selectedId) renderConversation();
 });
 
@@ -1073,6 +1081,11 @@ function renderConversation(opts) {
     stateText = "Active";
     stateClass = "is-active";
   }
+  const rating = chat.conv.rating && RATING_LABELS[chat.conv.rating.rating];
+  if (isClosed(chat) && rating) {
+    stateText += " · Rated " + rating + (chat.conv.rating.comment ? ": “" + preview(chat.conv.rating.comment, 140) + "”" : "");
+    stateClass += " rating-" + chat.conv.rating.rating;
+  }
   dom.convState.textContent = stateText;
   dom.convState.className = "conversation-state " + stateClass;
   const replyable = canReply(chat);
@@ -1334,7 +1347,8 @@ function pastNode(chat, conv) {
   details.appendChild(
     el("summary", {}, [
       el("span", { class: "past-date", text: formatDate(conv.created_at) || "Unknown date" }),
-      el("span", { class: "past-meta", text: count + (count === 1 ? " message" : " messages") }),
+      el("span", { class: "past-meta", text: count + (count === 1 ? " message" : " messages") +
+        (conv.rating && RATING_LABELS[conv.rating.rating] ? " · Rated " + RATING_LABELS[conv.rating.rating] : "") }),
     ]),
   );
   const transcript = el("div", { class: "past-transcript" });

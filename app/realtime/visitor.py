@@ -16,7 +16,7 @@ from app.models import Department, Site, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.security import TokenError
-from app.services import ServiceError, conversations, queueinfo, serialize, visitors
+from app.services import ServiceError, conversations, csat, queueinfo, serialize, visitors
 
 _SITE_TTL = 30.0
 _sites: dict[str, tuple[float, Site | None]] = {}
@@ -132,6 +132,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
         agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
         view = serialize.conversation_for_visitor(conversation, agent)
         view["queue"] = await queueinfo.place_of(conversation)
+        if conversation.status == "closed":
+            view["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
         return view
 
     @event
@@ -204,6 +206,16 @@ class VisitorNamespace(socketio.AsyncNamespace):
         conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
         await conversations.mark_read(conversation, "visitor", seq)
         return ok()
+
+    @event
+    async def on_rate(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        rating = v.text(data, "rating", max_len=16)
+        comment = v.text(data, "comment", max_len=csat.MAX_COMMENT, required=False)
+        await limit(f"rate:{sid}", 10, 60.0)
+        result = await csat.rate(await self._visitor(sid), conversation_id, rating, comment)
+        return ok(**result)
 
     @event
     async def on_close(self, sid: str, data: Any) -> dict:

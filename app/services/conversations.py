@@ -302,6 +302,9 @@ async def _with_messages(conversations: list[Conversation], *, include_internal:
     for m in await query.order_by("conversation_id", "seq"):
         by_conversation[m.conversation_id].append(serialize.message(m))
     agents = {u.id: u for u in await User.filter(id__in={c.agent_id for c in conversations if c.agent_id})}
+    from app.services import csat  # csat imports this module
+
+    ratings = await csat.ratings_of([c.id for c in conversations if c.status == "closed"])
     out = []
     for c in conversations:
         if for_agent is not None:
@@ -310,6 +313,7 @@ async def _with_messages(conversations: list[Conversation], *, include_internal:
         else:
             item = serialize.conversation_for_visitor(c, agents.get(c.agent_id))
         item["messages"] = by_conversation[c.id]
+        item["rating"] = ratings.get(c.id)
         out.append(item)
     return out
 
@@ -330,6 +334,12 @@ async def agent_summary(conversation: Conversation) -> dict:
         conversation_id=conversation.id, seq__gt=conversation.agent_read_seq, sender_kind="visitor"
     ).count()
     summary = serialize.conversation_for_agent(conversation, visitor, last, unread)
+    if conversation.status == "closed":
+        from app.services import csat  # csat imports this module
+
+        summary["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
+    else:
+        summary["rating"] = None
     summary["participants"] = [
         {"id": p["user_id"], "name": p["user__display_name"], "kind": p["kind"]}
         for p in await Participant.filter(conversation_id=conversation.id, left_at=None)

@@ -30,6 +30,7 @@ def conversation_for_visitor(c: Conversation, agent: User | None = None) -> dict
         "last_seq": c.last_seq,
         "agent_read_seq": c.agent_read_seq,
         "queue": None,  # filled in `session` / `sync` while waiting; live changes come as `queue` events
+        "rating": None,  # filled in `session` / `sync` / `history` once closed and rated
     }
 
 

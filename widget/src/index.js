@@ -42,6 +42,8 @@ function start(script, api) {
 
   // --- state (mirrored in localStorage, see docs/widget.md) ---------------------------------
   let lastQueue = null; // the latest `queue` event (place in line while waiting)
+  let ratingChoice = null; // the rating being chosen for the chat that just ended
+  let ratingBusy = false;
   let conv = store.get("conv"); // {id, status, agent, last_seq, agent_read_seq} | null
   let messages = store.get("messages", []); // acknowledged messages of `conv`, ascending seq
   let outbox = store.get("outbox", []); // [{client_id, body, name?, email?, created_at}]
@@ -134,6 +136,7 @@ function start(script, api) {
 
     const closed = Boolean(conv && conv.status === "closed");
     ui.ended.hidden = !closed;
+    renderRating(closed);
     if (closed) ui.typing.hidden = true;
     // Optional name/e-mail before the first message of a new conversation, unless identify()
     // (or an earlier answer) already gave them.
@@ -149,6 +152,43 @@ function start(script, api) {
     renderBadge();
     if (atBottom) b.scrollTop = b.scrollHeight;
   }
+
+  function renderRating(closed) {
+    ui.rating.hidden = !closed;
+    if (!closed) return;
+    const given = conv.rating && conv.rating.rating;
+    const shown = ratingChoice || given || null;
+    for (const b of ui.rateButtons) b.setAttribute("aria-pressed", String(b.getAttribute("data-rating") === shown));
+    ui.sendRating.disabled = ratingBusy || !ratingChoice;
+    ui.thanks.hidden = !given || Boolean(ratingChoice && ratingChoice !== given);
+    ui.thanks.textContent = given ? `${t.thanks} · ${t.rated(t[given])}` : "";
+  }
+
+  for (const b of ui.rateButtons) {
+    b.addEventListener("click", () => {
+      ratingChoice = b.getAttribute("data-rating");
+      render();
+    });
+  }
+  ui.sendRating.addEventListener("click", async () => {
+    if (!conv || conv.status !== "closed" || !ratingChoice || ratingBusy) return;
+    ratingBusy = true;
+    render();
+    const payload = { conversation_id: conv.id, rating: ratingChoice };
+    const comment = ui.comment.value.trim();
+    if (comment) payload.comment = clip(comment, 1000);
+    const ack = await request(socket, "rate", payload);
+    ratingBusy = false;
+    if (ack.ok) {
+      conv.rating = { rating: ack.rating, comment: ack.comment, at: ack.at };
+      ratingChoice = null;
+      saveConv();
+      showAlert("");
+    } else {
+      showAlert(ack.error.code === "too_large" ? t.tooLong(1000) : t.error, "rating");
+    }
+    render();
+  });
 
   function renderBadge() {
     const n = isOpen() ? 0 : unreadCount();
@@ -211,6 +251,8 @@ function start(script, api) {
       }
       conv = Object.assign({ status: "waiting", agent: null, last_seq: 0, agent_read_seq: 0 }, c);
       applyQueue();
+      ratingChoice = null;
+      ui.comment.value = "";
       messages = [];
       ui.typing.hidden = true;
       renderEarlier();

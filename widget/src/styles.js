@@ -45,6 +45,14 @@ button, textarea, input { font: inherit; color: inherit; }
 .msg.system .text { background: transparent; border: 0; color: #64748b; font-size: 12.5px; padding: 2px; text-align: center; }
 .typing, .ended { font-size: 12.5px; color: #64748b; padding: 6px 2px 0; }
 .ended { text-align: center; }
+.rating { margin: 10px 2px 4px; padding: 10px; border: 1px solid #e2e8f0; border-radius: 10px; display: grid; gap: 8px; }
+.rate-title { margin: 0; font-weight: 600; font-size: 13.5px; }
+.rate-row { display: flex; gap: 6px; }
+.rate-btn { flex: 1; font: inherit; font-size: 13px; padding: 6px 8px; border-radius: 8px; border: 1px solid #cbd5e1; background: #fff; color: #0f172a; cursor: pointer; }
+.rate-btn[aria-pressed="true"] { background: #1d4ed8; border-color: #1d4ed8; color: #fff; }
+.rating label { display: grid; gap: 4px; font-size: 12.5px; color: #475569; }
+.rating textarea { font: inherit; font-size: 13px; border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px; resize: vertical; }
+.thanks { margin: 0; font-size: 12.5px; color: #15803d; }
 .prechat { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; padding: 8px 12px 0; background: #fff; border-top: 1px solid #e2e8f0; }
 .prechat label { display: flex; flex-direction: column; font-size: 11.5px; color: #475569; gap: 2px; }
 .prechat input { border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px 8px; font-size: 13px; width: 100%; }

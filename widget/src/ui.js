@@ -58,7 +58,20 @@ export function buildUI(t, lang, maxChars) {
   ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": t.log });
   ui.typing = el("div", { className: "typing", "aria-live": "polite", hidden: true });
   ui.ended = el("div", { className: "ended", hidden: true, text: t.ended });
-  ui.body = el("div", { className: "body" }, [ui.earlier, ui.log, ui.ended, ui.typing]);
+  // After a chat ends: good / neutral / bad, an optional comment, then thanks.
+  ui.rateButtons = ["good", "neutral", "bad"].map((r) =>
+    el("button", { type: "button", className: "rate-btn rate-" + r, "aria-pressed": "false", "data-rating": r, text: t[r] }));
+  ui.comment = el("textarea", { id: "sb-comment", rows: 2, maxlength: 1000 });
+  ui.sendRating = el("button", { type: "button", className: "send", text: t.sendRating, disabled: true });
+  ui.thanks = el("p", { className: "thanks", role: "status", hidden: true });
+  ui.rating = el("section", { className: "rating", role: "group", "aria-label": t.rateGroup, hidden: true }, [
+    el("p", { className: "rate-title", text: t.rateTitle }),
+    el("div", { className: "rate-row" }, ui.rateButtons),
+    el("label", { for: "sb-comment" }, [el("span", { text: t.comment }), ui.comment]),
+    ui.sendRating,
+    ui.thanks,
+  ]);
+  ui.body = el("div", { className: "body" }, [ui.earlier, ui.log, ui.ended, ui.rating, ui.typing]);
   ui.name = el("input", { type: "text", id: "sb-name", maxlength: 100, autocomplete: "name" });
   ui.email = el("input", { type: "email", id: "sb-email", maxlength: 254, autocomplete: "email" });
   ui.department = el("select", { id: "sb-department" });
