@@ -33,6 +33,8 @@ class Department(Model):
     # lets this many offers in a row run out is set Away (reason "missed offers").
     offer_seconds = fields.IntField(default=0, db_default=0)
     missed_offers_limit = fields.IntField(default=3, db_default=3)
+    # Service level threshold T of this queue (None: the center's SERVICE_LEVEL_THRESHOLD_SECONDS).
+    sl_threshold_seconds = fields.IntField(null=True)
 
     class Meta:
         table = "department"

@@ -58,7 +58,7 @@ async def create_user(
 
 async def create_department(site_key: str, name: str, member_emails: list[str] | None = None, *,
                             strategy: str = DEFAULT_STRATEGY, sticky_seconds: int = 0, offer_seconds: int = 0,
-                            missed_offers_limit: int = 3) -> Department:
+                            missed_offers_limit: int = 3, sl_threshold_seconds: int | None = None) -> Department:
     """A department (a queue) of a site. Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
@@ -72,6 +72,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
         raise ServiceError("bad_request", "Sticky seconds must be between 0 and 3600.")
     if not 0 <= offer_seconds <= 300:
         raise ServiceError("bad_request", "Offer seconds must be between 0 (no offers) and 300.")
+    if sl_threshold_seconds is not None and not 1 <= sl_threshold_seconds <= 3600:
+        raise ServiceError("bad_request", "The service-level threshold must be between 1 and 3600 seconds.")
     if not 0 <= missed_offers_limit <= 100:
         raise ServiceError("bad_request", "The missed offers limit must be between 0 (never) and 100.")
     if await Department.exists(site_id=site.id, name=name.strip()):
@@ -88,7 +90,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
     async with in_transaction():
         department = await Department.create(site_id=site.id, name=name.strip(), routing_strategy=strategy,
                                              sticky_seconds=sticky_seconds, offer_seconds=offer_seconds,
-                                             missed_offers_limit=missed_offers_limit)
+                                             missed_offers_limit=missed_offers_limit,
+                                             sl_threshold_seconds=sl_threshold_seconds)
         for user, level in members:
             await department.users.add(user)
             skills = dict(user.skills) if isinstance(user.skills, dict) else {}

@@ -22,7 +22,7 @@ from app.realtime import bus
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
 from app.services import routing
-from app.web import auth, pages, staffing, wallboard
+from app.web import auth, pages, reports, staffing, wallboard
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         Route("/console", pages.console),
         Route("/supervise", pages.supervise),
         Route("/wallboard", wallboard.wallboard),
+        Route("/reports", reports.reports_page),
+        Route("/api/reports/{name:str}", reports.report_api),
         Route("/staffing", staffing.staffing),
         Route("/staffing.csv", staffing.staffing_csv),
         Route("/widget.js", pages.widget_js),

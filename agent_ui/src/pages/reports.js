@@ -1,0 +1,163 @@
+// The reports page: filters → /api/reports/<name> for each report → tiles, Chart.js charts and a
+// table per report with its CSV download. Every value is text (textContent), never markup.
+import "./reports.css";
+import {
+  Chart, BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
+  Tooltip, Legend,
+} from "chart.js";
+import { el, clear, meta } from "../dom.js";
+
+Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
+  Tooltip, Legend);
+
+const TABLES = ["queues", "agents", "satisfaction", "missed", "states", "traffic", "invitations"];
+const $ = (id) => document.getElementById(id);
+const form = $("filters");
+const status = $("rp-status");
+const errorBox = $("rp-error");
+const charts = {};
+
+function addDays(iso, days) {
+  const d = new Date(iso + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
+const params = new URLSearchParams(location.search);
+$("f-to").value = params.get("to") || today;
+$("f-from").value = params.get("from") || addDays($("f-to").value, -6);
+for (const name of ["slice", "department", "variant"]) if (params.get(name)) $("f-" + name).value = params.get(name);
+
+function query() {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData(form).entries()) if (v) q.set(k, String(v));
+  return q;
+}
+
+function format(value, kind) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (kind === "percent") return (value * 100).toFixed(1) + " %";
+  if (kind === "seconds") return Number(value).toFixed(1) + " s";
+  if (kind === "duration") {
+    const s = Math.round(Number(value));
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    return h ? h + " h " + m + " min" : m + " min " + (s % 60) + " s";
+  }
+  if (kind === "time") return String(value).replace("T", " ").slice(0, 16);
+  if (kind === "number") return Number(value).toFixed(2);
+  return String(value);
+}
+
+async function fetchReport(name, q) {
+  const response = await fetch("/api/reports/" + name + "?" + q.toString(), { credentials: "same-origin" });
+  if (response.status === 401) {
+    location.href = "/login?next=/reports";
+    throw new Error("Signed out.");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error((body && body.error && body.error.message) || "The report could not be loaded.");
+  return body;
+}
+
+function renderTiles(summary) {
+  const tiles = $("tiles");
+  clear(tiles);
+  for (const row of summary.rows) {
+    let change = "";
+    if (row.change !== null && row.change !== undefined && row.previous !== null) {
+      const sign = row.change > 0 ? "+" : "";
+      change = (row.kind === "percent" ? sign + (row.change * 100).toFixed(1) + " pts"
+        : row.kind === "seconds" ? sign + Number(row.change).toFixed(1) + " s" : sign + row.change) + " vs previous";
+    }
+    tiles.appendChild(el("div", { class: "rp-tile", attrs: { role: "group", "aria-label": row.kpi } }, [
+      el("div", { class: "rp-tile-label", text: row.kpi }),
+      el("div", { class: "rp-tile-value", text: format(row.value, row.kind) }),
+      el("div", { class: "rp-tile-change", text: change }),
+    ]));
+  }
+}
+
+function chart(id, type, labels, datasets, options = {}) {
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new Chart($(id), {
+    type,
+    data: { labels, datasets },
+    options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, options),
+  });
+}
+
+function renderCharts(traffic) {
+  const labels = traffic.rows.map((r) => format(r.interval, "time"));
+  chart("chart-volume", "bar", labels, [
+    { label: "Answered", data: traffic.rows.map((r) => r.answered), backgroundColor: "#2563eb" },
+    { label: "Abandoned", data: traffic.rows.map((r) => r.abandoned), backgroundColor: "#f59e0b" },
+  ], { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } });
+  chart("chart-sl", "line", labels, [
+    { label: "Service level %", data: traffic.rows.map((r) => (r.service_level === null ? null : r.service_level * 100)),
+      borderColor: "#16a34a", spanGaps: true },
+  ], { scales: { y: { min: 0, max: 100 } } });
+  chart("chart-hours", "bar", traffic.hour_profile.map((h) => String(h.hour).padStart(2, "0") + ":00"), [
+    { label: "Chats", data: traffic.hour_profile.map((h) => h.offered), backgroundColor: "#6366f1" },
+  ]);
+  chart("chart-days", "bar", traffic.weekday_profile.map((d) => d.weekday), [
+    { label: "Chats", data: traffic.weekday_profile.map((d) => d.offered), backgroundColor: "#0ea5e9" },
+  ]);
+}
+
+function renderTable(name, result, q) {
+  const id = "table-" + name;
+  const csv = new URLSearchParams(q);
+  csv.set("format", "csv");
+  const link = el("a", { class: "btn btn-small", text: "Download CSV",
+    attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "", "aria-label": "Download " + result.title + " as CSV" } });
+  const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": id + "-h" } }, [
+    el("div", { class: "rp-table-head" }, [el("h2", { text: result.title, attrs: { id: id + "-h" } }), link]),
+  ]);
+  if (!result.rows.length) {
+    section.appendChild(el("p", { class: "rp-empty", text: "Nothing in this period." }));
+    return section;
+  }
+  const head = el("tr", {}, result.columns.map((c) => el("th", { text: c.label, attrs: { scope: "col" } })));
+  const body = el("tbody", {}, result.rows.map((row) =>
+    el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind) })))));
+  section.appendChild(el("div", { class: "rp-table-wrap" }, [
+    el("table", { class: "rp-table", attrs: { "aria-labelledby": id + "-h" } }, [el("thead", {}, [head]), body]),
+  ]));
+  return section;
+}
+
+let generation = 0;
+async function load() {
+  const mine = ++generation;
+  const q = query();
+  history.replaceState(null, "", "/reports?" + q.toString());
+  status.textContent = "Loading…";
+  errorBox.hidden = true;
+  try {
+    const [summary, ...rest] = await Promise.all(["summary", ...TABLES].map((name) => fetchReport(name, q)));
+    if (mine !== generation) return;
+    renderTiles(summary);
+    const byName = Object.fromEntries(TABLES.map((name, i) => [name, rest[i]]));
+    renderCharts(byName.traffic);
+    const tables = $("tables");
+    clear(tables);
+    tables.appendChild(renderTable("summary", summary, q));
+    for (const name of TABLES) tables.appendChild(renderTable(name, byName[name], q));
+    status.textContent = summary.headline.offered
+      ? "Showing " + summary.window.from + " to " + summary.window.to + "."
+      : "No chats between " + summary.window.from + " and " + summary.window.to + ".";
+  } catch (e) {
+    if (mine !== generation) return;
+    status.textContent = "";
+    errorBox.textContent = e.message || "The reports could not be loaded.";
+    errorBox.hidden = false;
+  }
+}
+
+form.addEventListener("submit", (e) => {
+  e.preventDefault();
+  load();
+});
+load();

@@ -1,0 +1,447 @@
+"""Reports: the KPI engine applied to the event log for a window, sliced and grouped.
+
+Every figure is computed from `ConversationEvent` and `AgentStatusEvent` rows (never from the
+current-state columns), by the pure engine in `app.kpi.engine`; docs/kpis.md states the
+formulas. A window is a range of whole local days in the center's time zone.
+
+Each report returns {"title", "columns": [{key, label, kind}], "rows": [...], ...} so the page
+and the CSV export share one shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from app.clock import iso
+from app.kpi import engine
+from app.kpi.engine import ConversationFacts, EventRow, StatusRow
+from app.kpi.intervals import SIZES, as_zone, local_date_start, local_label, normalize_size
+from app.models import AgentStatusEvent, ConversationEvent, Department, Site, User
+
+GROUPS = ("none", "department", "agent", "site")
+MAX_DAYS = 400
+KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
+         "offer_expired")
+REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations")
+
+
+class ReportError(ValueError):
+    """A parameter the report cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Query:
+    start: date  # first local day
+    end: date  # last local day (inclusive)
+    time_zone: str = "UTC"
+    slice: str = "day"
+    group: str = "none"
+    department_id: int | None = None
+    agent_id: int | None = None
+    variant: str = "negative"
+    threshold_seconds: float = 20.0
+    short_abandon_seconds: float = 5.0
+    fcr_window_hours: float = 24.0
+    thresholds: dict = field(default_factory=dict)  # department id → its own threshold
+
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        return local_date_start(self.start, self.time_zone), local_date_start(self.end + timedelta(days=1),
+                                                                            self.time_zone)
+
+    def previous(self) -> "Query":
+        days = (self.end - self.start).days + 1
+        return replace(self, start=self.start - timedelta(days=days), end=self.start - timedelta(days=1))
+
+
+def parse_query(params: dict[str, str], *, time_zone: str, threshold_seconds: float, short_abandon_seconds: float,
+                today: date) -> Query:
+    """A Query from URL parameters (from, to, slice, group, department, agent, variant)."""
+    def day(name: str, default: date) -> date:
+        value = params.get(name)
+        if not value:
+            return default
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ReportError(f"'{name}' must be a date like 2026-11-23.") from None
+
+    end = day("to", today)
+    start = day("from", end - timedelta(days=6))
+    if start > end:
+        raise ReportError("'from' must not be after 'to'.")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise ReportError(f"A report covers at most {MAX_DAYS} days.")
+    try:
+        size = normalize_size(params.get("slice") or "day")
+    except ValueError:
+        raise ReportError(f"'slice' must be one of {', '.join(SIZES)}.") from None
+    group = params.get("group") or "none"
+    if group not in GROUPS:
+        raise ReportError(f"'group' must be one of {', '.join(GROUPS)}.")
+    variant = params.get("variant") or "negative"
+    if variant not in engine.SL_VARIANTS:
+        raise ReportError(f"'variant' must be one of {', '.join(engine.SL_VARIANTS)}.")
+
+    def ident(name: str) -> int | None:
+        value = params.get(name)
+        if not value:
+            return None
+        if not value.isdigit() or len(value) > 12:
+            raise ReportError(f"'{name}' must be an id.")
+        return int(value)
+
+    return Query(start=start, end=end, time_zone=time_zone, slice=size, group=group,
+                 department_id=ident("department"), agent_id=ident("agent"), variant=variant,
+                 threshold_seconds=threshold_seconds, short_abandon_seconds=short_abandon_seconds)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+@dataclass
+class Data:
+    query: Query
+    facts: list[ConversationFacts]  # requested in the window (filters applied)
+    population: list[ConversationFacts]  # also those requested within the FCR window after it
+    status: list[StatusRow]
+    offer_expired: list[EventRow]
+    names: dict[str, dict[int, str]]
+
+
+async def load(query: Query) -> Data:
+    lo, hi = query.window
+    fcr_hi = hi + timedelta(hours=query.fcr_window_hours)
+    rows = await (
+        ConversationEvent.filter(conversation__requested_at__gte=lo, conversation__requested_at__lt=fcr_hi,
+                                 kind__in=KINDS)
+        .order_by("id")
+        .values("conversation_id", "kind", "at", "agent_id", "department_id", "site_id", "data",
+                "conversation__visitor_id")
+    )
+    events = [
+        EventRow(conversation_id=r["conversation_id"], kind=r["kind"], at=r["at"], agent_id=r["agent_id"],
+                 department_id=r["department_id"], site_id=r["site_id"], data=r["data"] or {},
+                 visitor_id=r["conversation__visitor_id"])
+        for r in rows
+    ]
+    population = engine.facts_from_events(events)
+    facts = [f for f in population if lo <= f.requested_at < hi]
+    if query.department_id is not None:
+        facts = [f for f in facts if f.department_id == query.department_id]
+    if query.agent_id is not None:
+        facts = [f for f in facts if f.agent_id == query.agent_id or any(h.agent_id == query.agent_id for h in f.holds)]
+    # Agent states: a week before the window tells each agent's state at its start.
+    status = [
+        StatusRow(agent_id=r["user_id"], status=r["status"], at=r["at"], reason=r["reason"],
+                  previous_status=r["previous_status"])
+        for r in await AgentStatusEvent.filter(at__gte=lo - timedelta(days=7), at__lt=hi).order_by("at", "id")
+        .values("user_id", "status", "at", "reason", "previous_status")
+    ]
+    if query.agent_id is not None:
+        status = [s for s in status if s.agent_id == query.agent_id]
+    expired = [e for e in events if e.kind == "offer_expired" and lo <= e.at < hi]
+    names = {
+        "department": {d["id"]: d["name"] for d in await Department.all().values("id", "name")},
+        "agent": {u["id"]: u["display_name"] for u in await User.all().values("id", "display_name")},
+        "site": {s["id"]: s["name"] for s in await Site.all().values("id", "name")},
+    }
+    return Data(query=query, facts=facts, population=population, status=status, offer_expired=expired, names=names)
+
+
+# --------------------------------------------------------------------------------------------
+# Shapes
+
+
+def _kpis(data: Data, facts: list[ConversationFacts], threshold: float | None = None) -> engine.KpiSummary:
+    q = data.query
+    return engine.compute_kpis(
+        facts, threshold_seconds=threshold if threshold is not None else q.threshold_seconds,
+        short_abandon_seconds=q.short_abandon_seconds, sl_variant=q.variant, fcr_window_hours=q.fcr_window_hours,
+        fcr_population=data.population,
+    )
+
+
+def _r(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+HEADLINE = [
+    ("offered", "Offered", "count"), ("answered", "Answered", "count"), ("abandoned", "Abandoned", "count"),
+    ("short_abandons", "Short abandons", "count"), ("abandonment_rate", "Abandonment rate", "percent"),
+    ("avg_abandon_seconds", "Average abandon time", "seconds"), ("service_level", "Service level", "percent"),
+    ("asa_seconds", "ASA", "seconds"), ("avg_queue_seconds", "Average queue time", "seconds"),
+    ("first_response_seconds", "First response time", "seconds"), ("aht_seconds", "AHT", "seconds"),
+    ("transfer_rate", "Transfer rate", "percent"), ("fcr", "First-contact resolution", "percent"),
+    ("answered_rate", "Answered rate", "percent"), ("csat", "CSAT", "percent"), ("ratings", "Ratings", "count"),
+]
+
+
+def _headline(k: engine.KpiSummary) -> dict[str, Any]:
+    return {key: (_r(getattr(k, key), 2 if kind == "seconds" else 4) if kind != "count" else getattr(k, key))
+            for key, _, kind in HEADLINE}
+
+
+def _columns(*spec: tuple[str, str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "label": label, "kind": kind} for k, label, kind in spec]
+
+
+def _group_key(data: Data, f: ConversationFacts) -> int | None:
+    return {"department": f.department_id, "agent": f.agent_id, "site": f.site_id}.get(data.query.group)
+
+
+def _group_name(data: Data, key: int | None) -> str:
+    group = data.query.group
+    if key is None:
+        return {"department": "General", "agent": "Not answered", "site": "—"}.get(group, "All")
+    return data.names.get(group, {}).get(key, f"#{key}")
+
+
+async def summary(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    previous = await load(query.previous())
+    now, before = _headline(_kpis(data, data.facts)), _headline(_kpis(previous, previous.facts))
+    change = {}
+    for key, _, kind in HEADLINE:
+        a, b = now[key], before[key]
+        change[key] = None if a is None or b is None else (round(a - b, 4) if kind != "count" else a - b)
+    rows = [{"kpi": label, "value": now[key], "previous": before[key], "change": change[key], "kind": kind}
+            for key, label, kind in HEADLINE]
+    return {"title": "Summary", "window": _window(query), "previous_window": _window(query.previous()),
+            "headline": now, "previous": before, "change": change,
+            "columns": _columns(("kpi", "KPI", "text"), ("value", "This period", "value"),
+                                ("previous", "Previous period", "value"), ("change", "Change", "value")),
+            "rows": rows}
+
+
+def _window(q: Query) -> dict[str, Any]:
+    lo, hi = q.window
+    return {"from": q.start.isoformat(), "to": q.end.isoformat(), "start": iso(lo), "end": iso(hi),
+            "time_zone": q.time_zone}
+
+
+async def traffic(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    lo, hi = query.window
+    series = engine.compute_series(
+        data.facts, lo, hi, query.slice, query.time_zone, threshold_seconds=query.threshold_seconds,
+        short_abandon_seconds=query.short_abandon_seconds, sl_variant=query.variant,
+        fcr_window_hours=query.fcr_window_hours, fcr_population=data.population,
+    )
+    zone = as_zone(query.time_zone)
+    rows = [{
+        "interval": local_label(start, zone).isoformat(), "offered": k.offered, "answered": k.answered,
+        "abandoned": k.abandoned, "service_level": _r(k.service_level), "asa_seconds": _r(k.asa_seconds, 2),
+    } for start, k in series]
+    hours = [0] * 24
+    weekdays = [0] * 7
+    for f in data.facts:
+        if engine.is_short_abandon(f, query.short_abandon_seconds):
+            continue
+        local = f.requested_at.astimezone(zone)
+        hours[local.hour] += 1
+        weekdays[local.weekday()] += 1
+    return {"title": "Traffic", "window": _window(query), "slice": query.slice,
+            "columns": _columns(("interval", "Interval", "time"), ("offered", "Offered", "count"),
+                                ("answered", "Answered", "count"), ("abandoned", "Abandoned", "count"),
+                                ("service_level", "Service level", "percent"), ("asa_seconds", "ASA", "seconds")),
+            "rows": rows,
+            "hour_profile": [{"hour": h, "offered": n} for h, n in enumerate(hours)],
+            "weekday_profile": [{"weekday": d, "offered": n} for d, n in
+                                zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), weekdays)]}
+
+
+async def queues(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    rows = []
+    for department_id, facts in sorted(engine.by_department(data.facts).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
+        threshold = query.thresholds.get(department_id)
+        k = _kpis(data, facts, threshold)
+        waits = [f.queue_seconds for f in facts if f.queue_seconds is not None]
+        rows.append({"queue": data.names["department"].get(department_id, "General") if department_id else "General",
+                     "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
+                     "service_level": _r(k.service_level), "asa_seconds": _r(k.asa_seconds, 2),
+                     "longest_wait_seconds": _r(max(waits), 2) if waits else None})
+    return {"title": "Queues", "window": _window(query),
+            "columns": _columns(("queue", "Queue", "text"), ("offered", "Offered", "count"),
+                                ("answered", "Answered", "count"), ("abandoned", "Abandoned", "count"),
+                                ("service_level", "Service level", "percent"), ("asa_seconds", "ASA", "seconds"),
+                                ("longest_wait_seconds", "Longest wait", "seconds")),
+            "rows": rows}
+
+
+def _segments_with_reasons(status: list[StatusRow], lo: datetime, hi: datetime) -> dict[int, list[tuple]]:
+    """Each agent's (start, end, status, reason) within [lo, hi)."""
+    per: dict[int, list[StatusRow]] = {}
+    for row in status:
+        per.setdefault(row.agent_id, []).append(row)
+    out: dict[int, list[tuple]] = {}
+    for agent_id, rows in per.items():
+        rows.sort(key=lambda r: r.at)
+        current: tuple | None = None
+        start = lo
+        segments = []
+        for row in rows:
+            if row.at < lo:
+                current = (row.status, row.reason)
+                continue
+            if row.at >= hi:
+                break
+            if current is None and row.previous_status:
+                current = (row.previous_status, None)
+            if current is not None and row.at > start:
+                segments.append((start, row.at, *current))
+            current, start = (row.status, row.reason), row.at
+        if current is not None and hi > start:
+            segments.append((start, hi, *current))
+        if segments:
+            out[agent_id] = segments
+    return out
+
+
+async def agents(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    lo, hi = query.window
+    per_agent = engine.agent_kpis(data.status, data.facts, lo, hi)
+    segments = _segments_with_reasons(data.status, lo, hi)
+    by_agent = engine.by_agent(data.facts)
+    rows = []
+    for agent_id in sorted(set(per_agent) | set(segments), key=lambda i: data.names["agent"].get(i, "")):
+        a = per_agent.get(agent_id)
+        k = _kpis(data, by_agent.get(agent_id, []))
+        away: dict[str, float] = {}
+        for start, end, status, reason in segments.get(agent_id, []):
+            if status == "away":
+                label = reason or "No reason"
+                away[label] = away.get(label, 0.0) + (end - start).total_seconds()
+        rows.append({
+            "agent": data.names["agent"].get(agent_id, f"#{agent_id}"),
+            "signed_in_seconds": _r(a.logged_in_seconds, 1) if a else 0,
+            "ready_seconds": _r(a.seconds_in_state.get("available", 0.0), 1) if a else 0,
+            "away_seconds": _r(sum(away.values()), 1),
+            "away_by_reason": "; ".join(f"{r}: {round(s / 60)} min" for r, s in sorted(away.items())),
+            "chats": a.answered if a else 0,
+            "aht_seconds": _r(k.aht_seconds, 2),
+            "occupancy": _r(a.occupancy) if a else None,
+            "concurrency": _r(a.concurrency, 2) if a else None,
+            "chats_per_hour": _r(a.chats_per_hour, 2) if a else None,
+            "csat": _r(k.csat),
+        })
+    return {"title": "Agents", "window": _window(query),
+            "columns": _columns(("agent", "CSR", "text"), ("signed_in_seconds", "Signed in", "duration"),
+                                ("ready_seconds", "Ready", "duration"), ("away_seconds", "Away", "duration"),
+                                ("away_by_reason", "Away by reason", "text"), ("chats", "Chats", "count"),
+                                ("aht_seconds", "AHT", "seconds"), ("occupancy", "Occupancy", "percent"),
+                                ("concurrency", "Concurrency", "number"), ("chats_per_hour", "Chats per hour", "number"),
+                                ("csat", "CSAT", "percent")),
+            "rows": rows}
+
+
+async def states(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    lo, hi = query.window
+    zone = as_zone(query.time_zone)
+    rows = []
+    for agent_id, segments in sorted(_segments_with_reasons(data.status, lo, hi).items(),
+                                     key=lambda kv: data.names["agent"].get(kv[0], "")):
+        for start, end, status, reason in segments:
+            rows.append({"agent": data.names["agent"].get(agent_id, f"#{agent_id}"),
+                         "from": start.astimezone(zone).isoformat(), "to": end.astimezone(zone).isoformat(),
+                         "state": status, "reason": reason or "",
+                         "seconds": _r((end - start).total_seconds(), 1)})
+    return {"title": "Agent state log", "window": _window(query),
+            "columns": _columns(("agent", "CSR", "text"), ("from", "From", "time"), ("to", "To", "time"),
+                                ("state", "State", "text"), ("reason", "Reason", "text"),
+                                ("seconds", "Duration", "duration")),
+            "rows": rows}
+
+
+async def missed(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    zone = as_zone(query.time_zone)
+    rows = []
+    for f in data.facts:
+        if not f.abandoned:
+            continue
+        short = engine.is_short_abandon(f, query.short_abandon_seconds)
+        rows.append({
+            "when": f.requested_at.astimezone(zone).isoformat(), "conversation": f.conversation_id,
+            "queue": data.names["department"].get(f.department_id, "General") if f.department_id else "General",
+            "cause": "Left within the short-abandon time" if short else "Visitor left the queue",
+            "waited_seconds": _r(f.queue_seconds, 2), "agent": "",
+        })
+    for e in data.offer_expired:
+        rows.append({
+            "when": e.at.astimezone(zone).isoformat(), "conversation": e.conversation_id,
+            "queue": data.names["department"].get(e.department_id, "General") if e.department_id else "General",
+            "cause": "Offer not answered in time", "waited_seconds": None,
+            "agent": data.names["agent"].get(e.agent_id, "") if e.agent_id else "",
+        })
+    rows.sort(key=lambda r: r["when"])
+    return {"title": "Missed chats", "window": _window(query),
+            "columns": _columns(("when", "When", "time"), ("conversation", "Chat", "id"), ("queue", "Queue", "text"),
+                                ("cause", "Cause", "text"), ("waited_seconds", "Waited", "seconds"),
+                                ("agent", "CSR", "text")),
+            "rows": rows}
+
+
+async def satisfaction(query: Query) -> dict[str, Any]:
+    data = await load(query)
+    rows = []
+    for kind, grouped in (("CSR", engine.by_agent(data.facts)), ("Department", engine.by_department(data.facts))):
+        names = data.names["agent" if kind == "CSR" else "department"]
+        for key, facts in grouped.items():
+            rated = [f for f in facts if f.rating in engine.RATINGS]
+            if not rated:
+                continue
+            counts = {r: sum(1 for f in rated if f.rating == r) for r in engine.RATINGS}
+            rows.append({"by": kind, "name": names.get(key, "General" if kind == "Department" else "—") if key else
+                         ("General" if kind == "Department" else "—"),
+                         "good": counts["good"], "neutral": counts["neutral"], "bad": counts["bad"],
+                         "ratings": len(rated), "csat": _r(counts["good"] / len(rated))})
+    return {"title": "Satisfaction", "window": _window(query),
+            "columns": _columns(("by", "By", "text"), ("name", "Name", "text"), ("good", "Good", "count"),
+                                ("neutral", "Neutral", "count"), ("bad", "Bad", "count"),
+                                ("ratings", "Ratings", "count"), ("csat", "CSAT", "percent")),
+            "rows": rows}
+
+
+async def invitations(query: Query) -> dict[str, Any]:
+    lo, hi = query.window
+    counts: dict[str, int] = {}
+    for row in await ConversationEvent.filter(at__gte=lo, at__lt=hi, kind__startswith="invitation_") \
+            .values("kind"):
+        counts[row["kind"]] = counts.get(row["kind"], 0) + 1
+    sent = counts.get("invitation_sent", 0)
+    accepted = counts.get("invitation_accepted", 0)
+    converted = counts.get("invitation_converted", 0)
+    rows = [{"step": step, "count": counts.get(f"invitation_{step}", 0)}
+            for step in ("sent", "shown", "accepted", "declined", "expired", "converted")]
+    return {"title": "Invitations", "window": _window(query),
+            "acceptance_rate": _r(accepted / sent) if sent else None,
+            "conversion_rate": _r(converted / accepted) if accepted else None,
+            "columns": _columns(("step", "Step", "text"), ("count", "Invitations", "count")),
+            "rows": rows}
+
+
+async def grouped(query: Query) -> dict[str, Any]:
+    """The headline KPIs per group (department, agent or site) — `group` of the query."""
+    data = await load(query)
+    buckets: dict[int | None, list[ConversationFacts]] = {}
+    for f in data.facts:
+        buckets.setdefault(_group_key(data, f), []).append(f)
+    rows = [{"group": _group_name(data, key), **_headline(_kpis(data, facts))} for key, facts in buckets.items()]
+    return {"title": "By " + query.group, "window": _window(query),
+            "columns": _columns(("group", query.group.capitalize(), "text"),
+                                *[(key, label, kind) for key, label, kind in HEADLINE]),
+            "rows": rows}
+
+
+async def run(name: str, query: Query) -> dict[str, Any]:
+    if name == "summary" and query.group != "none":
+        return await grouped(query)
+    return await {"summary": summary, "traffic": traffic, "queues": queues, "agents": agents, "states": states,
+                  "missed": missed, "satisfaction": satisfaction, "invitations": invitations}[name](query)

@@ -1,0 +1,46 @@
+"""A supervisor reads the reports: headline figures with their change, charts, tables and CSV."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.async_api import expect
+
+from tests.e2e.helpers import sign_in
+from tests.support import clients
+from tests.support.clients import new_id
+
+
+async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_site_key, new_page):
+    base = demo.server.url
+    tag = new_id()[:6]
+    demo.create_user(f"rory-{tag}@example.com", "supervisor", f"Rory {tag}")
+    # A chat today, so the period has something in it: a visitor who gives up at once (a short abandon).
+    visitor = await clients.visitor(base, demo_site_key, origin=base)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": "Hello?"})
+    await visitor.call("close", {"conversation_id": ack["conversation_id"]})
+    await visitor.disconnect()
+
+    _, page, errors = await new_page(accept_downloads=True)
+    await sign_in(page, base, f"rory-{tag}@example.com", demo.password)
+    await page.get_by_role("link", name="Reports").click()
+    await expect(page.get_by_role("heading", name=re.compile("^Reports"))).to_be_visible()
+    await expect(page.get_by_role("status")).to_have_text(re.compile(r"^(Showing|No chats between) "))
+    offered = page.get_by_role("group", name="Offered", exact=True)
+    await expect(offered).to_contain_text(re.compile(r"\d"))
+    await expect(page.get_by_role("img", name="Chats per interval")).to_be_visible()
+    await expect(page.get_by_role("table", name="Queues")).to_be_visible()
+    await expect(page.get_by_role("table", name="Missed chats")).to_contain_text("Left within the short-abandon time")
+
+    # Another interval re-reads everything; the address keeps the filters.
+    await page.get_by_label("Interval", exact=True).select_option("hour")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page).to_have_url(re.compile(r"slice=hour"))
+
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download Queues as CSV").click()
+    download = await info.value
+    assert download.suggested_filename.startswith("switchboard-queues-")
+    text = open(await download.path(), encoding="utf-8").read()
+    assert text.splitlines()[0] == "Queue,Offered,Answered,Abandoned,Service level,ASA,Longest wait"
+    assert errors.errors == []

@@ -1,0 +1,221 @@
+"""KPIs end to end: scripted chats through real socket.io clients with controlled timings, then
+every KPI the report shows checked against values worked out by hand here."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from tests.support import clients
+from tests.support.clients import new_id
+from tests.support.server import deploy
+
+T = 1.0  # service-level threshold (seconds) for this deployment
+S = 0.5  # short-abandon threshold
+
+
+@pytest.fixture(scope="module")
+def center():
+    deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env={
+        "SERVICE_LEVEL_THRESHOLD_SECONDS": str(T), "SHORT_ABANDON_SECONDS": str(S)})
+    yield deployment
+    deployment.stop()
+
+
+async def signed_in(deployment, email: str) -> httpx.AsyncClient:
+    http = httpx.AsyncClient(base_url=deployment.server.url)
+    page = await http.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = await http.post("/login", data={"email": email, "password": deployment.password, "csrf_token": token})
+    assert response.status_code == 303
+    return http
+
+
+async def ask(d, body: str, token: str | None = None):
+    visitor = await clients.visitor(d.server.url, d.site_key, d.origin, token=token)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": body})
+    assert ack["ok"], ack
+    return visitor, ack["conversation_id"]
+
+
+async def answer_and_close(agent, cid):
+    await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+    assert (await agent.call("message", {"conversation_id": cid, "client_id": new_id(), "body": "Hello!"}))["ok"]
+    assert (await agent.call("close", {"conversation_id": cid}))["ok"]
+
+
+async def test_every_kpi_of_a_scripted_day(center):
+    d = center
+    d.create_user("kim@example.com", "agent", "Kim", max_chats=5)
+    d.create_user("lee@example.com", "agent", "Lee", max_chats=5)
+    d.create_user("chief@example.com", "supervisor", "Chief")
+    kim = await clients.agent(d.server.url, "kim@example.com", d.password)
+    lee = await clients.agent(d.server.url, "lee@example.com", d.password)
+    await kim.call("set_status", {"status": "available"})
+
+    # A: answered at once, rated good.
+    a, a_id = await ask(d, "A: hello")
+    await answer_and_close(kim, a_id)
+    a_token = a.rec.of("session")[0]["token"]
+    assert (await a.call("rate", {"conversation_id": a_id, "rating": "good"}))["ok"]
+    await a.disconnect()
+
+    # B: waits longer than T before Kim is back; rated bad.
+    await kim.call("set_status", {"status": "away"})
+    b, b_id = await ask(d, "B: hello")
+    await asyncio.sleep(T + 0.5)  # scenario timing: the wait is the input
+    await kim.call("set_status", {"status": "available"})
+    await answer_and_close(kim, b_id)
+    assert (await b.call("rate", {"conversation_id": b_id, "rating": "bad"}))["ok"]
+    await b.disconnect()
+
+    # C: a short abandon (gone within S); D: abandons after more than T; D2: abandons within T.
+    await kim.call("set_status", {"status": "away"})
+    c, c_id = await ask(d, "C: hello")
+    await c.call("close", {"conversation_id": c_id})
+    await c.disconnect()
+    d1, d1_id = await ask(d, "D: hello")
+    await asyncio.sleep(T + 0.3)
+    await d1.call("close", {"conversation_id": d1_id})
+    await d1.disconnect()
+    d2, d2_id = await ask(d, "D2: hello")
+    await asyncio.sleep((S + T) / 2)
+    await d2.call("close", {"conversation_id": d2_id})
+    await d2.disconnect()
+
+    # E: answered at once, transferred to Lee, who closes it.
+    await kim.call("set_status", {"status": "available"})
+    await lee.call("set_status", {"status": "available"})
+    e, e_id = await ask(d, "E: hello")
+    owner = await asyncio.wait_for(_first_assigned(kim, lee, e_id), 5)
+    other = lee if owner is kim else kim
+    other_id = d.users["lee@example.com" if other is lee else "kim@example.com"]["id"]
+    assert (await owner.call("transfer", {"conversation_id": e_id, "to_agent_id": other_id}))["ok"]
+    await other.rec.wait_for("conversation.assigned", lambda x: x["id"] == e_id)
+    assert (await other.call("close", {"conversation_id": e_id}))["ok"]
+    await e.disconnect()
+
+    # F: visitor A comes back (a repeat contact: A was not resolved at first contact).
+    f, f_id = await ask(d, "F: me again", token=a_token)
+    holder = await asyncio.wait_for(_first_assigned(kim, lee, f_id), 5)
+    assert (await holder.call("close", {"conversation_id": f_id}))["ok"]
+    await f.disconnect()
+
+    # By hand: offered A B D D2 E F = 6 (C is a short abandon); answered A B E F = 4, of which
+    # A E F within T; abandoned D D2 = 2, of which D2 within T.
+    http = await signed_in(d, "chief@example.com")
+    today = datetime.now(timezone.utc).date()
+    window = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat()}
+    expected_sl = {"negative": 3 / 6, "ignored": 3 / (6 - 1), "positive": (3 + 1) / 6}
+    for variant, sl in expected_sl.items():
+        summary = (await http.get("/api/reports/summary", params={**window, "variant": variant})).json()
+        assert summary["headline"]["service_level"] == pytest.approx(sl, abs=1e-4), variant
+    k = (await http.get("/api/reports/summary", params=window)).json()["headline"]
+    assert (k["offered"], k["answered"], k["abandoned"], k["short_abandons"]) == (6, 4, 2, 1)
+    assert k["abandonment_rate"] == pytest.approx(2 / 6, abs=1e-4)
+    assert k["answered_rate"] == pytest.approx(4 / 6, abs=1e-4)
+    assert k["transfer_rate"] == pytest.approx(1 / 4, abs=1e-4)
+    assert k["fcr"] == pytest.approx(3 / 4, abs=1e-4)  # A came back as F
+    assert k["csat"] == pytest.approx(1 / 2, abs=1e-4) and k["ratings"] == 2
+    # ASA: three chats answered at once, B after about T + 0.5 s.
+    assert k["asa_seconds"] == pytest.approx((T + 0.5) / 4, abs=0.25)
+    # Average abandon time: D after about T + 0.3 s, D2 after about (S + T) / 2.
+    assert k["avg_abandon_seconds"] == pytest.approx(((T + 0.3) + (S + T) / 2) / 2, abs=0.25)
+
+    queues = (await http.get("/api/reports/queues", params=window)).json()["rows"]
+    assert [(r["queue"], r["offered"], r["answered"], r["abandoned"]) for r in queues] == [("General", 6, 4, 2)]
+    assert queues[0]["longest_wait_seconds"] == pytest.approx(T + 0.5, abs=0.3)
+    traffic = (await http.get("/api/reports/traffic", params={**window, "slice": "hour"})).json()
+    assert sum(r["offered"] for r in traffic["rows"]) == 6 and sum(h["offered"] for h in traffic["hour_profile"]) == 6
+    missed = (await http.get("/api/reports/missed", params=window)).json()["rows"]
+    assert sorted(r["conversation"] for r in missed) == sorted([c_id, d1_id, d2_id])
+    satisfaction = (await http.get("/api/reports/satisfaction", params=window)).json()["rows"]
+    assert {(r["by"], r["good"], r["bad"]) for r in satisfaction} >= {("Department", 1, 1)}
+    agents = {r["agent"]: r for r in (await http.get("/api/reports/agents", params=window)).json()["rows"]}
+    assert agents["Kim"]["chats"] >= 3 and agents["Kim"]["away_seconds"] > 0
+    states = (await http.get("/api/reports/states", params=window)).json()["rows"]
+    assert any(r["agent"] == "Kim" and r["state"] == "away" for r in states)
+    # The CSV has the table's header and one line per row.
+    exported = (await http.get("/api/reports/queues", params={**window, "format": "csv"}))
+    assert exported.headers["content-disposition"].startswith("attachment;")
+    assert list(csv.reader(io.StringIO(exported.text)))[:2] == [
+        ["Queue", "Offered", "Answered", "Abandoned", "Service level", "ASA", "Longest wait"],
+        ["General", "6", "4", "2", str(queues[0]["service_level"]), str(queues[0]["asa_seconds"]),
+         str(queues[0]["longest_wait_seconds"])]]
+    await http.aclose()
+    for agent in (kim, lee):
+        await agent.call("set_status", {"status": "offline"})
+        await agent.disconnect()
+
+
+async def _first_assigned(kim, lee, cid):
+    """Whichever of the two CSRs the chat was routed to."""
+    done, pending = await asyncio.wait(
+        [asyncio.create_task(a.rec.wait_for("conversation.assigned", lambda x: x["id"] == cid)) for a in (kim, lee)],
+        return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    return kim if any(x["id"] == cid for x in kim.rec.of("conversation.assigned")) else lee
+
+
+async def test_reports_refuse_the_wrong_people_and_bad_parameters(center):
+    d = center
+    d.create_user("rita@example.com", "agent", "Rita")
+    d.create_user("sven@example.com", "supervisor", "Sven")
+    async with httpx.AsyncClient(base_url=d.server.url) as anonymous:
+        assert (await anonymous.get("/api/reports/summary")).status_code == 401
+        assert (await anonymous.get("/reports")).status_code == 303
+    agent = await signed_in(d, "rita@example.com")
+    assert (await agent.get("/api/reports/summary")).status_code == 403
+    assert (await agent.get("/reports")).status_code == 403
+    await agent.aclose()
+    boss = await signed_in(d, "sven@example.com")
+    for params, status in (
+        ({"from": "2026-13-01"}, 400), ({"from": "2026-11-10", "to": "2026-11-01"}, 400),
+        ({"from": "2020-01-01", "to": "2026-01-01"}, 400), ({"slice": "fortnight"}, 400),
+        ({"group": "planet"}, 400), ({"variant": "sideways"}, 400), ({"department": "abc"}, 400),
+        ({"format": "xml"}, 400), ({"from": "x" * 100}, 400),
+    ):
+        response = await boss.get("/api/reports/summary", params=params)
+        assert response.status_code == status, params
+        assert response.json()["error"]["message"], params
+    assert (await boss.get("/api/reports/nothing")).status_code == 404
+    grouped = (await boss.get("/api/reports/summary", params={"group": "agent"})).json()
+    assert grouped["title"] == "By agent" and isinstance(grouped["rows"], list)
+    await boss.aclose()
+
+
+async def test_a_department_threshold_applies_to_its_queue(center):
+    import json
+
+    from tests.support.server import cli
+
+    d = center
+    d.create_user("pat@example.com", "agent", "Pat", max_chats=2)
+    d.create_user("quincy@example.com", "supervisor", "Quincy")
+    department = json.loads(cli(d.env, "create-department", "--site", d.site_key, "--name", "Patient desk",
+                                "--member", "pat@example.com", "--sl-threshold-seconds", "60", "--json"))["id"]
+    pat = await clients.agent(d.server.url, "pat@example.com", d.password)
+    visitor = await clients.visitor(d.server.url, d.site_key, d.origin)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": "No rush", "department_id": department})
+    await asyncio.sleep(T + 0.5)  # scenario timing: answered after more than the center's T, well within 60 s
+    await pat.call("set_status", {"status": "available"})
+    await pat.rec.wait_for("conversation.assigned", lambda c: c["id"] == ack["conversation_id"])
+    http = await signed_in(d, "quincy@example.com")
+    today = datetime.now(timezone.utc).date()
+    params = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat(), "department": str(department)}
+    queues = (await http.get("/api/reports/queues", params=params)).json()["rows"]
+    assert [(r["queue"], r["answered"], r["service_level"]) for r in queues] == [("Patient desk", 1, 1.0)]
+    summary = (await http.get("/api/reports/summary", params=params)).json()["headline"]
+    assert summary["service_level"] == 0.0  # the center-wide T applies to the summary
+    await http.aclose()
+    await pat.call("close", {"conversation_id": ack["conversation_id"]})
+    await pat.call("set_status", {"status": "offline"})
+    await pat.disconnect()
+    await visitor.disconnect()

@@ -1,0 +1,42 @@
+from datetime import date, datetime, timezone
+
+import pytest
+
+from app.kpi.report import Query, ReportError, parse_query
+
+DEFAULTS = dict(time_zone="Europe/Berlin", threshold_seconds=20, short_abandon_seconds=5, today=date(2026, 3, 30))
+
+
+def test_a_window_is_whole_local_days_in_the_center_time_zone():
+    q = parse_query({"from": "2026-03-29", "to": "2026-03-29"}, **DEFAULTS)
+    lo, hi = q.window
+    # The day clocks go forward in Berlin is 23 hours long.
+    assert lo == datetime(2026, 3, 28, 23, 0, tzinfo=timezone.utc)
+    assert hi == datetime(2026, 3, 29, 22, 0, tzinfo=timezone.utc)
+
+
+def test_defaults_and_the_previous_period():
+    q = parse_query({}, **DEFAULTS)
+    assert (q.start, q.end, q.slice, q.group, q.variant) == (date(2026, 3, 24), date(2026, 3, 30), "day", "none", "negative")
+    previous = q.previous()
+    assert (previous.start, previous.end) == (date(2026, 3, 17), date(2026, 3, 23))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"from": "yesterday"}, "'from' must be a date"),
+    ({"from": "2026-03-30", "to": "2026-03-01"}, "must not be after"),
+    ({"from": "2020-01-01"}, "at most 400 days"),
+    ({"slice": "decade"}, "'slice' must be one of"),
+    ({"group": "moon"}, "'group' must be one of"),
+    ({"variant": "x"}, "'variant' must be one of"),
+    ({"agent": "-1"}, "'agent' must be an id"),
+])
+def test_bad_parameters_say_what_is_wrong(params, message):
+    with pytest.raises(ReportError, match=message):
+        parse_query(params, **DEFAULTS)
+
+
+def test_slices_accept_their_usual_names():
+    assert parse_query({"slice": "hourly"}, **DEFAULTS).slice == "hour"
+    assert parse_query({"slice": "30m"}, **DEFAULTS).slice == "30min"
+    assert isinstance(parse_query({}, **DEFAULTS), Query)
