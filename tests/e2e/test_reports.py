@@ -20,6 +20,12 @@ async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_sit
     ack = await visitor.call("message", {"client_id": new_id(), "body": "Hello?"})
     await visitor.call("close", {"conversation_id": ack["conversation_id"]})
     await visitor.disconnect()
+    # And a CSR who worked a little today, so the state log has a timeline.
+    csr = await clients.agent(base, f"rory-{tag}@example.com", demo.password)
+    await csr.call("set_status", {"status": "available"})
+    await csr.call("set_status", {"status": "away", "reason": "Meal"})
+    await csr.call("set_status", {"status": "offline"})
+    await csr.disconnect()
 
     _, page, errors = await new_page(accept_downloads=True)
     await sign_in(page, base, f"rory-{tag}@example.com", demo.password)
@@ -30,6 +36,9 @@ async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_sit
     await expect(offered).to_contain_text(re.compile(r"\d"))
     await expect(page.get_by_role("img", name="Chats per interval")).to_be_visible()
     await expect(page.get_by_role("table", name="Queues")).to_be_visible()
+    # Every CSR's states as a timeline.
+    timeline = page.get_by_role("list", name="Agent timelines").get_by_role("listitem", name=re.compile(f"^Rory {tag}:"))
+    await expect(timeline).to_have_accessible_name(re.compile(r"available, .*away \(Meal\), .*offline"))
     await expect(page.get_by_role("table", name="Missed chats")).to_contain_text("Left within the short-abandon time")
 
     # Another interval re-reads everything; the address keeps the filters.

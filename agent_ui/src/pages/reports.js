@@ -128,6 +128,46 @@ function renderTable(name, result, q) {
   return section;
 }
 
+/** The state log as a timeline per CSR: one bar across the period, a segment per state. */
+function renderTimeline(states) {
+  const start = Date.parse(states.window.start);
+  const end = Date.parse(states.window.end);
+  const span = Math.max(1, end - start);
+  const byAgent = new Map();
+  for (const row of states.rows) {
+    if (!byAgent.has(row.agent)) byAgent.set(row.agent, []);
+    byAgent.get(row.agent).push(row);
+  }
+  const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": "timeline-h" } }, [
+    el("h2", { text: "Agent timelines", attrs: { id: "timeline-h" } }),
+    el("p", { class: "rp-legend", text: "Available · Away · Offline", attrs: { "aria-hidden": "true" } }),
+  ]);
+  if (!byAgent.size) {
+    section.appendChild(el("p", { class: "rp-empty", text: "No state changes in this period." }));
+    return section;
+  }
+  const list = el("ul", { class: "rp-timelines", attrs: { "aria-label": "Agent timelines" } });
+  for (const [agent, rows] of byAgent) {
+    const bar = el("div", { class: "rp-bar" });
+    const parts = [];
+    for (const row of rows) {
+      const a = Date.parse(row.from);
+      const b = Date.parse(row.to);
+      const label = row.state + (row.reason ? " (" + row.reason + ")" : "") + ", " + format(row.seconds, "duration");
+      parts.push(label);
+      const seg = el("span", { class: "rp-seg rp-seg-" + String(row.state).replace(/[^a-z]/g, ""), attrs: { title: label } });
+      seg.style.left = (((a - start) / span) * 100).toFixed(3) + "%";
+      seg.style.width = Math.max(0.2, ((b - a) / span) * 100).toFixed(3) + "%";
+      bar.appendChild(seg);
+    }
+    list.appendChild(el("li", { class: "rp-timeline", attrs: { "aria-label": agent + ": " + parts.join("; ") } }, [
+      el("span", { class: "rp-timeline-name", text: agent }), bar,
+    ]));
+  }
+  section.appendChild(list);
+  return section;
+}
+
 let generation = 0;
 async function load() {
   const mine = ++generation;
@@ -144,7 +184,10 @@ async function load() {
     const tables = $("tables");
     clear(tables);
     tables.appendChild(renderTable("summary", summary, q));
-    for (const name of TABLES) tables.appendChild(renderTable(name, byName[name], q));
+    for (const name of TABLES) {
+      if (name === "states") tables.appendChild(renderTimeline(byName.states));
+      tables.appendChild(renderTable(name, byName[name], q));
+    }
     status.textContent = summary.headline.offered
       ? "Showing " + summary.window.from + " to " + summary.window.to + "."
       : "No chats between " + summary.window.from + " and " + summary.window.to + ".";
