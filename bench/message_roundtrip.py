@@ -168,7 +168,7 @@ async def main() -> None:
         backend = "PostgreSQL + Redis" if pg else "SQLite, in-memory state"
         print(f"\nMessage round trip visitor → agent → visitor ({backend}; {args.round_trips} sequential "
               f"round trips; throughput with {args.pairs} pairs × {args.per_pair})\n")
-        print(f"| stack | median ms | p99 ms | messages/s |\n|---|---|---|---|")
+        print("| stack | median ms | p99 ms | messages/s |\n|---|---|---|---|")
         for row in (sb, base):
             print(f"| {row['name']} | {row['median_ms']:.2f} | {row['p99_ms']:.2f} | {row['msgs_per_s']:.0f} |")
         print(f"| ratio switchboard / relay | {sb['median_ms'] / base['median_ms']:.2f}× | "

@@ -41,6 +41,18 @@ def safe_next(value: str | None) -> str:
     return "/console"
 
 
+async def supervisor_page(request: Request, refusal: str) -> Response | None:
+    """For pages of supervisors and admins: None when allowed (the user is then in
+    `request.state.user`), else the response to send — sign in first, or 403 with `refusal`."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if user.role not in ("supervisor", "admin"):
+        return Response(refusal, status_code=403, media_type="text/plain")
+    request.state.user = user
+    return None
+
+
 def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 

@@ -8,7 +8,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from app import runtime
 from app.models import Site
 from app.paths import WIDGET_BUNDLE
-from app.web.auth import csrf_token, current_user, login_redirect
+from app.web.auth import csrf_token, current_user, login_redirect, supervisor_page
 from app.web.templating import console_templates, site_templates
 
 DEMO_PAGES = {
@@ -41,11 +41,10 @@ async def console(request: Request) -> Response:
 
 async def supervise(request: Request) -> Response:
     """The supervisors' live board: agents, queues, chats in progress; monitor, whisper, barge, take over."""
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    if user.role not in ("supervisor", "admin"):
-        return PlainTextResponse("The live board is for supervisors and admins.", status_code=403)
+    refused = await supervisor_page(request, "The live board is for supervisors and admins.")
+    if refused is not None:
+        return refused
+    user = request.state.user
     socket_token = runtime.current().signer.socket_token(user.id)
     response = console_templates.TemplateResponse(
         request, "supervise.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}

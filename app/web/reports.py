@@ -11,13 +11,13 @@ import io
 from datetime import datetime
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from app import runtime
 from app.kpi import report
 from app.models import Department
 from app.services.supervision import SUPERVISOR_ROLES
-from app.web.auth import csrf_token, current_user, login_redirect
+from app.web.auth import csrf_token, current_user, supervisor_page
 from app.web.templating import console_templates
 
 _CSV_DANGER = ("=", "+", "-", "@", "\t", "\r")
@@ -30,11 +30,10 @@ def _today(time_zone: str):
 
 
 async def reports_page(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    if user.role not in SUPERVISOR_ROLES:
-        return PlainTextResponse("Reports are for supervisors and admins.", status_code=403)
+    refused = await supervisor_page(request, "Reports are for supervisors and admins.")
+    if refused is not None:
+        return refused
+    user = request.state.user
     settings = runtime.current().settings
     departments = await Department.all().order_by("name").values("id", "name")
     response = console_templates.TemplateResponse(request, "reports.html", {

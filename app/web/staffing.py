@@ -23,8 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from app import runtime
 from app.kpi.forecast import METHODS
 from app.kpi.planning import METHOD_NAMES, StaffingTargets, daily_summary, staffing_plan, to_csv, to_json
-from app.services.supervision import SUPERVISOR_ROLES
-from app.web.auth import csrf_token, current_user, login_redirect
+from app.web.auth import csrf_token, supervisor_page
 from app.web.templating import console_templates
 
 FIELDS = {
@@ -85,13 +84,7 @@ def _plain(value: float) -> str:
 
 
 async def _authorized(request: Request) -> Response | None:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    if user.role not in SUPERVISOR_ROLES:
-        return PlainTextResponse("Workforce planning is for supervisors and admins.", status_code=403)
-    request.state.user = user
-    return None
+    return await supervisor_page(request, "Workforce planning is for supervisors and admins.")
 
 
 async def _plan(targets: StaffingTargets):

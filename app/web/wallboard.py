@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 
 from app import runtime
-from app.services.supervision import SUPERVISOR_ROLES
-from app.web.auth import csrf_token, current_user, login_redirect
+from app.web.auth import csrf_token, supervisor_page
 from app.web.templating import console_templates
 
 
 async def wallboard(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    if user.role not in SUPERVISOR_ROLES:
-        return PlainTextResponse("The wallboard is for supervisors and admins.", status_code=403)
+    refused = await supervisor_page(request, "The wallboard is for supervisors and admins.")
+    if refused is not None:
+        return refused
+    user = request.state.user
     settings = runtime.current().settings
     response = console_templates.TemplateResponse(
         request, "wallboard.html",
