@@ -208,14 +208,14 @@ async def main() -> None:
     os.environ["DATABASE_URL"] = url.replace("postgresql://", "postgres://", 1)
     from app import db
     from app.config import load_settings
-    from app.kpi import live
+    from app.kpi import report
 
     async def summary(first: date, end: date) -> dict:
-        """The KPI summary of [first, end) as the reports compute it: events → engine."""
-        lo = datetime(first.year, first.month, first.day, tzinfo=timezone.utc)
-        hi = datetime(end.year, end.month, end.day, tzinfo=timezone.utc)
-        events = await live.load_events(lo, hi)
-        return live.summarize(events, start=lo, time_zone="UTC", threshold_seconds=20, short_abandon_seconds=5)
+        """The report's headline KPIs of the local days [first, end) — the `summary` report's work
+        for one period: its events read from the log (with the FCR look-ahead), then the engine."""
+        query = report.Query(start=first, end=end - timedelta(days=1))
+        data = await report.load(query)
+        return report._headline(report._kpis(data, data.facts))
 
     conn = await asyncpg.connect(url)
     try:
