@@ -92,7 +92,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        strategy=args.strategy, sticky_seconds=args.sticky_seconds,
                                                        offer_seconds=args.offer_seconds,
                                                        missed_offers_limit=args.missed_offers_limit,
-                                                       sl_threshold_seconds=args.sl_threshold_seconds)
+                                                       sl_threshold_seconds=args.sl_threshold_seconds,
+                                                       business_hours=args.hours)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -200,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="offer each chat to one CSR for this long, to accept or decline (0: assign at once)")
     dept.add_argument("--missed-offers-limit", type=int, default=3,
                       help="set a CSR Away after this many unanswered offers in a row (0: never)")
+    dept.add_argument("--hours", default=None,
+                      help='business hours in the center\'s time zone, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"')
     dept.add_argument("--sl-threshold-seconds", type=int, default=None,
                       help="this queue's service-level threshold (default: SERVICE_LEVEL_THRESHOLD_SECONDS)")
     dept.add_argument("--json", action="store_true")

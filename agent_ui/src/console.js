@@ -8,6 +8,7 @@ import { connect, request as rawRequest, refusalCode } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { playChime, unlockAudioOnGesture } from "./chime.js";
 import { initQueue } from "./queue.js";
+import { initNotes } from "./notes.js";
 import {
   el,
   clear,
@@ -126,6 +127,7 @@ const dom = {
 const socket = connect(meta("switchboard-socket-token"));
 const request = (event, payload, timeoutMs) => rawRequest(socket, event, payload, timeoutMs);
 initQueue({ socket, request, showError: (e) => showError(e), toast: (t) => toast(t), chime: () => playChime() });
+initNotes({ socket, request, showError: (e) => showError(e) });
 
 let awaitingStatus = false;
 // python-socketio emits `status` from its connect handler, i.e. before the CONNECT

@@ -1,6 +1,6 @@
 """Storage: tortoise models. Only app.services writes them."""
 
-from app.models.chat import AuditEvent, Conversation, ConversationEvent, Message, Participant
+from app.models.chat import AuditEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant
 from app.models.org import AgentStatusEvent, AwayReason, Department, Site, User
 from app.models.visitors import PageView, Visit, Visitor
 
@@ -12,6 +12,7 @@ __all__ = [
     "ConversationEvent",
     "Department",
     "Message",
+    "OfflineMessage",
     "PageView",
     "Participant",
     "Site",

@@ -79,6 +79,27 @@ class ConversationEvent(Model):
         indexes = (("conversation_id", "at"),)
 
 
+class OfflineMessage(Model):
+    # A message a visitor left when nobody could chat (outside business hours, nobody signed in);
+    # CSRs follow it up by e-mail and mark it done.
+
+    id = fields.BigIntField(primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="offline_messages", on_delete=fields.CASCADE)
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="offline_messages", on_delete=fields.CASCADE)
+    department = fields.ForeignKeyField("models.Department", related_name="offline_messages", null=True,
+                                        on_delete=fields.SET_NULL)
+    name = fields.CharField(max_length=100, null=True)
+    email = fields.CharField(max_length=254)
+    body = fields.TextField()
+    created_at = fields.DatetimeField(db_index=True)
+    handled_at = fields.DatetimeField(null=True)
+    handled_by = fields.ForeignKeyField("models.User", related_name="handled_messages", null=True,
+                                        on_delete=fields.SET_NULL)
+
+    class Meta:
+        table = "offline_message"
+
+
 class Participant(Model):
     # Staff other than the assigned agent who take part visibly: a supervisor who barged in,
     # or the previous CSR during a warm transfer. `left_at` set when they leave.

@@ -35,6 +35,10 @@ class Department(Model):
     missed_offers_limit = fields.IntField(default=3, db_default=3)
     # Service level threshold T of this queue (None: the center's SERVICE_LEVEL_THRESHOLD_SECONDS).
     sl_threshold_seconds = fields.IntField(null=True)
+    # When this queue takes chats, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00" in the center's time
+    # zone (None: always); outside them, and when none of its CSRs is signed in, visitors may
+    # leave a message instead.
+    business_hours = fields.CharField(max_length=200, null=True)
 
     class Meta:
         table = "department"

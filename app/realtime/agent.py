@@ -16,7 +16,7 @@ from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
 from app.services import (
-    ServiceError, agents, conversations, handoff, offers, routing, serialize, supervision, visitors,
+    ServiceError, agents, conversations, handoff, offers, offline, routing, serialize, supervision, visitors,
 )
 
 # When an agent's last console disconnects, they stay Available this long before going Offline.
@@ -187,6 +187,19 @@ class AgentNamespace(socketio.AsyncNamespace):
         v.payload(data)
         await limit(f"queue:{sid}", 60, 60.0)
         return ok(chats=await routing.queue_for(await self._user(sid)))
+
+    @event
+    async def on_offline_messages(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        await limit(f"offline:{sid}", 60, 60.0)
+        return ok(messages=await offline.open_messages(await self._user(sid)))
+
+    @event
+    async def on_message_done(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        message_id = v.integer(data, "id", minimum=1)
+        await offline.mark_done(await self._user(sid), message_id)
+        return ok()
 
     @event
     async def on_accept(self, sid: str, data: Any) -> dict:

@@ -59,6 +59,12 @@ SUPERVISORS_ROOM = "supervisors"
 
 
 STAFF_ROOM = "staff"
+
+
+async def to_staff_room(event: str, data: Any) -> None:
+    """To every signed-in console (CSRs, supervisors, admins)."""
+    if _sio is not None:
+        await _sio.emit(event, data, to=STAFF_ROOM, namespace=AGENT_NS)
 QUEUE_REASONS = frozenset({"queued", "assigned", "abandoned", "closed", "transferred", "requeued", "take_over"})
 
 

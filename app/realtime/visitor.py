@@ -16,7 +16,7 @@ from app.models import Department, Site, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.security import TokenError
-from app.services import ServiceError, conversations, csat, queueinfo, serialize, visitors
+from app.services import ServiceError, conversations, csat, offline, queueinfo, serialize, visitors
 
 _SITE_TTL = 30.0
 _sites: dict[str, tuple[float, Site | None]] = {}
@@ -216,6 +216,28 @@ class VisitorNamespace(socketio.AsyncNamespace):
         await limit(f"rate:{sid}", 10, 60.0)
         result = await csat.rate(await self._visitor(sid), conversation_id, rating, comment)
         return ok(**result)
+
+    @event
+    async def on_availability(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        await limit(f"avail:{sid}", 30, 60.0)
+        visitor = await self._visitor(sid)
+        return ok(**await offline.availability(visitor.site_id))
+
+    @event
+    async def on_leave_message(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        email = v.text(data, "email", max_len=254)
+        if "@" not in email or any(c.isspace() for c in email):
+            raise ServiceError("bad_request", "'email' is not an e-mail address.")
+        body = v.text(data, "body", max_len=runtime.current().settings.max_message_chars)
+        name = v.text(data, "name", max_len=100, required=False)
+        department_id = v.integer(data, "department_id", minimum=1, required=False)
+        session = await self.get_session(sid)
+        await limit(f"offline:{session['visitor_id']}", 5, 600.0)
+        message = await offline.leave_message(await self._visitor(sid), email=email, body=body, name=name,
+                                              department_id=department_id)
+        return ok(id=message.id)
 
     @event
     async def on_close(self, sid: str, data: Any) -> dict:

@@ -9,6 +9,7 @@ from tortoise.transactions import in_transaction
 
 from app.models import Department, Site, User
 from app.models.org import ROLES
+from app.routing import hours
 from app.routing.policy import DEFAULT_STRATEGY, STRATEGIES
 from app.security import hash_password
 from app.services import ServiceError
@@ -58,7 +59,8 @@ async def create_user(
 
 async def create_department(site_key: str, name: str, member_emails: list[str] | None = None, *,
                             strategy: str = DEFAULT_STRATEGY, sticky_seconds: int = 0, offer_seconds: int = 0,
-                            missed_offers_limit: int = 3, sl_threshold_seconds: int | None = None) -> Department:
+                            missed_offers_limit: int = 3, sl_threshold_seconds: int | None = None,
+                            business_hours: str | None = None) -> Department:
     """A department (a queue) of a site. Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
@@ -72,6 +74,11 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
         raise ServiceError("bad_request", "Sticky seconds must be between 0 and 3600.")
     if not 0 <= offer_seconds <= 300:
         raise ServiceError("bad_request", "Offer seconds must be between 0 (no offers) and 300.")
+    if business_hours is not None:
+        try:
+            hours.parse(business_hours)
+        except hours.HoursError as exc:
+            raise ServiceError("bad_request", str(exc)) from None
     if sl_threshold_seconds is not None and not 1 <= sl_threshold_seconds <= 3600:
         raise ServiceError("bad_request", "The service-level threshold must be between 1 and 3600 seconds.")
     if not 0 <= missed_offers_limit <= 100:
@@ -91,7 +98,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
         department = await Department.create(site_id=site.id, name=name.strip(), routing_strategy=strategy,
                                              sticky_seconds=sticky_seconds, offer_seconds=offer_seconds,
                                              missed_offers_limit=missed_offers_limit,
-                                             sl_threshold_seconds=sl_threshold_seconds)
+                                             sl_threshold_seconds=sl_threshold_seconds,
+                                             business_hours=business_hours)
         for user, level in members:
             await department.users.add(user)
             skills = dict(user.skills) if isinstance(user.skills, dict) else {}

@@ -42,6 +42,9 @@ function start(script, api) {
 
   // --- state (mirrored in localStorage, see docs/widget.md) ---------------------------------
   let lastQueue = null; // the latest `queue` event (place in line while waiting)
+  let availability = null; // {general, departments: {id: bool}} — whether anyone can chat now
+  let offlineSent = null; // the e-mail a note was left for, on this page
+  let noteMode = false; // the visitor chose to leave a note
   let ratingChoice = null; // the rating being chosen for the chat that just ended
   let ratingBusy = false;
   let conv = store.get("conv"); // {id, status, agent, last_seq, agent_read_seq} | null
@@ -140,6 +143,14 @@ function start(script, api) {
     if (closed) ui.typing.hidden = true;
     // Optional name/e-mail before the first message of a new conversation, unless identify()
     // (or an earlier answer) already gave them.
+    // Nobody can chat in the chosen queue: offer a note for the team (the chat stays possible).
+    const nobody = !isLive() && outbox.length === 0 && !queueOpen();
+    if (!nobody) noteMode = false;
+    ui.offNotice.hidden = !nobody || noteMode;
+    ui.offline.hidden = !(nobody && noteMode);
+    ui.form.hidden = nobody && noteMode;
+    ui.offThanks.hidden = !offlineSent;
+    ui.offThanks.textContent = offlineSent ? t.offlineThanks(offlineSent) : "";
     // The topic (department) is asked each time a new conversation starts, when the site has some.
     ui.prechat.hidden = isLive() || outbox.length > 0 || (Boolean(profile.name || profile.email) && ui.departmentRow.hidden);
     let sub = t.subtitle;
@@ -342,8 +353,25 @@ function start(script, api) {
   }
 
   // --- panel ----------------------------------------------------------------------------------
+  function queueOpen() {
+    if (!availability) return true; // not known yet: chat as usual
+    const chosen = ui.departmentRow.hidden ? "" : ui.department.value;
+    if (!chosen) return Boolean(availability.general);
+    return Boolean(availability.departments && availability.departments[chosen]);
+  }
+
+  async function checkAvailability() {
+    if (!connected || isLive()) return;
+    const ack = await request(socket, "availability", {});
+    if (ack.ok) {
+      availability = { general: ack.general, departments: ack.departments || {} };
+      render();
+    }
+  }
+
   function openPanel(focus = true) {
     if (!isOpen()) {
+      checkAvailability();
       ui.panel.hidden = false;
       ui.launcher.setAttribute("aria-expanded", "true");
       store.set("open", true);
@@ -467,6 +495,52 @@ function start(script, api) {
     flush();
   }
 
+  ui.department.addEventListener("change", () => render());
+  ui.offOpen.addEventListener("click", () => {
+    noteMode = true;
+    render();
+    ui.offEmail.focus();
+  });
+  ui.offBack.addEventListener("click", () => {
+    noteMode = false;
+    render();
+    ui.input.focus();
+  });
+  ui.offline.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const email = ui.offEmail.value.trim();
+    const body = ui.offBody.value.trim();
+    if (!email || !EMAIL.test(email)) {
+      showAlert(t.emailRequired, "offline");
+      ui.offEmail.focus();
+      return;
+    }
+    if (!body) {
+      ui.offBody.focus();
+      return;
+    }
+    if (charCount(body) > MAX_CHARS) {
+      showAlert(t.tooLong(MAX_CHARS), "offline");
+      return;
+    }
+    const payload = { email: clip(email, 254), body };
+    const name = ui.offName.value.trim();
+    if (name) payload.name = clip(name, 100);
+    const department = Number(ui.department.value);
+    if (!ui.departmentRow.hidden && Number.isInteger(department) && department > 0) payload.department_id = department;
+    ui.offSend.disabled = true;
+    const ack = await request(socket, "leave_message", payload);
+    ui.offSend.disabled = false;
+    if (ack.ok) {
+      offlineSent = email;
+      ui.offBody.value = "";
+      showAlert("");
+    } else {
+      showAlert(ack.error.code === "rate_limited" ? t.tooFast : t.error, "offline");
+    }
+    render();
+  });
+
   ui.form.addEventListener("submit", (e) => {
     e.preventDefault();
     submit();
@@ -524,6 +598,7 @@ function start(script, api) {
     store.set("vid", s.visitor_id);
     request(socket, "page_view", pageView());
     renderDepartments(Array.isArray(s.departments) ? s.departments : []);
+    if (isOpen()) checkAvailability();
     if (s.conversation) adopt(s.conversation);
     else if (conv && conv.status === "closed") dropConversation(); // ended earlier: it is history now
     // A live one syncs; one we think live but the server does not learns that it was closed.

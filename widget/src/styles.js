@@ -53,6 +53,14 @@ button, textarea, input { font: inherit; color: inherit; }
 .rating label { display: grid; gap: 4px; font-size: 12.5px; color: #475569; }
 .rating textarea { font: inherit; font-size: 13px; border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px; resize: vertical; }
 .thanks { margin: 0; font-size: 12.5px; color: #15803d; }
+.offline { display: grid; gap: 8px; padding: 10px 14px 12px; border-top: 1px solid #e2e8f0; }
+.offline[hidden] { display: none; }
+.offline-notice { display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; padding: 8px 14px; font-size: 12.5px; color: #334155; background: #f8fafc; border-top: 1px solid #e2e8f0; }
+.offline-notice[hidden] { display: none; }
+.link-btn { font: inherit; font-size: 12.5px; background: none; border: 0; padding: 0; color: #1d4ed8; text-decoration: underline; cursor: pointer; justify-self: start; }
+.offline-intro { margin: 0; font-size: 13px; color: #334155; }
+.offline label { display: grid; gap: 4px; font-size: 12.5px; color: #475569; }
+.offline input, .offline textarea { font: inherit; font-size: 13px; border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px 8px; }
 .prechat { display: grid; grid-template-columns: 1fr 1fr; gap: 6px; padding: 8px 12px 0; background: #fff; border-top: 1px solid #e2e8f0; }
 .prechat label { display: flex; flex-direction: column; font-size: 11.5px; color: #475569; gap: 2px; }
 .prechat input { border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px 8px; font-size: 13px; width: 100%; }

@@ -85,13 +85,33 @@ export function buildUI(t, lang, maxChars) {
   ui.input = el("textarea", { rows: 1, "aria-label": t.message, placeholder: t.placeholder, maxlength: maxChars * 2 });
   ui.send = el("button", { type: "submit", className: "send", text: t.send });
   ui.form = el("form", { className: "compose", novalidate: true }, [ui.input, ui.send]);
+  // When nobody can chat: a notice offering a note for the team instead.
+  ui.offOpen = el("button", { type: "button", className: "link-btn", text: t.offlineOpen });
+  ui.offNotice = el("div", { className: "offline-notice", hidden: true }, [el("span", { text: t.offlineNotice }), ui.offOpen]);
+  ui.offBack = el("button", { type: "button", className: "link-btn", text: t.offlineBack });
+  ui.offName = el("input", { type: "text", id: "sb-off-name", maxlength: 100, autocomplete: "name" });
+  ui.offEmail = el("input", { type: "email", id: "sb-off-email", maxlength: 254, autocomplete: "email", required: true });
+  ui.offBody = el("textarea", { id: "sb-off-body", rows: 3, maxlength: maxChars * 2 });
+  ui.offSend = el("button", { type: "submit", className: "send", text: t.offlineSend });
+  ui.offThanks = el("p", { className: "thanks", role: "status", hidden: true });
+  ui.offline = el("form", { className: "offline", novalidate: true, hidden: true, "aria-label": t.offlineIntro }, [
+    el("p", { className: "offline-intro", text: t.offlineIntro }),
+    el("label", { for: "sb-off-name" }, [el("span", { text: t.offlineName }), ui.offName]),
+    el("label", { for: "sb-off-email" }, [el("span", { text: t.offlineEmail }), ui.offEmail]),
+    el("label", { for: "sb-off-body" }, [el("span", { text: t.offlineBody }), ui.offBody]),
+    ui.offSend,
+    ui.offBack,
+    ui.offThanks,
+  ]);
   ui.alert = el("div", { className: "alert", role: "alert", hidden: true });
   ui.panel = el("div", { className: "panel", id: "sb-panel", role: "dialog", "aria-label": t.dialog, hidden: true }, [
     el("div", { className: "head" }, [el("div", { className: "grow" }, [ui.title, ui.subtitle]), ui.minimize]),
     ui.status,
     ui.body,
+    ui.offNotice,
     ui.prechat,
     ui.form,
+    ui.offline,
     ui.alert,
   ]);
   ui.badge = el("span", { className: "badge", role: "img", hidden: true });

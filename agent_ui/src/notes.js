@@ -1,0 +1,64 @@
+// Notes visitors left when nobody could chat: listed for the CSRs of their queue, answered by
+// e-mail, then marked done. Pushed: `offline_messages.changed` → re-read `offline_messages`.
+import { el, clear, formatTime } from "./dom.js";
+
+export function initNotes({ socket, request, showError }) {
+  const list = document.getElementById("notes-list");
+  const empty = document.getElementById("notes-empty");
+  const count = document.getElementById("notes-count");
+  if (!list) return;
+  let reading = false;
+  let again = false;
+
+  async function read() {
+    if (reading) {
+      again = true;
+      return;
+    }
+    reading = true;
+    try {
+      do {
+        again = false;
+        const res = await request("offline_messages", {});
+        if (res.ok) render(Array.isArray(res.messages) ? res.messages : []);
+      } while (again);
+    } finally {
+      reading = false;
+    }
+  }
+
+  function render(notes) {
+    clear(list);
+    count.textContent = notes.length ? "(" + notes.length + ")" : "";
+    empty.hidden = notes.length > 0;
+    for (const n of notes) {
+      const who = n.name || n.email;
+      const reply = el("a", { class: "btn btn-small", text: "Reply by e-mail",
+        attrs: { "aria-label": "Reply to " + who + " by e-mail" } });
+      reply.href = "mailto:" + encodeURIComponent(n.email).replace(/%40/g, "@");
+      const done = el("button", { class: "btn btn-small", text: "Done",
+        attrs: { type: "button", "aria-label": "Mark the note from " + who + " as done" } });
+      done.addEventListener("click", async () => {
+        done.disabled = true;
+        const res = await request("message_done", { id: n.id });
+        if (!res.ok) {
+          showError(res.error);
+          done.disabled = false;
+        }
+        read();
+      });
+      list.appendChild(el("li", { class: "note", attrs: { "aria-label": "Note from " + who } }, [
+        el("div", { class: "note-head" }, [
+          el("span", { class: "note-who", text: who }),
+          el("time", { class: "note-time", text: formatTime(n.created_at), attrs: { datetime: n.created_at } }),
+        ]),
+        el("div", { class: "note-meta", text: n.email + (n.department_name ? " · " + n.department_name : "") }),
+        el("p", { class: "note-body", text: n.body }),
+        el("div", { class: "note-actions" }, [reply, done]),
+      ]));
+    }
+  }
+
+  socket.on("connect", read);
+  socket.on("offline_messages.changed", read);
+}

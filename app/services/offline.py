@@ -1,0 +1,93 @@
+"""When nobody can chat: whether a queue is open now, and the messages visitors leave instead.
+
+A queue is open when it is within its business hours (if it has any) and at least one CSR who
+serves it is Available. Otherwise the widget offers a form; the message is stored, listed in
+the console for CSRs to follow up by e-mail, and marked done there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app import runtime
+from app.clock import iso, utcnow
+from app.models import Conversation, Department, OfflineMessage, User, Visitor
+from app.realtime import bus
+from app.routing.hours import HoursError, parse
+from app.services import ServiceError, conversations
+
+STAFF_ROLES = ("agent", "supervisor", "admin")
+
+
+def _within_hours(text: str | None) -> bool:
+    if not text:
+        return True
+    try:
+        return parse(text).open_at(utcnow(), runtime.current().settings.center_time_zone)
+    except HoursError:
+        return True  # unreadable hours never close a queue (they are checked when set)
+
+
+async def availability(site_id: int) -> dict[str, Any]:
+    """{"general": bool, "departments": {"<id>": bool}} for the site's queues, now."""
+    available = await User.filter(is_active=True, role__in=STAFF_ROLES, status="available").values_list("id", flat=True)
+    available = set(available)
+    departments = await Department.filter(site_id=site_id).values("id", "business_hours")
+    members: dict[int, set[int]] = {}
+    for row in await Department.filter(site_id=site_id, users__id__in=list(available)).values("id", "users__id"):
+        members.setdefault(row["id"], set()).add(row["users__id"])
+    return {
+        "general": bool(available),
+        "departments": {str(d["id"]): bool(members.get(d["id"])) and _within_hours(d["business_hours"])
+                        for d in departments},
+    }
+
+
+def _view(m: OfflineMessage, department_name: str | None = None) -> dict[str, Any]:
+    return {"id": m.id, "visitor_id": m.visitor_id, "name": m.name, "email": m.email, "body": m.body,
+            "department": m.department_id, "department_name": department_name, "created_at": iso(m.created_at),
+            "handled_at": iso(m.handled_at)}
+
+
+async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | None,
+                        department_id: int | None) -> OfflineMessage:
+    department = None
+    if department_id is not None:
+        department = await Department.get_or_none(id=department_id, site_id=visitor.site_id)
+        if department is None:
+            raise ServiceError("not_found", "No such department.")
+    message = await OfflineMessage.create(site_id=visitor.site_id, visitor_id=visitor.id, department_id=department_id,
+                                          name=name, email=email, body=body, created_at=utcnow())
+    updates = {k: v for k, v in (("name", name), ("email", email)) if v and not getattr(visitor, k)}
+    if updates:
+        await Visitor.filter(id=visitor.id).update(**updates)
+    # A visitor who gave up waiting and left a message instead has abandoned the queue.
+    waiting = await Conversation.filter(visitor_id=visitor.id, status="waiting").first()
+    if waiting is not None:
+        try:
+            await conversations.close(waiting, by="visitor")
+        except ServiceError:
+            pass
+    # Only a hint: each console re-reads the messages it may see.
+    await bus.to_staff_room("offline_messages.changed", {"reason": "new"})
+    return message
+
+
+async def open_messages(user: User) -> list[dict[str, Any]]:
+    mine = set(await Department.filter(users__id=user.id).values_list("id", flat=True))
+    names = {d["id"]: d["name"] for d in await Department.all().values("id", "name")}
+    rows = await OfflineMessage.filter(handled_at=None).order_by("created_at").limit(200)
+    return [_view(m, names.get(m.department_id)) for m in rows
+            if user.role in ("supervisor", "admin") or m.department_id is None or m.department_id in mine]
+
+
+async def mark_done(user: User, message_id: int) -> None:
+    message = await OfflineMessage.get_or_none(id=message_id)
+    if message is None or not (user.role in ("supervisor", "admin") or message.department_id is None
+                               or await Department.filter(id=message.department_id, users__id=user.id).exists()):
+        raise ServiceError("not_found", "No such message.")
+    updated = await OfflineMessage.filter(id=message.id, handled_at=None).update(handled_at=utcnow(),
+                                                                                   handled_by_id=user.id)
+    if not updated:
+        raise ServiceError("invalid_state", "Someone has handled this message already.")
+    await bus.to_staff_room("offline_messages.changed", {"reason": "done"})

@@ -1,0 +1,55 @@
+"""Nobody can chat in the chosen queue (outside its hours): the widget offers a note; a CSR of
+that queue finds it in the console, replies by e-mail and marks it done."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+from playwright.async_api import expect
+
+from tests.e2e.helpers import launcher, set_status, sign_in, widget
+from tests.support.clients import new_id
+from tests.support.server import cli
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+async def test_a_visitor_leaves_a_note_and_a_csr_follows_it_up(demo, demo_site_key, new_page):
+    base = demo.server.url
+    tag = new_id()[:6]
+    email = f"nia-{tag}@example.com"
+    demo.create_user(email, "agent", f"Nia {tag}")
+    tomorrow = DAYS[(datetime.now(timezone.utc).weekday() + 1) % 7]  # the demo center runs on UTC
+    topic = f"Repairs {tag}"
+    cli(demo.env, "create-department", "--site", demo_site_key, "--name", topic, "--member", email,
+        "--hours", f"{tomorrow} 09:00-17:00", "--json")
+
+    _, csr, csr_errors = await new_page()
+    await sign_in(csr, base, email, demo.password)
+    await set_status(csr, "Available")  # signed in and Available, but the queue is closed today
+
+    _, visitor, visitor_errors = await new_page()
+    await visitor.goto(base + "/demo/support")
+    await launcher(visitor).click()
+    panel = widget(visitor)
+    await panel.get_by_label("Topic").select_option(label=topic)
+    await expect(panel.get_by_text("Nobody can chat right now")).to_be_visible()
+    await panel.get_by_role("button", name="Leave a note instead").click()
+    await panel.get_by_label("Your email").fill("not an address")
+    await panel.get_by_label("How can we help?").fill("My stove <b>leaks</b> gas at the valve")
+    await panel.get_by_role("button", name="Send to the team").click()
+    await expect(panel.get_by_role("alert")).to_have_text(re.compile("valid|email", re.IGNORECASE))
+    await panel.get_by_label("Your email").fill("camper@example.org")
+    await panel.get_by_role("button", name="Send to the team").click()
+    await expect(panel.get_by_text("Thanks! We'll reply to camper@example.org.")).to_be_visible()
+
+    note = csr.get_by_role("listitem", name="Note from camper@example.org")
+    await expect(note).to_contain_text("My stove <b>leaks</b> gas at the valve")
+    await expect(note.get_by_role("link", name="Reply to camper@example.org by e-mail")).to_have_attribute(
+        "href", "mailto:camper@example.org")
+    await note.get_by_role("button", name=re.compile("^Mark the note from")).click()
+    await expect(note).to_have_count(0)
+    assert csr_errors.errors == [] and visitor_errors.errors == []
+    await set_status(csr, "Offline")
