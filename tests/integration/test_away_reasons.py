@@ -38,6 +38,8 @@ async def test_away_with_a_reason_from_the_list(deployment):
             assert code(await rae.call("set_status", payload)) == "bad_request", payload
         assert code(await rae.call("set_status", {"status": "away", "reason": "x" * 65})) == "too_large"
         assert (await rae.call("set_status", {"status": "offline"}))["ok"]
+        for payload in ([], "x", 3):
+            assert code(await rae.call("away_reasons", payload)) == "bad_request"
         assert rae.connected
     finally:
         await rae.disconnect()

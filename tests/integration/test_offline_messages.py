@@ -78,8 +78,11 @@ async def test_a_left_message_reaches_the_queues_csrs_who_mark_it_done(deploymen
         assert (await mae.call("message_done", {"id": ack["id"]}))["ok"]
         assert code(await mae.call("message_done", {"id": ack["id"]})) == "invalid_state"
         assert all(m["id"] != ack["id"] for m in (await mae.call("offline_messages", {}))["messages"])
-        for payload in ({}, {"id": "1"}, {"id": 0}, []):
+        for payload in ({}, {"id": "1"}, {"id": 0}, {"id": 2**40}, []):
             assert code(await mae.call("message_done", payload)) == "bad_request"
+        assert code(await mae.call("message_done", {"id": 987654321})) == "not_found"
+        for payload in ([], "x"):
+            assert code(await mae.call("offline_messages", payload)) == "bad_request"
     finally:
         for client in (mae, out, visitor):
             await client.disconnect()
