@@ -93,7 +93,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        offer_seconds=args.offer_seconds,
                                                        missed_offers_limit=args.missed_offers_limit,
                                                        sl_threshold_seconds=args.sl_threshold_seconds,
-                                                       business_hours=args.hours)
+                                                       business_hours=args.hours,
+                                                       max_wait_seconds=args.max_wait_seconds)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -203,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="set a CSR Away after this many unanswered offers in a row (0: never)")
     dept.add_argument("--hours", default=None,
                       help='business hours in the center\'s time zone, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"')
+    dept.add_argument("--max-wait-seconds", type=int, default=None,
+                      help="after this long in the queue the widget offers to leave a note instead")
     dept.add_argument("--sl-threshold-seconds", type=int, default=None,
                       help="this queue's service-level threshold (default: SERVICE_LEVEL_THRESHOLD_SECONDS)")
     dept.add_argument("--json", action="store_true")

@@ -39,6 +39,8 @@ class Department(Model):
     # zone (None: always); outside them, and when none of its CSRs is signed in, visitors may
     # leave a message instead.
     business_hours = fields.CharField(max_length=200, null=True)
+    # After this long in the queue the widget offers to leave a note instead (None: never).
+    max_wait_seconds = fields.IntField(null=True)
 
     class Meta:
         table = "department"

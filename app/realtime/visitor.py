@@ -93,7 +93,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 "token": rt.signer.visitor_token(visitor.id, site.id),
                 "conversation": await self._visitor_view(conversation) if conversation else None,
                 # The topics a visitor may pick before a new chat (the site's departments).
-                "departments": await Department.filter(site_id=site.id).order_by("name").values("id", "name"),
+                "departments": await Department.filter(site_id=site.id).order_by("name")
+                .values("id", "name", "max_wait_seconds"),
             },
             to=sid,
         )

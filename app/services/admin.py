@@ -60,7 +60,7 @@ async def create_user(
 async def create_department(site_key: str, name: str, member_emails: list[str] | None = None, *,
                             strategy: str = DEFAULT_STRATEGY, sticky_seconds: int = 0, offer_seconds: int = 0,
                             missed_offers_limit: int = 3, sl_threshold_seconds: int | None = None,
-                            business_hours: str | None = None) -> Department:
+                            business_hours: str | None = None, max_wait_seconds: int | None = None) -> Department:
     """A department (a queue) of a site. Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
@@ -79,6 +79,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
             hours.parse(business_hours)
         except hours.HoursError as exc:
             raise ServiceError("bad_request", str(exc)) from None
+    if max_wait_seconds is not None and not 5 <= max_wait_seconds <= 86400:
+        raise ServiceError("bad_request", "The maximum wait must be between 5 seconds and a day.")
     if sl_threshold_seconds is not None and not 1 <= sl_threshold_seconds <= 3600:
         raise ServiceError("bad_request", "The service-level threshold must be between 1 and 3600 seconds.")
     if not 0 <= missed_offers_limit <= 100:
@@ -99,7 +101,7 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
                                              sticky_seconds=sticky_seconds, offer_seconds=offer_seconds,
                                              missed_offers_limit=missed_offers_limit,
                                              sl_threshold_seconds=sl_threshold_seconds,
-                                             business_hours=business_hours)
+                                             business_hours=business_hours, max_wait_seconds=max_wait_seconds)
         for user, level in members:
             await department.users.add(user)
             skills = dict(user.skills) if isinstance(user.skills, dict) else {}

@@ -40,6 +40,8 @@ async def rate(visitor: Visitor, conversation_id: int, rating: str, comment: str
     conversation = await conversations.visitor_conversation(visitor, conversation_id)
     if conversation.status != "closed":
         raise ServiceError("invalid_state", "A chat can be rated once it has ended.")
+    if conversation.agent_id is None:
+        raise ServiceError("invalid_state", "Only a chat someone answered can be rated.")
     now = utcnow()
     if conversation.closed_at is not None and now - conversation.closed_at > RATING_WINDOW:
         raise ServiceError("invalid_state", "This chat ended too long ago to be rated.")

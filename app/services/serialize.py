@@ -29,6 +29,7 @@ def conversation_for_visitor(c: Conversation, agent: User | None = None) -> dict
         "closed_at": iso(c.closed_at),
         "last_seq": c.last_seq,
         "agent_read_seq": c.agent_read_seq,
+        "department": c.department_id,
         "queue": None,  # filled in `session` / `sync` while waiting; live changes come as `queue` events
         "rating": None,  # filled in `session` / `sync` / `history` once closed and rated
     }

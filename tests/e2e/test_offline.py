@@ -53,3 +53,32 @@ async def test_a_visitor_leaves_a_note_and_a_csr_follows_it_up(demo, demo_site_k
     await expect(note).to_have_count(0)
     assert csr_errors.errors == [] and visitor_errors.errors == []
     await set_status(csr, "Offline")
+
+
+async def test_after_a_long_wait_the_visitor_may_leave_a_note_instead(demo, demo_site_key, new_page):
+    base = demo.server.url
+    tag = new_id()[:6]
+    email = f"lia-{tag}@example.com"
+    demo.create_user(email, "agent", f"Lia {tag}")
+    topic = f"Warranty {tag}"
+    cli(demo.env, "create-department", "--site", demo_site_key, "--name", topic, "--member", email,
+        "--max-wait-seconds", "5", "--json")
+    _, visitor, errors = await new_page()
+    await visitor.goto(base + "/demo/")
+    await launcher(visitor).click()
+    panel = widget(visitor)
+    await panel.get_by_label("Topic").select_option(label=topic)
+    await panel.get_by_label("Message").fill("Is my tent still under warranty?")
+    await panel.get_by_label("Message").press("Enter")
+    await expect(panel.get_by_text(re.compile(r"^You're next in line"))).to_be_visible()
+    # Nobody takes it: after the queue's maximum wait the widget offers a note.
+    await expect(panel.get_by_text("Sorry for the wait.", exact=False)).to_be_visible(timeout=15_000)
+    await panel.get_by_role("button", name="Leave a note instead").click()
+    await panel.get_by_label("Your email").fill("hiker@example.org")
+    await panel.get_by_label("How can we help?").fill("Bought it in 2024, order 5531")
+    await panel.get_by_role("button", name="Send to the team").click()
+    await expect(panel.get_by_text("Thanks! We'll reply to hiker@example.org.")).to_be_visible()
+    # The chat left in the queue ended (abandoned); an unanswered chat is not offered for rating.
+    await expect(panel.get_by_text("This chat has ended.", exact=False)).to_be_visible()
+    await expect(panel.get_by_role("group", name="Rate this chat")).to_be_hidden()
+    assert errors.errors == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.support import clients
 from tests.support.clients import new_id
+from tests.support.server import cli
 
 
 def code(ack) -> str | None:
@@ -72,3 +75,17 @@ async def test_rating_refuses_bad_input_and_other_peoples_chats(ended_chat, depl
     # Nothing of the refused ones was stored.
     history = (await visitor.call("history", {}))["conversations"]
     assert next(c for c in history if c["id"] == cid)["rating"] is None
+
+
+async def test_a_chat_nobody_answered_is_not_rated(deployment):
+    tag = new_id()[:6]
+    desk = json.loads(cli(deployment.env, "create-department", "--site", deployment.site_key,
+                          "--name", f"Empty {tag}", "--json"))["id"]
+    visitor = await clients.visitor(deployment.servers[0].url, deployment.site_key, deployment.origin)
+    try:
+        ack = await visitor.call("message", {"client_id": new_id(), "body": "Anyone?", "department_id": desk})
+        await visitor.call("close", {"conversation_id": ack["conversation_id"]})
+        refused = await visitor.call("rate", {"conversation_id": ack["conversation_id"], "rating": "bad"})
+        assert code(refused) == "invalid_state"
+    finally:
+        await visitor.disconnect()

@@ -45,6 +45,7 @@ function start(script, api) {
   let availability = null; // {general, departments: {id: bool}} — whether anyone can chat now
   let offlineSent = null; // the e-mail a note was left for, on this page
   let noteMode = false; // the visitor chose to leave a note
+  let departments = []; // the site's queues: {id, name, max_wait_seconds}
   let ratingChoice = null; // the rating being chosen for the chat that just ended
   let ratingBusy = false;
   let conv = store.get("conv"); // {id, status, agent, last_seq, agent_read_seq} | null
@@ -143,12 +144,16 @@ function start(script, api) {
     if (closed) ui.typing.hidden = true;
     // Optional name/e-mail before the first message of a new conversation, unless identify()
     // (or an earlier answer) already gave them.
-    // Nobody can chat in the chosen queue: offer a note for the team (the chat stays possible).
+    // Nobody can chat in the chosen queue, or the wait is long: offer a note for the team (the
+    // chat stays possible).
     const nobody = !isLive() && outbox.length === 0 && !queueOpen();
-    if (!nobody) noteMode = false;
-    ui.offNotice.hidden = !nobody || noteMode;
-    ui.offline.hidden = !(nobody && noteMode);
-    ui.form.hidden = nobody && noteMode;
+    const longWait = waitedTooLong();
+    const offer = nobody || longWait;
+    if (!offer) noteMode = false;
+    ui.offText.textContent = longWait ? t.longWait : t.offlineNotice;
+    ui.offNotice.hidden = !offer || noteMode;
+    ui.offline.hidden = !(offer && noteMode);
+    ui.form.hidden = offer && noteMode;
     ui.offThanks.hidden = !offlineSent;
     ui.offThanks.textContent = offlineSent ? t.offlineThanks(offlineSent) : "";
     // The topic (department) is asked each time a new conversation starts, when the site has some.
@@ -165,8 +170,10 @@ function start(script, api) {
   }
 
   function renderRating(closed) {
-    ui.rating.hidden = !closed;
-    if (!closed) return;
+    // Only a chat someone answered is rated (not one left in the queue).
+    const rateable = closed && Boolean(conv.agent);
+    ui.rating.hidden = !rateable;
+    if (!rateable) return;
     const given = conv.rating && conv.rating.rating;
     const shown = ratingChoice || given || null;
     for (const b of ui.rateButtons) b.setAttribute("aria-pressed", String(b.getAttribute("data-rating") === shown));
@@ -353,6 +360,14 @@ function start(script, api) {
   }
 
   // --- panel ----------------------------------------------------------------------------------
+  // The chat has waited longer than its queue's maximum wait (set per department).
+  function waitedTooLong() {
+    if (!conv || conv.status !== "waiting" || !conv.created_at) return false;
+    const department = departments.find((d) => d.id === conv.department);
+    const limit = department && Number(department.max_wait_seconds);
+    return Boolean(limit) && Date.now() - Date.parse(conv.created_at) > limit * 1000;
+  }
+
   function queueOpen() {
     if (!availability) return true; // not known yet: chat as usual
     const chosen = ui.departmentRow.hidden ? "" : ui.department.value;
@@ -421,11 +436,14 @@ function start(script, api) {
         const ack = await request(socket, "message", payload);
         if (ack.ok) {
           if (alertKind === "send") showAlert("");
+          const started = !conv || conv.id !== ack.conversation_id;
           addMessage({ conversation_id: ack.conversation_id, seq: ack.seq, client_id: item.client_id, sender: "visitor",
             author: item.name || profile.name || null, body: item.body, created_at: ack.created_at });
           saveConv();
           render();
-          syncIfGap();
+          // A new conversation: fetch the whole of it (its queue, department, start time).
+          if (started) sync();
+          else syncIfGap();
           continue;
         }
         const code = ack.error.code;
@@ -662,6 +680,11 @@ function start(script, api) {
   });
 
   // While waiting: the place in the queue and an estimate, whenever they change.
+  // While a chat waits, look now and then whether the wait has become long.
+  setInterval(() => {
+    if (conv && conv.status === "waiting" && isOpen() && ui.offNotice.hidden && waitedTooLong()) render();
+  }, 5000);
+
   // It can arrive before the ack that tells us the new conversation's id: kept until adopted.
   socket.on("queue", (q) => {
     if (!q || !Number.isInteger(q.conversation_id)) return;
@@ -674,6 +697,7 @@ function start(script, api) {
 
   function renderDepartments(list) {
     const valid = list.filter((d) => d && Number.isInteger(d.id) && typeof d.name === "string");
+    departments = valid;
     const chosen = ui.department.value;
     while (ui.department.firstChild) ui.department.removeChild(ui.department.firstChild);
     const none = document.createElement("option");

@@ -87,7 +87,8 @@ export function buildUI(t, lang, maxChars) {
   ui.form = el("form", { className: "compose", novalidate: true }, [ui.input, ui.send]);
   // When nobody can chat: a notice offering a note for the team instead.
   ui.offOpen = el("button", { type: "button", className: "link-btn", text: t.offlineOpen });
-  ui.offNotice = el("div", { className: "offline-notice", hidden: true }, [el("span", { text: t.offlineNotice }), ui.offOpen]);
+  ui.offText = el("span", { text: t.offlineNotice });
+  ui.offNotice = el("div", { className: "offline-notice", hidden: true }, [ui.offText, ui.offOpen]);
   ui.offBack = el("button", { type: "button", className: "link-btn", text: t.offlineBack });
   ui.offName = el("input", { type: "text", id: "sb-off-name", maxlength: 100, autocomplete: "name" });
   ui.offEmail = el("input", { type: "email", id: "sb-off-email", maxlength: 254, autocomplete: "email", required: true });
