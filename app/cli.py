@@ -94,7 +94,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        missed_offers_limit=args.missed_offers_limit,
                                                        sl_threshold_seconds=args.sl_threshold_seconds,
                                                        business_hours=args.hours,
-                                                       max_wait_seconds=args.max_wait_seconds)
+                                                       max_wait_seconds=args.max_wait_seconds,
+                                                       route_pages=args.route_page or [], priority=args.priority)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -204,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="set a CSR Away after this many unanswered offers in a row (0: never)")
     dept.add_argument("--hours", default=None,
                       help='business hours in the center\'s time zone, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"')
+    dept.add_argument("--route-page", action="append", metavar="PATTERN",
+                      help="chats started on pages matching this path pattern (e.g. /pricing*) come here "
+                           "unless the visitor picks a topic (repeatable)")
+    dept.add_argument("--priority", type=int, default=0, help="priority of this department's chats (0-100)")
     dept.add_argument("--max-wait-seconds", type=int, default=None,
                       help="after this long in the queue the widget offers to leave a note instead")
     dept.add_argument("--sl-threshold-seconds", type=int, default=None,

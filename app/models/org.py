@@ -41,6 +41,11 @@ class Department(Model):
     business_hours = fields.CharField(max_length=200, null=True)
     # After this long in the queue the widget offers to leave a note instead (None: never).
     max_wait_seconds = fields.IntField(null=True)
+    # Routing rules: a chat started without a chosen topic goes to the first department (by name)
+    # one of whose page patterns matches the visitor's current page, e.g. ["/pricing*", "/sales/*"];
+    # chats of this department get this priority (higher is served first).
+    route_pages = fields.JSONField(default=list, db_default=[])
+    priority = fields.IntField(default=0, db_default=0)
 
     class Meta:
         table = "department"

@@ -60,7 +60,8 @@ async def create_user(
 async def create_department(site_key: str, name: str, member_emails: list[str] | None = None, *,
                             strategy: str = DEFAULT_STRATEGY, sticky_seconds: int = 0, offer_seconds: int = 0,
                             missed_offers_limit: int = 3, sl_threshold_seconds: int | None = None,
-                            business_hours: str | None = None, max_wait_seconds: int | None = None) -> Department:
+                            business_hours: str | None = None, max_wait_seconds: int | None = None,
+                            route_pages: list[str] | None = None, priority: int = 0) -> Department:
     """A department (a queue) of a site. Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
@@ -79,6 +80,11 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
             hours.parse(business_hours)
         except hours.HoursError as exc:
             raise ServiceError("bad_request", str(exc)) from None
+    route_pages = [p.strip() for p in route_pages or [] if p.strip()]
+    if any(not p.startswith("/") or len(p) > 200 for p in route_pages):
+        raise ServiceError("bad_request", "A page pattern is a path such as /pricing* (at most 200 characters).")
+    if not 0 <= priority <= 100:
+        raise ServiceError("bad_request", "The priority must be between 0 and 100.")
     if max_wait_seconds is not None and not 5 <= max_wait_seconds <= 86400:
         raise ServiceError("bad_request", "The maximum wait must be between 5 seconds and a day.")
     if sl_threshold_seconds is not None and not 1 <= sl_threshold_seconds <= 3600:
@@ -101,7 +107,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
                                              sticky_seconds=sticky_seconds, offer_seconds=offer_seconds,
                                              missed_offers_limit=missed_offers_limit,
                                              sl_threshold_seconds=sl_threshold_seconds,
-                                             business_hours=business_hours, max_wait_seconds=max_wait_seconds)
+                                             business_hours=business_hours, max_wait_seconds=max_wait_seconds,
+                                             route_pages=route_pages, priority=priority)
         for user, level in members:
             await department.users.add(user)
             skills = dict(user.skills) if isinstance(user.skills, dict) else {}

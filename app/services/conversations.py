@@ -9,6 +9,8 @@ returns the stored message and writes nothing.
 from __future__ import annotations
 
 from datetime import datetime
+from fnmatch import fnmatchcase
+from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
@@ -144,14 +146,38 @@ def visitor_priority(visitor: Visitor) -> int:
     return 10 if attributes.get("vip") is True else 0
 
 
+def _page_path(url: str | None) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return parts.path or "/"
+
+
+async def rule_department(visitor: Visitor) -> Department | None:
+    """The department the routing rules give a chat started without a topic: the first (by name)
+    one of whose page patterns matches the visitor's current page."""
+    path = _page_path(visitor.current_url)
+    if path is None:
+        return None
+    for department in await Department.filter(site_id=visitor.site_id).order_by("name"):
+        patterns = department.route_pages if isinstance(department.route_pages, list) else []
+        if any(isinstance(p, str) and fnmatchcase(path, p) for p in patterns):
+            return department
+    return None
+
+
 async def start_conversation(visitor: Visitor, department_id: int | None = None) -> Conversation:
     now = utcnow()
+    department = await Department.get_or_none(id=department_id) if department_id is not None else \
+        await rule_department(visitor)
+    department_id = department.id if department else None
+    priority = max(visitor_priority(visitor), department.priority if department else 0)
     # The CSR this visitor last talked to: their chat may wait a little for them (sticky agent).
     last = await (Conversation.filter(visitor_id=visitor.id, agent_id__isnull=False)
                   .order_by("-requested_at").first().values("agent_id"))
     conversation = await Conversation.create(
         site_id=visitor.site_id, visitor_id=visitor.id, department_id=department_id, status="waiting",
-        requested_at=now, priority=visitor_priority(visitor), sticky_agent_id=last["agent_id"] if last else None,
+        requested_at=now, priority=priority, sticky_agent_id=last["agent_id"] if last else None,
     )
     await events.conversation_event(conversation, "requested", at=now)
     await events.conversation_event(conversation, "queued", at=now)

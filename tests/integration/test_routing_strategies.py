@@ -166,3 +166,40 @@ async def test_away_csrs_cannot_pick(deployment):
         await visitor.call("close", {"conversation_id": ack["conversation_id"]})
         await visitor.disconnect()
         await teardown(ida)
+
+
+async def test_page_rules_pick_the_department_and_its_priority(deployment):
+    (rex_email, rex), = await staff(deployment, "Rex", max_chats=1)
+    pricing = department(deployment, f"Pricing {new_id()[:6]}", rex_email)
+    cli(deployment.env, "create-department", "--site", deployment.site_key, "--name", f"Deals {new_id()[:6]}",
+        "--member", rex_email, "--route-page", "/deals/*", "--route-page", "/sale*", "--priority", "50", "--json")
+    # An older chat in Pricing, chosen by the visitor …
+    first, ack = await ask(deployment, "How much is the tent?", department_id=pricing)
+    older = ack["conversation_id"]
+    # … and a later one started on a sale page, which the rules send to Deals with priority 50.
+    second = await clients.visitor(deployment.servers[0].url, deployment.site_key, deployment.origin)
+    assert (await second.call("page_view", {"url": "https://shop.example.com/sale/winter?utm=x"}))["ok"]
+    ack = await second.call("message", {"client_id": new_id(), "body": "Is the sale on?"})
+    later = ack["conversation_id"]
+    await rex.call("set_status", {"status": "available"})
+    assigned = await rex.rec.wait_for("conversation.assigned")
+    assert assigned["id"] == later  # the priority goes first, although it came later
+    assert assigned["department"] != pricing
+    await first.call("close", {"conversation_id": older})
+    await teardown(rex, conversations=[later])
+    for v in (first, second):
+        await v.disconnect()
+
+
+def test_bad_rules_are_refused(sqlite_deployment):
+    import subprocess
+    import sys
+
+    from tests.support.server import ROOT
+
+    for extra in (["--route-page", "pricing"], ["--priority", "101"], ["--hours", "someday"],
+                  ["--max-wait-seconds", "1"]):
+        result = subprocess.run([sys.executable, "-m", "app", "create-department", "--site", sqlite_deployment.site_key,
+                                 "--name", f"Bad {new_id()[:6]}", *extra], cwd=ROOT, env=sqlite_deployment.env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 2 and result.stderr.startswith("error:"), (extra, result.stderr)
