@@ -65,6 +65,26 @@ def cmd_create_site(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_db(settings, work)
 
 
+def cmd_site_settings(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services import ServiceError, admin
+
+    async def work() -> int:
+        try:
+            changes = json.loads(args.set) if args.set else {}
+        except json.JSONDecodeError as exc:
+            print(f"error: --set is not JSON: {exc}", file=sys.stderr)
+            return 2
+        try:
+            merged = await admin.update_site_settings(args.site, changes)
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(json.dumps(merged, indent=None if args.set else 2))
+        return 0
+
+    return _run_with_db(settings, work)
+
+
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     from app.services import ServiceError, admin
 
@@ -95,7 +115,9 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        sl_threshold_seconds=args.sl_threshold_seconds,
                                                        business_hours=args.hours,
                                                        max_wait_seconds=args.max_wait_seconds,
-                                                       route_pages=args.route_page or [], priority=args.priority)
+                                                       route_pages=args.route_page or [], priority=args.priority,
+                                                       route_languages=args.route_language or [],
+                                                       default_max_chats=args.default_max_chats)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -147,7 +169,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 f"  Agent console:         {url}/console",
                 f"  Demo agent e-mail:     {admin.DEMO_AGENT_EMAIL}",
                 f"  Demo supervisor:       {admin.DEMO_SUPERVISOR_EMAIL}",
-                f"  Password (both):       {password if password_file.exists() else '(set before; see data/demo_password)'}",
+                f"  Demo admin, marketer:  {admin.DEMO_ADMIN_EMAIL}, {admin.DEMO_MARKETER_EMAIL}",
+                f"  Password (all):        {password if password_file.exists() else '(set before; see data/demo_password)'}",
                 f"  Site key:              {site.key}",
                 "",
             ])
@@ -181,12 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--json", action="store_true")
     site.set_defaults(func=cmd_create_site)
 
+    site_settings = sub.add_parser("site-settings", help="show a site's settings, or merge --set JSON into them")
+    site_settings.add_argument("--site", required=True, help="the site key")
+    site_settings.add_argument("--set", help='JSON merged into the settings, e.g. \'{"invitations": {"timeout_seconds": 30}}\'')
+    site_settings.set_defaults(func=cmd_site_settings)
+
     user = sub.add_parser("create-user", help="create a user")
     user.add_argument("--email", required=True)
     user.add_argument("--password", required=True)
     user.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin", "marketer"])
     user.add_argument("--name")
-    user.add_argument("--max-chats", type=int, default=3)
+    user.add_argument("--max-chats", type=int, default=None,
+                      help="concurrent chats (default: the largest default of their departments, else 3)")
     user.add_argument("--json", action="store_true")
     user.set_defaults(func=cmd_create_user)
 
@@ -208,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     dept.add_argument("--route-page", action="append", metavar="PATTERN",
                       help="chats started on pages matching this path pattern (e.g. /pricing*) come here "
                            "unless the visitor picks a topic (repeatable)")
+    dept.add_argument("--route-language", action="append", metavar="TAG",
+                      help="chats from browsers preferring this language (e.g. de, fr-ch) come here unless the "
+                           "visitor picks a topic or a page pattern matches (repeatable)")
+    dept.add_argument("--default-max-chats", type=int, default=None,
+                      help="capacity of members who have no --max-chats of their own")
     dept.add_argument("--priority", type=int, default=0, help="priority of this department's chats (0-100)")
     dept.add_argument("--max-wait-seconds", type=int, default=None,
                       help="after this long in the queue the widget offers to leave a note instead")

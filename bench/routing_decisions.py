@@ -1,16 +1,16 @@
-"""Routing cost: the pure decision as agents and waiting chats grow, and the Redis coordination
-against raw Redis round trips.
+"""Routing decisions: what one costs as the floor grows, and on Redis against a round trip.
 
-    .venv/bin/python bench/routing_decisions.py            # needs Redis on 127.0.0.1:6379 for part 2
+    .venv/bin/python bench/routing_decisions.py            # needs Redis on 127.0.0.1:6379 (database 15)
     .venv/bin/python bench/routing_decisions.py --no-redis
 
-Part 1 times `plan_assignments` (the decision) per chat decided, with 100 and 10,000 agents and
-100 and 10,000 waiting chats (four departments, capacity 3, agents in one or two departments),
-as a ratio to the 100 × 100 case; flat means the cost per decision does not grow with the floor.
+A decision is `RoutingStore.decide`: pick the next chat and its agent and record the hold, in one
+atomic step (app/routing/store.py). The floor: four departments with the four automatic
+strategies, agents in one or two departments, capacity 3 with a random load, some priorities.
 
-Part 2 times what the Redis store adds to a routing pass — take the lease, take the request
-flag, release the lease (SET NX PX, GETDEL, an EVAL) — against a raw round trip (PING) and a
-trivial EVAL measured in the same run.
+Part 1 times 100 decisions on floors of 100 and 10,000 agents by 100 and 10,000 waiting chats,
+in each store, as a ratio to the 100 × 100 floor of the same store: flat means a decision does
+not grow with the floor. Part 2 compares a decision in the Redis store with a raw round trip
+(PING) and a trivial EVAL measured in the same run: a decision should cost about one round trip.
 """
 
 from __future__ import annotations
@@ -18,59 +18,64 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import statistics
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.routing.policy import AgentSnapshot, WaitingChat, plan_assignments  # noqa: E402
+from app.routing.store import (  # noqa: E402
+    GENERAL, AgentState, ChatState, MemoryRoutingStore, RedisRoutingStore, chat_order, queue_id,
+)
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+NOW = 1_795_000_000_000  # ms
 DEPARTMENTS = (1, 2, 3, 4)
+STRATEGIES = {1: "longest_idle", 2: "least_busy", 3: "round_robin", 4: "skills"}
+DECISIONS = 100
 
 
-def floor(agents: int, chats: int, seed: int = 1):
+async def load_floor(store, agents: int, chats: int, seed: int = 1) -> None:
     rng = random.Random(seed)
-    snapshots = []
-    for i in range(agents):
-        departments = frozenset(rng.sample(DEPARTMENTS, rng.choice((1, 2))))
-        snapshots.append(AgentSnapshot(
-            id=i + 1, status="available", load=rng.randint(0, 2), capacity=3,
-            idle_since=T0 - timedelta(seconds=rng.randint(0, 3600)), department_ids=departments,
-            last_assigned_at=T0 - timedelta(seconds=rng.randint(0, 3600)),
-            skills={d: rng.randint(1, 5) for d in departments},
-        ))
-    waiting = [
-        WaitingChat(id=i + 1, requested_at=T0 + timedelta(seconds=i), department_id=rng.choice(DEPARTMENTS),
-                    priority=rng.choice((0, 0, 0, 10)))
-        for i in range(chats)
-    ]
-    strategies = {1: "longest_idle", 2: "least_busy", 3: "round_robin", 4: "skills"}
-    return waiting, snapshots, strategies
+    for i in range(1, agents + 1):
+        departments = sorted(rng.sample(DEPARTMENTS, rng.choice((1, 2))))
+        await store.put_agent(AgentState(
+            id=i, available=True, capacity=3, idle_ms=NOW - rng.randint(1, 3_600_000),
+            last_ms=NOW - rng.randint(1, 3_600_000), queues=(GENERAL, *map(str, departments)),
+            skills={str(d): rng.randint(1, 5) for d in departments},
+            held=tuple(10_000_000 + i * 10 + k for k in range(rng.randint(0, 2))),
+        ), NOW)
+    for i in range(1, chats + 1):
+        department = rng.choice(DEPARTMENTS)
+        await store.put_chat(ChatState(
+            id=i, state="waiting", queue=queue_id(department), order=chat_order(rng.choice((0, 0, 0, 10)), NOW - 10**6 + i),
+            strategy=STRATEGIES[department],
+        ), NOW)
 
 
-def per_pass(agents: int, chats: int, repeat: int) -> tuple[float, int]:
-    waiting, snapshots, strategies = floor(agents, chats)
-    samples = []
-    decided = 0
-    for _ in range(repeat):
-        started = time.perf_counter()
-        decisions = plan_assignments(waiting, snapshots, strategies, now=T0)
-        samples.append(time.perf_counter() - started)
-        decided = len(decisions)
-    return statistics.median(samples), decided
+async def time_decisions(store) -> tuple[float, int]:
+    started = time.perf_counter()
+    made = 0
+    for k in range(DECISIONS):
+        if await store.decide(NOW + k + 1) is None:
+            break
+        made += 1
+    return (time.perf_counter() - started) / max(1, made), made
 
 
-async def redis_part(url: str, rounds: int) -> list[tuple[str, float]]:
+async def memory_part() -> list[tuple[int, int, float, int]]:
+    rows = []
+    for agents, chats in ((100, 100), (10_000, 100), (100, 10_000), (10_000, 10_000)):
+        store = MemoryRoutingStore()
+        await load_floor(store, agents, chats)
+        cost, made = await time_decisions(store)
+        rows.append((agents, chats, cost, made))
+    return rows
+
+
+async def redis_part(url: str, rounds: int):
     from redis.asyncio import Redis
 
-    from app.routing.store import RedisRoutingStore
-
     redis = Redis.from_url(url)
-    store = RedisRoutingStore(redis, prefix="sb:bench:routing:")
     trivial = redis.register_script("return 1")
 
     async def timed(fn) -> float:
@@ -81,48 +86,60 @@ async def redis_part(url: str, rounds: int) -> list[tuple[str, float]]:
             await fn()
         return (time.perf_counter() - started) / rounds
 
-    async def one_pass():
-        await store.request_pass()
-        assert await store.try_acquire()
-        await store.take_request()
-        await store.release()
-
+    floors = []
     try:
         ping = await timed(redis.ping)
         script = await timed(lambda: trivial())
-        coordination = await timed(one_pass)
+        for agents, chats in ((100, 100), (10_000, 100), (100, 10_000), (10_000, 10_000)):
+            await redis.flushdb()
+            store = RedisRoutingStore(redis, prefix="sb:bench:rt:")
+            await load_floor(store, agents, chats)
+            cost, made = await time_decisions(store)
+            floors.append((agents, chats, cost, made))
+        # Throughput: decisions per second on the biggest floor, one after another.
+        await redis.flushdb()
+        store = RedisRoutingStore(redis, prefix="sb:bench:rt:")
+        await load_floor(store, 10_000, 10_000)
+        started = time.perf_counter()
+        made = 0
+        while made < 2000 and await store.decide(NOW + made + 1) is not None:
+            made += 1
+        per_second = made / (time.perf_counter() - started)
     finally:
-        await redis.delete("sb:bench:routing:lock", "sb:bench:routing:dirty")
+        await redis.flushdb()
         await redis.aclose()
-    return [("raw PING round trip", ping), ("trivial EVAL", script), ("routing pass coordination", coordination)]
+    return ping, script, floors, per_second
+
+
+def table(rows, title: str) -> None:
+    print(f"\n{title}\n")
+    print("| agents | waiting chats | decisions timed | µs per decision | ratio to 100 × 100 |")
+    print("|---|---|---|---|---|")
+    base = rows[0][2]
+    for agents, chats, cost, made in rows:
+        print(f"| {agents:,} | {chats:,} | {made} | {cost * 1e6:.1f} | **{cost / base:.2f}×** |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--no-redis", action="store_true")
     args = parser.parse_args()
 
-    print("\nRouting decision cost (pure policy; median of %d passes)\n" % args.repeat)
-    print("| agents | waiting chats | decided | ms per pass | µs per decision | ratio per decision |")
-    print("|---|---|---|---|---|---|")
-    base = None
-    for agents, chats in ((100, 100), (10_000, 100), (100, 10_000), (10_000, 10_000)):
-        seconds, decided = per_pass(agents, chats, args.repeat)
-        cost = seconds / max(1, decided)
-        base = base or cost
-        print(f"| {agents:,} | {chats:,} | {decided:,} | {seconds * 1e3:.2f} | {cost * 1e6:.1f} | "
-              f"**{cost / base:.2f}×** |")
-
-    if not args.no_redis:
-        rows = asyncio.run(redis_part(args.redis, 2000))
-        ping = rows[0][1]
-        print("\nRedis coordination of a routing pass (2,000 rounds)\n")
-        print("| operation | µs | round trips (÷ PING) |")
-        print("|---|---|---|")
-        for name, seconds in rows:
-            print(f"| {name} | {seconds * 1e6:.0f} | **{seconds / ping:.2f}×** |")
+    table(asyncio.run(memory_part()), "In-memory store: cost of a decision as the floor grows")
+    if args.no_redis:
+        return
+    ping, script, floors, per_second = asyncio.run(redis_part(args.redis, 2000))
+    table(floors, "Redis store: cost of a decision as the floor grows")
+    print("\nRedis store against raw round trips (same run)\n")
+    print("| operation | µs | ÷ PING |")
+    print("|---|---|---|")
+    print(f"| raw PING round trip | {ping * 1e6:.0f} | **1.00×** |")
+    print(f"| trivial EVAL | {script * 1e6:.0f} | **{script / ping:.2f}×** |")
+    for agents, chats, cost, _ in floors:
+        print(f"| one decision, {agents:,} agents × {chats:,} chats | {cost * 1e6:.0f} | **{cost / ping:.2f}×** |")
+    print(f"\nAssignments per second, one worker, 10,000 × 10,000 floor: **{per_second:,.0f}** "
+          f"(PINGs per second: {1 / ping:,.0f})")
 
 
 if __name__ == "__main__":

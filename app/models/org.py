@@ -46,6 +46,10 @@ class Department(Model):
     # chats of this department get this priority (higher is served first).
     route_pages = fields.JSONField(default=list, db_default=[])
     priority = fields.IntField(default=0, db_default=0)
+    # ... or one of whose languages matches the visitor's browser language, e.g. ["de", "fr-CH"].
+    route_languages = fields.JSONField(default=list, db_default=[])
+    # The capacity (concurrent chats) of members who have none of their own (None: the default, 3).
+    default_max_chats = fields.IntField(null=True)
 
     class Meta:
         table = "department"
@@ -58,7 +62,8 @@ class User(Model):
     password_hash = fields.CharField(max_length=255)
     role = fields.CharField(max_length=16, default="agent")
     display_name = fields.CharField(max_length=100)
-    max_chats = fields.IntField(default=3)
+    # Concurrent chats this CSR may hold (None: their departments' default, else 3).
+    max_chats = fields.IntField(null=True, default=None)
     is_active = fields.BooleanField(default=True)
     # Current state (the event log below is what KPIs read).
     status = fields.CharField(max_length=16, default="offline")

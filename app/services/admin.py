@@ -15,6 +15,7 @@ from app.security import hash_password
 from app.services import ServiceError
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-\[\]:]+$")
 
 
@@ -37,9 +38,35 @@ async def create_site(name: str, origins: list[str]) -> Site:
     )
 
 
+SETTINGS_SECTIONS = ("invitations", "tracking")
+
+
+async def update_site_settings(site_key: str, changes: dict) -> dict:
+    """Merge changes into a site's settings, one level deep per section (`invitations`,
+    `tracking`, or a top-level value such as `sticky_seconds`). Returns the settings."""
+    site = await Site.get_or_none(key=site_key)
+    if site is None:
+        raise ServiceError("not_found", f"No site has the key {site_key!r}.")
+    if not isinstance(changes, dict):
+        raise ServiceError("bad_request", "The settings are a JSON object.")
+    current = dict(site.settings) if isinstance(site.settings, dict) else {}
+    for key, value in changes.items():
+        if key in SETTINGS_SECTIONS:
+            if not isinstance(value, dict):
+                raise ServiceError("bad_request", f"{key} is an object of settings.")
+            section = dict(current.get(key) or {})
+            section.update(value)
+            current[key] = section
+        else:
+            current[key] = value
+    await Site.filter(id=site.id).update(settings=current)
+    return current
+
+
 async def create_user(
-    email: str, password: str, role: str = "agent", display_name: str | None = None, max_chats: int = 3
+    email: str, password: str, role: str = "agent", display_name: str | None = None, max_chats: int | None = None
 ) -> User:
+    """A user; `max_chats` None means their departments' default capacity (else 3)."""
     email = email.strip().lower()
     if not EMAIL.match(email):
         raise ServiceError("bad_request", f"{email!r} is not an e-mail address.")
@@ -47,7 +74,7 @@ async def create_user(
         raise ServiceError("bad_request", f"role must be one of {', '.join(ROLES)}.")
     if len(password) < 8:
         raise ServiceError("bad_request", "The password must have at least 8 characters.")
-    if not 1 <= max_chats <= 50:
+    if max_chats is not None and not 1 <= max_chats <= 50:
         raise ServiceError("bad_request", "max chats must be between 1 and 50.")
     if await User.exists(email=email):
         raise ServiceError("conflict", f"A user with e-mail {email} exists already.")
@@ -61,7 +88,9 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
                             strategy: str = DEFAULT_STRATEGY, sticky_seconds: int = 0, offer_seconds: int = 0,
                             missed_offers_limit: int = 3, sl_threshold_seconds: int | None = None,
                             business_hours: str | None = None, max_wait_seconds: int | None = None,
-                            route_pages: list[str] | None = None, priority: int = 0) -> Department:
+                            route_pages: list[str] | None = None, priority: int = 0,
+                            route_languages: list[str] | None = None,
+                            default_max_chats: int | None = None) -> Department:
     """A department (a queue) of a site. Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
@@ -85,6 +114,11 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
         raise ServiceError("bad_request", "A page pattern is a path such as /pricing* (at most 200 characters).")
     if not 0 <= priority <= 100:
         raise ServiceError("bad_request", "The priority must be between 0 and 100.")
+    route_languages = [tag.strip().lower() for tag in route_languages or [] if tag.strip()]
+    if any(not LANGUAGE_TAG.match(tag) for tag in route_languages):
+        raise ServiceError("bad_request", "A language is a tag such as de or fr-ch.")
+    if default_max_chats is not None and not 1 <= default_max_chats <= 50:
+        raise ServiceError("bad_request", "The default capacity must be between 1 and 50 chats.")
     if max_wait_seconds is not None and not 5 <= max_wait_seconds <= 86400:
         raise ServiceError("bad_request", "The maximum wait must be between 5 seconds and a day.")
     if sl_threshold_seconds is not None and not 1 <= sl_threshold_seconds <= 3600:
@@ -108,7 +142,9 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
                                              missed_offers_limit=missed_offers_limit,
                                              sl_threshold_seconds=sl_threshold_seconds,
                                              business_hours=business_hours, max_wait_seconds=max_wait_seconds,
-                                             route_pages=route_pages, priority=priority)
+                                             route_pages=route_pages, priority=priority,
+                                             route_languages=route_languages,
+                                             default_max_chats=default_max_chats)
         for user, level in members:
             await department.users.add(user)
             skills = dict(user.skills) if isinstance(user.skills, dict) else {}
@@ -119,6 +155,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
 
 DEMO_AGENT_EMAIL = "agent@demo.switchboard"
 DEMO_SUPERVISOR_EMAIL = "supervisor@demo.switchboard"
+DEMO_ADMIN_EMAIL = "admin@demo.switchboard"
+DEMO_MARKETER_EMAIL = "marketer@demo.switchboard"
 
 
 async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
@@ -136,4 +174,11 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     await create_user(DEMO_SUPERVISOR_EMAIL, password, "supervisor", "Sam (demo supervisor)")
     await create_department(site.key, "Sales", [DEMO_AGENT_EMAIL])
     await create_department(site.key, "Support", [DEMO_AGENT_EMAIL, DEMO_SUPERVISOR_EMAIL])
+    await create_user(DEMO_ADMIN_EMAIL, password, "admin", "Ada (demo admin)")
+    await create_user(DEMO_MARKETER_EMAIL, password, "marketer", "Mia (demo marketer)")
+    from app.models import InvitationRule
+
+    # An automatic invitation to try: 20 seconds on the pricing page.
+    await InvitationRule.create(site_id=site.id, name="Pricing help", conditions={"url": "/demo/pricing*",
+                                "min_seconds_on_page": 20}, message="Questions about our prices? We're happy to help.")
     return site, True

@@ -19,6 +19,7 @@ from tortoise.transactions import in_transaction
 from app.clock import utcnow
 from app.models import Conversation, Department, Message, Participant, User, Visitor
 from app.realtime import bus
+from app.routing import rules
 from app.services import ServiceError, events, serialize
 
 OPEN_STATUSES = ("waiting", "assigned")
@@ -98,7 +99,7 @@ async def _publish_message(conversation: Conversation, message: Message, skip_si
 
 async def post_visitor_message(
     visitor: Visitor, *, client_id: str, body: str, name: str | None = None, email: str | None = None,
-    skip_sid: str | None = None, department_id: int | None = None,
+    skip_sid: str | None = None, department_id: int | None = None, languages: list[str] | None = None,
 ) -> tuple[Conversation, Message, bool]:
     """Append to the visitor's open conversation, starting one when there is none.
 
@@ -116,6 +117,10 @@ async def post_visitor_message(
         await Visitor.filter(id=visitor.id).update(**updates)
         for key, value in updates.items():
             setattr(visitor, key, value)
+        if name:
+            from app.tracking import live
+
+            await live.update(visitor.id, name=name)
     conversation = await open_conversation_of(visitor)
     started = False
     if conversation is None:
@@ -125,7 +130,7 @@ async def post_visitor_message(
         ).first()
         if earlier is not None:
             return await Conversation.get(id=earlier.conversation_id), earlier, False
-        conversation = await start_conversation(visitor, department_id)
+        conversation = await start_conversation(visitor, department_id, languages or [])
         started = True
     message, created = await _append(
         conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name
@@ -153,23 +158,25 @@ def _page_path(url: str | None) -> str | None:
     return parts.path or "/"
 
 
-async def rule_department(visitor: Visitor) -> Department | None:
+async def rule_department(visitor: Visitor, languages: list[str] | None = None) -> Department | None:
     """The department the routing rules give a chat started without a topic: the first (by name)
-    one of whose page patterns matches the visitor's current page."""
+    one of whose page patterns matches the visitor's current page; else the first whose languages
+    match the browser's preferred languages, in the browser's order of preference."""
+    departments = await Department.filter(site_id=visitor.site_id).order_by("name")
     path = _page_path(visitor.current_url)
-    if path is None:
-        return None
-    for department in await Department.filter(site_id=visitor.site_id).order_by("name"):
-        patterns = department.route_pages if isinstance(department.route_pages, list) else []
-        if any(isinstance(p, str) and fnmatchcase(path, p) for p in patterns):
-            return department
-    return None
+    if path is not None:
+        for department in departments:
+            patterns = department.route_pages if isinstance(department.route_pages, list) else []
+            if any(isinstance(p, str) and fnmatchcase(path, p) for p in patterns):
+                return department
+    return rules.department_for_languages(departments, languages or [])
 
 
-async def start_conversation(visitor: Visitor, department_id: int | None = None) -> Conversation:
+async def start_conversation(visitor: Visitor, department_id: int | None = None,
+                             languages: list[str] | None = None) -> Conversation:
     now = utcnow()
     department = await Department.get_or_none(id=department_id) if department_id is not None else \
-        await rule_department(visitor)
+        await rule_department(visitor, languages)
     department_id = department.id if department else None
     priority = max(visitor_priority(visitor), department.priority if department else 0)
     # The CSR this visitor last talked to: their chat may wait a little for them (sticky agent).
@@ -271,14 +278,14 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
     if not updated:
         raise ServiceError("invalid_state", "This conversation changed meanwhile; reload it.")
     conversation.status, conversation.closed_at, conversation.closed_by = "closed", now, by
+    if conversation.agent_id is not None:  # before the events: routing reads the agent's idle time
+        await User.filter(id=conversation.agent_id).update(last_chat_ended_at=now)
     if was == "waiting":
         await events.conversation_event(
             conversation, "abandoned", at=now,
             queue_seconds=(now - conversation.requested_at).total_seconds(), by=by,
         )
     await events.conversation_event(conversation, "closed", agent_id=conversation.agent_id, at=now, by=by)
-    if conversation.agent_id is not None:
-        await User.filter(id=conversation.agent_id).update(last_chat_ended_at=now)
     notice = "The visitor left the chat." if by == "visitor" else "The chat was closed."
     message, _ = await _append(conversation, sender_kind="system", body=notice, client_id=None)
     await _publish_message(conversation, message)

@@ -27,6 +27,7 @@ async def transfer_targets(actor: User, site_id: int) -> dict:
     """CSRs (with state and load) and departments a chat can be transferred to."""
     agents = await User.filter(is_active=True, role__in=STAFF_ROLES).exclude(id=actor.id).order_by("display_name")
     load = await loads([a.id for a in agents])
+    capacity = await routing.capacities([a.id for a in agents])
     departments = await Department.filter(site_id=site_id).order_by("name")
     waiting = {
         row["department_id"]: row["n"]
@@ -35,7 +36,7 @@ async def transfer_targets(actor: User, site_id: int) -> dict:
     }
     return {
         "agents": [
-            {"id": a.id, "name": a.display_name, "status": a.status, "load": load.get(a.id, 0), "capacity": a.max_chats}
+            {"id": a.id, "name": a.display_name, "status": a.status, "load": load.get(a.id, 0), "capacity": capacity[a.id]}
             for a in agents
         ],
         "departments": [{"id": d.id, "name": d.name, "waiting": waiting.get(d.id, 0)} for d in departments],
@@ -64,7 +65,7 @@ async def transfer(
             raise ServiceError("invalid_state", "This chat is already theirs.")
         if target.status != "available":
             raise ServiceError("unavailable", f"{target.display_name} is not available.")
-        if (await loads([target.id])).get(target.id, 0) >= target.max_chats:
+        if (await loads([target.id])).get(target.id, 0) >= (await routing.capacities([target.id]))[target.id]:
             raise ServiceError("unavailable", f"{target.display_name} has no free capacity.")
     else:
         department = await Department.get_or_none(id=to_department_id, site_id=conversation.site_id)
@@ -86,6 +87,8 @@ async def transfer(
     if not updated:
         raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
     await conversation.refresh_from_db()
+    if previous_agent_id is not None:  # before the event: routing reads the agent's idle time
+        await User.filter(id=previous_agent_id).update(last_chat_ended_at=now)
     await events.conversation_event(
         conversation, "transferred", agent_id=actor.id, at=now, from_agent_id=previous_agent_id,
         to_agent_id=target.id if target else None, to_department_id=department.id if department else None,
@@ -96,8 +99,6 @@ async def transfer(
             conversation, sender_kind="internal", body=note, client_id=None, author=actor,
             author_name=f"{actor.display_name} (transfer note)",
         )
-    if previous_agent_id is not None:
-        await User.filter(id=previous_agent_id).update(last_chat_ended_at=now)
     visitor = await Visitor.get(id=conversation.visitor_id)
     # The previous agent's console learns the chat is no longer theirs.
     await bus.to_staff(

@@ -12,7 +12,7 @@ from tortoise.functions import Count, Min
 from app.clock import iso, utcnow
 from app.models import AuditEvent, Conversation, Department, Message, Participant, User, Visitor
 from app.realtime import bus
-from app.services import ServiceError, agents, conversations, events, serialize
+from app.services import ServiceError, agents, conversations, events, routing, serialize
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
@@ -42,6 +42,7 @@ async def board(user: User) -> dict:
         for row in await Conversation.filter(status="assigned").annotate(n=Count("id"))
         .group_by("agent_id").values("agent_id", "n")
     }
+    capacity = await routing.capacities([a.id for a in staff])
     queues = []
     waiting_rows = await Conversation.filter(status="waiting").annotate(n=Count("id"), oldest=Min("requested_at")) \
         .group_by("department_id").values("department_id", "n", "oldest")
@@ -60,7 +61,7 @@ async def board(user: User) -> dict:
             {
                 "id": a.id, "name": a.display_name, "role": a.role, "status": a.status, "reason": a.status_reason,
                 "since": iso(a.status_changed_at), "seconds_in_state": _seconds_since(a.status_changed_at, now),
-                "load": load.get(a.id, 0), "capacity": a.max_chats,
+                "load": load.get(a.id, 0), "capacity": capacity[a.id],
             }
             for a in staff
         ],

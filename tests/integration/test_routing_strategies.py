@@ -203,3 +203,55 @@ def test_bad_rules_are_refused(sqlite_deployment):
                                  "--name", f"Bad {new_id()[:6]}", *extra], cwd=ROOT, env=sqlite_deployment.env,
                                 capture_output=True, text=True, timeout=60)
         assert result.returncode == 2 and result.stderr.startswith("error:"), (extra, result.stderr)
+
+
+async def test_a_chat_without_a_topic_goes_to_the_department_of_the_browser_language(deployment):
+    (dora_email, dora), (eve_email, eve) = await staff(deployment, "Dora", "Eve")
+    tag = new_id()[:6]
+    german = json.loads(cli(deployment.env, "create-department", "--site", deployment.site_key, "--name",
+                            f"Deutsch {tag}", "--member", dora_email, "--route-language", "de", "--json"))["id"]
+    department(deployment, f"English {tag}", eve_email)
+    for agent in (dora, eve):
+        await agent.call("set_status", {"status": "available"})
+    visitor = await clients.visitor(deployment.servers[-1].url, deployment.site_key, deployment.origin,
+                                    headers={"Accept-Language": "fr;q=0.2, de-CH, en;q=0.8"})
+    try:
+        ack = await visitor.call("message", {"client_id": new_id(), "body": "Grüezi, wo ist meine Bestellung?"})
+        assert ack["ok"], ack
+        cid = ack["conversation_id"]
+        assigned = await dora.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+        assert assigned["department"] == german
+        assert not any(c["id"] == cid for c in eve.rec.of("conversation.assigned"))
+    finally:
+        await visitor.disconnect()
+        await teardown(dora, eve, conversations=[cid])
+
+
+def test_a_wrong_language_rule_is_refused(deployment):
+    with pytest.raises(RuntimeError, match="language is a tag"):
+        cli(deployment.env, "create-department", "--site", deployment.site_key, "--name", f"Bad {new_id()[:6]}",
+            "--route-language", "<script>")
+
+
+async def test_members_without_a_capacity_of_their_own_get_the_department_default(deployment):
+    tag = new_id()[:6]
+    email = f"cap-{tag}@example.com"
+    deployment.create_user(email, "agent", f"Cara {tag}", max_chats=None)
+    single = json.loads(cli(deployment.env, "create-department", "--site", deployment.site_key, "--name",
+                            f"One at a time {tag}", "--member", email, "--default-max-chats", "1", "--json"))["id"]
+    agent = await clients.agent(deployment.servers[0].url, email, deployment.password)
+    await agent.call("set_status", {"status": "available"})
+    first, ack1 = await ask(deployment, "First!", department_id=single)
+    second, ack2 = await ask(deployment, "Second!", department_id=single)
+    one, two = ack1["conversation_id"], ack2["conversation_id"]
+    try:
+        await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == one)
+        # Capacity 1: the second waits, and its place in the queue says so.
+        await second.rec.wait_for("queue", lambda q: q.get("conversation_id") == two and q.get("position") == 1)
+        assert not any(c["id"] == two for c in agent.rec.of("conversation.assigned"))
+        await agent.call("close", {"conversation_id": one})
+        await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == two)
+    finally:
+        for visitor in (first, second):
+            await visitor.disconnect()
+        await teardown(agent, conversations=[two])

@@ -72,11 +72,12 @@ class Client:
 
 async def visitor(base_url: str, site_key: str, origin: str, token: str | None = None,
                   user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                                    "Chrome/131.0 Safari/537.36") -> Client:
+                                    "Chrome/131.0 Safari/537.36", headers: dict[str, str] | None = None) -> Client:
     client = Client("/visitor")
     auth = {"site": site_key, "token": token}
     await client.sio.connect(base_url, namespaces=["/visitor"], auth=auth, transports=["websocket"],
-                             headers={"Origin": origin, "User-Agent": user_agent}, wait_timeout=10)
+                             headers={"Origin": origin, "User-Agent": user_agent, **(headers or {})},
+                             wait_timeout=10)
     await client.rec.wait_for("session")
     return client
 

@@ -94,9 +94,12 @@ class Deployment:
     def server(self) -> Server:
         return self.servers[0]
 
-    def create_user(self, email: str, role: str = "agent", name: str | None = None, max_chats: int = 3) -> dict:
-        args = ["create-user", "--email", email, "--password", self.password, "--role", role,
-                "--max-chats", str(max_chats), "--json"]
+    def create_user(self, email: str, role: str = "agent", name: str | None = None,
+                    max_chats: int | None = 3) -> dict:
+        """A user; `max_chats=None` leaves their capacity to their departments' default."""
+        args = ["create-user", "--email", email, "--password", self.password, "--role", role, "--json"]
+        if max_chats is not None:
+            args += ["--max-chats", str(max_chats)]
         if name:
             args += ["--name", name]
         user = json.loads(cli(self.env, *args))
