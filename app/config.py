@@ -72,6 +72,8 @@ class Settings:
     # A visitor queued with no tab open for this long has left: the chat is abandoned (at the
     # moment they left).
     visitor_abandon_grace_seconds: float = 60.0
+    # A visitor leaves the live Visitors view this long after their last tab closed.
+    live_visitor_gone_seconds: float = 10.0
     # KPIs and staffing (docs/kpis.md).
     center_time_zone: str = "UTC"
     service_level_threshold_seconds: float = 20.0
@@ -136,6 +138,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         message_rate=_rate(env.get("MESSAGE_RATE_LIMIT"), (20, 10.0)),
         disconnect_grace_seconds=float(env.get("AGENT_DISCONNECT_GRACE_SECONDS") or 60),
         visitor_abandon_grace_seconds=float(env.get("VISITOR_ABANDON_GRACE_SECONDS") or 60),
+        live_visitor_gone_seconds=float(env.get("LIVE_VISITOR_GONE_SECONDS") or 10),
         center_time_zone=_time_zone(env.get("CENTER_TIME_ZONE")),
         service_level_threshold_seconds=_positive_float(
             "SERVICE_LEVEL_THRESHOLD_SECONDS", env.get("SERVICE_LEVEL_THRESHOLD_SECONDS"), 20.0),

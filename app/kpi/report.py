@@ -14,11 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from tortoise.functions import Count
+
 from app.clock import iso
 from app.kpi import engine
 from app.kpi.engine import ConversationFacts, EventRow, StatusRow
 from app.kpi.intervals import SIZES, as_zone, local_date_start, local_label, normalize_size
-from app.models import AgentStatusEvent, ConversationEvent, Department, Site, User
+from app.models import AgentStatusEvent, ConversationEvent, Department, InvitationEvent, Site, User
 
 GROUPS = ("none", "department", "agent", "site")
 MAX_DAYS = 400
@@ -412,14 +414,14 @@ async def satisfaction(query: Query) -> dict[str, Any]:
 async def invitations(query: Query) -> dict[str, Any]:
     lo, hi = query.window
     counts: dict[str, int] = {}
-    for row in await ConversationEvent.filter(at__gte=lo, at__lt=hi, kind__startswith="invitation_") \
-            .values("kind"):
-        counts[row["kind"]] = counts.get(row["kind"], 0) + 1
-    sent = counts.get("invitation_sent", 0)
-    accepted = counts.get("invitation_accepted", 0)
-    converted = counts.get("invitation_converted", 0)
-    rows = [{"step": step, "count": counts.get(f"invitation_{step}", 0)}
-            for step in ("sent", "shown", "accepted", "declined", "expired", "converted")]
+    for row in await InvitationEvent.filter(at__gte=lo, at__lt=hi).group_by("kind").annotate(n=Count("id")) \
+            .values("kind", "n"):
+        counts[row["kind"]] = row["n"]
+    sent = counts.get("sent", 0)
+    accepted = counts.get("accepted", 0)
+    converted = counts.get("converted", 0)
+    rows = [{"step": step, "count": counts.get(step, 0)}
+            for step in ("sent", "shown", "accepted", "declined", "expired", "chat_started", "converted")]
     return {"title": "Invitations", "window": _window(query),
             "acceptance_rate": _r(accepted / sent) if sent else None,
             "conversion_rate": _r(converted / accepted) if accepted else None,

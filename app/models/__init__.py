@@ -1,6 +1,7 @@
 """Storage: tortoise models. Only app.services writes them."""
 
 from app.models.chat import AuditEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant
+from app.models.invitations import Invitation, InvitationEvent, InvitationRule
 from app.models.org import AgentStatusEvent, AwayReason, Department, Site, User
 from app.models.visitors import PageView, Visit, Visitor
 
@@ -11,6 +12,9 @@ __all__ = [
     "Conversation",
     "ConversationEvent",
     "Department",
+    "Invitation",
+    "InvitationEvent",
+    "InvitationRule",
     "Message",
     "OfflineMessage",
     "PageView",

@@ -9,15 +9,18 @@ from urllib.parse import urlsplit
 import socketio
 
 from app import presence, runtime
+from app.clock import iso, utcnow
 from app.kpi import live
-from app.models import Message, User, Visitor
+from app.models import Conversation, Message, User, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
 from app.services import (
-    ServiceError, agents, conversations, handoff, offers, offline, routing, serialize, supervision, visitors,
+    ServiceError, agents, conversations, handoff, invitations, offers, offline, profiles, routing, serialize,
+    supervision, visitors,
 )
+from app.tracking import live as live_visitors
 
 # When an agent's last console disconnects, they stay Available this long before going Offline.
 
@@ -59,6 +62,19 @@ class AgentNamespace(socketio.AsyncNamespace):
         if pending is not None:
             pending.cancel()
         await self.emit("status", {"status": user.status, "reason": user.status_reason}, to=sid)
+
+    async def watch_absent_agents(self) -> int:
+        """At start-up of a single process: CSRs who were Available or Away, or held chats, when the
+        previous process stopped have no console here yet. Each gets the usual grace period to
+        reconnect; then they are set Offline and their chats are re-queued. Returns how many."""
+        holding = {c["agent_id"] for c in await Conversation.filter(status="assigned").values("agent_id")}
+        users = await User.filter(status__in=("available", "away")).values_list("id", flat=True)
+        watched = 0
+        for user_id in sorted(set(users) | {i for i in holding if i is not None}):
+            if await presence.count(f"agent:{user_id}") == 0 and user_id not in self._grace:
+                self._grace[user_id] = asyncio.create_task(self._offline_after_grace(user_id))
+                watched += 1
+        return watched
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
@@ -260,6 +276,36 @@ class AgentNamespace(socketio.AsyncNamespace):
         return ok()
 
     # --- supervision ---------------------------------------------------------------
+
+    @event
+    async def on_visitors(self, sid: str, data: Any) -> dict:
+        """Start watching the Visitors view: every visitor online now; then `visitors.delta`."""
+        v.payload(data)
+        await self._user(sid)
+        await self.enter_room(sid, live_visitors.ROOM)
+        return ok(visitors=await live_visitors.snapshot(), at=iso(utcnow()))
+
+    @event
+    async def on_visitors_stop(self, sid: str, data: Any) -> dict:
+        v.payload(data)
+        await self.leave_room(sid, live_visitors.ROOM)
+        return ok()
+
+    @event
+    async def on_invite(self, sid: str, data: Any) -> dict:
+        """Invite a visitor who is on the site now to chat (their widget shows it at once)."""
+        data = v.payload(data)
+        visitor_id = v.text(data, "visitor_id", max_len=40)
+        message = v.text(data, "message", max_len=500, required=False)
+        user = await self._user(sid)
+        await limit(f"invite:{user.id}", 30, 60.0)
+        return ok(invitation=await invitations.invite(user, visitor_id, message))
+
+    @event
+    async def on_visitor_profile(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        visitor_id = v.text(data, "visitor_id", max_len=40)
+        return ok(**await profiles.profile(await self._user(sid), visitor_id))
 
     @event
     async def on_board(self, sid: str, data: Any) -> dict:

@@ -61,6 +61,12 @@ SUPERVISORS_ROOM = "supervisors"
 STAFF_ROOM = "staff"
 
 
+async def to_room(room: str, event: str, data: Any) -> None:
+    """To every console in a room of the agent namespace (e.g. `visitors`: the Visitors view)."""
+    if _sio is not None:
+        await _sio.emit(event, data, to=room, namespace=AGENT_NS)
+
+
 async def to_staff_room(event: str, data: Any) -> None:
     """To every signed-in console (CSRs, supervisors, admins)."""
     if _sio is not None:

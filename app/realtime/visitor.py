@@ -15,8 +15,10 @@ from app.clock import utcnow
 from app.models import Department, Site, Visitor
 from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
+from app.routing import rules as routing_rules
 from app.security import TokenError
-from app.services import ServiceError, conversations, csat, offline, queueinfo, serialize, visitors
+from app.services import ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, visitors
+from app.tracking import live
 
 _SITE_TTL = 30.0
 _sites: dict[str, tuple[float, Site | None]] = {}
@@ -82,10 +84,12 @@ class VisitorNamespace(socketio.AsyncNamespace):
             except TokenError as exc:
                 raise refuse(exc.code, exc.message) from None
         visitor = await visitors.recognise(site, visitor_id, environ.get("HTTP_USER_AGENT"))
-        await self.save_session(sid, {"site_id": site.id, "visitor_id": visitor.id})
+        await self.save_session(sid, {"site_id": site.id, "visitor_id": visitor.id,
+                                      "languages": routing_rules.languages(environ.get("HTTP_ACCEPT_LANGUAGE"))})
         await self.enter_room(sid, bus.visitor_room(visitor.id))
         await presence.joined(visitor.id)
         conversation = await conversations.open_conversation_of(visitor)
+        await live.online(visitor, chat=conversation.status if conversation else "none")
         await self.emit(
             "session",
             {
@@ -95,6 +99,10 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 # The topics a visitor may pick before a new chat (the site's departments).
                 "departments": await Department.filter(site_id=site.id).order_by("name")
                 .values("id", "name", "max_wait_seconds"),
+                # An invitation still open (the visitor moved to another page meanwhile).
+                "invitation": None if conversation else await invitations.open_for(visitor),
+                # Automatic invitation rules the widget times (`rule_matched` when one is due).
+                "invitation_rules": [] if visitor.is_bot else await invitations.rules_for(site.id),
             },
             to=sid,
         )
@@ -105,6 +113,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         if visitor_id:
             await presence.left(visitor_id)
             if await presence.count(visitor_id) == 0:
+                live.offline(visitor_id)
                 task = asyncio.create_task(self._abandon_after_grace(visitor_id, utcnow()))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
@@ -144,7 +153,9 @@ class VisitorNamespace(socketio.AsyncNamespace):
         title = v.text(data, "title", max_len=512, required=False)
         referrer = v.url(data, "referrer", required=False)
         await limit(f"pv:{sid}", 60, 60.0)
-        await visitors.record_page_view(await self._visitor(sid), url, title, referrer)
+        visitor = await self._visitor(sid)
+        await visitors.record_page_view(visitor, url, title, referrer)
+        await live.page_viewed(visitor, url, title, referrer)
         return ok()
 
     @event
@@ -163,7 +174,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         await limit(f"msg:v:{session['visitor_id']}", count, window)
         conversation, message, _ = await conversations.post_visitor_message(
             await self._visitor(sid), client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
-            department_id=department_id,
+            department_id=department_id, languages=session.get("languages") or [],
         )
         return ok(conversation_id=conversation.id, seq=message.seq, created_at=serialize.message(message)["created_at"])
 
@@ -239,6 +250,33 @@ class VisitorNamespace(socketio.AsyncNamespace):
         message = await offline.leave_message(await self._visitor(sid), email=email, body=body, name=name,
                                               department_id=department_id)
         return ok(id=message.id)
+
+    @event
+    async def on_invitation_seen(self, sid: str, data: Any) -> dict:
+        invitation_id = v.integer(v.payload(data), "id", minimum=1)
+        await invitations.shown(await self._visitor(sid), invitation_id)
+        return ok()
+
+    @event
+    async def on_invitation_accept(self, sid: str, data: Any) -> dict:
+        invitation_id = v.integer(v.payload(data), "id", minimum=1)
+        session = await self.get_session(sid)
+        await limit(f"inv:v:{session['visitor_id']}", 10, 60.0)
+        conversation = await invitations.accept(await self._visitor(sid), invitation_id)
+        return ok(conversation=await self._visitor_view(conversation))
+
+    @event
+    async def on_rule_matched(self, sid: str, data: Any) -> dict:
+        rule_id = v.integer(v.payload(data), "rule_id", minimum=1)
+        session = await self.get_session(sid)
+        await limit(f"rule:v:{session['visitor_id']}", 20, 60.0)
+        return ok(invitation=await invitations.rule_matched(await self._visitor(sid), rule_id))
+
+    @event
+    async def on_invitation_decline(self, sid: str, data: Any) -> dict:
+        invitation_id = v.integer(v.payload(data), "id", minimum=1)
+        await invitations.decline(await self._visitor(sid), invitation_id)
+        return ok()
 
     @event
     async def on_close(self, sid: str, data: Any) -> dict:

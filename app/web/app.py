@@ -22,7 +22,8 @@ from app.realtime import bus
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
 from app.services import routing
-from app.web import auth, pages, reports, staffing, wallboard
+from app.tracking import live as live_visitors
+from app.web import admin_rules, auth, explorer, pages, reports, staffing, wallboard
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -67,10 +68,16 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         bus.bind(sio)
         await init_db(settings)
         ticker = asyncio.create_task(routing.tick_forever())
+        heartbeat = asyncio.create_task(live_visitors.heartbeat_forever()) if rt.redis is not None else None
+        if rt.redis is None:
+            # One process: nobody's console survived the restart; give each CSR the grace period.
+            await sio.namespace_handlers[bus.AGENT_NS].watch_absent_agents()
         try:
             yield
         finally:
             ticker.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await close_db()
@@ -85,10 +92,16 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/console", pages.console),
         Route("/supervise", pages.supervise),
+        Route("/visitors", pages.visitors),
         Route("/wallboard", wallboard.wallboard),
         Route("/reports", reports.reports_page),
         Route("/api/reports/{name:str}", reports.report_api),
         Route("/staffing", staffing.staffing),
+        Route("/explorer", explorer.explorer_page),
+        Route("/api/explorer/visitors/{visitor_id:str}", explorer.visitor_trail),
+        Route("/api/explorer/{name:str}", explorer.explorer_api),
+        Route("/admin/invitation-rules", admin_rules.rules_page, methods=["GET"]),
+        Route("/admin/invitation-rules", admin_rules.rules_submit, methods=["POST"]),
         Route("/staffing.csv", staffing.staffing_csv),
         Route("/widget.js", pages.widget_js),
         Route("/demo/", pages.demo),

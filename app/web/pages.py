@@ -53,6 +53,21 @@ async def supervise(request: Request) -> Response:
     return response
 
 
+async def visitors(request: Request) -> Response:
+    """The Visitors view: everyone on the sites now, live; profiles with the whole trail; invitations."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    if user.role not in ("agent", "supervisor", "admin"):
+        return PlainTextResponse("The Visitors view is for CSRs, supervisors and admins.", status_code=403)
+    socket_token = runtime.current().signer.socket_token(user.id)
+    response = console_templates.TemplateResponse(
+        request, "visitors.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
 async def demo(request: Request) -> Response:
     page = request.path_params.get("page", "")
     if page not in DEMO_PAGES:

@@ -1,0 +1,56 @@
+"""A visitor's profile for CSRs: who they are, their whole trail across visits, their earlier
+conversations with transcripts, identify attributes and custom events."""
+
+from __future__ import annotations
+
+from app.clock import iso
+from app.models import PageView, User, Visit, Visitor
+from app.services import ServiceError, conversations, serialize, visitors
+
+STAFF_ROLES = ("agent", "supervisor", "admin")
+MAX_VISITS = 50
+MAX_PAGES = 500
+
+
+async def profile(user: User, visitor_id: str | None) -> dict:
+    if user.role not in STAFF_ROLES:
+        raise ServiceError("forbidden", "Only CSRs, supervisors and admins see visitor profiles.")
+    visitor = await Visitor.get_or_none(id=visitor_id) if visitor_id else None
+    if visitor is None or visitor.is_bot:
+        raise ServiceError("not_found", "No such visitor.")
+    visits = await Visit.filter(visitor_id=visitor.id).order_by("-started_at").limit(MAX_VISITS)
+    pages = await (PageView.filter(visitor_id=visitor.id, visit_id__in=[v.id for v in visits])
+                   .order_by("-at").limit(MAX_PAGES))
+    by_visit: dict[int, list[dict]] = {v.id: [] for v in visits}
+    for page in reversed(pages):
+        by_visit[page.visit_id].append({
+            "url": page.url, "title": page.title, "at": iso(page.at), "active_ms": page.active_ms,
+        })
+    trail = []
+    for visit in visits:
+        trail.append({
+            "number": visit.number, "started_at": iso(visit.started_at), "last_activity_at": iso(visit.last_activity_at),
+            "landing_url": visit.landing_url, "referrer": visit.referrer,
+            **{key: getattr(visit, key, None) for key in ("referrer_type", "referrer_domain", "keywords", "utm",
+                                                          "country", "device")},
+            "pages": by_visit[visit.id],
+        })
+    events = await _custom_events(visitor)
+    attributes = visitor.attributes if isinstance(visitor.attributes, dict) else {}
+    return {
+        "visitor": {**serialize.visitor_profile(visitor, await visitors.is_online(visitor.id)),
+                    "attributes": attributes, "external_id": getattr(visitor, "external_id", None)},
+        "visits": trail,
+        "conversations": await conversations.past_conversations(visitor, exclude_id=None),
+        "events": events,
+    }
+
+
+async def _custom_events(visitor: Visitor) -> list[dict]:
+    """Custom events (`Switchboard('track', …)`), newest first, when the trail records them."""
+    try:
+        from app.models import TrackEvent
+    except ImportError:
+        return []
+    rows = await TrackEvent.filter(visitor_id=visitor.id).order_by("-at").limit(200)
+    return [{"name": e.name, "props": e.props, "at": iso(e.at)} for e in rows]

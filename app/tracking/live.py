@@ -1,0 +1,257 @@
+"""Who is on the sites right now: one row per online visitor, pushed to CSRs as it changes.
+
+Each worker keeps the rows of the visitors whose sockets it holds and publishes changes, in
+batches, to the consoles that watch the Visitors view (room ``visitors``): a ``visitors.delta``
+event ``{upsert: [row…], remove: [id…]}`` at most every `FLUSH_SECONDS`, carrying only the rows
+that changed since the previous batch (a visitor who changed page twice in a second is sent
+once). A console asks for the whole list once (`snapshot`) and then applies deltas.
+
+With Redis the rows also live in a Redis hash, so that a snapshot taken on any worker sees every
+worker's visitors; each worker's rows carry its id and a heartbeat key with a TTL, so the rows of
+a worker that died disappear from snapshots (and are purged) once its heartbeat lapses.
+
+A row (all strings are visitor-controlled text: the console renders them as text only):
+``{id, site_id, name, url, title, page_since, pages, visit, returning, referrer, referrer_type,
+referrer_domain, keywords, country, device, browser, os, chat, invitation, online_since}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from app import runtime
+from app.clock import iso, utcnow
+from app.realtime import bus
+from app.tracking import referrer as referrers
+
+log = logging.getLogger(__name__)
+
+ROOM = "visitors"
+FLUSH_SECONDS = 1.0
+HEARTBEAT_SECONDS = 10.0
+_ROWS = "sb:live:rows"
+_WORKER = "sb:live:worker:"
+
+WORKER_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
+
+_rows: dict[str, dict[str, Any]] = {}  # this worker's online visitors
+_activity: dict[str, datetime] = {}  # last page view, for the visit boundary
+_dirty: set[str] = set()
+_removed: set[str] = set()
+_gone_timers: dict[str, asyncio.TimerHandle] = {}
+_flusher: asyncio.Task | None = None
+
+# Bytes and batches pushed by this worker (the live-list benchmark reads them).
+stats = {"batches": 0, "rows": 0, "bytes": 0}
+
+
+def _redis():
+    return runtime.current().redis
+
+
+def _classify(referrer: str | None, url: str | None) -> dict[str, Any]:
+    result = referrers.classify(referrer, url)
+    return {"referrer_type": result.type, "referrer_domain": result.domain, "keywords": result.keywords}
+
+
+def _visit_timeout(site_id: int) -> timedelta:
+    return timedelta(minutes=30)
+
+
+async def online(visitor, *, chat: str | None = None) -> None:
+    """A socket of this visitor connected here (the row appears once its first page view arrives,
+    or now with what we know of the visitor)."""
+    timer = _gone_timers.pop(visitor.id, None)
+    if timer is not None:
+        timer.cancel()
+    if visitor.is_bot:
+        return
+    row = _rows.get(visitor.id)
+    if row is None:
+        row = _rows[visitor.id] = {
+            "id": visitor.id, "site_id": visitor.site_id, "online_since": iso(utcnow()),
+            "url": visitor.current_url, "title": visitor.current_title, "page_since": iso(utcnow()),
+            "pages": 0, "visit": max(1, visitor.visit_count or 1), "returning": (visitor.visit_count or 1) > 1,
+            "referrer": None, "referrer_type": None, "referrer_domain": None, "keywords": None,
+            "invitation": None,
+        }
+    row.update(name=visitor.name, country=visitor.country, device=visitor.device, browser=visitor.browser,
+               os=visitor.os, chat=chat or row.get("chat") or "none")
+    _changed(visitor.id)
+
+
+async def page_viewed(visitor, url: str, title: str | None, referrer: str | None) -> None:
+    row = _rows.get(visitor.id)
+    if row is None:
+        await online(visitor)
+        row = _rows.get(visitor.id)
+        if row is None:
+            return
+    now = utcnow()
+    last = _activity.get(visitor.id)
+    if row["url"] == url and row["pages"] > 0:
+        _activity[visitor.id] = now
+        return  # the same page again (a reconnect): not a new page
+    if last is not None and now - last > _visit_timeout(visitor.site_id):
+        row["visit"] += 1
+        row["returning"] = True
+        row["pages"] = 0
+    if row["pages"] == 0:  # the landing page of this visit: its referrer is the visit's
+        row["visit_since"] = iso(now)
+        row["referrer"] = referrer
+        row.update(_classify(referrer, url))
+    row.update(url=url, title=title, page_since=iso(now), pages=row["pages"] + 1)
+    _activity[visitor.id] = now
+    _changed(visitor.id)
+
+
+async def update(visitor_id: str, **fields: Any) -> None:
+    """Change fields of an online visitor's row (chat state, invitation state, name …)."""
+    row = _rows.get(visitor_id)
+    if row is None:
+        if _redis() is not None:
+            # The visitor's socket is on another worker: update the shared row; that worker's own
+            # copy catches up on its next change of the row, and the delta goes out from here.
+            raw = await _redis().hget(_ROWS, visitor_id)
+            if raw is None:
+                return
+            shared = json.loads(raw)
+            shared.update(fields)
+            await _redis().hset(_ROWS, visitor_id, json.dumps(shared))
+            await _publish([shared], [])
+        return
+    row.update(fields)
+    _changed(visitor_id)
+
+
+def row(visitor_id: str) -> dict[str, Any] | None:
+    """This worker's row of an online visitor (the worker holding their socket has it)."""
+    return _rows.get(visitor_id)
+
+
+def offline(visitor_id: str) -> None:
+    """The visitor's last socket here went away: the row goes after a short grace (moving to
+    another page reconnects within it)."""
+    if visitor_id not in _rows or visitor_id in _gone_timers:
+        return
+    loop = asyncio.get_running_loop()
+    _gone_timers[visitor_id] = loop.call_later(runtime.current().settings.live_visitor_gone_seconds, _gone, visitor_id)
+
+
+def _gone(visitor_id: str) -> None:
+    _gone_timers.pop(visitor_id, None)
+    if _rows.pop(visitor_id, None) is not None:
+        _activity.pop(visitor_id, None)
+        _dirty.discard(visitor_id)
+        _removed.add(visitor_id)
+        _ensure_flusher()
+
+
+def _changed(visitor_id: str) -> None:
+    _dirty.add(visitor_id)
+    _removed.discard(visitor_id)
+    _ensure_flusher()
+
+
+def _ensure_flusher() -> None:
+    global _flusher
+    if _flusher is None or _flusher.done():
+        try:
+            _flusher = asyncio.get_running_loop().create_task(_flush_soon())
+        except RuntimeError:  # no loop (tests of pure parts)
+            pass
+
+
+async def _flush_soon() -> None:
+    await asyncio.sleep(FLUSH_SECONDS)
+    try:
+        await flush()
+    except Exception:  # the next change retries
+        log.exception("publishing live visitors failed")
+
+
+async def flush() -> None:
+    """Publish the rows that changed since the last batch (and the ones that went)."""
+    if not _dirty and not _removed:
+        return
+    upsert = [dict(_rows[i], worker=WORKER_ID) for i in _dirty if i in _rows]
+    removed = sorted(_removed)
+    _dirty.clear()
+    _removed.clear()
+    redis = _redis()
+    if redis is not None:
+        async with redis.pipeline(transaction=False) as pipe:
+            if upsert:
+                pipe.hset(_ROWS, mapping={row["id"]: json.dumps(row) for row in upsert})
+            if removed:
+                pipe.hdel(_ROWS, *removed)
+            pipe.set(_WORKER + WORKER_ID, "1", ex=int(HEARTBEAT_SECONDS * 3))
+            await pipe.execute()
+    await _publish(upsert, removed)
+
+
+async def _publish(upsert: list[dict], removed: list[str]) -> None:
+    payload = {"upsert": [_public(r) for r in upsert], "remove": removed}
+    stats["batches"] += 1
+    stats["rows"] += len(upsert) + len(removed)
+    stats["bytes"] += len(json.dumps(payload, separators=(",", ":")))
+    await bus.to_room(ROOM, "visitors.delta", payload)
+
+
+def _public(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k != "worker"}
+
+
+async def snapshot(site_ids: set[int] | None = None) -> list[dict]:
+    """Every online visitor (of the given sites), for a console that starts watching."""
+    redis = _redis()
+    if redis is None:
+        rows = list(_rows.values())
+    else:
+        await flush()
+        raw = await redis.hgetall(_ROWS)
+        rows = [json.loads(v) for v in raw.values()]
+        workers = {r.get("worker") for r in rows}
+        alive = {}
+        for worker in workers:
+            alive[worker] = worker == WORKER_ID or bool(await redis.exists(_WORKER + str(worker)))
+        dead = [r["id"] for r in rows if not alive.get(r.get("worker"))]
+        if dead:
+            await redis.hdel(_ROWS, *dead)
+        rows = [r for r in rows if alive.get(r.get("worker"))]
+    if site_ids is not None:
+        rows = [r for r in rows if r.get("site_id") in site_ids]
+    return [_public(r) for r in rows]
+
+
+async def heartbeat_forever() -> None:
+    """With Redis: keep this worker's rows alive in snapshots."""
+    while True:
+        try:
+            redis = _redis()
+            if redis is not None:
+                await redis.set(_WORKER + WORKER_ID, "1", ex=int(HEARTBEAT_SECONDS * 3))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("live visitors heartbeat failed")
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+def reset() -> None:
+    """Forget everything (a new process, or a benchmark's fresh start)."""
+    _rows.clear()
+    _activity.clear()
+    _dirty.clear()
+    _removed.clear()
+    for timer in _gone_timers.values():
+        timer.cancel()
+    _gone_timers.clear()
+    for key in stats:
+        stats[key] = 0

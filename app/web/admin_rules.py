@@ -1,0 +1,130 @@
+"""Admin page: automatic invitation rules (list, create, edit, enable/disable, delete).
+
+Server-rendered forms with CSRF tokens; every field is checked by the service, and a refused
+form comes back with the error and what was typed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from app.models import Department, InvitationRule, Site, User
+from app.services import ServiceError, invitations
+from app.tracking.rules import DEVICES, REFERRER_TYPES
+from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
+from app.web.templating import console_templates
+
+INT_FIELDS = ("min_seconds_on_page", "min_seconds_on_site", "min_pages")
+TEXT_FIELDS = ("url", "referrer_type", "referrer_domain", "keyword", "device", "visitor", "event")
+
+
+async def _admin(request: Request) -> tuple[User | None, Response | None]:
+    user = await current_user(request)
+    if user is None:
+        return None, login_redirect(request)
+    if user.role != "admin":
+        return None, Response("Invitation rules are for admins.", status_code=403, media_type="text/plain")
+    return user, None
+
+
+def _int(value: Any, label: str) -> int | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not text.lstrip("-").isdigit():
+        raise ServiceError("bad_request", f"{label} must be a whole number.")
+    return int(text)
+
+
+def parse_form(form) -> dict[str, Any]:
+    """The form's fields as the service takes them."""
+    conditions: dict[str, Any] = {}
+    for key in INT_FIELDS:
+        value = _int(form.get(key), key.replace("_", " ").capitalize())
+        if value is not None:
+            conditions[key] = value
+    for key in TEXT_FIELDS:
+        value = str(form.get(key) or "").strip()
+        if value:
+            conditions[key] = value
+    countries = [c.strip() for c in str(form.get("country") or "").replace(";", ",").split(",") if c.strip()]
+    if countries:
+        conditions["country"] = countries
+    attribute = str(form.get("attribute_name") or "").strip()
+    if attribute:
+        conditions["attribute"] = {"name": attribute, "equals": str(form.get("attribute_equals") or "")}
+    return {
+        "name": str(form.get("name") or ""), "message": str(form.get("message") or ""),
+        "site_id": _int(form.get("site_id"), "Site"), "department_id": _int(form.get("department_id"), "Department"),
+        "agent_id": _int(form.get("agent_id"), "CSR"), "conditions": conditions,
+        "max_per_visitor": _int(form.get("max_per_visitor"), "Invitations per visitor") or 1,
+        "cap_hours": _int(form.get("cap_hours"), "Within hours") or 24,
+        "active_hours": str(form.get("active_hours") or ""), "enabled": form.get("enabled") == "on",
+    }
+
+
+async def _render(request: Request, user: User, *, error: str | None = None, values: dict | None = None,
+                  editing: int | None = None, status: int = 200) -> Response:
+    context = {
+        "user": user, "csrf_token": csrf_token(request), "rules": await invitations.list_rules(),
+        "sites": await Site.all().order_by("name"), "departments": await Department.all().order_by("name"),
+        "agents": await User.filter(is_active=True, role__in=("agent", "supervisor", "admin")).order_by("display_name"),
+        "referrer_types": REFERRER_TYPES, "devices": DEVICES, "error": error, "values": values or {},
+        "editing": editing,
+    }
+    response = console_templates.TemplateResponse(request, "admin_rules.html", context, status_code=status)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _values_of(rule: InvitationRule) -> dict[str, Any]:
+    c = rule.conditions if isinstance(rule.conditions, dict) else {}
+    return {
+        "name": rule.name, "message": rule.message, "site_id": rule.site_id, "department_id": rule.department_id,
+        "agent_id": rule.agent_id, "max_per_visitor": rule.max_per_visitor, "cap_hours": rule.cap_hours,
+        "active_hours": rule.active_hours or "", "enabled": rule.enabled,
+        **{k: c.get(k, "") for k in INT_FIELDS + TEXT_FIELDS},
+        "country": ", ".join(c.get("country", [])),
+        "attribute_name": (c.get("attribute") or {}).get("name", ""),
+        "attribute_equals": (c.get("attribute") or {}).get("equals", ""),
+    }
+
+
+async def rules_page(request: Request) -> Response:
+    user, refused = await _admin(request)
+    if refused is not None:
+        return refused
+    editing = request.query_params.get("edit")
+    if editing and editing.isdigit():
+        rule = await InvitationRule.get_or_none(id=int(editing))
+        if rule is not None:
+            return await _render(request, user, values=_values_of(rule), editing=rule.id)
+    return await _render(request, user, values={"enabled": True, "max_per_visitor": 1, "cap_hours": 24})
+
+
+async def rules_submit(request: Request) -> Response:
+    user, refused = await _admin(request)
+    if refused is not None:
+        return refused
+    form = await request.form()
+    if not check_csrf(request, str(form.get("csrf_token") or "")):
+        return Response("The form expired; reload the page and try again.", status_code=403, media_type="text/plain")
+    action = str(form.get("action") or "save")
+    rule_id = _int(form.get("rule_id"), "Rule") if form.get("rule_id") else None
+    try:
+        if action == "delete" and rule_id is not None:
+            await invitations.delete_rule(user, rule_id)
+        elif action == "toggle" and rule_id is not None:
+            rule = await InvitationRule.get_or_none(id=rule_id)
+            if rule is None:
+                raise ServiceError("not_found", "No such rule.")
+            await InvitationRule.filter(id=rule_id).update(enabled=not rule.enabled)
+        else:
+            await invitations.save_rule(user, parse_form(form), rule_id)
+    except ServiceError as exc:
+        values = {k: v for k, v in form.items() if k != "csrf_token"}
+        values["enabled"] = form.get("enabled") == "on"
+        return await _render(request, user, error=exc.message, values=values, editing=rule_id, status=400)
+    return RedirectResponse("/admin/invitation-rules", status_code=303)
