@@ -180,6 +180,36 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_db(settings, work)
 
 
+def cmd_visitor_data(args: argparse.Namespace, settings: Settings) -> int:
+    """A data protection request: export everything held about a visitor, or erase it."""
+    from app.services import ServiceError, privacy
+
+    async def work() -> int:
+        try:
+            if args.erase:
+                deleted = await privacy.erase(None, args.visitor)
+                print(json.dumps({"erased": args.visitor, "deleted": deleted}))
+            else:
+                print(json.dumps(await privacy.export(None, args.visitor), indent=2, ensure_ascii=False))
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_purge_trail(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the retention job once (the server runs it every RETENTION_INTERVAL_SECONDS)."""
+    from app.services import tracking
+
+    async def work() -> int:
+        print(json.dumps(await tracking.purge()))
+        return 0
+
+    return _run_with_db(settings, work)
+
+
 def cmd_staffing(argv: list[str]) -> int:
     from app.kpi.staffing_cli import main as staffing_main
 
@@ -258,6 +288,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="seed the demo site and users (once) and print how to sign in")
     demo.add_argument("--password", help="demo password on first run (default: random)")
     demo.set_defaults(func=cmd_demo)
+
+    data = sub.add_parser("visitor-data", help="export (as JSON) or --erase everything held about one visitor")
+    data.add_argument("--visitor", required=True, help="the visitor id (v_…), as the console shows it")
+    data.add_argument("--erase", action="store_true", help="delete the visitor and everything held about them")
+    data.set_defaults(func=cmd_visitor_data)
+
+    purge = sub.add_parser("purge-trail", help="delete the trail older than each site's retention_days now")
+    purge.set_defaults(func=cmd_purge_trail)
 
     sub.add_parser("staffing", help="Erlang C / A staffing calculator (see --help)", add_help=False)
     return parser

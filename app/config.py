@@ -74,6 +74,8 @@ class Settings:
     visitor_abandon_grace_seconds: float = 60.0
     # A visitor leaves the live Visitors view this long after their last tab closed.
     live_visitor_gone_seconds: float = 10.0
+    # How often the retention job purges the trail older than each site's retention_days.
+    retention_interval_seconds: float = 3600.0
     # KPIs and staffing (docs/kpis.md).
     center_time_zone: str = "UTC"
     service_level_threshold_seconds: float = 20.0
@@ -139,6 +141,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         disconnect_grace_seconds=float(env.get("AGENT_DISCONNECT_GRACE_SECONDS") or 60),
         visitor_abandon_grace_seconds=float(env.get("VISITOR_ABANDON_GRACE_SECONDS") or 60),
         live_visitor_gone_seconds=float(env.get("LIVE_VISITOR_GONE_SECONDS") or 10),
+        retention_interval_seconds=_positive_float(
+            "RETENTION_INTERVAL_SECONDS", env.get("RETENTION_INTERVAL_SECONDS"), 3600.0),
         center_time_zone=_time_zone(env.get("CENTER_TIME_ZONE")),
         service_level_threshold_seconds=_positive_float(
             "SERVICE_LEVEL_THRESHOLD_SECONDS", env.get("SERVICE_LEVEL_THRESHOLD_SECONDS"), 20.0),

@@ -3,7 +3,7 @@
 from app.models.chat import AuditEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant
 from app.models.invitations import Invitation, InvitationEvent, InvitationRule
 from app.models.org import AgentStatusEvent, AwayReason, Department, Site, User
-from app.models.visitors import PageView, Visit, Visitor
+from app.models.visitors import PageView, TrackEvent, Visit, Visitor
 
 __all__ = [
     "AgentStatusEvent",
@@ -18,6 +18,7 @@ __all__ = [
     "Message",
     "OfflineMessage",
     "PageView",
+    "TrackEvent",
     "Participant",
     "Site",
     "User",

@@ -25,6 +25,9 @@ class Visitor(Model):
     current_url = fields.CharField(max_length=2048, null=True)
     current_title = fields.CharField(max_length=512, null=True)
     attributes = fields.JSONField(default=dict)
+    # The site's own user id, from `Switchboard('identify', {id})`: links this browser's trail
+    # with the same person's other devices.
+    external_id = fields.CharField(max_length=128, null=True, db_index=True)
 
     class Meta:
         table = "visitor"
@@ -39,6 +42,13 @@ class Visit(Model):
     last_activity_at = fields.DatetimeField()
     landing_url = fields.CharField(max_length=2048, null=True)
     referrer = fields.CharField(max_length=2048, null=True)
+    # Where the visit came from (app/tracking/referrer.py) and who made it, as of its landing page.
+    referrer_type = fields.CharField(max_length=16, null=True)
+    referrer_domain = fields.CharField(max_length=253, null=True)
+    keywords = fields.CharField(max_length=200, null=True)
+    utm = fields.JSONField(default=dict, db_default={})
+    country = fields.CharField(max_length=2, null=True)
+    device = fields.CharField(max_length=16, null=True)
 
     class Meta:
         table = "visit"
@@ -52,7 +62,27 @@ class PageView(Model):
     title = fields.CharField(max_length=512, null=True)
     referrer = fields.CharField(max_length=2048, null=True)
     at = fields.DatetimeField(db_index=True)
+    # Time the page was visible, reported by the widget as the visitor stays (the largest count wins).
     active_ms = fields.IntField(null=True)
+    # The widget's id for this page view, to which its active time is reported later.
+    view_key = fields.CharField(max_length=64, null=True)
 
     class Meta:
         table = "page_view"
+        indexes = (("visitor_id", "view_key"),)
+
+
+class TrackEvent(Model):
+    """A custom event of the site's own: `Switchboard('track', 'signup', {plan: "pro"})`."""
+
+    id = fields.BigIntField(primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="track_events", on_delete=fields.CASCADE)
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="track_events", on_delete=fields.CASCADE)
+    visit = fields.ForeignKeyField("models.Visit", related_name="track_events", null=True, on_delete=fields.SET_NULL)
+    name = fields.CharField(max_length=64)
+    props = fields.JSONField(default=dict)
+    url = fields.CharField(max_length=2048, null=True)
+    at = fields.DatetimeField(db_index=True)
+
+    class Meta:
+        table = "track_event"

@@ -8,6 +8,7 @@ from typing import Any
 from app.services import ServiceError
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_INT = 2**31 - 1
 
 
@@ -56,10 +57,19 @@ def boolean(data: dict, key: str) -> bool:
     return value
 
 
-def client_id(data: dict) -> str:
-    value = data.get("client_id")
+def client_id(data: dict, key: str = "client_id", *, required: bool = True) -> str | None:
+    value = data.get(key)
+    if value is None and not required:
+        return None
     if not isinstance(value, str) or not CLIENT_ID.match(value):
-        raise ServiceError("bad_request", "'client_id' must be 1-64 characters of letters, digits, '-' or '_'.")
+        raise ServiceError("bad_request", f"'{key}' must be 1-64 characters of letters, digits, '-' or '_'.")
+    return value
+
+
+def event_name(data: dict, key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not EVENT_NAME.match(value):
+        raise ServiceError("bad_request", f"'{key}' must be 1-64 characters of letters, digits, '_', '.', ':' or '-'.")
     return value
 
 

@@ -17,7 +17,9 @@ from app.realtime import bus, validation as v
 from app.realtime.handlers import event, limit, ok
 from app.routing import rules as routing_rules
 from app.security import TokenError
-from app.services import ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, visitors
+from app.services import (
+    ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, tracking, visitors,
+)
 from app.tracking import live
 
 _SITE_TTL = 30.0
@@ -65,6 +67,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
         self._pending: set[asyncio.Task] = set()  # grace timers of visitors who left
+        self._trackers: dict[str, tuple[Visitor, tracking.TrackingSettings, bool]] = {}
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if not isinstance(auth, dict) or not isinstance(auth.get("site"), str) or len(auth["site"]) > 64:
@@ -83,13 +86,21 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 visitor_id = rt.signer.read_visitor_token(token, site.id, rt.settings.visitor_token_max_age)
             except TokenError as exc:
                 raise refuse(exc.code, exc.message) from None
-        visitor = await visitors.recognise(site, visitor_id, environ.get("HTTP_USER_AGENT"))
-        await self.save_session(sid, {"site_id": site.id, "visitor_id": visitor.id,
+        track = tracking.settings_of(site)
+        visitor = await visitors.recognise(site, visitor_id, environ.get("HTTP_USER_AGENT"), environ.get("REMOTE_ADDR"),
+                                           anonymize_ip=track.anonymize_ip)
+        # Tracked unless the site keeps no trail, or respects Do Not Track / Global Privacy Control
+        # and the browser sends one (the widget also stops sending; this is the second wall).
+        tracked = track.enabled and not (track.respect_dnt and (
+            environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1"))
+        await self.save_session(sid, {"site_id": site.id, "visitor_id": visitor.id, "tracked": tracked,
                                       "languages": routing_rules.languages(environ.get("HTTP_ACCEPT_LANGUAGE"))})
         await self.enter_room(sid, bus.visitor_room(visitor.id))
         await presence.joined(visitor.id)
         conversation = await conversations.open_conversation_of(visitor)
-        await live.online(visitor, chat=conversation.status if conversation else "none")
+        self._trackers[sid] = (visitor, track, tracked)
+        if tracked:
+            await live.online(visitor, chat=conversation.status if conversation else "none")
         await self.emit(
             "session",
             {
@@ -103,11 +114,14 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 "invitation": None if conversation else await invitations.open_for(visitor),
                 # Automatic invitation rules the widget times (`rule_matched` when one is due).
                 "invitation_rules": [] if visitor.is_bot else await invitations.rules_for(site.id),
+                # What the widget may send of the trail (docs/widget.md, "Privacy").
+                "tracking": {**track.for_widget(), "enabled": tracked},
             },
             to=sid,
         )
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self._trackers.pop(sid, None)
         session = await self.get_session(sid)
         visitor_id = session.get("visitor_id")
         if visitor_id:
@@ -146,16 +160,64 @@ class VisitorNamespace(socketio.AsyncNamespace):
             view["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
         return view
 
+    async def _tracking(self, sid: str) -> tuple[Visitor, tracking.TrackingSettings, bool]:
+        """The visitor and the site's tracking settings as of this connection: kept in memory, so
+        that recording a page view reads nothing from the database."""
+        held = self._trackers.get(sid)
+        if held is None:
+            session = await self.get_session(sid)
+            visitor = await self._visitor(sid)
+            site = await Site.get(id=visitor.site_id)
+            held = self._trackers[sid] = (visitor, tracking.settings_of(site), bool(session.get("tracked", True)))
+        return held
+
     @event
     async def on_page_view(self, sid: str, data: Any) -> dict:
         data = v.payload(data)
         url = v.url(data, "url", required=True)
         title = v.text(data, "title", max_len=512, required=False)
         referrer = v.url(data, "referrer", required=False)
+        view_id = v.client_id(data, "view_id", required=False)
         await limit(f"pv:{sid}", 60, 60.0)
-        visitor = await self._visitor(sid)
-        await visitors.record_page_view(visitor, url, title, referrer)
-        await live.page_viewed(visitor, url, title, referrer)
+        visitor, settings, tracked = await self._tracking(sid)
+        viewed = await tracking.page_view(visitor, settings, url, title, referrer, view_id) if tracked else None
+        if viewed is not None:
+            await live.page_viewed(visitor, visitor.current_url or url, visitor.current_title, referrer,
+                                   viewed.visit, viewed.new_visit)
+        return ok(tracked=viewed is not None)
+
+    @event
+    async def on_page_time(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        view_id = v.client_id(data, "view_id")
+        active_ms = v.integer(data, "active_ms", minimum=0)
+        await limit(f"pt:{sid}", 60, 60.0)
+        visitor, settings, tracked = await self._tracking(sid)
+        if tracked:
+            await tracking.page_time(visitor, settings, view_id, active_ms)
+        return ok()
+
+    @event
+    async def on_track(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        name = v.event_name(data, "name")
+        props = tracking.check_props(data.get("props"))
+        await limit(f"track:{sid}", 30, 60.0)
+        visitor, settings, tracked = await self._tracking(sid)
+        return ok(tracked=tracked and await tracking.track(visitor, settings, name, props))
+
+    @event
+    async def on_identify(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        external_id = v.text(data, "id", max_len=128, required=False)
+        name = v.text(data, "name", max_len=100, required=False)
+        email = v.text(data, "email", max_len=254, required=False)
+        if email is not None and ("@" not in email or any(c.isspace() for c in email)):
+            raise ServiceError("bad_request", "'email' is not an e-mail address.")
+        attributes = tracking.check_attributes(data.get("attributes"))
+        await limit(f"identify:{sid}", 10, 60.0)
+        visitor, _, _ = await self._tracking(sid)
+        await tracking.identify(visitor, external_id, name, email, attributes)
         return ok()
 
     @event

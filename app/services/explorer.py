@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 from tortoise.functions import Count
 
 from app.clock import iso
-from app.models import Conversation, InvitationEvent, InvitationRule, PageView, Site, Visit, Visitor
-from app.services import ServiceError
+from app.models import Conversation, InvitationEvent, InvitationRule, PageView, Site, TrackEvent, Visit, Visitor
+from app.services import ServiceError, tracking
 
 MAX_DAYS = 92
 MAX_VISITS = 20_000  # visits an aggregate looks at (the newest first); the page says when it is capped
@@ -28,7 +28,6 @@ LIST_LIMIT = 200
 TOP = 20
 REFERRER_TYPES = ("direct", "internal", "search", "social", "email", "paid", "other")
 DEVICES = ("desktop", "mobile", "tablet")
-DEFAULT_CONVERSION_EVENTS = ("purchase", "signup", "lead", "conversion")
 TABLES = ("visits", "landing_pages", "exit_pages", "referrers", "keywords", "paths", "daily", "funnel")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -129,13 +128,7 @@ def _column(key: str, label: str, kind: str = "text") -> dict:
 
 
 async def _conversion_events(site_ids: set[int]) -> dict[int, set[str]]:
-    out = {}
-    for site in await Site.filter(id__in=site_ids):
-        tracking = site.settings.get("tracking") if isinstance(site.settings, dict) else None
-        names = tracking.get("conversion_events") if isinstance(tracking, dict) else None
-        valid = [n for n in names if isinstance(n, str)] if isinstance(names, list) else None
-        out[site.id] = set(valid if valid is not None else DEFAULT_CONVERSION_EVENTS)
-    return out
+    return {site.id: set(tracking.settings_of(site).conversion_events) for site in await Site.filter(id__in=site_ids)}
 
 
 async def visits(filters: Filters) -> tuple[list[dict], bool]:
@@ -219,10 +212,7 @@ async def _conversions(rows: list[dict]) -> set[int]:
     """Visits with a conversion: a custom event the site counts as one (tracking.conversion_events)."""
     if not rows:
         return set()
-    try:
-        from app.models import TrackEvent
-    except ImportError:
-        return set()
+    await tracking.flush()
     names = await _conversion_events({r["site_id"] for r in rows})
     found = set()
     ids = [r["id"] for r in rows]

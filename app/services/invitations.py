@@ -20,7 +20,8 @@ from typing import Any
 
 from app import presence, runtime
 from app.clock import iso, utcnow
-from app.models import Conversation, Department, Invitation, InvitationEvent, InvitationRule, Site, User, Visitor
+from app.models import (Conversation, Department, Invitation, InvitationEvent, InvitationRule, Site, TrackEvent, User,
+                        Visitor)
 from app.realtime import bus
 from app.services import ServiceError, conversations, routing, serialize
 
@@ -273,13 +274,10 @@ async def _facts(visitor: Visitor):
             return 0.0
         return max(0.0, (now - datetime.fromisoformat(value)).total_seconds())
 
-    events: set[str] = set()
-    try:
-        from app.models import TrackEvent
+    from app.services import tracking
 
-        events = set(await TrackEvent.filter(visitor_id=visitor.id).distinct().values_list("name", flat=True))
-    except ImportError:
-        pass
+    await tracking.flush()  # custom events of the last moment count too
+    events = set(await TrackEvent.filter(visitor_id=visitor.id).distinct().values_list("name", flat=True))
     return rules.Facts(
         url=row.get("url") or visitor.current_url, seconds_on_page=since(row.get("page_since")),
         seconds_on_site=since(row.get("visit_since") or row.get("online_since")), pages=row.get("pages", 0),

@@ -4,8 +4,8 @@ conversations with transcripts, identify attributes and custom events."""
 from __future__ import annotations
 
 from app.clock import iso
-from app.models import PageView, User, Visit, Visitor
-from app.services import ServiceError, conversations, serialize, visitors
+from app.models import PageView, TrackEvent, User, Visit, Visitor
+from app.services import ServiceError, conversations, serialize, tracking, visitors
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 MAX_VISITS = 50
@@ -15,11 +15,14 @@ MAX_PAGES = 500
 async def profile(user: User, visitor_id: str | None) -> dict:
     if user.role not in STAFF_ROLES:
         raise ServiceError("forbidden", "Only CSRs, supervisors and admins see visitor profiles.")
+    await tracking.flush()  # the last page views of this worker's batch belong in the trail
     visitor = await Visitor.get_or_none(id=visitor_id) if visitor_id else None
     if visitor is None or visitor.is_bot:
         raise ServiceError("not_found", "No such visitor.")
-    visits = await Visit.filter(visitor_id=visitor.id).order_by("-started_at").limit(MAX_VISITS)
-    pages = await (PageView.filter(visitor_id=visitor.id, visit_id__in=[v.id for v in visits])
+    # The same person's other devices (identified with the same id of the site's) share the trail.
+    linked = await tracking.linked_visitor_ids(visitor)
+    visits = await Visit.filter(visitor_id__in=linked).order_by("-started_at").limit(MAX_VISITS)
+    pages = await (PageView.filter(visit_id__in=[v.id for v in visits])
                    .order_by("-at").limit(MAX_PAGES))
     by_visit: dict[int, list[dict]] = {v.id: [] for v in visits}
     for page in reversed(pages):
@@ -29,7 +32,7 @@ async def profile(user: User, visitor_id: str | None) -> dict:
     trail = []
     for visit in visits:
         trail.append({
-            "number": visit.number, "started_at": iso(visit.started_at), "last_activity_at": iso(visit.last_activity_at),
+            "visitor_id": visit.visitor_id, "number": visit.number, "started_at": iso(visit.started_at), "last_activity_at": iso(visit.last_activity_at),
             "landing_url": visit.landing_url, "referrer": visit.referrer,
             **{key: getattr(visit, key, None) for key in ("referrer_type", "referrer_domain", "keywords", "utm",
                                                           "country", "device")},
@@ -39,7 +42,7 @@ async def profile(user: User, visitor_id: str | None) -> dict:
     attributes = visitor.attributes if isinstance(visitor.attributes, dict) else {}
     return {
         "visitor": {**serialize.visitor_profile(visitor, await visitors.is_online(visitor.id)),
-                    "attributes": attributes, "external_id": getattr(visitor, "external_id", None)},
+                    "attributes": attributes, "external_id": visitor.external_id, "linked_visitors": linked[1:]},
         "visits": trail,
         "conversations": await conversations.past_conversations(visitor, exclude_id=None),
         "events": events,
@@ -48,9 +51,5 @@ async def profile(user: User, visitor_id: str | None) -> dict:
 
 async def _custom_events(visitor: Visitor) -> list[dict]:
     """Custom events (`Switchboard('track', …)`), newest first, when the trail records them."""
-    try:
-        from app.models import TrackEvent
-    except ImportError:
-        return []
-    rows = await TrackEvent.filter(visitor_id=visitor.id).order_by("-at").limit(200)
+    rows = await TrackEvent.filter(visitor_id__in=await tracking.linked_visitor_ids(visitor)).order_by("-at").limit(200)
     return [{"name": e.name, "props": e.props, "at": iso(e.at)} for e in rows]

@@ -22,13 +22,11 @@ import json
 import logging
 import os
 import secrets
-from datetime import datetime, timedelta
 from typing import Any
 
 from app import runtime
 from app.clock import iso, utcnow
 from app.realtime import bus
-from app.tracking import referrer as referrers
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,6 @@ _WORKER = "sb:live:worker:"
 WORKER_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
 
 _rows: dict[str, dict[str, Any]] = {}  # this worker's online visitors
-_activity: dict[str, datetime] = {}  # last page view, for the visit boundary
 _dirty: set[str] = set()
 _removed: set[str] = set()
 _gone_timers: dict[str, asyncio.TimerHandle] = {}
@@ -53,15 +50,6 @@ stats = {"batches": 0, "rows": 0, "bytes": 0}
 
 def _redis():
     return runtime.current().redis
-
-
-def _classify(referrer: str | None, url: str | None) -> dict[str, Any]:
-    result = referrers.classify(referrer, url)
-    return {"referrer_type": result.type, "referrer_domain": result.domain, "keywords": result.keywords}
-
-
-def _visit_timeout(site_id: int) -> timedelta:
-    return timedelta(minutes=30)
 
 
 async def online(visitor, *, chat: str | None = None) -> None:
@@ -86,7 +74,9 @@ async def online(visitor, *, chat: str | None = None) -> None:
     _changed(visitor.id)
 
 
-async def page_viewed(visitor, url: str, title: str | None, referrer: str | None) -> None:
+async def page_viewed(visitor, url: str, title: str | None, referrer: str | None, visit, new_visit: bool) -> None:
+    """The visitor opened `url`, page `visit.pages` of their visit number `visit.number` (the trail
+    decides visits: app/services/tracking.py)."""
     row = _rows.get(visitor.id)
     if row is None:
         await online(visitor)
@@ -94,20 +84,12 @@ async def page_viewed(visitor, url: str, title: str | None, referrer: str | None
         if row is None:
             return
     now = utcnow()
-    last = _activity.get(visitor.id)
-    if row["url"] == url and row["pages"] > 0:
-        _activity[visitor.id] = now
-        return  # the same page again (a reconnect): not a new page
-    if last is not None and now - last > _visit_timeout(visitor.site_id):
-        row["visit"] += 1
-        row["returning"] = True
-        row["pages"] = 0
-    if row["pages"] == 0:  # the landing page of this visit: its referrer is the visit's
-        row["visit_since"] = iso(now)
-        row["referrer"] = referrer
-        row.update(_classify(referrer, url))
-    row.update(url=url, title=title, page_since=iso(now), pages=row["pages"] + 1)
-    _activity[visitor.id] = now
+    if new_visit or row.get("visit_since") is None:
+        source = visit.source
+        row.update(visit_since=iso(visit.started_at), referrer=referrer if new_visit else row.get("referrer"),
+                   referrer_type=source.type, referrer_domain=source.domain, keywords=source.keywords)
+    row.update(url=url, title=title, page_since=iso(now), pages=visit.pages, visit=visit.number,
+               returning=visit.number > 1)
     _changed(visitor.id)
 
 
@@ -147,10 +129,17 @@ def offline(visitor_id: str) -> None:
 def _gone(visitor_id: str) -> None:
     _gone_timers.pop(visitor_id, None)
     if _rows.pop(visitor_id, None) is not None:
-        _activity.pop(visitor_id, None)
         _dirty.discard(visitor_id)
         _removed.add(visitor_id)
         _ensure_flusher()
+
+
+def forget(visitor_id: str) -> None:
+    """The visitor was erased: their row goes at once."""
+    timer = _gone_timers.pop(visitor_id, None)
+    if timer is not None:
+        timer.cancel()
+    _gone(visitor_id)
 
 
 def _changed(visitor_id: str) -> None:
@@ -247,7 +236,6 @@ async def heartbeat_forever() -> None:
 def reset() -> None:
     """Forget everything (a new process, or a benchmark's fresh start)."""
     _rows.clear()
-    _activity.clear()
     _dirty.clear()
     _removed.clear()
     for timer in _gone_timers.values():

@@ -12,12 +12,12 @@ from user_agents import parse
 class Device:
     browser: str | None
     os: str | None
-    device: str  # Desktop | Mobile | Tablet | Bot | Other
+    device: str  # desktop | mobile | tablet | bot | other
     is_bot: bool
 
 
 def _family_version(family: str, version: str) -> str | None:
-    if not family or family == "Other":
+    if not family or family == "other":
         return None
     return f"{family} {version}".strip() if version else family
 
@@ -25,18 +25,18 @@ def _family_version(family: str, version: str) -> str | None:
 @lru_cache(maxsize=4096)
 def classify(user_agent: str | None) -> Device:
     if not user_agent:
-        return Device(None, None, "Other", False)
+        return Device(None, None, "other", False)
     ua = parse(user_agent[:512])
     if ua.is_bot:
-        kind = "Bot"
+        kind = "bot"
     elif ua.is_tablet:
-        kind = "Tablet"
+        kind = "tablet"
     elif ua.is_mobile:
-        kind = "Mobile"
+        kind = "mobile"
     elif ua.is_pc:
-        kind = "Desktop"
+        kind = "desktop"
     else:
-        kind = "Other"
+        kind = "other"
     major = str(ua.browser.version[0]) if ua.browser.version else ""
     return Device(
         browser=_family_version(ua.browser.family, major),

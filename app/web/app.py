@@ -21,9 +21,9 @@ from app.paths import CONSOLE_DIST
 from app.realtime import bus
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
-from app.services import routing
+from app.services import routing, tracking
 from app.tracking import live as live_visitors
-from app.web import admin_rules, auth, explorer, pages, reports, staffing, wallboard
+from app.web import admin_rules, auth, explorer, pages, privacy, reports, staffing, track, wallboard
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         bus.bind(sio)
         await init_db(settings)
         ticker = asyncio.create_task(routing.tick_forever())
+        retention = asyncio.create_task(tracking.purge_forever(settings.retention_interval_seconds))
         heartbeat = asyncio.create_task(live_visitors.heartbeat_forever()) if rt.redis is not None else None
         if rt.redis is None:
             # One process: nobody's console survived the restart; give each CSR the grace period.
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
             yield
         finally:
             ticker.cancel()
+            retention.cancel()
+            with contextlib.suppress(Exception):
+                await tracking.flush()  # the last page views of this worker's batch
             if heartbeat is not None:
                 heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -103,6 +107,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         Route("/admin/invitation-rules", admin_rules.rules_page, methods=["GET"]),
         Route("/admin/invitation-rules", admin_rules.rules_submit, methods=["POST"]),
         Route("/staffing.csv", staffing.staffing_csv),
+        Route("/api/track", track.beacon, methods=["POST"]),
+        Route("/api/admin/visitors/{visitor_id:str}/export", privacy.export, methods=["GET"]),
+        Route("/api/admin/visitors/{visitor_id:str}/erase", privacy.erase, methods=["POST"]),
         Route("/widget.js", pages.widget_js),
         Route("/demo/", pages.demo),
         Route("/demo/{page:str}", pages.demo),

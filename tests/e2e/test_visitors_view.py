@@ -335,7 +335,7 @@ async def test_five_thousand_visitors_stay_fast(live, new_page, csr_state, recor
             page_since: new Date(now - (i % 600) * 1000).toISOString(), pages: 1 + (i % 9), visit: 1 + (i % 4),
             returning: i % 4 > 0, referrer: null, referrer_type: types[i % 8], referrer_domain: "example.org",
             keywords: i % 8 === 2 ? "tent " + i : null, country: ["DE", "FR", "US", null][i % 4],
-            device: "Desktop", browser: "Chrome 131", os: "Linux", chat: ["none", "waiting", "assigned"][i % 3],
+            device: "desktop", browser: "Chrome 131", os: "Linux", chat: ["none", "waiting", "assigned"][i % 3],
             invitation: null, online_since: new Date(now - i * 1000).toISOString(), ...extra,
         });
         const rowCount = () => document.querySelectorAll('[role="table"] [role="rowgroup"] [role="row"]').length;

@@ -94,7 +94,7 @@ async def test_agent_sees_the_visitors_current_page_and_device(chat):
     assert page["title"] == "Pricing"
     profile = (await agent.call("open", {"conversation_id": conversation_id}))["visitor"]
     assert profile["current_page"] == {"url": url, "title": "Pricing"}
-    assert profile["browser"] == "Chrome 131" and profile["os"] == "Linux" and profile["device"] == "Desktop"
+    assert profile["browser"] == "Chrome 131" and profile["os"] == "Linux" and profile["device"] == "desktop"
     assert profile["online"] is True
 
 

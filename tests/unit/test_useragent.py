@@ -8,11 +8,11 @@ BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 def test_desktop_mobile_bot():
     desktop = classify(CHROME)
-    assert desktop.browser == "Chrome 131" and desktop.os == "Linux" and desktop.device == "Desktop"
+    assert desktop.browser == "Chrome 131" and desktop.os == "Linux" and desktop.device == "desktop"
     phone = classify(IPHONE)
-    assert phone.device == "Mobile" and phone.os.startswith("iOS")
+    assert phone.device == "mobile" and phone.os.startswith("iOS")
     bot = classify(BOT)
-    assert bot.is_bot and bot.device == "Bot"
+    assert bot.is_bot and bot.device == "bot"
 
 
 def test_missing_user_agent():
