@@ -53,6 +53,11 @@ async def supervisor_page(request: Request, refusal: str) -> Response | None:
     return None
 
 
+def home_of(user: User) -> str:
+    """Where a user starts: marketers in the trail explorer, everyone else in the console."""
+    return "/explorer" if user.role == "marketer" else "/console"
+
+
 def login_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
 
@@ -103,6 +108,8 @@ async def login(request: Request) -> Response:
     request.session.clear()
     request.session["user_id"] = user.id
     request.session["csrf"] = new_csrf_token()  # a fresh token after sign-in
+    if next_path == "/console" and user.role == "marketer":
+        next_path = home_of(user)  # the console is not theirs
     return RedirectResponse(next_path, status_code=303)
 
 

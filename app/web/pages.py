@@ -8,7 +8,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from app import runtime
 from app.models import Site
 from app.paths import WIDGET_BUNDLE
-from app.web.auth import csrf_token, current_user, login_redirect, supervisor_page
+from app.web.auth import csrf_token, current_user, home_of, login_redirect, supervisor_page
 from app.web.templating import console_templates, site_templates
 
 DEMO_PAGES = {
@@ -19,7 +19,8 @@ DEMO_PAGES = {
 
 
 async def home(request: Request) -> Response:
-    return RedirectResponse("/console" if await current_user(request) else "/login", status_code=303)
+    user = await current_user(request)
+    return RedirectResponse(home_of(user) if user else "/login", status_code=303)
 
 
 async def console(request: Request) -> Response:

@@ -96,8 +96,12 @@ async def test_sign_out_needs_csrf(sqlite_deployment, http):
 
 
 async def test_marketers_do_not_get_the_chat_console(sqlite_deployment, http):
-    await sign_in(http, "marketer@example.com", sqlite_deployment.password)
+    signed = await sign_in(http, "marketer@example.com", sqlite_deployment.password)
+    assert signed.status_code == 303 and signed.headers["location"] == "/explorer"
     assert (await http.get("/console")).status_code == 403
+    # They start in the trail explorer instead.
+    home = await http.get("/")
+    assert home.status_code == 303 and home.headers["location"] == "/explorer"
 
 
 async def test_widget_bundle_is_served_for_any_site(http):
