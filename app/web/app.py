@@ -111,6 +111,7 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         Route("/api/admin/visitors/{visitor_id:str}/export", privacy.export, methods=["GET"]),
         Route("/api/admin/visitors/{visitor_id:str}/erase", privacy.erase, methods=["POST"]),
         Route("/widget.js", pages.widget_js),
+        Route("/widget-chat.js", pages.widget_chat_js),
         Route("/demo/", pages.demo),
         Route("/demo/{page:str}", pages.demo),
         Mount("/static", StaticFiles(directory=str(CONSOLE_DIST), check_dir=False), name="static"),

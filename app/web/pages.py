@@ -7,7 +7,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from app import runtime
 from app.models import Site
-from app.paths import WIDGET_BUNDLE
+from app.paths import WIDGET_BUNDLE, WIDGET_CHAT_BUNDLE
 from app.web.auth import csrf_token, current_user, home_of, login_redirect, supervisor_page
 from app.web.templating import console_templates, site_templates
 
@@ -82,14 +82,24 @@ async def demo(request: Request) -> Response:
     )
 
 
-async def widget_js(request: Request) -> Response:
-    if not WIDGET_BUNDLE.exists():
+def _widget_file(path) -> Response:
+    if not path.exists():
         return PlainTextResponse("// The widget is not built: run `make widget`.\n", status_code=503,
                                  media_type="application/javascript")
     return FileResponse(
-        WIDGET_BUNDLE, media_type="application/javascript",
+        path, media_type="application/javascript",
         headers={"cache-control": "public, max-age=300", "access-control-allow-origin": "*"},
     )
+
+
+async def widget_js(request: Request) -> Response:
+    """The widget's entry: tracking, launcher, invitations (on every page of a site)."""
+    return _widget_file(WIDGET_BUNDLE)
+
+
+async def widget_chat_js(request: Request) -> Response:
+    """The chat panel, loaded by widget.js when the visitor opens the chat."""
+    return _widget_file(WIDGET_CHAT_BUNDLE)
 
 
 async def healthz(request: Request) -> Response:

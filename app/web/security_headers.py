@@ -36,7 +36,7 @@ class SecurityHeaders:
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"strict-origin-when-cross-origin"),
                 ]
-                if path != "/widget.js":
+                if path not in ("/widget.js", "/widget-chat.js"):
                     extra.append((b"content-security-policy", csp.encode()))
                     if not path.startswith("/demo"):
                         extra.append((b"x-frame-options", b"DENY"))

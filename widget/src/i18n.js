@@ -1,12 +1,33 @@
-// Every visitor-facing string, in one table. The language follows the browser
-// (navigator.languages): zh* → Simplified Chinese, otherwise English.
+// Every visitor-facing string, in two tables: LAUNCHER (the launcher, its badge and the invitation
+// card: bundled into widget.js) and STRINGS (the chat panel: only in widget-chat.js, loaded when
+// the chat is first opened). The language follows the browser (navigator.languages): zh* →
+// Simplified Chinese, otherwise English.
 // Accessible names of the launcher keep the word "chat" in every language.
 // Do not put the word "message" into the accessible name of anything inside the panel other
 // than the text box: people (and tests) find the box by its label "Message".
-const STRINGS = {
+export const LAUNCHER = {
   en: {
     openChat: "Open chat",
     closeChat: "Close chat",
+    unread: (n) => (n === 1 ? "1 unread message" : `${n} unread messages`),
+    invitation: "Chat invitation",
+    accept: "Accept",
+    decline: "Decline",
+    dismiss: "Dismiss invitation",
+  },
+  "zh-CN": {
+    openChat: "打开聊天 (chat)",
+    closeChat: "关闭聊天 (chat)",
+    unread: (n) => `${n} 条未读消息`,
+    invitation: "聊天邀请 (Chat invitation)",
+    accept: "接受",
+    decline: "拒绝",
+    dismiss: "关闭邀请",
+  },
+};
+
+const STRINGS = {
+  en: {
     minimize: "Minimize chat",
     dialog: "Chat",
     title: "Chat with us",
@@ -61,11 +82,8 @@ const STRINGS = {
     error: "Something went wrong. We'll try again.",
     badInput: "This message could not be sent.",
     emailInvalid: "Please enter a valid email address, or leave it empty.",
-    unread: (n) => (n === 1 ? "1 unread message" : `${n} unread messages`),
   },
   "zh-CN": {
-    openChat: "打开聊天 (chat)",
-    closeChat: "关闭聊天 (chat)",
     minimize: "最小化聊天 (chat)",
     dialog: "聊天 (Chat)",
     title: "在线咨询",
@@ -120,7 +138,6 @@ const STRINGS = {
     error: "出了点问题，我们会自动重试。",
     badInput: "这条消息无法发送。",
     emailInvalid: "请输入有效的邮箱地址，或留空。",
-    unread: (n) => `${n} 条未读消息`,
   },
 };
 

@@ -1,6 +1,8 @@
 // First-party persistence in the host page's localStorage, keys "sb:<siteKey>:<name>", values
-// JSON. Falls back to memory when storage is blocked (private mode, sandboxed frames).
-// No cookies, ever.
+// JSON. Falls back to memory when storage is blocked (private mode, sandboxed frames, storage
+// disabled) — except the visitor token, which then goes into one first-party cookie,
+// "sb_<siteKey>_t" (SameSite=Lax, path=/, two years, Secure on https), so that a returning
+// visitor is still recognised. That is the only cookie the widget ever sets, and only then.
 export function createStore(siteKey) {
   const memory = {};
   const prefix = `sb:${siteKey}:`;
@@ -13,8 +15,30 @@ export function createStore(siteKey) {
     storage = null;
   }
 
+  const cookieName = `sb_${siteKey}_t`;
+  const cookie = !storage;
+  const readCookie = () => {
+    for (const part of document.cookie.split(/;\s*/)) {
+      const i = part.indexOf("=");
+      if (part.slice(0, i) === cookieName) return decodeURIComponent(part.slice(i + 1));
+    }
+    return null;
+  };
+  const writeCookie = (value, maxAge) => {
+    try {
+      document.cookie = `${cookieName}=${encodeURIComponent(value)}; Max-Age=${maxAge}; Path=/; SameSite=Lax` +
+        (location.protocol === "https:" ? "; Secure" : "");
+    } catch (e) {
+      /* cookies blocked too (sandboxed frame): memory only */
+    }
+  };
+
   const get = (name, fallback = null) => {
     try {
+      if (cookie && name === "token" && memory.token == null) {
+        const token = readCookie();
+        if (token) return token;
+      }
       const raw = storage ? storage.getItem(prefix + name) : memory[name];
       return raw == null ? fallback : JSON.parse(raw);
     } catch (e) {
@@ -27,6 +51,7 @@ export function createStore(siteKey) {
     try {
       if (storage) storage.setItem(prefix + name, raw);
       else memory[name] = raw;
+      if (cookie && name === "token" && typeof value === "string") writeCookie(value, 63072000);
     } catch (e) {
       memory[name] = raw; // quota exceeded: keep it for this page at least
     }
@@ -35,6 +60,7 @@ export function createStore(siteKey) {
   const remove = (name) => {
     try {
       if (storage) storage.removeItem(prefix + name);
+      if (cookie && name === "token") writeCookie("", 0);
     } catch (e) {
       /* ignore */
     }
@@ -48,5 +74,5 @@ export function createStore(siteKey) {
     });
   };
 
-  return { get, set, remove, onChange };
+  return { get, set, remove, onChange, persistent: Boolean(storage) };
 }

@@ -1,6 +1,8 @@
-// Everything the widget looks like, scoped to its shadow root. `all: initial` on the host
-// stops the page's inherited styles at the boundary.
-export const CSS = `
+// What the widget looks like, scoped to its shadow root, in two parts: SHELL_CSS (launcher, badge,
+// invitation card; in widget.js) and PANEL_CSS (the chat panel; in widget-chat.js, added when it
+// loads). `all: initial` on the host stops the page's inherited styles at the boundary.
+// build.mjs minifies every exported string of this file with esbuild's CSS minifier.
+export const SHELL_CSS = `
 :host { all: initial; }
 * { box-sizing: border-box; }
 .sb { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000;
@@ -13,9 +15,21 @@ button, textarea, input { font: inherit; color: inherit; }
 .launcher svg { width: 26px; height: 26px; fill: currentColor; }
 .badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px; border-radius: 10px;
   background: #dc2626; color: #fff; font-size: 12px; font-weight: 700; line-height: 20px; text-align: center; }
+.panel[hidden], [hidden] { display: none !important; }
+.invite { position: relative; width: min(300px, calc(100vw - 40px)); margin: 0 0 12px auto; padding: 12px 14px; background: #fff;
+  border-radius: 12px; box-shadow: 0 8px 28px rgba(0,0,0,.22); border: 1px solid #e2e8f0; }
+.invite .who { margin: 0 24px 4px 0; font-weight: 650; font-size: 13.5px; }
+.invite .text { margin: 0 0 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
+.invite .row { display: flex; gap: 8px; justify-content: flex-end; }
+.invite .row button { border-radius: 8px; padding: 7px 12px; cursor: pointer; font-weight: 600; border: 1px solid #cbd5e1; background: #fff; color: #0f172a; }
+.invite .row .yes { background: #2563eb; border-color: #2563eb; color: #fff; }
+.invite .x { position: absolute; top: 6px; right: 6px; width: 26px; height: 26px; border: 0; background: none; cursor: pointer; font-size: 18px; line-height: 1; color: #64748b; border-radius: 6px; }
+@media (prefers-color-scheme: dark) { .sb { color: #e2e8f0; } .invite, .invite .row button:not(.yes) { background: #1f2937; border-color: #334155; color: #e2e8f0; } }
+`;
+
+export const PANEL_CSS = `
 .panel { width: min(370px, calc(100vw - 40px)); height: min(560px, calc(100vh - 110px)); margin-bottom: 12px; background: #fff;
   border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22); display: flex; flex-direction: column; overflow: hidden; }
-.panel[hidden], [hidden] { display: none !important; }
 .head { background: #2563eb; color: #fff; padding: 12px 14px; display: flex; align-items: flex-start; gap: 8px; }
 .head h2 { font-size: 16px; margin: 0; font-weight: 650; }
 .head p { margin: 2px 0 0; font-size: 12.5px; opacity: .9; }
@@ -71,7 +85,6 @@ button, textarea, input { font: inherit; color: inherit; }
 .send:disabled { opacity: .5; cursor: default; }
 .alert { color: #b91c1c; font-size: 12.5px; padding: 0 12px 8px; background: #fff; }
 @media (prefers-color-scheme: dark) {
-  .sb { color: #e2e8f0; }
   .panel, .compose, .prechat, .alert { background: #0f172a; }
   .body { background: #111827; }
   .msg .text, .earlier details { background: #1f2937; border-color: #334155; }

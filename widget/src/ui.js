@@ -1,19 +1,9 @@
-// The widget's DOM, built with createElement/textContent only: nothing the server or the visitor
-// sends is ever parsed as markup.
-import { CSS } from "./styles.js";
+// The chat panel's DOM (widget-chat.js), built with createElement/textContent only: nothing the
+// server or the visitor sends is ever parsed as markup.
+import { addCss, el } from "./shell.js";
+import { PANEL_CSS } from "./styles.js";
 
-// el("div", {className: "x", text: "…", "aria-label": "…"}, [children])
-export function el(tag, attrs = {}, children = []) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value == null || value === false) continue;
-    if (key === "text") node.textContent = value;
-    else if (key === "className") node.className = value;
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children) if (child) node.appendChild(child);
-  return node;
-}
+export { el };
 
 // Sets text/attributes only when they differ, so a live region announces real changes only.
 function setText(node, text) {
@@ -23,33 +13,10 @@ function setAttr(node, name, value) {
   if (node.getAttribute(name) !== value) node.setAttribute(name, value);
 }
 
-function chatIcon() {
-  const ns = "http://www.w3.org/2000/svg";
-  const svg = document.createElementNS(ns, "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("aria-hidden", "true");
-  svg.setAttribute("focusable", "false");
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z");
-  svg.appendChild(path);
-  return svg;
-}
-
-// The host element, its open shadow root and everything inside it. Returns named parts.
-export function buildUI(t, lang, maxChars) {
-  const host = el("div", { id: "switchboard-widget" });
-  const root = host.attachShadow({ mode: "open" });
-  // A constructed stylesheet is not inline CSS, so a host page's strict CSP (style-src without
-  // 'unsafe-inline') does not block it; <style> is the fallback for older browsers.
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(CSS);
-    root.adoptedStyleSheets = [sheet];
-  } catch (e) {
-    root.appendChild(el("style", { text: CSS }));
-  }
-
-  const ui = { host, root };
+// Builds the panel into the shell (shell.js) and returns its named parts, with the shell's.
+export function buildPanel(shell, t, lang, maxChars) {
+  addCss(shell.root, PANEL_CSS);
+  const ui = Object.assign({}, shell);
   ui.title = el("h2", { text: t.title });
   ui.subtitle = el("p", { className: "sub", text: t.subtitle });
   ui.minimize = el("button", { type: "button", className: "icon-btn", "aria-label": t.minimize, text: "\u2013" });
@@ -115,11 +82,7 @@ export function buildUI(t, lang, maxChars) {
     ui.offline,
     ui.alert,
   ]);
-  ui.badge = el("span", { className: "badge", role: "img", hidden: true });
-  ui.launcher = el("button", {
-    type: "button", className: "launcher", "aria-label": t.openChat, "aria-expanded": "false", "aria-controls": "sb-panel",
-  }, [chatIcon(), ui.badge]);
-  root.appendChild(el("div", { className: "sb", lang }, [ui.panel, ui.launcher]));
+  shell.box.insertBefore(ui.panel, shell.cards);
   return ui;
 }
 
