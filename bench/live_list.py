@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import runtime  # noqa: E402
 from app.config import load_settings  # noqa: E402
-from app.tracking import live  # noqa: E402
+from app.clock import utcnow  # noqa: E402
+from app.services.tracking import VisitState  # noqa: E402
+from app.tracking import live, referrer as referrers  # noqa: E402
 
 PAGES = [f"https://shop.example.com/{section}/{i}" for section in ("tents", "boots", "jackets", "blog") for i in range(50)]
 REFERRERS = [None, "https://www.google.com/search?q=blue+tent", "https://www.facebook.com/", "https://news.example.org/a"]
@@ -51,9 +53,14 @@ async def run(visitors: int, seconds: int) -> dict:
     rng = random.Random(3)
     crowd = [FakeVisitor(id=f"v_{i:06d}", visit_count=rng.choice((1, 1, 2, 5))) for i in range(visitors)]
     live.reset()
+    visits = {}
     for v in crowd:
         await live.online(v)
-        await live.page_viewed(v, rng.choice(PAGES), "A page", rng.choice(REFERRERS))
+        referrer = rng.choice(REFERRERS)
+        url = rng.choice(PAGES)
+        visits[v.id] = VisitState(id=1, number=v.visit_count, started_at=utcnow(), last_activity=utcnow(), pages=1,
+                                  source=referrers.classify(referrer, url))
+        await live.page_viewed(v, url, "A page", referrer, visits[v.id], True)
     live._dirty.clear()
     live._removed.clear()
     per_second = visitors / 30
@@ -66,7 +73,8 @@ async def run(visitors: int, seconds: int) -> dict:
         carry -= movers
         started = time.process_time()
         for v in rng.sample(crowd, movers):
-            await live.page_viewed(v, rng.choice(PAGES), "Another page", None)
+            visits[v.id].pages += 1
+            await live.page_viewed(v, rng.choice(PAGES), "Another page", None, visits[v.id], False)
         before = live.stats["bytes"]
         await live.flush()
         work += time.process_time() - started

@@ -111,11 +111,12 @@ def strip_params(url: str | None, names: tuple[str, ...]) -> str | None:
 # --- visits -------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(eq=False)
 class VisitState:
-    """What this worker knows of a visitor's current visit."""
+    """What this worker knows of a visitor's current visit. `id` is None until a new visit's row
+    is written with the next batch (`row` holds it meanwhile)."""
 
-    id: int
+    id: int | None
     number: int
     started_at: datetime
     last_activity: datetime
@@ -123,6 +124,8 @@ class VisitState:
     source: referrers.Source = field(default_factory=lambda: referrers.Source("direct"))
     last_url: str | None = None
     last_view_key: str | None = None
+    visitor_id: str | None = None
+    row: Visit | None = None
 
 
 _visits: OrderedDict[str, VisitState] = OrderedDict()
@@ -133,13 +136,15 @@ async def _visit_of(visitor: Visitor) -> VisitState | None:
     if state is not None:
         _visits.move_to_end(visitor.id)
         return state
+    if not visitor.visit_count:
+        return None  # a new visitor has no visit yet: nothing to look up
     row = await Visit.filter(visitor_id=visitor.id).order_by("-started_at").first()
     if row is None:
         return None
     pages = await PageView.filter(visit_id=row.id).count()
     source = referrers.Source(row.referrer_type or "direct", row.referrer_domain, None, row.keywords,
                               row.utm if isinstance(row.utm, dict) else {})
-    state = VisitState(row.id, row.number, row.started_at, row.last_activity_at, pages, source)
+    state = VisitState(row.id, row.number, row.started_at, row.last_activity_at, pages, source, visitor_id=visitor.id)
     _remember(visitor.id, state)
     return state
 
@@ -161,15 +166,16 @@ class PageViewed:
 
 # --- the batch ----------------------------------------------------------------------------------
 
-_views: list[PageView] = []
+_new_visits: list[VisitState] = []
+_views: list[tuple[PageView, VisitState]] = []
 _pending_by_key: dict[tuple[str, str], PageView] = {}
-_events: list[TrackEvent] = []
+_events: list[tuple[TrackEvent, VisitState | None]] = []
 _times: dict[tuple[str, str], int] = {}
-_visit_activity: dict[int, datetime] = {}
+_visit_activity: dict[int, tuple[VisitState, datetime]] = {}  # by id() of the state
 _visitor_pages: dict[str, tuple[str, str | None, datetime, int]] = {}
 _flusher: asyncio.Task | None = None
 _lock = asyncio.Lock()
-stats = {"flushes": 0, "page_views": 0, "events": 0}
+stats = {"flushes": 0, "page_views": 0, "events": 0, "visits": 0}
 _TIME_SQL = ("UPDATE page_view SET active_ms = ? WHERE visitor_id = ? AND view_key = ? "
              "AND (active_ms IS NULL OR active_ms < ?)")
 _TIME_SQL_PG = ("UPDATE page_view SET active_ms = $1 WHERE visitor_id = $2 AND view_key = $3 "
@@ -177,45 +183,78 @@ _TIME_SQL_PG = ("UPDATE page_view SET active_ms = $1 WHERE visitor_id = $2 AND v
 
 
 def _pending_rows() -> int:
-    return len(_views) + len(_events) + len(_times)
+    return len(_views) + len(_events) + len(_times) + len(_new_visits)
 
 
 def _schedule() -> None:
+    """Write the batch within FLUSH_SECONDS, or now when it is full."""
     global _flusher
-    if _pending_rows() >= BATCH_ROWS:
-        asyncio.get_running_loop().create_task(flush())
-    if _flusher is None or _flusher.done():
-        _flusher = asyncio.get_running_loop().create_task(_flush_soon())
+    if _flusher is not None and not _flusher.done():
+        if _pending_rows() < BATCH_ROWS or _flusher.get_name() == "trail-flush-now":
+            return
+        _flusher.cancel()  # a full batch goes now rather than at the end of the wait
+    full = _pending_rows() >= BATCH_ROWS
+    _flusher = asyncio.get_running_loop().create_task(_flush_soon(0 if full else FLUSH_SECONDS),
+                                                      name="trail-flush-now" if full else "trail-flush")
 
 
-async def _flush_soon() -> None:
-    await asyncio.sleep(FLUSH_SECONDS)
+async def _flush_soon(delay: float) -> None:
+    await asyncio.sleep(delay)
     try:
         await flush()
     except Exception:  # kept for the next batch
         log.exception("writing the trail failed")
 
 
+async def _insert_visits(new: list[VisitState], conn) -> dict[int, int]:
+    """Write new visits (one bulk insert) and learn their ids (one query): {id(state): visit id}."""
+    for state in new:
+        state.row.last_activity_at = state.last_activity
+    await Visit.bulk_create([state.row for state in new], batch_size=BATCH_ROWS, using_db=conn)
+    wanted = {(state.visitor_id, state.number): state for state in new}
+    found: dict[int, int] = {}
+    since = min(state.started_at for state in new)
+    for start in range(0, len(new), 1000):
+        visitor_ids = list({state.visitor_id for state in new[start:start + 1000]})
+        for row in await Visit.filter(visitor_id__in=visitor_ids, started_at__gte=since).using_db(conn) \
+                .order_by("id").values("id", "visitor_id", "number"):
+            state = wanted.get((row["visitor_id"], row["number"]))
+            if state is not None:
+                found[id(state)] = row["id"]  # the newest row of that number wins
+    return found
+
+
 async def flush() -> None:
     """Write everything collected so far (one transaction)."""
     async with _lock:
-        if not (_views or _events or _times or _visit_activity or _visitor_pages):
+        if not (_new_visits or _views or _events or _times or _visit_activity or _visitor_pages):
             return
-        views, events, times = list(_views), list(_events), dict(_times)
+        new, views, events, times = list(_new_visits), list(_views), list(_events), dict(_times)
         activity, pages = dict(_visit_activity), dict(_visitor_pages)
-        _views.clear(), _events.clear(), _times.clear(), _visit_activity.clear(), _visitor_pages.clear()
-        _pending_by_key.clear()
+        for batch in (_new_visits, _views, _events, _times, _visit_activity, _visitor_pages, _pending_by_key):
+            batch.clear()
         try:
             async with in_transaction() as conn:
+                ids = await _insert_visits(new, conn) if new else {}
+
+                def visit_id(state: VisitState | None) -> int | None:
+                    return None if state is None else (state.id if state.id is not None else ids.get(id(state)))
+
                 if views:
-                    await PageView.bulk_create(views, batch_size=BATCH_ROWS, using_db=conn)
+                    for view, state in views:
+                        view.visit_id = visit_id(state)
+                    await PageView.bulk_create([v for v, _ in views], batch_size=BATCH_ROWS, using_db=conn)
                 if events:
-                    await TrackEvent.bulk_create(events, batch_size=BATCH_ROWS, using_db=conn)
-                if activity:
-                    visits = [Visit(id=i, last_activity_at=at) for i, at in activity.items()]
-                    for v in visits:
+                    for event, state in events:
+                        event.visit_id = visit_id(state)
+                    await TrackEvent.bulk_create([e for e, _ in events], batch_size=BATCH_ROWS, using_db=conn)
+                touched = [Visit(id=visit_id(state), last_activity_at=at) for state, at in activity.values()
+                           if visit_id(state) is not None]
+                deferred = {k: (state, at) for k, (state, at) in activity.items() if visit_id(state) is None}
+                if touched:
+                    for v in touched:
                         v._saved_in_db = True
-                    await Visit.bulk_update(visits, fields=["last_activity_at"], batch_size=BATCH_ROWS, using_db=conn)
+                    await Visit.bulk_update(touched, fields=["last_activity_at"], batch_size=BATCH_ROWS, using_db=conn)
                 if pages:
                     rows = []
                     for visitor_id, (url, title, at, count) in pages.items():
@@ -230,6 +269,7 @@ async def flush() -> None:
                     await conn.execute_many(sql, [[ms, vid, key, ms] for (vid, key), ms in times.items()])
         except Exception:
             # Put it back for the next batch: nothing is dropped for a passing database fault.
+            _new_visits[:0] = new
             _views[:0] = views
             _events[:0] = events
             for key, ms in times.items():
@@ -239,12 +279,23 @@ async def flush() -> None:
             for key, value in pages.items():
                 _visitor_pages.setdefault(key, value)
             raise
+        for state in new:  # written: the visits have their ids now
+            state.id, state.row = ids.get(id(state)), None
+        for key, value in deferred.items():  # visits being written by the batch before: next time
+            _visit_activity.setdefault(key, value)
         stats["flushes"] += 1
         stats["page_views"] += len(views)
         stats["events"] += len(events)
+        stats["visits"] += len(new)
 
 
 # --- ingest -------------------------------------------------------------------------------------
+
+
+def _touch(state: VisitState, now: datetime) -> None:
+    state.last_activity = now
+    if state.row is None:  # a visit not written yet gets its last activity with its row
+        _visit_activity[id(state)] = (state, now)
 
 
 async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, title: str | None,
@@ -259,31 +310,29 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
     if state is not None and state.pages and (
             (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
         # The same page view again (the widget reconnected and said it once more): not a new page.
-        state.last_activity = now
-        _visit_activity[state.id] = now
+        _touch(state, now)
         _schedule()
         return PageViewed(state, False)
     new_visit = state is None or now - state.last_activity > timedelta(minutes=settings.visit_timeout_minutes)
     if new_visit:
         source = referrers.classify(referrer, url)
         number = max(visitor.visit_count or 0, state.number if state else 0) + 1
-        row = await Visit.create(
+        row = Visit(
             site_id=visitor.site_id, visitor_id=visitor.id, number=number, started_at=now, last_activity_at=now,
             landing_url=url, referrer=referrer, referrer_type=source.type, referrer_domain=source.domain,
             keywords=source.keywords, utm=source.utm, country=visitor.country, device=visitor.device,
         )
-        state = VisitState(row.id, number, now, now, 0, source)
+        state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
+        _new_visits.append(state)
         _remember(visitor.id, state)
         visitor.visit_count = number
     state.pages += 1
-    state.last_activity = now
+    _touch(state, now)
     state.last_url, state.last_view_key = url, view_key
-    view = PageView(visit_id=state.id, visitor_id=visitor.id, url=url, title=title, referrer=referrer, at=now,
-                    view_key=view_key)
-    _views.append(view)
+    view = PageView(visitor_id=visitor.id, url=url, title=title, referrer=referrer, at=now, view_key=view_key)
+    _views.append((view, state))
     if view_key:
         _pending_by_key[(visitor.id, view_key)] = view
-    _visit_activity[state.id] = now
     _visitor_pages[visitor.id] = (url, title, now, visitor.visit_count or state.number)
     visitor.current_url, visitor.current_title, visitor.last_seen = url, title, now
     _schedule()
@@ -297,9 +346,9 @@ async def _tell_csr(visitor: Visitor, url: str, title: str | None) -> None:
     from app.tracking import live
 
     row = live.row(visitor.id)
-    if row is not None and row.get("chat") != "assigned" and runtime.current().redis is None:
-        # No chat in progress: one process's live row knows without asking the database (with
-        # several workers a chat may have changed on another one).
+    if runtime.current().redis is None and (row is None or row.get("chat") != "assigned"):
+        # No chat in progress: in one process the live row knows without asking the database
+        # (with several workers a chat may have changed on another one).
         return
     open_chat = await conversations.open_conversation_of(visitor)
     if open_chat is not None and open_chat.status == "assigned":
@@ -348,8 +397,8 @@ async def track(visitor: Visitor, settings: TrackingSettings, name: str, props: 
     if not settings.enabled or visitor.is_bot:
         return False
     state = _visits.get(visitor.id)
-    _events.append(TrackEvent(site_id=visitor.site_id, visitor_id=visitor.id, visit_id=state.id if state else None,
-                              name=name, props=props, url=visitor.current_url, at=at or utcnow()))
+    _events.append((TrackEvent(site_id=visitor.site_id, visitor_id=visitor.id, name=name, props=props,
+                               url=visitor.current_url, at=at or utcnow()), state))
     _schedule()
     if name in settings.conversion_events:
         from app.services import invitations
@@ -461,8 +510,11 @@ async def purge_forever(interval_seconds: float = 3600.0) -> None:
 def forget(visitor_id: str) -> None:
     """Drop what this worker holds of a visitor (after erasure)."""
     _visits.pop(visitor_id, None)
+    _new_visits[:] = [state for state in _new_visits if state.visitor_id != visitor_id]
     for batch in (_views, _events):
-        batch[:] = [row for row in batch if row.visitor_id != visitor_id]
+        batch[:] = [pair for pair in batch if pair[0].visitor_id != visitor_id]
+    for key in [k for k, (state, _) in _visit_activity.items() if state.visitor_id == visitor_id]:
+        del _visit_activity[key]
     for key in [k for k in _times if k[0] == visitor_id]:
         del _times[key]
     for key in [k for k in _pending_by_key if k[0] == visitor_id]:
@@ -473,6 +525,7 @@ def forget(visitor_id: str) -> None:
 def reset() -> None:
     """Forget everything (a new process, or a benchmark's fresh start)."""
     _visits.clear()
+    _new_visits.clear()
     _views.clear()
     _events.clear()
     _times.clear()

@@ -418,6 +418,9 @@ from app.models import PageView, Site, Visit, Visitor
 from app.services import tracking
 
 async def main(spec):
+    from app import runtime
+
+    runtime.install(runtime.build(load_settings()))
     await init_db(load_settings())
     site = await Site.get(key=spec["site_key"])
     settings = tracking.settings_of(site)
