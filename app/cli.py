@@ -210,6 +210,36 @@ def cmd_purge_trail(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_db(settings, work)
 
 
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a shift to a CSR's schedule (--start/--end), or --list their shifts."""
+    from app.services import ServiceError, schedules
+
+    async def work() -> int:
+        try:
+            if args.list:
+                shifts = await schedules.list_shifts(args.user)
+                if args.json:
+                    print(json.dumps(shifts))
+                else:
+                    for s in shifts:
+                        print(f"{s['id']}\t{s['starts_at']}\t{s['ends_at']}\t{s['hours']} h")
+                return 0
+            if not args.start or not args.end:
+                print("error: give --start and --end (or --list).", file=sys.stderr)
+                return 2
+            tz = settings.center_time_zone
+            shift = await schedules.add_shift(args.user, schedules.parse_instant(args.start, tz, "--start"),
+                                              schedules.parse_instant(args.end, tz, "--end"))
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(json.dumps(shift) if args.json else
+              f"Shift {shift['id']}: {shift['user']} from {shift['starts_at']} to {shift['ends_at']}")
+        return 0
+
+    return _run_with_db(settings, work)
+
+
 def cmd_staffing(argv: list[str]) -> int:
     from app.kpi.staffing_cli import main as staffing_main
 
@@ -296,6 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = sub.add_parser("purge-trail", help="delete the trail older than each site's retention_days now")
     purge.set_defaults(func=cmd_purge_trail)
+
+    schedule = sub.add_parser("schedule", help="add a shift to a CSR's schedule, or --list their shifts")
+    schedule.add_argument("--user", required=True, help="the CSR's e-mail")
+    schedule.add_argument("--start", help="ISO date-time; without an offset, in CENTER_TIME_ZONE")
+    schedule.add_argument("--end", help="ISO date-time; without an offset, in CENTER_TIME_ZONE")
+    schedule.add_argument("--list", action="store_true", help="list the CSR's shifts instead")
+    schedule.add_argument("--json", action="store_true")
+    schedule.set_defaults(func=cmd_schedule)
 
     sub.add_parser("staffing", help="Erlang C / A staffing calculator (see --help)", add_help=False)
     return parser

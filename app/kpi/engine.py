@@ -667,8 +667,82 @@ def combine_agent_kpis(rows: Iterable[AgentKpis]) -> AgentKpis:
     )
 
 
+# --------------------------------------------------------------------------------------------
+# Schedule conformance
+
+
+@dataclass(slots=True)
+class ShiftRow:
+    """One `Shift` row: the agent is scheduled on the queue from `start` until `end`."""
+
+    agent_id: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conformance:
+    """Schedule conformance of one agent over a window.
+
+    - scheduled_seconds: the union of the agent's shifts, clipped to the window.
+    - ready_scheduled_seconds: time Available within those shifts (see `status_segments`).
+    - conformance = ready_scheduled_seconds / scheduled_seconds (None without scheduled time).
+    """
+
+    agent_id: int
+    scheduled_seconds: float
+    ready_scheduled_seconds: float
+    conformance: float | None
+
+
+def _merged(intervals: Iterable[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(intervals):
+        if end <= start:
+            continue
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def conformance(
+    status_events: Iterable[StatusRow],
+    shifts: Iterable[ShiftRow],
+    window_start: datetime,
+    window_end: datetime,
+) -> dict[int, Conformance]:
+    """Per scheduled agent: ready (Available) time within their shifts / scheduled time, both
+    clipped to [window_start, window_end). Overlapping shifts count once; time Available outside
+    every shift does not count; agents without a shift in the window are not listed."""
+    window_start, window_end = as_utc(window_start), as_utc(window_end)
+    per_agent: dict[int, list[tuple[datetime, datetime]]] = {}
+    for shift in shifts:
+        start, end = max(as_utc(shift.start), window_start), min(as_utc(shift.end), window_end)
+        if end > start:
+            per_agent.setdefault(shift.agent_id, []).append((start, end))
+    segments = status_segments(status_events, window_start, window_end)
+    out: dict[int, Conformance] = {}
+    for agent_id, intervals in per_agent.items():
+        scheduled = _merged(intervals)
+        scheduled_seconds = sum(_seconds(end, start) for start, end in scheduled)
+        ready = 0.0
+        for seg_start, seg_end, status in segments.get(agent_id, []):
+            if status != "available":
+                continue
+            for start, end in scheduled:
+                overlap = _seconds(min(seg_end, end), max(seg_start, start))
+                if overlap > 0:
+                    ready += overlap
+        out[agent_id] = Conformance(agent_id=agent_id, scheduled_seconds=scheduled_seconds,
+                                    ready_scheduled_seconds=ready,
+                                    conformance=_ratio(ready, scheduled_seconds))
+    return out
+
+
 __all__ = [
-    "AgentKpis", "ConversationFacts", "EventRow", "Hold", "KpiSummary", "RATINGS", "SL_VARIANTS",
+    "AgentKpis", "Conformance", "ShiftRow", "conformance", "ConversationFacts", "EventRow", "Hold", "KpiSummary", "RATINGS", "SL_VARIANTS",
     "StatusRow", "agent_kpis", "agent_time_in_state", "by_agent", "by_department", "by_site",
     "chat_holds", "combine_agent_kpis", "compute_kpis", "compute_series", "facts_from_events",
     "is_short_abandon", "service_level", "status_segments",

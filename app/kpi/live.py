@@ -20,7 +20,7 @@ from app.kpi.intervals import as_utc, as_zone, local_date_start
 from app.models import ConversationEvent
 
 # The event kinds the conversation KPIs read (see `EventRow`); the rest stay in the database.
-_KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred")
+_KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "wrap_up")
 
 
 def day_start(now: datetime, time_zone: str) -> datetime:

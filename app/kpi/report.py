@@ -16,16 +16,18 @@ from typing import Any
 
 from tortoise.functions import Count
 
-from app.clock import iso
+from app.clock import iso, utcnow
 from app.kpi import engine
 from app.kpi.engine import ConversationFacts, EventRow, StatusRow
-from app.kpi.intervals import SIZES, as_zone, local_date_start, local_label, normalize_size
-from app.models import AgentStatusEvent, ConversationEvent, Department, InvitationEvent, Site, User
+from app.kpi.intervals import SIZES, as_utc, as_zone, local_date_start, local_label, normalize_size
+from app.models import (
+    AgentStatusEvent, ContactEvent, ConversationEvent, Department, InvitationEvent, Shift, Site, User,
+)
 
 GROUPS = ("none", "department", "agent", "site")
 MAX_DAYS = 400
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
-         "offer_expired")
+         "offer_expired", "wrap_up")
 REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations")
 
 
@@ -112,6 +114,8 @@ class Data:
     status: list[StatusRow]
     offer_expired: list[EventRow]
     names: dict[str, dict[int, str]]
+    notes: list[dict[str, Any]] = field(default_factory=list)  # `note_left` contact events in the window
+    shifts: list[engine.ShiftRow] = field(default_factory=list)  # schedules overlapping the window
 
 
 async def load(query: Query) -> Data:
@@ -151,7 +155,18 @@ async def load(query: Query) -> Data:
         "agent": {u["id"]: u["display_name"] for u in await User.all().values("id", "display_name")},
         "site": {s["id"]: s["name"] for s in await Site.all().values("id", "name")},
     }
-    return Data(query=query, facts=facts, population=population, status=status, offer_expired=expired, names=names)
+    notes = await ContactEvent.filter(kind="note_left", at__gte=lo, at__lt=hi).order_by("at", "id") \
+        .values("at", "department_id", "site_id", "data")
+    if query.department_id is not None:
+        notes = [n for n in notes if n["department_id"] == query.department_id]
+    if query.agent_id is not None:
+        notes = []  # a note is nobody's missed chat
+    shift_filter = {"user_id": query.agent_id} if query.agent_id is not None else {}
+    shifts = [engine.ShiftRow(agent_id=r["user_id"], start=r["starts_at"], end=r["ends_at"])
+              for r in await Shift.filter(starts_at__lt=hi, ends_at__gt=lo, **shift_filter)
+              .values("user_id", "starts_at", "ends_at")]
+    return Data(query=query, facts=facts, population=population, status=status, offer_expired=expired, names=names,
+                notes=notes, shifts=shifts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,14 +319,24 @@ def _segments_with_reasons(status: list[StatusRow], lo: datetime, hi: datetime) 
     return out
 
 
+def _until_now(hi: datetime) -> datetime:
+    """A window's end, but no later than now: a state lasts until the CSR's next event, not into
+    the future (a day in progress counts its time so far)."""
+    return min(hi, utcnow())
+
+
 async def agents(query: Query) -> dict[str, Any]:
     data = await load(query)
     lo, hi = query.window
+    hi = max(lo, _until_now(hi))
     per_agent = engine.agent_kpis(data.status, data.facts, lo, hi)
     segments = _segments_with_reasons(data.status, lo, hi)
     by_agent = engine.by_agent(data.facts)
+    # Conformance only when schedules exist (for the agents with a shift in the window).
+    conformance = engine.conformance(data.status, data.shifts, lo, hi) if data.shifts else {}
     rows = []
-    for agent_id in sorted(set(per_agent) | set(segments), key=lambda i: data.names["agent"].get(i, "")):
+    for agent_id in sorted(set(per_agent) | set(segments) | set(conformance),
+                           key=lambda i: data.names["agent"].get(i, "")):
         a = per_agent.get(agent_id)
         k = _kpis(data, by_agent.get(agent_id, []))
         away: dict[str, float] = {}
@@ -332,19 +357,26 @@ async def agents(query: Query) -> dict[str, Any]:
             "chats_per_hour": _r(a.chats_per_hour, 2) if a else None,
             "csat": _r(k.csat),
         })
+        if data.shifts:
+            c = conformance.get(agent_id)
+            rows[-1]["scheduled_seconds"] = _r(c.scheduled_seconds, 1) if c else 0
+            rows[-1]["conformance"] = _r(c.conformance) if c else None
+    schedule_columns = (("scheduled_seconds", "Scheduled", "duration"), ("conformance", "Conformance", "percent")) \
+        if data.shifts else ()
     return {"title": "Agents", "window": _window(query),
             "columns": _columns(("agent", "CSR", "text"), ("signed_in_seconds", "Signed in", "duration"),
                                 ("ready_seconds", "Ready", "duration"), ("away_seconds", "Away", "duration"),
                                 ("away_by_reason", "Away by reason", "text"), ("chats", "Chats", "count"),
                                 ("aht_seconds", "AHT", "seconds"), ("occupancy", "Occupancy", "percent"),
                                 ("concurrency", "Concurrency", "number"), ("chats_per_hour", "Chats per hour", "number"),
-                                ("csat", "CSAT", "percent")),
+                                ("csat", "CSAT", "percent"), *schedule_columns),
             "rows": rows}
 
 
 async def states(query: Query) -> dict[str, Any]:
     data = await load(query)
     lo, hi = query.window
+    hi = max(lo, _until_now(hi))
     zone = as_zone(query.time_zone)
     rows = []
     for agent_id, segments in sorted(_segments_with_reasons(data.status, lo, hi).items(),
@@ -361,19 +393,40 @@ async def states(query: Query) -> dict[str, Any]:
             "rows": rows}
 
 
+NOTE_CAUSES = {
+    "no_agent": "No agent online — left a note (offline form)",
+    "outside_hours": "Outside business hours — left a note (offline form)",
+    "while_queued": "Left a note (offline form) instead of waiting",
+    "open": "Left a note (offline form)",
+}
+
+
 async def missed(query: Query) -> dict[str, Any]:
     data = await load(query)
     zone = as_zone(query.time_zone)
     rows = []
+    # A visitor who gave up waiting and left a note abandoned their chat: one row, the note's cause.
+    noted = {n["data"].get("conversation_id") for n in data.notes if isinstance(n["data"], dict)} - {None}
     for f in data.facts:
         if not f.abandoned:
             continue
         short = engine.is_short_abandon(f, query.short_abandon_seconds)
+        cause = ("Left within the short-abandon time" if short else "Visitor left the queue")
         rows.append({
             "when": f.requested_at.astimezone(zone).isoformat(), "conversation": f.conversation_id,
             "queue": data.names["department"].get(f.department_id, "General") if f.department_id else "General",
-            "cause": "Left within the short-abandon time" if short else "Visitor left the queue",
+            "cause": NOTE_CAUSES["while_queued"] if f.conversation_id in noted else cause,
             "waited_seconds": _r(f.queue_seconds, 2), "agent": "",
+        })
+    for n in data.notes:
+        note = n["data"] if isinstance(n["data"], dict) else {}
+        if note.get("conversation_id") is not None:
+            continue  # shown as its abandoned chat above (when that chat was requested in the window)
+        department_id = n["department_id"]
+        rows.append({
+            "when": as_utc(n["at"]).astimezone(zone).isoformat(), "conversation": None,
+            "queue": data.names["department"].get(department_id, "General") if department_id else "General",
+            "cause": NOTE_CAUSES.get(note.get("reason"), NOTE_CAUSES["open"]), "waited_seconds": None, "agent": "",
         })
     for e in data.offer_expired:
         rows.append({

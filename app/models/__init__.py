@@ -1,14 +1,17 @@
 """Storage: tortoise models. Only app.services writes them."""
 
-from app.models.chat import AuditEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant
+from app.models.chat import (
+    AuditEvent, ContactEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant,
+)
 from app.models.invitations import Invitation, InvitationEvent, InvitationRule
-from app.models.org import AgentStatusEvent, AwayReason, Department, Site, User
+from app.models.org import AgentStatusEvent, AwayReason, Department, Shift, Site, User
 from app.models.visitors import PageView, TrackEvent, Visit, Visitor
 
 __all__ = [
     "AgentStatusEvent",
     "AwayReason",
     "AuditEvent",
+    "ContactEvent",
     "Conversation",
     "ConversationEvent",
     "Department",
@@ -20,6 +23,7 @@ __all__ = [
     "PageView",
     "TrackEvent",
     "Participant",
+    "Shift",
     "Site",
     "User",
     "Visit",

@@ -128,3 +128,23 @@ class AuditEvent(Model):
 
     class Meta:
         table = "audit_event"
+
+
+class ContactEvent(Model):
+    # Append-only log of contacts that are not (or no longer) a queued chat, for the missed-chats
+    # report: kind `note_left` — a visitor left a note through the offline form (data.reason:
+    # `no_agent` nobody could chat, `outside_hours` the queue was closed, `while_queued` they gave
+    # up waiting — data.conversation_id is then the chat they abandoned).
+
+    id = fields.BigIntField(primary_key=True)
+    site = fields.ForeignKeyField("models.Site", related_name="contact_events", on_delete=fields.CASCADE)
+    department = fields.ForeignKeyField("models.Department", related_name="contact_events", null=True,
+                                        on_delete=fields.SET_NULL)
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="contact_events", null=True,
+                                     on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=32)
+    at = fields.DatetimeField(db_index=True)
+    data = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "contact_event"

@@ -104,3 +104,17 @@ class AgentStatusEvent(Model):
 
     class Meta:
         table = "agent_status_event"
+
+
+class Shift(Model):
+    # A CSR's scheduled time on the queue (workforce schedule): conformance = ready time within the
+    # shifts / scheduled time (app/kpi/engine.py `conformance`).
+
+    id = fields.BigIntField(primary_key=True)
+    user = fields.ForeignKeyField("models.User", related_name="shifts", on_delete=fields.CASCADE)
+    starts_at = fields.DatetimeField(db_index=True)
+    ends_at = fields.DatetimeField()
+
+    class Meta:
+        table = "shift"
+        ordering = ["starts_at", "id"]

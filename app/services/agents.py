@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.clock import utcnow
-from app.models import AwayReason, User
+from app.models import AgentStatusEvent, AwayReason, Conversation, ConversationEvent, User
 from app.models.org import AGENT_STATUSES
 from app.realtime import bus
 from app.services import ServiceError, events, routing
@@ -12,6 +12,8 @@ from app.services import ServiceError, events, routing
 DEFAULT_AWAY_REASONS = ("Break", "Meal", "Meeting", "Training", "After-chat work")
 # Reasons the server itself gives (never chosen by a CSR).
 SYSTEM_REASONS = ("disconnected", "missed offers")
+# The Away reason that is after-chat work (wrap-up): its time after a chat's close is handle time.
+WRAP_UP_REASON = "After-chat work"
 
 
 async def away_reasons() -> list[str]:
@@ -60,6 +62,8 @@ async def set_agent_state(user: User, status: str, reason: str | None = None) ->
         await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)
         return user
     now = utcnow()
+    if previous == "away" and _is_wrap_up(user.status_reason):
+        await _record_wrap_up(user, user.status_changed_at, now)
     await User.filter(id=user.id).update(status=status, status_reason=reason, status_changed_at=now)
     await events.agent_status_event(user, status, previous, reason, now)
     user.status, user.status_reason, user.status_changed_at = status, reason, now
@@ -68,3 +72,34 @@ async def set_agent_state(user: User, status: str, reason: str | None = None) ->
     if status == "available":
         await routing.request_routing()
     return user
+
+
+def _is_wrap_up(reason: str | None) -> bool:
+    return reason is not None and reason.strip().lower() == WRAP_UP_REASON.lower()
+
+
+async def _record_wrap_up(user: User, entered_at, now) -> None:
+    """The CSR leaves Away "After-chat work": that time was wrap-up of their latest chat.
+
+    The chat is the latest one they held when it closed (before now), closed no earlier than
+    the state they were in just before After-chat work began, and without a wrap-up yet. Its
+    wrap-up runs from the close — or from entering After-chat work, if that came later (the
+    time in between was ready time, not handle time) — until now: a `wrap_up` event with
+    `wrap_up_seconds`, which the KPI engine adds to the chat's handle time.
+    """
+    if entered_at is None:
+        return
+    before = await AgentStatusEvent.filter(user_id=user.id, at__lt=entered_at).order_by("-at", "-id").first()
+    closes = ConversationEvent.filter(kind="closed", agent_id=user.id, at__lte=now)
+    if before is not None:
+        closes = closes.filter(at__gte=before.at)
+    close = await closes.order_by("-at", "-id").first()
+    if close is None or await ConversationEvent.filter(conversation_id=close.conversation_id, kind="wrap_up").exists():
+        return
+    start = max(close.at, entered_at)
+    seconds = (now - start).total_seconds()
+    conversation = await Conversation.get_or_none(id=close.conversation_id)
+    if conversation is None or seconds <= 0:
+        return
+    await events.conversation_event(conversation, "wrap_up", agent_id=user.id, at=now,
+                                    wrap_up_seconds=round(seconds, 3), started_at=start.isoformat())

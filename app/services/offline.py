@@ -11,7 +11,7 @@ from typing import Any
 
 from app import runtime
 from app.clock import iso, utcnow
-from app.models import Conversation, Department, OfflineMessage, User, Visitor
+from app.models import ContactEvent, Conversation, Department, OfflineMessage, User, Visitor
 from app.realtime import bus
 from app.routing.hours import HoursError, parse
 from app.services import ServiceError, conversations
@@ -63,6 +63,12 @@ async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | 
         await Visitor.filter(id=visitor.id).update(**updates)
     # A visitor who gave up waiting and left a message instead has abandoned the queue.
     waiting = await Conversation.filter(visitor_id=visitor.id, status="waiting").first()
+    reason = "while_queued" if waiting is not None else await _closed_reason(visitor.site_id, department)
+    # The event log of the missed-chats report (a note is a contact even when no chat was started).
+    await ContactEvent.create(site_id=visitor.site_id, department_id=department_id, visitor_id=visitor.id,
+                              kind="note_left", at=message.created_at,
+                              data={"reason": reason, "offline_message_id": message.id,
+                                    "conversation_id": waiting.id if waiting is not None else None})
     if waiting is not None:
         try:
             await conversations.close(waiting, by="visitor")
@@ -71,6 +77,16 @@ async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | 
     # Only a hint: each console re-reads the messages it may see.
     await bus.to_staff_room("offline_messages.changed", {"reason": "new"})
     return message
+
+
+async def _closed_reason(site_id: int, department: Department | None) -> str:
+    """Why nobody could chat when a note was left: `outside_hours` (the queue's business hours),
+    `no_agent` (nobody serving it Available), or `open` (someone was: the visitor chose the form)."""
+    if department is not None and not _within_hours(department.business_hours):
+        return "outside_hours"
+    state = await availability(site_id)
+    is_open = state["departments"].get(str(department.id), False) if department is not None else state["general"]
+    return "open" if is_open else "no_agent"
 
 
 async def open_messages(user: User) -> list[dict[str, Any]]:

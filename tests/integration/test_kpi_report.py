@@ -106,6 +106,9 @@ async def test_every_kpi_of_a_scripted_day(center):
     holder = await asyncio.wait_for(_first_assigned(kim, lee, f_id), 5)
     assert (await holder.call("close", {"conversation_id": f_id}))["ok"]
     await f.disconnect()
+    # The day is over: both sign off, so the agent figures stop moving.
+    for agent in (kim, lee):
+        assert (await agent.call("set_status", {"status": "offline"}))["ok"]
 
     # By hand: offered A B D D2 E F = 6 (C is a short abandon); answered A B E F = 4, of which
     # A E F within T; abandoned D D2 = 2, of which D2 within T.
@@ -148,10 +151,103 @@ async def test_every_kpi_of_a_scripted_day(center):
         ["Queue", "Offered", "Answered", "Abandoned", "Service level", "ASA", "Longest wait"],
         ["General", "6", "4", "2", str(queues[0]["service_level"]), str(queues[0]["asa_seconds"]),
          str(queues[0]["longest_wait_seconds"])]]
+
+    # Times: worked out by hand from the event log the server wrote (read back here), so the exact
+    # formulas are checked whatever the scheduling jitter of this run.
+    log = _event_log(d)
+    by_kind = {cid: {} for cid in (a_id, b_id, c_id, d1_id, d2_id, e_id, f_id)}
+    for cid, kind, at, agent_id, data in log["events"]:
+        if cid in by_kind:
+            by_kind[cid].setdefault(kind, (at, agent_id, data))
+    answered, abandoned = (a_id, b_id, e_id, f_id), (d1_id, d2_id)
+
+    def at(cid, kind):
+        return by_kind[cid][kind][0]
+
+    queue = {cid: (at(cid, "assigned") - at(cid, "requested")).total_seconds() for cid in answered}
+    queue |= {cid: (at(cid, "abandoned") - at(cid, "requested")).total_seconds() for cid in abandoned}
+    assert queue[b_id] >= T + 0.5 and queue[d1_id] >= T + 0.3  # the scripted waits
+    assert k["asa_seconds"] == pytest.approx(sum(queue[c] for c in answered) / 4, abs=0.01)
+    assert k["avg_queue_seconds"] == pytest.approx(sum(queue.values()) / 6, abs=0.01)  # C excluded
+    responded = [c for c in answered if "first_response" in by_kind[c]]
+    assert sorted(responded) == sorted([a_id, b_id])  # E and F were closed without a word
+    assert k["first_response_seconds"] == pytest.approx(
+        sum((at(c, "first_response") - at(c, "assigned")).total_seconds() for c in responded) / 2, abs=0.01)
+    assert k["aht_seconds"] == pytest.approx(
+        sum((at(c, "closed") - at(c, "assigned")).total_seconds() for c in answered) / 4, abs=0.01)
+    # Kim: occupancy = chat time / (chat time + Available holding nothing); chats per signed-in hour.
+    kim_id = d.users["kim@example.com"]["id"]
+    chat, idle, signed_in_seconds = _agent_time(log, kim_id)
+    kim_answered = sum(1 for c in answered if by_kind[c]["assigned"][1] == kim_id)
+    assert agents["Kim"]["chats"] == kim_answered
+    assert agents["Kim"]["signed_in_seconds"] == pytest.approx(signed_in_seconds, abs=0.1)
+    assert agents["Kim"]["occupancy"] == pytest.approx(chat / (chat + idle), abs=1e-3)
+    assert agents["Kim"]["chats_per_hour"] == pytest.approx(kim_answered / (signed_in_seconds / 3600), rel=1e-3)
+    assert 0 < agents["Kim"]["occupancy"] < 1
+
+    # Change against the previous period: the two days before hold no chat ...
+    summary = (await http.get("/api/reports/summary", params=window)).json()
+    assert summary["previous"]["offered"] == 0 and summary["previous"]["service_level"] is None
+    assert (summary["change"]["offered"], summary["change"]["answered"], summary["change"]["abandoned"]) == (6, 4, 2)
+    assert summary["change"]["service_level"] is None  # no previous figure to compare with
+    rows = {r["kpi"]: r for r in summary["rows"]}
+    assert (rows["Offered"]["value"], rows["Offered"]["previous"], rows["Offered"]["change"]) == (6, 0, 6)
+    # ... and seen from the two days after, this day is the previous period.
+    later = {"from": (today + timedelta(days=1)).isoformat(), "to": (today + timedelta(days=2)).isoformat()}
+    after = (await http.get("/api/reports/summary", params=later)).json()
+    assert after["previous"]["offered"] == 6 and after["previous"]["service_level"] == pytest.approx(3 / 6, abs=1e-4)
+    assert (after["change"]["offered"], after["change"]["answered"], after["change"]["short_abandons"]) == (-6, -4, -1)
+    assert after["previous"] == summary["headline"]
     await http.aclose()
     for agent in (kim, lee):
-        await agent.call("set_status", {"status": "offline"})
         await agent.disconnect()
+
+
+def _event_log(deployment) -> dict:
+    """The conversation and agent-status event logs, read straight from the deployment's SQLite."""
+    import json
+    import sqlite3
+    from pathlib import Path
+
+    def when(text: str) -> datetime:
+        value = datetime.fromisoformat(text)
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+    db = sqlite3.connect(f"file:{Path(deployment.env['DATA_DIR']) / 'switchboard.sqlite3'}?mode=ro", uri=True)
+    try:
+        events = [(cid, kind, when(at), agent, json.loads(data or "{}")) for cid, kind, at, agent, data in
+                  db.execute("SELECT conversation_id, kind, at, agent_id, data FROM conversation_event ORDER BY id")]
+        status = [(user, state, when(at)) for user, state, at in
+                  db.execute("SELECT user_id, status, at FROM agent_status_event ORDER BY at, id")]
+    finally:
+        db.close()
+    return {"events": events, "status": status}
+
+
+def _agent_time(log: dict, agent_id: int) -> tuple[float, float, float]:
+    """(seconds holding a chat, seconds Available holding none, seconds signed in) of one CSR, by a
+    sweep over their status changes and the moments they took or let go of a chat."""
+    changes = [(at, state) for user, state, at in log["status"] if user == agent_id]
+    holds: dict[int, list] = {}
+    for cid, kind, at, agent, data in log["events"]:
+        if kind == "assigned" and agent == agent_id:
+            holds.setdefault(cid, [at, None])
+        elif kind == "transferred" and data.get("to_agent_id") == agent_id:
+            holds.setdefault(cid, [at, None])
+        elif kind == "transferred" and data.get("from_agent_id") == agent_id and cid in holds:
+            holds[cid][1] = holds[cid][1] or at
+        elif kind == "closed" and cid in holds:
+            holds[cid][1] = holds[cid][1] or at
+    points = sorted({at for at, _ in changes} | {p for h in holds.values() for p in h if p is not None})
+    chat = idle = signed_in = 0.0
+    for a, b in zip(points, points[1:]):
+        state = next((s for at, s in reversed(changes) if at <= a), "offline")
+        held = any(start <= a and (end is None or end >= b) for start, end in holds.values())
+        length = (b - a).total_seconds()
+        chat += length if held else 0.0
+        idle += length if state == "available" and not held else 0.0
+        signed_in += length if state != "offline" else 0.0
+    return chat, idle, signed_in
 
 
 async def _first_assigned(kim, lee, cid):
