@@ -16,5 +16,5 @@ def test_desktop_mobile_bot():
 
 
 def test_missing_user_agent():
-    assert classify(None).device == "Other"
+    assert classify(None).device == "other"
     assert classify("").browser is None
