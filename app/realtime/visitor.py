@@ -147,6 +147,11 @@ class VisitorNamespace(socketio.AsyncNamespace):
         visitor = await Visitor.get_or_none(id=session.get("visitor_id"))
         if visitor is None:
             raise ServiceError("not_found", "This visitor no longer exists.")
+        held = self._trackers.get(sid)
+        if held is not None and held[0].current_url:
+            # This tab's latest page, which the trail's next batch has not written yet (routing
+            # rules and the CSR's sidebar read it).
+            visitor.current_url, visitor.current_title = held[0].current_url, held[0].current_title
         return visitor
 
     @staticmethod

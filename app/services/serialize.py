@@ -61,6 +61,9 @@ def conversation_for_agent(
 
 
 def visitor_profile(v: Visitor, online: bool) -> dict[str, Any]:
+    from app.services import tracking
+
+    v = tracking.latest(v)  # the page they are on now, even before the trail's batch is written
     return {
         "id": v.id,
         "name": v.name,

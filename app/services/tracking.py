@@ -199,7 +199,12 @@ def _schedule() -> None:
 
 
 async def _flush_soon(delay: float) -> None:
+    global _flusher
     await asyncio.sleep(delay)
+    # From here on this task is writing: what arrives meanwhile needs (and gets) a flush of its
+    # own, and a full batch never cancels a write half done (its rows would be lost).
+    if _flusher is asyncio.current_task():
+        _flusher = None
     try:
         await flush()
     except Exception:  # kept for the next batch
@@ -340,8 +345,18 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
     return PageViewed(state, new_visit)
 
 
+def latest(visitor: Visitor) -> Visitor:
+    """`visitor` (read from the database) with what this worker's next batch will write of it:
+    the current page and visit count that CSRs see at once."""
+    pending = _visitor_pages.get(visitor.id)
+    if pending is not None:
+        visitor.current_url, visitor.current_title, visitor.last_seen, visitor.visit_count = pending
+    return visitor
+
+
 async def _tell_csr(visitor: Visitor, url: str, title: str | None) -> None:
-    """The CSR chatting with this visitor sees the page change in the sidebar."""
+    """The CSR chatting with this visitor sees the page change in the sidebar (and, on any worker,
+    the visitor's current page at once: it is written now rather than with the batch)."""
     from app.services import conversations
     from app.tracking import live
 
@@ -352,6 +367,7 @@ async def _tell_csr(visitor: Visitor, url: str, title: str | None) -> None:
         return
     open_chat = await conversations.open_conversation_of(visitor)
     if open_chat is not None and open_chat.status == "assigned":
+        await Visitor.filter(id=visitor.id).update(current_url=url, current_title=title, last_seen=visitor.last_seen)
         await bus.to_staff(
             "visitor.page", {"visitor_id": visitor.id, "url": url, "title": title},
             agent_id=open_chat.agent_id, conversation_id=open_chat.id,
