@@ -70,7 +70,7 @@ async def set_agent_state(user: User, status: str, reason: str | None = None) ->
     await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)
     await bus.board_changed("status")
     if status == "available":
-        await routing.request_routing()
+        routing.schedule()
     return user
 
 

@@ -138,7 +138,7 @@ async def post_visitor_message(
     if created:
         await _publish_message(conversation, message, skip_sid=skip_sid)
     if started:
-        await routing.request_routing()
+        routing.schedule()
     return conversation, message, started
 
 
@@ -293,7 +293,7 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
     await publish_conversation(conversation)
     await bus.board_changed("closed")
     if was == "assigned":
-        await routing.request_routing()
+        routing.schedule()
     return conversation
 
 

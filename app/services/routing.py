@@ -191,6 +191,28 @@ async def request_routing() -> None:
         _running = False
 
 
+_background: set[asyncio.Task] = set()
+
+
+def schedule() -> None:
+    """Route soon, off the caller's path: the reply to the visitor or CSR whose action made routing
+    due does not wait for the decisions of everyone else who arrives meanwhile."""
+    global _again
+    if _running:
+        _again = True
+        return
+    task = asyncio.get_running_loop().create_task(_route_in_background())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+async def _route_in_background() -> None:
+    try:
+        await request_routing()
+    except Exception:  # the next tick retries
+        log.exception("routing pass failed")
+
+
 async def run_pass() -> int:
     """Ask the store for decisions until it has none, and apply each to the database."""
     await offers.expire_due()
@@ -320,5 +342,5 @@ async def tick_forever(interval: float = 2.0) -> None:
         await asyncio.sleep(interval)
 
 
-__all__ = ["assign", "capacities", "pick", "queue_for", "reconcile", "request_routing", "run_pass", "sync_agent",
+__all__ = ["assign", "capacities", "pick", "queue_for", "reconcile", "request_routing", "run_pass", "schedule", "sync_agent",
            "sync_chat", "tick_forever"]
