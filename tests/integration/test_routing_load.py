@@ -9,6 +9,7 @@ import random
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from tests.conftest import fresh_redis_url
 from tests.support import clients
@@ -23,31 +24,51 @@ CAPACITY = 3
 @pytest.fixture(scope="module")
 def floor(new_postgres_database):
     url = new_postgres_database()
-    deployment = deploy(database_url=url, redis_url=fresh_redis_url(12), processes=2)
-    yield deployment, url.replace("postgres://", "postgresql://", 1)
+    store_url = fresh_redis_url(12)
+    deployment = deploy(database_url=url, redis_url=store_url, processes=2)
+    yield deployment, url.replace("postgres://", "postgresql://", 1), store_url
     deployment.stop()
 
 
 async def test_200_visitors_20_csrs_two_workers(floor):
-    deployment, db_url = floor
+    deployment, db_url, store_url = floor
     rng = random.Random(20261122)
     tag = new_id()[:6]
     agents = []
+    agent_ids = []
     for i in range(AGENTS):
         email = f"load{i}-{tag}@example.com"
-        deployment.create_user(email, "agent", f"Load {i}", max_chats=CAPACITY)
+        agent_ids.append(deployment.create_user(email, "agent", f"Load {i}", max_chats=CAPACITY)["id"])
         agents.append(await clients.agent(deployment.servers[i % 2].url, email, deployment.password))
     db = await asyncpg.connect(db_url)
+    store = aioredis.from_url(store_url)
     violations: list[str] = []
     stop = asyncio.Event()
+    polls = 0
 
     async def watch():
-        """Check the invariants in the database while everything runs."""
+        """Check the invariants in the database and in the routing store while everything runs."""
+        nonlocal polls
         while not stop.is_set():
             over = await db.fetch(
                 "SELECT agent_id, count(*) AS n FROM conversation WHERE status = 'assigned' "
                 "GROUP BY agent_id HAVING count(*) > $1", CAPACITY)
             violations.extend(f"agent {r['agent_id']} holds {r['n']}" for r in over)
+            # The routing store (one atomic MULTI/EXEC snapshot): no chat among two agents' holds,
+            # nobody holding more than their capacity (app/routing/store.py key layout).
+            async with store.pipeline(transaction=True) as pipe:
+                for aid in agent_ids:
+                    pipe.zrange(f"sb:rt:held:{aid}", 0, -1)
+                held = await pipe.execute()
+            seen: dict[int, int] = {}
+            for aid, chats in zip(agent_ids, held):
+                if len(chats) > CAPACITY:
+                    violations.append(f"store: agent {aid} holds {len(chats)}")
+                for member in chats:
+                    if int(member) in seen:
+                        violations.append(f"store: conversation {int(member)} held by {seen[int(member)]} and {aid}")
+                    seen[int(member)] = aid
+            polls += 1
             await asyncio.sleep(0.05)
 
     served: dict[int, int] = {}  # conversation → the agent who got it
@@ -94,6 +115,7 @@ async def test_200_visitors_20_csrs_two_workers(floor):
     conversation_ids = {cid for cid, _ in results}
     assert len(conversation_ids) == VISITORS  # one conversation each, nothing merged or lost
     assert violations == []
+    assert polls > 10  # the watcher did watch
     assert conversation_ids <= set(served)
     # Every chat was assigned exactly once (one `assigned` event each) and none is left waiting.
     rows = await db.fetch("SELECT conversation_id, count(*) AS n FROM conversation_event WHERE kind = 'assigned' "
@@ -107,6 +129,7 @@ async def test_200_visitors_20_csrs_two_workers(floor):
         per_agent[agent_id] = per_agent.get(agent_id, 0) + 1
     assert len(per_agent) == AGENTS
     await db.close()
+    await store.aclose()
     for agent in agents:
         await agent.call("set_status", {"status": "offline"})
         await agent.disconnect()
