@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from app import runtime as runtime_mod
 from app.config import Settings, load_settings
 from app.db import close_db, init_db
-from app.paths import CONSOLE_DIST
+from app.paths import CONSOLE_DIST, DEMO_STATIC
 from app.realtime import bus
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
@@ -114,6 +114,8 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         Route("/widget-chat.js", pages.widget_chat_js),
         Route("/demo/", pages.demo),
         Route("/demo/{page:str}", pages.demo),
+        # The demo site's own scripts (its pages are under a CSP without inline script).
+        Mount("/demo/static", StaticFiles(directory=str(DEMO_STATIC), check_dir=False), name="demo-static"),
         Mount("/static", StaticFiles(directory=str(CONSOLE_DIST), check_dir=False), name="static"),
     ]
     middleware = [
