@@ -7,9 +7,24 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
+from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
-from tests.support.server import cli
+from tests.support.server import cli, deploy
+
+
+@pytest.fixture(params=["sqlite", "postgres+redis x2"], scope="module")
+def deployment(request, new_postgres_database, redis_url):
+    """Deployments of this module's own: a chat another test left waiting would be routed to these
+    CSRs too and skew their turns."""
+    if request.param == "sqlite":
+        d = deploy(database_url=None, redis_url=None, processes=1)
+    else:
+        d = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(3), processes=2)
+    yield d
+    d.stop()
 
 
 async def staff(deployment, strategy: str, *names: str, capacity: int, levels: dict[str, int] | None = None):
