@@ -14,6 +14,8 @@ import asyncio
 import logging
 from datetime import timedelta
 
+from tortoise.expressions import F
+
 from app.clock import iso, utcnow
 from app.models import Conversation, Department, User
 from app.realtime import bus
@@ -97,16 +99,17 @@ async def expire_due() -> int:
         if not await _withdraw(conversation, agent_id, kind="offer_expired"):
             continue
         expired += 1
+        # One atomic increment: two workers expiring this CSR's offers at once both count.
+        await User.filter(id=agent_id).update(missed_offers=F("missed_offers") + 1)
         agent = await User.get_or_none(id=agent_id)
         if agent is None:
             continue
-        await User.filter(id=agent.id).update(missed_offers=agent.missed_offers + 1)
         limit = 3
         if conversation.department_id is not None:
             department = await Department.get_or_none(id=conversation.department_id)
             if department is not None:
                 limit = department.missed_offers_limit
-        if limit > 0 and agent.missed_offers + 1 >= limit and agent.status == "available":
+        if limit > 0 and agent.missed_offers >= limit and agent.status == "available":
             await agents.set_agent_state(agent, "away", MISSED_OFFERS_REASON)
             await User.filter(id=agent.id).update(missed_offers=0)
     return expired
