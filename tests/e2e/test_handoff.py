@@ -36,6 +36,10 @@ async def test_transfer_with_note_reaches_the_colleague_and_never_the_visitor(de
     await ana.get_by_role("button", name="Transfer").click()
     dialog = ana.get_by_role("dialog", name="Transfer chat")
     await expect(dialog).to_be_visible()
+    # CSRs with their state and load, and the departments with their queues.
+    await expect(dialog.locator("label", has_text=f"Ben {tag}")).to_contain_text("Available · 0/3 chats")
+    await expect(dialog.get_by_role("heading", name="Departments")).to_be_visible()
+    await expect(dialog.locator("label", has_text="waiting").first).to_be_visible()
     await dialog.get_by_role("radio", name=f"Ben {tag}").check()
     await dialog.get_by_label("Note for the receiver (only staff see it)").fill(NOTE)
     await dialog.get_by_role("button", name="Transfer").click()

@@ -40,7 +40,10 @@ async def test_board_shows_agents_queues_and_chats_and_is_pushed(floor):
     board = await boss.call("board", {})
     agents = {a["id"]: a for a in board["agents"]}
     me = agents[floor["csr_user"]["id"]]
-    assert me["status"] == "available" and me["load"] == 1 and me["capacity"] == 4
+    # Their load is the chats the board shows them holding (a chat another test left waiting in
+    # this shared deployment may have reached them too): at least this one.
+    held = [c["id"] for c in board["chats"] if c["agent_id"] == floor["csr_user"]["id"]]
+    assert me["status"] == "available" and me["load"] == len(held) >= 1 and me["capacity"] == 4
     assert me["seconds_in_state"] is not None and me["seconds_in_state"] >= 0
     assert any(c["id"] == cid and c["agent_id"] == floor["csr_user"]["id"] for c in board["chats"])
     before = len(boss.rec.of("board.changed"))
