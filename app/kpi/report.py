@@ -470,14 +470,17 @@ async def invitations(query: Query) -> dict[str, Any]:
     for row in await InvitationEvent.filter(at__gte=lo, at__lt=hi).group_by("kind").annotate(n=Count("id")) \
             .values("kind", "n"):
         counts[row["kind"]] = row["n"]
-    sent = counts.get("sent", 0)
+    shown = counts.get("shown", 0)
     accepted = counts.get("accepted", 0)
+    chats = counts.get("chat_started", 0)
     converted = counts.get("converted", 0)
     rows = [{"step": step, "count": counts.get(step, 0)}
             for step in ("sent", "shown", "accepted", "declined", "expired", "chat_started", "converted")]
+    # KPIS.md: invitations accepted / shown, chats started / shown; conversions / chats started.
     return {"title": "Invitations", "window": _window(query),
-            "acceptance_rate": _r(accepted / sent) if sent else None,
-            "conversion_rate": _r(converted / accepted) if accepted else None,
+            "acceptance_rate": _r(accepted / shown) if shown else None,
+            "chat_rate": _r(chats / shown) if shown else None,
+            "conversion_rate": _r(converted / chats) if chats else None,
             "columns": _columns(("step", "Step", "text"), ("count", "Invitations", "count")),
             "rows": rows}
 

@@ -118,6 +118,10 @@ async def test_every_step_is_counted_in_the_invitations_report(site):
     # The tests above: three sent (+1 re-sent), one shown, one accepted + chat, one declined, one expired.
     assert counts["sent"] >= 4 and counts["accepted"] >= 1 and counts["declined"] >= 1
     assert counts["expired"] >= 1 and counts["chat_started"] >= 1 and counts["shown"] >= 1
+    # Rates over the invitations the visitors saw (KPIS.md).
+    assert report["acceptance_rate"] == round(counts["accepted"] / counts["shown"], 4)
+    assert report["chat_rate"] == round(counts["chat_started"] / counts["shown"], 4)
+    assert report["conversion_rate"] == round(counts["converted"] / counts["chat_started"], 4)
 
 
 @pytest.mark.parametrize("payload, expected", [
