@@ -9,6 +9,7 @@ import {
   Tooltip, Legend,
 } from "chart.js";
 import { el, clear, meta, parseTime, countryName } from "../dom.js";
+import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend);
@@ -27,26 +28,9 @@ const charts = {};
 
 // ---- filters ----------------------------------------------------------------
 
-function addDays(iso, days) {
-  const d = new Date(iso + "T00:00:00Z");
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
 const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
-const initial = new URLSearchParams(location.search);
-$("f-to").value = initial.get("to") || today;
-$("f-from").value = initial.get("from") || addDays($("f-to").value, -6);
-for (const name of FIELDS) if (initial.get(name)) $("f-" + name).value = initial.get(name);
-
-function query() {
-  const q = new URLSearchParams();
-  for (const [k, v] of new FormData(form).entries()) {
-    const value = String(v).trim();
-    if (value) q.set(k, value);
-  }
-  return q;
-}
+restoreFilters(new URLSearchParams(location.search), today, FIELDS);
+const query = () => formQuery(form);
 
 function csvHref(name, q) {
   const csv = new URLSearchParams(q);
@@ -97,18 +81,7 @@ function format(value, kind) {
 
 // ---- data -----------------------------------------------------------------------
 
-async function fetchJson(url, what) {
-  const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } });
-  if (response.status === 401) {
-    location.href = "/login?next=/explorer";
-    throw new Error("Signed out.");
-  }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((body && body.error && body.error.message) || what + " could not be loaded.");
-  return body;
-}
-
-const fetchTable = (name, q) => fetchJson("/api/explorer/" + name + "?" + q.toString(), "The explorer");
+const fetchTable = (name, q) => fetchJson("/api/explorer/" + name + "?" + q.toString(), "The explorer", "/explorer");
 
 // ---- tables ---------------------------------------------------------------------
 
@@ -191,14 +164,7 @@ function renderVisits(result, q) {
 
 const PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#db2777", "#7c3aed", "#0ea5e9", "#64748b", "#dc2626"];
 
-function chart(id, type, labels, datasets, options = {}) {
-  if (charts[id]) charts[id].destroy();
-  charts[id] = new Chart($(id), {
-    type,
-    data: { labels, datasets },
-    options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, options),
-  });
-}
+const chart = (id, type, labels, datasets, options) => drawChart(Chart, charts, id, type, labels, datasets, options);
 
 function renderCharts(daily, funnel) {
   chart("chart-daily", "line", daily.rows.map((r) => r.day), [
@@ -337,7 +303,7 @@ async function openTrail(visitorId, number, visitId) {
   $("trail-status").textContent = "Loading the trail…";
   if (!trailDialog.open) trailDialog.showModal();
   try {
-    const trail = await fetchJson("/api/explorer/visitors/" + encodeURIComponent(visitorId), "The trail");
+    const trail = await fetchJson("/api/explorer/visitors/" + encodeURIComponent(visitorId), "The trail", "/explorer");
     if (mine !== trailGeneration) return;
     renderTrail(trail, number);
     $("trail-status").textContent = "";

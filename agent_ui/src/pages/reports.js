@@ -6,6 +6,7 @@ import {
   Tooltip, Legend,
 } from "chart.js";
 import { el, clear, meta } from "../dom.js";
+import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend);
@@ -17,23 +18,9 @@ const status = $("rp-status");
 const errorBox = $("rp-error");
 const charts = {};
 
-function addDays(iso, days) {
-  const d = new Date(iso + "T00:00:00Z");
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
-}
-
 const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
-const params = new URLSearchParams(location.search);
-$("f-to").value = params.get("to") || today;
-$("f-from").value = params.get("from") || addDays($("f-to").value, -6);
-for (const name of ["slice", "department", "variant"]) if (params.get(name)) $("f-" + name).value = params.get(name);
-
-function query() {
-  const q = new URLSearchParams();
-  for (const [k, v] of new FormData(form).entries()) if (v) q.set(k, String(v));
-  return q;
-}
+restoreFilters(new URLSearchParams(location.search), today, ["slice", "department", "variant"]);
+const query = () => formQuery(form);
 
 function format(value, kind) {
   if (value === null || value === undefined || value === "") return "—";
@@ -50,16 +37,7 @@ function format(value, kind) {
   return String(value);
 }
 
-async function fetchReport(name, q) {
-  const response = await fetch("/api/reports/" + name + "?" + q.toString(), { credentials: "same-origin" });
-  if (response.status === 401) {
-    location.href = "/login?next=/reports";
-    throw new Error("Signed out.");
-  }
-  const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((body && body.error && body.error.message) || "The report could not be loaded.");
-  return body;
-}
+const fetchReport = (name, q) => fetchJson("/api/reports/" + name + "?" + q.toString(), "The report", "/reports");
 
 function renderTiles(summary) {
   const tiles = $("tiles");
@@ -79,14 +57,7 @@ function renderTiles(summary) {
   }
 }
 
-function chart(id, type, labels, datasets, options = {}) {
-  if (charts[id]) charts[id].destroy();
-  charts[id] = new Chart($(id), {
-    type,
-    data: { labels, datasets },
-    options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, options),
-  });
-}
+const chart = (id, type, labels, datasets, options) => drawChart(Chart, charts, id, type, labels, datasets, options);
 
 function renderCharts(traffic) {
   const labels = traffic.rows.map((r) => format(r.interval, "time"));

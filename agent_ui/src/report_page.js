@@ -1,0 +1,52 @@
+// What the report-style pages (Reports, Explorer) share: the date range defaults, the filter
+// form as a query, fetching their JSON API, and redrawing a Chart.js chart.
+
+/** `iso` (YYYY-MM-DD) moved by `days`. */
+export function addDays(iso, days) {
+  const d = new Date(iso + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Fill the form's date range and `names` fields from the page's address (default: the last 7 days to `today`). */
+export function restoreFilters(params, today, names) {
+  const to = document.getElementById("f-to");
+  to.value = params.get("to") || today;
+  document.getElementById("f-from").value = params.get("from") || addDays(to.value, -6);
+  for (const name of names) if (params.get(name)) document.getElementById("f-" + name).value = params.get(name);
+}
+
+/** The filter form's non-empty fields, as a query. */
+export function formQuery(form) {
+  const q = new URLSearchParams();
+  for (const [k, v] of new FormData(form).entries()) {
+    const value = String(v).trim();
+    if (value) q.set(k, value);
+  }
+  return q;
+}
+
+/**
+ * GET `url` as JSON; a signed-out user goes to the sign-in page (back to `page` afterwards), an
+ * error response throws with the server's message (or "`what` could not be loaded.").
+ */
+export async function fetchJson(url, what, page) {
+  const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } });
+  if (response.status === 401) {
+    location.href = "/login?next=" + encodeURIComponent(page);
+    throw new Error("Signed out.");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error((body && body.error && body.error.message) || what + " could not be loaded.");
+  return body;
+}
+
+/** (Re)draw the chart on canvas `id`, keeping one Chart per canvas in `charts`. */
+export function drawChart(Chart, charts, id, type, labels, datasets, options = {}) {
+  if (charts[id]) charts[id].destroy();
+  charts[id] = new Chart(document.getElementById(id), {
+    type,
+    data: { labels, datasets },
+    options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, options),
+  });
+}
