@@ -27,7 +27,7 @@ def site(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(15), processes=2)
+        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(7), processes=2)
     yield deployment
     deployment.stop()
 
