@@ -156,29 +156,28 @@ async def shown(visitor: Visitor, invitation_id: int) -> None:
         await _publish_state(invitation, await User.get_or_none(id=invitation.agent_id))
 
 
-async def decline(visitor: Visitor, invitation_id: int) -> None:
+async def _answer(visitor: Visitor, invitation_id: int, state: str) -> Invitation:
+    """The visitor accepts or declines an open invitation of theirs (once: `invalid_state` after)."""
     invitation = await _mine(visitor, invitation_id)
     await expire_due(visitor_id=visitor.id)
-    if not await Invitation.filter(id=invitation.id, state__in=OPEN_STATES).update(state="declined",
+    if not await Invitation.filter(id=invitation.id, state__in=OPEN_STATES).update(state=state,
                                                                                     answered_at=utcnow()):
         raise ServiceError("invalid_state", "This invitation is no longer open.")
-    invitation.state = "declined"
+    invitation.state = state
     _cancel_timer(invitation.id)
-    await _event(invitation, "declined")
+    await _event(invitation, state)
+    return invitation
+
+
+async def decline(visitor: Visitor, invitation_id: int) -> None:
+    invitation = await _answer(visitor, invitation_id, "declined")
     await bus.to_visitor(visitor.id, "invitation.withdrawn", {"id": invitation.id, "reason": "declined"})
     await _publish_state(invitation, await User.get_or_none(id=invitation.agent_id))
 
 
 async def accept(visitor: Visitor, invitation_id: int) -> Conversation:
     """Open the chat: assigned to the inviting CSR when they still have room, else queued."""
-    invitation = await _mine(visitor, invitation_id)
-    await expire_due(visitor_id=visitor.id)
-    if not await Invitation.filter(id=invitation.id, state__in=OPEN_STATES).update(state="accepted",
-                                                                                    answered_at=utcnow()):
-        raise ServiceError("invalid_state", "This invitation is no longer open.")
-    invitation.state = "accepted"
-    _cancel_timer(invitation.id)
-    await _event(invitation, "accepted")
+    invitation = await _answer(visitor, invitation_id, "accepted")
     agent = await User.get_or_none(id=invitation.agent_id)
     conversation = await conversations.open_conversation_of(visitor)
     if conversation is None:
