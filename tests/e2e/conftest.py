@@ -63,6 +63,19 @@ async def browser():
         await browser.close()
 
 
+def own_deployment(request, name: str, **options):
+    """A module's deployment of its own (SQLite, one server; `options` go to `deploy`), yielded;
+    when a test of the module failed, its server log is written to ARTIFACTS."""
+    deployment = deploy(database_url=None, redis_url=None, processes=1, **options)
+    failed_before = request.session.testsfailed
+    yield deployment
+    if request.session.testsfailed > failed_before:
+        path = ARTIFACTS / f"e2e-{name}-server.log"
+        path.write_text(deployment.server.log())
+        print(f"\n{name} server log: {path}")
+    deployment.stop()
+
+
 @pytest.fixture(scope="session")
 def demo_deployment():
     """A server on SQLite with the demo site seeded (its pages embed the widget with the customer snippet)."""

@@ -16,11 +16,10 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import own_deployment
 from tests.e2e.helpers import launcher
 from tests.support import clients
 from tests.support.clients import new_id
-from tests.support.server import deploy
 
 ADMIN = "admin@demo.switchboard"
 CSR = "agent@demo.switchboard"
@@ -33,15 +32,8 @@ QUIET_SECONDS = 4
 
 @pytest.fixture(scope="module")
 def site(request):
-    """A deployment of our own with the demo site seeded; its server log goes to /tmp on failure."""
-    deployment = deploy(database_url=None, redis_url=None, processes=1, seed_demo=True)
-    failed_before = request.session.testsfailed
-    yield deployment
-    if request.session.testsfailed > failed_before:
-        path = ARTIFACTS / "e2e-invitation-rules-server.log"
-        path.write_text(deployment.server.log())
-        print(f"\nInvitation rules server log: {path}")
-    deployment.stop()
+    """A deployment of our own with the demo site seeded (its rule would invite other tests' visitors)."""
+    yield from own_deployment(request, "invitation-rules", seed_demo=True)
 
 
 class RuleFrames:

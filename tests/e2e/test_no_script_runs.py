@@ -18,11 +18,10 @@ from urllib.parse import quote_plus
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import own_deployment
 from tests.e2e.helpers import chat_list, launcher, set_status, sidebar, sign_in, transcript, widget, widget_log
 from tests.e2e.recorders import RECORD_CSP_VIOLATIONS
 from tests.support.clients import new_id
-from tests.support.server import deploy
 
 CSR = "agent@demo.switchboard"
 MARKETER = "marketer@example.com"
@@ -67,15 +66,8 @@ INERT = """() => {
 
 @pytest.fixture(scope="module")
 def site(request):
-    """A deployment of our own with the demo site seeded; its server log goes to /tmp on failure."""
-    deployment = deploy(database_url=None, redis_url=None, processes=1, seed_demo=True)
-    failed_before = request.session.testsfailed
-    yield deployment
-    if request.session.testsfailed > failed_before:
-        path = ARTIFACTS / "e2e-no-script-server.log"
-        path.write_text(deployment.server.log())
-        print(f"\nNo-script server log: {path}")
-    deployment.stop()
+    """A deployment of our own with the demo site seeded."""
+    yield from own_deployment(request, "no-script", seed_demo=True)
 
 
 class Watched:

@@ -10,11 +10,10 @@ import statistics
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import own_deployment
 from tests.e2e.helpers import sign_in
 from tests.support import clients
 from tests.support.clients import new_id
-from tests.support.server import deploy
 
 CSR = "agent@example.com"  # created by `deploy`, role agent
 GOOGLE = "https://www.google.com/search?q=waterproof+trail+shoes"
@@ -24,16 +23,8 @@ XSS = '<img src=x onerror="window.__xss=1">'
 @pytest.fixture(scope="module")
 def live(request):
     """A deployment of our own, where a visitor who leaves is gone from the list after 1 s
-    (and whose chats and visitors no other test sees). Its server log goes to /tmp on failure."""
-    deployment = deploy(database_url=None, redis_url=None, processes=1,
-                        extra_env={"LIVE_VISITOR_GONE_SECONDS": "1"})
-    failed_before = request.session.testsfailed
-    yield deployment
-    if request.session.testsfailed > failed_before:
-        path = ARTIFACTS / "e2e-visitors-server.log"
-        path.write_text(deployment.server.log())
-        print(f"\nVisitors view server log: {path}")
-    deployment.stop()
+    (and whose chats and visitors no other test sees)."""
+    yield from own_deployment(request, "visitors", extra_env={"LIVE_VISITOR_GONE_SECONDS": "1"})
 
 
 @pytest.fixture(scope="module")
