@@ -91,9 +91,14 @@ def redis_url():
     return TEST_REDIS_URL
 
 
+# The deployments many test modules share: a chat a test leaves waiting when its visitor goes is
+# abandoned after 5 s (not the default 60 s), so it cannot reach a later test's CSR.
+SHARED_ENV = {"VISITOR_ABANDON_GRACE_SECONDS": "5"}
+
+
 @pytest.fixture(scope="session")
 def sqlite_deployment():
-    deployment = deploy(database_url=None, redis_url=None, processes=1)
+    deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env=SHARED_ENV)
     yield deployment
     deployment.stop()
 
@@ -101,7 +106,7 @@ def sqlite_deployment():
 @pytest.fixture(scope="session")
 def scaled_deployment(postgres_url, redis_url):
     """PostgreSQL + Redis with two server processes sharing them."""
-    deployment = deploy(database_url=postgres_url, redis_url=redis_url, processes=2)
+    deployment = deploy(database_url=postgres_url, redis_url=redis_url, processes=2, extra_env=SHARED_ENV)
     yield deployment
     deployment.stop()
 
