@@ -8,9 +8,10 @@ import json
 
 import pytest
 
+from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
-from tests.support.server import cli
+from tests.support.server import cli, deploy
 
 
 def code(ack) -> str | None:
@@ -233,7 +234,19 @@ def test_a_wrong_language_rule_is_refused(deployment):
             "--route-language", "<script>")
 
 
-async def test_members_without_a_capacity_of_their_own_get_the_department_default(deployment):
+@pytest.fixture(params=["sqlite", "postgres+redis x2"], scope="module")
+def isolated(request, new_postgres_database, redis_url):
+    """Deployments no other test leaves chats in: a CSR with room for one chat must get ours."""
+    if request.param == "sqlite":
+        d = deploy(database_url=None, redis_url=None, processes=1)
+    else:
+        d = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(6), processes=2)
+    yield d
+    d.stop()
+
+
+async def test_members_without_a_capacity_of_their_own_get_the_department_default(isolated):
+    deployment = isolated
     tag = new_id()[:6]
     email = f"cap-{tag}@example.com"
     deployment.create_user(email, "agent", f"Cara {tag}", max_chats=None)
