@@ -12,7 +12,8 @@ from app import presence, runtime
 from app.clock import iso, utcnow
 from app.kpi import live
 from app.models import Conversation, Message, User, Visitor
-from app.realtime import bus, validation as v
+from app import bus
+from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError

@@ -13,7 +13,8 @@ import socketio
 from app import presence, runtime
 from app.clock import utcnow
 from app.models import Department, Site, Visitor
-from app.realtime import bus, validation as v
+from app import bus
+from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
 from app.routing import rules as routing_rules
 from app.security import TokenError

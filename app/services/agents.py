@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.clock import utcnow
 from app.models import AgentStatusEvent, AwayReason, Conversation, ConversationEvent, User
 from app.models.org import AGENT_STATUSES
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError, events, routing
 
 

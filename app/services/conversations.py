@@ -18,7 +18,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.models import Conversation, Department, Message, Participant, User, Visitor
-from app.realtime import bus
+from app import bus
 from app.routing import rules
 from app.services import ServiceError, events, serialize
 
@@ -63,7 +63,7 @@ async def _next_seq(conn, conversation_id: int) -> int:
     return rows[0]["last_seq"]
 
 
-async def _append(
+async def append_message(
     conversation: Conversation, *, sender_kind: str, body: str, client_id: str | None,
     author: User | None = None, author_name: str | None = None,
 ) -> tuple[Message, bool]:
@@ -90,7 +90,7 @@ async def _append(
     return message, True
 
 
-async def _publish_message(conversation: Conversation, message: Message, skip_sid: str | None = None) -> None:
+async def publish_message(conversation: Conversation, message: Message, skip_sid: str | None = None) -> None:
     payload = serialize.message(message)
     if message.sender_kind != "internal":
         await bus.to_visitor(conversation.visitor_id, "message", payload, skip_sid=skip_sid)
@@ -132,11 +132,11 @@ async def post_visitor_message(
             return await Conversation.get(id=earlier.conversation_id), earlier, False
         conversation = await start_conversation(visitor, department_id, languages or [])
         started = True
-    message, created = await _append(
+    message, created = await append_message(
         conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name
     )
     if created:
-        await _publish_message(conversation, message, skip_sid=skip_sid)
+        await publish_message(conversation, message, skip_sid=skip_sid)
     if started:
         routing.schedule()
     return conversation, message, started
@@ -222,7 +222,7 @@ async def post_agent_message(user: User, conversation_id: int, *, client_id: str
         if existing is not None:
             return existing
         raise ServiceError("closed", "This conversation is closed.")
-    message, created = await _append(
+    message, created = await append_message(
         conversation, sender_kind="agent", body=body, client_id=client_id, author=user, author_name=user.display_name
     )
     if created:
@@ -234,7 +234,7 @@ async def post_agent_message(user: User, conversation_id: int, *, client_id: str
                 await events.conversation_event(
                     conversation, "first_response", agent_id=user.id, at=message.created_at
                 )
-        await _publish_message(conversation, message)
+        await publish_message(conversation, message)
     return message
 
 
@@ -287,8 +287,8 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
         )
     await events.conversation_event(conversation, "closed", agent_id=conversation.agent_id, at=now, by=by)
     notice = "The visitor left the chat." if by == "visitor" else "The chat was closed."
-    message, _ = await _append(conversation, sender_kind="system", body=notice, client_id=None)
-    await _publish_message(conversation, message)
+    message, _ = await append_message(conversation, sender_kind="system", body=notice, client_id=None)
+    await publish_message(conversation, message)
     await Participant.filter(conversation_id=conversation.id, left_at=None).update(left_at=now)
     await publish_conversation(conversation)
     await bus.board_changed("closed")

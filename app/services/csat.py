@@ -10,7 +10,7 @@ from typing import Any
 
 from app.clock import iso, utcnow
 from app.models import ConversationEvent, Visitor
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError, conversations, events
 
 RATINGS = ("good", "neutral", "bad")

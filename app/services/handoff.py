@@ -11,7 +11,7 @@ from tortoise.functions import Count
 
 from app.clock import utcnow
 from app.models import Conversation, Department, Participant, User, Visitor
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError, conversations, events, routing, serialize
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
@@ -95,7 +95,7 @@ async def transfer(
         has_note=bool(note),
     )
     if note:
-        internal, _ = await conversations._append(
+        internal, _ = await conversations.append_message(
             conversation, sender_kind="internal", body=note, client_id=None, author=actor,
             author_name=f"{actor.display_name} (transfer note)",
         )
@@ -106,14 +106,14 @@ async def transfer(
     )
     if target is not None:
         await events.conversation_event(conversation, "assigned", agent_id=target.id, at=now, via="transfer")
-        notice, _ = await conversations._append(
+        notice, _ = await conversations.append_message(
             conversation, sender_kind="system", body=f"{target.display_name} joined the chat.", client_id=None
         )
         await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, target))
         await bus.to_visitor(visitor.id, "message", serialize.message(notice))
         await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=target.id)
     else:
-        notice, _ = await conversations._append(
+        notice, _ = await conversations.append_message(
             conversation, sender_kind="system", body=f"Transferring you to {department.name}…", client_id=None
         )
         await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, None))
@@ -141,7 +141,7 @@ async def requeue_all(agent: User, *, reason: str) -> list[int]:
         await conversation.refresh_from_db()
         moved.append(conversation.id)
         await events.conversation_event(conversation, "requeued", agent_id=agent.id, at=now, reason=reason)
-        notice, _ = await conversations._append(
+        notice, _ = await conversations.append_message(
             conversation, sender_kind="system", body="We are connecting you to someone else…", client_id=None
         )
         await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=agent.id)
@@ -165,12 +165,12 @@ async def _start_warm(actor: User, conversation: Conversation, target: User, not
                                     from_agent_id=conversation.agent_id, to_agent_id=target.id, warm=True,
                                     has_note=bool(note))
     if note:
-        await conversations._append(conversation, sender_kind="internal", body=note, client_id=None, author=actor,
+        await conversations.append_message(conversation, sender_kind="internal", body=note, client_id=None, author=actor,
                                     author_name=f"{actor.display_name} (transfer note)")
-    notice, _ = await conversations._append(
+    notice, _ = await conversations.append_message(
         conversation, sender_kind="system", body=f"{target.display_name} joined the chat.", client_id=None
     )
-    await conversations._publish_message(conversation, notice)
+    await conversations.publish_message(conversation, notice)
     await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=target.id)
     await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
                        agent_id=conversation.agent_id)
@@ -215,10 +215,10 @@ async def leave(user: User, conversation_id: int) -> Conversation:
     else:
         await Participant.filter(id=mine.id).update(left_at=now)
         await events.conversation_event(conversation, "participant_left", agent_id=user.id, at=now)
-    notice, _ = await conversations._append(
+    notice, _ = await conversations.append_message(
         conversation, sender_kind="system", body=f"{user.display_name} left the chat.", client_id=None
     )
-    await conversations._publish_message(conversation, notice)
+    await conversations.publish_message(conversation, notice)
     await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=user.id)
     await bus.board_changed("transferred")
     return conversation

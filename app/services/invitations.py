@@ -22,7 +22,7 @@ from app import presence, runtime
 from app.clock import iso, utcnow
 from app.models import (Conversation, Department, Invitation, InvitationEvent, InvitationRule, Site, TrackEvent, User,
                         Visitor)
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError, conversations, routing, serialize
 
 log = logging.getLogger(__name__)
@@ -183,11 +183,11 @@ async def accept(visitor: Visitor, invitation_id: int) -> Conversation:
     if conversation is None:
         conversation = await conversations.start_conversation(visitor, invitation.department_id)
         # The invitation's text opens the transcript, as the CSR's words.
-        opening, _ = await conversations._append(
+        opening, _ = await conversations.append_message(
             conversation, sender_kind="agent" if agent else "system", body=invitation.message, client_id=None,
             author=agent, author_name=agent.display_name if agent else None,
         )
-        await conversations._publish_message(conversation, opening)
+        await conversations.publish_message(conversation, opening)
         placed = False
         if agent is not None and agent.status == "available":
             claim = await runtime.current().routing_store.claim(conversation.id, agent.id, routing.now_ms())

@@ -18,7 +18,7 @@ from tortoise.expressions import F
 
 from app.clock import iso, utcnow
 from app.models import Conversation, Department, User
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError, agents, events
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from typing import Any
 from app import runtime
 from app.clock import iso, utcnow
 from app.models import ContactEvent, Conversation, Department, OfflineMessage, User, Visitor
-from app.realtime import bus
+from app import bus
 from app.routing.hours import HoursError, parse
 from app.services import ServiceError, conversations
 

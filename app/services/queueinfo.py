@@ -14,7 +14,7 @@ from tortoise.functions import Count
 
 from app.clock import utcnow
 from app.models import Conversation, ConversationEvent
-from app.realtime import bus
+from app import bus
 
 RATE_WINDOW = timedelta(minutes=15)
 MAX_ETA_SECONDS = 4 * 3600

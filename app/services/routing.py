@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from app import runtime
 from app.clock import utcnow
 from app.models import Conversation, Department, Site, User, Visitor
-from app.realtime import bus
+from app import bus
 from app.routing.store import GENERAL, AgentState, ChatState, chat_order, queue_id
 from app.services import ServiceError, events, offers, queueinfo, serialize
 
@@ -260,7 +260,7 @@ async def assign(conversation_id: int, agent_id: int, *, offered: bool = False, 
         conversation, "assigned", agent_id=agent_id, at=now,
         queue_seconds=(now - conversation.requested_at).total_seconds(), **({"via": "offer"} if offered else {}),
     )
-    notice, _ = await conversations._append(
+    notice, _ = await conversations.append_message(
         conversation, sender_kind="system", body=f"{agent.display_name} joined the chat.", client_id=None
     )
     visitor = await Visitor.get(id=conversation.visitor_id)

@@ -11,7 +11,7 @@ from tortoise.functions import Count, Min
 
 from app.clock import iso, utcnow
 from app.models import AuditEvent, Conversation, Department, Message, Participant, User, Visitor
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError, agents, conversations, events, routing, serialize
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
@@ -95,7 +95,7 @@ async def whisper(user: User, conversation_id: int, *, client_id: str, body: str
     conversation = await _supervised(user, conversation_id)
     if conversation.status == "closed":
         raise ServiceError("closed", "This conversation is closed.")
-    message, created = await conversations._append(
+    message, created = await conversations.append_message(
         conversation, sender_kind="internal", body=body, client_id=client_id, author=user,
         author_name=f"{user.display_name} (whisper)",
     )
@@ -116,10 +116,10 @@ async def barge(user: User, conversation_id: int) -> Conversation:
     ):
         raise ServiceError("invalid_state", "You are in this chat already.")
     await Participant.create(conversation_id=conversation.id, user_id=user.id, kind="barge", joined_at=utcnow())
-    notice, _ = await conversations._append(
+    notice, _ = await conversations.append_message(
         conversation, sender_kind="system", body=f"{user.display_name} joined the chat.", client_id=None
     )
-    await conversations._publish_message(conversation, notice)
+    await conversations.publish_message(conversation, notice)
     await events.conversation_event(conversation, "barged", agent_id=user.id)
     await audit(user, "barge", conversation_id=conversation.id)
     return conversation
@@ -148,7 +148,7 @@ async def take_over(user: User, conversation_id: int) -> Conversation:
     if previous is not None:
         await User.filter(id=previous).update(last_chat_ended_at=now)
         await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=previous)
-    notice, _ = await conversations._append(
+    notice, _ = await conversations.append_message(
         conversation, sender_kind="system", body=f"{user.display_name} joined the chat.", client_id=None
     )
     await bus.to_visitor(conversation.visitor_id, "conversation", serialize.conversation_for_visitor(conversation, user))

@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 from app import runtime
 from app.clock import utcnow
 from app.models import PageView, Site, TrackEvent, Visit, Visitor
-from app.realtime import bus
+from app import bus
 from app.services import ServiceError
 from app.tracking import referrer as referrers
 

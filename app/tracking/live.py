@@ -26,7 +26,7 @@ from typing import Any
 
 from app import runtime
 from app.clock import iso, utcnow
-from app.realtime import bus
+from app import bus
 
 log = logging.getLogger(__name__)
 

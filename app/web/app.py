@@ -18,7 +18,7 @@ from app import runtime as runtime_mod
 from app.config import Settings, load_settings
 from app.db import close_db, init_db
 from app.paths import CONSOLE_DIST, DEMO_STATIC
-from app.realtime import bus
+from app import bus
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
 from app.services import routing, tracking
