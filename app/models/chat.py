@@ -23,7 +23,11 @@ class Conversation(Model):
     first_response_at = fields.DatetimeField(null=True)
     closed_at = fields.DatetimeField(null=True)
     closed_by = fields.CharField(max_length=16, null=True)
+    # Two numberings (docs/protocol.md "Sequence numbers"): `last_seq` counts every message (what
+    # staff see); `visitor_last_seq` counts only what the visitor may see (no internal notes), so
+    # each audience's numbers run 1, 2, 3 … without holes.
     last_seq = fields.IntField(default=0)
+    visitor_last_seq = fields.IntField(default=0, db_default=0)
     visitor_read_seq = fields.IntField(default=0)
     agent_read_seq = fields.IntField(default=0)
     # Routing: higher priority is served first (VIPs); a returning visitor's chat may wait a little
@@ -39,12 +43,19 @@ class Conversation(Model):
 
     class Meta:
         table = "conversation"
+        # Exactly one open conversation per visitor (a partial unique index, migrations/0016):
+        # two tabs or two workers starting a chat at once land on the same one.
 
 
 class Message(Model):
     id = fields.BigIntField(primary_key=True)
     conversation = fields.ForeignKeyField("models.Conversation", related_name="messages", on_delete=fields.CASCADE)
     seq = fields.IntField()
+    # The visitor's numbering: 1, 2, 3 … over what the visitor sees; None for internal notes.
+    visitor_seq = fields.IntField(null=True)
+    # Set on the visitor's own messages: their client_id is unique per visitor, not per
+    # conversation, so a resend lands on the message it repeats whichever conversation is open.
+    visitor = fields.ForeignKeyField("models.Visitor", related_name="messages", null=True, on_delete=fields.CASCADE)
     sender_kind = fields.CharField(max_length=16)
     author = fields.ForeignKeyField("models.User", related_name="messages", null=True, on_delete=fields.SET_NULL)
     author_name = fields.CharField(max_length=100, null=True)
@@ -54,7 +65,8 @@ class Message(Model):
 
     class Meta:
         table = "message"
-        unique_together = (("conversation", "seq"), ("conversation", "client_id"))
+        unique_together = (("conversation", "seq"), ("conversation", "client_id"), ("conversation", "visitor_seq"),
+                           ("visitor", "client_id"))
 
 
 class ConversationEvent(Model):

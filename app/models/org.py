@@ -9,6 +9,18 @@ ROLES = ("agent", "supervisor", "admin", "marketer")
 AGENT_STATUSES = ("offline", "available", "away")
 
 
+class DeploymentIdentity(Model):
+    # One row: this deployment's id, made when its database is first migrated. Shared state kept
+    # outside the database (Redis keys, the socket.io channel) is namespaced by it, so a Redis
+    # database that another deployment — or an older copy of this one — used never mixes in.
+    id = fields.IntField(primary_key=True)
+    uid = fields.CharField(max_length=32, unique=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "deployment_identity"
+
+
 class Site(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=200)
