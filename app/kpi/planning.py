@@ -1,4 +1,6 @@
-"""Workforce planning: from the event log to the agents needed per half hour next week.
+"""Workforce planning: from the event log's rows to the agents needed per half hour next week.
+
+Pure: `app.reports.planning` reads the history from the log and calls `plan_staffing`.
 
 1. **Volume.** Requested conversations per 30-minute slot of the center's wall clock
    (`CENTER_TIME_ZONE`): 48 slots a local day, so a week is always m = 336 slots and "the same
@@ -32,7 +34,7 @@ from typing import Any
 from app.kpi import erlang
 from app.kpi.engine import EventRow, agent_kpis, combine_agent_kpis, compute_kpis, facts_from_events
 from app.kpi.forecast import METHODS, SEASON, ForecastChoice, choose_forecast
-from app.kpi.intervals import as_utc, as_zone, local_date_start
+from app.kpi.intervals import as_utc, as_zone
 
 SLOT_SECONDS = 30 * 60
 SLOTS_PER_DAY = 48
@@ -213,40 +215,6 @@ def plan_staffing(
     )
 
 
-async def load_history(start: datetime, end: datetime) -> tuple[list[datetime], list[EventRow]]:
-    """Request times, and every KPI event of the conversations requested in [start, end)."""
-    from app.kpi.live import load_events  # the same loader as the wallboard's
-    from app.models import ConversationEvent
-
-    requests = await ConversationEvent.filter(kind="requested", at__gte=start, at__lt=end).values_list("at", flat=True)
-    return list(requests), await load_events(start, end)
-
-
-async def staffing_plan(
-    *, time_zone: str, targets: StaffingTargets, concurrency_override: float | None, now: datetime | None = None,
-) -> StaffingPlan:
-    """The plan for the 7 local days from today, from the `targets.weeks` whole weeks before."""
-    import asyncio
-
-    from app.clock import utcnow
-
-    zone = as_zone(time_zone)
-    today = as_utc(now or utcnow()).astimezone(zone).date()
-    first_day = today - timedelta(days=targets.weeks * DAYS_PER_WEEK)
-    start, end = local_date_start(first_day, zone), local_date_start(today, zone)
-    requests, events = await load_history(start, end)
-
-    def compute() -> StaffingPlan:
-        history = volume_series(requests, first_day, targets.weeks * DAYS_PER_WEEK, time_zone)
-        return plan_staffing(
-            history, history_start=first_day, time_zone=time_zone, handling=measure_handling(events, start, end),
-            targets=targets, concurrency_override=concurrency_override,
-        )
-
-    # Fitting the smoothing model takes a moment: keep the event loop (and its sockets) free.
-    return await asyncio.to_thread(compute)
-
-
 # --------------------------------------------------------------------------------------------
 # Output
 
@@ -301,6 +269,6 @@ def daily_summary(plan: StaffingPlan) -> list[dict[str, Any]]:
 
 __all__ = [
     "CSV_COLUMNS", "Handling", "METHODS", "METHOD_NAMES", "SLOT_SECONDS", "SlotPlan", "StaffingPlan",
-    "StaffingTargets", "concurrency_used", "daily_summary", "load_history", "measure_handling", "plan_staffing",
-    "slot_of", "slot_start", "staffing_plan", "to_csv", "to_json", "volume_series",
+    "StaffingTargets", "concurrency_used", "daily_summary", "measure_handling", "plan_staffing", "slot_of",
+    "slot_start", "to_csv", "to_json", "volume_series",
 ]

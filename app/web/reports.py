@@ -1,7 +1,7 @@
 """Reports for supervisors and admins: the page (GET /reports) and its data
 (GET /api/reports/<name>?from=&to=&slice=&group=&department=&agent=&variant=[&format=csv]).
 
-Every figure comes from the event log through app/kpi/report.py; docs/kpis.md has the formulas.
+Every figure comes from the event log through app/reports/kpi_report.py; docs/kpis.md has the formulas.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app import runtime
-from app.kpi import report
+from app.reports import kpi_report as report
 from app.models import Department
 from app.services.supervision import SUPERVISOR_ROLES
 from app.web.auth import csrf_token, current_user, supervisor_page

@@ -22,7 +22,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from app import runtime
 from app.kpi.forecast import METHODS
-from app.kpi.planning import METHOD_NAMES, StaffingTargets, daily_summary, staffing_plan, to_csv, to_json
+from app.kpi.planning import METHOD_NAMES, StaffingTargets, daily_summary, to_csv, to_json
+from app.reports.planning import staffing_plan
 from app.web.auth import csrf_token, supervisor_page
 from app.web.templating import console_templates
 

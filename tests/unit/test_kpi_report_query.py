@@ -2,7 +2,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from app.kpi.report import Query, ReportError, parse_query
+from app.reports.kpi_report import Query, ReportError, parse_query
 
 DEFAULTS = dict(time_zone="Europe/Berlin", threshold_seconds=20, short_abandon_seconds=5, today=date(2026, 3, 30))
 

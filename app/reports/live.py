@@ -1,0 +1,52 @@
+"""Today's figures for the wallboard, read from the event log.
+
+Loads every event (of the kinds the KPIs read) of each conversation *requested* since the
+center's local midnight and hands the rows to the pure `app.kpi.live.summarize`; docs/kpis.md
+("Wallboard") says what the figures mean.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from app.clock import utcnow
+from app.kpi.engine import EventRow
+from app.kpi.intervals import as_utc
+from app.kpi.live import day_start, summarize
+from app.models import ConversationEvent
+
+# The event kinds the conversation KPIs read (see `EventRow`); the rest stay in the database.
+_KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "wrap_up")
+
+
+async def load_events(start: datetime, end: datetime) -> list[EventRow]:
+    """Every event (of the kinds KPIs read) of the conversations requested in [start, end)."""
+    rows = await (
+        ConversationEvent.filter(
+            conversation__requested_at__gte=start, conversation__requested_at__lt=end, kind__in=_KINDS
+        )
+        .order_by("id")
+        .values("conversation_id", "kind", "at", "agent_id", "department_id", "site_id", "data")
+    )
+    return [
+        EventRow(
+            conversation_id=r["conversation_id"], kind=r["kind"], at=r["at"], agent_id=r["agent_id"],
+            department_id=r["department_id"], site_id=r["site_id"], data=r["data"] or {},
+        )
+        for r in rows
+    ]
+
+
+async def today(
+    *, time_zone: str, threshold_seconds: float, short_abandon_seconds: float, now: datetime | None = None,
+) -> dict[str, Any]:
+    """Today's figures so far (see `app.kpi.live.summarize` for the shape)."""
+    now = as_utc(now or utcnow())
+    start = day_start(now, time_zone)
+    # A little past now, so an event written in this very instant is not cut off.
+    events = await load_events(start, now + timedelta(seconds=1))
+    return summarize(
+        events, start=start, time_zone=time_zone, threshold_seconds=threshold_seconds,
+        short_abandon_seconds=short_abandon_seconds,
+    )
