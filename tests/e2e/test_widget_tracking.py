@@ -74,6 +74,18 @@ def frames(page) -> list[str]:
     return sent
 
 
+def events(sent: list[str], *names: str) -> list[tuple[str, dict]]:
+    """(event, payload) of the frames among `sent` that emit one of `names` on /visitor."""
+    out = []
+    for text in sent:
+        m = re.match(r"42/visitor,\d*(\[.*\])$", text, flags=re.S)
+        if m:
+            event = json.loads(m.group(1))
+            if event[0] in names:
+                out.append((event[0], event[1]))
+    return out
+
+
 def sessions(page) -> list[dict]:
     """Every `session` the page receives."""
     got: list[dict] = []
@@ -143,6 +155,12 @@ async def test_spa_navigation_makes_page_views_in_order(shop, new_page, supervis
 
     pages = await wait_until(trail, "five page views, the earlier ones with their active time")
     assert [p["url"] for p in pages] == expected
+    # A view's page_view goes before its page_time, even for a view left in the task that opened it
+    # (the server cannot time a view it has not recorded yet).
+    order = [(name, p["view_id"]) for name, p in events(sent, "page_view", "page_time")]
+    timed_first = [view for i, (name, view) in enumerate(order)
+                   if name == "page_time" and ("page_view", view) not in order[:i]]
+    assert timed_first == [], order
     # Nothing of the form, and no stripped parameter, ever left the page.
     assert not any("4242" in f or "secret" in f or "token=abc" in f for f in sent)
 

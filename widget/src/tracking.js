@@ -78,7 +78,9 @@ export function createTracker({ send, connected, store, siteKey, base, onView })
   let on = false; // tracking allowed (known once config is)
   let calls = []; // [event, payload] waiting for a session: page_view, page_time, identify, track
   let lost = []; // page_time that could not go over the socket: sent by the next beacon
-  let view = null; // {id, href, title, referrer, at, active (ms), since (visible since), beaconed}
+  // {id, href, title, referrer, at, active (ms), since (visible since), beaconed, report (its
+  // page_view, until it has gone)}
+  let view = null;
 
   // The visit, shared by the tabs of the site: {start, last, pages}.
   function countVisit(now) {
@@ -136,6 +138,9 @@ export function createTracker({ send, connected, store, siteKey, base, onView })
     const now = Date.now();
     const previous = view;
     if (previous) {
+      // Left before its page_view went (two route changes in one task): the view first, then its
+      // time. A page_time for a view the server has not recorded yet may find no row to update.
+      if (previous.report) previous.report();
       pause(previous);
       const active = activeMs(previous);
       if (config && on && connected()) send("page_time", { view_id: previous.id, active_ms: active });
@@ -144,13 +149,16 @@ export function createTracker({ send, connected, store, siteKey, base, onView })
     view = { id: viewId(), href: location.href, title: "", referrer, at: now, active: 0, since: visible() ? performance.now() : null };
     countVisit(now);
     const v = view;
-    const report = () => {
+    let timer = null;
+    v.report = () => {
+      clearTimeout(timer);
+      v.report = null;
       v.title = document.title;
       emit("page_view", pageViewPayload(v), v.at);
     };
     // An SPA usually sets the title right after changing the URL: read it a moment later.
-    if (previous) setTimeout(report, 0);
-    else report();
+    if (previous) timer = setTimeout(v.report, 0);
+    else v.report();
     onView(v);
   }
 
@@ -179,6 +187,7 @@ export function createTracker({ send, connected, store, siteKey, base, onView })
   function beacon() {
     const token = store.get("token");
     if (!config || !on || !token || !view || !navigator.sendBeacon) return;
+    if (view.report) view.report(); // its page_view before its time (queued now if it cannot go)
     const events = [];
     for (const [event, p, at] of calls) {
       if (event === "page_view") events.push(Object.assign({ type: "page_view", at_ms: at }, p));
