@@ -11,15 +11,21 @@ from typing import Any
 
 import socketio
 
+from app import runtime
+
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
 
-_sio: socketio.AsyncServer | None = None
-
 
 def bind(sio: socketio.AsyncServer | None) -> None:
-    global _sio
-    _sio = sio
+    """Publish through `sio` (the running server's socket.io server, kept on its runtime)."""
+    runtime.current().sio = sio
+
+
+def _server() -> socketio.AsyncServer | None:
+    """The socket.io server to publish through, or None where no server runs (a CLI command)."""
+    rt = runtime.installed()
+    return rt.sio if rt is not None else None
 
 
 def visitor_room(visitor_id: str) -> str:
@@ -35,8 +41,9 @@ def conversation_room(conversation_id: int) -> str:
 
 
 async def to_visitor(visitor_id: str, event: str, data: Any, skip_sid: str | None = None) -> None:
-    if _sio is not None:
-        await _sio.emit(event, data, to=visitor_room(visitor_id), namespace=VISITOR_NS, skip_sid=skip_sid)
+    sio = _server()
+    if sio is not None:
+        await sio.emit(event, data, to=visitor_room(visitor_id), namespace=VISITOR_NS, skip_sid=skip_sid)
 
 
 async def to_staff(
@@ -44,7 +51,8 @@ async def to_staff(
     skip_sid: str | None = None,
 ) -> None:
     """Send to the assigned agent's consoles and to staff watching the conversation (once each)."""
-    if _sio is None:
+    sio = _server()
+    if sio is None:
         return
     rooms = []
     if agent_id is not None:
@@ -52,7 +60,15 @@ async def to_staff(
     if conversation_id is not None:
         rooms.append(conversation_room(conversation_id))
     if rooms:
-        await _sio.emit(event, data, to=rooms, namespace=AGENT_NS, skip_sid=skip_sid)
+        await sio.emit(event, data, to=rooms, namespace=AGENT_NS, skip_sid=skip_sid)
+
+
+async def leave_conversation(user_id: int, conversation_id: int) -> None:
+    """Every console of this user, on every worker, stops receiving the conversation: they lost
+    it (transferred, taken over, re-queued, left). They may `open` it again where they still may."""
+    sio = _server()
+    if sio is not None:
+        await sio.manager.leave_members(AGENT_NS, agent_room(user_id), conversation_room(conversation_id))
 
 
 SUPERVISORS_ROOM = "supervisors"
@@ -63,22 +79,25 @@ STAFF_ROOM = "staff"
 
 async def to_room(room: str, event: str, data: Any) -> None:
     """To every console in a room of the agent namespace (e.g. `visitors`: the Visitors view)."""
-    if _sio is not None:
-        await _sio.emit(event, data, to=room, namespace=AGENT_NS)
+    sio = _server()
+    if sio is not None:
+        await sio.emit(event, data, to=room, namespace=AGENT_NS)
 
 
 async def to_staff_room(event: str, data: Any) -> None:
     """To every signed-in console (CSRs, supervisors, admins)."""
-    if _sio is not None:
-        await _sio.emit(event, data, to=STAFF_ROOM, namespace=AGENT_NS)
+    sio = _server()
+    if sio is not None:
+        await sio.emit(event, data, to=STAFF_ROOM, namespace=AGENT_NS)
 QUEUE_REASONS = frozenset({"queued", "assigned", "abandoned", "closed", "transferred", "requeued", "take_over"})
 
 
 async def board_changed(reason: str) -> None:
     """Hint to supervisors' boards that agents, queues or chats changed (they re-read the board),
     and to every console that the queues changed (`queue.changed`) when they did."""
-    if _sio is None:
+    sio = _server()
+    if sio is None:
         return
-    await _sio.emit("board.changed", {"reason": reason}, to=SUPERVISORS_ROOM, namespace=AGENT_NS)
+    await sio.emit("board.changed", {"reason": reason}, to=SUPERVISORS_ROOM, namespace=AGENT_NS)
     if reason in QUEUE_REASONS:
-        await _sio.emit("queue.changed", {"reason": reason}, to=STAFF_ROOM, namespace=AGENT_NS)
+        await sio.emit("queue.changed", {"reason": reason}, to=STAFF_ROOM, namespace=AGENT_NS)

@@ -13,14 +13,23 @@ from app.config import Settings, load_settings
 
 
 def _run_with_db(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    from app import runtime
     from app.db import close_db, init_db
+    from app.services import deployment
 
     async def main() -> int:
         await init_db(settings)
+        rt = None
         try:
+            # A runtime like a server's, without sockets or listeners: services keep their state on
+            # it, and a Redis key they touch is in this deployment's namespace (made if missing).
+            rt = runtime.build(settings, await deployment.identity())
+            runtime.install(rt)
             return await work()
         finally:
             await close_db()
+            if rt is not None and rt.redis is not None:
+                await rt.redis.aclose()
 
     return asyncio.run(main())
 
@@ -42,8 +51,26 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     from app.db import migrate
 
     asyncio.run(migrate(settings))
+
+    async def nothing_more() -> int:
+        return 0
+
+    _run_with_db(settings, nothing_more)  # the first migration also makes the deployment's identity
     print("Database is up to date.")
     return 0
+
+
+def cmd_deployment_id(args: argparse.Namespace, settings: Settings) -> int:
+    """This deployment's identity: the namespace of its Redis keys and of its socket.io channel."""
+    from app.runtime import redis_prefix
+    from app.services import deployment
+
+    async def work() -> int:
+        uid = await deployment.identity()
+        print(json.dumps({"uid": uid, "redis_prefix": redis_prefix(uid)}) if args.json else uid)
+        return 0
+
+    return _run_with_db(settings, work)
 
 
 def cmd_create_site(args: argparse.Namespace, settings: Settings) -> int:
@@ -241,7 +268,7 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_staffing(argv: list[str]) -> int:
-    from app.kpi.staffing_cli import main as staffing_main
+    from app.staffing_cli import main as staffing_main
 
     return staffing_main(argv)
 
@@ -257,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    ident = sub.add_parser("deployment-id", help="print this deployment's identity (its Redis key namespace)")
+    ident.add_argument("--json", action="store_true")
+    ident.set_defaults(func=cmd_deployment_id)
 
     site = sub.add_parser("create-site", help="create a site and print its widget snippet")
     site.add_argument("--name", required=True)

@@ -6,32 +6,40 @@ from collections import Counter
 
 from app import runtime
 
-_local: Counter[str] = Counter()
-_KEY = "sb:presence:visitors"
+_KEY = "presence:visitors"  # in the deployment's Redis namespace (`Runtime.key`)
+
+
+class LocalPresence(Counter):
+    """One process without Redis: this server's socket counts (on its runtime)."""
+
+
+def _local() -> LocalPresence:
+    return runtime.current().state(LocalPresence)
 
 
 async def joined(visitor_id: str) -> None:
-    redis = runtime.current().redis
-    if redis is not None:
-        await redis.hincrby(_KEY, visitor_id, 1)
+    rt = runtime.current()
+    if rt.redis is not None:
+        await rt.redis.hincrby(rt.key(_KEY), visitor_id, 1)
     else:
-        _local[visitor_id] += 1
+        _local()[visitor_id] += 1
 
 
 async def left(visitor_id: str) -> None:
-    redis = runtime.current().redis
-    if redis is not None:
-        if await redis.hincrby(_KEY, visitor_id, -1) <= 0:
-            await redis.hdel(_KEY, visitor_id)
+    rt = runtime.current()
+    if rt.redis is not None:
+        if await rt.redis.hincrby(rt.key(_KEY), visitor_id, -1) <= 0:
+            await rt.redis.hdel(rt.key(_KEY), visitor_id)
     else:
-        _local[visitor_id] -= 1
-        if _local[visitor_id] <= 0:
-            del _local[visitor_id]
+        local = _local()
+        local[visitor_id] -= 1
+        if local[visitor_id] <= 0:
+            del local[visitor_id]
 
 
 async def count(visitor_id: str) -> int:
-    redis = runtime.current().redis
-    if redis is not None:
-        value = await redis.hget(_KEY, visitor_id)
+    rt = runtime.current()
+    if rt.redis is not None:
+        value = await rt.redis.hget(rt.key(_KEY), visitor_id)
         return int(value or 0)
-    return _local.get(visitor_id, 0)
+    return _local().get(visitor_id, 0)

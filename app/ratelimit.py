@@ -45,7 +45,9 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    def __init__(self, redis: Redis, prefix: str = "sb:rl:") -> None:
+    """`prefix`: where the windows' keys live — the deployment's namespace (``sb:<uid>:rl:``)."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
 

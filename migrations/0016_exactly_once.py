@@ -44,6 +44,9 @@ class Migration(migrations.Migration):
             "WHERE sender_kind <> 'internal'",
             "UPDATE conversation SET visitor_last_seq = COALESCE((SELECT MAX(m.visitor_seq) FROM message m "
             "WHERE m.conversation_id = conversation.id), 0)",
+            # The agent's read state is kept in the visitor's numbering (it is what the visitor is told).
+            "UPDATE conversation SET agent_read_seq = COALESCE((SELECT MAX(m.visitor_seq) FROM message m "
+            "WHERE m.conversation_id = conversation.id AND m.seq <= conversation.agent_read_seq), 0)",
             "UPDATE message SET visitor_id = (SELECT c.visitor_id FROM conversation c WHERE c.id = "
             "message.conversation_id) WHERE sender_kind = 'visitor' AND client_id IS NOT NULL AND NOT EXISTS "
             "(SELECT 1 FROM message m2 JOIN conversation c2 ON c2.id = m2.conversation_id WHERE "

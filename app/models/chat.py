@@ -28,6 +28,9 @@ class Conversation(Model):
     # each audience's numbers run 1, 2, 3 … without holes.
     last_seq = fields.IntField(default=0)
     visitor_last_seq = fields.IntField(default=0, db_default=0)
+    # Read state, each in the numbering of the side it is reported to (services/conversations.py
+    # `mark_read` converts the reader's own): the visitor's in the staff numbering, the agent's in
+    # the visitor's.
     visitor_read_seq = fields.IntField(default=0)
     agent_read_seq = fields.IntField(default=0)
     # Routing: higher priority is served first (VIPs); a returning visitor's chat may wait a little

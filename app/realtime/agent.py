@@ -10,7 +10,7 @@ import socketio
 
 from app import presence, runtime
 from app.clock import iso, utcnow
-from app.kpi import live
+from app.reports import live
 from app.models import Conversation, Message, User, Visitor
 from app import bus
 from app.realtime import validation as v
@@ -19,7 +19,7 @@ from app.realtime.visitor import refuse
 from app.security import TokenError
 from app.services import (
     ServiceError, agents, conversations, handoff, invitations, offers, offline, profiles, routing, serialize,
-    supervision, visitors,
+    supervision, tracking, visitors,
 )
 from app.tracking import live as live_visitors
 
@@ -76,6 +76,10 @@ class AgentNamespace(socketio.AsyncNamespace):
                 self._grace[user_id] = asyncio.create_task(self._offline_after_grace(user_id))
                 watched += 1
         return watched
+
+    def pending_tasks(self) -> list[asyncio.Task]:
+        """The grace periods running (the server cancels them when it stops)."""
+        return list(self._grace.values())
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
@@ -137,7 +141,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         return ok(
             conversation=await conversations.agent_summary(conversation),
             messages=[serialize.message(m) for m in messages],
-            visitor=serialize.visitor_profile(visitor, await visitors.is_online(visitor.id)),
+            visitor=serialize.visitor_profile(tracking.latest(visitor), await visitors.is_online(visitor.id)),
             past=await conversations.past_conversations(visitor, exclude_id=conversation.id),
         )
 
@@ -368,3 +372,16 @@ class AgentNamespace(socketio.AsyncNamespace):
         reason = v.text(data, "reason", max_len=64, required=False)
         target = await supervision.force_state(await self._user(sid), user_id, status, reason)
         return ok(status=target.status)
+
+    @event
+    async def on_deactivate_user(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        user_id = v.integer(data, "user_id", minimum=1)
+        target = await supervision.deactivate(await self._user(sid), user_id)
+        # Their consoles are signed out everywhere at once.
+        await self.disconnect_user(target.id)
+        return ok()
+
+    async def disconnect_user(self, user_id: int) -> None:
+        """Close every console of this user, on every worker."""
+        await self.server.manager.disconnect_members(self.namespace, bus.agent_room(user_id))

@@ -12,7 +12,7 @@ import socketio
 
 from app import presence, runtime
 from app.clock import utcnow
-from app.models import Department, Site, Visitor
+from app.models import Department, Site, User, Visitor
 from app import bus
 from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
@@ -24,16 +24,21 @@ from app.services import (
 from app.tracking import live
 
 _SITE_TTL = 30.0
-_sites: dict[str, tuple[float, Site | None]] = {}
+
+
+class SiteCache(dict[str, tuple[float, Site | None]]):
+    """Sites by key as this server last read them (key → (read at, site)), for `_SITE_TTL` seconds;
+    on the server's runtime."""
 
 
 async def site_by_key(key: str) -> Site | None:
-    cached = _sites.get(key)
+    sites = runtime.current().state(SiteCache)
+    cached = sites.get(key)
     now = time.monotonic()
     if cached and now - cached[0] < _SITE_TTL:
         return cached[1]
     site = await Site.get_or_none(key=key)
-    _sites[key] = (now, site)
+    sites[key] = (now, site)
     return site
 
 
@@ -133,6 +138,10 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
 
+    def pending_tasks(self) -> list[asyncio.Task]:
+        """The grace periods of visitors who left (the server cancels them when it stops)."""
+        return list(self._pending)
+
     async def _abandon_after_grace(self, visitor_id: str, left_at) -> None:
         """A queued visitor with no tab left for the grace period has left: abandoned."""
         try:
@@ -157,8 +166,6 @@ class VisitorNamespace(socketio.AsyncNamespace):
 
     @staticmethod
     async def _visitor_view(conversation) -> dict:
-        from app.models import User
-
         agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
         view = serialize.conversation_for_visitor(conversation, agent)
         view["queue"] = await queueinfo.place_of(conversation)
@@ -210,7 +217,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         props = tracking.check_props(data.get("props"))
         await limit(f"track:{sid}", 30, 60.0)
         visitor, settings, tracked = await self._tracking(sid)
-        return ok(tracked=tracked and await tracking.track(visitor, settings, name, props))
+        return ok(tracked=tracked and await invitations.record_event(visitor, settings, name, props))
 
     @event
     async def on_identify(self, sid: str, data: Any) -> dict:
@@ -244,7 +251,9 @@ class VisitorNamespace(socketio.AsyncNamespace):
             await self._visitor(sid), client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
             department_id=department_id, languages=session.get("languages") or [],
         )
-        return ok(conversation_id=conversation.id, seq=message.seq, created_at=serialize.message(message)["created_at"])
+        # The visitor's numbering; a resend acks the message it repeats, in the conversation it is in.
+        shown = serialize.message_for_visitor(message)
+        return ok(conversation_id=message.conversation_id, seq=shown["seq"], created_at=shown["created_at"])
 
     @event
     async def on_sync(self, sid: str, data: Any) -> dict:
@@ -253,8 +262,10 @@ class VisitorNamespace(socketio.AsyncNamespace):
         after_seq = v.integer(data, "after_seq", minimum=0)
         await limit(f"sync:{sid}", 60, 60.0)
         conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
+        # `after_seq` and the messages' `seq` are in the visitor's numbering (no internal notes).
         messages = await conversations.messages_after(conversation, after_seq, include_internal=False)
-        return ok(conversation=await self._visitor_view(conversation), messages=[serialize.message(m) for m in messages])
+        return ok(conversation=await self._visitor_view(conversation),
+                  messages=[serialize.message_for_visitor(m) for m in messages])
 
     @event
     async def on_history(self, sid: str, data: Any) -> dict:

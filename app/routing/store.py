@@ -11,6 +11,15 @@ anything a crashed worker left behind). It holds:
 - per agent, the chats they hold (assigned, or reserved by an offer) — their load;
 - sticky chats, waiting for one CSR until a deadline.
 
+A colleague in a warm transfer holds a place too, under the chat's id negated (−id): while both
+CSRs are in the chat it counts against the colleague's capacity, and when the first CSR leaves
+the colleague's place becomes the chat itself (`take` with `release`), so nobody ever goes over.
+
+Every way a chat reaches a CSR other than a routing decision — a pick, an accepted invitation, a
+transfer, a warm transfer, a take-over — takes its place with `take`: one atomic step that checks
+the CSR's room (unless forced: a supervisor's take-over) and moves the hold from the CSR who had
+it (`app/services/assignment.py`).
+
 A **decision** (`decide`) is one atomic step: pick the first chat (across queues) whose queue has
 an agent with room — or whose sticky CSR has room —, pick that queue's best agent (skipping the
 CSRs who declined it, unless nobody else is there), and record the hold. In Redis it is one Lua
@@ -25,6 +34,30 @@ Scores (smaller first; ties by id):
 - least_busy: load × 10¹³ + that;
 - round_robin: last assigned in ms, never = 0;
 - skills: −level × 10¹³ + idle score.
+
+**Following the database, safely while other workers run.** In Redis the store outlives every
+worker, and may hold what the database never said: a worker that died between a decision and its
+database update, another copy of the deployment that used these keys (a restored backup of Redis,
+or of the database), a clock that was wrong. It is never wiped: a worker starting while others
+run would drop their decisions of the last moment (applied to the database just after), and an
+agent could then be given more chats than their capacity. Instead the store is *reconciled*
+(`app.services.routing.reconcile`, at every worker's start-up before it serves, then every ten
+seconds): every agent the database says is Available and every agent the store knows is rewritten
+from the database when their entry or their holds differ from it; every chat the store queues
+that the database does not say is waiting (closed, taken, or no longer there at all) leaves the
+queue; every chat waiting in the database that the store does not queue joins it. What this may
+not undo is a hold the database does not confirm yet but that a live worker may have just made:
+a hold is kept while its claim time is within CLAIM_GRACE_MS of now (a decision is written to the
+database within moments; a worker that takes longer is treated as dead). A claim dated further
+from now in *either* direction is released — one from the future (a clock that ran ahead, a copy
+restored from elsewhere) could otherwise claim a CSR's place forever; the workers' clocks must
+therefore agree to well within the grace (NTP). So a stale hold outlives at most the grace and one
+reconciliation — a backup's or another copy's claims are old, and go at the first one —, and
+what a live worker just did survives it. The keys themselves
+live in the deployment's own namespace (``sb:<uid>:rt:``, `app.runtime`), so another deployment
+sharing the Redis database is never read nor touched. The store assumes its own keys are
+consistent with one another (every script keeps them so, and a Redis snapshot is taken at one
+instant); it does not assume they agree with the database.
 """
 
 from __future__ import annotations
@@ -38,6 +71,18 @@ from sortedcontainers import SortedList
 GENERAL = "g"
 SCALE = 10**13  # larger than any time in ms (2286 AD), so score terms do not overlap
 CLAIM_GRACE_MS = 15_000  # a hold younger than this may not be in the database yet
+
+
+# The claim time of a hold written *from* the database (it was confirmed when read): such a hold
+# has no grace, so a write that raced a newer change of the chat (two workers syncing it at once,
+# the older reading landing last) is undone by the next reconciliation instead of after the grace.
+CONFIRMED = 0
+
+
+def unconfirmed(claimed_ms: int, now_ms: int) -> bool:
+    """A hold the database does not confirm may be dropped: its claim is not within the grace of
+    now (older — its worker is gone —, or dated in the future, beyond any clock skew)."""
+    return abs(now_ms - claimed_ms) > CLAIM_GRACE_MS
 
 
 def queue_id(department_id: int | None) -> str:
@@ -91,9 +136,12 @@ class RoutingStore(Protocol):
     async def put_chat(self, chat: ChatState, now_ms: int, from_agent: int | None = None) -> bool: ...
     async def decide(self, now_ms: int) -> tuple[int, int] | None: ...
     async def claim(self, chat_id: int, agent_id: int, now_ms: int) -> str: ...
+    async def take(self, chat_id: int, agent_id: int, now_ms: int, *, expect: int | None = None,
+                   force: bool = False, release: int | None = None) -> str: ...
     async def load(self, agent_id: int) -> int: ...
     async def digests(self, agent_ids: list[int]) -> dict[int, str | None]: ...
     async def known_agents(self) -> set[int]: ...
+    async def holds(self, agent_ids: list[int]) -> dict[int, dict[int, int]]: ...
     async def waiting(self) -> set[int]: ...
     async def holder(self, chat_id: int) -> int | None: ...
 
@@ -214,14 +262,14 @@ class MemoryRoutingStore:
         in_db = set(agent.held)
         mine = self.held.setdefault(agent.id, {})
         for cid, claimed in list(mine.items()):
-            if cid not in in_db and now_ms - claimed > CLAIM_GRACE_MS:
+            if cid not in in_db and unconfirmed(claimed, now_ms):
                 del mine[cid]
                 if self.holders.get(cid) == agent.id:
                     del self.holders[cid]
         for cid in in_db:
             if self.holders.get(cid) != agent.id:
                 self._unqueue(cid)
-                self._hold(cid, agent.id, now_ms)
+                self._hold(cid, agent.id, CONFIRMED)
         if not agent.available:
             for _, cid in list(self.sticky.get(agent.id, ())):
                 self._to_queue(cid)
@@ -240,12 +288,12 @@ class MemoryRoutingStore:
         if chat.state == "held":
             self._unqueue(chat.id)
             if current != chat.holder:
-                self._hold(chat.id, chat.holder, now_ms)
+                self._hold(chat.id, chat.holder, CONFIRMED)
                 self._rescore(chat.holder)
             return True
         if current is not None:
             claimed = self.held.get(current, {}).get(chat.id)
-            if current == from_agent or claimed is None or now_ms - claimed > CLAIM_GRACE_MS:
+            if current == from_agent or claimed is None or unconfirmed(claimed, now_ms):
                 self._release(chat.id)
             else:
                 return False  # a decision newer than this reading of the database holds it
@@ -304,6 +352,27 @@ class MemoryRoutingStore:
         self._rescore(agent_id)
         return "ok"
 
+    async def take(self, chat_id: int, agent_id: int, now_ms: int, *, expect: int | None = None,
+                   force: bool = False, release: int | None = None) -> str:
+        current = self.holders.get(chat_id)
+        if current is not None and current not in (agent_id, expect):
+            return "taken"
+        if current != agent_id and not force:
+            a = self.agents.get(agent_id)
+            if a is None or not a.available:
+                return "unavailable"
+            load = len(self.held.get(agent_id, ())) - (1 if release is not None
+                                                       and self.holders.get(release) == agent_id else 0)
+            if load >= a.capacity:
+                return "full"
+        if current != agent_id:
+            self._unqueue(chat_id)
+            self._hold(chat_id, agent_id, now_ms)
+        if release is not None and self.holders.get(release) == agent_id:
+            self._release(release)
+        self._rescore(agent_id)
+        return "ok"
+
     async def load(self, agent_id: int) -> int:
         return len(self.held.get(agent_id, ()))
 
@@ -312,6 +381,10 @@ class MemoryRoutingStore:
 
     async def known_agents(self) -> set[int]:
         return {i for i, a in self.agents.items() if a.available or self.held.get(i)}
+
+    async def holds(self, agent_ids: list[int]) -> dict[int, dict[int, int]]:
+        """What each agent holds: {agent: {chat: claimed at ms}}."""
+        return {i: dict(self.held.get(i, {})) for i in agent_ids}
 
     async def waiting(self) -> set[int]:
         return set(self.chats)
@@ -334,6 +407,8 @@ local SCALE = 1e13
 local GRACE = 15000
 local function pad(id) return string.format('%012d', tonumber(id)) end
 local function num(s) return tonumber(s) or 0 end
+-- A hold the database does not confirm may go once its claim is not within GRACE of now (`unconfirmed`).
+local function unconfirmed(claimed) return math.abs(NOW - tonumber(claimed)) > GRACE end
 
 local function score(aid, a, held, q)
   local idle = math.max(num(a[3]), num(a[4]))
@@ -396,14 +471,14 @@ local function release(cid)
   end
 end
 
-local function hold(cid, aid)
+local function hold(cid, aid, at)
   local previous = redis.call('HGET', P .. 'holder', cid)
   if previous and previous ~= aid then
     redis.call('ZREM', P .. 'held:' .. previous, cid)
     rescore(previous)
   end
   redis.call('HSET', P .. 'holder', cid, aid)
-  redis.call('ZADD', P .. 'held:' .. aid, NOW, cid)
+  redis.call('ZADD', P .. 'held:' .. aid, at or NOW, cid)
 end
 """
 
@@ -427,7 +502,7 @@ for id in string.gmatch(ARGV[10], '[^,]+') do indb[pad(id)] = true end
 local mine = redis.call('ZRANGE', P .. 'held:' .. aid, 0, -1, 'WITHSCORES')
 for i = 1, #mine, 2 do
   local cid = mine[i]
-  if not indb[cid] and NOW - tonumber(mine[i + 1]) > GRACE then
+  if not indb[cid] and unconfirmed(mine[i + 1]) then
     redis.call('ZREM', P .. 'held:' .. aid, cid)
     if redis.call('HGET', P .. 'holder', cid) == aid then redis.call('HDEL', P .. 'holder', cid) end
   end
@@ -435,7 +510,7 @@ end
 for cid, _ in pairs(indb) do
   if redis.call('HGET', P .. 'holder', cid) ~= aid then
     unqueue(cid)
-    hold(cid, aid)
+    hold(cid, aid, 0)
   end
 end
 if ARGV[4] ~= '1' then
@@ -462,14 +537,14 @@ end
 if state == 'held' then
   unqueue(cid)
   if current ~= ARGV[11] then
-    hold(cid, ARGV[11])
+    hold(cid, ARGV[11], 0)
     rescore(ARGV[11])
   end
   return 1
 end
 if current then
   local claimed = redis.call('ZSCORE', P .. 'held:' .. current, cid)
-  if current == ARGV[12] or not claimed or NOW - tonumber(claimed) > GRACE then
+  if current == ARGV[12] or not claimed or unconfirmed(claimed) then
     release(cid)
   else
     return 0
@@ -557,18 +632,42 @@ rescore(aid)
 return 'ok'
 """
 
+# ARGV: P, now, chat, agent, expect ('' none), force ('1'/'0'), release ('' none). See `take`.
+_TAKE = _LUA_COMMON + r"""
+local cid, aid = pad(ARGV[3]), ARGV[4]
+local expect = ARGV[5] ~= '' and ARGV[5] or nil
+local rel = ARGV[7] ~= '' and pad(ARGV[7]) or nil
+local current = redis.call('HGET', P .. 'holder', cid)
+if current and current ~= aid and current ~= expect then return 'taken' end
+if current ~= aid and ARGV[6] ~= '1' then
+  local a = redis.call('HMGET', P .. 'a:' .. aid, 'av', 'cap')
+  if a[1] ~= '1' then return 'unavailable' end
+  local held = redis.call('ZCARD', P .. 'held:' .. aid)
+  if rel and redis.call('HGET', P .. 'holder', rel) == aid then held = held - 1 end
+  if held >= num(a[2]) then return 'full' end
+end
+if current ~= aid then
+  unqueue(cid)
+  hold(cid, aid)
+end
+if rel and redis.call('HGET', P .. 'holder', rel) == aid then release(rel) end
+rescore(aid)
+return 'ok'
+"""
+
 
 class RedisRoutingStore:
     """The shared store: the same structures as Redis hashes, sets and sorted sets; every
     operation one Lua script, so each decision is one atomic step and one round trip."""
 
-    def __init__(self, redis: Redis, prefix: str = "sb:rt:") -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self.prefix = prefix
         self._put_agent = redis.register_script(_PUT_AGENT)
         self._put_chat = redis.register_script(_PUT_CHAT)
         self._decide = redis.register_script(_DECIDE)
         self._claim = redis.register_script(_CLAIM)
+        self._take = redis.register_script(_TAKE)
 
     def _args(self, now_ms: int, *rest) -> list:
         return [self.prefix, int(now_ms), *rest]
@@ -596,6 +695,14 @@ class RedisRoutingStore:
         result = await self._claim(args=self._args(now_ms, chat_id, agent_id))
         return result.decode() if isinstance(result, bytes) else str(result)
 
+    async def take(self, chat_id: int, agent_id: int, now_ms: int, *, expect: int | None = None,
+                   force: bool = False, release: int | None = None) -> str:
+        result = await self._take(args=self._args(
+            now_ms, chat_id, agent_id, expect if expect is not None else "", "1" if force else "0",
+            release if release is not None else "",
+        ))
+        return result.decode() if isinstance(result, bytes) else str(result)
+
     async def load(self, agent_id: int) -> int:
         return int(await self._redis.zcard(f"{self.prefix}held:{agent_id}"))
 
@@ -612,6 +719,16 @@ class RedisRoutingStore:
         available = {int(m) for m in await self._redis.smembers(self.prefix + "agents")}
         holders = {int(v) for v in await self._redis.hvals(self.prefix + "holder")}
         return available | holders
+
+    async def holds(self, agent_ids: list[int]) -> dict[int, dict[int, int]]:
+        """What each agent holds: {agent: {chat: claimed at ms}} (one round trip)."""
+        if not agent_ids:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for aid in agent_ids:
+                pipe.zrange(f"{self.prefix}held:{aid}", 0, -1, withscores=True)
+            values = await pipe.execute()
+        return {aid: {int(m): int(score) for m, score in rows} for aid, rows in zip(agent_ids, values)}
 
     async def waiting(self) -> set[int]:
         return {int(m) for m in await self._redis.smembers(self.prefix + "chats")}

@@ -7,7 +7,7 @@ import secrets
 
 from tortoise.transactions import in_transaction
 
-from app.models import Department, Site, User
+from app.models import Department, InvitationRule, Site, User
 from app.models.org import ROLES
 from app.routing import hours
 from app.routing.policy import DEFAULT_STRATEGY, STRATEGIES
@@ -176,8 +176,6 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     await create_department(site.key, "Support", [DEMO_AGENT_EMAIL, DEMO_SUPERVISOR_EMAIL])
     await create_user(DEMO_ADMIN_EMAIL, password, "admin", "Ada (demo admin)")
     await create_user(DEMO_MARKETER_EMAIL, password, "marketer", "Mia (demo marketer)")
-    from app.models import InvitationRule
-
     # An automatic invitation to try: 20 seconds on the pricing page.
     await InvitationRule.create(site_id=site.id, name="Pricing help", conditions={"url": "/demo/pricing*",
                                 "min_seconds_on_page": 20}, message="Questions about our prices? We're happy to help.")

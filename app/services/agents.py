@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from tortoise.transactions import in_transaction
+
 from app.clock import utcnow
 from app.models import AgentStatusEvent, AwayReason, Conversation, ConversationEvent, User
 from app.models.org import AGENT_STATUSES
 from app import bus
-from app.services import ServiceError, events, routing
+from app.services import ServiceError, events, handoff, routing_state
 
 
 DEFAULT_AWAY_REASONS = ("Break", "Meal", "Meeting", "Training", "After-chat work")
@@ -33,8 +35,6 @@ async def set_away_reasons(labels: list[str]) -> list[str]:
         cleaned.append(label)
     if not cleaned:
         raise ServiceError("bad_request", "Give at least one away reason.")
-    from tortoise.transactions import in_transaction
-
     async with in_transaction():
         await AwayReason.all().delete()
         for position, label in enumerate(cleaned):
@@ -60,6 +60,8 @@ async def set_agent_state(user: User, status: str, reason: str | None = None) ->
     previous = user.status
     if previous == status and user.status_reason == reason:
         await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)
+        if status == "offline":  # nothing is held while Offline (after a restart, say)
+            await handoff.requeue_all(user, reason=reason or "offline")
         return user
     now = utcnow()
     if previous == "away" and _is_wrap_up(user.status_reason):
@@ -69,8 +71,9 @@ async def set_agent_state(user: User, status: str, reason: str | None = None) ->
     user.status, user.status_reason, user.status_changed_at = status, reason, now
     await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)
     await bus.board_changed("status")
-    if status == "available":
-        routing.schedule()
+    if status == "offline":
+        # Offline means handing back: every chat they hold goes to the front of its queue (Away keeps them).
+        await handoff.requeue_all(user, reason=reason or "offline")
     return user
 
 
@@ -103,3 +106,17 @@ async def _record_wrap_up(user: User, entered_at, now) -> None:
         return
     await events.conversation_event(conversation, "wrap_up", agent_id=user.id, at=now,
                                     wrap_up_seconds=round(seconds, 3), started_at=start.isoformat())
+
+
+async def deactivate(user: User) -> User:
+    """The account can no longer sign in or take chats: Offline first (its chats are handed back
+    to the queues), then inactive. Its live consoles are refused on their next request."""
+    if user.status != "offline":
+        await set_agent_state(user, "offline", "deactivated")
+    else:
+        await handoff.requeue_all(user, reason="deactivated")
+    await User.filter(id=user.id).update(is_active=False)
+    user.is_active = False
+    await routing_state.sync_agent(user.id)
+    await bus.board_changed("status")
+    return user

@@ -1,9 +1,16 @@
 """Conversations: start, post a message, read state, close.
 
-Message ordering and idempotency (docs/protocol.md): a message is stored with a unique
-(conversation, client_id) and the next per-conversation sequence number, inside one
-transaction that also bumps the conversation's `last_seq`; a resend of a known client_id
+Message ordering and idempotency (docs/protocol.md, "Sequence numbers"): a message is stored
+with a unique (conversation, client_id) — and a visitor's own message with a unique
+(visitor, client_id) — and two sequence numbers, taken in the same transaction: `seq`, the
+staff numbering over every message (the conversation's `last_seq`), and `visitor_seq`, the
+visitor's numbering over what the visitor may see (`visitor_last_seq`; none for internal
+notes). Each audience's numbers run 1, 2, 3 … without holes. A resend of a known client_id
 returns the stored message and writes nothing.
+
+Read state: `visitor_read_seq` is kept in the staff numbering (only staff are told it) and
+`agent_read_seq` in the visitor's numbering (what the visitor is told); each side's input is
+converted on the way in, and the staff view of `agent_read_seq` on the way out.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app import presence
 from app.clock import utcnow
 from app.models import Conversation, Department, Message, Participant, User, Visitor
 from app import bus
 from app.routing import rules
-from app.services import ServiceError, events, serialize
+from app.tracking import live
+from app.services import ServiceError, csat, events, serialize
 
 OPEN_STATUSES = ("waiting", "assigned")
 
@@ -28,9 +37,7 @@ OPEN_STATUSES = ("waiting", "assigned")
 async def abandon_if_gone(visitor_id: str, left_at: datetime) -> bool:
     """A visitor who left the site while queued (no tab of theirs came back within the grace
     period) abandoned the chat when they left: close it so, with the time they waited."""
-    from app.presence import count
-
-    if await count(visitor_id) > 0:
+    if await presence.count(visitor_id) > 0:
         return False
     conversation = await Conversation.filter(visitor_id=visitor_id, status="waiting").first()
     if conversation is None:
@@ -53,48 +60,67 @@ async def visitor_conversation(visitor: Visitor, conversation_id: int) -> Conver
     return conversation
 
 
-async def _next_seq(conn, conversation_id: int) -> int:
+async def _next_seqs(conn, conversation_id: int, *, visible: bool) -> tuple[int, int | None]:
+    """Take the next staff seq and, for a message the visitor may see, the next visitor seq."""
     # One statement on both back ends (SQLite ≥ 3.35 and PostgreSQL support RETURNING); on
     # PostgreSQL the row lock it takes orders concurrent appends to one conversation.
     mark = "$1" if conn.capabilities.dialect == "postgres" else "?"
+    step = 1 if visible else 0
     rows = await conn.execute_query_dict(
-        f"UPDATE conversation SET last_seq = last_seq + 1 WHERE id = {mark} RETURNING last_seq", [conversation_id]
+        f"UPDATE conversation SET last_seq = last_seq + 1, visitor_last_seq = visitor_last_seq + {step} "
+        f"WHERE id = {mark} RETURNING last_seq, visitor_last_seq", [conversation_id]
     )
-    return rows[0]["last_seq"]
+    return rows[0]["last_seq"], rows[0]["visitor_last_seq"] if visible else None
 
 
 async def append_message(
     conversation: Conversation, *, sender_kind: str, body: str, client_id: str | None,
-    author: User | None = None, author_name: str | None = None,
+    author: User | None = None, author_name: str | None = None, visitor_id: str | None = None,
 ) -> tuple[Message, bool]:
-    """Store one message with the next seq; return (message, created)."""
-    # No look-up first: the unique (conversation, client_id) constraint turns a resend into an
-    # IntegrityError, which rolls the sequence bump back; the stored message is returned then.
+    """Store one message with the next seq (and, unless it is an internal note, the next visitor
+    seq); return (message, created).
+
+    `visitor_id` marks the visitor's own message: its client_id is then unique per visitor, so a
+    resend (from another tab after a new conversation opened, or racing in through another
+    worker) returns the message it repeats, wherever it is stored, with created False.
+    """
+    visible = sender_kind != "internal"
+    # No look-up first: the unique (conversation, client_id) and (visitor, client_id) constraints
+    # turn a resend into an IntegrityError, which rolls the sequence bumps back; the stored
+    # message is returned then.
     try:
         async with in_transaction() as conn:
-            seq = await _next_seq(conn, conversation.id)
+            seq, visitor_seq = await _next_seqs(conn, conversation.id, visible=visible)
             message = await Message.create(
-                conversation_id=conversation.id, seq=seq, sender_kind=sender_kind, body=body,
-                client_id=client_id, author_id=author.id if author else None, author_name=author_name,
-                created_at=utcnow(), using_db=conn,
+                conversation_id=conversation.id, seq=seq, visitor_seq=visitor_seq, sender_kind=sender_kind,
+                body=body, client_id=client_id, visitor_id=visitor_id, author_id=author.id if author else None,
+                author_name=author_name, created_at=utcnow(), using_db=conn,
             )
     except IntegrityError:
         # The same client_id raced in from another connection: theirs won, return it.
         if client_id is None:
             raise
-        existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+        existing = None
+        if visitor_id is not None:
+            existing = await Message.get_or_none(visitor_id=visitor_id, client_id=client_id)
+        if existing is None:
+            existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
         if existing is None:
             raise
         return existing, False
     conversation.last_seq = seq
+    if visitor_seq is not None:
+        conversation.visitor_last_seq = visitor_seq
     return message, True
 
 
 async def publish_message(conversation: Conversation, message: Message, skip_sid: str | None = None) -> None:
-    payload = serialize.message(message)
+    """Send a stored message to each audience in its own numbering (internal notes: staff only)."""
     if message.sender_kind != "internal":
-        await bus.to_visitor(conversation.visitor_id, "message", payload, skip_sid=skip_sid)
-    await bus.to_staff("message", payload, agent_id=conversation.agent_id, conversation_id=conversation.id)
+        await bus.to_visitor(conversation.visitor_id, "message", serialize.message_for_visitor(message),
+                             skip_sid=skip_sid)
+    await bus.to_staff("message", serialize.message(message), agent_id=conversation.agent_id,
+                       conversation_id=conversation.id)
 
 
 async def post_visitor_message(
@@ -107,8 +133,6 @@ async def post_visitor_message(
     conversation; it is ignored when the conversation is already open.
     Returns (conversation, message, started) where `started` says a new conversation began.
     """
-    from app.services import routing  # routing imports this module
-
     if department_id is not None and not await Department.exists(id=department_id, site_id=visitor.site_id):
         raise ServiceError("not_found", "No such department.")
 
@@ -118,28 +142,45 @@ async def post_visitor_message(
         for key, value in updates.items():
             setattr(visitor, key, value)
         if name:
-            from app.tracking import live
-
             await live.update(visitor.id, name=name)
-    conversation = await open_conversation_of(visitor)
-    started = False
+    conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
     if conversation is None:
         # A resend of the message that started a conversation which has since closed.
-        earlier = await Message.filter(
-            client_id=client_id, sender_kind="visitor", conversation__visitor_id=visitor.id
-        ).first()
-        if earlier is not None:
-            return await Conversation.get(id=earlier.conversation_id), earlier, False
-        conversation = await start_conversation(visitor, department_id, languages or [])
-        started = True
+        earlier = await Message.get(visitor_id=visitor.id, client_id=client_id)
+        return await Conversation.get(id=earlier.conversation_id), earlier, False
     message, created = await append_message(
-        conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name
+        conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name,
+        visitor_id=visitor.id,
     )
     if created:
         await publish_message(conversation, message, skip_sid=skip_sid)
-    if started:
-        routing.schedule()
-    return conversation, message, started
+    elif message.conversation_id != conversation.id:  # the resend of a message of an earlier chat
+        conversation = await Conversation.get(id=message.conversation_id)
+    return conversation, message, started and created
+
+
+async def open_or_start(
+    visitor: Visitor, department_id: int | None = None, languages: list[str] | None = None, *,
+    client_id: str | None = None,
+) -> tuple[Conversation | None, bool]:
+    """The visitor's open conversation, or a new one; (conversation, started).
+
+    The database allows one open conversation per visitor (a partial unique index), so two tabs,
+    two workers or two messages racing here all end up in the same one. With `client_id`, a
+    message of the visitor's already stored (the resend of one that started a chat since closed)
+    gives (None, False): nothing is started for it.
+    """
+    for _ in range(3):
+        conversation = await open_conversation_of(visitor)
+        if conversation is not None:
+            return conversation, False
+        if client_id is not None and await Message.exists(visitor_id=visitor.id, client_id=client_id):
+            return None, False
+        try:
+            return await start_conversation(visitor, department_id, languages or []), True
+        except IntegrityError:
+            continue  # another tab or worker started it a moment ago: take theirs
+    raise ServiceError("busy", "Your conversation is being opened; please try again.")
 
 
 def visitor_priority(visitor: Visitor) -> int:
@@ -239,16 +280,47 @@ async def post_agent_message(user: User, conversation_id: int, *, client_id: str
 
 
 async def messages_after(conversation: Conversation, after_seq: int, *, include_internal: bool) -> list[Message]:
-    query = Message.filter(conversation_id=conversation.id, seq__gt=after_seq)
-    if not include_internal:
-        query = query.exclude(sender_kind="internal")
-    return await query.order_by("seq")
+    """Staff (`include_internal`): every message after staff seq `after_seq`. The visitor: what
+    they may see after visitor seq `after_seq`, in the visitor's numbering."""
+    if include_internal:
+        return await Message.filter(conversation_id=conversation.id, seq__gt=after_seq).order_by("seq")
+    return await Message.filter(conversation_id=conversation.id, visitor_seq__gt=after_seq).order_by("visitor_seq")
+
+
+async def _visitor_seq_at(conversation_id: int, seq: int) -> int:
+    """The visitor's numbering of staff seq `seq`: the last visible message at or before it."""
+    if seq <= 0:
+        return 0
+    row = await (Message.filter(conversation_id=conversation_id, seq__lte=seq, visitor_seq__isnull=False)
+                 .order_by("-seq").first().values("visitor_seq"))
+    return row["visitor_seq"] if row else 0
+
+
+async def _staff_seq_of(conversation_id: int, visitor_seq: int) -> int:
+    """The staff seq of the message the visitor numbers `visitor_seq`."""
+    if visitor_seq <= 0:
+        return 0
+    row = await Message.filter(conversation_id=conversation_id, visitor_seq=visitor_seq).first().values("seq")
+    return row["seq"] if row else 0
+
+
+async def staff_read_seq(conversation: Conversation) -> int:
+    """How far the agent has read, in the staff numbering (stored in the visitor's): up to the
+    visitor-visible message they read last, not the internal notes after it."""
+    return await _staff_seq_of(conversation.id, conversation.agent_read_seq)
 
 
 async def mark_read(conversation: Conversation, side: str, seq: int) -> None:
-    """Record that the visitor or the agent has read up to `seq` (never moves backwards)."""
-    seq = min(seq, conversation.last_seq)
-    field = "visitor_read_seq" if side == "visitor" else "agent_read_seq"
+    """Record that the visitor or the agent has read up to `seq`, in that side's own numbering
+    (never moves backwards, never past the last message); the other side is told in theirs."""
+    if side == "visitor":
+        # Stored and told to staff in the staff numbering.
+        seq = await _staff_seq_of(conversation.id, min(seq, conversation.visitor_last_seq))
+        field = "visitor_read_seq"
+    else:
+        # Stored and told to the visitor in the visitor's numbering.
+        seq = await _visitor_seq_at(conversation.id, min(seq, conversation.last_seq))
+        field = "agent_read_seq"
     if seq <= getattr(conversation, field):
         return
     await Conversation.filter(id=conversation.id, **{f"{field}__lt": seq}).update(**{field: seq})
@@ -266,8 +338,6 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
 
     `at` backdates the close to when it really happened (a visitor who left the site while
     queued abandoned when they left, not when the server noticed)."""
-    from app.services import routing
-
     now = at or utcnow()
     was = conversation.status
     if was == "closed":
@@ -292,8 +362,6 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
     await Participant.filter(conversation_id=conversation.id, left_at=None).update(left_at=now)
     await publish_conversation(conversation)
     await bus.board_changed("closed")
-    if was == "assigned":
-        routing.schedule()
     return conversation
 
 
@@ -306,7 +374,8 @@ async def publish_conversation(conversation: Conversation) -> None:
     last = await (Message.filter(conversation_id=conversation.id, sender_kind__in=("visitor", "agent"))
                   .order_by("-seq").first())
     await bus.to_staff(
-        "conversation.updated", serialize.conversation_for_agent(conversation, visitor, last),
+        "conversation.updated",
+        serialize.conversation_for_agent(conversation, visitor, last, agent_read_seq=await staff_read_seq(conversation)),
         agent_id=conversation.agent_id, conversation_id=conversation.id,
     )
 
@@ -325,23 +394,27 @@ async def past_conversations(visitor: Visitor, exclude_id: int | None, limit: in
 
 
 async def _with_messages(conversations: list[Conversation], *, include_internal: bool, for_agent: Visitor | None) -> list[dict]:
+    """With their messages: for staff (`for_agent`) in the staff numbering, for the visitor in theirs."""
     if not conversations:
         return []
     ids = [c.id for c in conversations]
     query = Message.filter(conversation_id__in=ids)
     if not include_internal:
         query = query.exclude(sender_kind="internal")
+    shape = serialize.message if for_agent is not None else serialize.message_for_visitor
     by_conversation: dict[int, list[dict]] = {i: [] for i in ids}
+    staff_seq_of: dict[tuple[int, int], int] = {}  # (conversation, visitor seq) → staff seq
     for m in await query.order_by("conversation_id", "seq"):
-        by_conversation[m.conversation_id].append(serialize.message(m))
+        by_conversation[m.conversation_id].append(shape(m))
+        if m.visitor_seq is not None:
+            staff_seq_of[(m.conversation_id, m.visitor_seq)] = m.seq
     agents = {u.id: u for u in await User.filter(id__in={c.agent_id for c in conversations if c.agent_id})}
-    from app.services import csat  # csat imports this module
-
     ratings = await csat.ratings_of([c.id for c in conversations if c.status == "closed"])
     out = []
     for c in conversations:
         if for_agent is not None:
-            item = serialize.conversation_for_agent(c, for_agent)
+            read = staff_seq_of.get((c.id, c.agent_read_seq), 0)
+            item = serialize.conversation_for_agent(c, for_agent, agent_read_seq=read)
             item["agent_name"] = agents[c.agent_id].display_name if c.agent_id in agents else None
         else:
             item = serialize.conversation_for_visitor(c, agents.get(c.agent_id))
@@ -363,14 +436,14 @@ async def agent_summary(conversation: Conversation) -> dict:
     # The preview is what someone wrote: system notices ("… joined the chat") and internal notes are not.
     last = await (Message.filter(conversation_id=conversation.id, sender_kind__in=("visitor", "agent"))
                   .order_by("-seq").first())
+    # agent_read_seq is in the visitor's numbering, which every visitor message has.
     unread = await Message.filter(
-        conversation_id=conversation.id, seq__gt=conversation.agent_read_seq, sender_kind="visitor"
+        conversation_id=conversation.id, visitor_seq__gt=conversation.agent_read_seq, sender_kind="visitor"
     ).count()
-    summary = serialize.conversation_for_agent(conversation, visitor, last, unread)
+    summary = serialize.conversation_for_agent(conversation, visitor, last, unread,
+                                               agent_read_seq=await staff_read_seq(conversation))
     if conversation.status == "closed":
-        from app.services import csat  # csat imports this module
-
-        summary["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
+            summary["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
     else:
         summary["rating"] = None
     summary["participants"] = [

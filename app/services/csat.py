@@ -9,9 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 from app.clock import iso, utcnow
-from app.models import ConversationEvent, Visitor
+from app.models import Conversation, ConversationEvent, Visitor
 from app import bus
-from app.services import ServiceError, conversations, events
+from app.services import ServiceError, events
 
 RATINGS = ("good", "neutral", "bad")
 MAX_COMMENT = 1000
@@ -37,7 +37,9 @@ async def rate(visitor: Visitor, conversation_id: int, rating: str, comment: str
         raise ServiceError("bad_request", "'rating' must be good, neutral or bad.")
     if comment is not None and len(comment) > MAX_COMMENT:
         raise ServiceError("too_large", f"A comment can be at most {MAX_COMMENT} characters.")
-    conversation = await conversations.visitor_conversation(visitor, conversation_id)
+    conversation = await Conversation.get_or_none(id=conversation_id, visitor_id=visitor.id)
+    if conversation is None:
+        raise ServiceError("not_found", "No such conversation.")
     if conversation.status != "closed":
         raise ServiceError("invalid_state", "A chat can be rated once it has ended.")
     if conversation.agent_id is None:

@@ -1,22 +1,26 @@
-"""The append-only event log that KPIs are computed from."""
+"""The append-only event log that KPIs are computed from, and the listeners that react to it.
+
+`conversation_event` and `agent_status_event` append a row and then call the listeners registered
+for that kind — nothing else. What must follow a fact (the routing store following the chat, the
+live Visitors list showing the chat's state, a routing pass when a chat starts waiting) is a
+listener, registered at start-up by `app.services.listeners.install`; the registry belongs to the
+running server's `Runtime`, so two servers in one process never share one. Rows written inside a
+caller's transaction (`using_db`) notify nobody: the caller acts after committing.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from app import runtime
 from app.clock import utcnow
 from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
 
 
-# Events after which the routing store must follow the chat's new state (app/services/routing.py).
-ROUTING_KINDS = frozenset({
-    "queued", "assigned", "offered", "offer_declined", "offer_expired", "abandoned", "closed", "transferred",
-    "requeued", "note_left",
-})
-
-# What the live Visitors view shows of a visitor's chat after each event.
-CHAT_STATES = {"queued": "waiting", "requeued": "waiting", "assigned": "assigned", "closed": "none"}
+def _listeners() -> runtime.Listeners | None:
+    rt = runtime.installed()
+    return rt.listeners if rt is not None else None
 
 
 async def conversation_event(
@@ -33,17 +37,10 @@ async def conversation_event(
         data=data,
         using_db=using_db,
     )
-    if kind in CHAT_STATES and using_db is None:
-        from app.tracking import live
-
-        await live.update(conversation.visitor_id, chat=CHAT_STATES[kind])
-    if kind in ROUTING_KINDS and using_db is None:
-        from app.services import routing
-
-        # The agent the chat just left (a requeue, a transfer, a declined offer) releases it even if
-        # they got it moments ago; without one, a hold younger than the database read is kept.
-        released_by = data.get("from_agent_id") or agent_id
-        await routing.sync_chat(conversation.id, from_agent=released_by if isinstance(released_by, int) else None)
+    listeners = _listeners()
+    if listeners is not None and using_db is None:
+        for listener in listeners.conversation.get(kind, ()):
+            await listener(conversation, event)
     return event
 
 
@@ -53,8 +50,8 @@ async def agent_status_event(
     event = await AgentStatusEvent.create(
         user_id=user.id, status=status, previous_status=previous, reason=reason, at=at, using_db=using_db
     )
-    if using_db is None:
-        from app.services import routing
-
-        await routing.sync_agent(user.id)
+    listeners = _listeners()
+    if listeners is not None and using_db is None:
+        for listener in listeners.agent:
+            await listener(user, event)
     return event

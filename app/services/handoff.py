@@ -10,9 +10,9 @@ from __future__ import annotations
 from tortoise.functions import Count
 
 from app.clock import utcnow
-from app.models import Conversation, Department, Participant, User, Visitor
+from app.models import Conversation, Department, Participant, User
 from app import bus
-from app.services import ServiceError, conversations, events, routing, serialize
+from app.services import ServiceError, assignment, conversations, events, routing_state, serialize
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
@@ -27,7 +27,7 @@ async def transfer_targets(actor: User, site_id: int) -> dict:
     """CSRs (with state and load) and departments a chat can be transferred to."""
     agents = await User.filter(is_active=True, role__in=STAFF_ROLES).exclude(id=actor.id).order_by("display_name")
     load = await loads([a.id for a in agents])
-    capacity = await routing.capacities([a.id for a in agents])
+    capacity = await routing_state.capacities([a.id for a in agents])
     departments = await Department.filter(site_id=site_id).order_by("name")
     waiting = {
         row["department_id"]: row["n"]
@@ -65,60 +65,50 @@ async def transfer(
             raise ServiceError("invalid_state", "This chat is already theirs.")
         if target.status != "available":
             raise ServiceError("unavailable", f"{target.display_name} is not available.")
-        if (await loads([target.id])).get(target.id, 0) >= (await routing.capacities([target.id]))[target.id]:
-            raise ServiceError("unavailable", f"{target.display_name} has no free capacity.")
+        # Their room is checked, and taken, atomically by the assignment path.
     else:
         department = await Department.get_or_none(id=to_department_id, site_id=conversation.site_id)
         if department is None:
             raise ServiceError("not_found", "No such department.")
 
-    now = utcnow()
     if warm:
-        return await _start_warm(actor, conversation, target, note, now)
+        return await assignment.join_warm(actor, conversation, target, note)
     if target is not None:
-        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous_agent_id).update(
-            agent_id=target.id, assigned_at=now
+        return await assignment.hand_to(
+            conversation, target, via="transfer", previous=previous_agent_id, actor=actor, note=note,
+            transfer={"to_department_id": None, "has_note": bool(note)},
         )
-    else:
-        # Back to the queue of that department, keeping its place by the original request time.
-        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous_agent_id).update(
-            status="waiting", agent_id=None, department_id=department.id, assigned_at=None
-        )
+    # Back to the queue of that department, keeping its place by the original request time.
+    now = utcnow()
+    updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous_agent_id).update(
+        status="waiting", agent_id=None, department_id=department.id, assigned_at=None
+    )
     if not updated:
         raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
     await conversation.refresh_from_db()
     if previous_agent_id is not None:  # before the event: routing reads the agent's idle time
         await User.filter(id=previous_agent_id).update(last_chat_ended_at=now)
+    await Participant.filter(conversation_id=conversation.id, left_at=None).update(left_at=now)
     await events.conversation_event(
         conversation, "transferred", agent_id=actor.id, at=now, from_agent_id=previous_agent_id,
-        to_agent_id=target.id if target else None, to_department_id=department.id if department else None,
-        has_note=bool(note),
+        to_agent_id=None, to_department_id=department.id, has_note=bool(note),
     )
-    if note:
+    if previous_agent_id is not None:  # before anything more of this chat is published
+        await bus.leave_conversation(previous_agent_id, conversation.id)
+    if note:  # staff only
         internal, _ = await conversations.append_message(
             conversation, sender_kind="internal", body=note, client_id=None, author=actor,
             author_name=f"{actor.display_name} (transfer note)",
         )
-    visitor = await Visitor.get(id=conversation.visitor_id)
-    # The previous agent's console learns the chat is no longer theirs.
-    await bus.to_staff(
-        "conversation.updated", await conversations.agent_summary(conversation), agent_id=previous_agent_id,
+        await conversations.publish_message(conversation, internal)
+    notice, _ = await conversations.append_message(
+        conversation, sender_kind="system", body=f"Transferring you to {department.name}…", client_id=None
     )
-    if target is not None:
-        await events.conversation_event(conversation, "assigned", agent_id=target.id, at=now, via="transfer")
-        notice, _ = await conversations.append_message(
-            conversation, sender_kind="system", body=f"{target.display_name} joined the chat.", client_id=None
-        )
-        await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, target))
-        await bus.to_visitor(visitor.id, "message", serialize.message(notice))
-        await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=target.id)
-    else:
-        notice, _ = await conversations.append_message(
-            conversation, sender_kind="system", body=f"Transferring you to {department.name}…", client_id=None
-        )
-        await bus.to_visitor(visitor.id, "conversation", serialize.conversation_for_visitor(conversation, None))
-        await bus.to_visitor(visitor.id, "message", serialize.message(notice))
-        await routing.request_routing()
+    await conversations.publish_message(conversation, notice)
+    if previous_agent_id is not None:
+        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
+                           agent_id=previous_agent_id)
+    await bus.to_visitor(conversation.visitor_id, "conversation", serialize.conversation_for_visitor(conversation, None))
     await bus.board_changed("transferred")
     return conversation
 
@@ -132,50 +122,31 @@ async def requeue_all(agent: User, *, reason: str) -> list[int]:
     """
     moved: list[int] = []
     for conversation in await Conversation.filter(status="assigned", agent_id=agent.id).order_by("requested_at"):
-        now = utcnow()
-        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=agent.id).update(
-            status="waiting", agent_id=None, assigned_at=None
-        )
-        if not updated:
-            continue  # closed or moved meanwhile
-        await conversation.refresh_from_db()
-        moved.append(conversation.id)
-        await events.conversation_event(conversation, "requeued", agent_id=agent.id, at=now, reason=reason)
-        notice, _ = await conversations.append_message(
-            conversation, sender_kind="system", body="We are connecting you to someone else…", client_id=None
-        )
-        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=agent.id)
-        await bus.to_visitor(conversation.visitor_id, "conversation",
-                             serialize.conversation_for_visitor(conversation, None))
-        await bus.to_visitor(conversation.visitor_id, "message", serialize.message(notice))
+        if await assignment.requeue(conversation, agent.id, reason=reason):
+            moved.append(conversation.id)
+    # Warm-transfer places of theirs are given up too; the chats stay with their CSRs.
+    for participant in await Participant.filter(user_id=agent.id, kind="warm", left_at=None):
+        conversation = await Conversation.get(id=participant.conversation_id)
+        try:
+            await assignment.leave_chat(conversation, participant, agent)
+        except ServiceError:
+            continue
+        await _announce_left(conversation, agent)
     if moved:
         await User.filter(id=agent.id).update(last_chat_ended_at=utcnow())
         await bus.board_changed("requeued")
-        await routing.request_routing()
     return moved
 
 
-async def _start_warm(actor: User, conversation: Conversation, target: User, note: str | None, now) -> Conversation:
-    """Warm transfer: the colleague joins the chat now; the chat becomes theirs when the first CSR
-    leaves (`leave`). Until then both are in it, and the visitor sees both."""
-    if await Participant.exists(conversation_id=conversation.id, user_id=target.id, left_at=None):
-        raise ServiceError("invalid_state", f"{target.display_name} is in this chat already.")
-    await Participant.create(conversation_id=conversation.id, user_id=target.id, kind="warm", joined_at=now)
-    await events.conversation_event(conversation, "transfer_started", agent_id=actor.id, at=now,
-                                    from_agent_id=conversation.agent_id, to_agent_id=target.id, warm=True,
-                                    has_note=bool(note))
-    if note:
-        await conversations.append_message(conversation, sender_kind="internal", body=note, client_id=None, author=actor,
-                                    author_name=f"{actor.display_name} (transfer note)")
+async def _announce_left(conversation: Conversation, user: User) -> None:
     notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"{target.display_name} joined the chat.", client_id=None
+        conversation, sender_kind="system", body=f"{user.display_name} left the chat.", client_id=None
     )
     await conversations.publish_message(conversation, notice)
-    await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=target.id)
-    await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
-                       agent_id=conversation.agent_id)
+    summary = await conversations.agent_summary(conversation)
+    await bus.to_staff("conversation.updated", summary, agent_id=user.id)
+    await bus.to_staff("conversation.updated", summary, agent_id=conversation.agent_id)
     await bus.board_changed("transferred")
-    return conversation
 
 
 async def leave(user: User, conversation_id: int) -> Conversation:
@@ -190,35 +161,18 @@ async def leave(user: User, conversation_id: int) -> Conversation:
         raise ServiceError("not_found", "No such conversation.")
     if conversation.status != "assigned":
         raise ServiceError("invalid_state", "This chat is not in progress.")
-    now = utcnow()
     if conversation.agent_id == user.id:
         heir = await Participant.filter(conversation_id=conversation.id, kind="warm", left_at=None) \
             .order_by("joined_at").first()
         if heir is None:
             raise ServiceError("invalid_state", "Nobody else is in this chat: close it or transfer it instead.")
-        updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=user.id).update(
-            agent_id=heir.user_id, assigned_at=now
-        )
-        if not updated:
-            raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
-        await Participant.filter(id=heir.id).update(left_at=now)
-        await conversation.refresh_from_db()
         successor = await User.get(id=heir.user_id)
-        await events.conversation_event(conversation, "transferred", agent_id=user.id, at=now, from_agent_id=user.id,
-                                        to_agent_id=successor.id, via="warm")
-        await events.conversation_event(conversation, "assigned", agent_id=successor.id, at=now, via="warm")
-        await User.filter(id=user.id).update(last_chat_ended_at=now)
-        await bus.to_visitor(conversation.visitor_id, "conversation",
-                             serialize.conversation_for_visitor(conversation, successor))
-        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
-                           agent_id=successor.id)
+        # The colleague's warm place becomes the chat: their load does not change, so it never overfills.
+        await assignment.hand_to(
+            conversation, successor, via="warm", previous=user.id, from_warm=True, force=True, announce=False,
+            actor=user, transfer={"via": "warm"},
+        )
     else:
-        await Participant.filter(id=mine.id).update(left_at=now)
-        await events.conversation_event(conversation, "participant_left", agent_id=user.id, at=now)
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"{user.display_name} left the chat.", client_id=None
-    )
-    await conversations.publish_message(conversation, notice)
-    await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=user.id)
-    await bus.board_changed("transferred")
+        await assignment.leave_chat(conversation, mine, user)
+    await _announce_left(conversation, user)
     return conversation

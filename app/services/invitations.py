@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from app import presence, runtime
@@ -23,7 +23,9 @@ from app.clock import iso, utcnow
 from app.models import (Conversation, Department, Invitation, InvitationEvent, InvitationRule, Site, TrackEvent, User,
                         Visitor)
 from app import bus
-from app.services import ServiceError, conversations, routing, serialize
+from app.routing import hours
+from app.services import ServiceError, assignment, conversations, routing_state, serialize, tracking
+from app.tracking import live, rules
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,14 @@ DEFAULTS = {"message": "Hi! Can I help you with anything?", "timeout_seconds": 6
 OPEN_STATES = ("sent", "shown")
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
-_timers: dict[int, asyncio.TimerHandle] = {}
+
+class InvitationTimers(dict[int, asyncio.TimerHandle]):
+    """Expiry timers of the invitations this worker sent (invitation id → timer); on the server's
+    runtime. `expire_due` is the safety net for a worker that stopped."""
+
+
+def _timers() -> InvitationTimers:
+    return runtime.current().state(InvitationTimers)
 
 
 def settings_of(site: Site) -> dict[str, Any]:
@@ -59,8 +68,6 @@ def view(invitation: Invitation, agent: User | None) -> dict:
 
 
 async def _publish_state(invitation: Invitation, agent: User | None) -> None:
-    from app.tracking import live
-
     await live.update(invitation.visitor_id, invitation={"id": invitation.id, "state": invitation.state,
                                                          "by": agent.display_name if agent else None})
     if invitation.agent_id is not None:
@@ -103,7 +110,7 @@ async def invite(user: User, visitor_id: str, message: str | None) -> dict:
 def _schedule_expiry(invitation: Invitation) -> None:
     delay = max(0.0, (invitation.expires_at - utcnow()).total_seconds()) + 0.05
     loop = asyncio.get_running_loop()
-    _timers[invitation.id] = loop.call_later(delay, lambda: asyncio.ensure_future(_expire_later()))
+    _timers()[invitation.id] = loop.call_later(delay, lambda: asyncio.ensure_future(_expire_later()))
 
 
 async def _expire_later() -> None:
@@ -123,7 +130,7 @@ async def expire_due(visitor_id: str | None = None) -> int:
         if await Invitation.filter(id=invitation.id, state__in=OPEN_STATES).update(state="expired",
                                                                                     answered_at=utcnow()):
             invitation.state = "expired"
-            _timers.pop(invitation.id, None)
+            _timers().pop(invitation.id, None)
             await _event(invitation, "expired")
             await bus.to_visitor(invitation.visitor_id, "invitation.withdrawn", {"id": invitation.id,
                                                                                  "reason": "expired"})
@@ -179,23 +186,19 @@ async def accept(visitor: Visitor, invitation_id: int) -> Conversation:
     """Open the chat: assigned to the inviting CSR when they still have room, else queued."""
     invitation = await _answer(visitor, invitation_id, "accepted")
     agent = await User.get_or_none(id=invitation.agent_id)
-    conversation = await conversations.open_conversation_of(visitor)
-    if conversation is None:
-        conversation = await conversations.start_conversation(visitor, invitation.department_id)
+    conversation, started = await conversations.open_or_start(visitor, invitation.department_id)
+    if started:
         # The invitation's text opens the transcript, as the CSR's words.
         opening, _ = await conversations.append_message(
             conversation, sender_kind="agent" if agent else "system", body=invitation.message, client_id=None,
             author=agent, author_name=agent.display_name if agent else None,
         )
         await conversations.publish_message(conversation, opening)
-        placed = False
         if agent is not None and agent.status == "available":
-            claim = await runtime.current().routing_store.claim(conversation.id, agent.id, routing.now_ms())
-            placed = claim == "ok" and await routing.assign(conversation.id, agent.id, decided=True)
-            if not placed and claim == "ok":
-                await routing.sync_chat(conversation.id, from_agent=agent.id)
-        if not placed:
-            await routing.request_routing()
+            try:  # to the inviting CSR when they have room; else routing serves it from the queue
+                conversation = await assignment.hand_to(conversation, agent, via="invitation")
+            except ServiceError:
+                pass
         conversation = await Conversation.get(id=conversation.id)
     await Invitation.filter(id=invitation.id).update(conversation_id=conversation.id)
     await _event(invitation, "chat_started", conversation_id=conversation.id)
@@ -206,7 +209,7 @@ async def accept(visitor: Visitor, invitation_id: int) -> Conversation:
 
 
 def _cancel_timer(invitation_id: int) -> None:
-    timer = _timers.pop(invitation_id, None)
+    timer = _timers().pop(invitation_id, None)
     if timer is not None:
         timer.cancel()
 
@@ -233,8 +236,6 @@ async def converted(visitor_id: str, event_name: str) -> bool:
 
 async def rules_for(site_id: int) -> list[dict]:
     """The enabled rules of a site, as the widget times them (sent with `session`)."""
-    from app.tracking import rules
-
     return [rules.client_view(r.id, r.conditions if isinstance(r.conditions, dict) else {})
             for r in await InvitationRule.filter(site_id=site_id, enabled=True).order_by("position", "id")]
 
@@ -252,7 +253,7 @@ async def _has_room(department_id: int | None, agent_id: int | None) -> bool:
             .values_list("id", flat=True)
     if not candidates:
         return False
-    capacity = await routing.capacities(list(candidates))
+    capacity = await routing_state.capacities(list(candidates))
     store = runtime.current().routing_store
     for agent in candidates:
         if await store.load(agent) < capacity.get(agent, 0):
@@ -261,10 +262,6 @@ async def _has_room(department_id: int | None, agent_id: int | None) -> bool:
 
 
 async def _facts(visitor: Visitor):
-    from datetime import datetime
-
-    from app.tracking import live, rules
-
     row = live.row(visitor.id) or {}
     now = utcnow()
 
@@ -272,8 +269,6 @@ async def _facts(visitor: Visitor):
         if not value:
             return 0.0
         return max(0.0, (now - datetime.fromisoformat(value)).total_seconds())
-
-    from app.services import tracking
 
     await tracking.flush()  # custom events of the last moment count too
     events = set(await TrackEvent.filter(visitor_id=visitor.id).distinct().values_list("name", flat=True))
@@ -290,9 +285,6 @@ async def _facts(visitor: Visitor):
 
 async def rule_matched(visitor: Visitor, rule_id: int) -> dict:
     """The widget says a rule's timing is reached: check the whole rule here, then invite."""
-    from app.routing import hours
-    from app.tracking import rules
-
     rule = await InvitationRule.get_or_none(id=rule_id, site_id=visitor.site_id, enabled=True)
     if rule is None:
         raise ServiceError("not_found", "No such rule.")
@@ -352,9 +344,6 @@ async def list_rules() -> list[dict]:
 async def save_rule(user: User, fields: dict[str, Any], rule_id: int | None = None) -> InvitationRule:
     """Create (or replace) an automatic invitation rule; admins only. ServiceError names the
     field that is wrong; nothing is stored then."""
-    from app.routing import hours
-    from app.tracking import rules
-
     if user.role != "admin":
         raise ServiceError("forbidden", "Only admins edit invitation rules.")
     name = (fields.get("name") or "").strip()
@@ -402,3 +391,13 @@ async def delete_rule(user: User, rule_id: int) -> None:
         raise ServiceError("forbidden", "Only admins edit invitation rules.")
     if not await InvitationRule.filter(id=rule_id).delete():
         raise ServiceError("not_found", "No such rule.")
+
+
+async def record_event(visitor: Visitor, settings: tracking.TrackingSettings, name: str,
+                       props: dict[str, Any]) -> bool:
+    """A custom event of the visitor's: kept in the trail (`tracking.track`), and — when the site
+    counts it as a conversion — the conversion of the invitation that started their chat."""
+    kept = await tracking.track(visitor, settings, name, props)
+    if kept and name in settings.conversion_events:
+        await converted(visitor.id, name)
+    return kept

@@ -16,22 +16,27 @@ from datetime import timedelta
 
 from tortoise.expressions import F
 
+from app import runtime
 from app.clock import iso, utcnow
 from app.models import Conversation, Department, User
 from app import bus
-from app.services import ServiceError, agents, events
+from app.services import ServiceError, agents, assignment, conversations, events
 
 log = logging.getLogger(__name__)
 MISSED_OFFERS_REASON = "missed offers"
 
-# Timers of offers made by this worker, so they run out on time (the routing tick is the safety net).
-_timers: dict[int, asyncio.TimerHandle] = {}
+
+class OfferTimers(dict[int, asyncio.TimerHandle]):
+    """Timers of the offers this worker made (conversation id → timer), so they run out on time
+    (the routing tick is the safety net); on the server's runtime."""
+
+
+def _timers() -> OfferTimers:
+    return runtime.current().state(OfferTimers)
 
 
 async def offer(conversation_id: int, agent_id: int, seconds: int) -> bool:
     """Reserve a waiting chat for one CSR for `seconds`. False when it was taken meanwhile."""
-    from app.services import conversations
-
     now = utcnow()
     expires = now + timedelta(seconds=seconds)
     updated = await Conversation.filter(id=conversation_id, status="waiting", offered_to_id=None).update(
@@ -45,30 +50,35 @@ async def offer(conversation_id: int, agent_id: int, seconds: int) -> bool:
     await bus.to_staff("conversation.offered", {**summary, "offer_expires_at": iso(expires), "offer_seconds": seconds},
                        agent_id=agent_id)
     loop = asyncio.get_running_loop()
-    old = _timers.pop(conversation_id, None)
+    old = _timers().pop(conversation_id, None)
     if old is not None:
         old.cancel()
-    _timers[conversation_id] = loop.call_later(seconds + 0.05, _expire_soon, conversation_id)
+    _timers()[conversation_id] = loop.call_later(seconds + 0.05, _expire_soon, conversation_id)
     return True
 
 
 def _expire_soon(conversation_id: int) -> None:
-    _timers.pop(conversation_id, None)
+    _timers().pop(conversation_id, None)
     asyncio.ensure_future(_expire_and_route())
 
 
 async def _expire_and_route() -> None:
-    from app.services import routing
-
-    try:
-        if await expire_due():
-            await routing.request_routing()
+    try:  # each `offer_expired` event's listener schedules a routing pass
+        await expire_due()
     except Exception:  # the routing tick retries
         log.exception("expiring offers failed")
 
 
 async def _withdraw(conversation: Conversation, agent_id: int, *, kind: str) -> bool:
     """Take an offer back from a CSR (declined or expired) and remember they had it."""
+    if not await _take_back(conversation, agent_id, kind=kind):
+        return False
+    await _withdrawn(conversation, agent_id, kind=kind)
+    return True
+
+
+async def _take_back(conversation: Conversation, agent_id: int, *, kind: str) -> bool:
+    """The database half of a withdrawal (no event yet, so no routing pass is due yet)."""
     declined = [i for i in (conversation.declined_by or []) if isinstance(i, int)]
     if agent_id not in declined:
         declined.append(agent_id)
@@ -80,38 +90,45 @@ async def _withdraw(conversation: Conversation, agent_id: int, *, kind: str) -> 
     )
     if not updated:
         return False
-    timer = _timers.pop(conversation.id, None)
+    timer = _timers().pop(conversation.id, None)
     if timer is not None:
         timer.cancel()
+    return True
+
+
+async def _withdrawn(conversation: Conversation, agent_id: int, *, kind: str) -> None:
+    """The event (whose listeners sync the routing store and schedule a pass) and the CSR's notice."""
     await events.conversation_event(conversation, kind, agent_id=agent_id)
     await bus.to_staff("conversation.offer_withdrawn",
                        {"conversation_id": conversation.id, "reason": "declined" if kind == "offer_declined" else "expired"},
                        agent_id=agent_id)
-    return True
 
 
 async def expire_due() -> int:
-    """Withdraw every offer whose time ran out; count misses and set serial missers Away."""
+    """Withdraw every offer whose time ran out; count misses and set serial missers Away.
+
+    A CSR who reaches the limit is set Away *before* the `offer_expired` event: that event makes a
+    routing pass due, which must not offer them the chat again."""
     due = await Conversation.filter(status="waiting", offered_to_id__isnull=False, offer_expires_at__lte=utcnow())
     expired = 0
     for conversation in due:
         agent_id = conversation.offered_to_id
-        if not await _withdraw(conversation, agent_id, kind="offer_expired"):
+        if not await _take_back(conversation, agent_id, kind="offer_expired"):
             continue
         expired += 1
         # One atomic increment: two workers expiring this CSR's offers at once both count.
         await User.filter(id=agent_id).update(missed_offers=F("missed_offers") + 1)
         agent = await User.get_or_none(id=agent_id)
-        if agent is None:
-            continue
-        limit = 3
-        if conversation.department_id is not None:
-            department = await Department.get_or_none(id=conversation.department_id)
-            if department is not None:
-                limit = department.missed_offers_limit
-        if limit > 0 and agent.missed_offers >= limit and agent.status == "available":
-            await agents.set_agent_state(agent, "away", MISSED_OFFERS_REASON)
-            await User.filter(id=agent.id).update(missed_offers=0)
+        if agent is not None:
+            limit = 3
+            if conversation.department_id is not None:
+                department = await Department.get_or_none(id=conversation.department_id)
+                if department is not None:
+                    limit = department.missed_offers_limit
+            if limit > 0 and agent.missed_offers >= limit and agent.status == "available":
+                await agents.set_agent_state(agent, "away", MISSED_OFFERS_REASON)
+                await User.filter(id=agent.id).update(missed_offers=0)
+        await _withdrawn(conversation, agent_id, kind="offer_expired")
     return expired
 
 
@@ -128,20 +145,18 @@ async def _offered_to(user: User, conversation_id: int) -> Conversation:
 
 
 async def accept(user: User, conversation_id: int) -> None:
-    from app.services import routing
-
     conversation = await _offered_to(user, conversation_id)
-    if not await routing.assign(conversation.id, user.id, offered=True):
-        raise ServiceError("invalid_state", "This offer has expired.")
-    timer = _timers.pop(conversation.id, None)
+    try:  # the offer holds the CSR's place already
+        await assignment.hand_to(conversation, user, via="offer", offered=True, reserved=True)
+    except ServiceError:
+        raise ServiceError("invalid_state", "This offer has expired.") from None
+    timer = _timers().pop(conversation.id, None)
     if timer is not None:
         timer.cancel()
 
 
 async def decline(user: User, conversation_id: int) -> None:
-    from app.services import routing
-
     conversation = await _offered_to(user, conversation_id)
     if not await _withdraw(conversation, user.id, kind="offer_declined"):
         raise ServiceError("invalid_state", "This offer has expired.")
-    await routing.request_routing()
+    # The `offer_declined` event's listener schedules the next routing pass.

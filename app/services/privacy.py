@@ -17,6 +17,7 @@ from app.models import (
     Visit, Visitor,
 )
 from app.services import ServiceError, tracking
+from app.tracking import live
 
 ADMIN_ROLES = ("admin",)
 
@@ -44,8 +45,10 @@ async def export(user: User | None, visitor_id: str) -> dict[str, Any]:
     await tracking.flush()
     conversations = await Conversation.filter(visitor_id=visitor.id).order_by("requested_at").values()
     ids = [c["id"] for c in conversations]
-    messages = await Message.filter(conversation_id__in=ids).exclude(sender_kind="internal").order_by("conversation_id", "seq") \
-        .values("conversation_id", "seq", "sender_kind", "author_name", "body", "created_at") if ids else []
+    # What the visitor may see, numbered as they see it (docs/protocol.md, "Sequence numbers").
+    messages = await Message.filter(conversation_id__in=ids).exclude(sender_kind="internal") \
+        .order_by("conversation_id", "visitor_seq") \
+        .values("conversation_id", "sender_kind", "author_name", "body", "created_at", seq="visitor_seq") if ids else []
     by_conversation: dict[int, list[dict]] = {}
     for m in messages:
         by_conversation.setdefault(m["conversation_id"], []).append(_plain({k: v for k, v in m.items()
@@ -92,7 +95,5 @@ async def erase(user: User | None, visitor_id: str) -> dict[str, int]:
         await AuditEvent.create(actor_id=user.id if user else None, action="visitor_erased", at=utcnow(),
                                 data={"visitor_id": visitor.id, **counts}, using_db=conn)
     tracking.forget(visitor.id)
-    from app.tracking import live
-
     live.forget(visitor.id)
     return counts

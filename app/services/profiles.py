@@ -41,7 +41,7 @@ async def profile(user: User, visitor_id: str | None) -> dict:
     events = await _custom_events(visitor)
     attributes = visitor.attributes if isinstance(visitor.attributes, dict) else {}
     return {
-        "visitor": {**serialize.visitor_profile(visitor, await visitors.is_online(visitor.id)),
+        "visitor": {**serialize.visitor_profile(tracking.latest(visitor), await visitors.is_online(visitor.id)),
                     "attributes": attributes, "external_id": visitor.external_id, "linked_visitors": linked[1:]},
         "visits": trail,
         "conversations": await conversations.past_conversations(visitor, exclude_id=None),

@@ -12,6 +12,7 @@ from typing import Any
 
 from tortoise.functions import Count
 
+from app import runtime
 from app.clock import utcnow
 from app.models import Conversation, ConversationEvent
 from app import bus
@@ -19,8 +20,10 @@ from app import bus
 RATE_WINDOW = timedelta(minutes=15)
 MAX_ETA_SECONDS = 4 * 3600
 
-# Last place told to each waiting visitor by this worker, so that unchanged places are not resent.
-_told: dict[int, tuple[int, int | None]] = {}
+
+class PlacesTold(dict[int, tuple[int, int | None]]):
+    """The last place this worker told each waiting visitor (conversation id → (position, eta
+    bucket)), so that unchanged places are not resent; on the server's runtime."""
 
 
 async def waiting_places() -> dict[int, dict[str, Any]]:
@@ -64,14 +67,15 @@ def _bucket(eta: int | None) -> int | None:
 async def publish() -> None:
     """Tell each waiting visitor their place, when it changed since this worker last told them."""
     places = await waiting_places()
-    for conversation_id in list(_told):
+    told = runtime.current().state(PlacesTold)
+    for conversation_id in list(told):
         if conversation_id not in places:
-            del _told[conversation_id]
+            del told[conversation_id]
     for conversation_id, place in places.items():
         key = (place["position"], _bucket(place["eta_seconds"]))
-        if _told.get(conversation_id) == key:
+        if told.get(conversation_id) == key:
             continue
-        _told[conversation_id] = key
+        told[conversation_id] = key
         await bus.to_visitor(place["visitor_id"], "queue", {
             "conversation_id": conversation_id, "position": place["position"], "eta_seconds": place["eta_seconds"],
         })

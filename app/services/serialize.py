@@ -9,6 +9,7 @@ from app.models import Conversation, Message, User, Visitor
 
 
 def message(m: Message) -> dict[str, Any]:
+    """A message as staff see it: `seq` in the staff numbering (every message, internal notes too)."""
     return {
         "conversation_id": m.conversation_id,
         "seq": m.seq,
@@ -20,15 +21,24 @@ def message(m: Message) -> dict[str, Any]:
     }
 
 
+def message_for_visitor(m: Message) -> dict[str, Any]:
+    """A message as the visitor sees it: `seq` in the visitor's numbering (1, 2, 3 … over what the
+    visitor may see). Internal notes have none and are never sent to a visitor."""
+    if m.visitor_seq is None:
+        raise ValueError("an internal note has no place in the visitor's numbering")
+    return {**message(m), "seq": m.visitor_seq}
+
+
 def conversation_for_visitor(c: Conversation, agent: User | None = None) -> dict[str, Any]:
+    """The visitor's view: `last_seq` and `agent_read_seq` in the visitor's numbering."""
     return {
         "id": c.id,
         "status": c.status,
         "agent": {"name": agent.display_name} if agent is not None else None,
         "created_at": iso(c.requested_at),
         "closed_at": iso(c.closed_at),
-        "last_seq": c.last_seq,
-        "agent_read_seq": c.agent_read_seq,
+        "last_seq": c.visitor_last_seq,
+        "agent_read_seq": c.agent_read_seq,  # stored in the visitor's numbering
         "department": c.department_id,
         "queue": None,  # filled in `session` / `sync` while waiting; live changes come as `queue` events
         "rating": None,  # filled in `session` / `sync` / `history` once closed and rated
@@ -40,8 +50,11 @@ def visitor_display_name(v: Visitor) -> str:
 
 
 def conversation_for_agent(
-    c: Conversation, visitor: Visitor, last_message: Message | None = None, unread: int = 0
+    c: Conversation, visitor: Visitor, last_message: Message | None = None, unread: int = 0, *,
+    agent_read_seq: int,
 ) -> dict[str, Any]:
+    """The staff view: every seq in the staff numbering. `agent_read_seq` is passed in, converted
+    from the visitor's numbering it is stored in (services/conversations.py, `staff_read_seq`)."""
     return {
         "id": c.id,
         "status": c.status,
@@ -54,16 +67,15 @@ def conversation_for_agent(
         "closed_at": iso(c.closed_at),
         "last_seq": c.last_seq,
         "visitor_read_seq": c.visitor_read_seq,
-        "agent_read_seq": c.agent_read_seq,
+        "agent_read_seq": agent_read_seq,
         "last_message": message(last_message) if last_message is not None else None,
         "unread": unread,
     }
 
 
 def visitor_profile(v: Visitor, online: bool) -> dict[str, Any]:
-    from app.services import tracking
-
-    v = tracking.latest(v)  # the page they are on now, even before the trail's batch is written
+    """`v` as the CSR's sidebar shows it (callers pass `tracking.latest(v)`: the page they are on
+    now, even before the trail's batch is written)."""
     return {
         "id": v.id,
         "name": v.name,

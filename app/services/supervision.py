@@ -12,7 +12,7 @@ from tortoise.functions import Count, Min
 from app.clock import iso, utcnow
 from app.models import AuditEvent, Conversation, Department, Message, Participant, User, Visitor
 from app import bus
-from app.services import ServiceError, agents, conversations, events, routing, serialize
+from app.services import ServiceError, agents, assignment, conversations, events, routing_state, serialize
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
@@ -42,7 +42,7 @@ async def board(user: User) -> dict:
         for row in await Conversation.filter(status="assigned").annotate(n=Count("id"))
         .group_by("agent_id").values("agent_id", "n")
     }
-    capacity = await routing.capacities([a.id for a in staff])
+    capacity = await routing_state.capacities([a.id for a in staff])
     queues = []
     waiting_rows = await Conversation.filter(status="waiting").annotate(n=Count("id"), oldest=Min("requested_at")) \
         .group_by("department_id").values("department_id", "n", "oldest")
@@ -133,28 +133,12 @@ async def take_over(user: User, conversation_id: int) -> Conversation:
     previous = conversation.agent_id
     if previous == user.id:
         raise ServiceError("invalid_state", "This chat is yours already.")
-    now = utcnow()
-    updated = await Conversation.filter(id=conversation.id, status="assigned", agent_id=previous).update(
-        agent_id=user.id, assigned_at=now
+    # A supervisor's override: the one assignment path, without the capacity or availability check.
+    conversation = await assignment.hand_to(
+        conversation, user, via="take_over", previous=previous, force=True, actor=user,
+        transfer={"via": "take_over"},
     )
-    if not updated:
-        raise ServiceError("invalid_state", "This chat changed meanwhile; reload it.")
-    await conversation.refresh_from_db()
-    await Participant.filter(conversation_id=conversation.id, user_id=user.id, left_at=None).update(left_at=now)
-    await events.conversation_event(conversation, "transferred", agent_id=user.id, at=now, from_agent_id=previous,
-                                    to_agent_id=user.id, via="take_over")
-    await events.conversation_event(conversation, "assigned", agent_id=user.id, at=now, via="take_over")
     await audit(user, "take_over", conversation_id=conversation.id, target_user_id=previous)
-    if previous is not None:
-        await User.filter(id=previous).update(last_chat_ended_at=now)
-        await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=previous)
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"{user.display_name} joined the chat.", client_id=None
-    )
-    await bus.to_visitor(conversation.visitor_id, "conversation", serialize.conversation_for_visitor(conversation, user))
-    await bus.to_visitor(conversation.visitor_id, "message", serialize.message(notice))
-    await bus.to_staff("conversation.assigned", await conversations.agent_summary(conversation), agent_id=user.id)
-    await bus.board_changed("take_over")
     return conversation
 
 
@@ -165,4 +149,19 @@ async def force_state(user: User, target_id: int, status: str, reason: str | Non
         raise ServiceError("not_found", "No such CSR.")
     await agents.set_agent_state(target, status, reason or f"set by {user.display_name}")
     await audit(user, "force_state", target_user_id=target.id, status=status)
+    return target
+
+
+async def deactivate(user: User, target_id: int) -> User:
+    """An admin deactivates an account: it is set Offline (its chats go back to the queues, at the
+    front) and can no longer sign in or take chats. Audited."""
+    if user.role != "admin":
+        raise ServiceError("forbidden", "Only admins can deactivate accounts.")
+    if target_id == user.id:
+        raise ServiceError("invalid_state", "You cannot deactivate your own account.")
+    target = await User.get_or_none(id=target_id, is_active=True)
+    if target is None:
+        raise ServiceError("not_found", "No such user.")
+    await agents.deactivate(target)
+    await audit(user, "deactivate", target_user_id=target.id)
     return target

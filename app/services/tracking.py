@@ -35,9 +35,10 @@ from tortoise.transactions import in_transaction
 
 from app import runtime
 from app.clock import utcnow
-from app.models import PageView, Site, TrackEvent, Visit, Visitor
+from app.models import Conversation, PageView, Site, TrackEvent, Visit, Visitor
 from app import bus
 from app.services import ServiceError
+from app.tracking import live
 from app.tracking import referrer as referrers
 
 log = logging.getLogger(__name__)
@@ -128,13 +129,11 @@ class VisitState:
     row: Visit | None = None
 
 
-_visits: OrderedDict[str, VisitState] = OrderedDict()
-
-
 async def _visit_of(visitor: Visitor) -> VisitState | None:
-    state = _visits.get(visitor.id)
+    buf = buffers()
+    state = buf.visits.get(visitor.id)
     if state is not None:
-        _visits.move_to_end(visitor.id)
+        buf.visits.move_to_end(visitor.id)
         return state
     if not visitor.visit_count:
         return None  # a new visitor has no visit yet: nothing to look up
@@ -150,10 +149,11 @@ async def _visit_of(visitor: Visitor) -> VisitState | None:
 
 
 def _remember(visitor_id: str, state: VisitState) -> None:
-    _visits[visitor_id] = state
-    _visits.move_to_end(visitor_id)
-    while len(_visits) > _VISIT_CACHE:
-        _visits.popitem(last=False)
+    buf = buffers()
+    buf.visits[visitor_id] = state
+    buf.visits.move_to_end(visitor_id)
+    while len(buf.visits) > _VISIT_CACHE:
+        buf.visits.popitem(last=False)
 
 
 @dataclass
@@ -166,16 +166,30 @@ class PageViewed:
 
 # --- the batch ----------------------------------------------------------------------------------
 
-_new_visits: list[VisitState] = []
-_views: list[tuple[PageView, VisitState]] = []
-_pending_by_key: dict[tuple[str, str], PageView] = {}
-_events: list[tuple[TrackEvent, VisitState | None]] = []
-_times: dict[tuple[str, str], int] = {}
-_visit_activity: dict[int, tuple[VisitState, datetime]] = {}  # by id() of the state
-_visitor_pages: dict[str, tuple[str, str | None, datetime, int]] = {}
-_flusher: asyncio.Task | None = None
-_lock = asyncio.Lock()
-stats = {"flushes": 0, "page_views": 0, "events": 0, "visits": 0}
+
+@dataclass
+class TrackingBuffers:
+    """What this worker has collected of the trail and not yet written, and the visits it knows
+    (on the server's runtime: `buffers()`)."""
+
+    visits: OrderedDict[str, VisitState] = field(default_factory=OrderedDict)  # visitor → current visit
+    new_visits: list[VisitState] = field(default_factory=list)
+    views: list[tuple[PageView, VisitState]] = field(default_factory=list)
+    pending_by_key: dict[tuple[str, str], PageView] = field(default_factory=dict)
+    events: list[tuple[TrackEvent, VisitState | None]] = field(default_factory=list)
+    times: dict[tuple[str, str], int] = field(default_factory=dict)
+    visit_activity: dict[int, tuple[VisitState, datetime]] = field(default_factory=dict)  # by id() of the state
+    visitor_pages: dict[str, tuple[str, str | None, datetime, int]] = field(default_factory=dict)
+    flusher: asyncio.Task | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    stats: dict[str, int] = field(default_factory=lambda: {"flushes": 0, "page_views": 0, "events": 0, "visits": 0})
+
+
+def buffers() -> TrackingBuffers:
+    """This server's trail buffers (on its runtime)."""
+    return runtime.current().state(TrackingBuffers)
+
+
 _TIME_SQL = ("UPDATE page_view SET active_ms = ? WHERE visitor_id = ? AND view_key = ? "
              "AND (active_ms IS NULL OR active_ms < ?)")
 _TIME_SQL_PG = ("UPDATE page_view SET active_ms = $1 WHERE visitor_id = $2 AND view_key = $3 "
@@ -183,28 +197,29 @@ _TIME_SQL_PG = ("UPDATE page_view SET active_ms = $1 WHERE visitor_id = $2 AND v
 
 
 def _pending_rows() -> int:
-    return len(_views) + len(_events) + len(_times) + len(_new_visits)
+    buf = buffers()
+    return len(buf.views) + len(buf.events) + len(buf.times) + len(buf.new_visits)
 
 
 def _schedule() -> None:
     """Write the batch within FLUSH_SECONDS, or now when it is full."""
-    global _flusher
-    if _flusher is not None and not _flusher.done():
-        if _pending_rows() < BATCH_ROWS or _flusher.get_name() == "trail-flush-now":
+    buf = buffers()
+    if buf.flusher is not None and not buf.flusher.done():
+        if _pending_rows() < BATCH_ROWS or buf.flusher.get_name() == "trail-flush-now":
             return
-        _flusher.cancel()  # a full batch goes now rather than at the end of the wait
+        buf.flusher.cancel()  # a full batch goes now rather than at the end of the wait
     full = _pending_rows() >= BATCH_ROWS
-    _flusher = asyncio.get_running_loop().create_task(_flush_soon(0 if full else FLUSH_SECONDS),
-                                                      name="trail-flush-now" if full else "trail-flush")
+    buf.flusher = asyncio.get_running_loop().create_task(_flush_soon(0 if full else FLUSH_SECONDS),
+                                                         name="trail-flush-now" if full else "trail-flush")
 
 
 async def _flush_soon(delay: float) -> None:
-    global _flusher
+    buf = buffers()
     await asyncio.sleep(delay)
     # From here on this task is writing: what arrives meanwhile needs (and gets) a flush of its
     # own, and a full batch never cancels a write half done (its rows would be lost).
-    if _flusher is asyncio.current_task():
-        _flusher = None
+    if buf.flusher is asyncio.current_task():
+        buf.flusher = None
     try:
         await flush()
     except Exception:  # kept for the next batch
@@ -231,12 +246,14 @@ async def _insert_visits(new: list[VisitState], conn) -> dict[int, int]:
 
 async def flush() -> None:
     """Write everything collected so far (one transaction)."""
-    async with _lock:
-        if not (_new_visits or _views or _events or _times or _visit_activity or _visitor_pages):
+    buf = buffers()
+    async with buf.lock:
+        if not (buf.new_visits or buf.views or buf.events or buf.times or buf.visit_activity or buf.visitor_pages):
             return
-        new, views, events, times = list(_new_visits), list(_views), list(_events), dict(_times)
-        activity, pages = dict(_visit_activity), dict(_visitor_pages)
-        for batch in (_new_visits, _views, _events, _times, _visit_activity, _visitor_pages, _pending_by_key):
+        new, views, events, times = list(buf.new_visits), list(buf.views), list(buf.events), dict(buf.times)
+        activity, pages = dict(buf.visit_activity), dict(buf.visitor_pages)
+        for batch in (buf.new_visits, buf.views, buf.events, buf.times, buf.visit_activity, buf.visitor_pages,
+                      buf.pending_by_key):
             batch.clear()
         try:
             async with in_transaction() as conn:
@@ -274,38 +291,40 @@ async def flush() -> None:
                     await conn.execute_many(sql, [[ms, vid, key, ms] for (vid, key), ms in times.items()])
         except Exception:
             # Put it back for the next batch: nothing is dropped for a passing database fault.
-            _new_visits[:0] = new
-            _views[:0] = views
-            _events[:0] = events
+            buf.new_visits[:0] = new
+            buf.views[:0] = views
+            buf.events[:0] = events
             for key, ms in times.items():
-                _times[key] = max(ms, _times.get(key, 0))
+                buf.times[key] = max(ms, buf.times.get(key, 0))
             for key, value in activity.items():
-                _visit_activity.setdefault(key, value)
+                buf.visit_activity.setdefault(key, value)
             for key, value in pages.items():
-                _visitor_pages.setdefault(key, value)
+                buf.visitor_pages.setdefault(key, value)
             raise
         for state in new:  # written: the visits have their ids now
             state.id, state.row = ids.get(id(state)), None
         for key, value in deferred.items():  # visits being written by the batch before: next time
-            _visit_activity.setdefault(key, value)
-        stats["flushes"] += 1
-        stats["page_views"] += len(views)
-        stats["events"] += len(events)
-        stats["visits"] += len(new)
+            buf.visit_activity.setdefault(key, value)
+        buf.stats["flushes"] += 1
+        buf.stats["page_views"] += len(views)
+        buf.stats["events"] += len(events)
+        buf.stats["visits"] += len(new)
 
 
 # --- ingest -------------------------------------------------------------------------------------
 
 
 def _touch(state: VisitState, now: datetime) -> None:
+    buf = buffers()
     state.last_activity = now
     if state.row is None:  # a visit not written yet gets its last activity with its row
-        _visit_activity[id(state)] = (state, now)
+        buf.visit_activity[id(state)] = (state, now)
 
 
 async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, title: str | None,
                     referrer: str | None, view_key: str | None, at: datetime | None = None) -> PageViewed | None:
     """Record that `visitor` opened `url`. None when the site keeps no trail."""
+    buf = buffers()
     if not settings.enabled or visitor.is_bot:
         return None
     now = at or utcnow()
@@ -328,17 +347,17 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
             keywords=source.keywords, utm=source.utm, country=visitor.country, device=visitor.device,
         )
         state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
-        _new_visits.append(state)
+        buf.new_visits.append(state)
         _remember(visitor.id, state)
         visitor.visit_count = number
     state.pages += 1
     _touch(state, now)
     state.last_url, state.last_view_key = url, view_key
     view = PageView(visitor_id=visitor.id, url=url, title=title, referrer=referrer, at=now, view_key=view_key)
-    _views.append((view, state))
+    buf.views.append((view, state))
     if view_key:
-        _pending_by_key[(visitor.id, view_key)] = view
-    _visitor_pages[visitor.id] = (url, title, now, visitor.visit_count or state.number)
+        buf.pending_by_key[(visitor.id, view_key)] = view
+    buf.visitor_pages[visitor.id] = (url, title, now, visitor.visit_count or state.number)
     visitor.current_url, visitor.current_title, visitor.last_seen = url, title, now
     _schedule()
     await _tell_csr(visitor, url, title)
@@ -348,7 +367,8 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
 def latest(visitor: Visitor) -> Visitor:
     """`visitor` (read from the database) with what this worker's next batch will write of it:
     the current page and visit count that CSRs see at once."""
-    pending = _visitor_pages.get(visitor.id)
+    buf = buffers()
+    pending = buf.visitor_pages.get(visitor.id)
     if pending is not None:
         visitor.current_url, visitor.current_title, visitor.last_seen, visitor.visit_count = pending
     return visitor
@@ -357,16 +377,13 @@ def latest(visitor: Visitor) -> Visitor:
 async def _tell_csr(visitor: Visitor, url: str, title: str | None) -> None:
     """The CSR chatting with this visitor sees the page change in the sidebar (and, on any worker,
     the visitor's current page at once: it is written now rather than with the batch)."""
-    from app.services import conversations
-    from app.tracking import live
-
     row = live.row(visitor.id)
     if runtime.current().redis is None and (row is None or row.get("chat") != "assigned"):
         # No chat in progress: in one process the live row knows without asking the database
         # (with several workers a chat may have changed on another one).
         return
-    open_chat = await conversations.open_conversation_of(visitor)
-    if open_chat is not None and open_chat.status == "assigned":
+    open_chat = await Conversation.filter(visitor_id=visitor.id, status="assigned").first()
+    if open_chat is not None:
         await Visitor.filter(id=visitor.id).update(current_url=url, current_title=title, last_seen=visitor.last_seen)
         await bus.to_staff(
             "visitor.page", {"visitor_id": visitor.id, "url": url, "title": title},
@@ -376,15 +393,16 @@ async def _tell_csr(visitor: Visitor, url: str, title: str | None) -> None:
 
 async def page_time(visitor: Visitor, settings: TrackingSettings, view_key: str, active_ms: int) -> None:
     """The page view `view_key` has been visible for `active_ms` so far (the largest count wins)."""
+    buf = buffers()
     if not settings.enabled:
         return
     active_ms = min(max(0, active_ms), MAX_ACTIVE_MS)
-    pending = _pending_by_key.get((visitor.id, view_key))
+    pending = buf.pending_by_key.get((visitor.id, view_key))
     if pending is not None:
         pending.active_ms = max(active_ms, pending.active_ms or 0)
         return
     key = (visitor.id, view_key)
-    _times[key] = max(active_ms, _times.get(key, 0))
+    buf.times[key] = max(active_ms, buf.times.get(key, 0))
     _schedule()
 
 
@@ -410,16 +428,13 @@ def check_props(props: Any) -> dict[str, Any]:
 async def track(visitor: Visitor, settings: TrackingSettings, name: str, props: dict[str, Any],
                 at: datetime | None = None) -> bool:
     """A custom event. Returns whether it was kept."""
+    buf = buffers()
     if not settings.enabled or visitor.is_bot:
         return False
-    state = _visits.get(visitor.id)
-    _events.append((TrackEvent(site_id=visitor.site_id, visitor_id=visitor.id, name=name, props=props,
-                               url=visitor.current_url, at=at or utcnow()), state))
+    state = buf.visits.get(visitor.id)
+    buf.events.append((TrackEvent(site_id=visitor.site_id, visitor_id=visitor.id, name=name, props=props,
+                                  url=visitor.current_url, at=at or utcnow()), state))
     _schedule()
-    if name in settings.conversion_events:
-        from app.services import invitations
-
-        await invitations.converted(visitor.id, name)
     return True
 
 
@@ -463,8 +478,6 @@ async def identify(visitor: Visitor, external_id: str | None, name: str | None, 
     await Visitor.filter(id=visitor.id).update(**updates)
     for key, value in updates.items():
         setattr(visitor, key, value)
-    from app.tracking import live
-
     if "name" in updates:
         await live.update(visitor.id, name=visitor.name)
 
@@ -484,8 +497,7 @@ async def linked_visitor_ids(visitor: Visitor) -> list[str]:
 async def purge(now: datetime | None = None) -> dict[str, int]:
     """Delete the trail older than each site's retention, and visitors idle that long who never
     chatted (a visitor with conversations keeps the visitor row: transcripts are kept with it)."""
-    from app.models import Conversation
-
+    buf = buffers()
     await flush()
     now = now or utcnow()
     totals = {"page_views": 0, "events": 0, "visits": 0, "visitors": 0}
@@ -505,7 +517,7 @@ async def purge(now: datetime | None = None) -> dict[str, int]:
         for start in range(0, len(idle_ids), 1000):
             totals["visitors"] += await Visitor.filter(id__in=idle_ids[start:start + 1000]).delete()
         for visitor_id in idle_ids:
-            _visits.pop(visitor_id, None)
+            buf.visits.pop(visitor_id, None)
     return totals
 
 
@@ -525,28 +537,30 @@ async def purge_forever(interval_seconds: float = 3600.0) -> None:
 
 def forget(visitor_id: str) -> None:
     """Drop what this worker holds of a visitor (after erasure)."""
-    _visits.pop(visitor_id, None)
-    _new_visits[:] = [state for state in _new_visits if state.visitor_id != visitor_id]
-    for batch in (_views, _events):
+    buf = buffers()
+    buf.visits.pop(visitor_id, None)
+    buf.new_visits[:] = [state for state in buf.new_visits if state.visitor_id != visitor_id]
+    for batch in (buf.views, buf.events):
         batch[:] = [pair for pair in batch if pair[0].visitor_id != visitor_id]
-    for key in [k for k, (state, _) in _visit_activity.items() if state.visitor_id == visitor_id]:
-        del _visit_activity[key]
-    for key in [k for k in _times if k[0] == visitor_id]:
-        del _times[key]
-    for key in [k for k in _pending_by_key if k[0] == visitor_id]:
-        del _pending_by_key[key]
-    _visitor_pages.pop(visitor_id, None)
+    for key in [k for k, (state, _) in buf.visit_activity.items() if state.visitor_id == visitor_id]:
+        del buf.visit_activity[key]
+    for key in [k for k in buf.times if k[0] == visitor_id]:
+        del buf.times[key]
+    for key in [k for k in buf.pending_by_key if k[0] == visitor_id]:
+        del buf.pending_by_key[key]
+    buf.visitor_pages.pop(visitor_id, None)
 
 
 def reset() -> None:
     """Forget everything (a new process, or a benchmark's fresh start)."""
-    _visits.clear()
-    _new_visits.clear()
-    _views.clear()
-    _events.clear()
-    _times.clear()
-    _pending_by_key.clear()
-    _visit_activity.clear()
-    _visitor_pages.clear()
-    for key in stats:
-        stats[key] = 0
+    buf = buffers()
+    buf.visits.clear()
+    buf.new_visits.clear()
+    buf.views.clear()
+    buf.events.clear()
+    buf.times.clear()
+    buf.pending_by_key.clear()
+    buf.visit_activity.clear()
+    buf.visitor_pages.clear()
+    for key in buf.stats:
+        buf.stats[key] = 0

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 from app import runtime
@@ -33,36 +34,48 @@ log = logging.getLogger(__name__)
 ROOM = "visitors"
 FLUSH_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
-_ROWS = "sb:live:rows"
-_WORKER = "sb:live:worker:"
+_ROWS = "live:rows"  # Redis keys, in the deployment's namespace (`Runtime.key`)
+_WORKER = "live:worker:"
 
-WORKER_ID = f"{os.getpid()}-{secrets.token_hex(3)}"
 
-_rows: dict[str, dict[str, Any]] = {}  # this worker's online visitors
-_dirty: set[str] = set()
-_removed: set[str] = set()
-_gone_timers: dict[str, asyncio.TimerHandle] = {}
-_flusher: asyncio.Task | None = None
+@dataclass
+class LiveRows:
+    """This worker's online visitors and the changes not yet published (on the server's runtime)."""
 
-# Bytes and batches pushed by this worker (the live-list benchmark reads them).
-stats = {"batches": 0, "rows": 0, "bytes": 0}
+    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # this worker's online visitors
+    dirty: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    gone_timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    flusher: asyncio.Task | None = None
+    worker_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(3)}")
+    # Bytes and batches pushed by this worker (the live-list benchmark reads them).
+    stats: dict[str, int] = field(default_factory=lambda: {"batches": 0, "rows": 0, "bytes": 0})
+
+
+def state() -> LiveRows:
+    return runtime.current().state(LiveRows)
 
 
 def _redis():
     return runtime.current().redis
 
 
+def _key(name: str) -> str:
+    return runtime.current().key(name)
+
+
 async def online(visitor, *, chat: str | None = None) -> None:
     """A socket of this visitor connected here (the row appears once its first page view arrives,
     or now with what we know of the visitor)."""
-    timer = _gone_timers.pop(visitor.id, None)
+    live = state()
+    timer = live.gone_timers.pop(visitor.id, None)
     if timer is not None:
         timer.cancel()
     if visitor.is_bot:
         return
-    row = _rows.get(visitor.id)
+    row = live.rows.get(visitor.id)
     if row is None:
-        row = _rows[visitor.id] = {
+        row = live.rows[visitor.id] = {
             "id": visitor.id, "site_id": visitor.site_id, "online_since": iso(utcnow()),
             "url": visitor.current_url, "title": visitor.current_title, "page_since": iso(utcnow()),
             "pages": 0, "visit": max(1, visitor.visit_count or 1), "returning": (visitor.visit_count or 1) > 1,
@@ -77,10 +90,11 @@ async def online(visitor, *, chat: str | None = None) -> None:
 async def page_viewed(visitor, url: str, title: str | None, referrer: str | None, visit, new_visit: bool) -> None:
     """The visitor opened `url`, page `visit.pages` of their visit number `visit.number` (the trail
     decides visits: app/services/tracking.py)."""
-    row = _rows.get(visitor.id)
+    rows = state().rows
+    row = rows.get(visitor.id)
     if row is None:
         await online(visitor)
-        row = _rows.get(visitor.id)
+        row = rows.get(visitor.id)
         if row is None:
             return
     now = utcnow()
@@ -95,17 +109,17 @@ async def page_viewed(visitor, url: str, title: str | None, referrer: str | None
 
 async def update(visitor_id: str, **fields: Any) -> None:
     """Change fields of an online visitor's row (chat state, invitation state, name …)."""
-    row = _rows.get(visitor_id)
+    row = state().rows.get(visitor_id)
     if row is None:
         if _redis() is not None:
             # The visitor's socket is on another worker: update the shared row; that worker's own
             # copy catches up on its next change of the row, and the delta goes out from here.
-            raw = await _redis().hget(_ROWS, visitor_id)
+            raw = await _redis().hget(_key(_ROWS), visitor_id)
             if raw is None:
                 return
             shared = json.loads(raw)
             shared.update(fields)
-            await _redis().hset(_ROWS, visitor_id, json.dumps(shared))
+            await _redis().hset(_key(_ROWS), visitor_id, json.dumps(shared))
             await _publish([shared], [])
         return
     row.update(fields)
@@ -114,45 +128,48 @@ async def update(visitor_id: str, **fields: Any) -> None:
 
 def row(visitor_id: str) -> dict[str, Any] | None:
     """This worker's row of an online visitor (the worker holding their socket has it)."""
-    return _rows.get(visitor_id)
+    return state().rows.get(visitor_id)
 
 
 def offline(visitor_id: str) -> None:
     """The visitor's last socket here went away: the row goes after a short grace (moving to
     another page reconnects within it)."""
-    if visitor_id not in _rows or visitor_id in _gone_timers:
+    live = state()
+    if visitor_id not in live.rows or visitor_id in live.gone_timers:
         return
     loop = asyncio.get_running_loop()
-    _gone_timers[visitor_id] = loop.call_later(runtime.current().settings.live_visitor_gone_seconds, _gone, visitor_id)
+    live.gone_timers[visitor_id] = loop.call_later(runtime.current().settings.live_visitor_gone_seconds,
+                                                   _gone, live, visitor_id)
 
 
-def _gone(visitor_id: str) -> None:
-    _gone_timers.pop(visitor_id, None)
-    if _rows.pop(visitor_id, None) is not None:
-        _dirty.discard(visitor_id)
-        _removed.add(visitor_id)
-        _ensure_flusher()
+def _gone(live: LiveRows, visitor_id: str) -> None:
+    live.gone_timers.pop(visitor_id, None)
+    if live.rows.pop(visitor_id, None) is not None:
+        live.dirty.discard(visitor_id)
+        live.removed.add(visitor_id)
+        _ensure_flusher(live)
 
 
 def forget(visitor_id: str) -> None:
     """The visitor was erased: their row goes at once."""
-    timer = _gone_timers.pop(visitor_id, None)
+    live = state()
+    timer = live.gone_timers.pop(visitor_id, None)
     if timer is not None:
         timer.cancel()
-    _gone(visitor_id)
+    _gone(live, visitor_id)
 
 
 def _changed(visitor_id: str) -> None:
-    _dirty.add(visitor_id)
-    _removed.discard(visitor_id)
-    _ensure_flusher()
+    live = state()
+    live.dirty.add(visitor_id)
+    live.removed.discard(visitor_id)
+    _ensure_flusher(live)
 
 
-def _ensure_flusher() -> None:
-    global _flusher
-    if _flusher is None or _flusher.done():
+def _ensure_flusher(live: LiveRows) -> None:
+    if live.flusher is None or live.flusher.done():
         try:
-            _flusher = asyncio.get_running_loop().create_task(_flush_soon())
+            live.flusher = asyncio.get_running_loop().create_task(_flush_soon())
         except RuntimeError:  # no loop (tests of pure parts)
             pass
 
@@ -167,26 +184,28 @@ async def _flush_soon() -> None:
 
 async def flush() -> None:
     """Publish the rows that changed since the last batch (and the ones that went)."""
-    if not _dirty and not _removed:
+    live = state()
+    if not live.dirty and not live.removed:
         return
-    upsert = [dict(_rows[i], worker=WORKER_ID) for i in _dirty if i in _rows]
-    removed = sorted(_removed)
-    _dirty.clear()
-    _removed.clear()
+    upsert = [dict(live.rows[i], worker=live.worker_id) for i in live.dirty if i in live.rows]
+    removed = sorted(live.removed)
+    live.dirty.clear()
+    live.removed.clear()
     redis = _redis()
     if redis is not None:
         async with redis.pipeline(transaction=False) as pipe:
             if upsert:
-                pipe.hset(_ROWS, mapping={row["id"]: json.dumps(row) for row in upsert})
+                pipe.hset(_key(_ROWS), mapping={row["id"]: json.dumps(row) for row in upsert})
             if removed:
-                pipe.hdel(_ROWS, *removed)
-            pipe.set(_WORKER + WORKER_ID, "1", ex=int(HEARTBEAT_SECONDS * 3))
+                pipe.hdel(_key(_ROWS), *removed)
+            pipe.set(_key(_WORKER + live.worker_id), "1", ex=int(HEARTBEAT_SECONDS * 3))
             await pipe.execute()
     await _publish(upsert, removed)
 
 
 async def _publish(upsert: list[dict], removed: list[str]) -> None:
     payload = {"upsert": [_public(r) for r in upsert], "remove": removed}
+    stats = state().stats
     stats["batches"] += 1
     stats["rows"] += len(upsert) + len(removed)
     stats["bytes"] += len(json.dumps(payload, separators=(",", ":")))
@@ -200,19 +219,20 @@ def _public(row: dict) -> dict:
 async def snapshot(site_ids: set[int] | None = None) -> list[dict]:
     """Every online visitor (of the given sites), for a console that starts watching."""
     redis = _redis()
+    live = state()
     if redis is None:
-        rows = list(_rows.values())
+        rows = list(live.rows.values())
     else:
         await flush()
-        raw = await redis.hgetall(_ROWS)
+        raw = await redis.hgetall(_key(_ROWS))
         rows = [json.loads(v) for v in raw.values()]
         workers = {r.get("worker") for r in rows}
         alive = {}
         for worker in workers:
-            alive[worker] = worker == WORKER_ID or bool(await redis.exists(_WORKER + str(worker)))
+            alive[worker] = worker == live.worker_id or bool(await redis.exists(_key(_WORKER + str(worker))))
         dead = [r["id"] for r in rows if not alive.get(r.get("worker"))]
         if dead:
-            await redis.hdel(_ROWS, *dead)
+            await redis.hdel(_key(_ROWS), *dead)
         rows = [r for r in rows if alive.get(r.get("worker"))]
     if site_ids is not None:
         rows = [r for r in rows if r.get("site_id") in site_ids]
@@ -225,7 +245,7 @@ async def heartbeat_forever() -> None:
         try:
             redis = _redis()
             if redis is not None:
-                await redis.set(_WORKER + WORKER_ID, "1", ex=int(HEARTBEAT_SECONDS * 3))
+                await redis.set(_key(_WORKER + state().worker_id), "1", ex=int(HEARTBEAT_SECONDS * 3))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -235,11 +255,12 @@ async def heartbeat_forever() -> None:
 
 def reset() -> None:
     """Forget everything (a new process, or a benchmark's fresh start)."""
-    _rows.clear()
-    _dirty.clear()
-    _removed.clear()
-    for timer in _gone_timers.values():
+    live = state()
+    live.rows.clear()
+    live.dirty.clear()
+    live.removed.clear()
+    for timer in live.gone_timers.values():
         timer.cancel()
-    _gone_timers.clear()
-    for key in stats:
-        stats[key] = 0
+    live.gone_timers.clear()
+    for key in live.stats:
+        live.stats[key] = 0

@@ -1,10 +1,12 @@
-"""The ASGI application: starlette routes wrapped by the socket.io server."""
+"""The ASGI application: starlette routes wrapped by the socket.io server, run with the server's
+own runtime and database (`ServerApp`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import secrets
 from urllib.parse import urlsplit
 
 import socketio
@@ -14,14 +16,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from app import db
 from app import runtime as runtime_mod
 from app.config import Settings, load_settings
-from app.db import close_db, init_db
 from app.paths import CONSOLE_DIST, DEMO_STATIC
 from app import bus
+from app.realtime import rooms
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
-from app.services import routing, tracking
+from app.services import deployment, listeners, routing, tracking
 from app.tracking import live as live_visitors
 from app.web import admin_rules, auth, explorer, pages, privacy, reports, staffing, track, wallboard
 from app.web.security_headers import SecurityHeaders
@@ -31,16 +34,19 @@ log = logging.getLogger("app")
 MAX_SOCKET_PAYLOAD = 64 * 1024
 
 
-def redis_channel(redis_url: str) -> str:
-    """The pub/sub channel workers share. Pub/sub ignores Redis database numbers, so the channel
-    names the database: deployments on different databases of one Redis server stay apart."""
+def redis_channel(redis_url: str, deployment_uid: str) -> str:
+    """The pub/sub channel a deployment's workers share: named by the deployment's identity (so
+    another deployment on the same Redis never hears it) and by the Redis database (pub/sub ignores
+    database numbers: a copy of the deployment on another database of the server stays apart too)."""
     path = urlsplit(redis_url).path.strip("/")
-    return f"switchboard:{path or '0'}"
+    return f"switchboard:{deployment_uid}:{path or '0'}"
 
 
 def create_socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager = (socketio.AsyncRedisManager(settings.redis_url, channel=redis_channel(settings.redis_url))
-               if settings.redis_url else None)
+    # With Redis the channel is named at start-up, once the database has said which deployment
+    # this is (`create_app`); until then it is a channel nobody else uses.
+    manager = (rooms.RedisManager(settings.redis_url, channel=f"switchboard:starting:{secrets.token_hex(8)}")
+               if settings.redis_url else rooms.LocalManager())
     sio = socketio.AsyncServer(
         async_mode="asgi",
         client_manager=manager,
@@ -57,17 +63,56 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     return sio
 
 
-def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
+class ServerApp:
+    """One server's ASGI app. Every call it gets — the lifespan, each HTTP request, each socket —
+    runs with this server's runtime and database connections as the current ones (context
+    variables: `app.runtime.activated`, `app.db.using`), and so does every task the call spawns
+    (socket.io handlers, timers, the routing tick). Set per call, not once in the lifespan: the
+    ASGI server runs the lifespan in a task of its own, whose context requests never see."""
+
+    def __init__(self, asgi: socketio.ASGIApp, runtime: runtime_mod.Runtime) -> None:
+        self.asgi = asgi
+        self.runtime = runtime
+
+    async def __call__(self, scope, receive, send) -> None:
+        with runtime_mod.activated(self.runtime), db.using(self.runtime.database):
+            await self.asgi(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, *, process_wide: bool = True) -> ServerApp:
+    """The server for `settings`. `process_wide` (the one server of `python -m app serve`) also
+    makes its runtime and database the process's fallback, for code that runs outside any of its
+    calls; a server started in-process next to others (tests/support/inprocess.py) leaves it off."""
     settings = settings or load_settings()
     rt = runtime_mod.build(settings)
+    rt.database = db.TortoiseContext()  # its connections open in the lifespan
+    listeners.install(rt.listeners)
     sio = create_socket_server(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
-        runtime_mod.install(rt)
+        if process_wide:
+            runtime_mod.install(rt)
         bus.bind(sio)
-        await init_db(settings)
-        ticker = asyncio.create_task(routing.tick_forever())
+        await db.open_database(settings, rt.database, process_wide=process_wide)
+        # Which deployment this is (made on the first start): its Redis namespace and channel.
+        uid = await deployment.identity()
+        rt.bind_deployment(uid)
+        if settings.redis_url:
+            # Before any socket connects: python-socketio subscribes on the first connection.
+            sio.manager.channel = redis_channel(settings.redis_url, uid)
+        # The routing store follows the database before the first request is served: whatever
+        # Redis holds that the database does not confirm (another copy's leftovers, a restored
+        # backup) is corrected, without undoing live workers' fresh decisions (routing.reconcile).
+        reconciled = False
+        try:
+            fixed = await routing.reconcile()
+            reconciled = True
+            if fixed:
+                log.info("routing store reconciled with the database at start-up: %d corrections", fixed)
+        except Exception:  # the routing tick's first step retries
+            log.exception("reconciling the routing store at start-up failed")
+        ticker = asyncio.create_task(routing.tick_forever(reconciled=reconciled))
         retention = asyncio.create_task(tracking.purge_forever(settings.retention_interval_seconds))
         heartbeat = asyncio.create_task(live_visitors.heartbeat_forever()) if rt.redis is not None else None
         if rt.redis is None:
@@ -76,17 +121,29 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         try:
             yield
         finally:
-            ticker.cancel()
-            retention.cancel()
+            loops = [task for task in (ticker, retention, heartbeat) if task is not None]
+            for task in loops:
+                task.cancel()
             with contextlib.suppress(Exception):
                 await tracking.flush()  # the last page views of this worker's batch
-            if heartbeat is not None:
-                heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-            await close_db()
+            # Nothing of this server runs on after it (in-process, the event loop goes on): the
+            # engine.io service task, the socket.io pub/sub listener, the namespaces' grace
+            # timers and the timers and tasks of the runtime's states.
+            with contextlib.suppress(Exception):
+                await sio.shutdown()
+            stray = [getattr(sio.manager, "thread", None),
+                     *sio.namespace_handlers[bus.AGENT_NS].pending_tasks(),
+                     *sio.namespace_handlers[bus.VISITOR_NS].pending_tasks()]
+            loops += [task for task in stray if isinstance(task, asyncio.Task) and not task.done()]
+            for task in loops:
+                task.cancel()
+            rt.cancel_pending()
+            await asyncio.gather(*loops, return_exceptions=True)
+            await rt.database.close_connections()
             if rt.redis is not None:
                 await rt.redis.aclose()
+            if process_wide:
+                runtime_mod.uninstall(rt)
 
     routes = [
         Route("/", pages.home),
@@ -126,9 +183,9 @@ def create_app(settings: Settings | None = None) -> socketio.ASGIApp:
         ),
     ]
     web = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
-    return socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io")
+    return ServerApp(socketio.ASGIApp(sio, other_asgi_app=web, socketio_path="socket.io"), rt)
 
 
-def asgi_factory() -> socketio.ASGIApp:
+def asgi_factory() -> ServerApp:
     """For `uvicorn --factory app.web.app:asgi_factory` (the Procfile's web process)."""
     return create_app()

@@ -8,6 +8,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from app import runtime
 from app.models import Site
 from app.paths import WIDGET_BUNDLE, WIDGET_CHAT_BUNDLE
+from app.services import agents
 from app.web.auth import csrf_token, current_user, home_of, login_redirect, supervisor_page
 from app.web.templating import console_templates, site_templates
 
@@ -29,8 +30,6 @@ async def console(request: Request) -> Response:
         return login_redirect(request)
     if user.role == "marketer":
         return PlainTextResponse("The chat console is for CSRs, supervisors and admins.", status_code=403)
-    from app.services import agents
-
     socket_token = runtime.current().signer.socket_token(user.id)
     response = console_templates.TemplateResponse(
         request, "console.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request),

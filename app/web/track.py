@@ -26,7 +26,7 @@ from app.models import Visitor
 from app.realtime import validation as v
 from app.realtime.visitor import origin_allowed, site_by_key
 from app.security import TokenError
-from app.services import ServiceError, tracking
+from app.services import ServiceError, invitations, tracking
 from app.tracking import live
 
 MAX_BODY = 16 * 1024
@@ -124,5 +124,5 @@ async def beacon(request: Request) -> Response:
                 await live.page_viewed(visitor, visitor.current_url or event["url"], visitor.current_title,
                                        event["referrer"], viewed.visit, viewed.new_visit)
         else:
-            await tracking.track(visitor, settings, event["name"], event["props"])
+            await invitations.record_event(visitor, settings, event["name"], event["props"])
     return Response(status_code=204, headers=cors)

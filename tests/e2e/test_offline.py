@@ -3,7 +3,6 @@ that queue finds it in the console, replies by e-mail and marks it done."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timezone
 

@@ -34,7 +34,6 @@ CAPACITY = 2
 VISITORS = 100
 TICK_SECONDS = 2.0  # app/services/routing.py tick_forever
 MARGIN_SECONDS = 3.0
-PREFIX = "sb:rt:"  # app/routing/store.py RedisRoutingStore
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +82,7 @@ async def test_never_held_twice_and_nobody_waits_beside_free_room(floor):
 
     db = await asyncpg.connect(db_url)
     store = aioredis.from_url(store_url)
+    prefix = deployment.redis_prefix + "rt:"  # app/routing/store.py key layout, in the deployment's namespace
     stop = asyncio.Event()
     polls = {"db": 0, "store": 0}
     stats = {"longest_wait": 0.0}
@@ -101,13 +101,13 @@ async def test_never_held_twice_and_nobody_waits_beside_free_room(floor):
             "AND h.status = 'assigned') AS load FROM app_user u WHERE u.id = ANY($1::int[])", agent_ids)
         room = [r["id"] for r in rows if r["status"] == "available" and r["load"] < CAPACITY]
         pad = f"{cid:012d}"
-        out = [f"store: queue score {await store.zscore(PREFIX + 'q:g', pad)}, "
-               f"holder {await store.hget(PREFIX + 'holder', pad)}"]
+        out = [f"store: queue score {await store.zscore(prefix + 'q:g', pad)}, "
+               f"holder {await store.hget(prefix + 'holder', pad)}"]
         for aid in room:
             load = next(r["load"] for r in rows if r["id"] == aid)
-            agent_hash = await store.hgetall(f"{PREFIX}a:{aid}")
-            held = await store.zrange(f"{PREFIX}held:{aid}", 0, -1, withscores=True)
-            ranked = await store.zscore(PREFIX + "aq:g", f"{aid:012d}")
+            agent_hash = await store.hgetall(f"{prefix}a:{aid}")
+            held = await store.zrange(f"{prefix}held:{aid}", 0, -1, withscores=True)
+            ranked = await store.zscore(prefix + "aq:g", f"{aid:012d}")
             out.append(f"CSR {aid}: database load {load}; store {agent_hash}, held {held}, aq:g {ranked}")
         return "; ".join(out)
 
@@ -143,8 +143,8 @@ async def test_never_held_twice_and_nobody_waits_beside_free_room(floor):
         while not stop.is_set():
             async with store.pipeline(transaction=True) as pipe:  # MULTI/EXEC: one atomic snapshot
                 for aid in agent_ids:
-                    pipe.zrange(f"{PREFIX}held:{aid}", 0, -1)
-                pipe.hgetall(f"{PREFIX}holder")
+                    pipe.zrange(f"{prefix}held:{aid}", 0, -1)
+                pipe.hgetall(f"{prefix}holder")
                 *held, holders = await pipe.execute()
             polls["store"] += 1
             holders = {int(k): int(v) for k, v in holders.items()}

@@ -42,6 +42,7 @@ async def test_200_visitors_20_csrs_two_workers(floor):
         agents.append(await clients.agent(deployment.servers[i % 2].url, email, deployment.password))
     db = await asyncpg.connect(db_url)
     store = aioredis.from_url(store_url)
+    prefix = deployment.redis_prefix + "rt:"  # app/routing/store.py key layout, in the deployment's namespace
     violations: list[str] = []
     stop = asyncio.Event()
     polls = 0
@@ -58,7 +59,7 @@ async def test_200_visitors_20_csrs_two_workers(floor):
             # nobody holding more than their capacity (app/routing/store.py key layout).
             async with store.pipeline(transaction=True) as pipe:
                 for aid in agent_ids:
-                    pipe.zrange(f"sb:rt:held:{aid}", 0, -1)
+                    pipe.zrange(f"{prefix}held:{aid}", 0, -1)
                 held = await pipe.execute()
             seen: dict[int, int] = {}
             for aid, chats in zip(agent_ids, held):

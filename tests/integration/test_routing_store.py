@@ -154,6 +154,9 @@ OPERATIONS = st.lists(st.one_of(
     st.tuples(st.just("close"), st.integers(1, 15)),
     st.tuples(st.just("requeue"), st.integers(1, 15)),
     st.tuples(st.just("claim"), st.integers(1, 15), st.integers(1, 5)),
+    # a transfer / pick / warm join (negative id) / warm hand-over / take-over through `take`
+    st.tuples(st.just("take"), st.integers(-15, 15).filter(bool), st.integers(1, 5), st.booleans(),
+              st.booleans()),
     st.tuples(st.just("decide"),),
 ), max_size=40)
 
@@ -192,6 +195,16 @@ async def apply(store, operations, strategies) -> list:
                                             from_agent=holder))
         elif kind == "claim":
             out.append(await store.claim(op[1], op[2], now))
+        elif kind == "take":
+            _, cid, aid, from_current, warm_handover = op
+            expect = await store.holder(cid) if from_current else None
+            release = -cid if warm_handover and cid > 0 else None
+            before = await store.load(aid)
+            result = await store.take(cid, aid, now, expect=expect, release=release)
+            if result == "ok" and agents.get(aid) is not None and not (release and await store.holder(release)):
+                # room is checked atomically: a take never puts the agent over capacity
+                assert await store.load(aid) <= max(agents[aid].capacity, before)
+            out.append(result)
         else:
             out.append(await store.decide(now))
         await check_invariants(store, agents)
@@ -345,6 +358,79 @@ async def test_a_hold_the_database_never_confirmed_is_released_after_the_grace(r
         # The agent who got it releases it at once (a requeue names them), whatever its age.
         assert await store.put_chat(waiting, t + CLAIM_GRACE_MS + 30, from_agent=1) is True
         assert await store.waiting() == {5}
+    finally:
+        if redis is not None:
+            await redis.aclose()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_take_checks_room_moves_the_hold_and_turns_a_warm_place_into_the_chat(redis_db, kind):
+    """`take` is the one atomic step of every assignment path other than a routing decision."""
+    redis = None
+    if kind == "memory":
+        store = MemoryRoutingStore()
+    else:
+        store, redis = await redis_store(redis_db)
+    try:
+        t = ms(NOW)
+        await store.put_agent(AgentState(id=1, available=True, capacity=2), t)
+        await store.put_agent(AgentState(id=2, available=True, capacity=1), t)
+        await store.put_agent(AgentState(id=3, available=False, capacity=3), t)
+        for cid in (10, 11, 12):
+            await store.put_chat(ChatState(id=cid, state="waiting", order=chat_order(0, t + cid)), t)
+        assert await store.take(10, 1, t) == "ok"  # a pick from the queue
+        assert await store.take(10, 2, t) == "taken"  # someone else holds it
+        assert await store.take(10, 2, t, expect=1) == "ok"  # a transfer from CSR 1
+        assert (await store.holder(10), await store.load(1), await store.load(2)) == (2, 0, 1)
+        assert await store.take(11, 2, t) == "full"
+        assert await store.take(11, 3, t) == "unavailable"
+        assert await store.take(11, 3, t, force=True) == "ok"  # a take-over ignores both
+        # warm transfer of chat 12 (held by 1) to colleague 2 with no room: refused; to 1's colleague with room
+        assert await store.take(12, 1, t) == "ok"
+        assert await store.take(-12, 2, t) == "full"
+        await store.put_agent(AgentState(id=2, available=True, capacity=2, held=(10,)), t)
+        assert await store.take(-12, 2, t) == "ok"
+        assert await store.load(2) == 2
+        assert await store.take(11, 2, t, expect=3) == "full"  # the warm place counts
+        # the hand-over: 2's warm place becomes the chat, their load stays 2, 1's drops
+        assert await store.take(12, 2, t, expect=1, release=-12) == "ok"
+        assert (await store.holder(12), await store.holder(-12), await store.load(2), await store.load(1)) == \
+            (2, None, 2, 0)
+        assert await store.waiting() == set()
+    finally:
+        if redis is not None:
+            await redis.aclose()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_hold_the_database_does_not_confirm_is_kept_only_within_the_grace_of_now_either_way(redis_db, kind):
+    """What reconciliation may drop (app/routing/store.py, "Following the database"): a hold the
+    database does not confirm goes once its claim is further than CLAIM_GRACE_MS from now — older
+    (its worker died) or newer (a clock ahead, a copy restored from elsewhere), which would
+    otherwise fill the CSR's place forever; within the grace it stays (a live worker just made it)."""
+    from app.routing.store import CLAIM_GRACE_MS
+
+    redis = None
+    if kind == "memory":
+        store = MemoryRoutingStore()
+    else:
+        store, redis = await redis_store(redis_db)
+    try:
+        t = ms(NOW)
+        agent = AgentState(id=1, available=True, capacity=2)
+        await store.put_agent(agent, t)
+        for cid in (5, 6):
+            await store.put_chat(ChatState(id=cid, state="waiting", order=chat_order(0, t + cid)), t)
+        # Two decisions the database never heard of: one by a worker whose clock is a little ahead,
+        # one by a worker (or a restored copy) an hour ahead.
+        assert await store.decide(t + CLAIM_GRACE_MS // 2) == (5, 1)
+        assert await store.decide(t + 3_600_000) == (6, 1)
+        assert await store.holds([1]) == {1: {5: t + CLAIM_GRACE_MS // 2, 6: t + 3_600_000}}
+        await store.put_agent(agent, t)  # the database, read now: they hold nothing
+        assert await store.holds([1]) == {1: {5: t + CLAIM_GRACE_MS // 2}}
+        assert await store.load(1) == 1 and await store.holder(6) is None
+        await store.put_agent(agent, t + CLAIM_GRACE_MS * 2)  # later: the near one is past the grace too
+        assert await store.holds([1]) == {1: {}} and await store.load(1) == 0
     finally:
         if redis is not None:
             await redis.aclose()

@@ -8,8 +8,6 @@ import csv
 import io
 import json
 import re
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -17,71 +15,56 @@ import httpx
 import pytest
 
 from app.kpi import erlang
-from tests.support.server import ROOT, deploy
+from app.models import Conversation, ConversationEvent, Site, User, Visitor
+from tests.support.inprocess import database
+from tests.support.server import deploy
 
 ZONE = "America/New_York"
 WEEKS = 8
 # Every day of the history, four chats at 10:00, 10:05, 10:10 and 10:15 (local), each waiting
-# 10 s and lasting 600 s with one CSR: AHT 600 s, concurrency 2,400 / 1,500 = 1.6.
+# QUEUE = 10 s and lasting 600 s with one CSR: AHT 600 s, concurrency 2,400 / 1,500 = 1.6.
 OFFSETS_MINUTES = (0, 5, 10, 15)
+QUEUE = 10
 HANDLE = 600
 CONCURRENCY = 2400 / 1500
 
-SEED = r"""
-import asyncio, json, sys
-from datetime import datetime, timedelta
-from app.config import load_settings
-from app.db import close_db, init_db
-from app.models import Conversation, ConversationEvent, Site, User, Visitor
 
-async def main(spec):
-    await init_db(load_settings())
-    site = await Site.get(key=spec["site_key"])
-    agent = await User.get(email=spec["agent_email"])
-    for i, chat in enumerate(spec["chats"]):
-        requested = datetime.fromisoformat(chat["requested"])
-        assigned = requested + timedelta(seconds=chat["queue"])
-        closed = assigned + timedelta(seconds=chat["handle"])
-        visitor = await Visitor.create(id=f"v_seed_{spec['tag']}_{i}", site=site, first_seen=requested,
-                                       last_seen=closed, visit_count=1)
-        conversation = await Conversation.create(site=site, visitor=visitor, agent=agent, status="closed",
-                                                 requested_at=requested, assigned_at=assigned, closed_at=closed,
-                                                 closed_by="agent")
-        rows = [("requested", requested, None, {}), ("queued", requested, None, {}),
-                ("assigned", assigned, agent.id, {"queue_seconds": chat["queue"]}),
-                ("closed", closed, agent.id, {"by": "agent"})]
-        await ConversationEvent.bulk_create([
-            ConversationEvent(conversation=conversation, site=site, agent_id=agent_id, kind=kind, at=at, data=data)
-            for kind, at, agent_id, data in rows
-        ])
-    await close_db()
-
-asyncio.run(main(json.loads(sys.stdin.read())))
-"""
-
-
-def seed_history(deployment, *, weeks: int = WEEKS, zone: str = ZONE, tag: str = "h") -> None:
+async def seed_history(deployment, *, weeks: int = WEEKS, zone: str = ZONE, tag: str = "h") -> None:
     """Write `weeks` weeks of closed chats (4 a day at 10:00 local) into the deployment's event log."""
     tz = ZoneInfo(zone)
     today = datetime.now(timezone.utc).astimezone(tz).date()
-    chats = []
-    for back in range(1, weeks * 7 + 1):
-        day = today - timedelta(days=back)
-        for minutes in OFFSETS_MINUTES:
-            local = datetime(day.year, day.month, day.day, 10, minutes, tzinfo=tz)
-            chats.append({"requested": local.astimezone(timezone.utc).isoformat(), "queue": 10, "handle": HANDLE})
-    spec = {"site_key": deployment.site_key, "agent_email": "agent@example.com", "chats": chats, "tag": tag}
-    result = subprocess.run([sys.executable, "-c", SEED], input=json.dumps(spec), cwd=ROOT, env=deployment.env,
-                            capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stderr
+    async with database(deployment):
+        site = await Site.get(key=deployment.site_key)
+        agent = await User.get(email="agent@example.com")
+        i = 0
+        for back in range(1, weeks * 7 + 1):
+            day = today - timedelta(days=back)
+            for minutes in OFFSETS_MINUTES:
+                requested = datetime(day.year, day.month, day.day, 10, minutes, tzinfo=tz).astimezone(timezone.utc)
+                assigned = requested + timedelta(seconds=QUEUE)
+                closed = assigned + timedelta(seconds=HANDLE)
+                visitor = await Visitor.create(id=f"v_seed_{tag}_{i}", site=site, first_seen=requested,
+                                               last_seen=closed, visit_count=1)
+                conversation = await Conversation.create(
+                    site=site, visitor=visitor, agent=agent, status="closed", requested_at=requested,
+                    assigned_at=assigned, closed_at=closed, closed_by="agent")
+                rows = [("requested", requested, None, {}), ("queued", requested, None, {}),
+                        ("assigned", assigned, agent.id, {"queue_seconds": QUEUE}),
+                        ("closed", closed, agent.id, {"by": "agent"})]
+                await ConversationEvent.bulk_create([
+                    ConversationEvent(conversation=conversation, site=site, agent_id=agent_id, kind=kind, at=at,
+                                      data=data)
+                    for kind, at, agent_id, data in rows
+                ])
+                i += 1
 
 
 @pytest.fixture(scope="module")
-def planned():
+async def planned():
     """A center of its own (SQLite; nothing shared) with a seeded history, in New York time."""
     deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env={"CENTER_TIME_ZONE": ZONE})
     deployment.create_user("admin@example.com", "admin", "Ada Admin")
-    seed_history(deployment)
+    await seed_history(deployment)
     yield deployment
     deployment.stop()
 
@@ -211,7 +194,7 @@ async def test_the_concurrency_setting_overrides_the_measurement():
     deployment = deploy(database_url=None, redis_url=None, processes=1,
                         extra_env={"CENTER_TIME_ZONE": ZONE, "STAFFING_CONCURRENCY": "1"})
     try:
-        seed_history(deployment, weeks=2)
+        await seed_history(deployment, weeks=2)
         async with signed_in(deployment, "boss@example.com") as http:
             page = await http.get("/staffing", params={"weeks": "2"})
             assert "(set by STAFFING_CONCURRENCY; measured 1.60)" in page.text

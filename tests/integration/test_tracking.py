@@ -7,16 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import subprocess
-import sys
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from app.clock import utcnow
+from app.models import Conversation, PageView, Site, TrackEvent, Visit, Visitor
+from app.services import tracking
 from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
-from tests.support.server import ROOT, cli, deploy
+from tests.support.inprocess import database
+from tests.support.server import cli, deploy
 
 SEARCH = "https://www.google.com/search?q=blue+tent+waterproof"
 SHOP = "https://shop.example.com"
@@ -345,109 +348,64 @@ async def test_an_admin_exports_and_erases_a_visitors_data(site):
         await agent_http.aclose()
 
 
-SEED_OLD = r"""
-import asyncio, json, sys
-from datetime import timedelta
-from app.clock import utcnow
-from app.config import load_settings
-from app.db import close_db, init_db
-from app.models import Conversation, PageView, Site, TrackEvent, Visit, Visitor
-
-async def main(spec):
-    await init_db(load_settings())
-    site = await Site.get(key=spec["site_key"])
-    now = utcnow()
-    for name, days, chatted in (("old", 40, False), ("oldchat", 40, True), ("recent", 2, False)):
-        at = now - timedelta(days=days)
-        visitor = await Visitor.create(id=f"v_{name}_{spec['tag']}", site=site, first_seen=at, last_seen=at,
-                                       visit_count=1)
-        visit = await Visit.create(site=site, visitor=visitor, number=1, started_at=at, last_activity_at=at,
-                                   landing_url="https://shop.example.com/")
-        await PageView.create(visit=visit, visitor=visitor, url="https://shop.example.com/", at=at)
-        await TrackEvent.create(site=site, visitor=visitor, visit=visit, name="signup", props={}, at=at)
-        if chatted:
-            await Conversation.create(site=site, visitor=visitor, status="closed", requested_at=at, closed_at=at)
-    await close_db()
-
-asyncio.run(main(json.loads(sys.stdin.read())))
-"""
-
-COUNT = r"""
-import asyncio, json, sys
-from app.config import load_settings
-from app.db import close_db, init_db
-from app.models import PageView, TrackEvent, Visit, Visitor
-
-async def main(tag):
-    await init_db(load_settings())
-    out = {}
-    for name in ("old", "oldchat", "recent"):
-        vid = f"v_{name}_{tag}"
-        out[name] = [await Visitor.filter(id=vid).count(), await Visit.filter(visitor_id=vid).count(),
-                     await PageView.filter(visitor_id=vid).count(), await TrackEvent.filter(visitor_id=vid).count()]
-    print(json.dumps(out))
-    await close_db()
-
-asyncio.run(main(sys.argv[1]))
-"""
+async def seed_old_trails(d, site_key: str, tag: str) -> None:
+    """Three visitors with a visit, a page view and an event: two 40 days ago (one of them with a
+    chat), one 2 days ago."""
+    async with database(d):
+        site = await Site.get(key=site_key)
+        now = utcnow()
+        for name, days, chatted in (("old", 40, False), ("oldchat", 40, True), ("recent", 2, False)):
+            at = now - timedelta(days=days)
+            visitor = await Visitor.create(id=f"v_{name}_{tag}", site=site, first_seen=at, last_seen=at,
+                                           visit_count=1)
+            visit = await Visit.create(site=site, visitor=visitor, number=1, started_at=at, last_activity_at=at,
+                                       landing_url="https://shop.example.com/")
+            await PageView.create(visit=visit, visitor=visitor, url="https://shop.example.com/", at=at)
+            await TrackEvent.create(site=site, visitor=visitor, visit=visit, name="signup", props={}, at=at)
+            if chatted:
+                await Conversation.create(site=site, visitor=visitor, status="closed", requested_at=at, closed_at=at)
 
 
-def test_retention_purges_the_trail_older_than_the_sites_setting(site):
+async def trail_counts(d, tag: str) -> dict[str, list[int]]:
+    """[visitors, visits, page views, events] of each seeded visitor."""
+    async with database(d):
+        out = {}
+        for name in ("old", "oldchat", "recent"):
+            vid = f"v_{name}_{tag}"
+            out[name] = [await Visitor.filter(id=vid).count(), await Visit.filter(visitor_id=vid).count(),
+                         await PageView.filter(visitor_id=vid).count(), await TrackEvent.filter(visitor_id=vid).count()]
+        return out
+
+
+async def test_retention_purges_the_trail_older_than_the_sites_setting(site):
     d = site
     key = new_site(d, {"retention_days": 30})
     tag = new_id()[:8]
-    seeded = subprocess.run([sys.executable, "-c", SEED_OLD], input=json.dumps({"site_key": key, "tag": tag}),
-                            cwd=ROOT, env=d.env, capture_output=True, text=True, timeout=120)
-    assert seeded.returncode == 0, seeded.stderr
+    await seed_old_trails(d, key, tag)
     totals = json.loads(cli(d.env, "purge-trail").strip().splitlines()[-1])
     assert totals["visits"] >= 2 and totals["visitors"] >= 1
-    counts = subprocess.run([sys.executable, "-c", COUNT, tag], cwd=ROOT, env=d.env, capture_output=True,
-                            text=True, timeout=120)
-    assert counts.returncode == 0, counts.stderr
-    # [visitors, visits, page views, events]
-    assert json.loads(counts.stdout) == {"old": [0, 0, 0, 0], "oldchat": [1, 0, 0, 0], "recent": [1, 1, 1, 1]}
+    assert await trail_counts(d, tag) == {"old": [0, 0, 0, 0], "oldchat": [1, 0, 0, 0], "recent": [1, 1, 1, 1]}
 
 
-VISITS = r"""
-import asyncio, json, sys
-from datetime import timedelta
-from app.clock import utcnow
-from app.config import load_settings
-from app.db import close_db, init_db
-from app.models import PageView, Site, Visit, Visitor
-from app.services import tracking
-
-async def main(spec):
-    from app import runtime
-
-    runtime.install(runtime.build(load_settings()))
-    await init_db(load_settings())
-    site = await Site.get(key=spec["site_key"])
-    settings = tracking.settings_of(site)
-    visitor = await Visitor.create(id=f"v_visits_{spec['tag']}", site=site, first_seen=utcnow(), last_seen=utcnow())
-    t0 = utcnow() - timedelta(hours=3)
-    # (minutes after t0, page): a visit, 9 minutes later the same visit, 11 minutes after that a new one.
-    for minutes, page in ((0, "/a"), (9, "/b"), (20, "/c"), (21, "/d")):
-        await tracking.page_view(visitor, settings, "https://shop.example.com" + page, None, None, page[1:],
-                                 at=t0 + timedelta(minutes=minutes))
-    await tracking.flush()
-    visits = await Visit.filter(visitor_id=visitor.id).order_by("number").values("id", "number")
-    pages = {v["number"]: await PageView.filter(visit_id=v["id"]).order_by("at").values_list("url", flat=True)
-             for v in visits}
-    count = (await Visitor.get(id=visitor.id)).visit_count
-    print(json.dumps({"pages": pages, "visit_count": count}))
-    await close_db()
-
-asyncio.run(main(json.loads(sys.stdin.read())))
-"""
-
-
-def test_a_new_visit_begins_after_the_sites_inactivity_timeout(site):
+async def test_a_new_visit_begins_after_the_sites_inactivity_timeout(site):
+    """The trail service itself, called in this process on the deployment's database (with a runtime
+    of the deployment, as a CLI command has)."""
     d = site
     key = new_site(d, {"visit_timeout_minutes": 10})
-    result = subprocess.run([sys.executable, "-c", VISITS], input=json.dumps({"site_key": key, "tag": new_id()[:8]}),
-                            cwd=ROOT, env=d.env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    async with database(d, runtime=True):
+        site_row = await Site.get(key=key)
+        settings = tracking.settings_of(site_row)
+        visitor = await Visitor.create(id=f"v_visits_{new_id()[:8]}", site=site_row, first_seen=utcnow(),
+                                       last_seen=utcnow())
+        t0 = utcnow() - timedelta(hours=3)
+        # (minutes after t0, page): a visit, 9 minutes later the same visit, 11 minutes after that a new one.
+        for minutes, page in ((0, "/a"), (9, "/b"), (20, "/c"), (21, "/d")):
+            await tracking.page_view(visitor, settings, "https://shop.example.com" + page, None, None, page[1:],
+                                     at=t0 + timedelta(minutes=minutes))
+        await tracking.flush()
+        visits = await Visit.filter(visitor_id=visitor.id).order_by("number").values("id", "number")
+        pages = {v["number"]: await PageView.filter(visit_id=v["id"]).order_by("at").values_list("url", flat=True)
+                 for v in visits}
+        count = (await Visitor.get(id=visitor.id)).visit_count
     shop = "https://shop.example.com"
-    assert out == {"pages": {"1": [shop + "/a", shop + "/b"], "2": [shop + "/c", shop + "/d"]}, "visit_count": 2}
+    assert pages == {1: [shop + "/a", shop + "/b"], 2: [shop + "/c", shop + "/d"]} and count == 2

@@ -94,6 +94,11 @@ class Deployment:
     def server(self) -> Server:
         return self.servers[0]
 
+    @property
+    def redis_prefix(self) -> str:
+        """Where this deployment's Redis keys live: ``sb:<uid>:`` (app/runtime.py)."""
+        return json.loads(cli(self.env, "deployment-id", "--json"))["redis_prefix"]
+
     def create_user(self, email: str, role: str = "agent", name: str | None = None,
                     max_chats: int | None = 3) -> dict:
         """A user; `max_chats=None` leaves their capacity to their departments' default."""
@@ -112,8 +117,15 @@ class Deployment:
         shutil.rmtree(self.env["DATA_DIR"], ignore_errors=True)
 
 
-def deploy(*, database_url: str | None, redis_url: str | None, processes: int = 1,
-           seed_demo: bool = False, extra_env: dict[str, str] | None = None) -> Deployment:
+ORIGIN = "https://shop.example.com"
+# The users every test deployment has: (email, role, name).
+USERS = (("agent@example.com", "agent", "Alex Agent"), ("other@example.com", "agent", "Olive Other"),
+         ("boss@example.com", "supervisor", "Sam Supervisor"), ("marketer@example.com", "marketer", "Mia Marketer"))
+
+
+def deployment_env(*, database_url: str | None, redis_url: str | None,
+                   extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a new deployment: a data directory of its own and a secret key."""
     data_dir = tempfile.mkdtemp(prefix="sb-data-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PUBLIC_URL"))}
     env.update(DATA_DIR=data_dir, SECRET_KEY="test-secret-" + os.urandom(8).hex(), LOG_LEVEL="warning",
@@ -123,16 +135,20 @@ def deploy(*, database_url: str | None, redis_url: str | None, processes: int = 
     if redis_url:
         env["REDIS_URL"] = redis_url
     env.update(extra_env or {})
+    return env
+
+
+def deploy(*, database_url: str | None, redis_url: str | None, processes: int = 1,
+           seed_demo: bool = False, extra_env: dict[str, str] | None = None) -> Deployment:
+    env = deployment_env(database_url=database_url, redis_url=redis_url, extra_env=extra_env)
     servers = [Server(env) for _ in range(processes)]
-    origin = "https://shop.example.com"
+    origin = ORIGIN
     cli(env, "migrate")
     site = json.loads(cli(env, "create-site", "--name", "Test shop", "--origin", origin,
                           *sum((["--origin", s.url] for s in servers), []), "--json"))
     deployment = Deployment(env=env, servers=servers, site_key=site["key"], origin=origin, users={})
-    deployment.create_user("agent@example.com", "agent", "Alex Agent")
-    deployment.create_user("other@example.com", "agent", "Olive Other")
-    deployment.create_user("boss@example.com", "supervisor", "Sam Supervisor")
-    deployment.create_user("marketer@example.com", "marketer", "Mia Marketer")
+    for email, role, name in USERS:
+        deployment.create_user(email, role, name)
     if seed_demo:
         cli(env, "demo", "--password", deployment.password)
     for server in servers:

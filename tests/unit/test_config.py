@@ -27,9 +27,11 @@ def test_environment_overrides(tmp_path):
     assert settings.secure_cookies
 
 
-def test_socketio_channel_is_per_redis_database():
+def test_socketio_channel_is_per_deployment_and_redis_database():
     from app.web.app import redis_channel
 
-    assert redis_channel("redis://127.0.0.1:6379/9") == "switchboard:9"
-    assert redis_channel("redis://127.0.0.1:6379") == "switchboard:0"
-    assert redis_channel("redis://127.0.0.1:6379/9") != redis_channel("redis://127.0.0.1:6379/10")
+    uid = "0123456789abcdef0123456789abcdef"
+    assert redis_channel("redis://127.0.0.1:6379/9", uid) == f"switchboard:{uid}:9"
+    assert redis_channel("redis://127.0.0.1:6379", uid) == f"switchboard:{uid}:0"
+    assert redis_channel("redis://127.0.0.1:6379/9", uid) != redis_channel("redis://127.0.0.1:6379/10", uid)
+    assert redis_channel("redis://127.0.0.1:6379/9", uid) != redis_channel("redis://127.0.0.1:6379/9", "f" * 32)

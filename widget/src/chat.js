@@ -46,6 +46,16 @@ function createChat(ctx) {
   let seen = store.get("seen", { id: 0, seq: 0 }); // the visitor has seen `conv` up to `seq`
   let profile = store.get("profile", {}); // {name, email} from identify() or the pre-chat form
   let earlier = []; // past conversations (from `history`, plus ones replaced on this page)
+  // Every seq here is in the visitor's numbering (docs/protocol.md, "Sequence numbers"). A cache
+  // from before the server numbered what the visitor sees on its own may hold staff numbers
+  // (with holes): drop its transcript once; the next `sync` (from 0) fetches it whole.
+  if (store.get("numbering") !== "visitor") {
+    if (conv) conv = Object.assign({}, conv, { last_seq: 0, agent_read_seq: 0 });
+    messages = [];
+    store.set("conv", conv);
+    store.set("messages", messages);
+    store.set("numbering", "visitor");
+  }
   if (conv && conv.status === "closed") {
     // Ended on an earlier page: show it under "Earlier conversations" at once (`history`
     // replaces this list when it arrives) and start afresh.
@@ -425,6 +435,9 @@ function createChat(ctx) {
         const ack = await request("message", payload);
         if (ack.ok) {
           if (alertKind === "send") showAlert("");
+          // Acknowledged, whichever conversation holds it: a resend that the server matched to a
+          // message of an earlier conversation must not stay in the outbox (and be resent forever).
+          outboxRemove(item.client_id);
           const started = !conv || conv.id !== ack.conversation_id;
           addMessage({ conversation_id: ack.conversation_id, seq: ack.seq, client_id: item.client_id, sender: "visitor",
             author: item.name || profile.name || null, body: item.body, created_at: ack.created_at });

@@ -1,0 +1,55 @@
+"""The reactions to the event log, registered once at start-up (`install`).
+
+- The routing store follows every change of a chat or a CSR (`routing_state.sync_chat` / `sync_agent`).
+- A routing pass is scheduled when a chat starts waiting, a CSR's place frees up, or a CSR becomes
+  Available (off the caller's path: the reply does not wait for everyone else's decisions).
+- The live Visitors list shows each visitor's chat state.
+"""
+
+from __future__ import annotations
+
+from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
+from app.runtime import Listeners
+from app.services import routing, routing_state
+from app.tracking import live
+
+# Events after which the routing store must follow the chat's new state.
+ROUTING_KINDS = frozenset({
+    "queued", "assigned", "offered", "offer_declined", "offer_expired", "abandoned", "closed", "transferred",
+    "requeued", "note_left", "participant_left", "transfer_started",
+})
+# Events after which a routing pass may have something to decide.
+ROUTE_AFTER = frozenset({"queued", "requeued", "closed", "offer_declined", "offer_expired", "transferred",
+                         "participant_left"})
+# What the live Visitors view shows of a visitor's chat after each event.
+CHAT_STATES = {"queued": "waiting", "requeued": "waiting", "assigned": "assigned", "closed": "none"}
+
+
+async def sync_routing_store(conversation: Conversation, event: ConversationEvent) -> None:
+    # The agent the chat just left (a requeue, a transfer, a declined offer) releases it even if
+    # they got it moments ago; without one, a hold younger than the database read is kept.
+    data = event.data if isinstance(event.data, dict) else {}
+    released_by = data.get("from_agent_id") or event.agent_id
+    await routing_state.sync_chat(conversation.id, from_agent=released_by if isinstance(released_by, int) else None)
+
+
+async def route_soon(conversation: Conversation, event: ConversationEvent) -> None:
+    routing.schedule()
+
+
+async def show_chat_state(conversation: Conversation, event: ConversationEvent) -> None:
+    await live.update(conversation.visitor_id, chat=CHAT_STATES[event.kind])
+
+
+async def sync_agent(user: User, event: AgentStatusEvent) -> None:
+    await routing_state.sync_agent(user.id)
+    if event.status == "available":
+        routing.schedule()
+
+
+def install(listeners: Listeners) -> Listeners:
+    listeners.on_conversation(ROUTING_KINDS, sync_routing_store)
+    listeners.on_conversation(ROUTE_AFTER, route_soon)
+    listeners.on_conversation(set(CHAT_STATES), show_chat_state)
+    listeners.on_agent_status(sync_agent)
+    return listeners
