@@ -1,13 +1,14 @@
 """KPI reports on a large history: does a one-day report stay flat as history grows tenfold?
 
     .venv/bin/python bench/kpi_history.py                 # 100,000 then 1,000,000 conversations
-    .venv/bin/python bench/kpi_history.py --scale 0.1     # a quick run (10,000 then 100,000)
+    .venv/bin/python bench/kpi_history.py --scale 0.1     # a shorter run (10,000 then 100,000)
+    .venv/bin/python bench/kpi_history.py --quick         # scale 0.01 (about 1,700 then 17,500), 2 runs each
 
-It creates a scratch PostgreSQL database (dropped at the end unless --keep), migrates it, and
-writes a realistic history straight into the event log with COPY: a constant daily volume with an
-intraday profile (busier at 10:00-16:00), four departments, 40 CSRs on shifts with lunch breaks,
-answered chats (queue time, first response, handle time), short and long abandons, transfers,
-repeat contacts and ratings — the same event kinds the service layer writes.
+It creates a scratch PostgreSQL database with a name of its own (dropped at the end unless --keep),
+migrates it, and writes a realistic history straight into the event log with COPY: a constant
+daily volume with an intraday profile (busier at 10:00-16:00), four departments, 40 CSRs on
+shifts with lunch breaks, answered chats (queue time, first response, handle time), short and long
+abandons, transfers, repeat contacts and ratings — the same event kinds the service layer writes.
 
 Figures (each a ratio measured in the same run):
 1. the summary report for one fixed day, with the history at N and then at 10·N conversations
@@ -36,8 +37,11 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_quick, scratch_database_name, sizes  # noqa: E402
+
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-DB_NAME = "sb_bench_kpi_history"
+FULL = {"scale": 1.0, "repeat": 5}
+QUICK = {"scale": 0.01, "repeat": 2}
 AGENTS = 40
 DEPARTMENTS = ("Sales", "Support", "Billing", "Returns")
 # Relative chat volume per hour of the day (center time = UTC here).
@@ -49,24 +53,26 @@ def _url(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
-async def create_database() -> str:
+async def create_database(name: str) -> str:
     conn = await asyncpg.connect(ADMIN_URL)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+        await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
-    url = _url(DB_NAME)
+    url = _url(name)
     env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://", 1)}
-    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    migrate = subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
+                             text=True)
+    if migrate.returncode != 0:
+        await drop_database(name)
+        raise RuntimeError(f"`python -m app migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
     return url
 
 
-async def drop_database() -> None:
+async def drop_database(name: str) -> None:
     conn = await asyncpg.connect(ADMIN_URL)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
 
@@ -197,18 +203,20 @@ async def timed(fn, repeat: int) -> float:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scale", type=float, default=1.0, help="1.0: 100,000 then 1,000,000 conversations")
-    parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
+    parser.add_argument("--scale", type=float, help="1.0 (the default): 100,000 then 1,000,000 conversations")
+    parser.add_argument("--repeat", type=int, help="timed runs per figure (median; default 5)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
-    args = parser.parse_args()
+    add_quick(parser)
+    args = sizes(parser.parse_args(), FULL, QUICK)
 
     small_days, large_days = 36, 365
     per_day = max(50, round(1_000_000 * args.scale / large_days))
-    url = await create_database()
+    name = scratch_database_name("kpi")
+    url = await create_database(name)
     os.environ["DATABASE_URL"] = url.replace("postgresql://", "postgres://", 1)
     from app import db
     from app.config import load_settings
-    from app.kpi import report
+    from app.reports import kpi_report as report
 
     async def summary(first: date, end: date) -> dict:
         """The report's headline KPIs of the local days [first, end) — the `summary` report's work
@@ -273,10 +281,13 @@ async def main() -> None:
         await db.close_db()
     finally:
         await conn.close()
-        if not args.keep:
-            await drop_database()
+        if args.keep:
+            print(f"(kept the scratch database {name})")
+        else:
+            await drop_database(name)
 
-    print(f"\nKPI report on a growing history (PostgreSQL; median of {args.repeat} runs)\n")
+    print(f"\nKPI report on a growing history (PostgreSQL; median of {args.repeat} runs"
+          f"{'; QUICK mode, not for the record' if args.quick else ''})\n")
     print("| figure | history | time ms | ratio |")
     print("|---|---|---|---|")
     print(f"| one-day summary | {small[0]:,} conversations, {small[1]:,} events | {t_small * 1000:.1f} | 1.00× |")

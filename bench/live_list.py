@@ -2,6 +2,7 @@
 each changing page every 30 seconds (about 167 page views a second).
 
     .venv/bin/python bench/live_list.py [--visitors 5000] [--seconds 30]
+    .venv/bin/python bench/live_list.py --quick     # 500 visitors, 5 simulated seconds
 
 Drives the live-visitor pipeline in-process (app/tracking/live.py: the row updates on each page
 view and the once-a-second batch a console receives as `visitors.delta`), over simulated seconds,
@@ -25,12 +26,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import runtime  # noqa: E402
+from bench.common import add_quick, sizes  # noqa: E402
 from app.config import load_settings  # noqa: E402
 from app.clock import utcnow  # noqa: E402
 from app.services.tracking import VisitState  # noqa: E402
 from app.tracking import live, referrer as referrers  # noqa: E402
 
 PAGES = [f"https://shop.example.com/{section}/{i}" for section in ("tents", "boots", "jackets", "blog") for i in range(50)]
+FULL = {"visitors": 5000, "seconds": 30}
+QUICK = {"visitors": 500, "seconds": 5}
 REFERRERS = [None, "https://www.google.com/search?q=blue+tent", "https://www.facebook.com/", "https://news.example.org/a"]
 
 
@@ -61,8 +65,8 @@ async def run(visitors: int, seconds: int) -> dict:
         visits[v.id] = VisitState(id=1, number=v.visit_count, started_at=utcnow(), last_activity=utcnow(), pages=1,
                                   source=referrers.classify(referrer, url))
         await live.page_viewed(v, url, "A page", referrer, visits[v.id], True)
-    live._dirty.clear()
-    live._removed.clear()
+    live.state().dirty.clear()
+    live.state().removed.clear()
     per_second = visitors / 30
     work = sent = 0.0
     full_work = full_bytes = 0.0
@@ -75,10 +79,10 @@ async def run(visitors: int, seconds: int) -> dict:
         for v in rng.sample(crowd, movers):
             visits[v.id].pages += 1
             await live.page_viewed(v, rng.choice(PAGES), "Another page", None, visits[v.id], False)
-        before = live.stats["bytes"]
+        before = live.state().stats["bytes"]
         await live.flush()
         work += time.process_time() - started
-        sent += live.stats["bytes"] - before
+        sent += live.state().stats["bytes"] - before
         # Baseline: the whole list, built and serialised, once a second.
         started = time.process_time()
         rows = await live.snapshot()
@@ -91,13 +95,15 @@ async def run(visitors: int, seconds: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--visitors", type=int, default=5000)
-    parser.add_argument("--seconds", type=int, default=30)
-    args = parser.parse_args()
+    parser.add_argument("--visitors", type=int, help=f"visitors online (default {FULL['visitors']:,})")
+    parser.add_argument("--seconds", type=int, help=f"simulated seconds (default {FULL['seconds']})")
+    add_quick(parser)
+    args = sizes(parser.parse_args(), FULL, QUICK)
     runtime.install(runtime.build(load_settings({"DATA_DIR": "/tmp/sb-bench-live"})))
     r = asyncio.run(run(args.visitors, args.seconds))
     print(f"\nLive Visitors list: {args.visitors:,} online, each changing page every 30 s "
-          f"({r['page_views']:.0f} page views a second), {args.seconds} simulated seconds\n")
+          f"({r['page_views']:.0f} page views a second), {args.seconds} simulated seconds"
+          f"{'; QUICK mode, not for the record' if args.quick else ''}\n")
     print("| per second | incremental (`visitors.delta`) | whole list each second | ratio |")
     print("|---|---|---|---|")
     print(f"| server CPU time | {r['work_ms']:.1f} ms | {r['full_work_ms']:.1f} ms | "

@@ -1,6 +1,7 @@
 """Baseline for bench/message_roundtrip.py: a bare python-socketio relay, no storage, no routing.
 
-A visitor's `message` is forwarded to the agents, an agent's `message` back to the visitors,
+A visitor's `message` is forwarded to the agent of its pair, an agent's `message` back to the
+visitor of its pair (one room per role and pair, as Switchboard has one room per conversation),
 through the same server stack (uvicorn + python-socketio ASGI) Switchboard runs on.
 """
 
@@ -16,13 +17,13 @@ sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins="*")
 
 @sio.on("connect", namespace="/relay")
 async def connect(sid, environ, auth):
-    await sio.enter_room(sid, auth.get("role", "visitor"), namespace="/relay")
+    await sio.enter_room(sid, f"{auth.get('role', 'visitor')}:{auth.get('pair', 0)}", namespace="/relay")
 
 
 @sio.on("message", namespace="/relay")
 async def message(sid, data):
     target = "agent" if data.get("from") == "visitor" else "visitor"
-    await sio.emit("message", data, to=target, namespace="/relay")
+    await sio.emit("message", data, to=f"{target}:{data.get('pair', 0)}", namespace="/relay")
     return {"ok": True}
 
 

@@ -3,9 +3,11 @@ raw bulk insert of the same rows into the same database, in the same run.
 
     .venv/bin/python bench/trail_ingest.py              # SQLite and PostgreSQL
     .venv/bin/python bench/trail_ingest.py --visitors 500 --pages 20 --only sqlite
+    .venv/bin/python bench/trail_ingest.py --quick      # 50 visitors × 10 pages, both back ends
 
-Each back end gets a scratch database, migrated. 500 visitors each view 20 pages, interleaved
-as a busy site's traffic is (10,000 page views). Timed, in order:
+Each back end gets a scratch database, migrated (PostgreSQL: a uniquely named one, dropped
+after). 500 visitors each view 20 pages, interleaved as a busy site's traffic is (10,000 page
+views). Timed, in order:
 
 1. the trail (`app.services.tracking.page_view` for every view, as the socket handler calls it,
    yielding to the event loop between views as a server does between events:
@@ -34,13 +36,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_quick, scratch_database_name, sizes  # noqa: E402
+
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-PG_DB = "sb_bench_trail_ingest"
+FULL = {"visitors": 500, "pages": 20}
+QUICK = {"visitors": 50, "pages": 10}
 PAGES = [f"https://shop.example.com/{section}/{i}" for section in ("tents", "boots", "jackets", "blog")
          for i in range(50)]
 
 
-async def scratch(backend: str) -> str:
+async def scratch(backend: str, pg_db: str) -> str:
     if backend == "sqlite":
         path = Path(tempfile.mkdtemp(prefix="sb-bench-trail-")) / "trail.sqlite3"
         url = f"sqlite://{path}"
@@ -49,20 +54,35 @@ async def scratch(backend: str) -> str:
 
         conn = await asyncpg.connect(PG_ADMIN)
         try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{PG_DB}"')
+            await conn.execute(f'CREATE DATABASE "{pg_db}"')
         finally:
             await conn.close()
-        url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgres://", 1) + "/" + PG_DB
+        url = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgres://", 1) + "/" + pg_db
     env = {**os.environ, "DATABASE_URL": url}
     env.pop("REDIS_URL", None)
-    subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    migrate = subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
+                             text=True)
+    if migrate.returncode != 0:
+        raise RuntimeError(f"`python -m app migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
     return url
 
 
 async def run(backend: str, visitors: int, pages: int) -> dict:
-    url = await scratch(backend)
+    pg_db = scratch_database_name("trail")
+    try:
+        return await measure(await scratch(backend, pg_db), backend, visitors, pages)
+    finally:
+        if backend == "postgres":
+            import asyncpg
+
+            conn = await asyncpg.connect(PG_ADMIN)
+            try:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{pg_db}" WITH (FORCE)')
+            finally:
+                await conn.close()
+
+
+async def measure(url: str, backend: str, visitors: int, pages: int) -> dict:
     from app import runtime
     from app.clock import utcnow
     from app.config import load_settings
@@ -130,39 +150,35 @@ async def run(backend: str, visitors: int, pages: int) -> dict:
         async with in_transaction() as conn:
             await PageView.bulk_create(rows, batch_size=tracking.BATCH_ROWS, using_db=conn)
         bulk = time.perf_counter() - started
-        return {"n": n, "trail": n / trail, "single": n / single, "bulk": n / bulk, "flushes": tracking.stats["flushes"]}
+        flushes = tracking.buffers().stats["flushes"]
+        return {"n": n, "trail": n / trail, "single": n / single, "bulk": n / bulk, "flushes": flushes}
     finally:
         await close_db()
-        if backend == "postgres":
-            import asyncpg
-
-            conn = await asyncpg.connect(PG_ADMIN)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-            finally:
-                await conn.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--visitors", type=int, default=500)
-    parser.add_argument("--pages", type=int, default=20)
+    parser.add_argument("--visitors", type=int, help=f"visitors (default {FULL['visitors']})")
+    parser.add_argument("--pages", type=int, help=f"pages each visitor views (default {FULL['pages']})")
+    add_quick(parser)
     parser.add_argument("--only", choices=("sqlite", "postgres"))
     parser.add_argument("--rows-only", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = sizes(parser.parse_args(), FULL, QUICK)
     if args.rows_only:  # one back end, in a process of its own (the ORM binds to one database)
         r = asyncio.run(run(args.only, args.visitors, args.pages))
         print(json.dumps(r))
         return
     backends = [args.only] if args.only else ["sqlite", "postgres"]
-    print(f"\nPage-view ingest: {args.visitors} visitors × {args.pages} pages, interleaved\n")
+    print(f"\nPage-view ingest: {args.visitors} visitors × {args.pages} pages, interleaved"
+          f"{' (QUICK mode, not for the record)' if args.quick else ''}\n")
     print("| back end | path | page views/s | ratio to bulk insert |")
     print("|---|---|---|---|")
     for backend in backends:
-        out = subprocess.run([sys.executable, __file__, "--only", backend, "--rows-only", "--visitors",
-                              str(args.visitors), "--pages", str(args.pages)], capture_output=True, text=True,
-                             check=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
+        child = subprocess.run([sys.executable, __file__, "--only", backend, "--rows-only", "--visitors",
+                                str(args.visitors), "--pages", str(args.pages)], capture_output=True, text=True)
+        if child.returncode != 0:
+            sys.exit(f"the {backend} run failed:\n{child.stdout}\n{child.stderr}")
+        r = json.loads(child.stdout.strip().splitlines()[-1])
         name = "SQLite" if backend == "sqlite" else "PostgreSQL"
         print(f"| {name} | trail (batched, {r['flushes']} batches) | {r['trail']:,.0f} | **{r['trail'] / r['bulk']:.2f}×** |")
         print(f"| {name} | one write per page view | {r['single']:,.0f} | **{r['single'] / r['bulk']:.2f}×** |")

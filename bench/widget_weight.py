@@ -2,6 +2,7 @@
 the chat, gzipped, and the long tasks on the host page while it loads.
 
     .venv/bin/python bench/widget_weight.py [--runs 3]
+    .venv/bin/python bench/widget_weight.py --quick     # one run
 
 Builds nothing (run `cd widget && npm run build` first). Starts a real server with the demo site
 (tests/support/server.py), opens the demo page in Chromium (Playwright, /usr/bin/chromium) and
@@ -35,6 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import add_quick, sizes  # noqa: E402
 from tests.support.server import deploy  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
@@ -44,6 +46,8 @@ CHROMIUM_ARGS = [
 ]
 BASELINE = ROOT / "widget" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
 BUDGET = 22 * 1024
+FULL = {"runs": 3}
+QUICK = {"runs": 1}
 OBSERVE_LONG_TASKS = """
   window.__longTasks = [];
   try {
@@ -117,7 +121,7 @@ def _add(transport, when, payload) -> None:
     transport[when][1] += len(payload if isinstance(payload, bytes) else str(payload).encode())
 
 
-async def main(runs: int) -> None:
+async def main(runs: int, quick: bool = False) -> None:
     from playwright.async_api import async_playwright
 
     if not BASELINE.exists():
@@ -143,7 +147,8 @@ async def main(runs: int) -> None:
     counts = [len(x) if x is not None else None for x in lt]
     longest = max((max(x) for x in lt if x), default=0.0)
 
-    print(f"## Widget weight (demo page, Chromium, {runs} run{'s' if runs > 1 else ''})\n")
+    print(f"## Widget weight (demo page, Chromium, {runs} run{'s' if runs > 1 else ''}"
+          f"{'; QUICK mode, not for the record' if quick else ''})\n")
     print("| what | bytes | gzip -9 |")
     print("|---|---:|---:|")
     for _, name, raw, z in before:
@@ -167,5 +172,7 @@ async def main(runs: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3)
-    asyncio.run(main(parser.parse_args().runs))
+    parser.add_argument("--runs", type=int, help=f"page loads measured (default {FULL['runs']})")
+    add_quick(parser)
+    args = sizes(parser.parse_args(), FULL, QUICK)
+    asyncio.run(main(args.runs, args.quick))

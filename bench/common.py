@@ -1,0 +1,71 @@
+"""What the benchmark scripts share: scratch database names, Redis namespaces of their own, sizes.
+
+Every script takes `--quick`: the same code path end to end with small sizes (seconds, not
+minutes), still printing its ratio against the baseline measured in the same run. The figures of
+a quick run are a smoke test, not something to record (docs/benchmarks.md has the full runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import uuid
+
+# The Redis database the benchmarks use. The test suite has claimed every other number (1-15:
+# tests/conftest.py and the modules that call fresh_redis_url), and each test empties its own when
+# it starts, so no number is a benchmark's alone; 0 is a real deployment's default. So a benchmark
+# never empties a database: each run works in a namespace no one else uses — the deployment's own
+# (`sb:<uid>:`, a fresh uid for each fresh scratch database: app/services/deployment.py), or a
+# random prefix of its own — and deletes its keys when it ends (`delete_keys`).
+# tests/bench/test_quick.py checks both rules.
+REDIS_BENCH = "redis://127.0.0.1:6379/0"
+
+# Set by tests/bench/test_quick.py so it can drop whatever a killed run left behind.
+RUN_ID_ENV = "SB_BENCH_RUN_ID"
+
+
+def scratch_database_name(kind: str) -> str:
+    """A PostgreSQL database name no other run (or test) uses: sb_bench_<kind>_<run>_<random>."""
+    run = os.environ.get(RUN_ID_ENV, "")
+    return "_".join(p for p in ("sb_bench", kind, run, uuid.uuid4().hex[:8]) if p)
+
+
+def run_prefix(kind: str) -> str:
+    """A Redis key prefix for this run alone: sb:bench-<kind>-<random>:"""
+    return f"sb:bench-{kind}-{uuid.uuid4().hex[:12]}:"
+
+
+def delete_keys(url: str, prefix: str) -> int:
+    """Deletes every key under `prefix` in the Redis database of `url`; returns how many."""
+    import redis
+
+    if not re.fullmatch(r"sb:[0-9a-z-]{8,}:[0-9a-z:]*", prefix):  # a run's own namespace, never all of sb:
+        raise ValueError(f"refusing to delete keys under {prefix!r}")
+    client = redis.Redis.from_url(url)
+    deleted = 0
+    try:
+        batch = []
+        for key in client.scan_iter(match=prefix + "*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                deleted += client.unlink(*batch)
+                batch = []
+        if batch:
+            deleted += client.unlink(*batch)
+    finally:
+        client.close()
+    return deleted
+
+
+def add_quick(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes (seconds): a smoke test of the whole path, figures not for the record")
+
+
+def sizes(args: argparse.Namespace, full: dict, quick: dict) -> argparse.Namespace:
+    """Fills every size option left unset (None) from `quick` or `full`."""
+    for name, value in (quick if args.quick else full).items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, value)
+    return args
