@@ -4,14 +4,24 @@
 - A routing pass is scheduled when a chat starts waiting, a CSR's place frees up, or a CSR becomes
   Available (off the caller's path: the reply does not wait for everyone else's decisions).
 - The live Visitors list shows each visitor's chat state.
+- A chat that goes back to waiting (re-queued, transferred to a department) while its visitor has
+  no tab open is abandoned after the visitor grace period unless a tab comes back — as when a
+  waiting visitor leaves.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
 from app.runtime import Listeners
-from app.services import routing, routing_state
+from app import presence, runtime
+from app.clock import utcnow
+from app.services import ServiceError, conversations, routing, routing_state
 from app.tracking import live
+
+log = logging.getLogger(__name__)
 
 # Events after which the routing store must follow the chat's new state.
 ROUTING_KINDS = frozenset({
@@ -41,6 +51,31 @@ async def show_chat_state(conversation: Conversation, event: ConversationEvent) 
     await live.update(conversation.visitor_id, chat=CHAT_STATES[event.kind])
 
 
+class DepartedChecks(set):
+    """Grace periods running for visitors whose chat went back to waiting while they were away."""
+
+
+async def abandon_if_departed(conversation: Conversation, event: ConversationEvent) -> None:
+    if conversation.status != "waiting" or await presence.count(conversation.visitor_id) > 0:
+        return
+    rt = runtime.current()
+    left_at = utcnow()
+
+    async def later() -> None:
+        try:
+            await asyncio.sleep(rt.settings.visitor_abandon_grace_seconds)
+            await conversations.abandon_if_gone(conversation.visitor_id, left_at)
+        except (asyncio.CancelledError, ServiceError):
+            pass
+        except Exception:  # best effort: the chat stays waiting and is routed as usual
+            log.exception("abandoning a departed visitor's chat failed")
+
+    checks = rt.state(DepartedChecks)
+    task = asyncio.get_running_loop().create_task(later())
+    checks.add(task)
+    task.add_done_callback(checks.discard)
+
+
 async def sync_agent(user: User, event: AgentStatusEvent) -> None:
     await routing_state.sync_agent(user.id)
     if event.status == "available":
@@ -51,5 +86,6 @@ def install(listeners: Listeners) -> Listeners:
     listeners.on_conversation(ROUTING_KINDS, sync_routing_store)
     listeners.on_conversation(ROUTE_AFTER, route_soon)
     listeners.on_conversation(set(CHAT_STATES), show_chat_state)
+    listeners.on_conversation({"requeued", "transferred"}, abandon_if_departed)
     listeners.on_agent_status(sync_agent)
     return listeners

@@ -206,9 +206,10 @@ async def demo_agent_reset(demo_agent_login, base_url, demo_deployment):
     yield
     agent = await clients.agent(base_url, DEMO_AGENT, demo_deployment.password, token=demo_agent_login.socket_token)
     try:
-        assert (await agent.call("set_status", {"status": "offline"}))["ok"]
+        # Close their chats first: going Offline would hand them back to the queue.
         for conversation in (await agent.call("list", {}))["conversations"]:
             if conversation["status"] != "closed":
                 await agent.call("close", {"conversation_id": conversation["id"]})
+        assert (await agent.call("set_status", {"status": "offline"}))["ok"]
     finally:
         await agent.disconnect()

@@ -144,7 +144,7 @@ async def test_an_admins_rule_invites_visitors_on_pricing_when_someone_has_room(
         await expect(card(page)).to_have_count(0)
         assert errors.errors == []
     finally:
-        await full.call("set_status", {"status": "offline"})
+        await clients.sign_off(full)
         await full.disconnect()
         if chatter is not None:
             await chatter.disconnect()
@@ -192,5 +192,5 @@ async def test_an_admins_rule_invites_visitors_on_pricing_when_someone_has_room(
         assert (await csr.call("close", {"conversation_id": assigned["id"]}))["ok"]
         assert errors.errors == []
     finally:
-        await csr.call("set_status", {"status": "offline"})
+        await clients.sign_off(csr)
         await csr.disconnect()

@@ -56,11 +56,18 @@ async def test_a_csr_takes_a_chat_from_a_manual_queue(demo, demo_site_key, new_p
 
 
 async def test_a_csr_accepts_one_offer_and_declines_another(demo, demo_site_key, new_page):
+    """Quinn accepts the first offer; the second they decline, and it is offered to their colleague
+    (with nobody else in the queue, a declined chat is offered to the same CSR again)."""
     base = demo.server.url
-    email, desk = await csr_with_department(demo, demo_site_key, "--offer-seconds", "60")
+    tag = new_id()[:6]
+    colleague_email = f"casey-{tag}@example.com"
+    demo.create_user(colleague_email, "agent", f"Casey {tag}")
+    email, desk = await csr_with_department(demo, demo_site_key, "--offer-seconds", "60",
+                                            "--member", colleague_email)
     _, page, errors = await new_page()
     await sign_in(page, base, email, demo.password)
     await set_status(page, "Available")
+    colleague = await clients.agent(base, colleague_email, demo.password)
     first, first_id = await ask(base, demo_site_key, desk, "Do you price-match?")
     try:
         offer = page.get_by_role("group", name=re.compile(r"^Chat offer from "))
@@ -71,10 +78,17 @@ async def test_a_csr_accepts_one_offer_and_declines_another(demo, demo_site_key,
         await expect(offer).to_have_count(0)
         await expect(chat_list(page)).to_have_count(1)
 
+        # Casey becomes Available now: Quinn, idle since their last chat began, has waited longer
+        # (longest idle), so the second chat is offered to Quinn first.
+        assert (await colleague.call("set_status", {"status": "available"}))["ok"]
         second, second_id = await ask(base, demo_site_key, desk, "And gift wrapping?")
         try:
             await expect(offer).to_have_count(1)
             await offer.get_by_role("button", name=re.compile(r"^Decline chat from ")).click()
+            await expect(offer).to_have_count(0)
+            offered = await colleague.rec.wait_for("conversation.offered", lambda c: c["id"] == second_id,
+                                                   timeout=15)
+            assert offered["id"] == second_id
             await expect(offer).to_have_count(0)
             await expect(chat_list(page)).to_have_count(1)
         finally:
@@ -84,4 +98,6 @@ async def test_a_csr_accepts_one_offer_and_declines_another(demo, demo_site_key,
     finally:
         await first.call("close", {"conversation_id": first_id})
         await first.disconnect()
+        await clients.sign_off(colleague)
+        await colleague.disconnect()
         await set_status(page, "Offline")

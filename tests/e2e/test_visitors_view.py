@@ -304,7 +304,7 @@ async def test_invite_a_visitor_and_follow_the_invitation(live, new_page, csr_st
         await expect(invitation_cell).to_contain_text("Declined")
         assert errors.errors == []
     finally:
-        await me.call("set_status", {"status": "offline"})
+        await clients.sign_off(me)
         await me.disconnect()
         if ann is not None and ann.connected:
             await ann.disconnect()

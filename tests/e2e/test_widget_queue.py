@@ -40,5 +40,5 @@ async def test_the_visitor_picks_a_topic_and_sees_their_place_in_line(demo, demo
         assert errors.errors == []
         await agent.call("close", {"conversation_id": assigned["id"]})
     finally:
-        await agent.call("set_status", {"status": "offline"})
+        await clients.sign_off(agent)
         await agent.disconnect()

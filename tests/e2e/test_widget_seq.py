@@ -70,6 +70,6 @@ async def test_whispers_leave_no_hole_in_the_widgets_numbers(demo, new_page, dem
     finally:
         if cid is not None:
             await csr.call("close", {"conversation_id": cid})
-        await csr.call("set_status", {"status": "offline"})
+        await clients.sign_off(csr)
         for client in (csr, boss):
             await client.disconnect()

@@ -391,6 +391,60 @@ async def test_a_csr_forced_offline_by_a_supervisor_hands_their_chats_back(floor
     await _hand_back(floor, go_offline)
 
 
+async def test_a_deactivated_csr_hands_their_chats_back_and_is_signed_out_everywhere(floor):
+    """An admin deactivates Olga, who holds two chats and has a console on each worker: her chats
+    go back to the front of the queue (reason `deactivated`), both consoles are disconnected, and
+    neither her socket token nor her password lets her back in. A supervisor may not do this."""
+    await floor.staff("Olga", capacity=2, server=0)
+    await floor.second_console("Olga", server=-1)
+    await floor.staff("Pat", capacity=2, server=-1)
+    await floor.staff("Sue", capacity=2, server=-1, role="supervisor")
+    await floor.staff("Ada", capacity=2, server=0, role="admin")
+    queue = floor.department("Returns", "Olga", "Pat")
+    token = await clients.socket_token(floor.server(0), floor.email("Olga"), floor.d.password)
+    await floor.available("Olga")
+    held = [await floor.ask(queue, f"Return number {i}", server=i) for i in range(2)]
+    for cid in held:
+        await floor.given_to("Olga", cid)
+
+    refused = await floor.consoles["Sue"].call("deactivate_user", {"user_id": floor.id("Olga")})
+    assert code(refused) == "forbidden", refused
+    assert code(await floor.consoles["Ada"].call("deactivate_user", {"user_id": floor.id("Ada")})) == "invalid_state"
+    assert code(await floor.consoles["Ada"].call("deactivate_user", {"user_id": 10**9})) == "not_found"
+    assert code(await floor.consoles["Ada"].call("deactivate_user", {"user_id": "Olga"})) == "bad_request"
+
+    ack = await floor.consoles["Ada"].call("deactivate_user", {"user_id": floor.id("Olga")})
+    assert ack == {"ok": True}, ack
+    for cid in held:
+        await floor.visitors[cid].rec.wait_for("conversation", lambda c, cid=cid: c["id"] == cid
+                                               and c["status"] == "waiting", timeout=WAIT)
+    deadline = asyncio.get_running_loop().time() + WAIT
+    for console in (floor.consoles["Olga"], *floor.extra_consoles):
+        while console.sio.connected:  # polling the client's own state, not the server's
+            assert asyncio.get_running_loop().time() < deadline, "a console of Olga's stayed connected"
+            await asyncio.sleep(0.05)
+    requeued = await fetch(floor.d, "SELECT conversation_id, data FROM conversation_event WHERE kind = 'requeued' "
+                                    "AND conversation_id IN (?, ?)", *held)
+    assert sorted(r["conversation_id"] for r in requeued) == sorted(held)
+    assert all("deactivated" in str(r["data"]) for r in requeued), requeued
+    board = await floor.consoles["Sue"].call("board", {})
+    assert floor.id("Olga") not in [a["id"] for a in board["agents"]]
+    audit = await fetch(floor.d, "SELECT action FROM audit_event WHERE target_user_id = ?", floor.id("Olga"))
+    assert [r["action"] for r in audit] == ["deactivate"]
+
+    comeback = clients.Client("/agent")
+    with pytest.raises(Exception):
+        await comeback.sio.connect(floor.server(-1), namespaces=["/agent"], auth={"token": token},
+                                   transports=["websocket"], wait_timeout=10)
+    assert comeback.connect_error["data"]["code"] == "unauthorized", comeback.connect_error
+    with pytest.raises(AssertionError):
+        await clients.socket_token(floor.server(0), floor.email("Olga"), floor.d.password)
+
+    await floor.available("Pat")
+    for cid in held:
+        await floor.given_to("Pat", cid)
+
+
 async def test_away_keeps_the_chats(floor):
     await floor.staff("Olga", capacity=2, server=0)
     await floor.staff("Pat", capacity=2, server=-1)

@@ -37,6 +37,6 @@ async def test_visitor_message_reaches_available_agent_and_reply_comes_back(depl
         closed = await visitor.rec.wait_for("conversation", lambda c: c["status"] == "closed")
         assert closed["id"] == conversation_id
     finally:
-        await agent.call("set_status", {"status": "offline"})
+        await clients.sign_off(agent)
         await visitor.disconnect()
         await agent.disconnect()

@@ -27,7 +27,7 @@ async def ended_chat(deployment):
     cid = ack["conversation_id"]
     await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
     yield agent, visitor, cid
-    await agent.call("set_status", {"status": "offline"})
+    await clients.sign_off(agent)
     await agent.disconnect()
     await visitor.disconnect()
 

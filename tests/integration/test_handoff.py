@@ -36,7 +36,7 @@ async def team(deployment):
         "first_user": first_user, "second_user": second_user, "department": department,
     }
     for client in (first, second):
-        await client.call("set_status", {"status": "offline"})
+        await clients.sign_off(client)
         await client.disconnect()
     await visitor.disconnect()
 

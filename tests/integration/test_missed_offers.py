@@ -98,7 +98,7 @@ async def test_missing_the_limit_in_a_row_sets_the_csr_away(deployment):
     finally:
         await visitor.call("close", {"conversation_id": cid})
         await visitor.disconnect()
-        await agent.call("set_status", {"status": "offline"})
+        await clients.sign_off(agent)
         await agent.disconnect()
 
 
@@ -132,5 +132,5 @@ async def test_an_accepted_offer_resets_the_count(deployment):
             if visitor is not None:
                 await visitor.call("close", {"conversation_id": cid})
                 await visitor.disconnect()
-        await agent.call("set_status", {"status": "offline"})
+        await clients.sign_off(agent)
         await agent.disconnect()

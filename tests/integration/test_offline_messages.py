@@ -48,7 +48,7 @@ async def test_a_queue_is_open_with_an_available_member_within_its_hours(deploym
         assert state["departments"][str(closed_desk)] is False  # outside its hours
         assert code(await visitor.call("availability", [])) == "bad_request"
     finally:
-        await agent.call("set_status", {"status": "offline"})
+        await clients.sign_off(agent)
         await agent.disconnect()
         await visitor.disconnect()
 

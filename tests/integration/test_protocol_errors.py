@@ -41,7 +41,7 @@ async def held_chat(deployment, request):
     ack = await owner.call("message", {"client_id": new_id(), "body": "my private question"})
     await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == ack["conversation_id"])
     yield agent, owner, ack["conversation_id"]
-    await agent.call("set_status", {"status": "offline"})
+    await clients.sign_off(agent)
     await owner.disconnect()
     await agent.disconnect()
 

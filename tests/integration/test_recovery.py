@@ -22,7 +22,7 @@ async def chat(deployment, request):
     opened = await agent.call("open", {"conversation_id": conversation_id})
     assert opened["ok"]
     yield deployment, agent, visitor, conversation_id
-    await agent.call("set_status", {"status": "offline"})
+    await clients.sign_off(agent)
     for client in (agent, visitor):
         if client.connected:
             await client.disconnect()

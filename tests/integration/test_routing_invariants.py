@@ -218,5 +218,5 @@ async def test_never_held_twice_and_nobody_waits_beside_free_room(floor):
         await db.close()
         await store.aclose()
         for agent in agents.values():
-            await agent.call("set_status", {"status": "offline"})
+            await clients.sign_off(agent)
             await agent.disconnect()

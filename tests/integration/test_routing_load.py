@@ -132,5 +132,5 @@ async def test_200_visitors_20_csrs_two_workers(floor):
     await db.close()
     await store.aclose()
     for agent in agents:
-        await agent.call("set_status", {"status": "offline"})
+        await clients.sign_off(agent)
         await agent.disconnect()

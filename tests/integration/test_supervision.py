@@ -30,7 +30,7 @@ async def floor(deployment):
            "boss_user": boss_user, "tag": tag}
     for client in (csr, boss):
         if client.connected:
-            await client.call("set_status", {"status": "offline"})
+            await clients.sign_off(client)
             await client.disconnect()
     await visitor.disconnect()
 

@@ -92,6 +92,6 @@ async def test_each_supervisory_action_is_audited_with_actor_target_and_time(dep
             await boss.call("close", {"conversation_id": cid})
         for client in (csr, boss):
             if client.connected:
-                await client.call("set_status", {"status": "offline"})
+                await clients.sign_off(client)
                 await client.disconnect()
         await visitor.disconnect()

@@ -101,7 +101,7 @@ async def chat(deployment):
             await visitor.call("close", {"conversation_id": cid})  # `invalid_state` when a test closed it
         for client in (ann, bob):
             if client.connected:
-                await client.call("set_status", {"status": "offline"})
+                await clients.sign_off(client)
         for client in people:
             if client.connected:
                 await client.disconnect()

@@ -203,6 +203,6 @@ async def test_todays_figures_follow_a_scripted_day(center):
         for client in visitors:
             if client.connected:
                 await client.disconnect()
-        await csr.call("set_status", {"status": "offline"})
+        await clients.sign_off(csr)
         await csr.disconnect()
         await boss.disconnect()
