@@ -14,9 +14,9 @@ from tests.support.server import deploy
 
 
 @pytest.fixture(scope="module")
-def planned_center():
+async def planned_center():
     deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env={"CENTER_TIME_ZONE": ZONE})
-    seed_history(deployment, weeks=3)
+    await seed_history(deployment, weeks=3)
     yield deployment
     deployment.stop()
 
