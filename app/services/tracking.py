@@ -23,7 +23,9 @@ conversion in the explorer and the invitation funnel).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -406,9 +408,15 @@ async def page_time(visitor: Visitor, settings: TrackingSettings, view_key: str,
     _schedule()
 
 
-def check_props(props: Any) -> dict[str, Any]:
-    import json
+def _scalar(value: Any, what: str) -> None:
+    """A value a site may attach: a string, a finite number, a boolean or null."""
+    if value is not None and not isinstance(value, (str, int, float, bool)):
+        raise ServiceError("bad_request", f"{what} must be strings, numbers, booleans or null.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ServiceError("bad_request", f"{what} must be finite numbers (no NaN or Infinity).")
 
+
+def check_props(props: Any) -> dict[str, Any]:
     if props is None:
         return {}
     if not isinstance(props, dict):
@@ -418,8 +426,7 @@ def check_props(props: Any) -> dict[str, Any]:
     for key, value in props.items():
         if not EVENT_NAME.match(str(key)):
             raise ServiceError("bad_request", "A key of 'props' is not 1-64 letters, digits, '_', '.', ':' or '-'.")
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            raise ServiceError("bad_request", "'props' values must be strings, numbers, booleans or null.")
+        _scalar(value, "'props' values")
     if len(json.dumps(props)) > MAX_PROPS_JSON:
         raise ServiceError("too_large", f"'props' is larger than {MAX_PROPS_JSON} bytes.")
     return props
@@ -448,8 +455,7 @@ def check_attributes(attributes: Any) -> dict[str, Any]:
     for key, value in attributes.items():
         if not EVENT_NAME.match(str(key)):
             raise ServiceError("bad_request", "An attribute name is not 1-64 letters, digits, '_', '.', ':' or '-'.")
-        if value is not None and not isinstance(value, (str, int, float, bool)):
-            raise ServiceError("bad_request", "Attribute values must be strings, numbers, booleans or null.")
+        _scalar(value, "Attribute values")
         if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_CHARS:
             raise ServiceError("too_large", f"An attribute value is longer than {MAX_ATTRIBUTE_CHARS} characters.")
     return attributes

@@ -21,7 +21,7 @@ from app import runtime as runtime_mod
 from app.config import Settings, load_settings
 from app.paths import CONSOLE_DIST, DEMO_STATIC
 from app import bus
-from app.realtime import rooms
+from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
 from app.services import deployment, listeners, routing, tracking
@@ -47,7 +47,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     # this is (`create_app`); until then it is a channel nobody else uses.
     manager = (rooms.RedisManager(settings.redis_url, channel=f"switchboard:starting:{secrets.token_hex(8)}")
                if settings.redis_url else rooms.LocalManager())
-    sio = socketio.AsyncServer(
+    sio = server.Server(
         async_mode="asgi",
         client_manager=manager,
         # Origins are checked per site in the /visitor connect handler, and against the

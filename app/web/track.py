@@ -31,6 +31,34 @@ from app.tracking import live
 
 MAX_BODY = 16 * 1024
 MAX_EVENTS = 20
+MAX_DEPTH = 6  # {events: [{props: {…}}]} is 4 deep; anything deeper is refused before parsing
+
+
+def nesting_depth(raw: str) -> int:
+    """How deep JSON text nests its arrays and objects (strings skipped), without parsing it:
+    deeply nested input never reaches the recursive parser."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number")
 TYPES = ("page_view", "page_time", "track")
 
 
@@ -75,9 +103,17 @@ async def beacon(request: Request) -> Response:
     if raw is None:
         return _error("too_large", f"The body is larger than {MAX_BODY} bytes.", 413)
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _error("bad_request", "The body is not JSON.", 400)
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        return _error("bad_request", "The body is not UTF-8 JSON.", 400)
+    if nesting_depth(text) > MAX_DEPTH:
+        return _error("bad_request", f"The body nests deeper than {MAX_DEPTH} levels.", 400)
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except ValueError as exc:
+        finite = "finite number" in str(exc)
+        return _error("bad_request", "Numbers must be finite (no NaN or Infinity)." if finite
+                      else "The body is not JSON.", 400)
     if not isinstance(data, dict) or not isinstance(data.get("site"), str) or len(data["site"]) > 64:
         return _error("bad_request", "'site' (the site key) is required.", 400)
     if not isinstance(data.get("token"), str) or len(data["token"]) > 512:

@@ -1,0 +1,96 @@
+"""Hostile input through a running server (issue: security — hostile input gets a 4xx or an error
+ack): reserved event names sent by a client run nothing; NaN and Infinity are refused in socket
+events and beacons; deeply nested beacons get a 400, never a 500."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.support import clients
+from tests.support.clients import new_id
+
+SHOP = "https://shop.example.com"
+
+
+def code(ack) -> str | None:
+    return None if ack.get("ok") else ack["error"]["code"]
+
+
+async def visitors_online(agent: clients.Client) -> set[str]:
+    listed = await agent.call("visitors", {})
+    assert listed["ok"], listed
+    return {row["id"] for row in listed["visitors"]}
+
+
+async def test_a_client_cannot_run_the_servers_connect_or_disconnect_handlers(deployment):
+    d = deployment
+    tag = new_id()[:6]
+    d.create_user(f"watch-{tag}@example.com", "agent", f"Wes Watch {tag}")
+    agent = await clients.agent(d.servers[0].url, f"watch-{tag}@example.com", d.password)
+    visitor = await clients.visitor(d.servers[-1].url, d.site_key, d.origin)
+    vid = visitor.rec.of("session")[0]["visitor_id"]
+    try:
+        assert (await agent.call("visitors", {}))["ok"]
+        assert (await visitor.call("page_view", {"url": SHOP + "/tents", "title": "Tents"}))["ok"]
+        await agent.rec.wait_for("visitors.delta", lambda dl: any(r["id"] == vid for r in dl["upsert"]), timeout=15)
+        for name in ("disconnect", "connect", "connect_error"):
+            for _ in range(2):
+                ack = await visitor.call(name, {})
+                assert code(ack) == "bad_request" and name in ack["error"]["message"], ack
+        # Presence was neither dropped nor counted twice: the visitor is online, the socket works…
+        assert vid in await visitors_online(agent)
+        assert (await visitor.call("page_view", {"url": SHOP + "/tents/alpine", "title": "Alpine"}))["ok"]
+        # … and leaving once is leaving: the real disconnect takes them off the list.
+        await visitor.disconnect()
+        await agent.rec.wait_for("visitors.delta", lambda dl: vid in dl["remove"], timeout=15)
+        assert vid not in await visitors_online(agent)
+
+        # The console's namespace alike: still connected, still Available.
+        assert (await agent.call("set_status", {"status": "available"}))["ok"]
+        assert code(await agent.call("disconnect", {})) == "bad_request"
+        assert code(await agent.call("connect", {"token": "x"})) == "bad_request"
+        status = await agent.call("set_status", {"status": "available"})
+        assert status["ok"] and status["status"] == "available"
+    finally:
+        if visitor.sio.connected:
+            await visitor.disconnect()
+        await clients.sign_off(agent)
+        await agent.disconnect()
+
+
+async def test_nan_and_infinity_are_refused_and_never_stored(deployment):
+    d = deployment
+    agent = await clients.agent(d.server.url, "agent@example.com", d.password)
+    visitor = await clients.visitor(d.server.url, d.site_key, d.origin)
+    session = visitor.rec.of("session")[0]
+    vid, token = session["visitor_id"], session["token"]
+    try:
+        assert (await visitor.call("page_view", {"url": SHOP + "/b", "view_id": "b1"}))["ok"]
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            ack = await visitor.call("identify", {"attributes": {"score": bad}})
+            assert code(ack) == "bad_request" and "finite" in ack["error"]["message"], ack
+            ack = await visitor.call("track", {"name": "checkout", "props": {"total": bad}})
+            assert code(ack) == "bad_request" and "finite" in ack["error"]["message"], ack
+        assert (await visitor.call("track", {"name": "checkout", "props": {"total": 12.5}}))["ok"]
+        headers = {"Origin": d.origin, "Content-Type": "text/plain;charset=UTF-8"}
+        async with httpx.AsyncClient(base_url=d.server.url) as http:
+            for literal in ("NaN", "Infinity", "-Infinity"):
+                body = ('{"site": %s, "token": %s, "events": [{"type": "track", "name": "x", "props": {"v": %s}}]}'
+                        % (json.dumps(d.site_key), json.dumps(token), literal))
+                response = await http.post("/api/track", content=body, headers=headers)
+                assert response.status_code == 400, response.text
+                assert "finite" in response.json()["error"]["message"]
+            # Deeply nested JSON is refused before it is parsed (it used to end in a RecursionError).
+            for depth in (7, 8_000):  # 8,000 deep still fits in the 16 KiB a beacon may carry
+                body = '{"site": "x", "events": ' + "[" * depth + "]" * depth + "}"
+                response = await http.post("/api/track", content=body, headers=headers)
+                assert response.status_code == 400, response.text[:200]
+                assert response.json()["error"]["code"] == "bad_request"
+        # What was kept is fine to read back: the CSR's profile of the visitor.
+        profile = await agent.call("visitor_profile", {"visitor_id": vid})
+        assert profile["ok"] and agent.sio.connected, profile
+    finally:
+        await visitor.disconnect()
+        await agent.disconnect()
