@@ -26,6 +26,9 @@ from app.tracking import live
 _SITE_TTL = 30.0
 
 
+_SITE_CACHE_SIZE = 1000
+
+
 class SiteCache(dict[str, tuple[float, Site | None]]):
     """Sites by key as this server last read them (key → (read at, site)), for `_SITE_TTL` seconds;
     on the server's runtime."""
@@ -37,8 +40,16 @@ async def site_by_key(key: str) -> Site | None:
     now = time.monotonic()
     if cached and now - cached[0] < _SITE_TTL:
         return cached[1]
+    if not isinstance(key, str) or not key or len(key) > 64:
+        return None
     site = await Site.get_or_none(key=key)
-    sites[key] = (now, site)
+    if site is not None:  # only keys that exist are kept, and only so many: the cache stays bounded
+        if len(sites) >= _SITE_CACHE_SIZE:
+            for stale in sorted(sites, key=lambda k: sites[k][0])[: len(sites) // 4 or 1]:
+                del sites[stale]
+        sites[key] = (now, site)
+    else:
+        sites.pop(key, None)
     return site
 
 
@@ -152,6 +163,11 @@ class VisitorNamespace(socketio.AsyncNamespace):
         except Exception:  # best effort; the chat stays waiting and is routed as usual
             log.exception("abandoning a departed visitor's chat failed")
 
+    async def _visitor_id(self, sid: str) -> str:
+        """The visitor a socket belongs to: trail limits count per visitor, so a reconnect or a
+        second tab does not start them afresh."""
+        return (await self.get_session(sid)).get("visitor_id") or sid
+
     async def _visitor(self, sid: str) -> Visitor:
         session = await self.get_session(sid)
         visitor = await Visitor.get_or_none(id=session.get("visitor_id"))
@@ -191,7 +207,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         title = v.text(data, "title", max_len=512, required=False)
         referrer = v.url(data, "referrer", required=False)
         view_id = v.client_id(data, "view_id", required=False)
-        await limit(f"pv:{sid}", 60, 60.0)
+        await limit(f"pv:{await self._visitor_id(sid)}", 60, 60.0)
         visitor, settings, tracked = await self._tracking(sid)
         viewed = await tracking.page_view(visitor, settings, url, title, referrer, view_id) if tracked else None
         if viewed is not None:
@@ -204,7 +220,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         data = v.payload(data)
         view_id = v.client_id(data, "view_id")
         active_ms = v.integer(data, "active_ms", minimum=0)
-        await limit(f"pt:{sid}", 60, 60.0)
+        await limit(f"pt:{await self._visitor_id(sid)}", 60, 60.0)
         visitor, settings, tracked = await self._tracking(sid)
         if tracked:
             await tracking.page_time(visitor, settings, view_id, active_ms)
@@ -215,7 +231,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         data = v.payload(data)
         name = v.event_name(data, "name")
         props = tracking.check_props(data.get("props"))
-        await limit(f"track:{sid}", 30, 60.0)
+        await limit(f"track:{await self._visitor_id(sid)}", 30, 60.0)
         visitor, settings, tracked = await self._tracking(sid)
         return ok(tracked=tracked and await invitations.record_event(visitor, settings, name, props))
 
@@ -228,7 +244,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
         if email is not None and ("@" not in email or any(c.isspace() for c in email)):
             raise ServiceError("bad_request", "'email' is not an e-mail address.")
         attributes = tracking.check_attributes(data.get("attributes"))
-        await limit(f"identify:{sid}", 10, 60.0)
+        await limit(f"identify:{await self._visitor_id(sid)}", 10, 60.0)
         visitor, _, _ = await self._tracking(sid)
         await tracking.identify(visitor, external_id, name, email, attributes)
         return ok()

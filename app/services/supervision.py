@@ -95,6 +95,8 @@ async def whisper(user: User, conversation_id: int, *, client_id: str, body: str
     conversation = await _supervised(user, conversation_id)
     if conversation.status == "closed":
         raise ServiceError("closed", "This conversation is closed.")
+    if conversation.status != "assigned":
+        raise ServiceError("invalid_state", "A whisper goes to the CSR of a chat in progress; this one is waiting.")
     message, created = await conversations.append_message(
         conversation, sender_kind="internal", body=body, client_id=client_id, author=user,
         author_name=f"{user.display_name} (whisper)",

@@ -94,3 +94,47 @@ async def test_nan_and_infinity_are_refused_and_never_stored(deployment):
     finally:
         await visitor.disconnect()
         await agent.disconnect()
+
+
+async def test_trail_limits_count_per_visitor_so_a_reconnect_does_not_reset_them(deployment):
+    d = deployment
+    first = await clients.visitor(d.servers[0].url, d.site_key, d.origin)
+    token = first.rec.of("session")[0]["token"]
+    try:
+        acks = [await first.call("identify", {"name": f"Name {i}"}) for i in range(10)]
+        assert all(a["ok"] for a in acks), acks
+        assert code(await first.call("identify", {"name": "One more"})) == "rate_limited"
+    finally:
+        await first.disconnect()
+    # The same visitor again, on the other worker: the minute is not over, the limit still holds.
+    again = await clients.visitor(d.servers[-1].url, d.site_key, d.origin, token=token)
+    try:
+        assert code(await again.call("identify", {"name": "After a reconnect"})) == "rate_limited"
+        # Someone else is not limited by it.
+        other = await clients.visitor(d.servers[-1].url, d.site_key, d.origin)
+        try:
+            assert (await other.call("identify", {"name": "Someone else"}))["ok"]
+        finally:
+            await other.disconnect()
+    finally:
+        await again.disconnect()
+
+
+async def test_a_supervisor_whispers_only_into_a_chat_in_progress(deployment):
+    d = deployment
+    tag = new_id()[:6]
+    d.create_user(f"sup-{tag}@example.com", "supervisor", f"Sol Sup {tag}")
+    boss = await clients.agent(d.server.url, f"sup-{tag}@example.com", d.password)
+    visitor = await clients.visitor(d.server.url, d.site_key, d.origin)
+    try:
+        sent = await visitor.call("message", {"client_id": new_id(), "body": "Anyone?"})
+        assert sent["ok"], sent
+        ack = await boss.call("whisper", {"conversation_id": sent["conversation_id"], "client_id": new_id(),
+                                          "body": "psst"})
+        assert code(ack) == "invalid_state", ack
+        opened = await boss.call("open", {"conversation_id": sent["conversation_id"]})
+        assert [m["sender"] for m in opened["messages"]] == ["visitor"], opened
+    finally:
+        await visitor.call("close", {"conversation_id": sent["conversation_id"]})
+        await visitor.disconnect()
+        await boss.disconnect()
