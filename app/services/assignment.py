@@ -48,15 +48,8 @@ async def hand_to(
     now = at or utcnow()
     cid = conversation.id
     if not reserved:
-        result = await runtime.current().routing_store.take(
-            cid, agent.id, routing_state.now_ms(), expect=previous, force=force, release=-cid if from_warm else None,
-        )
-        if result == "full":
-            raise ServiceError("unavailable", f"{agent.display_name} has no free capacity.")
-        if result == "unavailable":
-            raise ServiceError("unavailable", f"{agent.display_name} is not available.")
-        if result != "ok":
-            raise ServiceError("invalid_state", "Someone else has taken this chat.")
+        await _take_place(cid, agent, "Someone else has taken this chat.", expect=previous, force=force,
+                          release=-cid if from_warm else None)
     if previous is None:
         condition = ({"offered_to_id": agent.id, "offer_expires_at__gt": now} if offered
                      else {"offered_to_id": None})
@@ -102,17 +95,10 @@ async def hand_to(
     await events.conversation_event(conversation, "assigned", agent_id=agent.id, at=now, **data)
     if previous is not None:  # before anything more of this chat is published
         await bus.leave_conversation(previous, cid)
-    if note:  # staff only: an internal note never reaches the visitor
-        internal, _ = await conversations.append_message(
-            conversation, sender_kind="internal", body=note, client_id=None, author=actor,
-            author_name=f"{actor.display_name} (transfer note)" if actor else None,
-        )
-        await conversations.publish_message(conversation, internal)
+    if note and actor is not None:
+        await transfer_note(conversation, actor, note)
     if announce:
-        notice, _ = await conversations.append_message(
-            conversation, sender_kind="system", body=f"{agent.display_name} joined the chat.", client_id=None
-        )
-        await conversations.publish_message(conversation, notice)
+        await system_notice(conversation, f"{agent.display_name} joined the chat.")
     await bus.to_visitor(conversation.visitor_id, "conversation", serialize.conversation_for_visitor(conversation, agent))
     summary = await conversations.agent_summary(conversation)
     await bus.to_staff("conversation.assigned", summary, agent_id=agent.id)
@@ -130,13 +116,7 @@ async def join_warm(actor: User, conversation: Conversation, colleague: User, no
         raise ServiceError("invalid_state", f"{colleague.display_name} is in this chat already.")
     if await Participant.exists(conversation_id=cid, kind="warm", left_at=None):
         raise ServiceError("invalid_state", "A warm transfer of this chat is under way already.")
-    result = await runtime.current().routing_store.take(-cid, colleague.id, routing_state.now_ms())
-    if result == "full":
-        raise ServiceError("unavailable", f"{colleague.display_name} has no free capacity.")
-    if result == "unavailable":
-        raise ServiceError("unavailable", f"{colleague.display_name} is not available.")
-    if result != "ok":
-        raise ServiceError("invalid_state", "A warm transfer of this chat is under way already.")
+    await _take_place(-cid, colleague, "A warm transfer of this chat is under way already.")
     now = utcnow()
     if await Conversation.filter(id=cid, status="assigned", agent_id=conversation.agent_id).count() == 0:
         await routing_state.sync_chat(cid)
@@ -146,15 +126,8 @@ async def join_warm(actor: User, conversation: Conversation, colleague: User, no
                                     from_agent_id=conversation.agent_id, to_agent_id=colleague.id, warm=True,
                                     has_note=bool(note))
     if note:
-        internal, _ = await conversations.append_message(
-            conversation, sender_kind="internal", body=note, client_id=None, author=actor,
-            author_name=f"{actor.display_name} (transfer note)",
-        )
-        await conversations.publish_message(conversation, internal)
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"{colleague.display_name} joined the chat.", client_id=None
-    )
-    await conversations.publish_message(conversation, notice)
+        await transfer_note(conversation, actor, note)
+    await system_notice(conversation, f"{colleague.display_name} joined the chat.")
     summary = await conversations.agent_summary(conversation)
     await bus.to_staff("conversation.assigned", summary, agent_id=colleague.id)
     await bus.to_staff("conversation.updated", summary, agent_id=conversation.agent_id)
@@ -188,11 +161,33 @@ async def requeue(conversation: Conversation, agent_id: int, *, reason: str) -> 
     await Participant.filter(conversation_id=conversation.id, left_at=None).update(left_at=now)
     await events.conversation_event(conversation, "requeued", agent_id=agent_id, at=now, reason=reason)
     await bus.leave_conversation(agent_id, conversation.id)
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body="We are connecting you to someone else…", client_id=None
-    )
-    await conversations.publish_message(conversation, notice)
+    await system_notice(conversation, "We are connecting you to someone else…")
     await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation), agent_id=agent_id)
     await bus.to_visitor(conversation.visitor_id, "conversation", serialize.conversation_for_visitor(conversation, None))
     return True
 
+
+async def _take_place(member: int, agent: User, taken: str, **how) -> None:
+    """Take `agent`'s place for `member` (a chat, or −chat for a warm place) in the routing store."""
+    result = await runtime.current().routing_store.take(member, agent.id, routing_state.now_ms(), **how)
+    if result == "full":
+        raise ServiceError("unavailable", f"{agent.display_name} has no free capacity.")
+    if result == "unavailable":
+        raise ServiceError("unavailable", f"{agent.display_name} is not available.")
+    if result != "ok":
+        raise ServiceError("invalid_state", taken)
+
+
+async def transfer_note(conversation: Conversation, actor: User, note: str) -> None:
+    """The transferring CSR's note: an internal message, for staff only (never the visitor)."""
+    internal, _ = await conversations.append_message(
+        conversation, sender_kind="internal", body=note, client_id=None, author=actor,
+        author_name=f"{actor.display_name} (transfer note)",
+    )
+    await conversations.publish_message(conversation, internal)
+
+
+async def system_notice(conversation: Conversation, body: str) -> None:
+    """A system message both sides see ("Dana joined the chat.")."""
+    notice, _ = await conversations.append_message(conversation, sender_kind="system", body=body, client_id=None)
+    await conversations.publish_message(conversation, notice)

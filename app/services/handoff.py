@@ -95,16 +95,9 @@ async def transfer(
     )
     if previous_agent_id is not None:  # before anything more of this chat is published
         await bus.leave_conversation(previous_agent_id, conversation.id)
-    if note:  # staff only
-        internal, _ = await conversations.append_message(
-            conversation, sender_kind="internal", body=note, client_id=None, author=actor,
-            author_name=f"{actor.display_name} (transfer note)",
-        )
-        await conversations.publish_message(conversation, internal)
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"Transferring you to {department.name}…", client_id=None
-    )
-    await conversations.publish_message(conversation, notice)
+    if note:
+        await assignment.transfer_note(conversation, actor, note)
+    await assignment.system_notice(conversation, f"Transferring you to {department.name}…")
     if previous_agent_id is not None:
         await bus.to_staff("conversation.updated", await conversations.agent_summary(conversation),
                            agent_id=previous_agent_id)
@@ -139,10 +132,7 @@ async def requeue_all(agent: User, *, reason: str) -> list[int]:
 
 
 async def _announce_left(conversation: Conversation, user: User) -> None:
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"{user.display_name} left the chat.", client_id=None
-    )
-    await conversations.publish_message(conversation, notice)
+    await assignment.system_notice(conversation, f"{user.display_name} left the chat.")
     summary = await conversations.agent_summary(conversation)
     await bus.to_staff("conversation.updated", summary, agent_id=user.id)
     await bus.to_staff("conversation.updated", summary, agent_id=conversation.agent_id)

@@ -118,10 +118,7 @@ async def barge(user: User, conversation_id: int) -> Conversation:
     ):
         raise ServiceError("invalid_state", "You are in this chat already.")
     await Participant.create(conversation_id=conversation.id, user_id=user.id, kind="barge", joined_at=utcnow())
-    notice, _ = await conversations.append_message(
-        conversation, sender_kind="system", body=f"{user.display_name} joined the chat.", client_id=None
-    )
-    await conversations.publish_message(conversation, notice)
+    await assignment.system_notice(conversation, f"{user.display_name} joined the chat.")
     await events.conversation_event(conversation, "barged", agent_id=user.id)
     await audit(user, "barge", conversation_id=conversation.id)
     return conversation
