@@ -27,6 +27,8 @@ class Site(Model):
     key = fields.CharField(max_length=64, unique=True)
     allowed_origins = fields.JSONField(default=list)
     settings = fields.JSONField(default=dict)
+    # Identity verification: when set, `identify` needs user_hash = HMAC-SHA256(secret, user id).
+    identity_secret = fields.CharField(max_length=128, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -90,6 +92,26 @@ class User(Model):
 
     class Meta:
         table = "app_user"
+
+
+class StaffSession(Model):
+    """A signed-in browser of a staff user. The cookie carries a random id; only its SHA-256 is stored,
+    so a copy of the table opens nothing. Sign-out, deactivation, a password change and "sign out
+    everywhere" set `revoked_at`; idle timeout and absolute lifetime end it too."""
+
+    id = fields.BigIntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user = fields.ForeignKeyField("models.User", related_name="sessions", on_delete=fields.CASCADE)
+    created_at = fields.DatetimeField()
+    last_seen_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    revoked_reason = fields.CharField(max_length=32, null=True)
+    user_agent = fields.CharField(max_length=256, null=True)
+    address = fields.CharField(max_length=64, null=True)
+
+    class Meta:
+        table = "staff_session"
 
 
 class AwayReason(Model):

@@ -28,6 +28,9 @@ class Visitor(Model):
     # The site's own user id, from `Switchboard('identify', {id})`: links this browser's trail
     # with the same person's other devices.
     external_id = fields.CharField(max_length=128, null=True, db_index=True)
+    # True when external_id was proven with the site's identity secret (user_hash); only verified
+    # identities link devices and share transcripts across them.
+    identity_verified = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "visitor"
