@@ -6,7 +6,6 @@ import asyncio
 import logging
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 import socketio
 
@@ -69,8 +68,9 @@ def origin_allowed(site: Site, origin: str | None, environ: dict) -> bool:
         return False
     if origin in {o.rstrip("/") for o in site.allowed_origins}:
         return True
-    # The demo site's pages are served by this server: its own origin is allowed.
-    return bool(site.settings.get("demo")) and urlsplit(origin).netloc == environ.get("HTTP_HOST")
+    # The demo site's pages are served by this server: its configured base URL is allowed (not
+    # whatever the Host header says — a request can claim any host).
+    return bool(site.settings.get("demo")) and origin == runtime.current().settings.public_url
 
 
 def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:

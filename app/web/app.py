@@ -31,7 +31,6 @@ from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
 
-MAX_SOCKET_PAYLOAD = 64 * 1024
 
 
 def redis_channel(redis_url: str, deployment_uid: str) -> str:
@@ -51,10 +50,10 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
         async_mode="asgi",
         client_manager=manager,
         # Origins are checked per site in the /visitor connect handler, and against the
-        # console's own host in /agent; engine.io itself lets any origin through to them.
+        # console's own host in /agent; engine.io lets any origin through to them, and answers
+        # CORS only for origins some site allows (app/realtime/server.py).
         cors_allowed_origins="*",
         transports=list(settings.transports),
-        max_http_buffer_size=MAX_SOCKET_PAYLOAD,
         ping_interval=20,
         ping_timeout=20,
     )
@@ -76,7 +75,16 @@ class ServerApp:
 
     async def __call__(self, scope, receive, send) -> None:
         with runtime_mod.activated(self.runtime), db.using(self.runtime.database):
+            if scope["type"] == "http" and scope["path"].startswith("/socket.io"):
+                await server.learn_origin(_header(scope, b"origin"))  # for the CORS answer
             await self.asgi(scope, receive, send)
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def create_app(settings: Settings | None = None, *, process_wide: bool = True) -> ServerApp:

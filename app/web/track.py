@@ -15,13 +15,12 @@ minute per visitor), 204 when accepted (also when the site keeps no trail: nothi
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app import runtime
+from app import jsonsafe, runtime
 from app.models import Visitor
 from app.realtime import validation as v
 from app.realtime.visitor import origin_allowed, site_by_key
@@ -34,31 +33,6 @@ MAX_EVENTS = 20
 MAX_DEPTH = 6  # {events: [{props: {…}}]} is 4 deep; anything deeper is refused before parsing
 
 
-def nesting_depth(raw: str) -> int:
-    """How deep JSON text nests its arrays and objects (strings skipped), without parsing it:
-    deeply nested input never reaches the recursive parser."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in raw:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-    return deepest
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a finite number")
 TYPES = ("page_view", "page_time", "track")
 
 
@@ -106,14 +80,10 @@ async def beacon(request: Request) -> Response:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         return _error("bad_request", "The body is not UTF-8 JSON.", 400)
-    if nesting_depth(text) > MAX_DEPTH:
-        return _error("bad_request", f"The body nests deeper than {MAX_DEPTH} levels.", 400)
     try:
-        data = json.loads(text, parse_constant=_no_constant)
-    except ValueError as exc:
-        finite = "finite number" in str(exc)
-        return _error("bad_request", "Numbers must be finite (no NaN or Infinity)." if finite
-                      else "The body is not JSON.", 400)
+        data = jsonsafe.loads(text, max_depth=MAX_DEPTH)
+    except jsonsafe.UnsafeJSON as exc:
+        return _error("bad_request", str(exc), 400)
     if not isinstance(data, dict) or not isinstance(data.get("site"), str) or len(data["site"]) > 64:
         return _error("bad_request", "'site' (the site key) is required.", 400)
     if not isinstance(data.get("token"), str) or len(data["token"]) > 512:
