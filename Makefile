@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install build widget console migrate demo serve services unit integration e2e bench lint clean
+.PHONY: run test install build widget console migrate demo serve services cluster unit integration e2e bench lint clean
 
 run: install build migrate demo serve
 
@@ -38,6 +38,12 @@ serve: install
 
 services:
 	bash .ci/services
+
+# PostgreSQL + Redis + WORKERS workers behind nginx on 127.0.0.1:CLUSTER_PORT (deploy/cluster.py); Ctrl+C stops it.
+WORKERS ?= 3
+CLUSTER_PORT ?= 8080
+cluster: install build services
+	$(PY) deploy/cluster.py --workers $(WORKERS) --port $(CLUSTER_PORT)
 
 test: install build services
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -9,6 +9,8 @@ export const ACK_TIMEOUT_MS = 15000;
 export function connect(token) {
   return io("/agent", {
     auth: { token },
+    // Keeps a long-polling connection on one worker behind the load balancer (deploy/nginx.conf).
+    query: { affinity: Math.random().toString(36).slice(2, 12) },
     // WebSocket first works with and without sticky sessions; fall back to
     // long-polling when a proxy refuses WebSockets.
     transports: ["websocket", "polling"],

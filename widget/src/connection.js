@@ -13,9 +13,15 @@ export function resolveBase(src) {
   return { origin: url.origin, path: prefix + "/socket.io/", dir: url.origin + prefix };
 }
 
+// A random key per page, sent with every socket.io request: a load balancer hashes on it to keep
+// a long-polling connection on one worker (deploy/nginx.conf) without relying on cookies or on the
+// visitor's address (an office behind one NAT would all land on one worker).
+export const AFFINITY = Math.random().toString(36).slice(2, 12);
+
 export function openSocket(base, siteKey, store) {
   return io(base.origin + "/visitor", {
     path: base.path,
+    query: { affinity: AFFINITY },
     // WebSocket first; when it cannot open (a proxy that blocks it), long-polling.
     transports: ["websocket", "polling"],
     tryAllTransports: true,
