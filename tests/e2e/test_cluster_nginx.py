@@ -151,3 +151,31 @@ async def test_long_polling_through_nginx_stays_on_one_worker(cluster):
         for client in sockets:
             if client.sio.connected:
                 await client.disconnect()
+
+
+def test_the_tls_block_of_the_deployment_guide_passes_nginx_t(tmp_path):
+    """docs/deployment.md's TLS server blocks, as written, inside deploy/nginx.conf's http block, with
+    a self-signed certificate where the guide names Let's Encrypt's files."""
+    if not Path(NGINX).exists():
+        unavailable("nginx (Debian's package; `make services` installs it)")
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    blocks = [b for b in re.findall(r"```nginx\n(.*?)```", guide, flags=re.S) if "ssl_certificate" in b]
+    assert len(blocks) == 1, "docs/deployment.md should have one TLS nginx block"
+    tls = blocks[0]
+    for needed in ("return 301 https://$host$request_uri;", "Strict-Transport-Security", "$http_host",
+                   "X-Forwarded-Proto $scheme", "proxy_http_version 1.1;"):
+        assert needed in tls, needed
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=chat.example.com", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    tls = re.sub(r"ssl_certificate\s+\S+;", f"ssl_certificate {cert};", tls)
+    tls = re.sub(r"ssl_certificate_key\s+\S+;", f"ssl_certificate_key {key};", tls)
+    tls = tls.replace("listen 80;", "listen 127.0.0.1:18081;").replace("listen 443 ssl", "listen 127.0.0.1:18443 ssl")
+    base = _cluster_module().render_nginx(18080, [18101, 18102])
+    config = base[: base.rindex("}")] + tls + "\n}\n"  # inside the http block
+    for sub in ("logs", "temp"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "nginx.conf").write_text(config)
+    checked = subprocess.run([NGINX, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
