@@ -5,7 +5,6 @@ transport held to one worker by the `affinity` hash."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import os
 import re
@@ -19,7 +18,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import socketio
 from playwright.async_api import expect
 
 from tests.conftest import unavailable

@@ -4,7 +4,6 @@ serves the widget, the console's templates and its scripts."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
