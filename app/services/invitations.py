@@ -24,7 +24,7 @@ from app.models import (Conversation, Department, Invitation, InvitationEvent, I
                         Visitor)
 from app import bus
 from app.routing import hours
-from app.services import ServiceError, assignment, conversations, routing_state, serialize, tracking
+from app.services import ServiceError, assignment, conversations, routing_state, scope, serialize, tracking
 from app.tracking import live, rules
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ async def invite(user: User, visitor_id: str, message: str | None) -> dict:
     if user.status != "available":
         raise ServiceError("unavailable", "Set yourself Available to invite visitors.")
     visitor = await Visitor.get_or_none(id=visitor_id)
-    if visitor is None or visitor.is_bot or await presence.count(visitor.id) == 0:
+    if visitor is None or visitor.is_bot or await presence.count(visitor.id) == 0 \
+            or not await scope.may_read_visitor(user, visitor):  # another site's visitor: not for this CSR
         raise ServiceError("not_found", "This visitor is no longer on the site.")
     if await conversations.open_conversation_of(visitor) is not None:
         raise ServiceError("invalid_state", "This visitor is already in a chat.")

@@ -14,7 +14,7 @@ from app.clock import iso, utcnow
 from app.models import ContactEvent, Conversation, Department, OfflineMessage, User, Visitor
 from app import bus
 from app.routing.hours import HoursError, parse
-from app.services import ServiceError, conversations
+from app.services import ServiceError, conversations, scope
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
@@ -90,17 +90,23 @@ async def _closed_reason(site_id: int, department: Department | None) -> str:
 
 
 async def open_messages(user: User) -> list[dict[str, Any]]:
-    mine = set(await Department.filter(users__id=user.id).values_list("id", flat=True))
+    """The open notes of the queues the user reads (app/services/scope.py): their departments and
+    the general queues of the sites they serve; every one for supervisors and admins."""
+    reach = await scope.reach(user)
+    if not reach.messages:
+        return []
     names = {d["id"]: d["name"] for d in await Department.all().values("id", "name")}
-    rows = await OfflineMessage.filter(handled_at=None).order_by("created_at").limit(200)
-    return [_view(m, names.get(m.department_id)) for m in rows
-            if user.role in ("supervisor", "admin") or m.department_id is None or m.department_id in mine]
+    query = OfflineMessage.filter(handled_at=None)
+    mine = scope.queue_filter(reach)
+    if mine is not None:
+        query = query.filter(mine)
+    rows = await query.order_by("created_at").limit(200)
+    return [_view(m, names.get(m.department_id)) for m in rows]
 
 
 async def mark_done(user: User, message_id: int) -> None:
     message = await OfflineMessage.get_or_none(id=message_id)
-    if message is None or not (user.role in ("supervisor", "admin") or message.department_id is None
-                               or await Department.filter(id=message.department_id, users__id=user.id).exists()):
+    if message is None or not (await scope.reach(user)).covers(message.site_id, message.department_id):
         raise ServiceError("not_found", "No such message.")
     updated = await OfflineMessage.filter(id=message.id, handled_at=None).update(handled_at=utcnow(),
                                                                                    handled_by_id=user.id)

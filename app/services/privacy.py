@@ -16,14 +16,12 @@ from app.models import (
     AuditEvent, Conversation, ConversationEvent, Invitation, Message, OfflineMessage, PageView, TrackEvent, User,
     Visit, Visitor,
 )
-from app.services import ServiceError, tracking
+from app.services import ServiceError, scope, tracking
 from app.tracking import live
-
-ADMIN_ROLES = ("admin",)
 
 
 def _check(user: User | None) -> None:
-    if user is not None and user.role not in ADMIN_ROLES:
+    if user is not None and not scope.may_export(user):
         raise ServiceError("forbidden", "Only admins export or erase a visitor's data.")
 
 

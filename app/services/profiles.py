@@ -1,24 +1,22 @@
-"""A visitor's profile for CSRs: who they are, their whole trail across visits, their earlier
-conversations with transcripts, identify attributes and custom events."""
+"""A visitor's profile for staff: who they are, their whole trail across visits, their earlier
+conversations with transcripts, identify attributes and custom events — as far as the reader's
+scope (app/services/scope.py) allows."""
 
 from __future__ import annotations
 
 from app.clock import iso
 from app.models import PageView, TrackEvent, User, Visit, Visitor
-from app.services import ServiceError, conversations, serialize, tracking, visitors
+from app.services import conversations, scope, serialize, tracking, visitors
 
-STAFF_ROLES = ("agent", "supervisor", "admin")
 MAX_VISITS = 50
 MAX_PAGES = 500
 
 
 async def profile(user: User, visitor_id: str | None) -> dict:
-    if user.role not in STAFF_ROLES:
-        raise ServiceError("forbidden", "Only CSRs, supervisors and admins see visitor profiles.")
+    """The profile as the user's scope allows: `not_found` for a visitor they may not read, and
+    only the conversations they may read (none for a marketer)."""
+    visitor = await scope.read_visitor(user, visitor_id)
     await tracking.flush()  # the last page views of this worker's batch belong in the trail
-    visitor = await Visitor.get_or_none(id=visitor_id) if visitor_id else None
-    if visitor is None or visitor.is_bot:
-        raise ServiceError("not_found", "No such visitor.")
     # The same person's other devices (identified with the same id of the site's) share the trail.
     linked = await tracking.linked_visitor_ids(visitor)
     visits = await Visit.filter(visitor_id__in=linked).order_by("-started_at").limit(MAX_VISITS)
@@ -44,7 +42,7 @@ async def profile(user: User, visitor_id: str | None) -> dict:
         "visitor": {**serialize.visitor_profile(tracking.latest(visitor), await visitors.is_online(visitor.id)),
                     "attributes": attributes, "external_id": visitor.external_id, "linked_visitors": linked[1:]},
         "visits": trail,
-        "conversations": await conversations.past_conversations(visitor, exclude_id=None),
+        "conversations": await conversations.past_conversations(user, visitor, exclude_id=None),
         "events": events,
     }
 

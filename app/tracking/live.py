@@ -1,7 +1,8 @@
 """Who is on the sites right now: one row per online visitor, pushed to CSRs as it changes.
 
 Each worker keeps the rows of the visitors whose sockets it holds and publishes changes, in
-batches, to the consoles that watch the Visitors view (room ``visitors``): a ``visitors.delta``
+batches, to the consoles that watch the Visitors view (room ``visitors`` for every site's visitors,
+``visitors:<site id>`` for one site's — a CSR watches only the sites they serve): a ``visitors.delta``
 event ``{upsert: [row…], remove: [id…]}`` at most every `FLUSH_SECONDS`, carrying only the rows
 that changed since the previous batch (a visitor who changed page twice in a second is sent
 once). A console asks for the whole list once (`snapshot`) and then applies deltas.
@@ -31,7 +32,7 @@ from app import bus
 
 log = logging.getLogger(__name__)
 
-ROOM = "visitors"
+ROOM = "visitors"  # consoles that see every site's visitors; `visitors:<site id>` those of one site
 FLUSH_SECONDS = 1.0
 HEARTBEAT_SECONDS = 10.0
 _ROWS = "live:rows"  # Redis keys, in the deployment's namespace (`Runtime.key`)
@@ -44,7 +45,7 @@ class LiveRows:
 
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # this worker's online visitors
     dirty: set[str] = field(default_factory=set)
-    removed: set[str] = field(default_factory=set)
+    removed: dict[str, int | None] = field(default_factory=dict)  # visitor id → their site
     gone_timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     flusher: asyncio.Task | None = None
     worker_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(3)}")
@@ -120,7 +121,7 @@ async def update(visitor_id: str, **fields: Any) -> None:
             shared = json.loads(raw)
             shared.update(fields)
             await _redis().hset(_key(_ROWS), visitor_id, json.dumps(shared))
-            await _publish([shared], [])
+            await _publish([shared], {})
         return
     row.update(fields)
     _changed(visitor_id)
@@ -144,10 +145,24 @@ def offline(visitor_id: str) -> None:
 
 def _gone(live: LiveRows, visitor_id: str) -> None:
     live.gone_timers.pop(visitor_id, None)
-    if live.rows.pop(visitor_id, None) is not None:
+    gone = live.rows.pop(visitor_id, None)
+    if gone is not None:
         live.dirty.discard(visitor_id)
-        live.removed.add(visitor_id)
+        live.removed[visitor_id] = gone.get("site_id")
         _ensure_flusher(live)
+
+
+async def lapsed(visitor_ids: list[str]) -> None:
+    """With Redis: these visitors' sockets were on a worker whose presence lease lapsed (it died):
+    their rows go from the shared list and from every console at once (app/presence.py)."""
+    redis = _redis()
+    if redis is None or not visitor_ids:
+        return
+    rows = await redis.hmget(_key(_ROWS), visitor_ids)
+    removed = {vid: json.loads(raw).get("site_id") for vid, raw in zip(visitor_ids, rows) if raw is not None}
+    if removed:
+        await redis.hdel(_key(_ROWS), *removed)
+        await _publish([], removed)
 
 
 def forget(visitor_id: str) -> None:
@@ -162,7 +177,7 @@ def forget(visitor_id: str) -> None:
 def _changed(visitor_id: str) -> None:
     live = state()
     live.dirty.add(visitor_id)
-    live.removed.discard(visitor_id)
+    live.removed.pop(visitor_id, None)
     _ensure_flusher(live)
 
 
@@ -188,7 +203,7 @@ async def flush() -> None:
     if not live.dirty and not live.removed:
         return
     upsert = [dict(live.rows[i], worker=live.worker_id) for i in live.dirty if i in live.rows]
-    removed = sorted(live.removed)
+    removed = dict(sorted(live.removed.items()))
     live.dirty.clear()
     live.removed.clear()
     redis = _redis()
@@ -203,20 +218,43 @@ async def flush() -> None:
     await _publish(upsert, removed)
 
 
-async def _publish(upsert: list[dict], removed: list[str]) -> None:
-    payload = {"upsert": [_public(r) for r in upsert], "remove": removed}
+def site_room(site_id: int) -> str:
+    return f"{ROOM}:{site_id}"
+
+
+def rooms_for(site_ids: frozenset[int] | None) -> list[str]:
+    """The rooms a console watching these sites' visitors joins (None: every site)."""
+    return [ROOM] if site_ids is None else [site_room(i) for i in sorted(site_ids)]
+
+
+def is_room(room: str) -> bool:
+    return room == ROOM or room.startswith(ROOM + ":")
+
+
+async def _publish(upsert: list[dict], removed: dict[str, int | None]) -> None:
+    """Each change to the consoles of every site, and to those of the visitor's site only: a
+    CSR never learns of another site's visitors (app/services/scope.py)."""
+    payload = {"upsert": [_public(r) for r in upsert], "remove": list(removed)}
     stats = state().stats
     stats["batches"] += 1
     stats["rows"] += len(upsert) + len(removed)
     stats["bytes"] += len(json.dumps(payload, separators=(",", ":")))
     await bus.to_room(ROOM, "visitors.delta", payload)
+    per_site: dict[int, dict[str, list]] = {}
+    for row in payload["upsert"]:
+        per_site.setdefault(row.get("site_id"), {"upsert": [], "remove": []})["upsert"].append(row)
+    for visitor_id, site_id in removed.items():
+        per_site.setdefault(site_id, {"upsert": [], "remove": []})["remove"].append(visitor_id)
+    for site_id, delta in per_site.items():
+        if site_id is not None:
+            await bus.to_room(site_room(site_id), "visitors.delta", delta)
 
 
 def _public(row: dict) -> dict:
     return {k: v for k, v in row.items() if k != "worker"}
 
 
-async def snapshot(site_ids: set[int] | None = None) -> list[dict]:
+async def snapshot(site_ids: frozenset[int] | None = None) -> list[dict]:
     """Every online visitor (of the given sites), for a console that starts watching."""
     redis = _redis()
     live = state()

@@ -11,13 +11,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from app import runtime
 from app.models import Site
-from app.services import ServiceError, explorer
+from app.services import ServiceError, explorer, scope
 from app.web.auth import csrf_token, current_user, login_redirect
 from app.web.reports import _today, to_csv
 from app.web.templating import console_templates
-
-ROLES = ("marketer", "supervisor", "admin")
-
 
 def _error(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
@@ -28,7 +25,7 @@ async def explorer_page(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    if user.role not in ROLES:
+    if not scope.may_explore(user):
         return PlainTextResponse("The trail explorer is for marketers, supervisors and admins.", status_code=403)
     settings = runtime.current().settings
     response = console_templates.TemplateResponse(request, "explorer.html", {
@@ -44,7 +41,7 @@ async def _allowed(request: Request) -> JSONResponse | None:
     user = await current_user(request)
     if user is None:
         return _error("unauthorized", "Sign in first.", 401)
-    if user.role not in ROLES:
+    if not scope.may_explore(user):
         return _error("forbidden", "The trail explorer is for marketers, supervisors and admins.", 403)
     return None
 

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from app import runtime
 from app.reports import kpi_report as report
 from app.models import Department
-from app.services.supervision import SUPERVISOR_ROLES
+from app.services import scope
 from app.web.auth import csrf_token, current_user, supervisor_page
 from app.web.templating import console_templates
 
@@ -66,7 +66,7 @@ async def report_api(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return JSONResponse({"error": {"code": "unauthorized", "message": "Sign in first."}}, status_code=401)
-    if user.role not in SUPERVISOR_ROLES:
+    if not scope.may_read_reports(user):
         return JSONResponse({"error": {"code": "forbidden", "message": "Reports are for supervisors and admins."}},
                             status_code=403)
     name = request.path_params["name"]
