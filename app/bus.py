@@ -40,6 +40,19 @@ def conversation_room(conversation_id: int) -> str:
     return f"conv:{conversation_id}"
 
 
+def session_room(session_id: int) -> str:
+    """Every console socket opened with one staff session's tokens (app/services/sessions.py)."""
+    return f"session:{session_id}"
+
+
+async def disconnect_room(room: str) -> None:
+    """Close every console socket in a room of the agent namespace, on every worker (a session
+    that ended: `session:<id>`; every session of a user: `agent:<id>`)."""
+    sio = _server()
+    if sio is not None:
+        await sio.manager.disconnect_members(AGENT_NS, room)
+
+
 async def to_visitor(visitor_id: str, event: str, data: Any, skip_sid: str | None = None) -> None:
     sio = _server()
     if sio is not None:

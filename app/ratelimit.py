@@ -16,6 +16,9 @@ class RateLimiter(Protocol):
     async def release(self, key: str) -> None:
         """Take back one hit of the current window (an attempt that turned out to be legitimate)."""
 
+    async def count(self, key: str, window: float) -> int:
+        """The hits counted in the current window (0 when it has run out)."""
+
 
 class MemoryRateLimiter:
     def __init__(self, clock=time.monotonic) -> None:
@@ -39,6 +42,10 @@ class MemoryRateLimiter:
         if key in self._windows:
             start, count = self._windows[key]
             self._windows[key] = (start, max(0, count - 1))
+
+    async def count(self, key: str, window: float) -> int:
+        start, count = self._windows.get(key, (0.0, 0))
+        return count if self._clock() - start < window else 0
 
     def reset(self, key: str) -> None:
         self._windows.pop(key, None)
@@ -68,6 +75,10 @@ class RedisRateLimiter:
         await self._redis.eval(
             "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0",
             1, name)
+
+    async def count(self, key: str, window: float) -> int:
+        value = await self._redis.get(self._prefix + key)  # the key's TTL ends its window
+        return int(value or 0)
 
     def reset(self, key: str) -> None:  # pragma: no cover - used by tests on memory only
         pass

@@ -25,9 +25,11 @@ class Signer:
     """Signs and checks the small tokens the server hands out."""
 
     secret_key: str
+    old_keys: tuple[str, ...] = ()  # still accepted during a rotation (SECRET_KEYS)
 
     def _serializer(self, salt: str) -> URLSafeTimedSerializer:
-        return URLSafeTimedSerializer(self.secret_key, salt=salt)
+        # itsdangerous signs with the last key of the list and accepts every one.
+        return URLSafeTimedSerializer([*reversed(self.old_keys), self.secret_key], salt=salt)
 
     def visitor_token(self, visitor_id: str, site_id: int) -> str:
         return self._serializer("visitor").dumps({"v": visitor_id, "s": site_id})
@@ -38,14 +40,17 @@ class Signer:
             raise TokenError("invalid_token", "The visitor token is not valid for this site.")
         return data["v"]
 
-    def socket_token(self, user_id: int) -> str:
-        return self._serializer("agent-socket").dumps({"u": user_id})
+    def socket_token(self, user_id: int, session_id: int) -> str:
+        """Opens /agent for one staff session (app/services/sessions.py), while it lasts."""
+        return self._serializer("agent-socket").dumps({"u": user_id, "s": session_id})
 
-    def read_socket_token(self, token: str, max_age: int) -> int:
+    def read_socket_token(self, token: str, max_age: int) -> tuple[int, int]:
+        """(user id, session id) of a socket token younger than `max_age` seconds."""
         data = self._load("agent-socket", token, max_age)
-        if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        if (not isinstance(data, dict) or type(data.get("u")) is not int
+                or type(data.get("s")) is not int):
             raise TokenError("unauthorized", "The socket token is not valid.")
-        return data["u"]
+        return data["u"], data["s"]
 
     def _load(self, salt: str, token: str, max_age: int) -> object:
         if not isinstance(token, str) or not token or len(token) > 1024:

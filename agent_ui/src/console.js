@@ -141,6 +141,7 @@ let resyncGeneration = 0;
 socket.on("connect", () => {
   state.connected = true;
   manualReconnectDelay = 2000;
+  refusals = 0;
   clearReloadGuard();
   setConnection("connected");
   dom.status.disabled = false;
@@ -177,11 +178,26 @@ socket.on("disconnect", (reason) => {
   renderConversation();
 });
 
+// Refusals in a row despite a fresh token (reset on connect).
+let refusals = 0;
+socket.tokens.onEnded = sessionEnded;
+
 socket.on("connect_error", (err) => {
   const code = refusalCode(err);
   if (code === "unauthorized" || code === "token_expired" || code === "invalid_token") {
-    // The page render issues a fresh socket token (or redirects to /login).
-    reloadOnce();
+    // Ask for a fresh token: the answer also says whether the session is still alive.
+    socket.tokens.renew().then(
+      (token) => {
+        if (!token) return; // the session has ended (sessionEnded has run)
+        refusals += 1;
+        if (refusals > 3) reloadOnce();
+        else scheduleManualReconnect();
+      },
+      () => {
+        setConnection("reconnecting");
+        scheduleManualReconnect();
+      },
+    );
     return;
   }
   setConnection("reconnecting");
@@ -1448,6 +1464,14 @@ function reloadOnce() {
       /* fall through */
     }
   }
+  sessionEnded();
+}
+
+/** Signed out (here or elsewhere), deactivated or timed out: stop, and offer to sign in again. */
+function sessionEnded() {
+  if (state.sessionEnded) return;
+  state.sessionEnded = true;
+  clearTimeout(manualReconnectTimer);
   socket.disconnect();
   setConnection("ended");
   dom.status.disabled = true;

@@ -8,7 +8,7 @@ from app.clock import utcnow
 from app.models import AgentStatusEvent, AwayReason, Conversation, ConversationEvent, User
 from app.models.org import AGENT_STATUSES
 from app import bus
-from app.services import ServiceError, events, handoff, routing_state
+from app.services import ServiceError, events, handoff, routing_state, sessions
 
 
 DEFAULT_AWAY_REASONS = ("Break", "Meal", "Meeting", "Training", "After-chat work")
@@ -110,13 +110,14 @@ async def _record_wrap_up(user: User, entered_at, now) -> None:
 
 async def deactivate(user: User) -> User:
     """The account can no longer sign in or take chats: Offline first (its chats are handed back
-    to the queues), then inactive. Its live consoles are refused on their next request."""
+    to the queues), then inactive; every session of it ends and its consoles are disconnected."""
     if user.status != "offline":
         await set_agent_state(user, "offline", "deactivated")
     else:
         await handoff.requeue_all(user, reason="deactivated")
     await User.filter(id=user.id).update(is_active=False)
     user.is_active = False
+    await sessions.end_all(user.id, "deactivated")
     await routing_state.sync_agent(user.id)
     await bus.board_changed("status")
     return user

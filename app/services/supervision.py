@@ -12,7 +12,7 @@ from tortoise.functions import Count, Min
 from app.clock import iso, utcnow
 from app.models import AuditEvent, Conversation, Department, Message, Participant, User, Visitor
 from app import bus
-from app.services import ServiceError, agents, assignment, conversations, events, routing_state, serialize
+from app.services import ServiceError, agents, assignment, conversations, events, routing_state, scope, serialize, sessions
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
@@ -22,9 +22,10 @@ def require_supervisor(user: User) -> None:
         raise ServiceError("forbidden", "Only supervisors and admins can do this.")
 
 
-async def audit(actor: User, action: str, *, conversation_id: int | None = None, target_user_id: int | None = None,
-                **data) -> None:
-    await AuditEvent.create(actor_id=actor.id, action=action, conversation_id=conversation_id,
+async def audit(actor: User | None, action: str, *, conversation_id: int | None = None,
+                target_user_id: int | None = None, **data) -> None:
+    """`actor` None: the operator, on the command line."""
+    await AuditEvent.create(actor_id=actor.id if actor else None, action=action, conversation_id=conversation_id,
                             target_user_id=target_user_id, at=utcnow(), data=data)
 
 
@@ -79,13 +80,15 @@ async def board(user: User) -> dict:
 async def _supervised(user: User, conversation_id: int) -> Conversation:
     require_supervisor(user)
     conversation = await Conversation.get_or_none(id=conversation_id)
-    if conversation is None:
+    if conversation is None or not await scope.readable(user, [conversation]):
         raise ServiceError("not_found", "No such conversation.")
     return conversation
 
 
 async def monitor(user: User, conversation_id: int) -> Conversation:
     conversation = await _supervised(user, conversation_id)
+    # Every monitor is audited; it also counts as the read that `open`/`sync` would audit next.
+    await scope.claim_audit(user, conversation.id)
     await audit(user, "monitor", conversation_id=conversation.id)
     return conversation
 
@@ -164,3 +167,17 @@ async def deactivate(user: User, target_id: int) -> User:
     await agents.deactivate(target)
     await audit(user, "deactivate", target_user_id=target.id)
     return target
+
+
+async def sign_out_everywhere(user: User | None, target_id: int) -> int:
+    """An admin (or, with `user` None, the operator on the command line) ends every session of an
+    account: its consoles are disconnected on every worker and it must sign in again. Audited.
+    Returns how many sessions ended."""
+    if user is not None and user.role != "admin":
+        raise ServiceError("forbidden", "Only admins can sign other people out.")
+    target = await User.get_or_none(id=target_id)
+    if target is None:
+        raise ServiceError("not_found", "No such user.")
+    ended = await sessions.end_all(target.id, "signed_out_by_admin")
+    await audit(user, "sign_out_everywhere", target_user_id=target.id, sessions=ended)
+    return ended

@@ -8,12 +8,23 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app import runtime
-from app.models import User
+from app.models import StaffSession, User
 from app.security import DUMMY_PASSWORD_HASH, new_csrf_token, same_secret, verify_password
+from app.services import sessions
 from app.web.templating import console_templates
 
-LOGIN_LIMIT = (10, 15 * 60.0)  # failed attempts per e-mail per 15 minutes
-LOGIN_IP_LIMIT = (50, 15 * 60.0)  # failed attempts per address per 15 minutes (offices share one address)
+# Sign-in throttling (docs/deployment.md "Sign-in throttling"). Failed attempts count three ways:
+PAIR_LIMIT = (5, 15 * 60.0)  # per (e-mail, address): then 429 for that pair until its window ends
+ADDRESS_LIMIT = (50, 15 * 60.0)  # per address, whatever the e-mails (offices share one address)
+# Per account, from anywhere: then the account is locked for the rest of the hour — except for an
+# address with no failure in its own window, so a flood of guesses cannot lock a CSR out.
+ACCOUNT_LIMIT = (200, 60 * 60.0)
+# Current-password checks on the account page, per user.
+PASSWORD_CHECK_LIMIT = (10, 15 * 60.0)
+
+# Where the session's token lives in the signed `sb_session` cookie (next to the CSRF token).
+SESSION_TOKEN_KEY = "sid"
+_UNRESOLVED = object()
 
 
 def csrf_token(request: Request) -> str:
@@ -27,11 +38,27 @@ def check_csrf(request: Request, submitted: str | None) -> bool:
     return same_secret(request.session.get("csrf"), submitted)
 
 
+def client_address(request: Request) -> str:
+    """The peer, or the address a trusted proxy (FORWARDED_ALLOW_IPS) forwarded for."""
+    return request.client.host if request.client else "unknown"
+
+
+async def current_session(request: Request) -> StaffSession | None:
+    """The browser's live staff session (its `user` loaded), once per request."""
+    found = getattr(request.state, "staff_session", _UNRESOLVED)
+    if found is _UNRESOLVED:
+        found = request.state.staff_session = await sessions.resolve(request.session.get(SESSION_TOKEN_KEY))
+    return found
+
+
 async def current_user(request: Request) -> User | None:
-    user_id = request.session.get("user_id")
-    if not isinstance(user_id, int):
-        return None
-    return await User.get_or_none(id=user_id, is_active=True)
+    session = await current_session(request)
+    return session.user if session is not None else None
+
+
+def socket_token(request: Request) -> str:
+    """A socket token for the session `current_user` found in this request."""
+    return sessions.socket_token(request.state.staff_session)
 
 
 def safe_next(value: str | None) -> str:
@@ -85,37 +112,68 @@ async def login(request: Request) -> Response:
     if not check_csrf(request, str(form.get("csrf_token") or "")):
         return _login_page(request, error="Your session expired. Please try again.", email=email,
                            next_path=next_path, status_code=400)
-    limiter = runtime.current().rate_limiter
-    client_ip = request.client.host if request.client else "unknown"
-    ip_key, email_key = f"login:ip:{client_ip}", f"login:email:{email}"
-    # Every attempt counts while it runs (so parallel guesses cannot slip past the limit); a successful
-    # one is handed back, so a team behind one address can sign in all day. Once over the limit, even
-    # the right password waits out the window.
-    if (await limiter.hit(email_key, *LOGIN_LIMIT) is not None
-            or await limiter.hit(ip_key, *LOGIN_IP_LIMIT) is not None):
-        return _login_page(request, error="Too many sign-in attempts. Wait a few minutes and try again.",
-                           email=email, next_path=next_path, status_code=429)
     if not email or not password:
         return _login_page(request, error="Enter your e-mail and password.", email=email,
                            next_path=next_path, status_code=400)
+    address = client_address(request)
+    wait = await _throttle(email, address)
+    if wait is not None:
+        response = _login_page(request, error="Too many sign-in attempts. Wait a few minutes and try again.",
+                               email=email, next_path=next_path, status_code=429)
+        response.headers["retry-after"] = str(max(1, round(wait)))
+        return response
     user = await User.get_or_none(email=email, is_active=True)
     valid = verify_password(user.password_hash if user else DUMMY_PASSWORD_HASH, password)
     if user is None or not valid:
         return _login_page(request, error="E-mail or password is incorrect.", email=email,
                            next_path=next_path, status_code=401)
-    await limiter.release(email_key)
-    await limiter.release(ip_key)
+    for key, _ in _throttle_keys(email, address):
+        await runtime.current().rate_limiter.release(key)
+    previous = await current_session(request)
+    if previous is not None:  # signing in again in this browser: the old session ends
+        await sessions.end(previous, "replaced")
+    token = await sessions.start(user, user_agent=request.headers.get("user-agent"), address=address)
     request.session.clear()
-    request.session["user_id"] = user.id
+    request.session[SESSION_TOKEN_KEY] = token
     request.session["csrf"] = new_csrf_token()  # a fresh token after sign-in
     if next_path == "/console" and user.role == "marketer":
         next_path = home_of(user)  # the console is not theirs
     return RedirectResponse(next_path, status_code=303)
 
 
+def _throttle_keys(email: str, address: str) -> list[tuple[str, tuple[int, float]]]:
+    return [(f"login:pair:{address}:{email}", PAIR_LIMIT), (f"login:ip:{address}", ADDRESS_LIMIT),
+            (f"login:account:{email}", ACCOUNT_LIMIT)]
+
+
+async def _throttle(email: str, address: str) -> float | None:
+    """Count this attempt against its pair, its address and its account; None when it may go on,
+    else the seconds to wait. Every attempt counts while it runs (so parallel guesses cannot slip
+    past a limit); the caller hands a successful one back, so only failures stay counted. A refused
+    attempt is handed back at once: it checked no password, and must not lengthen anyone's lock."""
+    limiter = runtime.current().rate_limiter
+    taken: list[str] = []
+    for key, (limit, window) in _throttle_keys(email, address):
+        taken.append(key)
+        wait = await limiter.hit(key, limit, window)
+        if wait is not None and key.startswith("login:account:"):
+            # A locked account still lets in an address with no recent failure of its own (just this
+            # attempt counted there): whoever floods it cannot lock its owner out.
+            if await limiter.count(f"login:ip:{address}", ADDRESS_LIMIT[1]) <= 1:
+                wait = None
+        if wait is not None:
+            for counted in taken:
+                await limiter.release(counted)
+            return wait
+    return None
+
+
 async def logout(request: Request) -> Response:
     form = await request.form()
     if not check_csrf(request, str(form.get("csrf_token") or "")):
         return Response("Invalid CSRF token.", status_code=400, media_type="text/plain")
+    session = await current_session(request)
+    if session is not None:
+        await sessions.end(session)  # a copy of the cookie opens nothing from now on
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

@@ -8,8 +8,11 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from app import runtime
 from app.models import Site
 from app.paths import WIDGET_BUNDLE, WIDGET_CHAT_BUNDLE
-from app.services import agents
-from app.web.auth import csrf_token, current_user, home_of, login_redirect, supervisor_page
+from app.services import ServiceError, agents, sessions
+from app.web.auth import (
+    PASSWORD_CHECK_LIMIT, SESSION_TOKEN_KEY, check_csrf, csrf_token, current_session, current_user, home_of,
+    login_redirect, socket_token, supervisor_page,
+)
 from app.web.templating import console_templates, site_templates
 
 DEMO_PAGES = {
@@ -30,9 +33,8 @@ async def console(request: Request) -> Response:
         return login_redirect(request)
     if user.role == "marketer":
         return PlainTextResponse("The chat console is for CSRs, supervisors and admins.", status_code=403)
-    socket_token = runtime.current().signer.socket_token(user.id)
     response = console_templates.TemplateResponse(
-        request, "console.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request),
+        request, "console.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request),
                                   "away_reasons": await agents.away_reasons()}
     )
     response.headers["cache-control"] = "no-store"
@@ -45,9 +47,8 @@ async def supervise(request: Request) -> Response:
     if refused is not None:
         return refused
     user = request.state.user
-    socket_token = runtime.current().signer.socket_token(user.id)
     response = console_templates.TemplateResponse(
-        request, "supervise.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}
+        request, "supervise.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request)}
     )
     response.headers["cache-control"] = "no-store"
     return response
@@ -60,12 +61,106 @@ async def visitors(request: Request) -> Response:
         return login_redirect(request)
     if user.role not in ("agent", "supervisor", "admin"):
         return PlainTextResponse("The Visitors view is for CSRs, supervisors and admins.", status_code=403)
-    socket_token = runtime.current().signer.socket_token(user.id)
     response = console_templates.TemplateResponse(
-        request, "visitors.html", {"user": user, "socket_token": socket_token, "csrf_token": csrf_token(request)}
+        request, "visitors.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request)}
     )
     response.headers["cache-control"] = "no-store"
     return response
+
+
+def _socket_context(request: Request) -> dict:
+    """What a page that opens /agent needs: a socket token of this session and its lifetime (the
+    page renews it from `POST /api/socket-token` before it runs out)."""
+    return {"socket_token": socket_token(request),
+            "socket_token_seconds": runtime.current().settings.socket_token_seconds}
+
+
+def _api_error(code: str, message: str, status: int) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": {"code": code, "message": message}}, status_code=status,
+                        headers={"cache-control": "no-store"})
+
+
+async def socket_token_api(request: Request) -> Response:
+    """POST /api/socket-token (header X-CSRF-Token): a fresh socket token for the session of the
+    cookie; 401 once the session has ended. Consoles call it before their token runs out."""
+    user = await current_user(request)
+    if user is None:
+        return _api_error("unauthorized", sessions.ENDED_MESSAGE, 401)
+    if not check_csrf(request, request.headers.get("x-csrf-token")):
+        return _api_error("bad_request", "The X-CSRF-Token header is missing or does not match.", 400)
+    if user.role == "marketer":
+        return _api_error("forbidden", "Marketers do not use the chat console.", 403)
+    return JSONResponse({"ok": True, "token": socket_token(request),
+                         "expires_in": runtime.current().settings.socket_token_seconds},
+                        headers={"cache-control": "no-store"})
+
+
+def _account_page(request: Request, user, *, error: str | None = None, notice: str | None = None,
+                  status_code: int = 200) -> Response:
+    response = console_templates.TemplateResponse(
+        request, "account.html",
+        {"user": user, "csrf_token": csrf_token(request), "error": error, "notice": notice,
+         "min_password": sessions.MIN_PASSWORD_CHARS},
+        status_code=status_code,
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+ACCOUNT_NOTICES = {"password": "Your password was changed. Every other session of yours was signed out."}
+
+
+async def account(request: Request) -> Response:
+    """GET /account: change my password; sign out everywhere."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    return _account_page(request, user, notice=ACCOUNT_NOTICES.get(request.query_params.get("done", "")))
+
+
+async def change_password(request: Request) -> Response:
+    """POST /account/password: every session of mine ends; this browser gets a new one."""
+    session = await current_session(request)
+    if session is None:
+        return login_redirect(request)
+    form = await request.form()
+    if not check_csrf(request, str(form.get("csrf_token") or "")):
+        return _account_page(request, session.user, error="The form expired. Please try again.", status_code=400)
+    current = str(form.get("current_password") or "")[:1024]
+    new, repeated = form.get("new_password"), form.get("repeat_password")
+    if not current or not isinstance(new, str) or not new:
+        return _account_page(request, session.user, error="Enter your current and your new password.",
+                             status_code=400)
+    if new != repeated:
+        return _account_page(request, session.user, error="The new passwords do not match.", status_code=400)
+    limiter = runtime.current().rate_limiter
+    key = f"password:{session.user_id}"
+    if await limiter.hit(key, *PASSWORD_CHECK_LIMIT) is not None:
+        return _account_page(request, session.user, error="Too many attempts. Wait a few minutes and try again.",
+                             status_code=429)
+    try:
+        token = await sessions.change_password(session, current, new)
+    except ServiceError as exc:
+        if exc.code != "forbidden":  # only a wrong current password counts as a guess
+            await limiter.release(key)
+        return _account_page(request, session.user, error=exc.message,
+                             status_code=403 if exc.code == "forbidden" else 400)
+    await limiter.release(key)
+    request.session[SESSION_TOKEN_KEY] = token  # the CSRF token stays: this browser's other tabs go on
+    return RedirectResponse("/account?done=password", status_code=303)
+
+
+async def sign_out_everywhere(request: Request) -> Response:
+    """POST /account/sign-out-everywhere: every session of mine ends, this one too."""
+    session = await current_session(request)
+    if session is None:
+        return login_redirect(request)
+    form = await request.form()
+    if not check_csrf(request, str(form.get("csrf_token") or "")):
+        return _account_page(request, session.user, error="The form expired. Please try again.", status_code=400)
+    await sessions.end_all(session.user_id, "signed_out_everywhere")
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)
 
 
 async def demo(request: Request) -> Response:

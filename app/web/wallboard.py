@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import runtime
-from app.web.auth import csrf_token, supervisor_page
+from app.web.auth import csrf_token, socket_token, supervisor_page
 from app.web.templating import console_templates
 
 
@@ -20,7 +20,8 @@ async def wallboard(request: Request) -> Response:
         request, "wallboard.html",
         {
             "user": user,
-            "socket_token": runtime.current().signer.socket_token(user.id),
+            "socket_token": socket_token(request),
+            "socket_token_seconds": settings.socket_token_seconds,
             "csrf_token": csrf_token(request),
             "time_zone": settings.center_time_zone,
         },

@@ -176,24 +176,31 @@ async def _dump_artifacts(request, made) -> None:
 @dataclass
 class AgentLogin:
     storage_state: dict
-    socket_token: str
+    base_url: str
+
+    @property
+    def socket_token(self) -> str:
+        """A fresh socket token of this sign-in (they live minutes): the console page's."""
+        cookies = {c["name"]: c["value"] for c in self.storage_state["cookies"]}
+        page = httpx.get(self.base_url + "/console", cookies=cookies, timeout=30)
+        assert page.status_code == 200, f"the demo agent's session has ended ({page.status_code})"
+        return re.search(r'name="switchboard-socket-token" content="([^"]+)"', page.text).group(1)
 
 
 @pytest.fixture(scope="session")
 async def demo_agent_login(browser, base_url, demo_deployment) -> AgentLogin:
-    """The demo agent signed in once (sign-in is rate limited per e-mail): cookies to reuse in
-    new browser contexts, and a socket token for test-side agent clients."""
+    """The demo agent signed in once: cookies to reuse in new browser contexts, and socket tokens of
+    that session for test-side agent clients."""
     from tests.e2e.helpers import sign_in
 
     context = await browser.new_context()
     try:
         page = await context.new_page()
         await sign_in(page, base_url, DEMO_AGENT, demo_deployment.password)
-        token = await page.locator('meta[name="switchboard-socket-token"]').get_attribute("content")
         state = await context.storage_state()
     finally:
         await context.close()
-    return AgentLogin(storage_state=state, socket_token=token)
+    return AgentLogin(storage_state=state, base_url=base_url)
 
 
 @pytest.fixture(autouse=True)

@@ -191,7 +191,7 @@ async def test_agent_connections_that_are_refused(deployment):
     assert (await refused(url, "/agent", auth={}))["code"] == "unauthorized"
     # The console page is refused to marketers (403); even a validly signed token is refused.
     marketer_id = deployment.users["marketer@example.com"]["id"]
-    marketer = Signer(deployment.env["SECRET_KEY"]).socket_token(marketer_id)
+    marketer = Signer(deployment.env["SECRET_KEY"]).socket_token(marketer_id, 1)
     assert (await refused(url, "/agent", auth={"token": marketer}))["code"] == "unauthorized"
     agent_token = await clients.socket_token(url, "agent@example.com", deployment.password)
     error = await refused(url, "/agent", auth={"token": agent_token}, headers={"Origin": "https://evil.example.net"})
@@ -234,9 +234,14 @@ async def test_agents_cannot_act_on_someone_elses_chat(deployment, held_chat):
     other = await clients.agent(deployment.server.url, "other@example.com", deployment.password)
     boss = await clients.agent(deployment.server.url, "boss@example.com", deployment.password)
     try:
+        # A CSR of the site may read its general queue's chats (app/services/scope.py), without
+        # following them live; acting on them is the holder's alone.
+        assert (await other.call("open", {"conversation_id": conversation_id}))["ok"]
+        assert (await other.call("sync", {"conversation_id": conversation_id, "after_seq": 0}))["ok"]
+        await owner.call("message", {"client_id": new_id(), "body": "only for my CSR"})
+        await holder.rec.wait_for("message", lambda m: m["body"] == "only for my CSR")
+        assert not [m for m in other.rec.of("message") if m["conversation_id"] == conversation_id]
         for event, payload in [
-            ("open", {"conversation_id": conversation_id}),
-            ("sync", {"conversation_id": conversation_id, "after_seq": 0}),
             ("message", {"conversation_id": conversation_id, "client_id": new_id(), "body": "hijack"}),
             ("read", {"conversation_id": conversation_id, "seq": 1}),
             ("typing", {"conversation_id": conversation_id, "typing": True}),

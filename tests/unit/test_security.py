@@ -29,11 +29,11 @@ def test_token_from_another_secret_or_tampered_is_invalid():
 
 
 def test_expired_token_says_so():
-    token = Signer("k").socket_token(7)
+    token = Signer("k").socket_token(7, 3)
     with pytest.raises(TokenError) as err:
         Signer("k").read_socket_token(token, max_age=-1)
     assert err.value.code == "token_expired"
-    assert Signer("k").read_socket_token(token, max_age=60) == 7
+    assert Signer("k").read_socket_token(token, max_age=60) == (7, 3)
 
 
 def test_socket_and_visitor_tokens_are_not_interchangeable():
