@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import re
 import time
 from typing import Any
 
 import socketio
 
 from app import presence, runtime
-from app.clock import utcnow
 from app.models import Department, Site, User, Visitor
 from app import bus
 from app.realtime import validation as v
@@ -18,7 +17,7 @@ from app.realtime.handlers import event, limit, ok
 from app.routing import rules as routing_rules
 from app.security import TokenError
 from app.services import (
-    ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, tracking, visitors,
+    ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, timers, tracking, visitors,
 )
 from app.tracking import live
 
@@ -26,6 +25,8 @@ _SITE_TTL = 30.0
 
 
 _SITE_CACHE_SIZE = 1000
+
+USER_HASH = re.compile(r"^[0-9A-Fa-f]{64}$")  # identify's proof: hex HMAC-SHA256 (docs/widget.md)
 
 
 class SiteCache(dict[str, tuple[float, Site | None]]):
@@ -73,8 +74,15 @@ def origin_allowed(site: Site, origin: str | None, environ: dict) -> bool:
     return bool(site.settings.get("demo")) and origin == runtime.current().settings.public_url
 
 
-def refuse(code: str, message: str) -> socketio.exceptions.ConnectionRefusedError:
-    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message})
+def client_address(environ: dict) -> str | None:
+    """The visitor's address: engine.io's ASGI environ says REMOTE_ADDR 127.0.0.1 whoever the
+    peer is; the ASGI scope has the real one (a trusted proxy's X-Forwarded-For applied by uvicorn)."""
+    client = (environ.get("asgi.scope") or {}).get("client")
+    return client[0] if client else environ.get("REMOTE_ADDR")
+
+
+def refuse(code: str, message: str, **extra: Any) -> socketio.exceptions.ConnectionRefusedError:
+    return socketio.exceptions.ConnectionRefusedError(message, {"code": code, "message": message, **extra})
 
 
 log = logging.getLogger(__name__)
@@ -83,7 +91,6 @@ log = logging.getLogger(__name__)
 class VisitorNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str) -> None:
         super().__init__(namespace)
-        self._pending: set[asyncio.Task] = set()  # grace timers of visitors who left
         self._trackers: dict[str, tuple[Visitor, tracking.TrackingSettings, bool]] = {}
 
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
@@ -104,8 +111,11 @@ class VisitorNamespace(socketio.AsyncNamespace):
             except TokenError as exc:
                 raise refuse(exc.code, exc.message) from None
         track = tracking.settings_of(site)
-        visitor = await visitors.recognise(site, visitor_id, environ.get("HTTP_USER_AGENT"), environ.get("REMOTE_ADDR"),
-                                           anonymize_ip=track.anonymize_ip)
+        try:
+            visitor = await visitors.recognise(site, visitor_id, environ.get("HTTP_USER_AGENT"),
+                                               client_address(environ), anonymize_ip=track.anonymize_ip)
+        except ServiceError as exc:  # too many new visitors from this address or for this site
+            raise refuse(exc.code, exc.message, **getattr(exc, "extra", {})) from None
         # Tracked unless the site keeps no trail, or respects Do Not Track / Global Privacy Control
         # and the browser sends one (the widget also stops sending; this is the second wall).
         tracked = track.enabled and not (track.respect_dnt and (
@@ -141,27 +151,11 @@ class VisitorNamespace(socketio.AsyncNamespace):
         self._trackers.pop(sid, None)
         session = await self.get_session(sid)
         visitor_id = session.get("visitor_id")
-        if visitor_id:
-            await presence.left(visitor_id)
-            if await presence.count(visitor_id) == 0:
-                live.offline(visitor_id)
-                task = asyncio.create_task(self._abandon_after_grace(visitor_id, utcnow()))
-                self._pending.add(task)
-                task.add_done_callback(self._pending.discard)
-
-    def pending_tasks(self) -> list[asyncio.Task]:
-        """The grace periods of visitors who left (the server cancels them when it stops)."""
-        return list(self._pending)
-
-    async def _abandon_after_grace(self, visitor_id: str, left_at) -> None:
-        """A queued visitor with no tab left for the grace period has left: abandoned."""
-        try:
-            await asyncio.sleep(runtime.current().settings.visitor_abandon_grace_seconds)
-            await conversations.abandon_if_gone(visitor_id, left_at)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # best effort; the chat stays waiting and is routed as usual
-            log.exception("abandoning a departed visitor's chat failed")
+        if visitor_id and await presence.left(visitor_id) == 0:
+            live.offline(visitor_id)
+            # A queued visitor with no tab left for the grace period has abandoned: on the shared
+            # schedule, so that it happens even if this worker does not live that long.
+            await timers.departed(visitor_id)
 
     async def _visitor_id(self, sid: str) -> str:
         """The visitor a socket belongs to: trail limits count per visitor, so a reconnect or a
@@ -243,11 +237,13 @@ class VisitorNamespace(socketio.AsyncNamespace):
         email = v.text(data, "email", max_len=254, required=False)
         if email is not None and ("@" not in email or any(c.isspace() for c in email)):
             raise ServiceError("bad_request", "'email' is not an e-mail address.")
+        user_hash = data.get("user_hash")
+        if user_hash is not None and not (isinstance(user_hash, str) and USER_HASH.match(user_hash)):
+            raise ServiceError("bad_request", "'user_hash' must be 64 hexadecimal characters (HMAC-SHA256).")
         attributes = tracking.check_attributes(data.get("attributes"))
         await limit(f"identify:{await self._visitor_id(sid)}", 10, 60.0)
         visitor, _, _ = await self._tracking(sid)
-        await tracking.identify(visitor, external_id, name, email, attributes)
-        return ok()
+        return ok(verified=await tracking.identify(visitor, external_id, name, email, attributes, user_hash))
 
     @event
     async def on_message(self, sid: str, data: Any) -> dict:

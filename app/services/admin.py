@@ -63,6 +63,26 @@ async def update_site_settings(site_key: str, changes: dict) -> dict:
     return current
 
 
+async def site_identity_secret(site_key: str, *, rotate: bool = False, clear: bool = False) -> str | None:
+    """Identity verification for a site (docs/widget.md, "Identity verification"). Gives the site
+    a new secret — when it has none, or with `rotate` (the old one stops verifying at once) — and
+    returns it: it is shown this once. `clear` removes it (identify is then unverified and links
+    nothing). Without either, a site that has a secret keeps it and None is returned."""
+    if rotate and clear:
+        raise ServiceError("bad_request", "Rotate or clear, not both.")
+    site = await Site.get_or_none(key=site_key)
+    if site is None:
+        raise ServiceError("not_found", f"No site has the key {site_key!r}.")
+    if clear:
+        await Site.filter(id=site.id).update(identity_secret=None)
+        return None
+    if site.identity_secret and not rotate:
+        return None
+    secret = secrets.token_hex(32)
+    await Site.filter(id=site.id).update(identity_secret=secret)
+    return secret
+
+
 async def create_user(
     email: str, password: str, role: str = "agent", display_name: str | None = None, max_chats: int | None = None
 ) -> User:

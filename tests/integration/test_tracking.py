@@ -142,9 +142,12 @@ async def test_time_on_page_arrives_by_beacon_when_the_page_goes_away(site):
 async def test_identify_links_devices_and_track_records_events(site):
     d = site
     user_id = f"customer-{new_id()[:8]}"
+    # Only identities verified with the site's secret link devices (tests/integration/test_identity.py).
+    key = new_site(d)
+    secret = re.search(r"^[0-9a-f]{64}$", cli(d.env, "site-identity", "--site", key), re.M).group(0)
     agent = await clients.agent(d.servers[0].url, "agent@example.com", d.password)
-    laptop = await clients.visitor(d.servers[0].url, d.site_key, d.origin)
-    phone = await clients.visitor(d.servers[-1].url, d.site_key, d.origin,
+    laptop = await clients.visitor(d.servers[0].url, key, d.origin)
+    phone = await clients.visitor(d.servers[-1].url, key, d.origin,
                                   user_agent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
                                              "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
     try:
@@ -153,9 +156,10 @@ async def test_identify_links_devices_and_track_records_events(site):
         await laptop.call("page_view", {"url": SHOP + "/account", "view_id": "a1"})
         await phone.call("page_view", {"url": SHOP + "/cart", "view_id": "b1"})
         for device in (laptop, phone):
-            ack = await device.call("identify", {"id": user_id, "name": "Dana Doe", "email": "dana@example.com",
+            ack = await device.call("identify", {"id": user_id, "user_hash": tracking.identity_hash(secret, user_id),
+                                                 "name": "Dana Doe", "email": "dana@example.com",
                                                  "attributes": {"plan": "pro", "seats": 5, "trial": False}})
-            assert ack == {"ok": True}
+            assert ack == {"ok": True, "verified": True}
         assert (await phone.call("track", {"name": "purchase", "props": {"total": 99.5}})) == {"ok": True,
                                                                                             "tracked": True}
         profile = await until(lambda: profile_of(agent, laptop_id),

@@ -130,6 +130,9 @@ def deployment_env(*, database_url: str | None, redis_url: str | None,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "PUBLIC_URL"))}
     env.update(DATA_DIR=data_dir, SECRET_KEY="test-secret-" + os.urandom(8).hex(), LOG_LEVEL="warning",
                PYTHONPATH=str(ROOT))
+    # Every test client connects from 127.0.0.1 and many share one site: new visitors are not
+    # throttled here (tests/integration/test_identity.py sets the limits it checks).
+    env.update(NEW_VISITORS_PER_ADDRESS="1000000/60", NEW_VISITORS_PER_SITE="1000000/60")
     if database_url:
         env["DATABASE_URL"] = database_url
     if redis_url:

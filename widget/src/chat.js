@@ -330,10 +330,15 @@ function createChat(ctx) {
 
   // history: the visitor's earlier conversations. Asked when the panel is open and there is no
   // live conversation (a returning visitor, or one whose chat just ended).
+  // The latest ask wins (after a verified identify the list may grow; an older answer must not
+  // replace it).
+  let historyAsked = 0;
   async function maybeLoadHistory() {
     if (historyLoaded || !state.connected || !isOpen() || isLive()) return;
     historyLoaded = true;
+    const ask = ++historyAsked;
     const ack = await request("history", {});
+    if (ask !== historyAsked) return;
     if (!ack.ok) {
       historyLoaded = false;
       return;
@@ -732,6 +737,12 @@ function createChat(ctx) {
     close: closePanel,
     isOpen,
     isLive,
+    // identify() was verified: the person's other devices' conversations belong in "Earlier
+    // conversations" (now, or when the panel next opens).
+    identified() {
+      historyLoaded = false;
+      maybeLoadHistory();
+    },
     // identify() changed the profile (name/e-mail for the next conversation).
     profile() {
       profile = store.get("profile", {});

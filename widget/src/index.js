@@ -83,6 +83,11 @@ function start(script, api, global) {
     siteKey,
     base,
     onView: () => invitations && invitations.pageChanged(),
+    // A verified identity brings the person's transcripts from their other devices: a panel
+    // loaded (or loading) asks `history` again. One loaded later asks anyway when it opens.
+    onIdentified: (ack) => {
+      if (ack.ok && ack.verified && loading) loading.then((c) => c.identified(), () => {});
+    },
   });
   invitations = createInvitations({
     shell,
@@ -134,6 +139,15 @@ function start(script, api, global) {
         store.set("messages", []);
       }
       socket.connect();
+      return;
+    }
+    if (code === "rate_limited") {
+      // Too many new visitors from this address or for this site just now: try again when the
+      // server says (with jitter, so that many pages do not come back at once), not at once.
+      const after = Math.min(Math.max(Number(err.data.retry_after) || 30, 5), 300);
+      socket.disconnect();
+      setTimeout(() => socket.connect(), (after + Math.random() * after * 0.5) * 1000);
+      if (chat) chat.status();
       return;
     }
     if (code) {

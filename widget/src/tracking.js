@@ -9,6 +9,7 @@
 
 const NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
+const USER_HASH = /^[0-9A-Fa-f]{64}$/;
 const VISIT_GAP = 30 * 60 * 1000; // a visit ends after 30 minutes without a page view
 const BEACON_EVENTS = 20;
 const BEACON_BYTES = 16 * 1024;
@@ -38,7 +39,11 @@ export function identifyPayload(a) {
   for (const key of Object.keys(a)) {
     const v = a[key];
     if (v === undefined) continue;
-    if (key === "id") {
+    if (key === "user_hash") {
+      // Proves the id (docs/widget.md, "Identity verification"): hex HMAC-SHA256, made by the site's server.
+      if (typeof v !== "string" || !USER_HASH.test(v)) return "user_hash must be 64 hexadecimal characters (HMAC-SHA256)";
+      out.user_hash = v;
+    } else if (key === "id") {
       if ((typeof v !== "string" && typeof v !== "number") || !String(v) || String(v).length > 128) return "id must be a string of 1-128 characters";
       out.id = String(v);
     } else if (key === "name") {
@@ -56,6 +61,7 @@ export function identifyPayload(a) {
     }
   }
   if (n) out.attributes = attributes;
+  if (out.user_hash && !out.id) return "user_hash goes with the id it proves";
   return out;
 }
 
@@ -72,8 +78,8 @@ export function trackPayload(name, props) {
 }
 
 // `send(event, payload)` → Promise of the ack; `connected()`; `onView(view)` after every new
-// page view (the invitation rules re-time themselves).
-export function createTracker({ send, connected, store, siteKey, base, onView }) {
+// page view (the invitation rules re-time themselves); `onIdentified(ack)` with each identify's ack.
+export function createTracker({ send, connected, store, siteKey, base, onView, onIdentified }) {
   let config = null; // from `session`: {enabled, strip_params, dnt}; null until the first one
   let on = false; // tracking allowed (known once config is)
   let calls = []; // [event, payload] waiting for a session: page_view, page_time, identify, track
@@ -128,6 +134,11 @@ export function createTracker({ send, connected, store, siteKey, base, onView })
     if (config && connected()) {
       send(event, payload).then((ack) => {
         if (ack.error && ack.error.code === "timeout") calls.push([event, payload, at]);
+        else if (event === "identify") {
+          // The site's page is wrong (an id without its user_hash, a stale hash): tell its developer.
+          if (!ack.ok) console.warn(`Switchboard: identify refused (${ack.error.code}): ${ack.error.message}`);
+          if (onIdentified) onIdentified(ack);
+        }
       });
     } else {
       calls.push([event, payload, at]);
