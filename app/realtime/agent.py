@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,20 +10,17 @@ import socketio
 from app import presence, runtime
 from app.clock import iso, utcnow
 from app.reports import live
-from app.models import Conversation, Message, User, Visitor
+from app.models import Message, User, Visitor
 from app import bus
 from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
 from app.services import (
-    ServiceError, agents, conversations, handoff, invitations, offers, offline, profiles, routing, serialize,
-    supervision, tracking, visitors,
+    ServiceError, agents, conversations, handoff, invitations, offers, offline, profiles, routing, scope, serialize,
+    sessions, supervision, timers, tracking, visitors,
 )
 from app.tracking import live as live_visitors
-
-# When an agent's last console disconnects, they stay Available this long before going Offline.
-
 
 def _same_origin(environ: dict) -> bool:
     origin = environ.get("HTTP_ORIGIN")
@@ -34,81 +30,57 @@ def _same_origin(environ: dict) -> bool:
 
 
 class AgentNamespace(socketio.AsyncNamespace):
-    def __init__(self, namespace: str) -> None:
-        super().__init__(namespace)
-        self._grace: dict[int, asyncio.Task] = {}
-
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if not _same_origin(environ):
             raise refuse("unauthorized", "The console must connect from its own origin.")
         token = auth.get("token") if isinstance(auth, dict) else None
         rt = runtime.current()
         try:
-            user_id = rt.signer.read_socket_token(token, rt.settings.socket_token_max_age)
+            user_id, session_id = rt.signer.read_socket_token(token, rt.settings.socket_token_seconds)
         except TokenError as exc:
             code = "token_expired" if exc.code == "token_expired" else "unauthorized"
             raise refuse(code, exc.message) from None
-        user = await User.get_or_none(id=user_id, is_active=True)
-        if user is None:
-            raise refuse("unauthorized", "This account is not active.")
+        # In its session's and its user's rooms before the session is read (the token's signature
+        # vouches for both ids; a refused connection leaves them again), so a sign-out that lands
+        # after the read finds this socket there; one that lands while it is still connecting
+        # (python-socketio does not close those) is caught by `_user` at its first event.
+        await self.enter_room(sid, bus.session_room(session_id))
+        await self.enter_room(sid, bus.agent_room(user_id))
+        try:
+            user = (await sessions.for_socket_session(session_id, user_id)).user
+        except ServiceError as exc:
+            raise refuse("unauthorized", exc.message) from None
         if user.role == "marketer":
             raise refuse("unauthorized", "Marketers do not use the chat console.")
-        await self.save_session(sid, {"user_id": user.id})
-        await self.enter_room(sid, bus.agent_room(user.id))
+        await self.save_session(sid, {"user_id": user.id, "session_id": session_id})
         await self.enter_room(sid, bus.STAFF_ROOM)
         if user.role in supervision.SUPERVISOR_ROLES:
             await self.enter_room(sid, bus.SUPERVISORS_ROOM)
         await presence.joined(f"agent:{user.id}")
-        pending = self._grace.pop(user.id, None)
-        if pending is not None:
-            pending.cancel()
+        await timers.returned(user.id)  # their grace period ends, whichever worker runs it
         await self.emit("status", {"status": user.status, "reason": user.status_reason}, to=sid)
-
-    async def watch_absent_agents(self) -> int:
-        """At start-up of a single process: CSRs who were Available or Away, or held chats, when the
-        previous process stopped have no console here yet. Each gets the usual grace period to
-        reconnect; then they are set Offline and their chats are re-queued. Returns how many."""
-        holding = {c["agent_id"] for c in await Conversation.filter(status="assigned").values("agent_id")}
-        users = await User.filter(status__in=("available", "away")).values_list("id", flat=True)
-        watched = 0
-        for user_id in sorted(set(users) | {i for i in holding if i is not None}):
-            if await presence.count(f"agent:{user_id}") == 0 and user_id not in self._grace:
-                self._grace[user_id] = asyncio.create_task(self._offline_after_grace(user_id))
-                watched += 1
-        return watched
-
-    def pending_tasks(self) -> list[asyncio.Task]:
-        """The grace periods running (the server cancels them when it stops)."""
-        return list(self._grace.values())
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         session = await self.get_session(sid)
         user_id = session.get("user_id")
         if user_id is None:
             return
-        await presence.left(f"agent:{user_id}")
-        if await presence.count(f"agent:{user_id}") == 0 and user_id not in self._grace:
-            self._grace[user_id] = asyncio.create_task(self._offline_after_grace(user_id))
-
-    async def _offline_after_grace(self, user_id: int) -> None:
-        try:
-            await asyncio.sleep(runtime.current().settings.disconnect_grace_seconds)
-            if await presence.count(f"agent:{user_id}") == 0:
-                user = await User.get_or_none(id=user_id)
-                if user is None:
-                    return
-                if user.status != "offline":
-                    await agents.set_agent_state(user, "offline", "disconnected")
-                await handoff.requeue_all(user, reason="disconnected")
-        finally:
-            self._grace.pop(user_id, None)
+        # Their last console anywhere: the grace period starts on the shared schedule, so it ends
+        # (Offline, chats re-queued) even if this worker does not live that long.
+        if await presence.left(f"agent:{user_id}") == 0:
+            await timers.departed(f"agent:{user_id}")
 
     async def _user(self, sid: str) -> User:
-        session = await self.get_session(sid)
-        user = await User.get_or_none(id=session.get("user_id"), is_active=True)
-        if user is None:
-            raise ServiceError("forbidden", "This account is no longer active.")
-        return user
+        # The staff session is checked on every event, not only on connect: a worker that missed
+        # the sign-out's broadcast still closes the socket here.
+        socket_session = await self.get_session(sid)
+        try:
+            staff_session = await sessions.for_socket_session(socket_session.get("session_id"),
+                                                              socket_session.get("user_id"), connected=True)
+        except ServiceError:
+            await self.disconnect(sid)
+            raise ServiceError("forbidden", sessions.ENDED_MESSAGE) from None
+        return staff_session.user
 
     @event
     async def on_set_status(self, sid: str, data: Any) -> dict:
@@ -134,15 +106,16 @@ class AgentNamespace(socketio.AsyncNamespace):
         data = v.payload(data)
         conversation_id = v.integer(data, "conversation_id", minimum=1)
         user = await self._user(sid)
-        conversation = await conversations.agent_conversation(user, conversation_id, write=False)
-        await self.enter_room(sid, bus.conversation_room(conversation.id))
+        conversation, live_too = await scope.read_conversation(user, conversation_id)
+        if live_too:
+            await self.enter_room(sid, bus.conversation_room(conversation.id))
         visitor = await Visitor.get(id=conversation.visitor_id)
         messages = await Message.filter(conversation_id=conversation.id).order_by("seq")
         return ok(
             conversation=await conversations.agent_summary(conversation),
             messages=[serialize.message(m) for m in messages],
             visitor=serialize.visitor_profile(tracking.latest(visitor), await visitors.is_online(visitor.id)),
-            past=await conversations.past_conversations(visitor, exclude_id=conversation.id),
+            past=await conversations.past_conversations(user, visitor, exclude_id=conversation.id),
         )
 
     @event
@@ -163,7 +136,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         conversation_id = v.integer(data, "conversation_id", minimum=1)
         after_seq = v.integer(data, "after_seq", minimum=0)
         user = await self._user(sid)
-        conversation = await conversations.agent_conversation(user, conversation_id, write=False)
+        conversation, _ = await scope.read_conversation(user, conversation_id)
         messages = await conversations.messages_after(conversation, after_seq, include_internal=True)
         return ok(messages=[serialize.message(m) for m in messages])
 
@@ -286,15 +259,22 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def on_visitors(self, sid: str, data: Any) -> dict:
         """Start watching the Visitors view: every visitor online now; then `visitors.delta`."""
         v.payload(data)
-        await self._user(sid)
-        await self.enter_room(sid, live_visitors.ROOM)
-        return ok(visitors=await live_visitors.snapshot(), at=iso(utcnow()))
+        sites = await scope.live_sites(await self._user(sid))
+        await self._leave_visitor_rooms(sid)
+        for room in live_visitors.rooms_for(sites):
+            await self.enter_room(sid, room)
+        return ok(visitors=await live_visitors.snapshot(sites), at=iso(utcnow()))
 
     @event
     async def on_visitors_stop(self, sid: str, data: Any) -> dict:
         v.payload(data)
-        await self.leave_room(sid, live_visitors.ROOM)
+        await self._leave_visitor_rooms(sid)
         return ok()
+
+    async def _leave_visitor_rooms(self, sid: str) -> None:
+        for room in self.rooms(sid):
+            if live_visitors.is_room(room):
+                await self.leave_room(sid, room)
 
     @event
     async def on_invite(self, sid: str, data: Any) -> dict:
@@ -377,11 +357,14 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def on_deactivate_user(self, sid: str, data: Any) -> dict:
         data = v.payload(data)
         user_id = v.integer(data, "user_id", minimum=1)
-        target = await supervision.deactivate(await self._user(sid), user_id)
-        # Their consoles are signed out everywhere at once.
-        await self.disconnect_user(target.id)
+        # Their sessions end and their consoles are disconnected on every worker (sessions.end_all).
+        await supervision.deactivate(await self._user(sid), user_id)
         return ok()
 
-    async def disconnect_user(self, user_id: int) -> None:
-        """Close every console of this user, on every worker."""
-        await self.server.manager.disconnect_members(self.namespace, bus.agent_room(user_id))
+    @event
+    async def on_sign_out_user(self, sid: str, data: Any) -> dict:
+        """An admin ends every session of an account (its consoles are disconnected everywhere)."""
+        data = v.payload(data)
+        user_id = v.integer(data, "user_id", minimum=1)
+        ended = await supervision.sign_out_everywhere(await self._user(sid), user_id)
+        return ok(sessions=ended)

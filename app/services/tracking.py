@@ -23,19 +23,22 @@ conversion in the explorer and the invitation funnel).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import math
 import re
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise.transactions import in_transaction
 
-from app import runtime
+from app import loops, metrics, runtime
 from app.clock import utcnow
 from app.models import Conversation, PageView, Site, TrackEvent, Visit, Visitor
 from app import bus
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.5
 BATCH_ROWS = 500
+TIME_WAITS_SECONDS = 60.0  # a time on page waits this long for its view to be written
+SHARED_VISIT_WAIT_SECONDS = 30.0  # a visit another worker started is written here if it has not been
 MAX_ACTIVE_MS = 86_400_000
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MAX_PROPS = 20
@@ -129,6 +134,10 @@ class VisitState:
     last_view_key: str | None = None
     visitor_id: str | None = None
     row: Visit | None = None
+    # With Redis, a visit another worker started: its row comes with that worker's batch. Since
+    # when this worker waits for it, and what to write if it never comes (`_shared_visit_ids`).
+    waiting_since: float | None = None
+    fresh: dict[str, Any] | None = None
 
 
 async def _visit_of(visitor: Visitor) -> VisitState | None:
@@ -148,6 +157,122 @@ async def _visit_of(visitor: Visitor) -> VisitState | None:
     state = VisitState(row.id, row.number, row.started_at, row.last_activity_at, pages, source, visitor_id=visitor.id)
     _remember(visitor.id, state)
     return state
+
+
+# With Redis the visitor's current visit is one hash that every worker changes in one atomic step
+# per page view (`_VISIT_STEP`): so a visitor whose tabs sit on several workers has one visit, and a
+# visit goes on (or times out) by the last activity on any of them. The worker that starts a visit
+# writes its row with its batch and then tells its id (`_VISIT_ID`); the others find it by
+# (visitor, number) when they write their page views (`_shared_visit_ids`).
+_VISIT = "visit:"  # + visitor id, in the deployment's namespace
+
+# KEYS[1] the visit. ARGV: now ms, timeout ms, url, view key, expiry ms, the new visit's fields (JSON),
+# then the database's visit when the hash is missing: '?' (ask for it) or number, started ms,
+# last ms, pages, id, fields JSON ('0' alone: none). Returns {step, number, started ms, pages, id, fields}
+# with step 'same' (the page view again), 'page', 'new' — or {'absent'} for a '?'.
+_VISIT_STEP = """
+local key, now, timeout = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+if redis.call('EXISTS', key) == 0 then
+  if ARGV[7] == '?' then return {'absent'} end
+  if ARGV[7] ~= '0' then
+    redis.call('HSET', key, 'number', ARGV[7], 'started', ARGV[8], 'last', ARGV[9], 'pages', ARGV[10],
+               'id', ARGV[11], 'fields', ARGV[12], 'url', '', 'view', '')
+  end
+end
+local v = redis.call('HMGET', key, 'number', 'started', 'last', 'pages', 'url', 'view', 'id', 'fields')
+if v[1] and v[1] ~= '' and now - tonumber(v[3]) <= timeout then
+  local pages = tonumber(v[4])
+  local same = pages > 0 and ((ARGV[4] ~= '' and ARGV[4] == v[6]) or (ARGV[4] == '' and ARGV[3] == v[5]))
+  if not same then
+    pages = pages + 1
+    redis.call('HSET', key, 'pages', pages, 'url', ARGV[3], 'view', ARGV[4])
+  end
+  if now > tonumber(v[3]) then redis.call('HSET', key, 'last', now) end
+  redis.call('PEXPIRE', key, ARGV[5])
+  return {same and 'same' or 'page', v[1], v[2], pages, v[7] or '', v[8] or '{}'}
+end
+local number = math.max(tonumber(v[1] or '0') or 0, tonumber(ARGV[13] or '0') or 0) + 1
+redis.call('HSET', key, 'number', number, 'started', now, 'last', now, 'pages', 1, 'url', ARGV[3],
+           'view', ARGV[4], 'id', '', 'fields', ARGV[6])
+redis.call('PEXPIRE', key, ARGV[5])
+return {'new', tostring(number), tostring(now), 1, '', ARGV[6]}
+"""
+
+_VISIT_ID = """
+if redis.call('HGET', KEYS[1], 'number') == ARGV[1] then redis.call('HSET', KEYS[1], 'id', ARGV[2]) end
+return 1
+"""
+
+
+class _VisitScripts(dict):
+    """The visit scripts, registered with this runtime's Redis client."""
+
+
+def _visit_script(name: str, source: str):
+    rt = runtime.current()
+    scripts = rt.state(_VisitScripts)
+    if name not in scripts:
+        scripts[name] = rt.redis.register_script(source)
+    return scripts[name]
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+async def _shared_step(visitor: Visitor, settings: TrackingSettings, url: str, referrer: str | None,
+                       view_key: str | None, now: datetime) -> tuple[VisitState, str]:
+    """With Redis: this page view's place in the visitor's visit, decided with every worker's.
+    Returns the visit and 'same' (the page view again), 'page' or 'new' (this worker writes its row)."""
+    rt = runtime.current()
+    key = rt.key(_VISIT + visitor.id)
+    source = referrers.classify(referrer, url)
+    fields = {"landing_url": url, "referrer": referrer, "referrer_type": source.type,
+              "referrer_domain": source.domain, "keywords": source.keywords, "utm": source.utm,
+              "site_id": visitor.site_id, "country": visitor.country, "device": visitor.device}
+    timeout_ms = settings.visit_timeout_minutes * 60_000
+    args = [_ms(now), timeout_ms, url, view_key or "", timeout_ms + 60_000, json.dumps(fields)]
+    script = _visit_script("step", _VISIT_STEP)
+    known = ["0", "", "", "", "", "", str(visitor.visit_count or 0)]
+    result = await script(keys=[key], args=args + (["?"] if visitor.visit_count else known))
+    if _text(result[0]) == "absent":  # Redis does not know the visit (yet): the database does
+        row = await Visit.filter(visitor_id=visitor.id).order_by("-started_at").first()
+        if row is not None:
+            pages = await PageView.filter(visit_id=row.id).count()
+            old = {"landing_url": row.landing_url, "referrer": row.referrer, "referrer_type": row.referrer_type,
+                   "referrer_domain": row.referrer_domain, "keywords": row.keywords, "utm": row.utm,
+                   "site_id": row.site_id, "country": row.country, "device": row.device}
+            known = [str(row.number), str(_ms(row.started_at)), str(_ms(row.last_activity_at)), str(pages),
+                     str(row.id), json.dumps(old), str(max(row.number, visitor.visit_count or 0))]
+        result = await script(keys=[key], args=args + known)
+    step, number, started, pages, visit_id, shared = (_text(item) for item in result)
+    buf = buffers()
+    state = buf.visits.get(visitor.id)
+    if step == "new" or state is None or state.number != int(number):
+        fresh = json.loads(shared)
+        state = VisitState(int(visit_id) if visit_id else None, int(number), _moment(int(started)), now, 0,
+                           referrers.Source(fresh.get("referrer_type") or "direct", fresh.get("referrer_domain"),
+                                            None, fresh.get("keywords"), fresh.get("utm") or {}),
+                           visitor_id=visitor.id, fresh=fresh)
+        _remember(visitor.id, state)
+    elif state.id is None and visit_id:
+        state.id = int(visit_id)
+    state.pages, state.last_url, state.last_view_key = int(pages), url, view_key
+    if step == "new":
+        fresh = state.fresh
+        state.row = Visit(visitor_id=visitor.id, number=state.number, started_at=now, last_activity_at=now, **fresh)
+        state.fresh = None  # this worker writes it
+        buf.new_visits.append(state)
+        visitor.visit_count = state.number
+    return state, step
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _remember(visitor_id: str, state: VisitState) -> None:
@@ -180,6 +305,9 @@ class TrackingBuffers:
     pending_by_key: dict[tuple[str, str], PageView] = field(default_factory=dict)
     events: list[tuple[TrackEvent, VisitState | None]] = field(default_factory=list)
     times: dict[tuple[str, str], int] = field(default_factory=dict)
+    # Times on page whose view no batch had written yet (its page_view still on its way, or in
+    # another worker's batch): (visitor, view key) → (active ms, since when, monotonic).
+    waiting_times: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
     visit_activity: dict[int, tuple[VisitState, datetime]] = field(default_factory=dict)  # by id() of the state
     visitor_pages: dict[str, tuple[str, str | None, datetime, int]] = field(default_factory=dict)
     flusher: asyncio.Task | None = None
@@ -211,6 +339,7 @@ def _schedule() -> None:
             return
         buf.flusher.cancel()  # a full batch goes now rather than at the end of the wait
     full = _pending_rows() >= BATCH_ROWS
+    loops.waiting("trail")  # /readyz: stalled if these rows are still unwritten long from now
     buf.flusher = asyncio.get_running_loop().create_task(_flush_soon(0 if full else FLUSH_SECONDS),
                                                          name="trail-flush-now" if full else "trail-flush")
 
@@ -224,7 +353,8 @@ async def _flush_soon(delay: float) -> None:
         buf.flusher = None
     try:
         await flush()
-    except Exception:  # kept for the next batch
+    except Exception as exc:  # kept for the next batch
+        loops.failed("trail", exc)
         log.exception("writing the trail failed")
 
 
@@ -246,32 +376,115 @@ async def _insert_visits(new: list[VisitState], conn) -> dict[int, int]:
     return found
 
 
+async def _shared_visit_ids(states: list[VisitState], conn) -> list[VisitState]:
+    """With Redis: the ids of visits another worker started (its batch writes their rows), from the
+    database. Returns the ones this worker writes instead: still without a row after
+    `SHARED_VISIT_WAIT_SECONDS` (the worker that started it died before its batch was written)."""
+    waiting = list({id(s): s for s in states if s.id is None and s.row is None and s.fresh is not None}.values())
+    if not waiting:
+        return []
+    rows = await Visit.filter(visitor_id__in={s.visitor_id for s in waiting}, number__in={s.number for s in waiting}) \
+        .using_db(conn).order_by("id").values("id", "visitor_id", "number")
+    first: dict[tuple[str, int], int] = {}
+    for row in rows:
+        first.setdefault((row["visitor_id"], row["number"]), row["id"])
+    orphans, now = [], time.monotonic()
+    for state in waiting:
+        state.id = first.get((state.visitor_id, state.number))
+        if state.id is not None:
+            continue
+        if state.waiting_since is None:
+            state.waiting_since = now
+        elif now - state.waiting_since > SHARED_VISIT_WAIT_SECONDS:
+            state.row = Visit(**state.fresh, visitor_id=state.visitor_id, number=state.number,
+                              started_at=state.started_at, last_activity_at=state.last_activity)
+            orphans.append(state)
+    return orphans
+
+
+async def _share_visit_ids(written: list[VisitState]) -> None:
+    """With Redis: the visits this batch wrote tell the other workers their ids."""
+    rt = runtime.current()
+    if rt.redis is None or not written:
+        return
+    script = _visit_script("id", _VISIT_ID)
+    for state in written:
+        if state.id is not None:
+            await script(keys=[rt.key(_VISIT + state.visitor_id)], args=[state.number, state.id])
+
+
+async def _written_views(keys: list[tuple[str, str]], conn) -> set[tuple[str, str]]:
+    """Which of these (visitor, view key) page views have a row."""
+    found: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        rows = await PageView.filter(visitor_id__in={k[0] for k in chunk}, view_key__in={k[1] for k in chunk}) \
+            .using_db(conn).values_list("visitor_id", "view_key")
+        found.update((vid, key) for vid, key in rows)
+    return found
+
+
+def _keep_waiting(unmatched: dict[tuple[str, str], int]) -> None:
+    """Times on page whose view is not written yet: kept (and tried with each batch) until it is,
+    for at most `TIME_WAITS_SECONDS` (a view that never comes: its page_view was refused)."""
+    buf = buffers()
+    now = time.monotonic()
+    for key, ms in unmatched.items():
+        if key in buf.pending_by_key:  # its view arrived while this batch was written
+            view = buf.pending_by_key[key]
+            view.active_ms = max(ms, view.active_ms or 0)
+            buf.waiting_times.pop(key, None)
+            continue
+        held, since = buf.waiting_times.get(key, (0, now))
+        if now - since < TIME_WAITS_SECONDS:
+            buf.waiting_times[key] = (max(ms, held), since)
+        else:
+            buf.waiting_times.pop(key, None)
+    for key in [k for k in buf.waiting_times if k not in unmatched]:  # written meanwhile
+        del buf.waiting_times[key]
+    if buf.waiting_times:
+        _schedule()
+
+
 async def flush() -> None:
     """Write everything collected so far (one transaction)."""
     buf = buffers()
     async with buf.lock:
-        if not (buf.new_visits or buf.views or buf.events or buf.times or buf.visit_activity or buf.visitor_pages):
+        if not (buf.new_visits or buf.views or buf.events or buf.times or buf.visit_activity or buf.visitor_pages
+                or buf.waiting_times):
+            loops.succeeded("trail")
             return
+        started = time.perf_counter()
         new, views, events, times = list(buf.new_visits), list(buf.views), list(buf.events), dict(buf.times)
+        for key, (ms, _) in buf.waiting_times.items():  # tried again: their view may be written now
+            times[key] = max(ms, times.get(key, 0))
+        unmatched: dict[tuple[str, str], int] = {}
         activity, pages = dict(buf.visit_activity), dict(buf.visitor_pages)
         for batch in (buf.new_visits, buf.views, buf.events, buf.times, buf.visit_activity, buf.visitor_pages,
                       buf.pending_by_key):
             batch.clear()
         try:
             async with in_transaction() as conn:
+                new += await _shared_visit_ids([s for _, s in views] + [s for _, s in events if s is not None]
+                                               + [s for s, _ in activity.values()], conn)
                 ids = await _insert_visits(new, conn) if new else {}
 
                 def visit_id(state: VisitState | None) -> int | None:
                     return None if state is None else (state.id if state.id is not None else ids.get(id(state)))
 
-                if views:
-                    for view, state in views:
+                # Page views and events of a visit another worker has not written yet: next batch.
+                held_views = [(v, state) for v, state in views if visit_id(state) is None]
+                held_events = [(e, state) for e, state in events if state is not None and visit_id(state) is None]
+                ready_views = [(v, state) for v, state in views if visit_id(state) is not None]
+                ready_events = [(e, state) for e, state in events if state is None or visit_id(state) is not None]
+                if ready_views:
+                    for view, state in ready_views:
                         view.visit_id = visit_id(state)
-                    await PageView.bulk_create([v for v, _ in views], batch_size=BATCH_ROWS, using_db=conn)
-                if events:
-                    for event, state in events:
+                    await PageView.bulk_create([v for v, _ in ready_views], batch_size=BATCH_ROWS, using_db=conn)
+                if ready_events:
+                    for event, state in ready_events:
                         event.visit_id = visit_id(state)
-                    await TrackEvent.bulk_create([e for e, _ in events], batch_size=BATCH_ROWS, using_db=conn)
+                    await TrackEvent.bulk_create([e for e, _ in ready_events], batch_size=BATCH_ROWS, using_db=conn)
                 touched = [Visit(id=visit_id(state), last_activity_at=at) for state, at in activity.values()
                            if visit_id(state) is not None]
                 deferred = {k: (state, at) for k, (state, at) in activity.items() if visit_id(state) is None}
@@ -289,8 +502,13 @@ async def flush() -> None:
                     await Visitor.bulk_update(rows, fields=["current_url", "current_title", "last_seen", "visit_count"],
                                               batch_size=BATCH_ROWS, using_db=conn)
                 if times:
+                    # A time whose view is not written yet (not even by this batch) waits for it.
+                    found = await _written_views(list(times), conn)
+                    unmatched = {key: ms for key, ms in times.items() if key not in found}
                     sql = _TIME_SQL_PG if conn.capabilities.dialect == "postgres" else _TIME_SQL
-                    await conn.execute_many(sql, [[ms, vid, key, ms] for (vid, key), ms in times.items()])
+                    matched = [[ms, vid, key, ms] for (vid, key), ms in times.items() if (vid, key) in found]
+                    if matched:
+                        await conn.execute_many(sql, matched)
         except Exception:
             # Put it back for the next batch: nothing is dropped for a passing database fault.
             buf.new_visits[:0] = new
@@ -305,12 +523,24 @@ async def flush() -> None:
             raise
         for state in new:  # written: the visits have their ids now
             state.id, state.row = ids.get(id(state)), None
+        await _share_visit_ids(new)
+        buf.views[:0] = held_views
+        buf.events[:0] = held_events
+        for view, _ in held_views:
+            if view.view_key:
+                buf.pending_by_key.setdefault((view.visitor_id, view.view_key), view)
+        if held_views or held_events:
+            _schedule()
+        _keep_waiting(unmatched)
         for key, value in deferred.items():  # visits being written by the batch before: next time
             buf.visit_activity.setdefault(key, value)
         buf.stats["flushes"] += 1
         buf.stats["page_views"] += len(views)
         buf.stats["events"] += len(events)
         buf.stats["visits"] += len(new)
+        metrics.current().observe_trail_flush(time.perf_counter() - started, {
+            "page_views": len(views), "events": len(events), "visits": len(new)})
+        loops.succeeded("trail")
 
 
 # --- ingest -------------------------------------------------------------------------------------
@@ -332,6 +562,13 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
     now = at or utcnow()
     url = strip_params(url, settings.strip_params) or url
     referrer = strip_params(referrer, settings.strip_params)
+    if runtime.current().redis is not None:
+        state, step = await _shared_step(visitor, settings, url, referrer, view_key, now)
+        if step == "same":  # the widget reconnected and said it once more: not a new page
+            _touch(state, now)
+            _schedule()
+            return PageViewed(state, False)
+        return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now)
     state = await _visit_of(visitor)
     if state is not None and state.pages and (
             (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
@@ -353,13 +590,23 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
         _remember(visitor.id, state)
         visitor.visit_count = number
     state.pages += 1
-    _touch(state, now)
     state.last_url, state.last_view_key = url, view_key
+    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now)
+
+
+async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str, title: str | None,
+                  referrer: str | None, view_key: str | None, now: datetime) -> PageViewed:
+    """The page view goes into the batch (its visit decided)."""
+    buf = buffers()
+    _touch(state, now)
     view = PageView(visitor_id=visitor.id, url=url, title=title, referrer=referrer, at=now, view_key=view_key)
     buf.views.append((view, state))
     if view_key:
         buf.pending_by_key[(visitor.id, view_key)] = view
-    buf.visitor_pages[visitor.id] = (url, title, now, visitor.visit_count or state.number)
+        early = buf.waiting_times.pop((visitor.id, view_key), None)  # its time came first
+        if early is not None:
+            view.active_ms = early[0]
+    buf.visitor_pages[visitor.id] = (url, title, now, max(visitor.visit_count or 0, state.number))
     visitor.current_url, visitor.current_title, visitor.last_seen = url, title, now
     _schedule()
     await _tell_csr(visitor, url, title)
@@ -403,6 +650,9 @@ async def page_time(visitor: Visitor, settings: TrackingSettings, view_key: str,
     if pending is not None:
         pending.active_ms = max(active_ms, pending.active_ms or 0)
         return
+    # Not in this batch: the view is written already, or its page_view has not been handled yet
+    # (socket.io runs handlers concurrently; a beacon may reach another worker): the batch applies
+    # it to the row, or keeps it until the view is written (`flush`).
     key = (visitor.id, view_key)
     buf.times[key] = max(active_ms, buf.times.get(key, 0))
     _schedule()
@@ -461,13 +711,41 @@ def check_attributes(attributes: Any) -> dict[str, Any]:
     return attributes
 
 
+def identity_hash(secret: str, user_id: str) -> str:
+    """The `user_hash` a site's backend computes for one of its users: hex HMAC-SHA256 of the
+    user id, keyed with the site's identity secret (docs/widget.md, "Identity verification")."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
 async def identify(visitor: Visitor, external_id: str | None, name: str | None, email: str | None,
-                   attributes: dict[str, Any]) -> None:
-    """The site says who this visitor is: its own user id (linking this browser with the person's
-    other devices in the CSR's profile), name, e-mail and attributes (merged into earlier ones)."""
+                   attributes: dict[str, Any], user_hash: str | None = None) -> bool:
+    """The site says who this visitor is: its own user id, name, e-mail and attributes (merged
+    into earlier ones). Returns whether the id is verified.
+
+    On a site with an identity secret the id counts only with its `user_hash`: without a valid
+    one the whole call is refused (`forbidden`, nothing stored), so nobody can take another
+    person's id and with it their devices' trails and transcripts. On a site without a secret
+    the id is kept unverified, and links nothing (`linked_visitor_ids`)."""
+    verified = bool(visitor.identity_verified)
+    if external_id is None:
+        if user_hash is not None:
+            raise ServiceError("bad_request", "'user_hash' goes with the 'id' it proves.")
+    else:
+        # Read now, not from a cache: a rotated or cleared secret applies to the next call.
+        secret = (await Site.get(id=visitor.site_id)).identity_secret
+        verified = False
+        if secret:
+            # Constant time: how much of a guess matches must not show in the time taken.
+            expected = identity_hash(secret, external_id).encode()
+            if user_hash is None or not hmac.compare_digest(expected, user_hash.lower().encode()):
+                raise ServiceError("forbidden", "This site verifies identities: 'user_hash' must be the "
+                                                "HMAC-SHA256 of 'id' with the site's identity secret.")
+            verified = True
     updates: dict[str, Any] = {}
     if external_id is not None and external_id != visitor.external_id:
         updates["external_id"] = external_id
+    if verified != visitor.identity_verified:
+        updates["identity_verified"] = verified
     if name is not None and name != visitor.name:
         updates["name"] = name
     if email is not None and email != visitor.email:
@@ -480,22 +758,25 @@ async def identify(visitor: Visitor, external_id: str | None, name: str | None, 
         if merged != visitor.attributes:
             updates["attributes"] = merged
     if not updates:
-        return
+        return verified
     await Visitor.filter(id=visitor.id).update(**updates)
     for key, value in updates.items():
         setattr(visitor, key, value)
     if "name" in updates:
         await live.update(visitor.id, name=visitor.name)
+    return verified
 
 
 # --- readers, retention, export and erasure -------------------------------------------------------
 
 
 async def linked_visitor_ids(visitor: Visitor) -> list[str]:
-    """This visitor and the site's other visitors identified as the same person."""
-    if not visitor.external_id:
+    """This visitor first, then the site's other visitors verified as the same person. Only
+    verified identities link: an id any browser may claim (a site without an identity secret)
+    links nothing."""
+    if not visitor.external_id or not visitor.identity_verified:
         return [visitor.id]
-    ids = await Visitor.filter(site_id=visitor.site_id, external_id=visitor.external_id) \
+    ids = await Visitor.filter(site_id=visitor.site_id, external_id=visitor.external_id, identity_verified=True) \
         .values_list("id", flat=True)
     return sorted(set(ids) | {visitor.id}, key=lambda i: i != visitor.id)
 
@@ -529,14 +810,17 @@ async def purge(now: datetime | None = None) -> dict[str, int]:
 
 async def purge_forever(interval_seconds: float = 3600.0) -> None:
     """The scheduled retention job: once at start-up, then every `interval_seconds`."""
+    loops.started("retention", interval_seconds)
     while True:
         try:
             totals = await purge()
+            loops.succeeded("retention")
             if any(totals.values()):
                 log.info("retention purge: %s", totals)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception as exc:
+            loops.failed("retention", exc)
             log.exception("retention purge failed")
         await asyncio.sleep(interval_seconds)
 
@@ -554,6 +838,8 @@ def forget(visitor_id: str) -> None:
         del buf.times[key]
     for key in [k for k in buf.pending_by_key if k[0] == visitor_id]:
         del buf.pending_by_key[key]
+    for key in [k for k in buf.waiting_times if k[0] == visitor_id]:
+        del buf.waiting_times[key]
     buf.visitor_pages.pop(visitor_id, None)
 
 
@@ -566,6 +852,7 @@ def reset() -> None:
     buf.events.clear()
     buf.times.clear()
     buf.pending_by_key.clear()
+    buf.waiting_times.clear()
     buf.visit_activity.clear()
     buf.visitor_pages.clear()
     for key in buf.stats:
