@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any, Awaitable, Callable
 
-from app import runtime
+from app import logs, metrics, runtime
 from app.services import ServiceError
 
 log = logging.getLogger("app.realtime")
@@ -21,17 +22,29 @@ def error(code: str, message: str, **extra: Any) -> dict:
 
 
 def event(fn: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitable[dict]]:
-    """Wrap a namespace handler: refusals become error acks, faults become `internal`."""
+    """Wrap a namespace handler: refusals become error acks, faults become `internal`. Lines
+    logged meanwhile carry the socket, the event and who sent it (app/logs.py); the time to the
+    ack and error codes go to the worker's metrics (app/metrics.py)."""
+    name = fn.__name__.removeprefix("on_")
 
     @functools.wraps(fn)
     async def wrapper(self, sid: str, data: Any = None) -> dict:
+        started = time.perf_counter()
         try:
-            return await fn(self, sid, data)
-        except ServiceError as exc:
-            return error(exc.code, exc.message, **getattr(exc, "extra", {}))
-        except Exception:
-            log.exception("handler %s failed", fn.__name__)
-            return error("internal", "Something went wrong on our side; retry with the same client_id.")
+            session = await self.get_session(sid)
+        except Exception:  # gone meanwhile: the handler answers for itself
+            session = {}
+        with logs.context(sid=sid, event=name, user_id=session.get("user_id"), visitor_id=session.get("visitor_id")):
+            try:
+                answer = await fn(self, sid, data)
+            except ServiceError as exc:  # expected (bad input, refusals): an error ack, no traceback
+                log.debug("%s refused: %s: %s", name, exc.code, exc.message)
+                answer = error(exc.code, exc.message, **getattr(exc, "extra", {}))
+            except Exception:
+                log.exception("handler %s failed", fn.__name__)
+                answer = error("internal", "Something went wrong on our side; retry with the same client_id.")
+        metrics.current().observe_ack(self.namespace.strip("/"), name, time.perf_counter() - started, answer)
+        return answer
 
     return wrapper
 
@@ -39,6 +52,7 @@ def event(fn: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitable[dict]]:
 async def limit(key: str, count: int, window: float) -> None:
     retry_after = await runtime.current().rate_limiter.hit(key, count, window)
     if retry_after is not None:
+        metrics.current().count_rate_limited(key.partition(":")[0])  # "msg:a:7" → msg
         exc = ServiceError("rate_limited", "Too many events; slow down.")
         exc.extra = {"retry_after": round(retry_after, 1)}  # type: ignore[attr-defined]
         raise exc

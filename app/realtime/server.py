@@ -32,7 +32,7 @@ import socketio
 from engineio import json as engine_json
 from socketio import packet
 
-from app import jsonsafe, runtime
+from app import jsonsafe, metrics, runtime
 from app.models import Site
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,12 @@ class Server(socketio.AsyncServer):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(serializer=SafePacket, max_http_buffer_size=MAX_TRANSPORT_BYTES, **kwargs)
+
+    async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
+        if event == "disconnect":  # (sid, reason): counted for the worker's metrics
+            reason = args[1] if len(args) > 1 else None
+            metrics.current().count_disconnect(namespace.strip("/"), reason)
+        return await super()._trigger_event(event, namespace, *args)
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         if isinstance(data, str) and len(data) > MAX_FRAME_BYTES:

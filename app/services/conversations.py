@@ -26,10 +26,10 @@ from tortoise.transactions import in_transaction
 from app import presence
 from app.clock import utcnow
 from app.models import Conversation, Department, Message, Participant, User, Visitor
-from app import bus
+from app import bus, metrics
 from app.routing import rules
 from app.tracking import live
-from app.services import ServiceError, csat, events, serialize
+from app.services import ServiceError, csat, events, scope, serialize, tracking
 
 OPEN_STATUSES = ("waiting", "assigned")
 
@@ -111,6 +111,7 @@ async def append_message(
     conversation.last_seq = seq
     if visitor_seq is not None:
         conversation.visitor_last_seq = visitor_seq
+    metrics.current().count_message(sender_kind)
     return message, True
 
 
@@ -233,25 +234,19 @@ async def start_conversation(visitor: Visitor, department_id: int | None = None,
     return conversation
 
 
-async def agent_conversation(
-    user: User, conversation_id: int, *, write: bool = True, participant: bool = False
-) -> Conversation:
+async def agent_conversation(user: User, conversation_id: int, *, participant: bool = False) -> Conversation:
     """The conversation if this user may act on it; `not_found` otherwise (no leak of others' ids).
 
-    The assigned agent may do everything; supervisors and admins may read any chat; a
-    supervisor who barged in (`participant`) may also write in it.
+    The assigned agent may do everything; someone in the chat with them (a warm transfer's
+    colleague, a supervisor who barged in) may write in it where the caller allows
+    (`participant`). Who may *read* a chat is app/services/scope.py's to say.
     """
     conversation = await Conversation.get_or_none(id=conversation_id)
     if conversation is None:
         raise ServiceError("not_found", "No such conversation.")
     if conversation.agent_id == user.id:
         return conversation
-    if not write and user.role in ("supervisor", "admin"):
-        return conversation
-    # Someone in the chat with the assigned CSR (a warm transfer's colleague, a supervisor who
-    # barged in) reads it; they write in it where the caller allows (`participant`).
-    in_chat = await Participant.exists(conversation_id=conversation.id, user_id=user.id, left_at=None)
-    if in_chat and (participant or not write):
+    if participant and await Participant.exists(conversation_id=conversation.id, user_id=user.id, left_at=None):
         return conversation
     raise ServiceError("not_found", "No such conversation.")
 
@@ -381,16 +376,29 @@ async def publish_conversation(conversation: Conversation) -> None:
 
 
 async def history(visitor: Visitor, limit: int = 20) -> list[dict]:
-    """The visitor's conversations, newest first, with their public messages."""
-    conversations = await Conversation.filter(visitor_id=visitor.id).order_by("-id").limit(limit)
-    return await _with_messages(conversations, include_internal=False, for_agent=None)
+    """The visitor's conversations, newest first, with what the visitor may see of them (their
+    numbering, no internal notes). A verified identity also gets the ended conversations of the
+    same person's other verified devices (`other_device: true`), to read only: `sync`, `read`,
+    `rate` and `close` take a browser's own conversations, so a chat is carried on where it was had."""
+    others = [i for i in await tracking.linked_visitor_ids(visitor) if i != visitor.id]
+    mine = Q(visitor_id=visitor.id)
+    query = Conversation.filter(mine | Q(visitor_id__in=others, status="closed") if others else mine)
+    conversations = await query.order_by("-id").limit(limit)
+    items = await _with_messages(conversations, include_internal=False, for_agent=None)
+    for conversation, item in zip(conversations, items):
+        item["other_device"] = conversation.visitor_id != visitor.id
+    return items
 
 
-async def past_conversations(visitor: Visitor, exclude_id: int | None, limit: int = 20) -> list[dict]:
-    query = Conversation.filter(visitor_id=visitor.id).order_by("-id").limit(limit)
+async def past_conversations(user: User, visitor: Visitor, exclude_id: int | None, limit: int = 20) -> list[dict]:
+    """The visitor's conversations this user may read (scope), newest first, with every message
+    (internal notes included); the others are left out entirely. Audited as `read_profile`."""
+    query = Conversation.filter(visitor_id=visitor.id).order_by("-id")
     if exclude_id is not None:
         query = query.exclude(id=exclude_id)
-    return await _with_messages(await query, include_internal=True, for_agent=visitor)
+    shown = (await scope.readable(user, await query))[:limit]
+    await scope.audit_reads(user, shown, "read_profile")
+    return await _with_messages(shown, include_internal=True, for_agent=visitor)
 
 
 async def _with_messages(conversations: list[Conversation], *, include_internal: bool, for_agent: Visitor | None) -> list[dict]:

@@ -16,7 +16,7 @@ import logging
 
 from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
 from app.runtime import Listeners
-from app import presence, runtime
+from app import metrics, presence, runtime
 from app.clock import utcnow
 from app.services import ServiceError, conversations, routing, routing_state
 from app.tracking import live
@@ -76,6 +76,13 @@ async def abandon_if_departed(conversation: Conversation, event: ConversationEve
     task.add_done_callback(checks.discard)
 
 
+async def observe_wait(conversation: Conversation, event: ConversationEvent) -> None:
+    """The worker's waiting-time histogram: from the request to the first assignment."""
+    data = event.data if isinstance(event.data, dict) else {}
+    if isinstance(data.get("queue_seconds"), (int, float)):  # not set on a transfer
+        metrics.current().observe_wait(data["queue_seconds"])
+
+
 async def sync_agent(user: User, event: AgentStatusEvent) -> None:
     await routing_state.sync_agent(user.id)
     if event.status == "available":
@@ -87,5 +94,6 @@ def install(listeners: Listeners) -> Listeners:
     listeners.on_conversation(ROUTE_AFTER, route_soon)
     listeners.on_conversation(set(CHAT_STATES), show_chat_state)
     listeners.on_conversation({"requeued", "transferred"}, abandon_if_departed)
+    listeners.on_conversation({"assigned"}, observe_wait)
     listeners.on_agent_status(sync_agent)
     return listeners

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from app import runtime
+from app import loops, metrics, runtime
 from app.clock import utcnow
 from app.models import Conversation, Department, User, Visitor
 from app.routing.store import AgentState, ChatState, unconfirmed
@@ -106,6 +106,7 @@ async def request_routing() -> None:
             await run_pass()
             if not passes.again:
                 break
+        loops.succeeded("routing")  # whoever ran it: the tick, or a pass `schedule` started
     finally:
         passes.running = False
 
@@ -147,6 +148,7 @@ async def run_pass() -> int:
             offer_seconds[department_id] = (await Department.get(id=department_id).values("offer_seconds"))[
                 "offer_seconds"]
         seconds = offer_seconds.get(department_id, 0) if department_id is not None else 0
+        metrics.current().count_routing_decision("offer" if seconds > 0 else "assign")
         if seconds > 0:
             if not await offers.offer(conversation_id, agent_id, seconds):
                 # The database says otherwise (closed, taken): the store follows it.
@@ -227,6 +229,7 @@ async def tick_forever(interval: float = 2.0, *, reconciled: bool = False) -> No
     database at once (unless the caller just `reconciled`: the server's start-up does) and every
     RECONCILE_EVERY_TICKS ticks."""
     ticks = 1 if reconciled else 0
+    loops.started("routing", interval)  # /readyz: stalled without a good pass for a while
     while True:
         try:
             if ticks % RECONCILE_EVERY_TICKS == 0:
@@ -237,7 +240,8 @@ async def tick_forever(interval: float = 2.0, *, reconciled: bool = False) -> No
             await request_routing()
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep ticking; the next pass retries
+        except Exception as exc:  # keep ticking; the next pass retries
+            loops.failed("routing", exc)
             log.exception("routing tick failed")
         await asyncio.sleep(interval)
 
