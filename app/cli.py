@@ -41,22 +41,59 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     uvicorn.run(
         create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-        proxy_headers=True, forwarded_allow_ips="*" if args.behind_proxy else "127.0.0.1",
-        log_level=settings.log_level,
+        # X-Forwarded-For / -Proto are believed only from the proxies in FORWARDED_ALLOW_IPS: from
+        # anyone else they are ignored (sign-in throttling counts the address they name).
+        proxy_headers=True, forwarded_allow_ips=args.forwarded_allow_ips or settings.forwarded_allow_ips,
+        log_level=settings.log_level, log_config=None,  # create_app configured logging (app/logs.py)
+        # On SIGTERM: stop accepting, close WebSockets with 1012 (the clients reconnect elsewhere at
+        # once), wait this long for HTTP requests in flight (long polls), then write the last trail
+        # batch and stop (docs/deployment.md, "Restarts").
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from app.db import migrate
+    """Apply the pending migrations, naming each; `--status`: list applied and pending ones.
+    A failed migration exits 1 with its name (a release step must stop there)."""
+    from app import db
 
-    asyncio.run(migrate(settings))
+    if args.status:
+        try:
+            status = asyncio.run(db.status(settings))
+        except Exception as exc:
+            print(f"error: cannot read the database's migrations: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        for name in status.applied:
+            print(f"applied  {name}")
+        for name in status.pending:
+            print(f"pending  {name}")
+        for name in status.unknown:
+            print(f"unknown  {name}  (recorded in the database, not in this release: a newer one migrated it)")
+        if status.out_of_order:
+            print("warning: a pending migration comes before applied ones: the database was migrated out of "
+                  "order or by hand", file=sys.stderr)
+        print(f"{len(status.pending)} pending: run migrate." if status.pending
+              else f"Up to date: {len(status.applied)} migrations applied.")
+        return 0
+
+    def applied(name: str) -> None:
+        print(f"Applied {name}", flush=True)
+
+    try:
+        done = asyncio.run(db.migrate(settings, on_applied=applied))
+    except db.MigrationFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if exc.applied:
+            print(f"(applied before it in this run: {', '.join(exc.applied)})", file=sys.stderr)
+        return 1
 
     async def nothing_more() -> int:
         return 0
 
     _run_with_db(settings, nothing_more)  # the first migration also makes the deployment's identity
-    print("Database is up to date.")
+    print(f"Applied {len(done)} migration(s); the database is up to date." if done
+          else "Nothing to apply: the database is up to date.")
     return 0
 
 
@@ -110,6 +147,70 @@ def cmd_site_settings(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _run_with_db(settings, work)
+
+
+def cmd_site_identity(args: argparse.Namespace, settings: Settings) -> int:
+    """A site's identity secret: made (or --rotate'd) and printed once, or --clear'ed."""
+    from app.services import ServiceError, admin
+
+    async def work() -> int:
+        try:
+            secret = await admin.site_identity_secret(args.site, rotate=args.rotate, clear=args.clear)
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        if args.clear:
+            print("Identity verification is off: identify ids are kept unverified and link nothing.")
+        elif secret is None:
+            print("This site has an identity secret already (it is shown only when made); "
+                  "--rotate makes a new one.", file=sys.stderr)
+        else:
+            print(f"Identity secret (shown once; keep it on your server, never in a page):\n{secret}\n"
+                  "Send user_hash = hex(HMAC-SHA256(secret, user id)) with identify (docs/widget.md).")
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_sign_out_user(args: argparse.Namespace, settings: Settings) -> int:
+    """End every session of a user (audited); their consoles are disconnected."""
+    from app.models import User
+    from app.services import ServiceError, supervision
+
+    async def work() -> int:
+        user = await User.get_or_none(email=args.email.strip().lower())
+        if user is None:
+            print(f"error: no user with the e-mail {args.email}", file=sys.stderr)
+            return 2
+        try:
+            ended = await supervision.sign_out_everywhere(None, user.id)
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        await _disconnect_consoles(settings, user.id)
+        print(f"Signed out {user.email}: {ended} session(s) ended.")
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+async def _disconnect_consoles(settings: Settings, user_id: int) -> None:
+    """From the command line (no socket.io server here), with Redis: tell the workers to close
+    the user's consoles now. Without Redis the server does so at the consoles' next event."""
+    if not settings.redis_url:
+        return
+    from app import bus, runtime
+    from app.realtime import rooms
+    from app.web.app import redis_channel
+
+    channel = redis_channel(settings.redis_url, runtime.current().deployment)
+    manager = rooms.RedisManager(settings.redis_url, channel=channel, write_only=True)
+    try:
+        await manager.disconnect_members(bus.AGENT_NS, bus.agent_room(user_id))
+    finally:
+        redis = getattr(manager, "redis", None)
+        if redis is not None:
+            await redis.aclose()
 
 
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
@@ -280,10 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web server (HTTP + socket.io)")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--behind-proxy", action="store_true", help="trust X-Forwarded-* from any proxy")
+    serve.add_argument("--forwarded-allow-ips", metavar="IPS",
+                       help="comma-separated proxy addresses (or networks) whose X-Forwarded-* headers are "
+                            "trusted (default: FORWARDED_ALLOW_IPS, else 127.0.0.1)")
     serve.set_defaults(func=cmd_serve)
 
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    migrate = sub.add_parser("migrate", help="apply database migrations (each one named), or --status")
+    migrate.add_argument("--status", action="store_true", help="list applied and pending migrations, change nothing")
+    migrate.set_defaults(func=cmd_migrate)
 
     ident = sub.add_parser("deployment-id", help="print this deployment's identity (its Redis key namespace)")
     ident.add_argument("--json", action="store_true")
@@ -300,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     site_settings.add_argument("--set", help='JSON merged into the settings, e.g. \'{"invitations": {"timeout_seconds": 30}}\'')
     site_settings.set_defaults(func=cmd_site_settings)
 
+    identity = sub.add_parser("site-identity", help="make a site's identity secret (printed once), --rotate or --clear it")
+    identity.add_argument("--site", required=True, help="the site key")
+    change = identity.add_mutually_exclusive_group()
+    change.add_argument("--rotate", action="store_true", help="replace the secret (the old one stops verifying)")
+    change.add_argument("--clear", action="store_true", help="remove it: identify ids are no longer verified")
+    identity.set_defaults(func=cmd_site_identity)
+
     user = sub.add_parser("create-user", help="create a user")
     user.add_argument("--email", required=True)
     user.add_argument("--password", required=True)
@@ -309,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
                       help="concurrent chats (default: the largest default of their departments, else 3)")
     user.add_argument("--json", action="store_true")
     user.set_defaults(func=cmd_create_user)
+
+    sign_out = sub.add_parser("sign-out-user", help="end every session of a user (their consoles disconnect)")
+    sign_out.add_argument("--email", required=True)
+    sign_out.set_defaults(func=cmd_sign_out_user)
 
     dept = sub.add_parser("create-department", help="create a department of a site, with members")
     dept.add_argument("--site", required=True, help="the site key")
@@ -376,8 +492,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_staffing(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
-    import logging
+    from app import logs
 
     settings = load_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure(settings.log_level, settings.log_format)
     return args.func(args, settings)

@@ -6,12 +6,23 @@
 | DATABASE_URL | sqlite://DATA_DIR/switchboard.sqlite3 | tortoise URL: sqlite://path or postgres://user:pass@host:port/db |
 | REDIS_URL | unset | unset: one process, in-memory shared state; set: socket.io Redis manager + Redis state |
 | SECRET_KEY | generated once into DATA_DIR/secret_key | signs visitor tokens, sessions, CSRF tokens |
+| SHUTDOWN_TIMEOUT_SECONDS | 10 | how long a stopping worker waits for requests in flight |
+| SECRET_KEYS | unset | a rotation: "new,old,…" — the first signs, every one is accepted |
 | HOST / PORT | 127.0.0.1 / 8000 | where `serve` listens |
 | PUBLIC_URL | http://HOST:PORT | the base URL printed in snippets |
 | SECURE_COOKIES | false | set to true behind TLS (cookies get the Secure flag) |
+| FORWARDED_ALLOW_IPS | 127.0.0.1 | proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or networks) |
+| SESSION_MAX_HOURS | 12 | a staff sign-in ends this long after it began, whatever happens |
+| SESSION_IDLE_MINUTES | 120 | ... or after this long without a request (an open console renews its socket token: activity) |
+| SOCKET_TOKEN_SECONDS | 300 | how long a console's socket token opens /agent (the console renews it) |
+| PRESENCE_LEASE_SECONDS | 10 | with Redis: a worker silent this long (plus a quarter) loses its sockets' presence |
 | SOCKETIO_TRANSPORTS | polling,websocket | set to websocket to run without sticky sessions |
-| LOG_LEVEL | info | |
+| LOG_LEVEL | info | debug, info, warning, error: ours and uvicorn's, however the server is started |
+| LOG_FORMAT | text at a terminal, else json | json: one JSON object a line (docs/operations.md "Logs"); text: for people |
+| WORKER_NAME | the process id | this worker's name in logs and in the `worker` label of its metrics |
+| METRICS_TOKEN | unset | bearer token that opens /metrics; unset: /metrics answers 404 |
 | MESSAGE_RATE_LIMIT | 20/10 | chat messages a visitor may send per N seconds (agents: 3×) |
+| NEW_VISITORS_PER_ADDRESS / NEW_VISITORS_PER_SITE | 30/60 / 600/60 | new visitors (widget connects without a token) per N seconds from one address (IPv6: one /64) / for one site |
 | CENTER_TIME_ZONE | UTC | IANA zone of the center: where "today" and reporting intervals begin |
 | SERVICE_LEVEL_THRESHOLD_SECONDS | 20 | T: a chat answered within T seconds of queueing meets the service level |
 | SHORT_ABANDON_SECONDS | 5 | visitors who leave the queue sooner are neither offered nor abandoned |
@@ -30,6 +41,15 @@ def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_keys(env: dict[str, str], data_dir: Path) -> tuple[str, ...]:
+    """SECRET_KEYS ("new,old,…": the first signs, all are accepted — a rotation), else SECRET_KEY,
+    else the key generated once into DATA_DIR/secret_key."""
+    keys = tuple(k.strip() for k in (env.get("SECRET_KEYS") or "").split(",") if k.strip())
+    if keys:
+        return keys
+    return (env.get("SECRET_KEY") or _load_or_create_secret(data_dir),)
 
 
 def _load_or_create_secret(data_dir: Path) -> str:
@@ -64,8 +84,15 @@ class Settings:
     # Limits (documented in docs/protocol.md).
     max_message_chars: int = 5000
     message_rate: tuple[int, float] = (20, 10.0)  # events, per seconds
+    new_visitors_per_address: tuple[int, float] = (30, 60.0)  # new visitor rows, per seconds
+    new_visitors_per_site: tuple[int, float] = (600, 60.0)
     visitor_token_max_age: int = 60 * 60 * 24 * 400  # ~13 months, like analytics ids
-    socket_token_max_age: int = 60 * 60 * 12
+    # Staff sessions (app/services/sessions.py, docs/deployment.md "Sessions").
+    socket_token_seconds: int = 300
+    session_max_hours: float = 12.0
+    session_idle_minutes: float = 120.0
+    # Which peers' X-Forwarded-For / X-Forwarded-Proto uvicorn believes (`serve`, the Procfile).
+    forwarded_allow_ips: str = "127.0.0.1"
     # A CSR whose every console is gone keeps their chats this long, then goes Offline and the
     # chats go back to the front of the queue.
     disconnect_grace_seconds: float = 60.0
@@ -74,6 +101,9 @@ class Settings:
     visitor_abandon_grace_seconds: float = 60.0
     # A visitor leaves the live Visitors view this long after their last tab closed.
     live_visitor_gone_seconds: float = 10.0
+    # With Redis: a worker that stops heartbeating loses its sockets' presence after this long (plus
+    # one heartbeat, a quarter of it): its visitors go offline, its CSRs enter the grace period.
+    presence_lease_seconds: float = 10.0
     # How often the retention job purges the trail older than each site's retention_days.
     retention_interval_seconds: float = 3600.0
     # KPIs and staffing (docs/kpis.md).
@@ -81,6 +111,13 @@ class Settings:
     service_level_threshold_seconds: float = 20.0
     short_abandon_seconds: float = 5.0
     staffing_concurrency: float | None = None  # None: calibrated from the center's history
+    # Operations (docs/operations.md): "" = text at a terminal, else json.
+    log_format: str = ""
+    metrics_token: str | None = None  # None: no /metrics
+    # How long a stopping worker waits for requests in flight (SHUTDOWN_TIMEOUT_SECONDS).
+    shutdown_timeout_seconds: float = 10.0
+    # Earlier secret keys, still accepted while a rotation runs (SECRET_KEYS; `secret_key` signs).
+    old_secret_keys: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
 
     @property
@@ -130,17 +167,25 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_dir=data_dir,
         database_url=database_url,
         redis_url=env.get("REDIS_URL") or None,
-        secret_key=env.get("SECRET_KEY") or _load_or_create_secret(data_dir),
+        secret_key=_secret_keys(env, data_dir)[0],
+        old_secret_keys=_secret_keys(env, data_dir)[1:],
+        shutdown_timeout_seconds=_positive_float(
+            "SHUTDOWN_TIMEOUT_SECONDS", env.get("SHUTDOWN_TIMEOUT_SECONDS"), 10.0),
         host=host,
         port=port,
         public_url=(env.get("PUBLIC_URL") or f"http://{host}:{port}").rstrip("/"),
         secure_cookies=_bool(env.get("SECURE_COOKIES")),
         transports=transports,
         log_level=(env.get("LOG_LEVEL") or "info").lower(),
+        log_format=(env.get("LOG_FORMAT") or "").strip().lower(),
+        metrics_token=(env.get("METRICS_TOKEN") or "").strip() or None,
         message_rate=_rate(env.get("MESSAGE_RATE_LIMIT"), (20, 10.0)),
+        new_visitors_per_address=_rate(env.get("NEW_VISITORS_PER_ADDRESS"), (30, 60.0)),
+        new_visitors_per_site=_rate(env.get("NEW_VISITORS_PER_SITE"), (600, 60.0)),
         disconnect_grace_seconds=float(env.get("AGENT_DISCONNECT_GRACE_SECONDS") or 60),
         visitor_abandon_grace_seconds=float(env.get("VISITOR_ABANDON_GRACE_SECONDS") or 60),
         live_visitor_gone_seconds=float(env.get("LIVE_VISITOR_GONE_SECONDS") or 10),
+        presence_lease_seconds=_positive_float("PRESENCE_LEASE_SECONDS", env.get("PRESENCE_LEASE_SECONDS"), 10.0),
         retention_interval_seconds=_positive_float(
             "RETENTION_INTERVAL_SECONDS", env.get("RETENTION_INTERVAL_SECONDS"), 3600.0),
         center_time_zone=_time_zone(env.get("CENTER_TIME_ZONE")),
@@ -148,4 +193,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "SERVICE_LEVEL_THRESHOLD_SECONDS", env.get("SERVICE_LEVEL_THRESHOLD_SECONDS"), 20.0),
         short_abandon_seconds=_positive_float("SHORT_ABANDON_SECONDS", env.get("SHORT_ABANDON_SECONDS"), 5.0),
         staffing_concurrency=_positive_float("STAFFING_CONCURRENCY", env.get("STAFFING_CONCURRENCY"), None),
+        socket_token_seconds=max(1, round(_positive_float("SOCKET_TOKEN_SECONDS", env.get("SOCKET_TOKEN_SECONDS"), 300))),
+        session_max_hours=_positive_float("SESSION_MAX_HOURS", env.get("SESSION_MAX_HOURS"), 12.0),
+        session_idle_minutes=_positive_float("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES"), 120.0),
+        forwarded_allow_ips=(env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1").strip(),
     )

@@ -9,6 +9,7 @@ import logging
 import secrets
 from urllib.parse import urlsplit
 
+import itsdangerous
 import socketio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from app import db
+from app import db, logs
 from app import runtime as runtime_mod
 from app.config import Settings, load_settings
 from app.paths import CONSOLE_DIST, DEMO_STATIC
@@ -24,9 +25,9 @@ from app import bus
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
-from app.services import deployment, listeners, routing, tracking
+from app.services import deployment, listeners, routing, timers, tracking
 from app.tracking import live as live_visitors
-from app.web import admin_rules, auth, explorer, pages, privacy, reports, staffing, track, wallboard
+from app.web import admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -80,6 +81,15 @@ class ServerApp:
             await self.asgi(scope, receive, send)
 
 
+class RotatingSessionMiddleware(SessionMiddleware):
+    """Starlette's signed session cookie, signed with the first key and accepted with any of
+    `secret_keys` (a SECRET_KEYS rotation keeps everyone signed in)."""
+
+    def __init__(self, app, secret_keys: tuple[str, ...], **options) -> None:
+        super().__init__(app, secret_key=secret_keys[0], **options)
+        self.signer = itsdangerous.TimestampSigner(list(reversed(secret_keys)))  # signs with the last
+
+
 def _header(scope: dict, name: bytes) -> str | None:
     for key, value in scope.get("headers") or ():
         if key == name:
@@ -92,6 +102,9 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
     makes its runtime and database the process's fallback, for code that runs outside any of its
     calls; a server started in-process next to others (tests/support/inprocess.py) leaves it off."""
     settings = settings or load_settings()
+    if process_wide:
+        # Here, not only in the CLI: `uvicorn --factory` (the Procfile) starts the server too.
+        logs.configure(settings.log_level, settings.log_format)
     rt = runtime_mod.build(settings)
     rt.database = db.TortoiseContext()  # its connections open in the lifespan
     listeners.install(rt.listeners)
@@ -123,13 +136,26 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         ticker = asyncio.create_task(routing.tick_forever(reconciled=reconciled))
         retention = asyncio.create_task(tracking.purge_forever(settings.retention_interval_seconds))
         heartbeat = asyncio.create_task(live_visitors.heartbeat_forever()) if rt.redis is not None else None
-        if rt.redis is None:
-            # One process: nobody's console survived the restart; give each CSR the grace period.
-            await sio.namespace_handlers[bus.AGENT_NS].watch_absent_agents()
+        # The shared schedule (grace periods) and, with Redis, this worker's presence lease: taken
+        # before the first socket connects, and the lapsed leases of dead workers reaped.
+        lease = None
+        if rt.redis is not None:
+            try:
+                await timers.renew_lease()
+            except Exception:  # the lease loop retries
+                log.exception("taking the presence lease at start-up failed")
+            lease = asyncio.create_task(timers.lease_forever())
+        schedule = asyncio.create_task(timers.run_forever())
+        # CSRs with no console anywhere (the previous process stopped; with Redis, workers that
+        # stopped cleanly scheduled it already) get the grace period to come back.
+        try:
+            await timers.watch_absent_agents()
+        except Exception:
+            log.exception("watching absent CSRs at start-up failed")
         try:
             yield
         finally:
-            loops = [task for task in (ticker, retention, heartbeat) if task is not None]
+            loops = [task for task in (ticker, retention, heartbeat, lease, schedule) if task is not None]
             for task in loops:
                 task.cancel()
             with contextlib.suppress(Exception):
@@ -139,9 +165,7 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
             # timers and the timers and tasks of the runtime's states.
             with contextlib.suppress(Exception):
                 await sio.shutdown()
-            stray = [getattr(sio.manager, "thread", None),
-                     *sio.namespace_handlers[bus.AGENT_NS].pending_tasks(),
-                     *sio.namespace_handlers[bus.VISITOR_NS].pending_tasks()]
+            stray = [getattr(sio.manager, "thread", None)]
             loops += [task for task in stray if isinstance(task, asyncio.Task) and not task.done()]
             for task in loops:
                 task.cancel()
@@ -156,9 +180,15 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
     routes = [
         Route("/", pages.home),
         Route("/healthz", pages.healthz),
+        Route("/readyz", health.readyz),
+        Route("/metrics", health.metrics_endpoint),
         Route("/login", auth.login_form, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
+        Route("/account", pages.account, methods=["GET"]),
+        Route("/account/password", pages.change_password, methods=["POST"]),
+        Route("/account/sign-out-everywhere", pages.sign_out_everywhere, methods=["POST"]),
+        Route("/api/socket-token", pages.socket_token_api, methods=["POST"]),
         Route("/console", pages.console),
         Route("/supervise", pages.supervise),
         Route("/visitors", pages.visitors),
@@ -184,10 +214,15 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         Mount("/static", StaticFiles(directory=str(CONSOLE_DIST), check_dir=False), name="static"),
     ]
     middleware = [
+        Middleware(logs.RequestContext),  # each request's log lines carry its request_id
         Middleware(SecurityHeaders),
+        # The signed `sb_session` cookie holds the CSRF token and the staff session's token; the
+        # session itself lives on the server (app/services/sessions.py), which decides when it ends.
         Middleware(
-            SessionMiddleware, secret_key=settings.secret_key, session_cookie="sb_session",
-            max_age=60 * 60 * 12, same_site="lax", https_only=settings.secure_cookies,
+            RotatingSessionMiddleware, secret_keys=(settings.secret_key, *settings.old_secret_keys),
+            session_cookie="sb_session",
+            max_age=max(60, round(settings.session_max_hours * 3600)), same_site="lax",
+            https_only=settings.secure_cookies,
         ),
     ]
     web = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
