@@ -118,14 +118,24 @@ async def account(request: Request) -> Response:
     return _account_page(request, user, notice=ACCOUNT_NOTICES.get(request.query_params.get("done", "")))
 
 
-async def change_password(request: Request) -> Response:
-    """POST /account/password: every session of mine ends; this browser gets a new one."""
+async def _account_form(request: Request):
+    """A form posted on the account page: (session, form), or the response when signed out or when
+    the CSRF token does not match."""
     session = await current_session(request)
     if session is None:
         return login_redirect(request)
     form = await request.form()
     if not check_csrf(request, str(form.get("csrf_token") or "")):
         return _account_page(request, session.user, error="The form expired. Please try again.", status_code=400)
+    return session, form
+
+
+async def change_password(request: Request) -> Response:
+    """POST /account/password: every session of mine ends; this browser gets a new one."""
+    posted = await _account_form(request)
+    if isinstance(posted, Response):
+        return posted
+    session, form = posted
     current = str(form.get("current_password") or "")[:1024]
     new, repeated = form.get("new_password"), form.get("repeat_password")
     if not current or not isinstance(new, str) or not new:
@@ -152,12 +162,10 @@ async def change_password(request: Request) -> Response:
 
 async def sign_out_everywhere(request: Request) -> Response:
     """POST /account/sign-out-everywhere: every session of mine ends, this one too."""
-    session = await current_session(request)
-    if session is None:
-        return login_redirect(request)
-    form = await request.form()
-    if not check_csrf(request, str(form.get("csrf_token") or "")):
-        return _account_page(request, session.user, error="The form expired. Please try again.", status_code=400)
+    posted = await _account_form(request)
+    if isinstance(posted, Response):
+        return posted
+    session, _ = posted
     await sessions.end_all(session.user_id, "signed_out_everywhere")
     request.session.clear()
     return RedirectResponse("/login", status_code=303)

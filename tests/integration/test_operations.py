@@ -345,23 +345,9 @@ async def test_metrics_show_a_scripted_chat_on_two_workers(fresh_postgres, own_r
 class FactoryServer(Server):
     """Started as the Procfile starts a worker: uvicorn's command line with the app factory."""
 
-    def start(self, timeout: float = 30.0) -> "FactoryServer":
-        env = dict(self.env, PORT=str(self.port), PUBLIC_URL=self.url)
-        self.log_path = Path(tempfile.mkstemp(prefix="sb-factory-", suffix=".log")[1])
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "app.web.app:asgi_factory", "--host", "127.0.0.1",
-             "--port", str(self.port)], cwd=ROOT, env=env, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)  # polling for readiness
-        raise RuntimeError(f"server did not become ready:\n{self.log()}")
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "uvicorn", "--factory", "app.web.app:asgi_factory", "--host", "127.0.0.1",
+                "--port", str(self.port)]
 
     def lines(self) -> list[dict]:
         return [json.loads(line) for line in self.log().splitlines() if line.strip()]

@@ -49,10 +49,8 @@ class Server:
     def start(self, timeout: float = 30.0) -> "Server":
         env = dict(self.env, PORT=str(self.port), PUBLIC_URL=self.url)
         self.log_path = Path(tempfile.mkstemp(prefix="sb-server-", suffix=".log")[1])
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=env, stdout=self.log_path.open("w"), stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=env, stdout=self.log_path.open("w"),
+                                     stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -64,6 +62,10 @@ class Server:
                 pass
             time.sleep(0.05)  # polling for readiness, not synchronising with the code under test
         raise RuntimeError(f"server did not become ready:\n{self.log()}")
+
+    def command(self) -> list[str]:
+        """How the server is started: `python -m app serve`."""
+        return [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(self.port)]
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
