@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import re
+import threading
+from typing import Callable, Iterator
 
 from playwright.async_api import Page, expect
 
@@ -49,3 +53,27 @@ def transcript(page: Page):
 
 def sidebar(page: Page):
     return page.get_by_role("complementary", name="Visitor")
+
+
+@contextlib.contextmanager
+def host_site(port: int, page: Callable[[str], bytes]) -> Iterator[str]:
+    """A customer's site at http://127.0.0.1:<port>/ (yielded): every GET is answered with the HTML
+    `page(path)` returns, path and query included."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            html = page(self.path)
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.shutdown()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.helpers import launcher, visitor_send, widget, widget_log
+from tests.e2e.helpers import host_site, launcher, visitor_send, widget, widget_log
 from tests.support.server import free_port
 
 
@@ -53,22 +50,8 @@ def foreign_site(demo):
     """A page on an origin the demo site does not allow, embedding the widget."""
     html = (f'<!doctype html><title>Elsewhere</title><p>Another site</p>'
             f'<script async src="{demo.server.url}/widget.js" data-site="{demo_site_key(demo)}"></script>').encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.end_headers()
-            self.wfile.write(html)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    with host_site(free_port(), lambda _path: html) as url:
+        yield url
 
 
 def demo_site_key(demo) -> str:

@@ -9,19 +9,16 @@ creates, with an identity secret); they embed the real widget from the real serv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
-import http.server
 import json
 import re
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.helpers import launcher, visitor_send, widget, widget_log
+from tests.e2e.helpers import host_site, launcher, visitor_send, widget, widget_log
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import cli, free_port
@@ -33,37 +30,23 @@ def user_hash(secret: str, user_id: str) -> str:
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
-@contextlib.contextmanager
 def host_pages(site_key: str, widget_base: str, port: int):
     """Serves a site's pages at http://127.0.0.1:<port>/: `/?id=…&hash=…` identifies its user as
     the page loads (as a signed-in customer's pages do); `/` does not."""
     widget_tag = f'<script async src="{widget_base}/widget.js" data-site="{site_key}"></script>'
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
-            identify = ""
-            if "id" in query:
-                claim = json.dumps({"id": query["id"], "user_hash": query.get("hash", "")}).replace("<", "\\u003c")
-                identify = ("<script>window.Switchboard = window.Switchboard || function () {"
-                            " (Switchboard.q = Switchboard.q || []).push(arguments); };"
-                            f" Switchboard('identify', {claim});</script>")
-            html = (f"<!doctype html><html><head><title>Account</title></head><body><h1>Your account</h1>"
-                    f"{identify}{widget_tag}</body></html>").encode()
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.end_headers()
-            self.wfile.write(html)
+    def page(path: str) -> bytes:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(path).query).items()}
+        identify = ""
+        if "id" in query:
+            claim = json.dumps({"id": query["id"], "user_hash": query.get("hash", "")}).replace("<", "\\u003c")
+            identify = ("<script>window.Switchboard = window.Switchboard || function () {"
+                        " (Switchboard.q = Switchboard.q || []).push(arguments); };"
+                        f" Switchboard('identify', {claim});</script>")
+        return (f"<!doctype html><html><head><title>Account</title></head><body><h1>Your account</h1>"
+                f"{identify}{widget_tag}</body></html>").encode()
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield
-    finally:
-        server.shutdown()
+    return host_site(port, page)
 
 
 @pytest.fixture(scope="module")

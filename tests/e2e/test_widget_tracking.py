@@ -9,16 +9,14 @@ widget from the real server."""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import inspect
 import json
 import re
-import threading
 
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.helpers import launcher, widget
+from tests.e2e.helpers import host_site, launcher, widget
 from tests.support import clients
 from tests.support.server import cli, free_port
 
@@ -51,20 +49,8 @@ def shop(demo_deployment):
             f'<form><label>Card number <input name="card"></label></form>'
             f'<script async src="{d.server.url}/widget.js" data-site="{site["key"]}"></script></body></html>').encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.end_headers()
-            self.wfile.write(html)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield {"origin": origin, "key": site["key"], "base": d.server.url}
-    server.shutdown()
+    with host_site(port, lambda _path: html):
+        yield {"origin": origin, "key": site["key"], "base": d.server.url}
 
 
 def frames(page) -> list[str]:
