@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
-from app import presence, runtime
+from app import loops, presence, runtime
 from app.clock import iso, utcnow
 from app.models import Conversation, User
 from app.services import agents, conversations, handoff
@@ -187,12 +187,15 @@ async def fire_due() -> int:
 
 async def run_forever(interval: float = POLL_SECONDS) -> None:
     """Every worker: fire due timers every `interval` seconds."""
+    loops.started("timers", interval)  # /readyz: stalled without a good poll for a while
     while True:
         try:
             await fire_due()
+            loops.succeeded("timers")
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep polling; the next poll retries
+        except Exception as exc:  # keep polling; the next poll retries
+            loops.failed("timers", exc)
             log.exception("polling the timers failed")
         await asyncio.sleep(interval)
 
@@ -264,11 +267,14 @@ async def renew_lease() -> None:
 
 async def lease_forever() -> None:
     """With Redis, every worker: `renew_lease` every heartbeat (a quarter of the lease)."""
+    loops.started("presence_lease", presence.heartbeat_seconds())
     while True:
         await asyncio.sleep(presence.heartbeat_seconds())
         try:
             await renew_lease()
+            loops.succeeded("presence_lease")
         except asyncio.CancelledError:
             raise
-        except Exception:  # the next heartbeat retries (a lease lapses only after several)
+        except Exception as exc:  # the next heartbeat retries (a lease lapses only after several)
+            loops.failed("presence_lease", exc)
             log.exception("renewing the presence lease failed")
