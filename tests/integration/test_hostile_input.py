@@ -5,6 +5,7 @@ events and beacons; deeply nested beacons get a 400, never a 500."""
 from __future__ import annotations
 
 import json
+import re
 
 import httpx
 
@@ -88,9 +89,21 @@ async def test_nan_and_infinity_are_refused_and_never_stored(deployment):
                 response = await http.post("/api/track", content=body, headers=headers)
                 assert response.status_code == 400, response.text[:200]
                 assert response.json()["error"]["code"] == "bad_request"
-        # What was kept is fine to read back: the CSR's profile of the visitor.
+        # What was kept is fine to read back: the CSR's profile of the visitor, and an admin's export
+        # of the visitor's data (once a 500: "Out of range float values are not JSON compliant").
         profile = await agent.call("visitor_profile", {"visitor_id": vid})
         assert profile["ok"] and agent.sio.connected, profile
+        admin = f"admin-{vid[-8:].lower()}@example.com"
+        if admin not in d.users:
+            d.create_user(admin, "admin", "Ada Admin")
+        async with httpx.AsyncClient(base_url=d.server.url) as http:
+            page = await http.get("/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            signed_in = await http.post("/login", data={"email": admin, "password": d.password, "csrf_token": csrf})
+            assert signed_in.status_code == 303, signed_in.text[:300]
+            export = await http.get(f"/api/admin/visitors/{vid}/export")
+            assert export.status_code == 200, export.text[:300]
+            assert any(e.get("props") == {"total": 12.5} for e in export.json()["events"]), export.text[:500]
     finally:
         await visitor.disconnect()
         await agent.disconnect()
