@@ -100,16 +100,10 @@ class Cluster:
     def start(self) -> None:
         a = self.args
         ports = a.worker_ports or [free_port() for _ in range(a.workers)]
-        log_dir = self.prefix / "logs"
         for sub in ("logs", "temp"):
             (self.prefix / sub).mkdir(parents=True, exist_ok=True)
         for i, port in enumerate(ports, start=1):
-            log = (log_dir / f"worker-{i}.log").open("w")
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-            self.workers.append(proc)
-            self.procs.append(proc)
+            self.workers.append(self._spawn(i, port))
         for port in ports:
             wait_http(f"http://127.0.0.1:{port}/healthz", 60, self.procs)
         conf = self.prefix / "nginx.conf"
@@ -120,6 +114,25 @@ class Cluster:
         self.procs.append(self.nginx)
         wait_http(self.url + "/healthz", 30, self.procs)
         self.ports = ports
+
+    def _spawn(self, number: int, port: int) -> subprocess.Popen:
+        log = (self.prefix / "logs" / f"worker-{number}.log").open("a")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def restart_worker(self, index: int, timeout: float = 60) -> subprocess.Popen:
+        """Starts worker `index` (0-based) again on its port, once its process has exited (bench/chaos.py
+        kills one); returns when it answers /healthz."""
+        old = self.workers[index]
+        if old.poll() is None:
+            raise RuntimeError(f"worker {index + 1} is still running")
+        self.procs.remove(old)
+        self.workers[index] = self._spawn(index + 1, self.ports[index])
+        wait_http(f"http://127.0.0.1:{self.ports[index]}/healthz", timeout, self.procs)
+        return self.workers[index]
 
     def stop(self) -> None:
         for proc in reversed(self.procs):

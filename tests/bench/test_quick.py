@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,6 +60,10 @@ FIGURES = {
     ],
     "widget_weight.py": [
         rf"\| ratio widget ÷ baseline \| \| {NUMBER} \|",
+    ],
+    "chaos.py": [
+        r"\| messages exchanged \| [\d,]+ \| lost 0 \| duplicated 0 \|",
+        rf"\| reconnecting clients exchanging again, worst \| {NUMBER} \|",
     ],
 }
 NOT_SCRIPTS = {"__init__.py", "common.py", "relay_server.py"}  # helpers, not benchmarks
@@ -190,3 +195,14 @@ def test_trail_ingest():
 def test_widget_weight():
     needs_browser()
     run_bench("widget_weight.py")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_chaos():
+    needs_postgres()
+    needs_redis()
+    if not Path(shutil.which("nginx") or "/usr/sbin/nginx").exists():
+        unavailable("nginx (Debian's package; `make services` installs it)")
+    run_bench("chaos.py")
