@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import uuid
 
-# The Redis database the benchmarks use. The test suite has claimed every other number (1-15:
-# tests/conftest.py and the modules that call fresh_redis_url), and each test empties its own when
-# it starts, so no number is a benchmark's alone; 0 is a real deployment's default. So a benchmark
-# never empties a database: each run works in a namespace no one else uses — the deployment's own
-# (`sb:<uid>:`, a fresh uid for each fresh scratch database: app/services/deployment.py), or a
-# random prefix of its own — and deletes its keys when it ends (`delete_keys`).
-# tests/bench/test_quick.py checks both rules.
+from tests.support.redis_keys import delete_keys, own_prefix  # noqa: F401 (the scripts import delete_keys from here)
+
+# The Redis database the benchmarks use: 0, a real deployment's default; the test suite uses
+# another (TEST_REDIS_URL, tests/conftest.py). Neither is anyone's alone, and nobody empties one:
+# each run works in a namespace no one else uses — the deployment's own (`sb:<uid>:`, a fresh uid
+# for each fresh scratch database: app/services/deployment.py), or a random prefix of its own
+# (`run_prefix`) — and deletes its keys when it ends (`delete_keys`, shared with the tests:
+# tests/support/redis_keys.py). tests/bench/test_quick.py checks both rules.
 REDIS_BENCH = "redis://127.0.0.1:6379/0"
 
 # Set by tests/bench/test_quick.py so it can drop whatever a killed run left behind.
@@ -33,29 +33,7 @@ def scratch_database_name(kind: str) -> str:
 
 def run_prefix(kind: str) -> str:
     """A Redis key prefix for this run alone: sb:bench-<kind>-<random>:"""
-    return f"sb:bench-{kind}-{uuid.uuid4().hex[:12]}:"
-
-
-def delete_keys(url: str, prefix: str) -> int:
-    """Deletes every key under `prefix` in the Redis database of `url`; returns how many."""
-    import redis
-
-    if not re.fullmatch(r"sb:[0-9a-z-]{8,}:[0-9a-z:]*", prefix):  # a run's own namespace, never all of sb:
-        raise ValueError(f"refusing to delete keys under {prefix!r}")
-    client = redis.Redis.from_url(url)
-    deleted = 0
-    try:
-        batch = []
-        for key in client.scan_iter(match=prefix + "*", count=1000):
-            batch.append(key)
-            if len(batch) == 1000:
-                deleted += client.unlink(*batch)
-                batch = []
-        if batch:
-            deleted += client.unlink(*batch)
-    finally:
-        client.close()
-    return deleted
+    return own_prefix(f"bench-{kind}")
 
 
 def add_quick(parser: argparse.ArgumentParser) -> None:

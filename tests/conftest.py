@@ -68,26 +68,14 @@ def postgres_url(new_postgres_database):
     return new_postgres_database()
 
 
-def fresh_redis_url(db: int) -> str:
-    """TEST_REDIS_URL on another database number, emptied: for a deployment of its own."""
-    import redis
-
-    url = TEST_REDIS_URL.rsplit("/", 1)[0] + f"/{db}"
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-    return url
-
-
 @pytest.fixture(scope="session")
 def redis_url():
+    """TEST_REDIS_URL: one database for every test, never emptied. Each deployment keeps its keys in
+    its own namespace (`sb:<uid>:`, a fresh uid per fresh database) and deletes them when it stops
+    (`Deployment.stop`); a test using Redis directly takes a prefix of its own and deletes its keys
+    (tests/support/redis_keys.py)."""
     if not _reachable("127.0.0.1", 6379):
         unavailable("Redis on 127.0.0.1:6379")
-    import redis
-
-    client = redis.Redis.from_url(TEST_REDIS_URL)
-    client.flushdb()
-    client.close()
     return TEST_REDIS_URL
 
 

@@ -137,16 +137,16 @@ def test_every_benchmark_has_a_quick_test():
 
 
 def test_benchmarks_keep_out_of_the_tests_redis():
-    """The benchmarks' Redis database is none of the test suite's (read from its sources), and no
-    benchmark empties a database (each deletes only its own namespace)."""
+    """The benchmarks' Redis database is not the test suite's (read from its sources), and neither
+    a benchmark nor a test empties a database: each deletes only its own namespace or prefix
+    (tests/support/redis_keys.py)."""
     used = {int(TEST_REDIS_URL.rsplit("/", 1)[1] or 0)}
     for path in (ROOT / "tests").rglob("*.py"):
         text = path.read_text()
-        used |= {int(n) for n in re.findall(r"fresh_redis_url\(\s*(\d+)\s*\)", text)}
         used |= {int(n) for n in re.findall(r"\bREDIS_DB\s*=\s*(\d+)", text)}
         used |= {int(n) for n in re.findall(r"redis://(?:127\.0\.0\.1|localhost):\d+/(\d+)", text)}
     assert int(REDIS_BENCH.rsplit("/", 1)[1]) not in used, (REDIS_BENCH, sorted(used))
-    for path in (ROOT / "bench").glob("*.py"):
+    for path in [*(ROOT / "bench").glob("*.py"), *(ROOT / "tests").rglob("*.py")]:
         assert not re.search(r"\.(flushdb|flushall)\(", path.read_text()), f"{path.name} empties a Redis database"
 
 

@@ -6,6 +6,7 @@ transport held to one worker by the `affinity` hash."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -23,7 +24,8 @@ from playwright.async_api import expect
 from tests.conftest import unavailable
 from tests.e2e.helpers import chat_list, launcher, set_status, sign_in, transcript, visitor_send, widget, widget_log
 from tests.support import clients
-from tests.support.server import ROOT, free_port
+from tests.support.redis_keys import delete_keys
+from tests.support.server import ROOT, cli, free_port
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -49,11 +51,12 @@ def cluster(new_postgres_database, redis_url):
     if not Path(NGINX).exists():
         unavailable("nginx (Debian's package; `make services` installs it)")
     port = free_port()
+    database_url = new_postgres_database()
     data_dir = Path(tempfile.mkdtemp(prefix="sb-cluster-"))
     log = tempfile.NamedTemporaryFile(prefix="sb-cluster-", suffix=".log", delete=False)
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "deploy" / "cluster.py"), "--workers", "2", "--port", str(port),
-         "--database-url", new_postgres_database(), "--redis-url", redis_url, "--data-dir", str(data_dir)],
+         "--database-url", database_url, "--redis-url", redis_url, "--data-dir", str(data_dir)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, SECRET_KEY="cluster-" + uuid.uuid4().hex),
     )
     url = f"http://127.0.0.1:{port}"
@@ -66,6 +69,9 @@ def cluster(new_postgres_database, redis_url):
             proc.wait(30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        # The tests share one Redis database: the cluster's namespace goes with it.
+        env = dict(os.environ, DATABASE_URL=database_url, DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT))
+        delete_keys(redis_url, json.loads(cli(env, "deployment-id", "--json"))["redis_prefix"])
         shutil.rmtree(data_dir, ignore_errors=True)
         os.unlink(log.name)
 

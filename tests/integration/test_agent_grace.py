@@ -9,12 +9,32 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
+from tests.support.db import fetch
 from tests.support.server import deploy
 
-GRACE = 1.5
+# Short enough to wait out, long enough that coming back "within the grace" (a reconnect) fits in
+# it with room to spare on a busy machine.
+GRACE = 5.0
+
+
+async def until(reading, expected, what: str, timeout: float = GRACE + 30) -> None:
+    """Waits until `await reading()` is `expected`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (found := await reading()) != expected:
+        assert loop.time() < deadline, f"timed out waiting for {what} (still {found})"
+        await asyncio.sleep(0.1)  # polling a condition, not synchronising by time
+
+
+async def status_of(deployment, user_id: int) -> tuple[str, str | None]:
+    row = (await fetch(deployment, "SELECT status, status_reason FROM app_user WHERE id = ?", user_id))[0]
+    return row["status"], row["status_reason"]
+
+
+async def chat_status(deployment, conversation_id: int) -> str:
+    return (await fetch(deployment, "SELECT status FROM conversation WHERE id = ?", conversation_id))[0]["status"]
 
 
 @pytest.fixture(params=["sqlite", "postgres+redis x2"], scope="module")
@@ -24,7 +44,7 @@ def short_grace(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env=env)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(14), processes=2,
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2,
                             extra_env=env)
     yield deployment
     deployment.stop()
@@ -84,9 +104,15 @@ async def test_coming_back_within_the_grace_period_keeps_everything(short_grace)
     agent, visitor, cid = await _chat_with(d, email, token)
     await agent.disconnect()  # a reload, a network blip
     agent = await clients.agent(d.servers[-1].url, email, d.password, token=token)
+    # A colleague who leaves after the CSR came back, and stays away: once their grace is over
+    # (Offline, by the server), the CSR's would have been over too.
+    control_email = f"control-{tag}@example.com"
+    control_id = d.create_user(control_email, "agent", "Cody Control")["id"]
+    control = await clients.agent(d.servers[0].url, control_email, d.password)
+    assert (await control.call("set_status", {"status": "away"}))["ok"]  # Away: no chat reaches them
+    await control.disconnect()
     try:
-        # Scenario timing, not synchronisation: let the grace period pass in full.
-        await asyncio.sleep(GRACE * 2)
+        await until(lambda: status_of(d, control_id), ("offline", "disconnected"), "the colleague's grace to end")
         listed = await agent.call("list", {})
         assert [c["id"] for c in listed["conversations"]] == [cid]
         assert (await agent.call("set_status", {"status": "available"}))["status"] == "available"
@@ -106,8 +132,8 @@ async def test_a_queued_visitor_who_leaves_the_site_has_abandoned(short_grace):
     token = visitor.rec.of("session")[0]["token"]
     await visitor.disconnect()
     left = datetime.now(timezone.utc)
-    # Scenario timing: the grace period passes with no tab of theirs open.
-    await asyncio.sleep(GRACE + 1.5)
+    # The grace period passes with no tab of theirs open.
+    await until(lambda: chat_status(d, cid), "closed", "the chat to be closed as abandoned")
     back = await clients.visitor(d.servers[0].url, d.site_key, d.origin, token=token)
     try:
         assert back.rec.of("session")[0]["conversation"] is None  # nothing open any more
@@ -128,8 +154,13 @@ async def test_a_queued_visitor_who_comes_back_in_time_keeps_their_place(short_g
     token = visitor.rec.of("session")[0]["token"]
     await visitor.disconnect()  # moves to another page of the site
     back = await clients.visitor(d.servers[0].url, d.site_key, d.origin, token=token)
+    # Another queued visitor who leaves after ours came back, and stays away: once their chat is
+    # closed as abandoned, ours would have been too.
+    control = await clients.visitor(d.servers[-1].url, d.site_key, d.origin)
+    other = (await control.call("message", {"client_id": new_id(), "body": "Hello?"}))["conversation_id"]
+    await control.disconnect()
     try:
-        await asyncio.sleep(GRACE + 1.5)  # scenario timing
+        await until(lambda: chat_status(d, other), "closed", "the other visitor's chat to be abandoned")
         synced = await back.call("sync", {"conversation_id": cid, "after_seq": 0})
         assert synced["conversation"]["status"] == "waiting"
     finally:

@@ -19,13 +19,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.db import fetch
 from tests.support.server import Deployment, cli, deploy
 
-REDIS_DB = 1  # a Redis database no other test module uses
 WAIT = 15.0  # generous: two workers on two shared cores
 
 
@@ -34,7 +32,7 @@ def quiet(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(REDIS_DB), processes=2)
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2)
     yield deployment
     deployment.stop()
 

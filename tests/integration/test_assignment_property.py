@@ -32,7 +32,6 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import Deployment, cli, deploy
@@ -41,7 +40,6 @@ SEED = int(os.environ.get("ASSIGNMENT_PROPERTY_SEED", "20261202"))
 STEPS = int(os.environ.get("ASSIGNMENT_PROPERTY_STEPS", "250"))
 TOGETHER = 0.3  # the share of steps that run two actions at the same moment (a race)
 VERBOSE = bool(os.environ.get("ASSIGNMENT_PROPERTY_VERBOSE"))  # print every step (with pytest -s)
-REDIS_DB = 2  # a Redis database no other test module uses
 SETTLE_SECONDS = 15.0  # routing ticks every 2 s; generous for two workers on two shared cores
 POLL_SECONDS = 0.05
 MAX_OPEN_CHATS = 10
@@ -56,7 +54,7 @@ def walk_deployment(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(REDIS_DB), processes=2)
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2)
     yield deployment
     deployment.stop()
 

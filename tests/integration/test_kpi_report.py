@@ -16,8 +16,11 @@ from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import deploy
 
-T = 1.0  # service-level threshold (seconds) for this deployment
-S = 0.5  # short-abandon threshold
+# The thresholds leave every scripted timing at least 2 s on the right side of them (a busy
+# machine delays each step): C is gone at once, well within S; A, E and F are answered at once,
+# well within T; D2 is abandoned halfway between S and T.
+T = 6.0  # service-level threshold (seconds) for this deployment
+S = 2.0  # short-abandon threshold
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +129,15 @@ async def test_every_kpi_of_a_scripted_day(center):
     assert k["transfer_rate"] == pytest.approx(1 / 4, abs=1e-4)
     assert k["fcr"] == pytest.approx(3 / 4, abs=1e-4)  # A came back as F
     assert k["csat"] == pytest.approx(1 / 2, abs=1e-4) and k["ratings"] == 2
-    # ASA: three chats answered at once, B after about T + 0.5 s.
-    assert k["asa_seconds"] == pytest.approx((T + 0.5) / 4, abs=0.25)
-    # Average abandon time: D after about T + 0.3 s, D2 after about (S + T) / 2.
-    assert k["avg_abandon_seconds"] == pytest.approx(((T + 0.3) + (S + T) / 2) / 2, abs=0.25)
+    # ASA: three chats answered at once, B after T + 0.5 s and a little (a busy machine: up to 4 s
+    # more in all; the exact figures are checked against the event log below).
+    assert (T + 0.5) / 4 <= k["asa_seconds"] <= (T + 0.5 + 4) / 4
+    # Average abandon time: D after T + 0.3 s, D2 after (S + T) / 2, and a little.
+    assert ((T + 0.3) + (S + T) / 2) / 2 <= k["avg_abandon_seconds"] <= ((T + 0.3) + (S + T) / 2 + 4) / 2
 
     queues = (await http.get("/api/reports/queues", params=window)).json()["rows"]
     assert [(r["queue"], r["offered"], r["answered"], r["abandoned"]) for r in queues] == [("General", 6, 4, 2)]
-    assert queues[0]["longest_wait_seconds"] == pytest.approx(T + 0.5, abs=0.3)
+    assert T + 0.5 <= queues[0]["longest_wait_seconds"] <= T + 0.5 + 4
     traffic = (await http.get("/api/reports/traffic", params={**window, "slice": "hour"})).json()
     assert sum(r["offered"] for r in traffic["rows"]) == 6 and sum(h["offered"] for h in traffic["hour_profile"]) == 6
     missed = (await http.get("/api/reports/missed", params=window)).json()["rows"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import deploy
@@ -20,7 +19,7 @@ def site(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env=env)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(8), processes=2,
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2,
                             extra_env=env)
     yield deployment
     deployment.stop()

@@ -14,7 +14,7 @@ from tests.support import clients, db
 from tests.support.clients import new_id
 from tests.support.server import cli
 
-OFFER_SECONDS = 2
+OFFER_SECONDS = 4  # long enough to accept an offer in time on a busy machine
 LIMIT = 2
 MISSED_OFFERS = "missed offers"  # app/services/offers.py MISSED_OFFERS_REASON
 

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import cli, deploy
@@ -23,7 +22,7 @@ def short_grace(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env=env)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(4), processes=2,
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2,
                             extra_env=env)
     yield deployment
     deployment.stop()

@@ -24,7 +24,6 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import deploy
@@ -39,9 +38,8 @@ MARGIN_SECONDS = 3.0
 @pytest.fixture(scope="module")
 def floor(new_postgres_database, redis_url):
     url = new_postgres_database()
-    store = fresh_redis_url(5)
-    deployment = deploy(database_url=url, redis_url=store, processes=2)
-    yield deployment, url.replace("postgres://", "postgresql://", 1), store
+    deployment = deploy(database_url=url, redis_url=redis_url, processes=2)
+    yield deployment, url.replace("postgres://", "postgresql://", 1), redis_url
     deployment.stop()
 
 

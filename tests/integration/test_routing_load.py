@@ -11,7 +11,6 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import deploy
@@ -22,11 +21,10 @@ CAPACITY = 3
 
 
 @pytest.fixture(scope="module")
-def floor(new_postgres_database):
+def floor(new_postgres_database, redis_url):
     url = new_postgres_database()
-    store_url = fresh_redis_url(12)
-    deployment = deploy(database_url=url, redis_url=store_url, processes=2)
-    yield deployment, url.replace("postgres://", "postgresql://", 1), store_url
+    deployment = deploy(database_url=url, redis_url=redis_url, processes=2)
+    yield deployment, url.replace("postgres://", "postgresql://", 1), redis_url
     deployment.stop()
 
 

@@ -1,12 +1,14 @@
 """The routing store (in memory and Redis): its decisions are the pure policy's decisions, its
 invariants hold under any sequence of operations, and on Redis under concurrent workers.
 
-Needs Redis (a database of its own, emptied per example)."""
+Needs Redis: each test's keys live under a prefix of its own (a fresh one per store, as each
+example needs an empty store), deleted when the test ends."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,7 +20,7 @@ from app.routing.policy import AgentSnapshot, WaitingChat, plan_assignments
 from app.routing.store import (
     GENERAL, AgentState, ChatState, MemoryRoutingStore, RedisRoutingStore, chat_order, queue_id,
 )
-from tests.conftest import fresh_redis_url
+from tests.support.redis_keys import delete_keys, own_prefix
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 NOW = T0 + timedelta(hours=1)
@@ -30,15 +32,20 @@ def ms(moment: datetime | None) -> int:
     return int(moment.timestamp() * 1000) if moment else 0
 
 
-@pytest.fixture(scope="module")
-def redis_db():
-    return fresh_redis_url(11)
+@pytest.fixture
+def redis_db(redis_url):
+    """(URL, this test's prefix): the Redis database is shared, so the test keeps to its prefix
+    and deletes what it wrote afterwards."""
+    prefix = own_prefix("test-routing")
+    yield redis_url, prefix
+    delete_keys(redis_url, prefix)
 
 
-async def redis_store(url: str, prefix: str = "t:rt:") -> tuple[RedisRoutingStore, Redis]:
+async def redis_store(redis_db: tuple[str, str]) -> tuple[RedisRoutingStore, Redis]:
+    """An empty store: under a new part of the test's prefix."""
+    url, prefix = redis_db
     redis = Redis.from_url(url)
-    await redis.flushdb()
-    return RedisRoutingStore(redis, prefix=prefix), redis
+    return RedisRoutingStore(redis, prefix=f"{prefix}{uuid.uuid4().hex[:8]}:rt:"), redis
 
 
 # --- a floor: the same scenario as policy snapshots and as store states ---------------------
@@ -304,7 +311,7 @@ async def test_concurrent_workers_never_double_assign_nor_exceed_capacity(redis_
         department = rng.choice((None, *DEPARTMENTS))
         await setup.put_chat(ChatState(id=cid, state="waiting", queue=queue_id(department),
                                        order=chat_order(0, ms(T0) + cid)), ms(NOW))
-    workers = [Redis.from_url(redis_db) for _ in range(8)]
+    workers = [Redis.from_url(redis_db[0]) for _ in range(8)]
     try:
         stores = [RedisRoutingStore(w, prefix=setup.prefix) for w in workers]
 

@@ -9,7 +9,6 @@ import json
 
 import pytest
 
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.server import cli, deploy
@@ -22,7 +21,7 @@ def deployment(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         d = deploy(database_url=None, redis_url=None, processes=1)
     else:
-        d = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(3), processes=2)
+        d = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2)
     yield d
     d.stop()
 

@@ -6,15 +6,19 @@ a namespace) in the same Redis database, or stale keys in its own namespace, as 
 restored over a newer database leaves them. A hold a live worker may have just made (younger than
 CLAIM_GRACE_MS) survives another worker's start-up; once older, it goes.
 
-PostgreSQL + Redis with two worker processes, on a Redis database no other test uses."""
+PostgreSQL + Redis with two worker processes, in the Redis database every test shares (each keeps
+to its own keys and deletes them afterwards)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import tempfile
 import time
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import redis as sync_redis
@@ -23,17 +27,16 @@ from redis.asyncio import Redis
 from app.models import DeploymentIdentity
 from app.routing.store import CLAIM_GRACE_MS, chat_order
 from app.services import deployment as deployment_identity
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.inprocess import database
+from tests.support.redis_keys import delete_keys
 from tests.support.server import ROOT, cli, deploy
 
-# Every Redis database number is someone's: this module shares the routing benchmark's
-# (bench/common.py REDIS_ROUTING), whose quick test runs in the same serial suite, never beside it.
-REDIS_DB = 15
-FOREIGN_UID = "f0" * 16  # another deployment sharing the Redis database
 LEGACY_PREFIX = "sb:"  # keys of a version that did not namespace them (`sb:rt:`, `sb:presence:…`)
+# Their names are fixed, so runs of this module beside each other (two suites on one Redis) take
+# turns with them; the lock expires should a run die holding it.
+LEGACY_LOCK = "sb:test-stale-redis:legacy-lock"
 HOUR_MS = 3_600_000
 GHOST = 900_000  # chat ids no database here has
 
@@ -71,10 +74,24 @@ def fill_full_floor(redis: sync_redis.Redis, prefix: str, agent_ids, *, claimed_
         pipe.execute()
 
 
-def foreign_keys(redis: sync_redis.Redis) -> dict[bytes, bytes]:
+def foreign_keys(redis: sync_redis.Redis, foreign_uid: str) -> dict[bytes, bytes]:
     """Every key of the other deployment and of the older version, serialised."""
-    return {key: redis.dump(key) for pattern in (f"sb:{FOREIGN_UID}:*", "sb:rt:*", "sb:presence:*")
+    return {key: redis.dump(key) for pattern in (f"sb:{foreign_uid}:*", "sb:rt:*", "sb:presence:*")
             for key in redis.scan_iter(match=pattern)}
+
+
+@contextlib.contextmanager
+def legacy_keys_to_ourselves(redis: sync_redis.Redis):
+    token = uuid.uuid4().hex.encode()
+    deadline = time.monotonic() + 300
+    while not redis.set(LEGACY_LOCK, token, nx=True, ex=300):
+        assert time.monotonic() < deadline, "another run kept the older version's keys for 5 minutes"
+        time.sleep(0.5)  # polling the lock
+    try:
+        yield
+    finally:
+        if redis.get(LEGACY_LOCK) == token:
+            redis.delete(LEGACY_LOCK)
 
 
 def stop(deployment) -> None:
@@ -107,25 +124,29 @@ async def log_off(agent: clients.Client, *chats: int) -> None:
 def shared_redis(new_postgres_database, redis_url):
     """A deployment started on a Redis database where another deployment, live (its claims are fresh
     for as long as this test runs), and an older version's unnamespaced keys both say that agents
-    1-50 — ours among them — are full, and queue chats ahead of any of ours."""
-    url = fresh_redis_url(REDIS_DB)
-    redis = sync_redis.Redis.from_url(url)
-    later = now_ms() + 24 * HOUR_MS
-    fill_full_floor(redis, f"sb:{FOREIGN_UID}:", range(1, 51), claimed_ms=later, first_chat=GHOST)
-    fill_full_floor(redis, LEGACY_PREFIX, range(1, 51), claimed_ms=later, first_chat=GHOST)
-    theirs = foreign_keys(redis)
-    deployment = deploy(database_url=new_postgres_database(), redis_url=url, processes=2)
-    try:
-        yield deployment, redis, theirs
-    finally:
-        deployment.stop()
-        redis.close()
+    1-50 — ours among them — are full, and queue chats ahead of any of ours. Yields (deployment,
+    Redis, the other deployment's uid, their keys)."""
+    foreign_uid = uuid.uuid4().hex  # another deployment sharing the Redis database
+    redis = sync_redis.Redis.from_url(redis_url)
+    with legacy_keys_to_ourselves(redis):
+        later = now_ms() + 24 * HOUR_MS
+        fill_full_floor(redis, f"sb:{foreign_uid}:", range(1, 51), claimed_ms=later, first_chat=GHOST)
+        fill_full_floor(redis, LEGACY_PREFIX, range(1, 51), claimed_ms=later, first_chat=GHOST)
+        theirs = foreign_keys(redis, foreign_uid)
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2)
+        try:
+            yield deployment, redis, foreign_uid, theirs
+        finally:
+            deployment.stop()
+            delete_keys(redis_url, f"sb:{foreign_uid}:")
+            redis.delete(*theirs)  # what is left: the older version's
+            redis.close()
 
 
 async def test_another_deployments_keys_in_the_same_redis_database_neither_block_nor_get_touched(shared_redis):
-    d, redis, theirs = shared_redis
+    d, redis, foreign_uid, theirs = shared_redis
     prefix = d.redis_prefix
-    assert prefix not in (f"sb:{FOREIGN_UID}:", LEGACY_PREFIX) and len(prefix) == len("sb::") + 32
+    assert prefix not in (f"sb:{foreign_uid}:", LEGACY_PREFIX) and len(prefix) == len("sb::") + 32
     email = f"ours-{new_id()[:6]}@example.com"
     csr = d.create_user(email, "agent", "Oona Ours", max_chats=1)["id"]
     assert csr <= 50
@@ -138,9 +159,10 @@ async def test_another_deployments_keys_in_the_same_redis_database_neither_block
         # Our state is in our namespace, on our channel; theirs is exactly as they left it.
         assert redis.zrange(f"{prefix}rt:held:{csr}", 0, -1) == [pad(cid).encode()]
         assert redis.hget(f"{prefix}presence:visitors", f"agent:{csr}") == b"1"
-        channel = f"switchboard:{prefix[len('sb:'):-1]}:{REDIS_DB}"  # app/web/app.py redis_channel
+        number = urlsplit(d.env["REDIS_URL"]).path.strip("/") or "0"
+        channel = f"switchboard:{prefix[len('sb:'):-1]}:{number}"  # app/web/app.py redis_channel
         assert channel.encode() in redis.pubsub_channels("switchboard:*")
-        assert foreign_keys(redis) == theirs
+        assert foreign_keys(redis, foreign_uid) == theirs
     finally:
         await log_off(agent, *([cid] if cid else []))
         await visitor.disconnect()
@@ -152,7 +174,7 @@ async def test_another_deployments_keys_in_the_same_redis_database_neither_block
 @pytest.fixture(scope="module")
 def restorable(new_postgres_database, redis_url):
     env = {"AGENT_DISCONNECT_GRACE_SECONDS": "120", "VISITOR_ABANDON_GRACE_SECONDS": "120"}
-    deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(REDIS_DB), processes=2,
+    deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2,
                         extra_env=env)
     yield deployment
     deployment.stop()

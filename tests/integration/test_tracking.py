@@ -15,7 +15,6 @@ import pytest
 from app.clock import utcnow
 from app.models import Conversation, PageView, Site, TrackEvent, Visit, Visitor
 from app.services import tracking
-from tests.conftest import fresh_redis_url
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.inprocess import database
@@ -30,7 +29,7 @@ def site(request, new_postgres_database, redis_url):
     if request.param == "sqlite":
         deployment = deploy(database_url=None, redis_url=None, processes=1)
     else:
-        deployment = deploy(database_url=new_postgres_database(), redis_url=fresh_redis_url(7), processes=2)
+        deployment = deploy(database_url=new_postgres_database(), redis_url=redis_url, processes=2)
     yield deployment
     deployment.stop()
 

@@ -16,7 +16,9 @@ from tests.support.clients import new_id
 from tests.support.db import fetch
 from tests.support.server import deploy
 
-LEASE = 2.0  # PRESENCE_LEASE_SECONDS: a dead worker's sockets lapse within 1.25 × this
+# PRESENCE_LEASE_SECONDS: a dead worker's sockets lapse within 1.25 × this; a live worker renews
+# every quarter of it, so it may stall for seconds on a busy machine without losing its lease.
+LEASE = 6.0
 AGENT_GRACE = 4.0
 VISITOR_GRACE = 1.0  # shorter than the CSR's: the queued visitor has gone before the colleague is free
 WAIT = 30.0  # generous: a busy CI machine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from tests.support.redis_keys import delete_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +99,7 @@ class Deployment:
     def server(self) -> Server:
         return self.servers[0]
 
-    @property
+    @functools.cached_property
     def redis_prefix(self) -> str:
         """Where this deployment's Redis keys live: ``sb:<uid>:`` (app/runtime.py)."""
         return json.loads(cli(self.env, "deployment-id", "--json"))["redis_prefix"]
@@ -116,6 +119,8 @@ class Deployment:
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+        if self.env.get("REDIS_URL"):  # the tests share one Redis database: leave nothing in it
+            delete_keys(self.env["REDIS_URL"], self.redis_prefix)
         shutil.rmtree(self.env["DATA_DIR"], ignore_errors=True)
 
 

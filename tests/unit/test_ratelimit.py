@@ -34,18 +34,19 @@ async def test_redis_release_matches_memory(redis_url):
     from redis.asyncio import Redis
 
     from app.ratelimit import RedisRateLimiter
+    from tests.support.redis_keys import own_prefix
 
     redis = Redis.from_url(redis_url)
+    prefix = own_prefix("test-rl")  # the Redis database is shared: keys of this test's own
     try:
-        limiter = RedisRateLimiter(redis, prefix="sb:test-rl:")
-        await redis.delete("sb:test-rl:k")
+        limiter = RedisRateLimiter(redis, prefix=prefix)
         await limiter.release("k")
-        assert await redis.exists("sb:test-rl:k") == 0  # no key without a window
+        assert await redis.exists(prefix + "k") == 0  # no key without a window
         assert [await limiter.hit("k", 2, 60) for _ in range(2)] == [None, None]
         await limiter.release("k")
         assert await limiter.hit("k", 2, 60) is None
         retry = await limiter.hit("k", 2, 60)
         assert retry is not None and 0 < retry <= 60
     finally:
-        await redis.delete("sb:test-rl:k")
+        await redis.delete(prefix + "k")
         await redis.aclose()
