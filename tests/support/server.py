@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,12 +110,7 @@ class Deployment:
     def create_user(self, email: str, role: str = "agent", name: str | None = None,
                     max_chats: int | None = 3) -> dict:
         """A user; `max_chats=None` leaves their capacity to their departments' default."""
-        args = ["create-user", "--email", email, "--password", self.password, "--role", role, "--json"]
-        if max_chats is not None:
-            args += ["--max-chats", str(max_chats)]
-        if name:
-            args += ["--name", name]
-        user = json.loads(cli(self.env, *args))
+        user = _create_user(self.env, email, role, name, max_chats)
         self.users[email] = user
         return user
 
@@ -153,14 +151,84 @@ def deploy(*, database_url: str | None, redis_url: str | None, processes: int = 
     env = deployment_env(database_url=database_url, redis_url=redis_url, extra_env=extra_env)
     servers = [Server(env) for _ in range(processes)]
     origin = ORIGIN
-    cli(env, "migrate")
+    users = _migrated_with_users(env)
     site = json.loads(cli(env, "create-site", "--name", "Test shop", "--origin", origin,
                           *sum((["--origin", s.url] for s in servers), []), "--json"))
-    deployment = Deployment(env=env, servers=servers, site_key=site["key"], origin=origin, users={})
-    for email, role, name in USERS:
-        deployment.create_user(email, role, name)
+    deployment = Deployment(env=env, servers=servers, site_key=site["key"], origin=origin, users=dict(users))
     if seed_demo:
         cli(env, "demo", "--password", deployment.password)
     for server in servers:
         server.start()
     return deployment
+
+
+# Migrating a database and hashing the users' passwords take seconds a deployment. Each test
+# process does it once per kind of database, into a template without a deployment identity, and
+# every new deployment starts from a copy (`_migrated_with_users`): it then makes an identity, hence
+# a Redis namespace, of its own (app/services/deployment.py) as `migrate` would have.
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+_templates: dict[str, tuple[str, dict[str, dict]]] = {}
+
+
+def _migrated_with_users(env: dict[str, str]) -> dict[str, dict]:
+    """Makes `env`'s database the template's copy (migrated, with USERS); returns the users by e-mail.
+    A PostgreSQL database that already holds tables is migrated as it is and gets the users anew."""
+    url = env.get("DATABASE_URL")
+    if url and _psql(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") != "0":
+        cli(env, "migrate")
+        return {email: _create_user(env, email, role, name) for email, role, name in USERS}
+    template, users = _template("postgres" if url else "sqlite")
+    if url:
+        name = url.rsplit("/", 1)[1]
+        _psql(PG_ADMIN_URL, f'DROP DATABASE "{name}"')
+        _psql(PG_ADMIN_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    else:
+        with closing(sqlite3.connect(template)) as source, closing(sqlite3.connect(_sqlite_path(env))) as copy:
+            source.backup(copy)
+    return users
+
+
+def _template(kind: str) -> tuple[str, dict[str, dict]]:
+    if kind not in _templates:
+        env = deployment_env(database_url=None, redis_url=None)
+        if kind == "postgres":
+            name = "sb_test_template_" + os.urandom(5).hex()
+            _psql(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
+            atexit.register(_psql, PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            env["DATABASE_URL"] = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+        else:
+            name = str(_sqlite_path(env))
+        atexit.register(shutil.rmtree, env["DATA_DIR"], True)
+        cli(env, "migrate")
+        users = {email: _create_user(env, email, role, name_) for email, role, name_ in USERS}
+        delete = "DELETE FROM deployment_identity"
+        if kind == "postgres":
+            _psql(env["DATABASE_URL"], delete)
+        else:
+            with closing(sqlite3.connect(name)) as db:
+                db.execute(delete)
+                db.commit()
+        _templates[kind] = (name, users)
+    return _templates[kind]
+
+
+def _create_user(env: dict[str, str], email: str, role: str, name: str | None = None,
+                 max_chats: int | None = 3) -> dict:
+    args = ["create-user", "--email", email, "--password", Deployment.password, "--role", role, "--json"]
+    if max_chats is not None:
+        args += ["--max-chats", str(max_chats)]
+    if name:
+        args += ["--name", name]
+    return json.loads(cli(env, *args))
+
+
+def _sqlite_path(env: dict[str, str]) -> Path:
+    return Path(env["DATA_DIR"]) / "switchboard.sqlite3"  # DATABASE_URL's default (app/config.py)
+
+
+def _psql(url: str, sql: str) -> str:
+    result = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-tAc", sql], capture_output=True, text=True,
+                            timeout=120, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise RuntimeError(f"psql {sql!r} failed: {result.stderr}")
+    return result.stdout.strip()
