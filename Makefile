@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
+# Processes running test files side by side (pytest-xdist; each test owns its data). 0 runs them in this one.
+TEST_WORKERS ?= 2
 
 .PHONY: run test install build widget console migrate demo serve services cluster unit integration e2e bench lint clean
 
@@ -46,7 +48,7 @@ cluster: install build services
 	$(PY) deploy/cluster.py --workers $(WORKERS) --port $(CLUSTER_PORT)
 
 test: install build services
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
