@@ -1,6 +1,7 @@
 """Operations (issue 19): /readyz tells the truth about the database, its migrations, Redis and the
 worker's loops; /metrics shows a scripted chat on two workers; logs are JSON lines with the call's
-context however the server is started; `migrate` names what it applied and fails loudly."""
+context however the server is started; `migrate` names what it applied and fails loudly; a worker
+told to stop writes the trail it still holds."""
 
 from __future__ import annotations
 
@@ -394,3 +395,28 @@ async def test_logs_are_json_lines_with_the_calls_context_under_uvicorns_factory
         debug.stop()
         quiet.stop()
         d.stop()
+
+
+async def test_a_stopping_worker_writes_the_trail_still_waiting_for_its_batch(monkeypatch):
+    """A worker told to stop (SIGTERM: uvicorn's should_exit) ends its lifespan by writing the page
+    views still buffered; here no batch would be written for an hour otherwise."""
+    from app.models import PageView
+    from app.services import tracking
+    from tests.support.inprocess import database, prepare, serve
+
+    monkeypatch.setattr(tracking, "FLUSH_SECONDS", 3600.0)
+    deployment = await prepare()
+    visitor = None
+    try:
+        async with serve(deployment) as server:
+            visitor = await clients.visitor(server.url, deployment.site_key, deployment.origin)
+            ack = await visitor.call("page_view", {"url": "https://shop.example.com/tents", "title": "Tents"})
+            assert ack["ok"], ack
+            async with database(deployment):
+                assert await PageView.all().count() == 0  # still in this worker's batch
+        async with database(deployment):
+            assert await PageView.all().values_list("url", flat=True) == ["https://shop.example.com/tents"]
+    finally:
+        if visitor is not None:
+            await visitor.disconnect()
+        deployment.stop()
