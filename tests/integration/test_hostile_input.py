@@ -1,6 +1,7 @@
 """Hostile input through a running server (issue: security — hostile input gets a 4xx or an error
 ack): reserved event names sent by a client run nothing; NaN and Infinity are refused in socket
-events and beacons; deeply nested beacons get a 400, never a 500."""
+events and beacons; deeply nested beacons get a 400, never a 500; made-up site keys never fill the
+site cache."""
 
 from __future__ import annotations
 
@@ -151,3 +152,31 @@ async def test_a_supervisor_whispers_only_into_a_chat_in_progress(deployment):
         await visitor.call("close", {"conversation_id": sent["conversation_id"]})
         await visitor.disconnect()
         await boss.disconnect()
+
+
+async def test_the_site_cache_keeps_only_sites_that_exist_and_only_so_many(monkeypatch):
+    """Keys an unauthenticated client makes up are refused and never kept; real sites are kept up
+    to the cache's size (the oldest quarter goes first)."""
+    from app.realtime import visitor as visitor_namespace
+    from app.services import admin
+    from tests.support.inprocess import database, prepare, serve
+
+    monkeypatch.setattr(visitor_namespace, "_SITE_CACHE_SIZE", 4)
+    deployment = await prepare()
+    try:
+        async with database(deployment):
+            keys = [(await admin.create_site(f"Shop {n}", [SHOP])).key for n in range(6)]
+        async with serve(deployment) as server:
+            cache = server.runtime.state(visitor_namespace.SiteCache)
+            for n in range(30):
+                error = await clients.refused(server.url, "/visitor", auth={"site": f"site_made_up_{n}"},
+                                              headers={"Origin": SHOP})
+                assert error["code"] == "unknown_site", error
+            assert len(cache) == 0
+            for key in keys:
+                visitor = await clients.visitor(server.url, key, SHOP)
+                await visitor.disconnect()
+                assert key in cache and len(cache) <= 4
+            assert set(cache) <= set(keys)
+    finally:
+        deployment.stop()

@@ -10,7 +10,6 @@ import json
 import re
 
 import pytest
-import socketio
 
 from app.models import Visitor
 from tests.support import clients
@@ -208,14 +207,8 @@ async def test_a_verified_person_reads_their_other_devices_transcripts(d):
 # --- creating visitors is throttled ------------------------------------------------------------
 
 async def refused(url: str, key: str, origin: str, address: str) -> dict:
-    client = clients.Client("/visitor")
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.sio.connect(url, namespaces=["/visitor"], auth={"site": key, "token": None},
-                                 transports=["websocket"], wait_timeout=10,
+    return await clients.refused(url, "/visitor", auth={"site": key, "token": None},
                                  headers={"Origin": origin, "X-Forwarded-For": address})
-    await client.sio.disconnect()
-    error = client.connect_error or {}
-    return error.get("data", error)
 
 
 @pytest.fixture(params=["sqlite", "postgres+redis x2"])

@@ -6,11 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-import socketio
 
 from app.security import Signer
 from tests.support import clients
-from tests.support.clients import new_id
+from tests.support.clients import new_id, refused
 from tests.support.server import cli
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -154,15 +153,6 @@ async def test_same_client_id_twice_is_stored_once(visitor):
 
 
 # --- connecting -------------------------------------------------------------------------
-
-async def refused(url: str, namespace: str, **connect) -> dict:
-    client = clients.Client(namespace)
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        await client.sio.connect(url, namespaces=[namespace], transports=["websocket"], wait_timeout=5, **connect)
-    await client.sio.disconnect()
-    error = client.connect_error or {}
-    return error.get("data", error)  # python-socketio passes {message, data}; JS gets err.data
-
 
 async def test_visitor_connections_that_are_refused(deployment):
     url, key, origin = deployment.server.url, deployment.site_key, deployment.origin

@@ -8,6 +8,7 @@ import uuid
 from typing import Any, Callable
 
 import httpx
+import pytest
 import socketio
 
 DEFAULT_TIMEOUT = 10.0
@@ -80,6 +81,16 @@ async def visitor(base_url: str, site_key: str, origin: str, token: str | None =
                              wait_timeout=10)
     await client.rec.wait_for("session")
     return client
+
+
+async def refused(url: str, namespace: str, **connect) -> dict:
+    """Connects to `namespace` expecting a refusal; returns the refusal's data (its `code`, `message`)."""
+    client = Client(namespace)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await client.sio.connect(url, namespaces=[namespace], transports=["websocket"], wait_timeout=10, **connect)
+    await client.sio.disconnect()
+    error = client.connect_error or {}
+    return error.get("data", error)  # python-socketio passes {message, data}; JS gets err.data
 
 
 async def socket_token(base_url: str, email: str, password: str) -> str:
