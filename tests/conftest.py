@@ -13,10 +13,9 @@ import uuid
 
 import pytest
 
-from tests.support.server import Deployment, deploy
+from tests.support.server import PG_ADMIN_URL, Deployment, deploy
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
 

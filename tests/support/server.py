@@ -176,7 +176,7 @@ def _migrated_with_users(env: dict[str, str]) -> dict[str, dict]:
     url = env.get("DATABASE_URL")
     if url and _psql(url, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'") != "0":
         cli(env, "migrate")
-        return {email: _create_user(env, email, role, name) for email, role, name in USERS}
+        return _usual_users(env)
     template, users = _template("postgres" if url else "sqlite")
     if url:
         name = url.rsplit("/", 1)[1]
@@ -192,24 +192,28 @@ def _template(kind: str) -> tuple[str, dict[str, dict]]:
     if kind not in _templates:
         env = deployment_env(database_url=None, redis_url=None)
         if kind == "postgres":
-            name = "sb_test_template_" + os.urandom(5).hex()
-            _psql(PG_ADMIN_URL, f'CREATE DATABASE "{name}"')
-            atexit.register(_psql, PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            env["DATABASE_URL"] = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+            location = "sb_test_template_" + os.urandom(5).hex()  # a database name
+            _psql(PG_ADMIN_URL, f'CREATE DATABASE "{location}"')
+            atexit.register(_psql, PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{location}" WITH (FORCE)')
+            env["DATABASE_URL"] = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{location}"
         else:
-            name = str(_sqlite_path(env))
+            location = str(_sqlite_path(env))  # a file
         atexit.register(shutil.rmtree, env["DATA_DIR"], True)
         cli(env, "migrate")
-        users = {email: _create_user(env, email, role, name_) for email, role, name_ in USERS}
+        users = _usual_users(env)
         delete = "DELETE FROM deployment_identity"
         if kind == "postgres":
             _psql(env["DATABASE_URL"], delete)
         else:
-            with closing(sqlite3.connect(name)) as db:
+            with closing(sqlite3.connect(location)) as db:
                 db.execute(delete)
                 db.commit()
-        _templates[kind] = (name, users)
+        _templates[kind] = (location, users)
     return _templates[kind]
+
+
+def _usual_users(env: dict[str, str]) -> dict[str, dict]:
+    return {email: _create_user(env, email, role, name) for email, role, name in USERS}
 
 
 def _create_user(env: dict[str, str], email: str, role: str, name: str | None = None,
