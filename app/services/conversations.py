@@ -334,13 +334,20 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
     `at` backdates the close to when it really happened (a visitor who left the site while
     queued abandoned when they left, not when the server noticed)."""
     now = at or utcnow()
-    was = conversation.status
-    if was == "closed":
-        raise ServiceError("invalid_state", "This conversation is already closed.")
-    updated = await Conversation.filter(id=conversation.id, status=was).update(
-        status="closed", closed_at=now, closed_by=by
-    )
-    if not updated:
+    # A visitor's (or the system's) close wins over whatever routing is doing at that moment: when
+    # the chat was offered or assigned between our read and this write, read it again and close what
+    # it has become. A CSR's close stays refused: the chat may have been handed to someone else.
+    for _ in range(1 if by == "agent" else 5):
+        was = conversation.status
+        if was == "closed":
+            raise ServiceError("invalid_state", "This conversation is already closed.")
+        updated = await Conversation.filter(id=conversation.id, status=was).update(
+            status="closed", closed_at=now, closed_by=by
+        )
+        if updated:
+            break
+        await conversation.refresh_from_db()
+    else:
         raise ServiceError("invalid_state", "This conversation changed meanwhile; reload it.")
     conversation.status, conversation.closed_at, conversation.closed_by = "closed", now, by
     if conversation.agent_id is not None:  # before the events: routing reads the agent's idle time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.support import clients
 from tests.support.clients import new_id
 
@@ -39,4 +41,32 @@ async def test_visitor_message_reaches_available_agent_and_reply_comes_back(depl
     finally:
         await clients.sign_off(agent)
         await visitor.disconnect()
+        await agent.disconnect()
+
+
+async def test_a_visitor_who_leaves_while_a_csr_is_being_assigned_still_leaves(deployment):
+    """Visitors' closes race the routing that offers and assigns their chats (on another worker in
+    the scaled deployment): every close succeeds, and every chat ends closed, off the CSR's list."""
+    visitor_server, agent_server = deployment.servers[0], deployment.servers[-1]
+    agent = await clients.agent(agent_server.url, "agent@example.com", deployment.password)
+    visitors = [await clients.visitor(visitor_server.url, deployment.site_key, deployment.origin) for _ in range(4)]
+
+    async def come_and_go(visitor, n: int) -> None:
+        for attempt in range(n):
+            sent = await visitor.call("message", {"client_id": new_id(), "body": f"Quick question {attempt}"})
+            assert sent["ok"], sent
+            closed = await visitor.call("close", {"conversation_id": sent["conversation_id"]})
+            assert closed["ok"], (attempt, closed)
+            await visitor.rec.wait_for("conversation", lambda c: c["id"] == sent["conversation_id"]
+                                       and c["status"] == "closed")
+
+    try:
+        assert (await agent.call("set_status", {"status": "available"}))["ok"]
+        await asyncio.gather(*(come_and_go(visitor, 8) for visitor in visitors))
+        # Nothing stays on the CSR, whatever stage each chat had reached when its visitor left.
+        assert (await agent.call("list", {}))["conversations"] == []
+    finally:
+        await clients.sign_off(agent)
+        for visitor in visitors:
+            await visitor.disconnect()
         await agent.disconnect()
