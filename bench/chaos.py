@@ -25,7 +25,8 @@ of its clients are "closed tabs" that never come back. Afterwards (exit status 1
   visitors leave a supervisor's Visitors list, and the CSRs are Offline on the live board once
   their disconnect grace has run too;
 - every client that reconnects is exchanging messages again (an ack for a new message, and a new
-  message from the other side) — the time from the kill is reported, median and worst;
+  message from the other side when someone is left there: a CSR whose only chat is with a
+  closed-tab visitor has nobody to hear from) — the time from the kill is reported, median and worst;
 - a visitor arriving after the restart, whom nginx sends to the restarted worker, is served.
 """
 
@@ -607,12 +608,15 @@ class Run:
             await until(lambda: self._recovered(reconnecting), "every reconnecting client exchanging again",
                         SETTLED_WITHIN, every=0.2)
         except AssertionError as exc:
-            self.fail(str(exc))
+            behind = [self._recovery_state(p) for p in reconnecting if not await self._recovered([p])]
+            self.fail(f"{exc}: {'; '.join(behind)}")
         for p in reconnecting:
             if p.dropped_at is None:
                 self.fail(f"{p.name} was on the killed worker but never lost its socket")
-        self.figures["recovery"] = [max(p.acked_again_at, p.heard_again_at) - killed_at
-                                    for p in reconnecting if p.acked_again_at and p.heard_again_at]
+        # Back when it sends again and, when someone is left to write to it, hears from them again.
+        self.figures["recovery"] = [max(p.acked_again_at, p.heard_again_at or p.acked_again_at) - killed_at
+                                    for p in reconnecting
+                                    if p.acked_again_at and (p.heard_again_at or not self._has_live_partner(p))]
         gone = {p.user_id for p in self.peers if p.kind == "csr" and p.closed_tab}
         taken_over = [p for p in self.peers if p.kind == "visitor" and not p.closed_tab
                       and any(p.chats.keys() & c.chats.keys() for c in self.peers if c.user_id in gone)]
@@ -668,7 +672,22 @@ class Run:
         return self.acked >= self.options.messages
 
     async def _recovered(self, peers: list[Peer]) -> bool:
-        return all(p.acked_again_at and p.heard_again_at for p in peers)
+        return all(p.acked_again_at and (p.heard_again_at or not self._has_live_partner(p)) for p in peers)
+
+    def _has_live_partner(self, p: Peer) -> bool:
+        """Whether someone who is still there writes in one of `p`'s chats: a CSR whose only chat
+        is with a closed-tab visitor writes on but has nobody left to hear from."""
+        return any(q is not p and not q.closed_tab and q.chats.keys() & p.chats.keys() for q in self.peers)
+
+    def _recovery_state(self, p: Peer) -> str:
+        """Where a reconnecting client stands (for the report when it is not exchanging again)."""
+        at = (lambda t: "no" if t is None else f"{t - self.killed_at:+.1f} s")
+        chats = ", ".join(f"{c.id} (held to seq {c.resume}, outbox {len(c.outbox)}, "
+                          f"sender {'running' if c.sender and not c.sender.done() else 'stopped'})"
+                          for c in p.chats.values()) or "none"
+        return (f"{p.name}: reconnected {at(p.reconnected_at)} ({p.reconnects}x), acked again {at(p.acked_again_at)}, "
+                f"heard again {at(p.heard_again_at)}, ready {p.ready.is_set()}, chats {chats}, "
+                f"errors {p.errors[-3:]}")
 
     async def _heard(self, peers: list[Peer]) -> bool:
         return all(p.heard_after_kill_at for p in peers)
