@@ -305,9 +305,10 @@ class AgentNamespace(socketio.AsyncNamespace):
         await limit(f"wallboard:{sid}", 120, 60.0)
         board = await supervision.board(user)
         settings = runtime.current().settings
+        # A supervisor's day is that of their queues (app/services/scope.py), like their board.
         today = await live.today(
             time_zone=settings.center_time_zone, threshold_seconds=settings.service_level_threshold_seconds,
-            short_abandon_seconds=settings.short_abandon_seconds,
+            short_abandon_seconds=settings.short_abandon_seconds, reach=await scope.reach(user),
         )
         return ok(**board, today=today)
 

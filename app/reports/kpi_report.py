@@ -4,6 +4,11 @@ Every figure is computed from `ConversationEvent` and `AgentStatusEvent` rows (n
 current-state columns), by the pure engine in `app.kpi.engine`; docs/kpis.md states the
 formulas. A window is a range of whole local days in the center's time zone.
 
+A supervisor's reports are of their scope (app/services/scope.py): `Query.reach` keeps the chats
+of the queues it covers (by the queue each chat was requested in), and notes and missed offers
+of those queues; `Query.staff` keeps the agent states and shifts of their staff. Both None: the
+whole center (admins).
+
 Each report returns {"title", "columns": [{key, label, kind}], "rows": [...], ...} so the page
 and the CSV export share one shape.
 """
@@ -23,6 +28,7 @@ from app.kpi.intervals import SIZES, as_utc, as_zone, local_date_start, local_la
 from app.models import (
     AgentStatusEvent, ContactEvent, ConversationEvent, Department, InvitationEvent, Shift, Site, User,
 )
+from app.services.scope import Reach
 
 GROUPS = ("none", "department", "agent", "site")
 MAX_DAYS = 400
@@ -49,6 +55,14 @@ class Query:
     short_abandon_seconds: float = 5.0
     fcr_window_hours: float = 24.0
     thresholds: dict = field(default_factory=dict)  # department id → its own threshold
+    reach: Reach | None = None  # the queues counted (None: every one)
+    staff: frozenset[int] | None = None  # the CSRs whose states and shifts are counted (None: all)
+
+    def covers(self, site_id: int | None, department_id: int | None) -> bool:
+        return self.reach is None or (site_id is not None and self.reach.covers(site_id, department_id))
+
+    def counts_agent(self, agent_id: int | None) -> bool:
+        return self.staff is None or agent_id in self.staff
 
     @property
     def window(self) -> tuple[datetime, datetime]:
@@ -134,7 +148,7 @@ async def load(query: Query) -> Data:
                  visitor_id=r["conversation__visitor_id"])
         for r in rows
     ]
-    population = engine.facts_from_events(events)
+    population = [f for f in engine.facts_from_events(events) if query.covers(f.site_id, f.department_id)]
     facts = [f for f in population if lo <= f.requested_at < hi]
     if query.department_id is not None:
         facts = [f for f in facts if f.department_id == query.department_id]
@@ -149,7 +163,9 @@ async def load(query: Query) -> Data:
     ]
     if query.agent_id is not None:
         status = [s for s in status if s.agent_id == query.agent_id]
-    expired = [e for e in events if e.kind == "offer_expired" and lo <= e.at < hi]
+    status = [s for s in status if query.counts_agent(s.agent_id)]
+    expired = [e for e in events if e.kind == "offer_expired" and lo <= e.at < hi
+               and query.covers(e.site_id, e.department_id)]
     names = {
         "department": {d["id"]: d["name"] for d in await Department.all().values("id", "name")},
         "agent": {u["id"]: u["display_name"] for u in await User.all().values("id", "display_name")},
@@ -157,6 +173,7 @@ async def load(query: Query) -> Data:
     }
     notes = await ContactEvent.filter(kind="note_left", at__gte=lo, at__lt=hi).order_by("at", "id") \
         .values("at", "department_id", "site_id", "data")
+    notes = [n for n in notes if query.covers(n["site_id"], n["department_id"])]
     if query.department_id is not None:
         notes = [n for n in notes if n["department_id"] == query.department_id]
     if query.agent_id is not None:
@@ -164,7 +181,7 @@ async def load(query: Query) -> Data:
     shift_filter = {"user_id": query.agent_id} if query.agent_id is not None else {}
     shifts = [engine.ShiftRow(agent_id=r["user_id"], start=r["starts_at"], end=r["ends_at"])
               for r in await Shift.filter(starts_at__lt=hi, ends_at__gt=lo, **shift_filter)
-              .values("user_id", "starts_at", "ends_at")]
+              .values("user_id", "starts_at", "ends_at") if query.counts_agent(r["user_id"])]
     return Data(query=query, facts=facts, population=population, status=status, offer_expired=expired, names=names,
                 notes=notes, shifts=shifts)
 
@@ -467,8 +484,10 @@ async def satisfaction(query: Query) -> dict[str, Any]:
 async def invitations(query: Query) -> dict[str, Any]:
     lo, hi = query.window
     counts: dict[str, int] = {}
-    for row in await InvitationEvent.filter(at__gte=lo, at__lt=hi).group_by("kind").annotate(n=Count("id")) \
-            .values("kind", "n"):
+    rows = InvitationEvent.filter(at__gte=lo, at__lt=hi)
+    if query.reach is not None and query.reach.sites is not None:  # a supervisor's: their sites'
+        rows = rows.filter(site_id__in=list(query.reach.sites))
+    for row in await rows.group_by("kind").annotate(n=Count("id")).values("kind", "n"):
         counts[row["kind"]] = row["n"]
     shown = counts.get("shown", 0)
     accepted = counts.get("accepted", 0)

@@ -2,7 +2,8 @@
 
 Loads every event (of the kinds the KPIs read) of each conversation *requested* since the
 center's local midnight and hands the rows to the pure `app.kpi.live.summarize`; docs/kpis.md
-("Wallboard") says what the figures mean.
+("Wallboard") says what the figures mean. A supervisor's figures are those of their queues
+(`reach`, app/services/scope.py): the chats requested in a queue it covers.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from app.clock import utcnow
-from app.kpi.engine import EventRow
+from app.kpi.engine import EventRow, facts_from_events
 from app.kpi.intervals import as_utc
 from app.kpi.live import day_start, summarize
 from app.models import ConversationEvent
+from app.services.scope import Reach
 
 # The event kinds the conversation KPIs read (see `EventRow`); the rest stay in the database.
 _KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "wrap_up")
@@ -38,14 +40,26 @@ async def load_events(start: datetime, end: datetime) -> list[EventRow]:
     ]
 
 
+def covered(events: list[EventRow], reach: Reach | None) -> list[EventRow]:
+    """The events of the conversations whose queue (the one each was requested in, as the KPIs
+    read it) `reach` covers; all of them when `reach` is None."""
+    if reach is None or reach.departments is None:
+        return events
+    mine = {f.conversation_id for f in facts_from_events(events)
+            if f.site_id is not None and reach.covers(f.site_id, f.department_id)}
+    return [e for e in events if e.conversation_id in mine]
+
+
 async def today(
     *, time_zone: str, threshold_seconds: float, short_abandon_seconds: float, now: datetime | None = None,
+    reach: Reach | None = None,
 ) -> dict[str, Any]:
-    """Today's figures so far (see `app.kpi.live.summarize` for the shape)."""
+    """Today's figures so far (see `app.kpi.live.summarize` for the shape), of the queues `reach`
+    covers (None: every one)."""
     now = as_utc(now or utcnow())
     start = day_start(now, time_zone)
     # A little past now, so an event written in this very instant is not cut off.
-    events = await load_events(start, now + timedelta(seconds=1))
+    events = covered(await load_events(start, now + timedelta(seconds=1)), reach)
     return summarize(
         events, start=start, time_zone=time_zone, threshold_seconds=threshold_seconds,
         short_abandon_seconds=short_abandon_seconds,

@@ -12,7 +12,7 @@ from tortoise.functions import Count
 from app.clock import utcnow
 from app.models import Conversation, Department, Participant, User
 from app import bus
-from app.services import ServiceError, assignment, conversations, events, routing_state, serialize
+from app.services import ServiceError, assignment, conversations, events, routing_state, scope, serialize
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
@@ -24,11 +24,18 @@ async def loads(user_ids: list[int]) -> dict[int, int]:
 
 
 async def transfer_targets(actor: User, site_id: int) -> dict:
-    """CSRs (with state and load) and departments a chat can be transferred to."""
-    agents = await User.filter(is_active=True, role__in=STAFF_ROLES).exclude(id=actor.id).order_by("display_name")
+    """CSRs (with state and load) and departments a chat can be transferred to; a supervisor's are
+    those of their scope (app/services/scope.py: their staff, their departments)."""
+    staff, reach = await _scoped_targets(actor)
+    agents = User.filter(is_active=True, role__in=STAFF_ROLES).exclude(id=actor.id)
+    if staff is not None:
+        agents = agents.filter(id__in=list(staff))
+    agents = await agents.order_by("display_name")
     load = await loads([a.id for a in agents])
     capacity = await routing_state.capacities([a.id for a in agents])
     departments = await Department.filter(site_id=site_id).order_by("name")
+    if reach is not None:
+        departments = [d for d in departments if reach.covers(site_id, d.id)]
     waiting = {
         row["department_id"]: row["n"]
         for row in await Conversation.filter(status="waiting", department_id__in=[d.id for d in departments])
@@ -41,6 +48,13 @@ async def transfer_targets(actor: User, site_id: int) -> dict:
         ],
         "departments": [{"id": d.id, "name": d.name, "waiting": waiting.get(d.id, 0)} for d in departments],
     }
+
+
+async def _scoped_targets(actor: User) -> tuple[frozenset[int] | None, scope.Reach | None]:
+    """Whom and where a supervisor may hand a chat to (None, None: anyone and anywhere)."""
+    if actor.role != "supervisor":
+        return None, None
+    return await scope.supervised_staff(actor), await scope.reach(actor)
 
 
 async def transfer(
@@ -57,9 +71,10 @@ async def transfer(
     previous_agent_id = conversation.agent_id
     target: User | None = None
     department: Department | None = None
+    staff, reach = await _scoped_targets(actor)
     if to_agent_id is not None:
         target = await User.get_or_none(id=to_agent_id, is_active=True, role__in=STAFF_ROLES)
-        if target is None:
+        if target is None or (staff is not None and target.id not in staff):
             raise ServiceError("not_found", "No such CSR.")
         if target.id == previous_agent_id:
             raise ServiceError("invalid_state", "This chat is already theirs.")
@@ -68,7 +83,7 @@ async def transfer(
         # Their room is checked, and taken, atomically by the assignment path.
     else:
         department = await Department.get_or_none(id=to_department_id, site_id=conversation.site_id)
-        if department is None:
+        if department is None or (reach is not None and not reach.covers(conversation.site_id, department.id)):
             raise ServiceError("not_found", "No such department.")
 
     if warm:
@@ -95,6 +110,9 @@ async def transfer(
     )
     if previous_agent_id is not None:  # before anything more of this chat is published
         await bus.leave_conversation(previous_agent_id, conversation.id)
+    # Supervisors watching it whose queues do not hold its new department stop following it.
+    for supervisor_id in await scope.supervisors_out_of_reach(conversation):
+        await bus.leave_conversation(supervisor_id, conversation.id)
     if note:
         await assignment.transfer_note(conversation, actor, note)
     await assignment.system_notice(conversation, f"Transferring you to {department.name}…")

@@ -22,7 +22,7 @@ from app.clock import utcnow
 from app.models import Conversation, Department, User, Visitor
 from app.routing.store import AgentState, ChatState, unconfirmed
 from app.services.routing_state import agent_states, chat_states, now_ms
-from app.services import ServiceError, assignment, offers, queueinfo, routing_state
+from app.services import ServiceError, assignment, offers, queueinfo, routing_state, scope
 
 log = logging.getLogger(__name__)
 
@@ -181,12 +181,17 @@ async def _member_of(user: User) -> set[int]:
 
 async def queue_for(user: User) -> list[dict]:
     """The chats waiting in the queues this CSR serves (the general queue and their departments),
-    in the order they will be served, with how long each has waited."""
+    in the order they will be served, with how long each has waited. A supervisor's: only the
+    general queues of their own sites (app/services/scope.py)."""
     member_of = await _member_of(user)
     rows = await Conversation.filter(status="waiting").order_by("-priority", "requested_at").limit(200).values(
-        "id", "requested_at", "department_id", "priority", "visitor_id", "department__name", "department__routing_strategy"
+        "id", "requested_at", "department_id", "priority", "visitor_id", "department__name", "department__routing_strategy",
+        "site_id",
     )
     visible = [r for r in rows if r["department_id"] is None or r["department_id"] in member_of]
+    if user.role == "supervisor":
+        reach = await scope.reach(user)
+        visible = [r for r in visible if reach.covers(r["site_id"], r["department_id"])]
     names = {v["id"]: v for v in await Visitor.filter(id__in={r["visitor_id"] for r in visible}).values("id", "name")}
     now = utcnow()
     return [

@@ -14,8 +14,17 @@ Visitors list and `invite`, the notes left for the team, the reports, the explor
   with the visitor. In a visitor's profile and in `open`'s `past` list, conversations the CSR may
   not read are left out entirely (not even their count). A note left for the team (offline
   message) is read like a conversation of its queue.
-- Supervisor: every conversation and visitor, for now (`reach` is where "supervisors see only
-  their departments" will go).
+- Supervisor: the same queues and sites as a CSR of the same departments — the chats of their
+  departments, the general-queue chats of those departments' sites, those sites' visitors — and
+  they act on them (`monitor`, `whisper`, `barge`, `take_over`). The **staff** they see and act on
+  (the board, `force_status`, transfer targets: `supervised_staff`) are the members of their
+  departments (`members`), whoever holds a chat of their queues right now, and themselves. A
+  supervisor in no department oversees the general team, like a CSR in no department: every
+  site's general queue and the CSRs and supervisors in no department — never a department's chats
+  or people (to oversee the whole center, be an admin or a member of every department). Their
+  reports, wallboard and staffing plan count only the chats of their queues (`covers`, by the
+  queue the chat was requested in), the states and shifts of their `members` and the invitations
+  of their sites. The explorer (trails, no text) stays every site's, as for marketers.
 - Admin: everything. Marketer: trails only (visitors, visits, page views, the explorer, reports
   that carry no message text) — never messages, transcripts or notes; a marketer's profile of a
   visitor carries no conversations.
@@ -24,7 +33,8 @@ Visitors list and `invite`, the notes left for the team, the reports, the explor
   row (`read_conversation`, `read_profile`; `monitor` writes its own) — at most one per user per
   conversation per 10 minutes, counted in the shared rate limiter so every worker agrees.
 
-What may not be read answers `not_found`, exactly like an id that does not exist.
+What may not be read answers `not_found`, exactly like an id that does not exist (an HTTP
+report filtered by a department or CSR out of scope: 404).
 """
 
 from __future__ import annotations
@@ -33,7 +43,7 @@ from dataclasses import dataclass
 
 from tortoise.expressions import Q
 
-from app import runtime
+from app import bus, runtime
 from app.clock import utcnow
 from app.models import AuditEvent, Conversation, ConversationEvent, Department, Participant, User, Visitor
 from app.services import ServiceError
@@ -67,15 +77,12 @@ class Reach:
 
 
 async def reach(user: User) -> Reach:
-    """What `user` reads, by role (and a CSR's departments)."""
+    """What `user` reads, by role (and a CSR's or supervisor's departments)."""
     if user.role == "admin":
         return Reach(user.id, True, None, None)
-    if user.role == "supervisor":
-        # For now every conversation and visitor; their own departments only is a later change, here.
-        return Reach(user.id, True, None, None)
-    if user.role == "agent":
+    if user.role in ("agent", "supervisor"):
         rows = await Department.filter(users__id=user.id).values("id", "site_id")
-        if not rows:  # in no department: every site's general queue is theirs
+        if not rows:  # in no department: every site's general queue is theirs (and no department's)
             return Reach(user.id, True, None, frozenset())
         return Reach(user.id, True, frozenset(r["site_id"] for r in rows), frozenset(r["id"] for r in rows))
     if user.role == "marketer":
@@ -89,8 +96,76 @@ def may_explore(user: User) -> bool:
 
 
 def may_read_reports(user: User) -> bool:
-    """KPI reports cover every queue and CSR: supervisors and admins."""
+    """KPI reports: supervisors (of their queues and staff) and admins (everything)."""
     return user.role in SUPERVISOR_ROLES
+
+
+STAFF_ROLES = ("agent", "supervisor", "admin")
+GENERAL_TEAM_ROLES = ("agent", "supervisor")  # who a supervisor in no department oversees
+
+
+async def members(user: User) -> frozenset[int] | None:
+    """The staff of a supervisor's departments (None: everyone, for admins), themselves included.
+    In no department: the CSRs and supervisors in no department (the general team)."""
+    scope = await reach(user)
+    if scope.departments is None:
+        return None
+    if scope.departments:
+        ids = await User.filter(departments__id__in=list(scope.departments), is_active=True,
+                                role__in=STAFF_ROLES).values_list("id", flat=True)
+    else:
+        placed = await Department.filter(users__id__isnull=False).values_list("users__id", flat=True)
+        ids = await User.filter(is_active=True, role__in=GENERAL_TEAM_ROLES) \
+            .exclude(id__in=list(set(placed))).values_list("id", flat=True)
+    return frozenset(ids) | {user.id}
+
+
+async def supervised_staff(user: User) -> frozenset[int] | None:
+    """The staff a supervisor sees on the board and acts on (`force_status`, transfer targets):
+    `members`, and whoever holds a chat of their queues now. None: everyone (admins)."""
+    team = await members(user)
+    if team is None:
+        return None
+    mine = queue_filter(await reach(user))
+    holders = Conversation.filter(status="assigned", agent_id__isnull=False)
+    if mine is not None:
+        holders = holders.filter(mine)
+    return team | frozenset(await holders.distinct().values_list("agent_id", flat=True))
+
+
+async def supervises(user: User, conversation: Conversation) -> bool:
+    """A supervisor may watch and act on (`monitor`, `whisper`, `barge`, `take_over`) a chat of
+    their queues, or one they hold or are in now; admins any chat."""
+    if user.role == "admin":
+        return True
+    if user.role != "supervisor":
+        return False
+    if (await reach(user)).covers(conversation.site_id, conversation.department_id):
+        return True
+    return await _present(user, conversation)
+
+
+async def supervisors_out_of_reach(conversation: Conversation) -> list[int]:
+    """The supervisors (not admins) whose queues no longer cover this chat and who are not in it:
+    when a chat moves to another department they stop following it live."""
+    out = []
+    for supervisor in await User.filter(role="supervisor", is_active=True):
+        if not await supervises(supervisor, conversation):
+            out.append(supervisor.id)
+    return out
+
+
+async def leave_out_of_reach(user_id: int) -> None:
+    """A supervisor whose departments changed stops following, on every worker, the open chats
+    now outside them (unless they hold them or are in them)."""
+    user = await User.get_or_none(id=user_id)
+    if user is None or user.role != "supervisor":
+        return
+    scope = await reach(user)
+    for conversation in await Conversation.filter(status__in=("waiting", "assigned")):
+        if not scope.covers(conversation.site_id, conversation.department_id) \
+                and not await _present(user, conversation):
+            await bus.leave_conversation(user.id, conversation.id)
 
 
 def may_export(user: User) -> bool:
@@ -130,14 +205,14 @@ async def _present(user: User, conversation: Conversation) -> bool:
 async def read_conversation(user: User, conversation_id: int) -> tuple[Conversation, bool]:
     """The conversation if the user may read it (`not_found` otherwise), audited when they neither
     hold it nor are in it; and whether they follow it live (its room): who holds it or is in it,
-    and supervisors and admins, who may watch any chat."""
+    and supervisors of its queue and admins, who may watch it (`supervises`)."""
     conversation = await Conversation.get_or_none(id=conversation_id)
     if conversation is None or not await readable(user, [conversation]):
         raise ServiceError("not_found", "No such conversation.")
     present = await _present(user, conversation)
     if not present:
         await audit_reads(user, [conversation], "read_conversation")
-    return conversation, present or user.role in SUPERVISOR_ROLES
+    return conversation, present or await supervises(user, conversation)
 
 
 async def audit_reads(user: User, conversations: list[Conversation], action: str) -> None:
@@ -172,9 +247,9 @@ async def may_read_visitor(user: User, visitor: Visitor) -> bool:
     scope = await reach(user)
     if scope.serves(visitor.site_id):
         return True
-    if user.role != "agent":
+    if user.role not in ("agent", "supervisor"):
         return False
-    # A CSR of other sites who holds or held a conversation with them.
+    # A CSR (or supervisor) of other sites who holds or held a conversation with them.
     ids = await Conversation.filter(visitor_id=visitor.id).values_list("id", "agent_id")
     if any(agent_id == user.id for _, agent_id in ids):
         return True

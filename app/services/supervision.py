@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from tortoise.expressions import Q
 from tortoise.functions import Count, Min
 
 from app.clock import iso, utcnow
-from app.models import AuditEvent, Conversation, Department, Message, Participant, User, Visitor
+from app.models import Conversation, Department, Message, Participant, User, Visitor
 from app import bus
-from app.services import ServiceError, agents, assignment, conversations, events, routing_state, scope, serialize, sessions
+from app.services import ServiceError, agents, assignment, audit as audit_log, conversations, events, routing_state, scope, serialize, sessions
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
@@ -25,8 +26,7 @@ def require_supervisor(user: User) -> None:
 async def audit(actor: User | None, action: str, *, conversation_id: int | None = None,
                 target_user_id: int | None = None, **data) -> None:
     """`actor` None: the operator, on the command line."""
-    await AuditEvent.create(actor_id=actor.id if actor else None, action=action, conversation_id=conversation_id,
-                            target_user_id=target_user_id, at=utcnow(), data=data)
+    await audit_log.record(actor, action, conversation_id=conversation_id, target_user_id=target_user_id, **data)
 
 
 def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
@@ -34,20 +34,32 @@ def _seconds_since(moment: datetime | None, now: datetime) -> float | None:
 
 
 async def board(user: User) -> dict:
-    """Every agent's state, time in state and load; every queue's waiting count and longest wait."""
+    """The agents' states, times in state and loads; the queues' waiting counts and longest waits;
+    the chats in progress — of the supervisor's scope (app/services/scope.py: their departments'
+    queues, the general queues of their sites, their staff); everything for admins."""
     require_supervisor(user)
     now = utcnow()
-    staff = await User.filter(is_active=True, role__in=("agent", "supervisor", "admin")).order_by("display_name")
+    reach = await scope.reach(user)
+    mine = scope.queue_filter(reach)
+    team = await scope.supervised_staff(user)
+    staff_query = User.filter(is_active=True, role__in=scope.STAFF_ROLES)
+    if team is not None:
+        staff_query = staff_query.filter(id__in=list(team))
+    staff = await staff_query.order_by("display_name")
     load = {
         row["agent_id"]: row["n"]
-        for row in await Conversation.filter(status="assigned").annotate(n=Count("id"))
-        .group_by("agent_id").values("agent_id", "n")
+        for row in await Conversation.filter(status="assigned", agent_id__in=[a.id for a in staff])
+        .annotate(n=Count("id")).group_by("agent_id").values("agent_id", "n")
     }
     capacity = await routing_state.capacities([a.id for a in staff])
     queues = []
-    waiting_rows = await Conversation.filter(status="waiting").annotate(n=Count("id"), oldest=Min("requested_at")) \
+    waiting = Conversation.filter(status="waiting")
+    if mine is not None:
+        waiting = waiting.filter(mine)
+    waiting_rows = await waiting.annotate(n=Count("id"), oldest=Min("requested_at")) \
         .group_by("department_id").values("department_id", "n", "oldest")
-    names = {d.id: d.name for d in await Department.all()}
+    names = {d["id"]: d["name"] for d in await Department.filter(
+        id__in=[r["department_id"] for r in waiting_rows if r["department_id"] is not None]).values("id", "name")}
     for row in sorted(waiting_rows, key=lambda r: (r["department_id"] is not None, names.get(r["department_id"], ""))):
         queues.append({
             "department_id": row["department_id"],
@@ -55,7 +67,10 @@ async def board(user: User) -> dict:
             "waiting": row["n"],
             "longest_wait_seconds": _seconds_since(row["oldest"], now),
         })
-    chats = await Conversation.filter(status="assigned").order_by("assigned_at").limit(500)
+    chats_query = Conversation.filter(status="assigned")
+    if mine is not None:
+        chats_query = chats_query.filter(mine | Q(agent_id=user.id))
+    chats = await chats_query.order_by("assigned_at").limit(500)
     visitors = {v.id: v for v in await Visitor.filter(id__in={c.visitor_id for c in chats})}
     return {
         "agents": [
@@ -80,7 +95,8 @@ async def board(user: User) -> dict:
 async def _supervised(user: User, conversation_id: int) -> Conversation:
     require_supervisor(user)
     conversation = await Conversation.get_or_none(id=conversation_id)
-    if conversation is None or not await scope.readable(user, [conversation]):
+    # Out of the supervisor's queues: exactly like an id that does not exist.
+    if conversation is None or not await scope.supervises(user, conversation):
         raise ServiceError("not_found", "No such conversation.")
     return conversation
 
@@ -146,8 +162,9 @@ async def take_over(user: User, conversation_id: int) -> Conversation:
 
 async def force_state(user: User, target_id: int, status: str, reason: str | None) -> User:
     require_supervisor(user)
-    target = await User.get_or_none(id=target_id, is_active=True, role__in=("agent", "supervisor", "admin"))
-    if target is None:
+    target = await User.get_or_none(id=target_id, is_active=True, role__in=scope.STAFF_ROLES)
+    team = await scope.supervised_staff(user) if target is not None else None
+    if target is None or (team is not None and target.id not in team):
         raise ServiceError("not_found", "No such CSR.")
     await agents.set_agent_state(target, status, reason or f"set by {user.display_name}")
     await audit(user, "force_state", target_user_id=target.id, status=status)

@@ -35,7 +35,11 @@ async def reports_page(request: Request) -> Response:
         return refused
     user = request.state.user
     settings = runtime.current().settings
-    departments = await Department.all().order_by("name").values("id", "name")
+    departments = Department.all()
+    reach = await scope.reach(user)
+    if reach.departments is not None:  # a supervisor: their departments only
+        departments = departments.filter(id__in=list(reach.departments))
+    departments = await departments.order_by("name").values("id", "name")
     response = console_templates.TemplateResponse(request, "reports.html", {
         "user": user, "csrf_token": csrf_token(request), "departments": departments,
         "today": _today(settings.center_time_zone).isoformat(), "time_zone": settings.center_time_zone,
@@ -87,9 +91,21 @@ async def report_api(request: Request) -> Response:
                                    today=_today(settings.center_time_zone))
     except report.ReportError as exc:
         return JSONResponse({"error": {"code": "bad_request", "message": str(exc)}}, status_code=400)
+    # A supervisor's reports are of their queues and staff (app/services/scope.py); a department or
+    # CSR out of their scope is answered like one that does not exist.
+    reach = await scope.reach(user)
+    staff = await scope.members(user)
+    if reach.departments is None:
+        reach = None
+    if query.department_id is not None and (
+            not await Department.exists(id=query.department_id)
+            or (reach is not None and query.department_id not in reach.departments)):
+        return JSONResponse({"error": {"code": "not_found", "message": "No such department."}}, status_code=404)
+    if query.agent_id is not None and staff is not None and query.agent_id not in staff:
+        return JSONResponse({"error": {"code": "not_found", "message": "No such CSR."}}, status_code=404)
     thresholds = {d["id"]: d["sl_threshold_seconds"] for d in
                   await Department.filter(sl_threshold_seconds__isnull=False).values("id", "sl_threshold_seconds")}
-    query = report.Query(**{**query.__dict__, "thresholds": thresholds})
+    query = report.Query(**{**query.__dict__, "thresholds": thresholds, "reach": reach, "staff": staff})
     result = await report.run(name, query)
     if fmt == "csv":
         filename = f"switchboard-{name}-{query.start.isoformat()}-{query.end.isoformat()}.csv"

@@ -24,6 +24,7 @@ from app import runtime
 from app.kpi.forecast import METHODS
 from app.kpi.planning import METHOD_NAMES, StaffingTargets, daily_summary, to_csv, to_json
 from app.reports.planning import staffing_plan
+from app.services import scope
 from app.web.auth import csrf_token, supervisor_page
 from app.web.templating import console_templates
 
@@ -88,10 +89,12 @@ async def _authorized(request: Request) -> Response | None:
     return await supervisor_page(request, "Workforce planning is for supervisors and admins.")
 
 
-async def _plan(targets: StaffingTargets):
+async def _plan(request: Request, targets: StaffingTargets):
+    """The plan for the queues the user supervises (app/services/scope.py; admins: the center)."""
     settings = runtime.current().settings
     return await staffing_plan(time_zone=settings.center_time_zone, targets=targets,
-                               concurrency_override=settings.staffing_concurrency)
+                               concurrency_override=settings.staffing_concurrency,
+                               reach=await scope.reach(request.state.user))
 
 
 async def staffing_csv(request: Request) -> Response:
@@ -102,7 +105,7 @@ async def staffing_csv(request: Request) -> Response:
         targets, _ = parse_targets(request.query_params, runtime.current().settings.service_level_threshold_seconds)
     except BadParameter as exc:
         return PlainTextResponse(str(exc), status_code=400)
-    plan = await _plan(targets)
+    plan = await _plan(request, targets)
     return Response(
         to_csv(plan), media_type="text/csv; charset=utf-8",
         headers={
@@ -131,7 +134,7 @@ async def staffing(request: Request) -> Response:
         response = console_templates.TemplateResponse(request, "staffing.html", context, status_code=400)
         response.headers["cache-control"] = "no-store"
         return response
-    plan = await _plan(targets)
+    plan = await _plan(request, targets)
     methods = [
         {"name": METHOD_NAMES[m], "wape": plan.choice.wape.get(m), "used": m == plan.method} for m in METHODS
     ]

@@ -60,6 +60,7 @@ class Floor:
         self.consoles: dict[str, clients.Client] = {}
         self.extra_consoles: list[clients.Client] = []
         self.visitors: dict[int, clients.Client] = {}  # conversation → the visitor's tab
+        self.supervisors: list[str] = []
 
     def email(self, name: str) -> str:
         return f"{name.lower()}-{self.tag}@example.com"
@@ -69,6 +70,8 @@ class Floor:
 
     async def staff(self, name: str, *, capacity: int, server: int = 0, role: str = "agent") -> clients.Client:
         self.users[name] = self.d.create_user(self.email(name), role, f"{name} {self.tag}", max_chats=capacity)
+        if role == "supervisor":
+            self.supervisors.append(name)
         self.consoles[name] = await clients.agent(self.server(server), self.email(name), self.d.password)
         return self.consoles[name]
 
@@ -82,7 +85,12 @@ class Floor:
 
     def department(self, label: str, *members: str, strategy: str = "longest_idle",
                    levels: dict[str, int] | None = None) -> int:
-        args = []
+        """A department of these CSRs; the floor's supervisors so far are its members too (a
+        supervisor sees and acts on their departments only: app/services/scope.py)."""
+        supervisors = [n for n in self.supervisors if n not in members]
+        args: list[str] = []
+        for name in supervisors:
+            args += ["--member", self.email(name)]
         for name in members:
             level = (levels or {}).get(name)
             args += ["--member", f"{self.email(name)}:{level}" if level else self.email(name)]
@@ -427,7 +435,8 @@ async def test_a_deactivated_csr_hands_their_chats_back_and_is_signed_out_everyw
     assert all("deactivated" in str(r["data"]) for r in requeued), requeued
     board = await floor.consoles["Sue"].call("board", {})
     assert floor.id("Olga") not in [a["id"] for a in board["agents"]]
-    audit = await fetch(floor.d, "SELECT action FROM audit_event WHERE target_user_id = ?", floor.id("Olga"))
+    audit = await fetch(floor.d, "SELECT action FROM audit_event WHERE target_user_id = ? AND action <> 'user_create'",
+                        floor.id("Olga"))
     assert [r["action"] for r in audit] == ["deactivate"]
 
     comeback = clients.Client("/agent")
@@ -557,8 +566,9 @@ async def test_after_a_transfer_the_previous_csr_hears_nothing_more_of_the_chat(
 
 
 async def test_after_a_take_over_the_previous_csr_hears_nothing_more_of_the_chat(floor):
+    sue = await floor.staff("Sue", capacity=2, server=-1, role="supervisor")  # so, of Olga's desk too
+
     async def take_over(cid: int) -> clients.Client:
-        sue = await floor.staff("Sue", capacity=2, server=-1, role="supervisor")
         assert (await sue.call("take_over", {"conversation_id": cid}))["ok"]
         await floor.given_to("Sue", cid)
         return sue

@@ -113,7 +113,8 @@ class Walk:
             self.ids[name] = user["id"]
             self.consoles[name] = await clients.agent(servers[i % len(servers)].url, self.email(name), self.d.password)
         for label, members, strategy in (("sales", SALES_MEMBERS, "longest_idle"), ("pool", POOL_MEMBERS, "manual")):
-            args = [arg for m in members for arg in ("--member", self.email(m))]
+            # The supervisor is a member of both: supervisors act on their departments only.
+            args = [arg for m in (*members, "S") for arg in ("--member", self.email(m))]
             self.departments[label] = json.loads(cli(self.d.env, "create-department", "--site", self.d.site_key,
                                                      "--name", f"{label} {self.tag}", "--strategy", strategy,
                                                      *args, "--json"))["id"]

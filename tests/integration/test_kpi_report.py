@@ -300,7 +300,8 @@ async def test_a_department_threshold_applies_to_its_queue(center):
     d.create_user("pat@example.com", "agent", "Pat", max_chats=2)
     d.create_user("quincy@example.com", "supervisor", "Quincy")
     department = json.loads(cli(d.env, "create-department", "--site", d.site_key, "--name", "Patient desk",
-                                "--member", "pat@example.com", "--sl-threshold-seconds", "60", "--json"))["id"]
+                                "--member", "pat@example.com", "--member", "quincy@example.com",  # her department
+                                "--sl-threshold-seconds", "60", "--json"))["id"]
     pat = await clients.agent(d.server.url, "pat@example.com", d.password)
     visitor = await clients.visitor(d.server.url, d.site_key, d.origin)
     ack = await visitor.call("message", {"client_id": new_id(), "body": "No rush", "department_id": department})

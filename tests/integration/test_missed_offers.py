@@ -19,13 +19,15 @@ LIMIT = 2
 MISSED_OFFERS = "missed offers"  # app/services/offers.py MISSED_OFFERS_REASON
 
 
-async def setup(deployment):
+async def setup(deployment, supervisor: str | None = None):
+    """A department with one CSR (and `supervisor`, an e-mail, who stays Offline: never offered)."""
     tag = new_id()[:6]
     email = f"mo-{tag}@example.com"
     user = deployment.create_user(email, "agent", f"Mona {tag}")
     department_id = json.loads(cli(
         deployment.env, "create-department", "--site", deployment.site_key, "--name", f"Missed {tag}",
-        "--member", email, "--offer-seconds", str(OFFER_SECONDS), "--missed-offers-limit", str(LIMIT), "--json",
+        "--member", email, *(["--member", supervisor] if supervisor else []),
+        "--offer-seconds", str(OFFER_SECONDS), "--missed-offers-limit", str(LIMIT), "--json",
     ))["id"]
     agent = await clients.agent(deployment.servers[0].url, email, deployment.password)
     assert (await agent.call("set_status", {"status": "available"}))["ok"]
@@ -69,7 +71,9 @@ async def until_missed(deployment, user_id: int, expected: int, timeout: float =
 
 
 async def test_missing_the_limit_in_a_row_sets_the_csr_away(deployment):
-    user, department_id, agent = await setup(deployment)
+    boss_email = f"mo-boss-{new_id()[:6]}@example.com"  # supervises the department (app/services/scope.py)
+    deployment.create_user(boss_email, "supervisor", "Mo Boss")
+    user, department_id, agent = await setup(deployment, supervisor=boss_email)
     visitor, cid = await ask(deployment, department_id)
     try:
         await miss(agent, cid, 1)
@@ -83,8 +87,6 @@ async def test_missing_the_limit_in_a_row_sets_the_csr_away(deployment):
         status = await agent.rec.wait_for("status", lambda s: s["status"] == "away", timeout=OFFER_SECONDS + 10)
         assert status["reason"] == MISSED_OFFERS
         # The reason is what the board shows, and the chat is not offered to her any more.
-        boss_email = f"mo-boss-{new_id()[:6]}@example.com"
-        deployment.create_user(boss_email, "supervisor", "Mo Boss")
         boss = await clients.agent(deployment.servers[-1].url, boss_email, deployment.password)
         try:
             board = {a["id"]: a for a in (await boss.call("board", {}))["agents"]}

@@ -27,7 +27,8 @@ def code(ack) -> str | None:
 
 @dataclass
 class Floor:
-    """Two sites: S1 with departments A and B, S2 with department C; a CSR in each, one in none."""
+    """Two sites: S1 with departments A and B, S2 with department C; a CSR in each, one in none;
+    a supervisor of all three (supervisors are scoped to their departments)."""
 
     d: Deployment
     tag: str = field(default_factory=lambda: new_id()[:8])
@@ -50,7 +51,8 @@ class Floor:
         for dept, site, member in (("A", "S1", "ann"), ("B", "S1", "bob"), ("C", "S2", "cy")):
             self.departments[dept] = json.loads(cli(
                 self.d.env, "create-department", "--site", self.sites[site]["key"], "--name", f"{dept} {self.tag}",
-                "--member", f"{member}-{self.tag}@example.com", "--json"))["id"]
+                "--member", f"{member}-{self.tag}@example.com", "--member", f"boss-{self.tag}@example.com",
+                "--json"))["id"]
         return self
 
     async def console(self, name: str, server: int = 0) -> Client:
@@ -168,7 +170,7 @@ async def test_a_csr_reads_only_the_chats_and_visitors_of_their_queues(floor):
     assert await reads(cy, x) == ["not_found", "not_found"]
     assert ids(await cy.call("visitor_profile", {"visitor_id": v2_id})) == [z]
 
-    # A supervisor reads everything.
+    # A supervisor of every department reads everything of them.
     assert ids(await boss.call("visitor_profile", {"visitor_id": v1_id})) == [y, x]
     assert ids(await boss.call("visitor_profile", {"visitor_id": v2_id})) == [z]
 
