@@ -53,6 +53,24 @@ async def disconnect_room(room: str) -> None:
         await sio.manager.disconnect_members(AGENT_NS, room)
 
 
+def site_room(site_id: int) -> str:
+    """Every widget socket of one site (visitor namespace)."""
+    return f"site:{site_id}"
+
+
+def site_origin_room(site_id: int, origin: str) -> str:
+    """The widget sockets of one site opened from pages on one origin (visitor namespace)."""
+    return f"site:{site_id}:{origin}"
+
+
+async def disconnect_visitors(room: str) -> None:
+    """Close every widget socket in a room of the visitor namespace, on every worker (a site that
+    was disabled: `site_room`; an origin it no longer allows: `site_origin_room`)."""
+    sio = _server()
+    if sio is not None:
+        await sio.manager.disconnect_members(VISITOR_NS, room)
+
+
 async def to_visitor(visitor_id: str, event: str, data: Any, skip_sid: str | None = None) -> None:
     sio = _server()
     if sio is not None:

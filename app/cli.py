@@ -214,11 +214,13 @@ async def _disconnect_consoles(settings: Settings, user_id: int) -> None:
 
 
 def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services import ServiceError, admin
+    """The same service as the admin page's "Add user" (audited, by the operator), with a password."""
+    from app.services import ServiceError, accounts
 
     async def work() -> int:
         try:
-            user = await admin.create_user(args.email, args.password, args.role, args.name, args.max_chats)
+            user, _ = await accounts.create_account(None, email=args.email, name=args.name, role=args.role,
+                                                    capacity=args.max_chats, password=args.password)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -245,7 +247,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        max_wait_seconds=args.max_wait_seconds,
                                                        route_pages=args.route_page or [], priority=args.priority,
                                                        route_languages=args.route_language or [],
-                                                       default_max_chats=args.default_max_chats)
+                                                       default_max_chats=args.default_max_chats,
+                                                       time_zone=args.time_zone, holidays=args.holidays)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -440,7 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     dept.add_argument("--missed-offers-limit", type=int, default=3,
                       help="set a CSR Away after this many unanswered offers in a row (0: never)")
     dept.add_argument("--hours", default=None,
-                      help='business hours in the center\'s time zone, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"')
+                      help='business hours, e.g. "mon-fri 09:00-17:00; sat 10:00-14:00"')
+    dept.add_argument("--time-zone", default=None,
+                      help="the IANA time zone the hours are in, e.g. Asia/Shanghai (default: CENTER_TIME_ZONE)")
+    dept.add_argument("--holidays", default=None,
+                      help='dates closed or with special hours, one per line: "2026-12-25 closed\n2026-12-24 09:00-13:00"')
     dept.add_argument("--route-page", action="append", metavar="PATTERN",
                       help="chats started on pages matching this path pattern (e.g. /pricing*) come here "
                            "unless the visitor picks a topic (repeatable)")

@@ -23,7 +23,8 @@
 | METRICS_TOKEN | unset | bearer token that opens /metrics; unset: /metrics answers 404 |
 | MESSAGE_RATE_LIMIT | 20/10 | chat messages a visitor may send per N seconds (agents: 3×) |
 | NEW_VISITORS_PER_ADDRESS / NEW_VISITORS_PER_SITE | 30/60 / 600/60 | new visitors (widget connects without a token) per N seconds from one address (IPv6: one /64) / for one site |
-| CENTER_TIME_ZONE | UTC | IANA zone of the center: where "today" and reporting intervals begin |
+| CENTER_TIME_ZONE | UTC | IANA zone of the center: where "today" and reporting intervals begin; queues' hours unless a department sets its own |
+| SITE_KEY_GRACE_HOURS | 168 | after a site's key is rotated, the old key keeps working this long |
 | SERVICE_LEVEL_THRESHOLD_SECONDS | 20 | T: a chat answered within T seconds of queueing meets the service level |
 | SHORT_ABANDON_SECONDS | 5 | visitors who leave the queue sooner are neither offered nor abandoned |
 | STAFFING_CONCURRENCY | unset | chats a CSR holds at once, for staffing; unset: measured from history |
@@ -118,6 +119,9 @@ class Settings:
     shutdown_timeout_seconds: float = 10.0
     # Earlier secret keys, still accepted while a rotation runs (SECRET_KEYS; `secret_key` signs).
     old_secret_keys: tuple[str, ...] = ()
+    # How long a site's previous key keeps working after a rotation (SITE_KEY_GRACE_HOURS, default a
+    # week; docs/admin.md "Rotating a site key").
+    site_key_grace_seconds: float = 7 * 24 * 3600.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -197,4 +201,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         session_max_hours=_positive_float("SESSION_MAX_HOURS", env.get("SESSION_MAX_HOURS"), 12.0),
         session_idle_minutes=_positive_float("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES"), 120.0),
         forwarded_allow_ips=(env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1").strip(),
+        site_key_grace_seconds=3600 * _positive_float("SITE_KEY_GRACE_HOURS", env.get("SITE_KEY_GRACE_HOURS"), 168.0),
     )

@@ -4,7 +4,7 @@ from app.models.chat import (
     AuditEvent, ContactEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant,
 )
 from app.models.invitations import Invitation, InvitationEvent, InvitationRule
-from app.models.org import AgentStatusEvent, AwayReason, Department, DeploymentIdentity, Shift, Site, StaffSession, User
+from app.models.org import AgentStatusEvent, AwayReason, Department, DeploymentIdentity, PasswordToken, Shift, Site, StaffSession, User
 from app.models.visitors import PageView, TrackEvent, Visit, Visitor
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Message",
     "OfflineMessage",
     "PageView",
+    "PasswordToken",
     "TrackEvent",
     "Participant",
     "Shift",

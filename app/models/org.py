@@ -30,6 +30,12 @@ class Site(Model):
     # Identity verification: when set, `identify` needs user_hash = HMAC-SHA256(secret, user id).
     identity_secret = fields.CharField(max_length=128, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    # A disabled site's widget is refused (its history stays); None: enabled.
+    disabled_at = fields.DatetimeField(null=True)
+    # After the key is rotated the old one keeps working until `previous_key_until` (documented in
+    # docs/admin.md), so pages still carrying the old snippet are not cut off mid-deploy.
+    previous_key = fields.CharField(max_length=64, null=True, db_index=True)
+    previous_key_until = fields.DatetimeField(null=True)
 
     class Meta:
         table = "site"
@@ -64,6 +70,11 @@ class Department(Model):
     route_languages = fields.JSONField(default=list, db_default=[])
     # The capacity (concurrent chats) of members who have none of their own (None: the default, 3).
     default_max_chats = fields.IntField(null=True)
+    # The time zone `business_hours` are read in (None: the center's CENTER_TIME_ZONE), and dates
+    # the queue is closed all day or keeps special hours: [{"date": "2026-12-25", "hours": null},
+    # {"date": "2026-12-24", "hours": "09:00-13:00"}].
+    time_zone = fields.CharField(max_length=64, null=True)
+    holidays = fields.JSONField(default=list, db_default=[])
 
     class Meta:
         table = "department"
@@ -112,6 +123,24 @@ class StaffSession(Model):
 
     class Meta:
         table = "staff_session"
+
+
+class PasswordToken(Model):
+    # A one-time link to set a password: made by an admin for a new user or a reset; only the
+    # token's SHA-256 is stored; used once, and it expires.
+
+    id = fields.BigIntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    user = fields.ForeignKeyField("models.User", related_name="password_tokens", on_delete=fields.CASCADE)
+    purpose = fields.CharField(max_length=16)  # "invite" (a new user) or "reset"
+    created_by = fields.ForeignKeyField("models.User", related_name="password_tokens_made", null=True,
+                                        on_delete=fields.SET_NULL)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "password_token"
 
 
 class AwayReason(Model):

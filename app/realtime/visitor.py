@@ -17,7 +17,8 @@ from app.realtime.handlers import event, limit, ok
 from app.routing import rules as routing_rules
 from app.security import TokenError
 from app.services import (
-    ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, timers, tracking, visitors,
+    ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, sites, timers, tracking, visitors,
+    widget_settings,
 )
 from app.tracking import live
 
@@ -29,27 +30,47 @@ _SITE_CACHE_SIZE = 1000
 USER_HASH = re.compile(r"^[0-9A-Fa-f]{64}$")  # identify's proof: hex HMAC-SHA256 (docs/widget.md)
 
 
-class SiteCache(dict[str, tuple[float, Site | None]]):
-    """Sites by key as this server last read them (key → (read at, site)), for `_SITE_TTL` seconds;
-    on the server's runtime."""
+class SiteCache(dict[str, tuple[float, int, Site]]):
+    """Sites by key (their key or previous key) as this server last read them: key → (read at, the
+    site version then, site). An entry serves for `_SITE_TTL` seconds, and only while the
+    deployment's site version has not moved (any site changed: app/services/sites.py), so that a
+    disabled site, a rotated key or new origins apply on every worker at once. On the server's
+    runtime."""
 
 
 async def site_by_key(key: str) -> Site | None:
-    sites = runtime.current().state(SiteCache)
-    cached = sites.get(key)
-    now = time.monotonic()
-    if cached and now - cached[0] < _SITE_TTL:
-        return cached[1]
+    """The site a widget's key names (its current or previous key), or None. Whether that key may
+    connect is `sites.refusal`'s to say."""
     if not isinstance(key, str) or not key or len(key) > 64:
         return None
-    site = await Site.get_or_none(key=key)
+    cache = runtime.current().state(SiteCache)
+    version = await sites.version()  # before reading the site: a change after it moves the version
+    cached = cache.get(key)
+    now = time.monotonic()
+    if cached and now - cached[0] < _SITE_TTL and cached[1] == version:
+        return cached[2]
+    site = await sites.by_key(key)
     if site is not None:  # only keys that exist are kept, and only so many: the cache stays bounded
-        if len(sites) >= _SITE_CACHE_SIZE:
-            for stale in sorted(sites, key=lambda k: sites[k][0])[: len(sites) // 4 or 1]:
-                del sites[stale]
-        sites[key] = (now, site)
+        if key not in cache and len(cache) >= _SITE_CACHE_SIZE:
+            for stale in sorted(cache, key=lambda k: cache[k][0])[: len(cache) // 4 or 1]:
+                del cache[stale]
+        cache[key] = (now, version, site)
     else:
-        sites.pop(key, None)
+        cache.pop(key, None)
+    return site
+
+
+async def admitted(key: str, origin: str | None, environ: dict) -> Site:
+    """The site a widget connects to with `key` from `origin`, or the refusal it gets: an unknown
+    key, a disabled site, a replaced key past its grace period, an origin the site does not allow."""
+    site = await site_by_key(key)
+    if site is None:
+        raise refuse("unknown_site", "No site has this key.")
+    refused = sites.refusal(site, key)  # disabled, or a replaced key past its grace
+    if refused is not None:
+        raise refuse(*refused)
+    if not origin_allowed(site, origin, environ):
+        raise refuse("origin_not_allowed", "This page's origin is not allowed for the site.")
     return site
 
 
@@ -96,12 +117,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
         if not isinstance(auth, dict) or not isinstance(auth.get("site"), str) or len(auth["site"]) > 64:
             raise refuse("bad_request", "auth.site (the site key) is required.")
-        site = await site_by_key(auth["site"])
-        if site is None:
-            raise refuse("unknown_site", "No site has this key.")
         origin = request_origin(environ)
-        if not origin_allowed(site, origin, environ):
-            raise refuse("origin_not_allowed", "This page's origin is not allowed for the site.")
+        site = await admitted(auth["site"], origin, environ)
         rt = runtime.current()
         token = auth.get("token")
         visitor_id = None
@@ -120,9 +137,19 @@ class VisitorNamespace(socketio.AsyncNamespace):
         # and the browser sends one (the widget also stops sending; this is the second wall).
         tracked = track.enabled and not (track.respect_dnt and (
             environ.get("HTTP_DNT") == "1" or environ.get("HTTP_SEC_GPC") == "1"))
+        look = widget_settings.settings_of(site)
         await self.save_session(sid, {"site_id": site.id, "visitor_id": visitor.id, "tracked": tracked,
-                                      "languages": routing_rules.languages(environ.get("HTTP_ACCEPT_LANGUAGE"))})
+                                      "languages": routing_rules.languages(environ.get("HTTP_ACCEPT_LANGUAGE")),
+                                      # The pre-chat fields a new chat needs, as this widget was told.
+                                      "required": widget_settings.required_fields(look),
+                                      "offline_form": look["offline_form"]})
         await self.enter_room(sid, bus.visitor_room(visitor.id))
+        # The site's rooms: disabling it, or no longer allowing this origin, closes the socket. A
+        # change made while this socket was being let in may have been broadcast before it joined
+        # them: the site is looked at once more (from the cache unless a site changed meanwhile).
+        await self.enter_room(sid, bus.site_room(site.id))
+        await self.enter_room(sid, bus.site_origin_room(site.id, origin))
+        await admitted(auth["site"], origin, environ)
         await presence.joined(visitor.id)
         conversation = await conversations.open_conversation_of(visitor)
         self._trackers[sid] = (visitor, track, tracked)
@@ -143,6 +170,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
                 "invitation_rules": [] if visitor.is_bot else await invitations.rules_for(site.id),
                 # What the widget may send of the trail (docs/widget.md, "Privacy").
                 "tracking": {**track.for_widget(), "enabled": tracked},
+                # The site's look and pre-chat form (docs/widget.md, "Appearance").
+                "widget": look,
             },
             to=sid,
         )
@@ -259,8 +288,12 @@ class VisitorNamespace(socketio.AsyncNamespace):
         session = await self.get_session(sid)
         count, window = settings.message_rate
         await limit(f"msg:v:{session['visitor_id']}", count, window)
+        visitor = await self._visitor(sid)
+        # A new chat on a site that requires a name or an e-mail: refused without it (prechat_required).
+        await widget_settings.check_first_message(visitor, session.get("required") or [], name=name, email=email,
+                                                  client_id=client_id)
         conversation, message, _ = await conversations.post_visitor_message(
-            await self._visitor(sid), client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
+            visitor, client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
             department_id=department_id, languages=session.get("languages") or [],
         )
         # The visitor's numbering; a resend acks the message it repeats, in the conversation it is in.
@@ -337,6 +370,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
         name = v.text(data, "name", max_len=100, required=False)
         department_id = v.integer(data, "department_id", minimum=1, required=False)
         session = await self.get_session(sid)
+        if session.get("offline_form") is False:  # the site switched its offline form off (Admin → Widget)
+            raise ServiceError("offline_form_off", "This site takes no notes: chat with us instead.")
         await limit(f"offline:{session['visitor_id']}", 5, 600.0)
         message = await offline.leave_message(await self._visitor(sid), email=email, body=body, name=name,
                                               department_id=department_id)

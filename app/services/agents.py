@@ -8,7 +8,7 @@ from app.clock import utcnow
 from app.models import AgentStatusEvent, AwayReason, Conversation, ConversationEvent, User
 from app.models.org import AGENT_STATUSES
 from app import bus
-from app.services import ServiceError, events, handoff, routing_state, sessions
+from app.services import ServiceError, audit, events, handoff, routing_state, sessions
 
 
 DEFAULT_AWAY_REASONS = ("Break", "Meal", "Meeting", "Training", "After-chat work")
@@ -24,7 +24,11 @@ async def away_reasons() -> list[str]:
     return labels or list(DEFAULT_AWAY_REASONS)
 
 
-async def set_away_reasons(labels: list[str]) -> list[str]:
+MAX_AWAY_REASONS = 30
+
+
+async def set_away_reasons(labels: list[str], actor: User | None = None) -> list[str]:
+    """Replace the list (the admin page and `away-reasons --set`); audited with before and after."""
     cleaned: list[str] = []
     for label in labels:
         label = " ".join(label.split())
@@ -35,10 +39,17 @@ async def set_away_reasons(labels: list[str]) -> list[str]:
         cleaned.append(label)
     if not cleaned:
         raise ServiceError("bad_request", "Give at least one away reason.")
+    if len(cleaned) > MAX_AWAY_REASONS:
+        raise ServiceError("bad_request", f"At most {MAX_AWAY_REASONS} away reasons.")
+    if any(label.lower() in SYSTEM_REASONS for label in cleaned):
+        raise ServiceError("bad_request", f"{', '.join(SYSTEM_REASONS)} are given by the server itself.")
+    before = await away_reasons()
     async with in_transaction():
         await AwayReason.all().delete()
         for position, label in enumerate(cleaned):
             await AwayReason.create(label=label, position=position)
+    if before != cleaned:
+        await audit.record(actor, "away_reasons_update", before={"reasons": before}, after={"reasons": cleaned})
     return cleaned
 
 

@@ -24,7 +24,7 @@ from app.models import (Conversation, Department, Invitation, InvitationEvent, I
                         Visitor)
 from app import bus
 from app.routing import hours
-from app.services import ServiceError, assignment, conversations, routing_state, scope, serialize, tracking
+from app.services import ServiceError, assignment, audit, conversations, routing_state, scope, serialize, tracking
 from app.tracking import live, rules
 
 log = logging.getLogger(__name__)
@@ -381,17 +381,44 @@ async def save_rule(user: User, fields: dict[str, Any], rule_id: int | None = No
                   conditions=conditions, max_per_visitor=max_per_visitor, cap_hours=cap_hours,
                   active_hours=active_hours, enabled=bool(fields.get("enabled", True)))
     if rule_id is None:
-        return await InvitationRule.create(**values)
-    if not await InvitationRule.filter(id=rule_id).update(**values):
+        rule = await InvitationRule.create(**values)
+        await audit.record(user, "rule_create", subject=f"rule:{rule.id}", name=name, after=_rule_view(rule))
+        return rule
+    before = await InvitationRule.get_or_none(id=rule_id)
+    if before is None or not await InvitationRule.filter(id=rule_id).update(**values):
         raise ServiceError("not_found", "No such rule.")
-    return await InvitationRule.get(id=rule_id)
+    rule = await InvitationRule.get(id=rule_id)
+    old, new = audit.changed(_rule_view(before), _rule_view(rule))
+    if new:
+        await audit.record(user, "rule_update", subject=f"rule:{rule.id}", name=name, before=old, after=new)
+    return rule
+
+
+def _rule_view(rule: InvitationRule) -> dict[str, Any]:
+    return {k: getattr(rule, k) for k in ("name", "message", "site_id", "department_id", "agent_id", "conditions",
+                                          "max_per_visitor", "cap_hours", "active_hours", "enabled")}
+
+
+async def set_rule_enabled(user: User, rule_id: int, enabled: bool) -> None:
+    """Turn a rule on or off; admins only, audited."""
+    if user.role != "admin":
+        raise ServiceError("forbidden", "Only admins edit invitation rules.")
+    rule = await InvitationRule.get_or_none(id=rule_id)
+    if rule is None:
+        raise ServiceError("not_found", "No such rule.")
+    if rule.enabled != enabled:
+        await InvitationRule.filter(id=rule_id).update(enabled=enabled)
+        await audit.record(user, "rule_update", subject=f"rule:{rule.id}", name=rule.name,
+                           before={"enabled": rule.enabled}, after={"enabled": enabled})
 
 
 async def delete_rule(user: User, rule_id: int) -> None:
     if user.role != "admin":
         raise ServiceError("forbidden", "Only admins edit invitation rules.")
-    if not await InvitationRule.filter(id=rule_id).delete():
+    rule = await InvitationRule.get_or_none(id=rule_id)
+    if rule is None or not await InvitationRule.filter(id=rule_id).delete():
         raise ServiceError("not_found", "No such rule.")
+    await audit.record(user, "rule_delete", subject=f"rule:{rule_id}", name=rule.name, before=_rule_view(rule))
 
 
 async def record_event(visitor: Visitor, settings: tracking.TrackingSettings, name: str,

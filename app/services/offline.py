@@ -9,37 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import runtime
 from app.clock import iso, utcnow
-from app.models import ContactEvent, Conversation, Department, OfflineMessage, User, Visitor
+from app.models import ContactEvent, Conversation, Department, OfflineMessage, Site, User, Visitor
 from app import bus
-from app.routing.hours import HoursError, parse
-from app.services import ServiceError, conversations, scope
+from app.services import ServiceError, conversations, departments, scope
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
 
-def _within_hours(text: str | None) -> bool:
-    if not text:
+def _within_hours(department: Department | dict) -> bool:
+    """Within the queue's business hours and not on a closed holiday, in its own time zone (else
+    the center's). Unreadable hours never close a queue (they are checked when set)."""
+    get = department.get if isinstance(department, dict) else (lambda k: getattr(department, k))
+    return departments.open_now(get("business_hours"), get("time_zone"), get("holidays"))
+
+
+async def _general_open(site_id: int) -> bool:
+    site = await Site.get_or_none(id=site_id)
+    if site is None:
         return True
-    try:
-        return parse(text).open_at(utcnow(), runtime.current().settings.center_time_zone)
-    except HoursError:
-        return True  # unreadable hours never close a queue (they are checked when set)
+    return _within_hours(await departments.general_hours(site))
 
 
 async def availability(site_id: int) -> dict[str, Any]:
     """{"general": bool, "departments": {"<id>": bool}} for the site's queues, now."""
     available = await User.filter(is_active=True, role__in=STAFF_ROLES, status="available").values_list("id", flat=True)
     available = set(available)
-    departments = await Department.filter(site_id=site_id).values("id", "business_hours")
+    rows = await Department.filter(site_id=site_id).values("id", "business_hours", "time_zone", "holidays")
     members: dict[int, set[int]] = {}
     for row in await Department.filter(site_id=site_id, users__id__in=list(available)).values("id", "users__id"):
         members.setdefault(row["id"], set()).add(row["users__id"])
     return {
-        "general": bool(available),
-        "departments": {str(d["id"]): bool(members.get(d["id"])) and _within_hours(d["business_hours"])
-                        for d in departments},
+        "general": bool(available) and await _general_open(site_id),
+        "departments": {str(d["id"]): bool(members.get(d["id"])) and _within_hours(d) for d in rows},
     }
 
 
@@ -82,7 +84,8 @@ async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | 
 async def _closed_reason(site_id: int, department: Department | None) -> str:
     """Why nobody could chat when a note was left: `outside_hours` (the queue's business hours),
     `no_agent` (nobody serving it Available), or `open` (someone was: the visitor chose the form)."""
-    if department is not None and not _within_hours(department.business_hours):
+    if department is not None and not _within_hours(department) \
+            or department is None and not await _general_open(site_id):
         return "outside_hours"
     state = await availability(site_id)
     is_open = state["departments"].get(str(department.id), False) if department is not None else state["general"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.clock import iso, utcnow
@@ -34,6 +35,34 @@ async def _visitor(visitor_id: str) -> Visitor:
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (iso(v) if hasattr(v, "isoformat") else v) for k, v in row.items()}
+
+
+MAX_FOUND = 50
+
+
+async def find(user: User | None, site_id: int, query: str) -> tuple[list[dict[str, Any]], int]:
+    """The visitors of a site a data request names: by visitor id or the site's own user id
+    (identify's `id`), or by e-mail — the one on their profile (identify, the pre-chat form) or one
+    they left with an offline message. Returns (the first MAX_FOUND, most recent first; how many
+    match in all)."""
+    _check(user)
+    query = query.strip() if isinstance(query, str) else ""
+    if not query or len(query) > 254:
+        return [], 0
+    if "@" in query:
+        left = await OfflineMessage.filter(site_id=site_id, email__iexact=query).values_list("visitor_id", flat=True)
+        matching = Visitor.filter(Q(email__iexact=query) | Q(id__in=list(set(left))), site_id=site_id)
+    else:
+        matching = Visitor.filter(Q(id=query) | Q(external_id=query), site_id=site_id)
+    total = await matching.count()
+    rows = await matching.order_by("-last_seen").limit(MAX_FOUND).values(
+        "id", "name", "email", "external_id", "first_seen", "last_seen", "visit_count")
+    counts = {}
+    ids = [r["id"] for r in rows]
+    if ids:
+        for visitor_id in await Conversation.filter(visitor_id__in=ids).values_list("visitor_id", flat=True):
+            counts[visitor_id] = counts.get(visitor_id, 0) + 1
+    return [{**r, "conversations": counts.get(r["id"], 0)} for r in rows], total
 
 
 async def export(user: User | None, visitor_id: str) -> dict[str, Any]:

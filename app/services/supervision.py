@@ -13,7 +13,7 @@ from tortoise.functions import Count, Min
 from app.clock import iso, utcnow
 from app.models import Conversation, Department, Message, Participant, User, Visitor
 from app import bus
-from app.services import ServiceError, agents, assignment, audit as audit_log, conversations, events, routing_state, scope, serialize, sessions
+from app.services import ServiceError, accounts, agents, assignment, audit as audit_log, conversations, events, routing_state, scope, serialize, sessions
 
 SUPERVISOR_ROLES = ("supervisor", "admin")
 
@@ -178,12 +178,10 @@ async def deactivate(user: User, target_id: int) -> User:
         raise ServiceError("forbidden", "Only admins can deactivate accounts.")
     if target_id == user.id:
         raise ServiceError("invalid_state", "You cannot deactivate your own account.")
-    target = await User.get_or_none(id=target_id, is_active=True)
-    if target is None:
+    if not await User.exists(id=target_id, is_active=True):
         raise ServiceError("not_found", "No such user.")
-    await agents.deactivate(target)
-    await audit(user, "deactivate", target_user_id=target.id)
-    return target
+    # The same path as the Users page: the last admin is kept, unused set-password links go void.
+    return await accounts.deactivate_account(user, target_id)
 
 
 async def sign_out_everywhere(user: User | None, target_id: int) -> int:

@@ -13,27 +13,21 @@ from starlette.responses import RedirectResponse, Response
 from app.models import Department, InvitationRule, Site, User
 from app.services import ServiceError, invitations
 from app.tracking.rules import DEVICES, REFERRER_TYPES
-from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
-from app.web.templating import console_templates
+from app.web.admin.common import admin_user, digits, render
+from app.web.auth import check_csrf
 
 INT_FIELDS = ("min_seconds_on_page", "min_seconds_on_site", "min_pages")
 TEXT_FIELDS = ("url", "referrer_type", "referrer_domain", "keyword", "device", "visitor", "event")
 
 
-async def _admin(request: Request) -> tuple[User | None, Response | None]:
-    user = await current_user(request)
-    if user is None:
-        return None, login_redirect(request)
-    if user.role != "admin":
-        return None, Response("Invitation rules are for admins.", status_code=403, media_type="text/plain")
-    return user, None
+_admin = admin_user
 
 
 def _int(value: Any, label: str) -> int | None:
     text = str(value or "").strip()
     if not text:
         return None
-    if not text.lstrip("-").isdigit():
+    if not digits(text.removeprefix("-")):
         raise ServiceError("bad_request", f"{label} must be a whole number.")
     return int(text)
 
@@ -68,15 +62,14 @@ def parse_form(form) -> dict[str, Any]:
 async def _render(request: Request, user: User, *, error: str | None = None, values: dict | None = None,
                   editing: int | None = None, status: int = 200) -> Response:
     context = {
-        "user": user, "csrf_token": csrf_token(request), "rules": await invitations.list_rules(),
+        "rules": await invitations.list_rules(),
         "sites": await Site.all().order_by("name"), "departments": await Department.all().order_by("name"),
         "agents": await User.filter(is_active=True, role__in=("agent", "supervisor", "admin")).order_by("display_name"),
-        "referrer_types": REFERRER_TYPES, "devices": DEVICES, "error": error, "values": values or {},
+        "referrer_types": REFERRER_TYPES, "devices": DEVICES, "error": error,
         "editing": editing,
     }
-    response = console_templates.TemplateResponse(request, "admin_rules.html", context, status_code=status)
-    response.headers["cache-control"] = "no-store"
-    return response
+    context["values"] = values or {}
+    return render(request, user, "admin_rules.html", "/admin/invitation-rules", status=status, **context)
 
 
 def _values_of(rule: InvitationRule) -> dict[str, Any]:
@@ -97,7 +90,7 @@ async def rules_page(request: Request) -> Response:
     if refused is not None:
         return refused
     editing = request.query_params.get("edit")
-    if editing and editing.isdigit():
+    if editing and digits(editing):
         rule = await InvitationRule.get_or_none(id=int(editing))
         if rule is not None:
             return await _render(request, user, values=_values_of(rule), editing=rule.id)
@@ -120,7 +113,7 @@ async def rules_submit(request: Request) -> Response:
             rule = await InvitationRule.get_or_none(id=rule_id)
             if rule is None:
                 raise ServiceError("not_found", "No such rule.")
-            await InvitationRule.filter(id=rule_id).update(enabled=not rule.enabled)
+            await invitations.set_rule_enabled(user, rule_id, not rule.enabled)
         else:
             await invitations.save_rule(user, parse_form(form), rule_id)
     except ServiceError as exc:

@@ -27,7 +27,7 @@ from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
 from app.services import deployment, listeners, routing, timers, tracking
 from app.tracking import live as live_visitors
-from app.web import admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
+from app.web import admin, admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -199,6 +199,7 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         Route("/explorer", explorer.explorer_page),
         Route("/api/explorer/visitors/{visitor_id:str}", explorer.visitor_trail),
         Route("/api/explorer/{name:str}", explorer.explorer_api),
+        *admin.routes(),
         Route("/admin/invitation-rules", admin_rules.rules_page, methods=["GET"]),
         Route("/admin/invitation-rules", admin_rules.rules_submit, methods=["POST"]),
         Route("/staffing.csv", staffing.staffing_csv),

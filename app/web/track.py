@@ -9,7 +9,8 @@ away (time on page, a page view made while its socket was down) with `navigator.
 The body is JSON sent as text/plain (a beacon cannot send other types without a CORS preflight),
 at most 16 KiB and 20 events. Every event is checked before any is kept: a bad one refuses the
 whole beacon (400 with `{error: {code, message, index}}`), nothing is half-stored. 403 for a page
-whose origin the site does not allow, 401 for a bad token, 429 past the rate limit (30 beacons a
+whose origin the site does not allow (or a disabled site, `site_disabled`; a replaced key past
+its grace period, `site_key_expired`), 401 for a bad token, 429 past the rate limit (30 beacons a
 minute per visitor), 204 when accepted (also when the site keeps no trail: nothing is stored).
 """
 
@@ -25,7 +26,7 @@ from app.models import Visitor
 from app.realtime import validation as v
 from app.realtime.visitor import origin_allowed, site_by_key
 from app.security import TokenError
-from app.services import ServiceError, invitations, tracking
+from app.services import ServiceError, invitations, sites, tracking
 from app.tracking import live
 
 MAX_BODY = 16 * 1024
@@ -96,6 +97,9 @@ async def beacon(request: Request) -> Response:
     site = await site_by_key(data["site"])
     if site is None:
         return _error("unknown_site", "No site has this key.", 404)
+    refused = sites.refusal(site, data["site"])  # disabled, or a replaced key past its grace
+    if refused is not None:
+        return _error(*refused, 404 if refused[0] == "unknown_site" else 403)
     environ = {"HTTP_HOST": request.headers.get("host")}
     if not origin_allowed(site, origin, environ):
         return _error("origin_not_allowed", "This page's origin is not allowed for the site.", 403)

@@ -26,7 +26,7 @@ async def audit_rows(deployment, *actor_ids: int) -> list[dict]:
     return await db.fetch(
         deployment,
         "SELECT id, actor_id, action, conversation_id, target_user_id, at, data FROM audit_event "
-        f"WHERE actor_id IN ({marks}) OR target_user_id IN ({marks}) ORDER BY id",
+        f"WHERE (actor_id IN ({marks}) OR target_user_id IN ({marks})) AND action <> 'user_create' ORDER BY id",
         *actor_ids, *actor_ids,
     )
 

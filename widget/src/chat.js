@@ -3,7 +3,7 @@
 // chat part of the visitor protocol (docs/protocol.md) over the socket widget.js opened, and
 // registers itself with window.Switchboard._chat(createChat).
 import { strings } from "./i18n.js";
-import { buildPanel, el, formatTime, messageNode, reconcile } from "./ui.js";
+import { buildPanel, el, formatTime, messageNode, reconcile, setText } from "./ui.js";
 
 const MAX_CHARS = 5000; // message body limit, in characters (code points) after trimming
 const MAX_CACHED = 300; // messages of the current conversation kept in localStorage
@@ -45,6 +45,7 @@ function createChat(ctx) {
   let outbox = store.get("outbox", []); // [{client_id, body, name?, email?, created_at}]
   let seen = store.get("seen", { id: 0, seq: 0 }); // the visitor has seen `conv` up to `seq`
   let profile = store.get("profile", {}); // {name, email} from identify() or the pre-chat form
+  const asked = {}; // pre-chat fields the server asked for (prechat_required) on this page
   let earlier = []; // past conversations (from `history`, plus ones replaced on this page)
   // Every seq here is in the visitor's numbering (docs/protocol.md, "Sequence numbers"). A cache
   // from before the server numbered what the visitor sees on its own may hold staff numbers
@@ -80,6 +81,19 @@ function createChat(ctx) {
   const visible = () => isOpen() && document.visibilityState === "visible";
   const isLive = () => Boolean(conv && conv.status !== "closed");
   const lastSeq = () => (messages.length ? messages[messages.length - 1].seq : 0);
+
+  // The site's settings (session.widget, docs/widget.md "Appearance"); defaults until it comes.
+  const look = () => (state.session && state.session.widget) || {};
+  const mode = (field) => (look().prechat || {})[field] || "optional";
+  // Before a new chat: a required field while it is unknown; an optional one until the visitor
+  // (or identify()) has given a name or an e-mail once.
+  function asks(field) {
+    const m = mode(field);
+    if (m === "hidden") return false;
+    if (m === "required" || asked[field]) return !profile[field];
+    return !(profile.name || profile.email);
+  }
+  const topicsShown = () => look().topics !== false && departments.length > 0;
 
   // The highest seq held without a gap before it: what `sync` asks to continue from. A cache
   // cut to MAX_CACHED starts mid-conversation; otherwise it must start at seq 1.
@@ -125,6 +139,18 @@ function createChat(ctx) {
 
   function render() {
     const b = ui.body;
+    const w = look();
+    setText(ui.title, (w.title && w.title[lang]) || t.title);
+    const greeting = (w.greeting && w.greeting[lang]) || "";
+    setText(ui.greeting, greeting);
+    ui.greeting.hidden = !greeting;
+    ui.departmentRow.hidden = !topicsShown();
+    ui.nameRow.hidden = !asks("name");
+    ui.emailRow.hidden = !asks("email");
+    setText(ui.nameLabel, mode("name") === "required" ? t.nameRequired : t.name);
+    setText(ui.emailLabel, mode("email") === "required" ? t.emailRequiredLabel : t.email);
+    ui.name.required = mode("name") === "required";
+    ui.email.required = mode("email") === "required";
     const atBottom = b.scrollHeight - b.scrollTop - b.clientHeight < 48;
     const readSeq = (conv && conv.agent_read_seq) || 0;
     const lastVisitorSeq = messages.reduce((s, m) => (m.sender === "visitor" ? m.seq : s), 0);
@@ -146,7 +172,7 @@ function createChat(ctx) {
     // chat stays possible).
     const nobody = !isLive() && outbox.length === 0 && !queueOpen();
     const longWait = waitedTooLong();
-    const offer = nobody || longWait;
+    const offer = w.offline_form !== false && (nobody || longWait); // the site may have no offline form
     if (!offer) noteMode = false;
     ui.offText.textContent = longWait ? t.longWait : t.offlineNotice;
     ui.offNotice.hidden = !offer || noteMode;
@@ -154,8 +180,9 @@ function createChat(ctx) {
     ui.form.hidden = offer && noteMode;
     ui.offThanks.hidden = !offlineSent;
     ui.offThanks.textContent = offlineSent ? t.offlineThanks(offlineSent) : "";
-    // The topic (department) is asked each time a new conversation starts, when the site has some.
-    ui.prechat.hidden = isLive() || outbox.length > 0 || (Boolean(profile.name || profile.email) && ui.departmentRow.hidden);
+    // The topic (department) is asked each time a new conversation starts, when the site has some
+    // and lets visitors pick.
+    ui.prechat.hidden = isLive() || outbox.length > 0 || !(asks("name") || asks("email") || topicsShown());
     let sub = t.subtitle;
     if (isLive() && conv.agent && conv.agent.name) sub = t.withAgent(conv.agent.name);
     else if (isLive() && conv.queue && Number.isInteger(conv.queue.position)) {
@@ -459,11 +486,15 @@ function createChat(ctx) {
           retry(Math.max(1, Number(ack.error.retry_after) || 2) * 1000);
           break;
         }
-        if (code === "bad_request" || code === "too_large") {
-          // Will never be accepted: take it out and give the text back to edit.
+        if (code === "bad_request" || code === "too_large" || code === "prechat_required" || code === "preview") {
+          // Will never be accepted: take it out and give the text back to edit (a required
+          // pre-chat field the server missed: ask for it).
           outboxRemove(item.client_id);
           if (!ui.input.value) ui.input.value = item.body;
-          showAlert(code === "too_large" ? t.tooLong(MAX_CHARS) : t.badInput, "send");
+          const field = ack.error.field;
+          if (code === "prechat_required") asked[field] = true;
+          showAlert(code === "too_large" ? t.tooLong(MAX_CHARS) : code === "preview" ? t.preview
+            : code === "prechat_required" ? (field === "name" ? t.needName : t.needEmail) : t.badInput, "send");
           render();
           continue;
         }
@@ -490,9 +521,21 @@ function createChat(ctx) {
       return;
     }
     const fromForm = !ui.prechat.hidden;
-    const name = fromForm ? ui.name.value.trim() : profile.name;
-    const email = fromForm ? ui.email.value.trim() : profile.email;
-    if (fromForm && email && !EMAIL.test(email)) {
+    const askName = fromForm && !ui.nameRow.hidden;
+    const askEmail = fromForm && !ui.emailRow.hidden;
+    const name = askName ? ui.name.value.trim() : profile.name;
+    const email = askEmail ? ui.email.value.trim() : profile.email;
+    if (askName && !name && mode("name") === "required") {
+      showAlert(t.needName, "prechat");
+      ui.name.focus();
+      return;
+    }
+    if (askEmail && !email && mode("email") === "required") {
+      showAlert(t.needEmail, "prechat");
+      ui.email.focus();
+      return;
+    }
+    if (askEmail && email && !EMAIL.test(email)) {
       showAlert(t.emailInvalid, "email");
       ui.email.focus();
       return;
@@ -694,7 +737,6 @@ function createChat(ctx) {
       ui.department.appendChild(option);
     }
     ui.department.value = valid.some((d) => String(d.id) === chosen) ? chosen : "";
-    ui.departmentRow.hidden = valid.length === 0;
   }
 
   on.typing = (x) => {
@@ -750,6 +792,30 @@ function createChat(ctx) {
     },
   };
 }
+
+// The admin's live preview (/admin/widget/preview/<site>, docs/widget.md "Preview"): the real
+// panel, open, on a session the page gives, with no socket — nothing is sent, no visitor is made.
+// The admin page posts {type: "switchboard-preview", widget} (same origin, from the parent
+// frame only) as its form changes; the panel is told when it can take them.
+createChat.preview = (o) => {
+  const memory = {};
+  const store = { get: (k, d = null) => (k in memory ? memory[k] : d), set: (k, v) => (memory[k] = v),
+    remove: (k) => delete memory[k], onChange() {} };
+  const state = { connected: true, everConnected: true, stopped: false, session: o.session };
+  const answers = { availability: { ok: true, general: false, departments: {} }, history: { ok: true, conversations: [] } };
+  const request = (event) => Promise.resolve(answers[event] || { ok: false, error: { code: "preview", message: "" } });
+  const chat = createChat({ request, store, lang: o.lang, shell: o.shell, state, launcherText: o.launcherText, changed() {} });
+  o.shell.launcher.addEventListener("click", () => (chat.isOpen() ? chat.close() : chat.open(true)));
+  chat.open(false);
+  window.addEventListener("message", (e) => {
+    const d = e.data;
+    if (e.origin !== location.origin || e.source !== window.parent || !d || d.type !== "switchboard-preview") return;
+    state.session = Object.assign({}, state.session, { widget: d.widget });
+    o.look(d.widget);
+    chat.session(state.session);
+  });
+  if (window.parent !== window) window.parent.postMessage({ type: "switchboard-preview-ready" }, location.origin);
+};
 
 const register = window.Switchboard && window.Switchboard._chat;
 if (register) register(createChat);

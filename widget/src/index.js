@@ -7,7 +7,7 @@
 import { loadChatScript, openSocket, refusalCode, request, resolveBase } from "./connection.js";
 import { LAUNCHER, pickLanguage } from "./i18n.js";
 import { createInvitations } from "./invite.js";
-import { buildShell } from "./shell.js";
+import { applyLook, buildShell } from "./shell.js";
 import { createStore } from "./store.js";
 import { createTracker } from "./tracking.js";
 
@@ -23,11 +23,22 @@ const SCRIPT =
 function start(script, api, global) {
   const siteKey = script.getAttribute("data-site");
   const base = resolveBase(script.src);
-  const lang = pickLanguage(navigator.languages || [navigator.language]);
+  // The admin's preview (/admin/widget): the session to show, no socket (docs/widget.md, "Preview").
+  const preview = script.getAttribute("data-preview");
+  const forced = preview != null && script.getAttribute("data-lang");
+  const lang = LAUNCHER[forced] ? forced : pickLanguage(navigator.languages || [navigator.language]);
   const t = LAUNCHER[lang] || LAUNCHER.en;
-  const store = createStore(siteKey);
   const shell = buildShell(t, lang);
   document.body.appendChild(shell.host);
+  if (preview != null) {
+    const session = JSON.parse(preview);
+    applyLook(shell, session.widget);
+    loadChatScript(base, __CHAT_VERSION__, global).then((createChat) =>
+      createChat.preview({ shell, lang, launcherText: t, session, look: (w) => applyLook(shell, w) }));
+    return;
+  }
+  const store = createStore(siteKey);
+  applyLook(shell, store.get("look")); // as on the last page, until the session says
 
   // What the chat panel needs to know about the connection (it reads, index.js writes).
   const state = { connected: false, everConnected: false, stopped: false, session: null };
@@ -111,6 +122,8 @@ function start(script, api, global) {
     tokenRetried = false;
     store.set("token", s.token);
     store.set("vid", s.visitor_id);
+    applyLook(shell, s.widget);
+    store.set("look", s.widget);
     tracker.session(s);
     if (chat) chat.session(s);
     else if (s.conversation) loadChat().catch(() => {});

@@ -40,6 +40,14 @@ function chatIcon() {
   return svg;
 }
 
+// The site's look (session.widget, docs/widget.md "Appearance"): the accent colour as the CSS
+// custom property --sb-accent (the shadow root's rules use it), and the launcher's corner.
+export function applyLook(shell, w) {
+  if (!w) return;
+  if (/^#[0-9a-f]{6}$/i.test(w.accent_color)) shell.box.style.setProperty("--sb-accent", w.accent_color);
+  shell.box.classList.toggle("left", w.launcher_position === "bottom-left");
+}
+
 // {host, root, box, cards, launcher, badge}: the chat panel (widget-chat.js) goes into `box`
 // before `cards`, the invitation card into `cards`.
 export function buildShell(t, lang) {

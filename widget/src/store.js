@@ -17,6 +17,30 @@ export function createStore(siteKey) {
 
   const cookieName = `sb_${siteKey}_t`;
   const cookie = !storage;
+
+  // A site whose key was rotated (docs/admin.md): the page's new snippet finds nothing under the
+  // new key, so the token kept under the one other key of this origin comes along (the server
+  // checks it is this site's; if not, the widget starts over as a new visitor).
+  const carryOver = () => {
+    try {
+      const found = [];
+      if (storage) {
+        for (let i = 0; i < storage.length; i++) {
+          const m = /^sb:(.+):token$/.exec(storage.key(i));
+          if (m && m[1] !== siteKey) found.push(storage.getItem(m[0]));
+        }
+        if (found.length === 1 && storage.getItem(prefix + "token") == null) storage.setItem(prefix + "token", found[0]);
+      } else if (!readCookie()) {
+        for (const part of document.cookie.split(/;\s*/)) {
+          const m = /^sb_(.+)_t=(.+)$/.exec(part);
+          if (m && m[1] !== siteKey) found.push(decodeURIComponent(m[2]));
+        }
+        if (found.length === 1) memory.token = JSON.stringify(found[0]);
+      }
+    } catch (e) {
+      /* storage blocked meanwhile: a new visitor */
+    }
+  };
   const readCookie = () => {
     for (const part of document.cookie.split(/;\s*/)) {
       const i = part.indexOf("=");
@@ -74,5 +98,6 @@ export function createStore(siteKey) {
     });
   };
 
+  carryOver();
   return { get, set, remove, onChange, persistent: Boolean(storage) };
 }

@@ -9,20 +9,23 @@ export const SHELL_CSS = `
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "PingFang SC", "Microsoft YaHei", sans-serif;
   color: #1b1f24; }
 button, textarea, input { font: inherit; color: inherit; }
-.launcher { width: 56px; height: 56px; border-radius: 50%; border: 0; cursor: pointer; background: #2563eb; color: #fff;
+.launcher { width: 56px; height: 56px; border-radius: 50%; border: 0; cursor: pointer; background: var(--sb-accent, #2563eb); color: #fff;
   box-shadow: 0 4px 14px rgba(0,0,0,.25); display: grid; place-items: center; position: relative; margin-left: auto; }
 .launcher:focus-visible, button:focus-visible, textarea:focus-visible, input:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
 .launcher svg { width: 26px; height: 26px; fill: currentColor; }
 .badge { position: absolute; top: -4px; right: -4px; min-width: 20px; height: 20px; padding: 0 6px; border-radius: 10px;
   background: #dc2626; color: #fff; font-size: 12px; font-weight: 700; line-height: 20px; text-align: center; }
 .panel[hidden], [hidden] { display: none !important; }
+.sb.left { right: auto; left: 20px; }
+.sb.left .launcher { margin-left: 0; }
+.sb.left .invite { margin-left: 0; }
 .invite { position: relative; width: min(300px, calc(100vw - 40px)); margin: 0 0 12px auto; padding: 12px 14px; background: #fff;
   border-radius: 12px; box-shadow: 0 8px 28px rgba(0,0,0,.22); border: 1px solid #e2e8f0; }
 .invite .who { margin: 0 24px 4px 0; font-weight: 650; font-size: 13.5px; }
 .invite .text { margin: 0 0 10px; white-space: pre-wrap; overflow-wrap: anywhere; }
 .invite .row { display: flex; gap: 8px; justify-content: flex-end; }
 .invite .row button { border-radius: 8px; padding: 7px 12px; cursor: pointer; font-weight: 600; border: 1px solid #cbd5e1; background: #fff; color: #0f172a; }
-.invite .row .yes { background: #2563eb; border-color: #2563eb; color: #fff; }
+.invite .row .yes { background: var(--sb-accent, #2563eb); border-color: var(--sb-accent, #2563eb); color: #fff; }
 .invite .x { position: absolute; top: 6px; right: 6px; width: 26px; height: 26px; border: 0; background: none; cursor: pointer; font-size: 18px; line-height: 1; color: #64748b; border-radius: 6px; }
 @media (prefers-color-scheme: dark) { .sb { color: #e2e8f0; } .invite, .invite .row button:not(.yes) { background: #1f2937; border-color: #334155; color: #e2e8f0; } }
 `;
@@ -30,7 +33,7 @@ button, textarea, input { font: inherit; color: inherit; }
 export const PANEL_CSS = `
 .panel { width: min(370px, calc(100vw - 40px)); height: min(560px, calc(100vh - 110px)); margin-bottom: 12px; background: #fff;
   border-radius: 14px; box-shadow: 0 12px 40px rgba(0,0,0,.22); display: flex; flex-direction: column; overflow: hidden; }
-.head { background: #2563eb; color: #fff; padding: 12px 14px; display: flex; align-items: flex-start; gap: 8px; }
+.head { background: var(--sb-accent, #2563eb); color: #fff; padding: 12px 14px; display: flex; align-items: flex-start; gap: 8px; }
 .head h2 { font-size: 16px; margin: 0; font-weight: 650; }
 .head p { margin: 2px 0 0; font-size: 12.5px; opacity: .9; }
 .head .grow { flex: 1; }
@@ -39,6 +42,8 @@ export const PANEL_CSS = `
 .status { padding: 6px 14px; font-size: 12.5px; background: #fef3c7; color: #78350f; }
 .status.error { background: #fee2e2; color: #7f1d1d; }
 .body { flex: 1; overflow-y: auto; padding: 12px 14px; background: #f8fafc; }
+.greeting { margin: 0 0 12px; max-width: 85%; padding: 8px 11px; border-radius: 12px; background: #fff; border: 1px solid #e2e8f0;
+  white-space: pre-wrap; overflow-wrap: anywhere; }
 .earlier { margin-bottom: 12px; }
 .earlier h3 { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: #64748b; margin: 0 0 6px; }
 .earlier details { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; margin-bottom: 6px; padding: 6px 8px; }
@@ -50,9 +55,9 @@ export const PANEL_CSS = `
 .msg .text { padding: 8px 11px; border-radius: 12px; background: #fff; border: 1px solid #e2e8f0; white-space: pre-wrap; overflow-wrap: anywhere; }
 .msg .meta { font-size: 11px; color: #94a3b8; margin: 2px 4px 0; }
 .msg.visitor { align-self: flex-end; align-items: flex-end; }
-.msg.visitor .text { background: #2563eb; color: #fff; border-color: #2563eb; }
+.msg.visitor .text { background: var(--sb-accent, #2563eb); color: #fff; border-color: var(--sb-accent, #2563eb); }
 .msg[data-state="sending"] .text { opacity: .65; }
-.msg[data-state="read"] .meta { color: #2563eb; }
+.msg[data-state="read"] .meta { color: var(--sb-accent, #2563eb); }
 .msg.system { align-self: center; align-items: center; max-width: 95%; }
 .msg.system .who { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 .msg .meta:empty { display: none; }
@@ -63,7 +68,7 @@ export const PANEL_CSS = `
 .rate-title { margin: 0; font-weight: 600; font-size: 13.5px; }
 .rate-row { display: flex; gap: 6px; }
 .rate-btn { flex: 1; font: inherit; font-size: 13px; padding: 6px 8px; border-radius: 8px; border: 1px solid #cbd5e1; background: #fff; color: #0f172a; cursor: pointer; }
-.rate-btn[aria-pressed="true"] { background: #1d4ed8; border-color: #1d4ed8; color: #fff; }
+.rate-btn[aria-pressed="true"] { background: var(--sb-accent, #1d4ed8); border-color: var(--sb-accent, #1d4ed8); color: #fff; }
 .rating label { display: grid; gap: 4px; font-size: 12.5px; color: #475569; }
 .rating textarea { font: inherit; font-size: 13px; border: 1px solid #cbd5e1; border-radius: 8px; padding: 6px; resize: vertical; }
 .thanks { margin: 0; font-size: 12.5px; color: #15803d; }
@@ -81,13 +86,13 @@ export const PANEL_CSS = `
 .compose { display: flex; gap: 8px; padding: 10px 12px; background: #fff; border-top: 1px solid #e2e8f0; align-items: flex-end; }
 .prechat:not([hidden]) + .compose { border-top: 0; }
 .compose textarea { flex: 1; resize: none; border: 1px solid #cbd5e1; border-radius: 10px; padding: 8px 10px; min-height: 40px; max-height: 120px; }
-.send { border: 0; background: #2563eb; color: #fff; border-radius: 10px; padding: 9px 14px; cursor: pointer; font-weight: 600; }
+.send { border: 0; background: var(--sb-accent, #2563eb); color: #fff; border-radius: 10px; padding: 9px 14px; cursor: pointer; font-weight: 600; }
 .send:disabled { opacity: .5; cursor: default; }
 .alert { color: #b91c1c; font-size: 12.5px; padding: 0 12px 8px; background: #fff; }
 @media (prefers-color-scheme: dark) {
   .panel, .compose, .prechat, .alert { background: #0f172a; }
   .body { background: #111827; }
-  .msg .text, .earlier details { background: #1f2937; border-color: #334155; }
+  .msg .text, .earlier details, .greeting { background: #1f2937; border-color: #334155; }
   .compose textarea, .prechat input { background: #111827; border-color: #334155; }
 }
 `;

@@ -6,7 +6,7 @@ import { PANEL_CSS } from "./styles.js";
 export { el };
 
 // Sets text/attributes only when they differ, so a live region announces real changes only.
-function setText(node, text) {
+export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 function setAttr(node, name, value) {
@@ -38,16 +38,18 @@ export function buildPanel(shell, t, lang, maxChars) {
     ui.sendRating,
     ui.thanks,
   ]);
-  ui.body = el("div", { className: "body" }, [ui.earlier, ui.log, ui.ended, ui.rating, ui.typing]);
+  ui.greeting = el("p", { className: "greeting", hidden: true }); // the site's greeting (text, never markup)
+  ui.body = el("div", { className: "body" }, [ui.earlier, ui.greeting, ui.log, ui.ended, ui.rating, ui.typing]);
   ui.name = el("input", { type: "text", id: "sb-name", maxlength: 100, autocomplete: "name" });
   ui.email = el("input", { type: "email", id: "sb-email", maxlength: 254, autocomplete: "email" });
   ui.department = el("select", { id: "sb-department" });
   ui.departmentRow = el("label", { for: "sb-department", hidden: true }, [el("span", { text: t.department }), ui.department]);
-  ui.prechat = el("div", { className: "prechat", hidden: true }, [
-    ui.departmentRow,
-    el("label", { for: "sb-name" }, [el("span", { text: t.name }), ui.name]),
-    el("label", { for: "sb-email" }, [el("span", { text: t.email }), ui.email]),
-  ]);
+  // Name and e-mail: hidden, optional or required, as the site says (their labels follow).
+  ui.nameLabel = el("span", { text: t.name });
+  ui.emailLabel = el("span", { text: t.email });
+  ui.nameRow = el("label", { for: "sb-name" }, [ui.nameLabel, ui.name]);
+  ui.emailRow = el("label", { for: "sb-email" }, [ui.emailLabel, ui.email]);
+  ui.prechat = el("div", { className: "prechat", hidden: true }, [ui.departmentRow, ui.nameRow, ui.emailRow]);
   // maxlength is deliberately above the limit: an over-long paste is kept and explained.
   ui.input = el("textarea", { rows: 1, "aria-label": t.message, placeholder: t.placeholder, maxlength: maxChars * 2 });
   ui.send = el("button", { type: "submit", className: "send", text: t.send });

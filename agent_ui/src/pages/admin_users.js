@@ -1,0 +1,24 @@
+// The admin's Users page: "Copy link" copies the one-time set-password link (no inline script:
+// the page's CSP allows none). Without the clipboard API the link is selected for Ctrl+C.
+function copy(button) {
+  const input = document.getElementById(button.getAttribute("data-copy"));
+  const status = document.querySelector('[data-copy-status="' + button.getAttribute("data-copy") + '"]');
+  if (!input) return;
+  const said = (text) => {
+    if (status) status.textContent = text;
+  };
+  const selectIt = () => {
+    input.focus();
+    input.select();
+    said("Selected: press Ctrl+C (⌘C) to copy.");
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(input.value).then(() => said("Copied."), selectIt);
+  } else {
+    selectIt();
+  }
+}
+
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  button.addEventListener("click", () => copy(button));
+}

@@ -1,0 +1,110 @@
+"""What every admin page shares: the admin check, the CSRF check of a posted form, rendering with
+the admin layout (no-store), and reading form fields with the field they belong to.
+
+A refused form comes back (400) with the message next to its field (`errors[field]`) and what was
+typed (`values`); nothing is stored."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from app.models import User
+from app.services import ServiceError
+from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
+from app.web.templating import console_templates
+
+# The admin section's pages, in the order of its navigation: (path, label).
+SECTIONS = (
+    ("/admin/sites", "Sites"),
+    ("/admin/widget", "Widget"),
+    ("/admin/users", "Users"),
+    ("/admin/departments", "Departments"),
+    ("/admin/away-reasons", "Away reasons"),
+    ("/admin/invitation-rules", "Invitation rules"),
+    ("/admin/privacy", "Privacy"),
+    ("/admin/audit", "Audit log"),
+)
+
+
+class FieldError(ServiceError):
+    """A form value that cannot be taken: shown next to `field`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__("bad_request", message, field)
+
+
+async def admin_user(request: Request) -> tuple[User | None, Response | None]:
+    """The signed-in admin, or the response for anyone else (sign in first; 403 for other roles)."""
+    user = await current_user(request)
+    if user is None:
+        return None, login_redirect(request)
+    if user.role != "admin":
+        return None, Response("The admin pages are for admins.", status_code=403, media_type="text/plain")
+    return user, None
+
+
+async def posted_form(request: Request) -> tuple[Any, Response | None]:
+    """The posted form, or a 403 when its CSRF token is not this session's."""
+    form = await request.form()
+    if not check_csrf(request, str(form.get("csrf_token") or "")):
+        return form, Response("The form expired; reload the page and try again.", status_code=403,
+                              media_type="text/plain")
+    return form, None
+
+
+def render(request: Request, user: User, template: str, current: str, *, status: int = 200,
+           **context: Any) -> Response:
+    """An admin page: `current` is its path in the admin navigation."""
+    context.setdefault("errors", {})
+    context.setdefault("values", {})
+    response = console_templates.TemplateResponse(
+        request, template,
+        {"user": user, "csrf_token": csrf_token(request), "admin_sections": SECTIONS, "admin_current": current,
+         **context},
+        status_code=status)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def text(form: Any, name: str, *, max_length: int = 200, required: str | None = None) -> str:
+    """A text field, stripped; `required` is the message when it is empty."""
+    value = str(form.get(name) or "").strip()
+    if required and not value:
+        raise FieldError(name, required)
+    if len(value) > max_length:
+        raise FieldError(name, f"At most {max_length} characters.")
+    return value
+
+
+def digits(text: str, max_len: int = 9) -> bool:
+    """Only ASCII digits, 1 to `max_len` of them (str.isdigit also takes "²" and "٣", which int() refuses)."""
+    return re.fullmatch(rf"[0-9]{{1,{max_len}}}", text) is not None
+
+
+def whole_number(form: Any, name: str, label: str, *, minimum: int | None = None, maximum: int | None = None,
+                 default: int | None = None) -> int | None:
+    """A whole-number field within [minimum, maximum]; empty gives `default`."""
+    value = str(form.get(name) or "").strip()
+    if not value:
+        return default
+    if not digits(value.removeprefix("-")):
+        raise FieldError(name, f"{label} must be a whole number.")
+    number = int(value)
+    if minimum is not None and number < minimum or maximum is not None and number > maximum:
+        raise FieldError(name, f"{label} must be between {minimum} and {maximum}.")
+    return number
+
+
+def form_values(form: Any) -> dict[str, Any]:
+    """What was typed, to show again on a refused form (never the CSRF token)."""
+    values: dict[str, Any] = {}
+    for key in form.keys():
+        if key == "csrf_token":
+            continue
+        items = form.getlist(key)
+        values[key] = items if len(items) > 1 else items[0]
+    return values
