@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.models import User
+from app.models import Site, User
 from app.services import ServiceError
 from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
 from app.web.templating import console_templates
@@ -83,6 +83,12 @@ def text(form: Any, name: str, *, max_length: int = 200, required: str | None = 
 def digits(text: str, max_len: int = 9) -> bool:
     """Only ASCII digits, 1 to `max_len` of them (str.isdigit also takes "²" and "٣", which int() refuses)."""
     return re.fullmatch(rf"[0-9]{{1,{max_len}}}", text) is not None
+
+
+async def site_named(raw: Any) -> Site | None:
+    """The site a URL names by id (`?site=ID` or a path parameter), or None for anything else."""
+    text = str(raw or "")
+    return await Site.get_or_none(id=int(text)) if digits(text) else None
 
 
 def whole_number(form: Any, name: str, label: str, *, minimum: int | None = None, maximum: int | None = None,

@@ -20,18 +20,13 @@ from starlette.routing import Route
 
 from app.models import Site, User
 from app.services import ServiceError, privacy, sites
-from app.web.admin.common import FieldError, admin_user, form_values, posted_form, render
+from app.web.admin.common import FieldError, admin_user, form_values, posted_form, render, site_named
 
 PATH = "/admin/privacy"
 TEMPLATE = "admin/privacy.html"
 MAX_QUERY = 254
 MAX_LIST_TEXT = 6000  # the stripped parameters or conversion events as typed
 NUMBERS = {"visit_timeout_minutes": "Visit timeout", "retention_days": "Retention"}
-
-
-def _id(raw: Any) -> int | None:
-    raw = str(raw or "")
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
 
 
 def _flag(form: Any, name: str) -> bool:
@@ -103,16 +98,10 @@ async def page(request: Request) -> Response:
     raw = request.query_params.get("site")
     site = None
     if raw is not None:
-        site_id = _id(raw)
-        site = await Site.get_or_none(id=site_id) if site_id is not None else None
+        site = await site_named(raw)
         if site is None:
             return await _page(request, user, status=404, errors={"form": "No such site."})
     return await _page(request, user, site=site)
-
-
-async def _site(request: Request) -> Site | None:
-    site_id = _id(request.path_params["site_id"])
-    return await Site.get_or_none(id=site_id) if site_id is not None else None
 
 
 async def save(request: Request) -> Response:
@@ -122,7 +111,7 @@ async def save(request: Request) -> Response:
     form, refused = await posted_form(request)
     if refused is not None:
         return refused
-    site = await _site(request)
+    site = await site_named(request.path_params["site_id"])
     if site is None:
         return await _page(request, user, status=404, errors={"form": "No such site."})
     try:
@@ -143,7 +132,7 @@ async def erase(request: Request) -> Response:
     form, refused = await posted_form(request)
     if refused is not None:
         return refused
-    site = await _site(request)
+    site = await site_named(request.path_params["site_id"])
     if site is None:
         return await _page(request, user, status=404, errors={"form": "No such site."})
     visitor_id = str(form.get("visitor_id") or "")

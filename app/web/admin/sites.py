@@ -20,7 +20,7 @@ from app import runtime
 from app.clock import utcnow
 from app.models import Site, User
 from app.services import ServiceError, sites
-from app.web.admin.common import admin_user, form_values, posted_form, render
+from app.web.admin.common import admin_user, form_values, posted_form, render, site_named
 
 PATH = "/admin/sites"
 TEMPLATE = "admin/sites.html"
@@ -47,11 +47,6 @@ def grace_text(seconds: float) -> str:
 def _row(site: Site) -> dict[str, Any]:
     return {"id": site.id, "name": site.name, "origins": list(site.allowed_origins or []),
             "enabled": site.disabled_at is None, "created": site.created_at.strftime("%Y-%m-%d")}
-
-
-def _site_id(raw: str | None) -> int | None:
-    """A site id from the URL, or None for anything that cannot be one."""
-    return int(raw) if raw and raw.isdigit() and len(raw) <= 9 else None
 
 
 async def _page(request: Request, user: User, *, status: int = 200, selected: Site | None = None,
@@ -90,8 +85,7 @@ async def list_page(request: Request) -> Response:
         return refused
     raw = request.query_params.get("site")
     if raw is not None:
-        site_id = _site_id(raw)
-        site = await Site.get_or_none(id=site_id) if site_id is not None else None
+        site = await site_named(raw)
         if site is None:
             return await _page(request, user, status=404, errors={"form": "No such site."})
         return await _page(request, user, selected=site)
@@ -114,8 +108,7 @@ async def create(request: Request) -> Response:
 
 
 async def _target(request: Request) -> Site | None:
-    site_id = _site_id(str(request.path_params["site_id"]))
-    return await Site.get_or_none(id=site_id) if site_id is not None else None
+    return await site_named(request.path_params["site_id"])
 
 
 async def _no_site(request: Request, user: User) -> Response:

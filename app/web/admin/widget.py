@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from app.models import Department, Site, User
 from app.services import ServiceError, widget_settings as ws
-from app.web.admin.common import FieldError, admin_user, form_values, posted_form, render
+from app.web.admin.common import FieldError, admin_user, form_values, posted_form, render, site_named
 from app.web.templating import console_templates
 
 PATH = "/admin/widget"
@@ -35,11 +35,6 @@ PREVIEW_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'none'; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; object-src 'none'"
 )
-
-
-def _id(raw: Any) -> int | None:
-    raw = str(raw or "")
-    return int(raw) if raw.isdigit() and len(raw) <= 9 else None
 
 
 def _field(form: Any, name: str) -> str:
@@ -93,16 +88,10 @@ async def page(request: Request) -> Response:
     raw = request.query_params.get("site")
     site = None
     if raw is not None:
-        site_id = _id(raw)
-        site = await Site.get_or_none(id=site_id) if site_id is not None else None
+        site = await site_named(raw)
         if site is None:
             return await _page(request, user, status=404, errors={"form": "No such site."})
     return await _page(request, user, site=site)
-
-
-async def _site(request: Request) -> Site | None:
-    site_id = _id(request.path_params["site_id"])
-    return await Site.get_or_none(id=site_id) if site_id is not None else None
 
 
 async def save(request: Request) -> Response:
@@ -112,7 +101,7 @@ async def save(request: Request) -> Response:
     form, refused = await posted_form(request)
     if refused is not None:
         return refused
-    site = await _site(request)
+    site = await site_named(request.path_params["site_id"])
     if site is None:
         return await _page(request, user, status=404, errors={"form": "No such site."})
     try:
@@ -131,7 +120,7 @@ async def preview(request: Request) -> Response:
     user, refused = await admin_user(request)
     if refused is not None:
         return refused
-    site = await _site(request)
+    site = await site_named(request.path_params["site_id"])
     if site is None:
         return Response("No such site.", status_code=404, media_type="text/plain")
     lang = request.query_params.get("lang")
