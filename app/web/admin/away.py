@@ -7,7 +7,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.services import ServiceError, agents
-from app.web.admin.common import admin_user, posted_form, render
+from app.web.admin.common import admin_form, admin_user, render
 
 PATH = "/admin/away-reasons"
 
@@ -27,10 +27,7 @@ def _context() -> dict:
 
 
 async def save(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     text = str(form.get("reasons") or "")

@@ -56,6 +56,16 @@ async def posted_form(request: Request) -> tuple[Any, Response | None]:
     return form, None
 
 
+async def admin_form(request: Request) -> tuple[User | None, Any, Response | None]:
+    """A form posted to an admin page: (admin, form, None), or (…, refusal) — sign in first, 403
+    for other roles, 403 for an expired or missing CSRF token."""
+    user, refused = await admin_user(request)
+    if refused is not None:
+        return None, None, refused
+    form, refused = await posted_form(request)
+    return user, form, refused
+
+
 def render(request: Request, user: User, template: str, current: str, *, status: int = 200,
            **context: Any) -> Response:
     """An admin page: `current` is its path in the admin navigation."""

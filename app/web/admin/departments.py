@@ -16,7 +16,7 @@ from app.models import Department, Site, User
 from app.routing import hours
 from app.routing.policy import STRATEGIES
 from app.services import ServiceError, departments
-from app.web.admin.common import FieldError, admin_user, digits, form_values, posted_form, render
+from app.web.admin.common import FieldError, admin_form, admin_user, digits, form_values, render
 
 PATH = "/admin/departments"
 STRATEGY_LABELS = {
@@ -121,10 +121,7 @@ def _site_param(request: Request, sites: list[Site]) -> int:
 
 
 async def save(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     raw = request.path_params.get("department_id")
@@ -176,10 +173,7 @@ async def general_page(request: Request) -> Response:
 
 
 async def general_save(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     site = await Site.get_or_none(id=request.path_params["site_id"])

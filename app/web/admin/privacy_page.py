@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from app.models import Site, User
 from app.services import ServiceError, privacy, sites
-from app.web.admin.common import FieldError, admin_user, form_values, posted_form, render, site_named
+from app.web.admin.common import FieldError, admin_form, admin_user, form_values, render, site_named
 
 PATH = "/admin/privacy"
 TEMPLATE = "admin/privacy.html"
@@ -105,10 +105,7 @@ async def page(request: Request) -> Response:
 
 
 async def save(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     site = await site_named(request.path_params["site_id"])
@@ -126,10 +123,7 @@ async def save(request: Request) -> Response:
 
 
 async def erase(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     site = await site_named(request.path_params["site_id"])

@@ -20,7 +20,7 @@ from app import runtime
 from app.clock import utcnow
 from app.models import Site, User
 from app.services import ServiceError, sites
-from app.web.admin.common import admin_user, form_values, posted_form, render, site_named
+from app.web.admin.common import admin_form, admin_user, form_values, render, site_named
 
 PATH = "/admin/sites"
 TEMPLATE = "admin/sites.html"
@@ -94,10 +94,7 @@ async def list_page(request: Request) -> Response:
 
 
 async def create(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     try:
@@ -116,10 +113,7 @@ async def _no_site(request: Request, user: User) -> Response:
 
 
 async def update(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     site = await _target(request)
@@ -134,10 +128,7 @@ async def update(request: Request) -> Response:
 
 def _switch(enabled: bool):
     async def handler(request: Request) -> Response:
-        user, refused = await admin_user(request)
-        if refused is not None:
-            return refused
-        _, refused = await posted_form(request)
+        user, _, refused = await admin_form(request)
         if refused is not None:
             return refused
         site = await _target(request)
@@ -151,10 +142,7 @@ def _switch(enabled: bool):
 
 
 async def rotate_key(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    _, refused = await posted_form(request)
+    user, _, refused = await admin_form(request)
     if refused is not None:
         return refused
     site = await _target(request)

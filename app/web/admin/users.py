@@ -21,7 +21,7 @@ from app import runtime
 from app.models import User
 from app.models.org import ROLES
 from app.services import ServiceError, accounts, sessions
-from app.web.admin.common import FieldError, admin_user, digits, posted_form, render, text, whole_number
+from app.web.admin.common import FieldError, admin_form, admin_user, digits, posted_form, render, text, whole_number
 from app.web.auth import client_address, csrf_token
 from app.web.templating import console_templates
 
@@ -145,10 +145,7 @@ async def users_page(request: Request) -> Response:
 
 async def create(request: Request) -> Response:
     """POST /admin/users: a new user; the page shows their one-time set-password link."""
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     values = _values(form)
@@ -183,10 +180,7 @@ async def edit_page(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     """POST /admin/users/{id}: name, role, departments and skill levels, capacity."""
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     try:
@@ -208,10 +202,7 @@ async def update(request: Request) -> Response:
 
 
 async def _account_action(request: Request, act, done: str | None) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    _, refused = await posted_form(request)
+    user, _, refused = await admin_form(request)
     if refused is not None:
         return refused
     user_id = _user_id(request)

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from app.models import Department, Site, User
 from app.services import ServiceError, widget_settings as ws
-from app.web.admin.common import FieldError, admin_user, form_values, posted_form, render, site_named
+from app.web.admin.common import FieldError, admin_form, admin_user, form_values, render, site_named
 from app.web.templating import console_templates
 
 PATH = "/admin/widget"
@@ -95,10 +95,7 @@ async def page(request: Request) -> Response:
 
 
 async def save(request: Request) -> Response:
-    user, refused = await admin_user(request)
-    if refused is not None:
-        return refused
-    form, refused = await posted_form(request)
+    user, form, refused = await admin_form(request)
     if refused is not None:
         return refused
     site = await site_named(request.path_params["site_id"])
