@@ -269,3 +269,50 @@ async def test_a_strategy_change_reaches_routing_at_once_on_every_worker(deploym
         await clients.sign_off(agent)
         await agent.disconnect()
         await visitor.disconnect()
+
+
+async def test_a_supervisor_taken_out_of_a_department_stops_following_its_chats(deployment):
+    """Monitoring a chat of their department, a supervisor is removed from it on the admin page
+    (one worker): the chat's next messages no longer reach them (on the other worker), and they
+    can no longer monitor it."""
+    d = deployment
+    admin = admin_of(d)
+    site = own_site(d)
+    tag = new_id()[:6]
+    sup_email, csr_email = f"sol-{tag}@example.com", f"cai-{tag}@example.com"
+    sol = d.create_user(sup_email, "supervisor", f"Sol {tag}")
+    cai = d.create_user(csr_email, "agent", f"Cai {tag}")
+    department = json.loads(cli(d.env, "create-department", "--site", site["key"], "--name", f"Watched {tag}",
+                                "--member", sup_email, "--member", csr_email, "--json"))["id"]
+    csr = await clients.agent(d.servers[0].url, csr_email, d.password)
+    boss = await clients.agent(d.servers[-1].url, sup_email, d.password)
+    visitor = await clients.visitor(d.servers[0].url, site["key"], d.origin)
+    try:
+        assert (await csr.call("set_status", {"status": "available"}))["ok"]
+        cid = (await visitor.call("message", {"client_id": new_id(), "body": "First", "department_id": department}))[
+            "conversation_id"]
+        await csr.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid, timeout=WAIT)
+        assert (await boss.call("monitor", {"conversation_id": cid}))["ok"]
+        assert (await visitor.call("message", {"client_id": new_id(), "body": "Seen by Sol"}))["ok"]
+        await boss.rec.wait_for("message", lambda m: m["body"] == "Seen by Sol", timeout=WAIT)
+
+        async with signed_in(d.servers[0].url, admin, d.password) as http:
+            page = await http.get(f"/admin/departments/{department}")
+            saved = await http.post(f"/admin/departments/{department}", data=form(
+                f"Watched {tag}", csrf_token=csrf_of(page.text), **{f"member_{cai['id']}": "on"}))
+            assert saved.status_code == 303
+        assert sol["id"] not in [r["app_user_id"] for r in await fetch(
+            d, "SELECT app_user_id FROM user_department WHERE department_id = ?", department)]
+        assert (await visitor.call("message", {"client_id": new_id(), "body": "Not for Sol"}))["ok"]
+        await csr.rec.wait_for("message", lambda m: m["body"] == "Not for Sol", timeout=WAIT)
+        # The CSR got it; the supervisor, on the other worker, did not (the message went out after
+        # the change took effect, and the bus delivers in order).
+        assert (await visitor.call("message", {"client_id": new_id(), "body": "Marker"}))["ok"]
+        await csr.rec.wait_for("message", lambda m: m["body"] == "Marker", timeout=WAIT)
+        assert not [m for m in boss.rec.of("message") if m["body"] in ("Not for Sol", "Marker")]
+        assert (await boss.call("monitor", {"conversation_id": cid}))["error"]["code"] == "not_found"
+        assert (await visitor.call("close", {"conversation_id": cid}))["ok"]
+    finally:
+        await clients.sign_off(csr)
+        for client in (csr, boss, visitor):
+            await client.disconnect()
