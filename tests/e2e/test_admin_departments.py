@@ -40,7 +40,7 @@ async def test_an_admin_sets_up_a_department_its_hours_and_strategy_in_the_brows
     admin_nav = boss.get_by_role("navigation", name="Admin")
     await admin_nav.get_by_role("link", name="Departments").click()
     await expect(admin_nav.get_by_role("link", name="Departments")).to_have_attribute("aria-current", "page")
-    await boss.get_by_role("link", name=f"New department of {site['name']}").click()
+    await boss.get_by_role("button", name=f"New department of {site['name']}").click()
 
     # A time zone that does not exist: said next to the field, nothing stored.
     await boss.get_by_label("Name", exact=True).fill(topic)
