@@ -10,8 +10,10 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.async_api import expect
 
+from tests.e2e.conftest import own_deployment
 from tests.e2e.helpers import chat_list, launcher, set_status, sign_in, widget
 from tests.support.clients import new_id
 from tests.support.db import fetch
@@ -20,18 +22,26 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ZONE = "Pacific/Auckland"  # its day is not the center's (UTC)
 
 
+@pytest.fixture(scope="module")
+def center(request):
+    """A deployment of this module's own: its CSR, Available, must not take other tests' chats
+    (every CSR serves the general queues), nor they its."""
+    yield from own_deployment(request, "admin-departments", seed_demo=True)
+
+
 def hours_in_zone(*, open_now: bool) -> str:
     local = datetime.now(ZoneInfo(ZONE))
     return f"{DAYS[local.weekday() if open_now else (local.weekday() + 1) % 7]} 00:00-24:00"
 
 
-async def test_an_admin_sets_up_a_department_its_hours_and_strategy_in_the_browser(demo, demo_site_key, new_page):
+async def test_an_admin_sets_up_a_department_its_hours_and_strategy_in_the_browser(center, new_page):
+    demo = center
     base = demo.server.url
     tag = new_id()[:6]
     admin, csr = f"ada-{tag}@example.com", f"nia-{tag}@example.com"
     demo.create_user(admin, "admin", f"Ada {tag}")
     demo.create_user(csr, "agent", f"Nia {tag}")
-    [site] = await fetch(demo, "SELECT id, name FROM site WHERE key = ?", demo_site_key)
+    [site] = await fetch(demo, "SELECT id, name FROM site WHERE name = 'Demo'")
     topic = f"Kiwi desk {tag}"
 
     _, boss, boss_errors = await new_page()

@@ -34,8 +34,10 @@ def window() -> dict[str, str]:
 async def test_notes_left_through_the_offline_form_are_missed_chats_by_cause(center):
     d = center
     d.create_user("nia@example.com", "agent", "Nia")
-    staffed = department(d, "Nobody in", "nia@example.com")  # Nia stays Offline
-    closed = department(d, "Night desk", "nia@example.com", hours=closed_day_hours())
+    # Nia and the chief stay Offline; the chief supervises both queues (a supervisor reads the
+    # reports of their departments: app/services/scope.py).
+    staffed = department(d, "Nobody in", "nia@example.com", "chief@example.com")
+    closed = department(d, "Night desk", "nia@example.com", "chief@example.com", hours=closed_day_hours())
     http = await signed_in(d, "chief@example.com")
 
     async def note(department_id: int, visitor=None) -> int:
