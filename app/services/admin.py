@@ -114,7 +114,7 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     await site.save(update_fields=["settings"])
     await create_user(DEMO_AGENT_EMAIL, password, "agent", "Dana (demo agent)")
     await create_user(DEMO_SUPERVISOR_EMAIL, password, "supervisor", "Sam (demo supervisor)")
-    await create_department(site.key, "Sales", [DEMO_AGENT_EMAIL, DEMO_SUPERVISOR_EMAIL])
+    await create_department(site.key, "Sales", [DEMO_AGENT_EMAIL])
     await create_department(site.key, "Support", [DEMO_AGENT_EMAIL, DEMO_SUPERVISOR_EMAIL])
     await create_user(DEMO_ADMIN_EMAIL, password, "admin", "Ada (demo admin)")
     await create_user(DEMO_MARKETER_EMAIL, password, "marketer", "Mia (demo marketer)")

@@ -34,11 +34,12 @@ def window() -> dict[str, str]:
 async def test_notes_left_through_the_offline_form_are_missed_chats_by_cause(center):
     d = center
     d.create_user("nia@example.com", "agent", "Nia")
-    # Nia and the chief stay Offline; the chief supervises both queues (a supervisor reads the
-    # reports of their departments: app/services/scope.py).
-    staffed = department(d, "Nobody in", "nia@example.com", "chief@example.com")
-    closed = department(d, "Night desk", "nia@example.com", "chief@example.com", hours=closed_day_hours())
-    http = await signed_in(d, "chief@example.com")
+    # Nia and the desk's supervisor stay Offline; the supervisor's are both queues (a supervisor
+    # reads the reports of their departments: app/services/scope.py).
+    d.create_user("desk-chief@example.com", "supervisor", "Desk chief")
+    staffed = department(d, "Nobody in", "nia@example.com", "desk-chief@example.com")
+    closed = department(d, "Night desk", "nia@example.com", "desk-chief@example.com", hours=closed_day_hours())
+    http = await signed_in(d, "desk-chief@example.com")
 
     async def note(department_id: int, visitor=None) -> int:
         visitor = visitor or await clients.visitor(d.server.url, d.site_key, d.origin)
