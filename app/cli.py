@@ -10,6 +10,7 @@ import sys
 from typing import Awaitable, Callable
 
 from app.config import Settings, load_settings
+from app.models.org import ROLES
 
 
 def _run_with_db(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
@@ -248,7 +249,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        route_pages=args.route_page or [], priority=args.priority,
                                                        route_languages=args.route_language or [],
                                                        default_max_chats=args.default_max_chats,
-                                                       time_zone=args.time_zone, holidays=args.holidays)
+                                                       time_zone=args.time_zone, holidays=args.holidays,
+                                                       classification=args.classification)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -271,6 +273,124 @@ def cmd_away_reasons(args: argparse.Namespace, settings: Settings) -> int:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
         print(json.dumps(reasons) if args.json else "\n".join(reasons))
+        return 0
+
+    return _run_with_db(settings, work)
+
+
+def cmd_work_setup(args: argparse.Namespace, settings: Settings) -> int:
+    """Teams, categories and SLA policies for work orders, through the admin pages' service
+    (app/services/work_setup.py). Idempotent: what exists as asked is left alone (no audit row)."""
+    from app.models import SlaPolicy, Team, User, WorkCategory
+    from app.services import ServiceError, work_setup
+
+    def minutes(text: str) -> int | None:
+        text = text.strip()
+        if not text or text in ("-", "*"):
+            return None
+        if not text.isascii() or not text.isdigit():
+            raise ServiceError("bad_request", f"{text!r} is not a number of minutes.")
+        return int(text)
+
+    async def user_id(email: str) -> int:
+        found = await User.get_or_none(email=email.strip().lower())
+        if found is None:
+            raise ServiceError("bad_request", f"No user {email.strip()!r}.")
+        return found.id
+
+    async def category(path: str) -> WorkCategory:
+        """The category of a path "Parent" or "Parent/Child", made (or reactivated) when needed."""
+        names = [n.strip() for n in path.split("/")]
+        if not 1 <= len(names) <= 2 or not all(names):
+            raise ServiceError("bad_request", f"{path!r}: a category is NAME or PARENT/NAME (two levels).")
+        parent = None
+        for name in names:
+            found = await WorkCategory.get_or_none(name=name, parent_id=parent.id if parent else None)
+            if found is None:
+                found = await work_setup.save_category(None, {"name": name,
+                                                              "parent_id": parent.id if parent else None})
+            elif not found.active:
+                found = await work_setup.save_category(None, {"name": name, "active": True}, category_id=found.id)
+            parent = found
+        assert parent is not None
+        return parent
+
+    async def team() -> Team:
+        from app.routing import hours
+
+        existing = await Team.get_or_none(name=args.team.strip())
+        now = work_setup.team_view(existing, await work_setup.team_members(existing.id)) if existing else {}
+        wanted = {k: v for k, v in now.items() if k != "id"} or {"name": args.team.strip(), "members": []}
+        if args.description is not None:
+            wanted["description"] = args.description.strip()
+        if args.members is not None:
+            wanted["members"] = sorted({await user_id(e) for e in args.members.split(",") if e.strip()})
+        if args.lead is not None:
+            wanted["lead_id"] = await user_id(args.lead) if args.lead.strip() else None
+        if args.hours is not None:
+            wanted["business_hours"] = args.hours.strip() or None
+        if args.time_zone is not None:
+            wanted["time_zone"] = args.time_zone.strip() or None
+        if args.holidays is not None:
+            try:  # as stored, so that the same holidays again are no change
+                wanted["holidays"] = hours.parse_holidays(args.holidays.replace("\\n", "\n"))
+            except hours.HoursError as exc:
+                raise ServiceError("bad_request", str(exc), "holidays") from None
+        if existing is not None and all(now.get(k) == v for k, v in wanted.items()):
+            return existing
+        return await work_setup.save_team(None, wanted, team_id=existing.id if existing else None)
+
+    async def policy(spec: str) -> SlaPolicy:
+        parts = spec.rsplit(":", 3)
+        if len(parts) != 4:
+            raise ServiceError("bad_request", f"{spec!r}: a policy is CATEGORY:PRIORITY:FIRST:RESOLUTION "
+                                              "(CATEGORY and PRIORITY may be * for any).")
+        path, priority, first, resolution = (p.strip() for p in parts)
+        found = await category(path) if path not in ("", "*") else None
+        values = {"category_id": found.id if found else None, "priority": None if priority in ("", "*") else priority,
+                  "first_response_minutes": minutes(first), "resolution_minutes": minutes(resolution)}
+        existing = await SlaPolicy.get_or_none(category_id=values["category_id"], priority=values["priority"])
+        if existing is not None and (existing.first_response_minutes, existing.resolution_minutes) == \
+                (values["first_response_minutes"], values["resolution_minutes"]):
+            return existing
+        return await work_setup.save_policy(None, values, policy_id=existing.id if existing else None)
+
+    async def work() -> int:
+        try:
+            if args.team:
+                await team()
+            elif any(v is not None for v in (args.members, args.lead, args.hours, args.time_zone, args.holidays,
+                                             args.description)):
+                raise ServiceError("bad_request", "--members, --lead, --hours, --time-zone, --holidays and "
+                                                  "--description are about a --team.")
+            for path in args.category or []:
+                await category(path)
+            for spec in args.sla or []:
+                await policy(spec)
+        except ServiceError as exc:
+            where = f" ({exc.field})" if exc.field else ""
+            print(f"error{where}: {exc.message}", file=sys.stderr)
+            return 2
+        emails = dict(await User.all().values_list("id", "email"))
+        setup = {
+            "teams": [{**t, "lead": emails.get(t["lead_id"]), "members": [emails.get(m) for m in t["members"]]}
+                      for t in await work_setup.teams()],
+            "categories": await work_setup.categories(),
+            "policies": await work_setup.policies(),
+        }
+        if args.json:
+            print(json.dumps(setup))
+            return 0
+        paths = {c["id"]: c["path"] for c in setup["categories"]}
+        for t in setup["teams"]:
+            print(f"Team {t['name']} (id {t['id']}): {', '.join(e for e in t['members'] if e) or 'no members'}; "
+                  f"lead {t['lead'] or '-'}; hours {t['business_hours'] or 'always'} {t['time_zone'] or ''}".rstrip())
+        for c in setup["categories"]:
+            print(f"Category {c['path']} (id {c['id']}){'' if c['active'] else ' (deactivated)'}")
+        for p in setup["policies"]:
+            print(f"SLA {paths.get(p['category_id'], '*') if p['category_id'] else '*'}:{p['priority'] or '*'}: "
+                  f"first response {p['first_response_minutes'] or '-'} min, "
+                  f"resolution {p['resolution_minutes'] or '-'} min")
         return 0
 
     return _run_with_db(settings, work)
@@ -301,6 +421,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 f"  Demo agent e-mail:     {admin.DEMO_AGENT_EMAIL}",
                 f"  Demo supervisor:       {admin.DEMO_SUPERVISOR_EMAIL}",
                 f"  Demo admin, marketer:  {admin.DEMO_ADMIN_EMAIL}, {admin.DEMO_MARKETER_EMAIL}",
+                f"  Demo back office:      {admin.DEMO_HANDLER_EMAIL} (work orders: {url}/work-orders)",
                 f"  Password (all):        {password if password_file.exists() else '(set before; see data/demo_password)'}",
                 f"  Site key:              {site.key}",
                 "",
@@ -418,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("create-user", help="create a user")
     user.add_argument("--email", required=True)
     user.add_argument("--password", required=True)
-    user.add_argument("--role", default="agent", choices=["agent", "supervisor", "admin", "marketer"])
+    user.add_argument("--role", default="agent", choices=list(ROLES))
     user.add_argument("--name")
     user.add_argument("--max-chats", type=int, default=None,
                       help="concurrent chats (default: the largest default of their departments, else 3)")
@@ -461,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="after this long in the queue the widget offers to leave a note instead")
     dept.add_argument("--sl-threshold-seconds", type=int, default=None,
                       help="this queue's service-level threshold (default: SERVICE_LEVEL_THRESHOLD_SECONDS)")
+    dept.add_argument("--classification", choices=("off", "optional", "required"), default="off",
+                      help="whether closing a chat asks for a contact category (the work-order taxonomy)")
     dept.add_argument("--json", action="store_true")
     dept.set_defaults(func=cmd_create_department)
 
@@ -468,6 +591,23 @@ def build_parser() -> argparse.ArgumentParser:
     away.add_argument("--set", nargs="+", metavar="LABEL", help="the new list, in order")
     away.add_argument("--json", action="store_true")
     away.set_defaults(func=cmd_away_reasons)
+
+    work = sub.add_parser("work-setup", help="add work-order teams, categories and SLA policies (idempotent), "
+                                             "then show them all")
+    work.add_argument("--team", metavar="NAME", help="create this handling team, or change it as the options below say")
+    work.add_argument("--members", metavar="EMAILS", help="the team's members: comma-separated e-mails (replaces them)")
+    work.add_argument("--lead", metavar="EMAIL", help="the team's lead (empty: none)")
+    work.add_argument("--description")
+    work.add_argument("--hours", help='the team\'s business hours, e.g. "mon-fri 09:00-17:00" (empty: always)')
+    work.add_argument("--time-zone", help="the IANA zone of its hours, e.g. Europe/Berlin (default: CENTER_TIME_ZONE)")
+    work.add_argument("--holidays", help='dates closed or with their own hours, one a line: "2026-12-25 closed"')
+    work.add_argument("--category", action="append", metavar="PATH",
+                      help='a category, "Complaint" or "Complaint/Delivery" (makes both levels; repeatable)')
+    work.add_argument("--sla", action="append", metavar="CATEGORY:PRIORITY:FIRST:RESOLUTION",
+                      help='an SLA policy in minutes, e.g. "Complaint/Delivery:high:60:480"; * for any category or '
+                           'priority, empty minutes for no target (repeatable)')
+    work.add_argument("--json", action="store_true", help="print the whole setup as JSON")
+    work.set_defaults(func=cmd_work_setup)
 
     demo = sub.add_parser("demo", help="seed the demo site and users (once) and print how to sign in")
     demo.add_argument("--password", help="demo password on first run (default: random)")

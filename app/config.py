@@ -28,6 +28,13 @@
 | SERVICE_LEVEL_THRESHOLD_SECONDS | 20 | T: a chat answered within T seconds of queueing meets the service level |
 | SHORT_ABANDON_SECONDS | 5 | visitors who leave the queue sooner are neither offered nor abandoned |
 | STAFFING_CONCURRENCY | unset | chats a CSR holds at once, for staffing; unset: measured from history |
+| SMTP_URL | unset | where mail goes: smtp://user:pass@host:port (?starttls=1 requires STARTTLS, 0 never) or smtps://…; unset: mail stays in the outbox |
+| MAIL_FROM | Switchboard <support@localhost> | the From of every mail the product sends |
+| MAIL_REPLY_DOMAIN | the domain of MAIL_FROM | the domain of per-order reply addresses (reply+TOKEN@domain) |
+| ATTACHMENTS_DIR | DATA_DIR/attachments | where work-order attachments are stored (shared by every worker); served only to staff who read the order and to the customer's link |
+| MAIL_RETRY_SECONDS | 30 | a mail SMTP did not take is tried again after this long, doubling each time (5 attempts) |
+| INBOUND_SMTP_PORT | unset | where this worker receives customers' replies by SMTP; unset: no receiver |
+| INBOUND_SMTP_HOST | 127.0.0.1 | the interface the receiver listens on |
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 def _bool(value: str | None, default: bool = False) -> bool:
@@ -122,6 +131,17 @@ class Settings:
     # How long a site's previous key keeps working after a rotation (SITE_KEY_GRACE_HOURS, default a
     # week; docs/admin.md "Rotating a site key").
     site_key_grace_seconds: float = 7 * 24 * 3600.0
+    # Mail (app/services/mail.py, app/mail/inbound.py; docs/deployment.md "Mail"). No SMTP_URL: mail
+    # stays in the outbox (admin page Outgoing mail); no INBOUND_SMTP_PORT: no receiver here.
+    smtp_url: str | None = None
+    mail_from: str = "Switchboard <support@localhost>"
+    mail_reply_domain: str = "localhost"
+    mail_retry_seconds: float = 30.0
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int | None = None
+    # Where work-order attachments are kept (ATTACHMENTS_DIR; default DATA_DIR/attachments). With
+    # several workers on several hosts it must be a shared directory.
+    attachments_dir: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -156,6 +176,41 @@ def _positive_float(name: str, value: str | None, default: float | None) -> floa
     return number
 
 
+def _smtp_url(value: str | None) -> str | None:
+    url = (value or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        port_ok = False
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname or not port_ok:
+        # Not the URL itself: it may hold a password.
+        raise ValueError("SMTP_URL must look like smtp://user:pass@host:port or smtps://user:pass@host:port")
+    return url
+
+
+def _mail_from(value: str | None) -> str:
+    text = (value or "").strip() or "Switchboard <support@localhost>"
+    _, address = parseaddr(text)
+    if "@" not in address or any(c in text for c in "\r\n"):
+        raise ValueError(f"MAIL_FROM must be an address such as Support <support@example.com>; got {text!r}")
+    return text
+
+
+def _domain_of(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2].strip().lower()
+
+
+def _port(name: str, value: str | None) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    if not value.strip().isdigit() or not 0 < int(value) < 65536:
+        raise ValueError(f"{name} must be a port number; got {value!r}")
+    return int(value)
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if env is None else env)
     data_dir = Path(env.get("DATA_DIR") or "./data").resolve()
@@ -167,6 +222,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     host = env.get("HOST") or "127.0.0.1"
     port = int(env.get("PORT") or 8000)
     transports = tuple(t.strip() for t in (env.get("SOCKETIO_TRANSPORTS") or "polling,websocket").split(",") if t.strip())
+    mail_from = _mail_from(env.get("MAIL_FROM"))
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -202,4 +258,11 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         session_idle_minutes=_positive_float("SESSION_IDLE_MINUTES", env.get("SESSION_IDLE_MINUTES"), 120.0),
         forwarded_allow_ips=(env.get("FORWARDED_ALLOW_IPS") or "127.0.0.1").strip(),
         site_key_grace_seconds=3600 * _positive_float("SITE_KEY_GRACE_HOURS", env.get("SITE_KEY_GRACE_HOURS"), 168.0),
+        smtp_url=_smtp_url(env.get("SMTP_URL")),
+        mail_from=mail_from,
+        mail_reply_domain=(env.get("MAIL_REPLY_DOMAIN") or "").strip().lower() or _domain_of(mail_from),
+        mail_retry_seconds=_positive_float("MAIL_RETRY_SECONDS", env.get("MAIL_RETRY_SECONDS"), 30.0),
+        inbound_smtp_host=(env.get("INBOUND_SMTP_HOST") or "127.0.0.1").strip(),
+        inbound_smtp_port=_port("INBOUND_SMTP_PORT", env.get("INBOUND_SMTP_PORT")),
+        attachments_dir=(env.get("ATTACHMENTS_DIR") or "").strip() or None,
     )

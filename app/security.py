@@ -52,6 +52,24 @@ class Signer:
             raise TokenError("unauthorized", "The socket token is not valid.")
         return data["u"], data["s"]
 
+    def order_token(self, order_id: int, link_secret: str) -> str:
+        """A work order's customer token (its status link and reply address): the order's id and a
+        MAC over it and the order's `link_secret`, which changing revokes. No expiry: a customer
+        may come back to a request months later."""
+        return f"{order_id}.{_order_mac(self.secret_key, order_id, link_secret)}"
+
+    def order_token_id(self, token: object) -> int | None:
+        """The order id a well-formed customer token names (its MAC is checked by `order_token_matches`)."""
+        if not isinstance(token, str) or len(token) > 64:
+            return None
+        head, _, mac = token.partition(".")
+        return int(head) if head.isascii() and head.isdigit() and len(head) <= 18 and len(mac) == 32 else None
+
+    def order_token_matches(self, token: str, order_id: int, link_secret: str) -> bool:
+        mac = token.partition(".")[2]
+        return any(hmac.compare_digest(mac, _order_mac(key, order_id, link_secret))
+                   for key in (self.secret_key, *self.old_keys))
+
     def _load(self, salt: str, token: str, max_age: int) -> object:
         if not isinstance(token, str) or not token or len(token) > 1024:
             raise TokenError("invalid_token", "The token is missing or malformed.")
@@ -61,6 +79,10 @@ class Signer:
             raise TokenError("token_expired", "The token has expired.") from None
         except BadSignature:
             raise TokenError("invalid_token", "The token signature does not match.") from None
+
+
+def _order_mac(key: str, order_id: int, link_secret: str) -> str:
+    return hmac.new(key.encode(), f"work-order:{order_id}:{link_secret}".encode(), "sha256").hexdigest()[:32]
 
 
 def hash_password(password: str) -> str:

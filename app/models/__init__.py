@@ -6,6 +6,10 @@ from app.models.chat import (
 from app.models.invitations import Invitation, InvitationEvent, InvitationRule
 from app.models.org import AgentStatusEvent, AwayReason, Department, DeploymentIdentity, PasswordToken, Shift, Site, StaffSession, User
 from app.models.visitors import PageView, TrackEvent, Visit, Visitor
+from app.models.workorders import (
+    OutgoingMail, SlaPolicy, Team, WorkCategory, WorkOrder, WorkOrderAttachment, WorkOrderCallback,
+    WorkOrderCounter, WorkOrderEntry, WorkOrderEvent,
+)
 
 __all__ = [
     "AgentStatusEvent",
@@ -31,4 +35,14 @@ __all__ = [
     "User",
     "Visit",
     "Visitor",
+    "OutgoingMail",
+    "SlaPolicy",
+    "Team",
+    "WorkCategory",
+    "WorkOrder",
+    "WorkOrderAttachment",
+    "WorkOrderCallback",
+    "WorkOrderCounter",
+    "WorkOrderEntry",
+    "WorkOrderEvent",
 ]

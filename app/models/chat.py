@@ -43,6 +43,9 @@ class Conversation(Model):
     offered_to = fields.ForeignKeyField("models.User", related_name="offers", null=True, on_delete=fields.SET_NULL)
     offer_expires_at = fields.DatetimeField(null=True)
     declined_by = fields.JSONField(default=list, db_default=[])
+    # The contact category given when the chat was closed (the work-order taxonomy), if any.
+    category = fields.ForeignKeyField("models.WorkCategory", related_name="conversations", null=True,
+                                      on_delete=fields.SET_NULL)
 
     class Meta:
         table = "conversation"

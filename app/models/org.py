@@ -5,7 +5,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-ROLES = ("agent", "supervisor", "admin", "marketer")
+# "handler": back-office staff who take no chats and work on work orders (their teams').
+ROLES = ("agent", "supervisor", "admin", "marketer", "handler")
+CHAT_ROLES = ("agent", "supervisor", "admin")
 AGENT_STATUSES = ("offline", "available", "away")
 
 
@@ -75,6 +77,9 @@ class Department(Model):
     # {"date": "2026-12-24", "hours": "09:00-13:00"}].
     time_zone = fields.CharField(max_length=64, null=True)
     holidays = fields.JSONField(default=list, db_default=[])
+    # Contact classification (来电类型分类): closing a chat of this queue asks for a category of the
+    # work-order taxonomy — "off", "optional" or "required".
+    classification = fields.CharField(max_length=8, default="off", db_default="off")
 
     class Meta:
         table = "department"

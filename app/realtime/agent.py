@@ -11,13 +11,14 @@ from app import presence, runtime
 from app.clock import iso, utcnow
 from app.reports import live
 from app.models import Message, User, Visitor
+from app.models.org import CHAT_ROLES
 from app import bus
 from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
 from app.realtime.visitor import refuse
 from app.security import TokenError
 from app.services import (
-    ServiceError, agents, conversations, handoff, invitations, offers, offline, profiles, routing, scope, serialize,
+    ServiceError, agents, classification, conversations, handoff, invitations, offers, offline, profiles, routing, scope, serialize,
     sessions, supervision, timers, tracking, visitors,
 )
 from app.tracking import live as live_visitors
@@ -50,8 +51,8 @@ class AgentNamespace(socketio.AsyncNamespace):
             user = (await sessions.for_socket_session(session_id, user_id)).user
         except ServiceError as exc:
             raise refuse("unauthorized", exc.message) from None
-        if user.role == "marketer":
-            raise refuse("unauthorized", "Marketers do not use the chat console.")
+        if user.role not in CHAT_ROLES:
+            raise refuse("unauthorized", "The chat console is for CSRs, supervisors and admins.")
         await self.save_session(sid, {"user_id": user.id, "session_id": session_id})
         await self.enter_room(sid, bus.STAFF_ROOM)
         if user.role in supervision.SUPERVISOR_ROLES:
@@ -171,10 +172,23 @@ class AgentNamespace(socketio.AsyncNamespace):
     async def on_close(self, sid: str, data: Any) -> dict:
         data = v.payload(data)
         conversation_id = v.integer(data, "conversation_id", minimum=1)
+        category_id = v.integer(data, "category_id", minimum=1, required=False)
         user = await self._user(sid)
         conversation = await conversations.agent_conversation(user, conversation_id)
+        category = await classification.before_close(conversation, category_id)  # refused: nothing closes
         await conversations.close(conversation, by="agent", user=user)
+        if category is not None:
+            await classification.classify(conversation, category, user)
         return ok()
+
+    @event
+    async def on_close_options(self, sid: str, data: Any) -> dict:
+        """What closing this chat asks for: {classification: off|optional|required, categories}."""
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        await limit(f"close_options:{sid}", 60, 60.0)
+        conversation = await conversations.agent_conversation(await self._user(sid), conversation_id)
+        return ok(**await classification.close_options(conversation))
 
     @event
     async def on_queue(self, sid: str, data: Any) -> dict:

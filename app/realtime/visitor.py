@@ -18,7 +18,7 @@ from app.routing import rules as routing_rules
 from app.security import TokenError
 from app.services import (
     ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, sites, timers, tracking, visitors,
-    widget_settings,
+    widget_settings, workorders,
 )
 from app.tracking import live
 
@@ -316,7 +316,9 @@ class VisitorNamespace(socketio.AsyncNamespace):
     async def on_history(self, sid: str, data: Any) -> dict:
         v.payload(data)
         await limit(f"hist:{sid}", 20, 60.0)
-        return ok(conversations=await conversations.history(await self._visitor(sid)))
+        visitor = await self._visitor(sid)
+        # "Your requests": the visitor's work orders with their status links (their own token).
+        return ok(conversations=await conversations.history(visitor), requests=await workorders.visitor_requests(visitor.id))
 
     @event
     async def on_typing(self, sid: str, data: Any) -> dict:

@@ -38,7 +38,8 @@ from app.security import hash_password
 from app.services import ServiceError, agents, audit, routing, routing_state, scope, sessions
 
 # How roles are called on the pages (an "agent" is a CSR there).
-ROLE_LABELS = {"agent": "CSR", "supervisor": "Supervisor", "admin": "Admin", "marketer": "Marketer"}
+ROLE_LABELS = {"agent": "CSR", "supervisor": "Supervisor", "admin": "Admin", "marketer": "Marketer",
+               "handler": "Back office"}
 # Roles that take chats, hence belong to departments.
 STAFF_ROLES = ("agent", "supervisor", "admin")
 LINK_HOURS = 72
@@ -231,8 +232,8 @@ async def update_account(actor: User | None, user_id: object, *, name: object, r
     if demoted:  # checked again below, with the admins locked
         async with in_transaction():
             await _keep_an_admin(user, "role", "change their role")
-    if role == "marketer" and user.role != "marketer" and user.status != "offline":
-        # Marketers take no chats: Offline first, which hands theirs back to the queues.
+    if role not in STAFF_ROLES and user.role in STAFF_ROLES and user.status != "offline":
+        # Marketers and back-office staff take no chats: Offline first, which hands theirs back.
         await agents.set_agent_state(user, "offline", "role changed")
     async with in_transaction():
         if demoted:

@@ -7,7 +7,7 @@ import secrets
 
 from app.models import Department, InvitationRule, Site, User
 from app.routing.policy import DEFAULT_STRATEGY
-from app.services import ServiceError, accounts, departments, sites, widget_settings
+from app.services import ServiceError, accounts, departments, sites, widget_settings, work_setup, workorders
 
 # Sites live in app/services/sites.py; these names stay here for the CLI and older callers.
 ORIGIN_EXAMPLE = sites.ORIGIN_EXAMPLE
@@ -70,7 +70,7 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
                             route_pages: list[str] | None = None, priority: int = 0,
                             route_languages: list[str] | None = None,
                             default_max_chats: int | None = None, time_zone: str | None = None,
-                            holidays: str | None = None) -> Department:
+                            holidays: str | None = None, classification: str = "off") -> Department:
     """A department (a queue) of a site, from the command line (the admin page calls
     `departments.save` the same way). Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
@@ -91,7 +91,7 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
               "sl_threshold_seconds": sl_threshold_seconds, "business_hours": business_hours,
               "max_wait_seconds": max_wait_seconds, "route_pages": route_pages or [], "priority": priority,
               "route_languages": route_languages or [], "default_max_chats": default_max_chats,
-              "time_zone": time_zone, "holidays": holidays}
+              "time_zone": time_zone, "holidays": holidays, "classification": classification}
     return await departments.save(None, site.id, values, members)
 
 
@@ -99,6 +99,7 @@ DEMO_AGENT_EMAIL = "agent@demo.switchboard"
 DEMO_SUPERVISOR_EMAIL = "supervisor@demo.switchboard"
 DEMO_ADMIN_EMAIL = "admin@demo.switchboard"
 DEMO_MARKETER_EMAIL = "marketer@demo.switchboard"
+DEMO_HANDLER_EMAIL = "backoffice@demo.switchboard"
 
 
 async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
@@ -121,4 +122,48 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     # An automatic invitation to try: 20 seconds on the pricing page.
     await InvitationRule.create(site_id=site.id, name="Pricing help", conditions={"url": "/demo/pricing*",
                                 "min_seconds_on_page": 20}, message="Questions about our prices? We're happy to help.")
+    await seed_work_orders(site, password)
     return site, True
+
+
+# The demo's contact taxonomy and SLA targets (minutes of the handling team's business hours).
+DEMO_CATEGORIES = {"Complaint": ["Delivery", "Product quality"], "Billing": ["Refund", "Invoice"],
+                   "Question": ["Order status", "Product information"]}
+DEMO_SLA = [(None, None, 240, 2880), (None, "urgent", 30, 480), ("Complaint", "high", 60, 1440)]
+DEMO_ORDERS = [
+    ("Parcel arrived damaged", "Complaint", "Delivery", "high", "Logistics",
+     "The tent poles were bent when the parcel arrived. I would like a replacement.", "Lena Fischer",
+     "lena.fischer@example.com"),
+    ("Refund not received", "Billing", "Refund", "normal", "Billing",
+     "I returned the boots three weeks ago and have not seen the refund yet.", "Tom Baker", "tom.baker@example.com"),
+    ("Invoice with our VAT number", "Billing", "Invoice", "low", None,
+     "Please send the invoice for order 10442 again with our company's VAT number.", "Mei Chen",
+     "mei.chen@example.com"),
+]
+
+
+async def seed_work_orders(site: Site, password: str) -> None:
+    """The demo's back office: teams Billing and Logistics (with a back-office handler), the
+    taxonomy, SLA policies and a few open orders."""
+    handler = await create_user(DEMO_HANDLER_EMAIL, password, "handler", "Hugo (demo back office)")
+    supervisor = await User.get(email=DEMO_SUPERVISOR_EMAIL)
+    billing = await work_setup.save_team(None, {"name": "Billing", "description": "Refunds, invoices, payments",
+                                                "members": [handler.id], "lead_id": supervisor.id,
+                                                "business_hours": "mon-fri 08:00-18:00"})
+    logistics = await work_setup.save_team(None, {"name": "Logistics", "description": "Deliveries and returns",
+                                                  "members": [handler.id], "lead_id": supervisor.id})
+    teams = {"Billing": billing, "Logistics": logistics}
+    ids = {}
+    for parent, children in DEMO_CATEGORIES.items():
+        top = await work_setup.save_category(None, {"name": parent})
+        ids[parent] = top
+        for child in children:
+            ids[f"{parent}/{child}"] = await work_setup.save_category(None, {"name": child, "parent_id": top.id})
+    for category, priority, first, resolution in DEMO_SLA:
+        await work_setup.save_policy(None, {"category_id": ids[category].id if category else None, "priority": priority,
+                                            "first_response_minutes": first, "resolution_minutes": resolution})
+    for subject, parent, child, priority, team, description, name, email in DEMO_ORDERS:
+        await workorders.create(None, {
+            "site_id": site.id, "subject": subject, "description": description, "priority": priority,
+            "category_id": ids[f"{parent}/{child}"].id, "customer_name": name, "customer_email": email,
+            "team_id": teams[team].id if team else None}, source="manual")

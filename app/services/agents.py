@@ -6,7 +6,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.models import AgentStatusEvent, AwayReason, Conversation, ConversationEvent, User
-from app.models.org import AGENT_STATUSES
+from app.models.org import AGENT_STATUSES, CHAT_ROLES
 from app import bus
 from app.services import ServiceError, audit, events, handoff, routing_state, sessions
 
@@ -66,8 +66,8 @@ async def choose_state(user: User, status: str, reason: str | None) -> User:
 async def set_agent_state(user: User, status: str, reason: str | None = None) -> User:
     if status not in AGENT_STATUSES:
         raise ServiceError("bad_request", f"status must be one of {', '.join(AGENT_STATUSES)}.")
-    if user.role == "marketer":
-        raise ServiceError("forbidden", "Marketers do not take chats.")
+    if user.role not in CHAT_ROLES:
+        raise ServiceError("forbidden", "Only CSRs, supervisors and admins take chats.")
     previous = user.status
     if previous == status and user.status_reason == reason:
         await bus.to_staff("status", {"status": status, "reason": reason}, agent_id=user.id)

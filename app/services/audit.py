@@ -53,6 +53,9 @@ ACTION_LABELS = {
     "export_audit": "Exported the audit log", "password_set": "Set their password by a link",
     "site_settings": "Changed a site's settings", "rule_create": "Created an invitation rule",
     "rule_update": "Changed an invitation rule", "rule_delete": "Deleted an invitation rule",
+    "team_create": "Created a team", "team_update": "Changed a team", "category_create": "Created a category",
+    "category_update": "Changed a category", "sla_policy_save": "Saved an SLA policy",
+    "sla_policy_delete": "Deleted an SLA policy",
 }
 PAGE_SIZE = 100
 

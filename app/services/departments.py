@@ -30,8 +30,10 @@ DEFAULTS: dict[str, Any] = {
     "name": "", "routing_strategy": DEFAULT_STRATEGY, "sticky_seconds": 0, "offer_seconds": 0,
     "missed_offers_limit": 3, "sl_threshold_seconds": None, "business_hours": None, "time_zone": None,
     "holidays": [], "max_wait_seconds": None, "route_pages": [], "priority": 0, "route_languages": [],
-    "default_max_chats": None,
+    "default_max_chats": None, "classification": "off",
 }
+# Closing a chat asks for a contact category: never, optionally, or always (app/services/classification.py).
+CLASSIFICATION = {"off": "Off", "optional": "Optional", "required": "Required"}
 # Whole-number settings: (field, label, minimum, maximum, may be empty).
 NUMBERS = (
     ("sticky_seconds", "Sticky seconds", 0, 3600, False),
@@ -116,6 +118,10 @@ async def check(values: dict, *, site_id: int, department_id: int | None = None)
     if any(not LANGUAGE_TAG.match(tag) for tag in languages) or len(languages) > 50:
         raise _refuse("route_languages", "A language is a tag such as de or fr-ch.")
     out["route_languages"] = languages
+    classification = values.get("classification") or "off"
+    if classification not in CLASSIFICATION:
+        raise _refuse("classification", "Contact category on close is off, optional or required.")
+    out["classification"] = classification
     return out
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.clock import iso, utcnow
-from app.models import ContactEvent, Conversation, Department, OfflineMessage, Site, User, Visitor
+from app.models import ContactEvent, Conversation, Department, OfflineMessage, Site, User, Visitor, WorkOrder
 from app import bus
-from app.services import ServiceError, conversations, departments, scope
+from app.services import ServiceError, conversations, departments, scope, workorders
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
@@ -45,10 +45,10 @@ async def availability(site_id: int) -> dict[str, Any]:
     }
 
 
-def _view(m: OfflineMessage, department_name: str | None = None) -> dict[str, Any]:
+def _view(m: OfflineMessage, department_name: str | None = None, order: dict | None = None) -> dict[str, Any]:
     return {"id": m.id, "visitor_id": m.visitor_id, "name": m.name, "email": m.email, "body": m.body,
             "department": m.department_id, "department_name": department_name, "created_at": iso(m.created_at),
-            "handled_at": iso(m.handled_at)}
+            "handled_at": iso(m.handled_at), "work_order": order}
 
 
 async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | None,
@@ -76,6 +76,8 @@ async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | 
             await conversations.close(waiting, by="visitor")
         except ServiceError:
             pass
+    # Tracked to the end: the note is a work order (source "offline note"), mailed to the visitor.
+    await workorders.from_offline_note(message)
     # Only a hint: each console re-reads the messages it may see.
     await bus.to_staff_room("offline_messages.changed", {"reason": "new"})
     return message
@@ -104,7 +106,9 @@ async def open_messages(user: User) -> list[dict[str, Any]]:
     if mine is not None:
         query = query.filter(mine)
     rows = await query.order_by("created_at").limit(200)
-    return [_view(m, names.get(m.department_id)) for m in rows]
+    orders = {o["offline_message_id"]: {"id": o["id"], "number": o["number"]} for o in await WorkOrder.filter(
+        offline_message_id__in=[m.id for m in rows]).values("id", "number", "offline_message_id")} if rows else {}
+    return [_view(m, names.get(m.department_id), orders.get(m.id)) for m in rows]
 
 
 async def mark_done(user: User, message_id: int) -> None:

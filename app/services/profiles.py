@@ -1,12 +1,12 @@
 """A visitor's profile for staff: who they are, their whole trail across visits, their earlier
-conversations with transcripts, identify attributes and custom events — as far as the reader's
+conversations with transcripts, their work orders, identify attributes and custom events — as far as the reader's
 scope (app/services/scope.py) allows."""
 
 from __future__ import annotations
 
 from app.clock import iso
 from app.models import PageView, TrackEvent, User, Visit, Visitor
-from app.services import conversations, scope, serialize, tracking, visitors
+from app.services import conversations, scope, serialize, tracking, visitors, workorders
 
 MAX_VISITS = 50
 MAX_PAGES = 500
@@ -44,6 +44,10 @@ async def profile(user: User, visitor_id: str | None) -> dict:
         "visits": trail,
         "conversations": await conversations.past_conversations(user, visitor, exclude_id=None),
         "events": events,
+        # The visitor's work orders this user reads (none for marketers): open ones first.
+        "work_orders": [] if user.role == "marketer" else sorted(
+            await workorders.of_visitor(user, visitor.id, open_only=False),
+            key=lambda o: o["status"] in ("resolved", "closed")),
     }
 
 

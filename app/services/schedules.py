@@ -8,6 +8,7 @@ from typing import Any
 from app.clock import iso
 from app.kpi.intervals import as_zone
 from app.models import Shift, User
+from app.models.org import CHAT_ROLES
 from app.services import ServiceError
 
 MAX_SHIFT = timedelta(hours=24)
@@ -29,8 +30,8 @@ async def _staff(email: str) -> User:
     user = await User.get_or_none(email=email.strip().lower())
     if user is None:
         raise ServiceError("not_found", f"No user with the e-mail {email!r}.")
-    if user.role == "marketer":
-        raise ServiceError("bad_request", "Marketers do not take chats; they have no shifts.")
+    if user.role not in CHAT_ROLES:
+        raise ServiceError("bad_request", f"{user.display_name} takes no chats; they have no shifts.")
     return user
 
 

@@ -22,12 +22,14 @@ from app import runtime as runtime_mod
 from app.config import Settings, load_settings
 from app.paths import CONSOLE_DIST, DEMO_STATIC
 from app import bus
+from app.mail import inbound
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
-from app.services import deployment, listeners, routing, timers, tracking
+from app.services import deployment, listeners, mail, routing, timers, tracking, workorders
 from app.tracking import live as live_visitors
 from app.web import admin, admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
+from app.web import workorders as workorders_web
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
     rt = runtime_mod.build(settings)
     rt.database = db.TortoiseContext()  # its connections open in the lifespan
     listeners.install(rt.listeners)
+    rt.state(timers.TimerHandlers).update({workorders.SLA_TIMER: workorders.sla_timer,
+                                           workorders.CALLBACK_TIMER: workorders.callback_timer})
     sio = create_socket_server(settings)
 
     @contextlib.asynccontextmanager
@@ -146,20 +150,38 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
                 log.exception("taking the presence lease at start-up failed")
             lease = asyncio.create_task(timers.lease_forever())
         schedule = asyncio.create_task(timers.run_forever())
+        # Mail (docs/deployment.md "Mail"): this worker's sender, and the receiver of customers'
+        # replies where INBOUND_SMTP_PORT is set (one worker; a port taken is logged, not fatal).
+        mailer = asyncio.create_task(mail.send_forever()) if settings.smtp_url else None
+        receiver = None
+        if settings.inbound_smtp_port:
+            try:
+                receiver = await inbound.start(settings.inbound_smtp_host, settings.inbound_smtp_port)
+            except OSError:
+                log.exception("the reply mail receiver could not listen on %s:%s", settings.inbound_smtp_host,
+                              settings.inbound_smtp_port)
         # CSRs with no console anywhere (the previous process stopped; with Redis, workers that
         # stopped cleanly scheduled it already) get the grace period to come back.
         try:
             await timers.watch_absent_agents()
         except Exception:
             log.exception("watching absent CSRs at start-up failed")
+        # Work orders' SLA steps and callbacks: in the shared schedule from the orders themselves.
+        try:
+            await workorders.resume_sla_timers()
+        except Exception:
+            log.exception("resuming the work orders' timers at start-up failed")
         try:
             yield
         finally:
-            loops = [task for task in (ticker, retention, heartbeat, lease, schedule) if task is not None]
+            loops = [task for task in (ticker, retention, heartbeat, lease, schedule, mailer) if task is not None]
             for task in loops:
                 task.cancel()
             with contextlib.suppress(Exception):
                 await tracking.flush()  # the last page views of this worker's batch
+            if receiver is not None:
+                with contextlib.suppress(Exception):
+                    await receiver.close()
             # Nothing of this server runs on after it (in-process, the event loop goes on): the
             # engine.io service task, the socket.io pub/sub listener, the namespaces' grace
             # timers and the timers and tasks of the runtime's states.
@@ -200,6 +222,7 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         Route("/api/explorer/visitors/{visitor_id:str}", explorer.visitor_trail),
         Route("/api/explorer/{name:str}", explorer.explorer_api),
         *admin.routes(),
+        *workorders_web.ROUTES,
         Route("/admin/invitation-rules", admin_rules.rules_page, methods=["GET"]),
         Route("/admin/invitation-rules", admin_rules.rules_submit, methods=["POST"]),
         Route("/staffing.csv", staffing.staffing_csv),

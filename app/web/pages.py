@@ -7,6 +7,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 
 from app import runtime
 from app.models import Site
+from app.models.org import CHAT_ROLES
 from app.paths import WIDGET_BUNDLE, WIDGET_CHAT_BUNDLE
 from app.services import ServiceError, agents, sessions
 from app.web.auth import (
@@ -31,7 +32,7 @@ async def console(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    if user.role == "marketer":
+    if user.role not in CHAT_ROLES:
         return PlainTextResponse("The chat console is for CSRs, supervisors and admins.", status_code=403)
     response = console_templates.TemplateResponse(
         request, "console.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request),
@@ -88,8 +89,8 @@ async def socket_token_api(request: Request) -> Response:
         return _api_error("unauthorized", sessions.ENDED_MESSAGE, 401)
     if not check_csrf(request, request.headers.get("x-csrf-token")):
         return _api_error("bad_request", "The X-CSRF-Token header is missing or does not match.", 400)
-    if user.role == "marketer":
-        return _api_error("forbidden", "Marketers do not use the chat console.", 403)
+    if user.role not in CHAT_ROLES:
+        return _api_error("forbidden", "The chat console is for CSRs, supervisors and admins.", 403)
     return JSONResponse({"ok": True, "token": socket_token(request),
                          "expires_in": runtime.current().settings.socket_token_seconds},
                         headers={"cache-control": "no-store"})

@@ -28,4 +28,5 @@ def routes() -> list[Route]:
 
 
 # Each page's module; a module is listed once its page exists.
-MODULES: tuple[str, ...] = ("departments", "users", "sites", "privacy_page", "away", "audit_log", "widget")
+MODULES: tuple[str, ...] = ("departments", "users", "sites", "privacy_page", "away", "audit_log", "widget",
+                             "outgoing_mail", "teams", "work_categories")

@@ -23,9 +23,12 @@ SECTIONS = (
     ("/admin/widget", "Widget"),
     ("/admin/users", "Users"),
     ("/admin/departments", "Departments"),
+    ("/admin/teams", "Teams"),
+    ("/admin/work-categories", "Categories & SLA"),
     ("/admin/away-reasons", "Away reasons"),
     ("/admin/invitation-rules", "Invitation rules"),
     ("/admin/privacy", "Privacy"),
+    ("/admin/outgoing-mail", "Outgoing mail"),
     ("/admin/audit", "Audit log"),
 )
 
