@@ -4,6 +4,8 @@
 // textContent (through `el(tag, {text})`), never parsed as markup.
 
 import { openTransferDialog } from "./transfer.js";
+import { openWorkOrderDialog, visitorOrders } from "./workorder_dialog.js";
+import { askCategory } from "./close_dialog.js";
 import { connect, request as rawRequest, refusalCode } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { playChime, unlockAudioOnGesture } from "./chime.js";
@@ -109,6 +111,7 @@ const dom = {
   convState: $("conversation-state"),
   closeBtn: $("close-button"),
   transferBtn: $("transfer-button"),
+  createOrderBtn: $("create-order-button"),
   dismissBtn: $("dismiss-button"),
   leaveBtn: $("leave-button"),
   transcript: $("transcript"),
@@ -860,10 +863,17 @@ function focusListItem(id) {
 async function closeSelected() {
   const chat = selectedChat();
   if (!chat || isClosed(chat) || isReadOnly(chat) || state.closing.has(chat.id)) return;
+  // A department that classifies its contacts asks what this one was about (Esc: not closed).
+  const options = await request("close_options", { conversation_id: chat.id });
+  let categoryId = null;
+  if (options.ok && options.classification && options.classification !== "off") {
+    categoryId = await askCategory(options, dom.closeBtn);
+    if (categoryId === undefined || isClosed(chat) || state.closing.has(chat.id)) return;
+  }
   state.closing.add(chat.id);
   renderConversation();
   stopTyping();
-  const res = await request("close", { conversation_id: chat.id });
+  const res = await request("close", categoryId ? { conversation_id: chat.id, category_id: categoryId } : { conversation_id: chat.id });
   state.closing.delete(chat.id);
   if (res.ok) {
     chat.conv.status = "closed";
@@ -1075,6 +1085,7 @@ function renderConversation(opts) {
     dom.convState.className = "conversation-state";
     dom.closeBtn.disabled = true;
     dom.transferBtn.disabled = true;
+    dom.createOrderBtn.disabled = true;
     dom.leaveBtn.hidden = true;
     dom.dismissBtn.hidden = true;
     dom.reply.disabled = true;
@@ -1111,6 +1122,7 @@ function renderConversation(opts) {
   dom.closeBtn.disabled = !replyable || isParticipant(chat) || state.closing.has(chat.id);
   dom.closeBtn.textContent = state.closing.has(chat.id) ? "Closing…" : "Close chat";
   dom.transferBtn.disabled = !replyable || isParticipant(chat) || chat.conv.status !== "assigned";
+  dom.createOrderBtn.disabled = !chat.loaded;
   dom.dismissBtn.hidden = !isClosed(chat);
   dom.reply.disabled = !replyable;
   dom.send.disabled = !replyable;
@@ -1342,6 +1354,8 @@ function renderVisitor() {
     ]),
   );
 
+  body.appendChild(workOrdersNode(chat));
+
   body.appendChild(el("h3", { class: "section-title", text: "Previous conversations" }));
   const past = chat.past || [];
   if (!past.length) {
@@ -1351,6 +1365,36 @@ function renderVisitor() {
   const list = el("div", { class: "past-list" });
   for (const conv of past) list.appendChild(pastNode(chat, conv));
   body.appendChild(list);
+}
+
+// The visitor's open work orders (the screen pop): read once per chat, again after one is created.
+function workOrdersNode(chat) {
+  const section = el("section", { class: "visitor-orders", attrs: { "aria-labelledby": "visitor-orders-title" } });
+  section.appendChild(el("h3", { class: "section-title", text: "Work orders", attrs: { id: "visitor-orders-title" } }));
+  if (chat.orders === undefined) {
+    chat.orders = null;
+    const visitorId = chat.conv.visitor_id;
+    visitorOrders(visitorId).then((orders) => {
+      chat.orders = orders === null ? "error" : orders;
+      if (state.chats.has(chat.id) && chat.id === state.selectedId) renderVisitor();
+    });
+  }
+  if (chat.orders === null) {
+    section.appendChild(el("p", { class: "empty", text: "Loading…" }));
+  } else if (chat.orders === "error") {
+    section.appendChild(el("p", { class: "empty", text: "Work orders could not be loaded." }));
+  } else if (!chat.orders.length) {
+    section.appendChild(el("p", { class: "empty", text: "No open work orders" }));
+  } else {
+    const list = el("ul", { class: "visitor-order-list" });
+    for (const order of chat.orders) {
+      const link = el("a", { text: order.number + " · " + order.subject });
+      link.href = "/work-orders/" + encodeURIComponent(order.id);
+      list.appendChild(el("li", {}, [link, el("span", { class: "visitor-order-state", text: " — " + order.status_label })]));
+    }
+    section.appendChild(list);
+  }
+  return section;
 }
 
 function pastNode(chat, conv) {
@@ -1523,6 +1567,19 @@ dom.transferBtn.addEventListener("click", () => {
   if (!chat || !canReply(chat)) return;
   openTransferDialog(request, chat.id, {
     onDone: () => toast("Chat transferred."),
+    onError: showError,
+  });
+});
+dom.createOrderBtn.addEventListener("click", () => {
+  const chat = selectedChat();
+  if (!chat || !chat.loaded) return;
+  openWorkOrderDialog(chat.id, {
+    opener: dom.createOrderBtn,
+    onDone: (order) => {
+      toast("Work order " + order.number + " created.", { link: { text: "Open " + order.number, href: "/work-orders/" + order.id } });
+      chat.orders = undefined; // read again
+      renderVisitor();
+    },
     onError: showError,
   });
 });

@@ -1,5 +1,5 @@
-// Notes visitors left when nobody could chat: listed for the CSRs of their queue, answered by
-// e-mail, then marked done. Pushed: `offline_messages.changed` → re-read `offline_messages`.
+// Notes visitors left when nobody could chat: listed for the CSRs of their queue, each a work order
+// ("Open WO-…": answered from its thread), then marked done. Pushed: `offline_messages.changed` → re-read `offline_messages`.
 import { el, clear, formatTime } from "./dom.js";
 
 export function initNotes({ socket, request, showError }) {
@@ -54,9 +54,18 @@ export function initNotes({ socket, request, showError }) {
         ]),
         el("div", { class: "note-meta", text: n.email + (n.department_name ? " · " + n.department_name : "") }),
         el("p", { class: "note-body", text: n.body }),
-        el("div", { class: "note-actions" }, [reply, done]),
+        el("div", { class: "note-actions" }, [orderLink(n), reply, done]),
       ]));
     }
+  }
+
+  // Each note is a work order too (source "offline note"): its thread, SLA and the customer's mails.
+  function orderLink(n) {
+    const order = n.work_order;
+    if (!order || typeof order.number !== "string") return null;
+    const link = el("a", { class: "btn btn-small", text: "Open " + order.number });
+    link.href = "/work-orders/" + encodeURIComponent(order.id);
+    return link;
   }
 
   socket.on("connect", read);

@@ -47,6 +47,7 @@ function createChat(ctx) {
   let profile = store.get("profile", {}); // {name, email} from identify() or the pre-chat form
   const asked = {}; // pre-chat fields the server asked for (prechat_required) on this page
   let earlier = []; // past conversations (from `history`, plus ones replaced on this page)
+  let requests = []; // the visitor's work orders (from `history`): "Your requests"
   // Every seq here is in the visitor's numbering (docs/protocol.md, "Sequence numbers"). A cache
   // from before the server numbered what the visitor sees on its own may hold staff numbers
   // (with holes): drop its transcript once; the next `sync` (from 0) fetches it whole.
@@ -257,7 +258,23 @@ function createChat(ctx) {
   function renderEarlier() {
     const past = earlier.filter((c) => !conv || c.id !== conv.id);
     ui.earlier.textContent = "";
-    ui.earlier.hidden = past.length === 0;
+    ui.earlier.hidden = past.length === 0 && requests.length === 0;
+    if (requests.length) {
+      // "Your requests": the visitor's work orders, each with its status and its status link.
+      const section = ui.earlier.appendChild(el("section", { className: "requests" }));
+      section.setAttribute("aria-label", t.requests);
+      section.appendChild(el("h3", { text: t.requests }));
+      const list = section.appendChild(el("ul", {}));
+      for (const r of requests) {
+        const link = el("a", { text: `${r.number} · ${r.subject}` });
+        link.href = r.link;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        const item = list.appendChild(el("li", {}));
+        item.appendChild(link);
+        item.appendChild(el("span", { className: "request-status", text: ` — ${t.statuses[r.status] || r.status_label}` }));
+      }
+    }
     if (!past.length) return;
     ui.earlier.appendChild(el("h3", { text: t.earlier }));
     past.forEach((c, i) => {
@@ -371,6 +388,7 @@ function createChat(ctx) {
       return;
     }
     earlier = (ack.conversations || []).filter((c) => c && typeof c.id === "number");
+    requests = (ack.requests || []).filter((r) => r && typeof r.number === "string" && /^https?:/.test(r.link));
     renderEarlier();
   }
 

@@ -49,6 +49,9 @@ export const PANEL_CSS = `
 .earlier details { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; margin-bottom: 6px; padding: 6px 8px; }
 .earlier .past { display: flex; flex-direction: column; gap: 6px; margin-top: 6px; }
 .earlier summary { cursor: pointer; font-size: 12.5px; color: #334155; }
+.requests ul { list-style: none; margin: 0 0 10px; padding: 0; font-size: 13px; }
+.requests li { padding: 3px 0; }
+.request-status { color: #475569; }
 .log { display: flex; flex-direction: column; gap: 8px; }
 .msg { max-width: 85%; display: flex; flex-direction: column; }
 .msg .who { font-size: 11.5px; color: #64748b; margin: 0 4px 2px; }

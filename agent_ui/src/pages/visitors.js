@@ -851,6 +851,17 @@ function renderProfile(data) {
   }
   body.appendChild(section("Events", events.length ? [eventList] : [el("p", { class: "empty", text: "No custom events." })]));
 
+  // Work orders (the screen pop): the visitor's requests, open ones first.
+  const orders = Array.isArray(data.work_orders) ? data.work_orders : [];
+  const orderList = el("ul", { class: "vv-orders" });
+  for (const o of orders) {
+    const a = el("a", { text: str(o.number) + " · " + str(o.subject) });
+    a.href = "/work-orders/" + encodeURIComponent(o.id);
+    orderList.appendChild(el("li", {}, [a, el("span", { class: "muted", text: " — " + str(o.status_label) })]));
+  }
+  body.appendChild(section("Work orders", orders.length ? [orderList]
+    : [el("p", { class: "empty", text: "No work orders." })]));
+
   const chats = Array.isArray(data.conversations) ? data.conversations : [];
   const chatList = el("div", { class: "vv-chats" });
   for (const c of chats) chatList.appendChild(conversationDetails(c));

@@ -1,0 +1,85 @@
+// Closing a chat of a department that classifies its contacts: a small dialog asks what the contact
+// was about (the work-order taxonomy). Recent choices come first (kept in this browser). Resolves to
+// the chosen category id, null for "no category" (when optional), or undefined when cancelled.
+import { el } from "./dom.js";
+
+const RECENT_KEY = "switchboard.recentCategories";
+const RECENT_MAX = 5;
+
+function recent() {
+  try {
+    const ids = JSON.parse(localStorage.getItem(RECENT_KEY) || "[]");
+    return Array.isArray(ids) ? ids.filter(Number.isInteger) : [];
+  } catch (_) {
+    return [];
+  }
+}
+
+function remember(id) {
+  try {
+    localStorage.setItem(RECENT_KEY, JSON.stringify([id, ...recent().filter((x) => x !== id)].slice(0, RECENT_MAX)));
+  } catch (_) {
+    /* private mode: nothing to remember */
+  }
+}
+
+/**
+ * @param {{classification: string, categories: {id: number, path: string}[]}} options
+ * @param {HTMLElement} opener
+ * @returns {Promise<number|null|undefined>}
+ */
+export function askCategory(options, opener) {
+  return new Promise((resolve) => {
+    const required = options.classification === "required";
+    const dialog = el("dialog", { class: "wo-dialog close-dialog", attrs: { "aria-labelledby": "close-dialog-title" } });
+    const selectId = "close-category";
+    const select = el("select", { attrs: { id: selectId, required: required ? "" : null } });
+    select.appendChild(el("option", { text: required ? "Choose…" : "(no category)", attrs: { value: "" } }));
+    const byId = new Map(options.categories.map((c) => [c.id, c]));
+    const recentOnes = recent().filter((id) => byId.has(id));
+    if (recentOnes.length) {
+      const group = el("optgroup", { attrs: { label: "Recent" } });
+      for (const id of recentOnes) group.appendChild(el("option", { text: byId.get(id).path, attrs: { value: String(id) } }));
+      select.appendChild(group);
+    }
+    const all = el("optgroup", { attrs: { label: "All categories" } });
+    for (const c of options.categories) all.appendChild(el("option", { text: c.path, attrs: { value: String(c.id) } }));
+    select.appendChild(all);
+    const error = el("p", { class: "wo-error", attrs: { role: "alert" } });
+    const confirm = el("button", { class: "btn btn-primary", text: "Close chat", attrs: { type: "submit" } });
+    const cancel = el("button", { class: "btn", text: "Cancel", attrs: { type: "button" } });
+    const form = el("form", {}, [
+      el("h2", { text: "What was this contact about?", attrs: { id: "close-dialog-title" } }),
+      el("div", { class: "wo-field" }, [el("label", { text: "Category", attrs: { for: selectId } }), select]),
+      el("p", { class: "wo-hint", text: required ? "This department asks for a category on every chat." : "Optional: it feeds the contact-category report." }),
+      error,
+      el("div", { class: "wo-actions" }, [cancel, confirm]),
+    ]);
+    dialog.appendChild(form);
+    document.body.appendChild(dialog);
+    let answer;
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected && !opener.disabled) opener.focus();
+      resolve(answer);
+    });
+    cancel.addEventListener("click", () => dialog.close());
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (!select.value) {
+        if (required) {
+          error.textContent = "Choose a category.";
+          select.focus();
+          return;
+        }
+        answer = null;
+      } else {
+        answer = Number(select.value);
+        remember(answer);
+      }
+      dialog.close();
+    });
+    dialog.showModal();
+    select.focus();
+  });
+}
