@@ -61,6 +61,10 @@ FIGURES = {
     "widget_weight.py": [
         rf"\| ratio widget ÷ baseline \| \| {NUMBER} \|",
     ],
+    "workorder_list.py": [
+        rf"\| default view \(open, most urgent first\) \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+        rf"\| team \+ in progress \+ overdue \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+    ],
     "chaos.py": [
         r"\| messages exchanged \| [\d,]+ \| lost 0 \| duplicated 0 \|",
         rf"\| reconnecting clients exchanging again, worst \| {NUMBER} \|",
@@ -206,3 +210,10 @@ def test_chaos():
     if not Path(shutil.which("nginx") or "/usr/sbin/nginx").exists():
         unavailable("nginx (Debian's package; `make services` installs it)")
     run_bench("chaos.py")
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_workorder_list():
+    needs_postgres()
+    run_bench("workorder_list.py")
