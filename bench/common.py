@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 from tests.support.redis_keys import delete_keys, own_prefix  # noqa: F401 (the scripts import delete_keys from here)
 
@@ -47,3 +50,41 @@ def sizes(args: argparse.Namespace, full: dict, quick: dict) -> argparse.Namespa
         if getattr(args, name, None) is None:
             setattr(args, name, value)
     return args
+
+
+# The PostgreSQL server the scripts make their scratch databases on (a database of it to connect to).
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def create_database(name: str) -> str:
+    """A scratch database migrated by `python -m app migrate`; returns its URL."""
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = database_url(name)
+    env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://", 1)}
+    migrate = subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
+                             text=True)
+    if migrate.returncode != 0:
+        await drop_database(name)
+        raise RuntimeError(f"`python -m app migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
+    return url
+
+
+async def drop_database(name: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -26,7 +26,6 @@ import math
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -37,9 +36,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_quick, scratch_database_name, sizes  # noqa: E402
+from bench.common import add_quick, create_database, drop_database, scratch_database_name, sizes  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FULL = {"scale": 1.0, "repeat": 5}
 QUICK = {"scale": 0.01, "repeat": 2}
 AGENTS = 40
@@ -47,34 +45,6 @@ DEPARTMENTS = ("Sales", "Support", "Billing", "Returns")
 # Relative chat volume per hour of the day (center time = UTC here).
 HOURLY = [1, 1, 1, 1, 1, 2, 3, 5, 8, 11, 13, 13, 12, 12, 13, 12, 10, 8, 6, 5, 4, 3, 2, 1]
 LAST_DAY = date(2026, 10, 31)  # the newest day of the history
-
-
-def _url(name: str) -> str:
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-async def create_database(name: str) -> str:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = _url(name)
-    env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://", 1)}
-    migrate = subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
-                             text=True)
-    if migrate.returncode != 0:
-        await drop_database(name)
-        raise RuntimeError(f"`python -m app migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
-    return url
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 class History:

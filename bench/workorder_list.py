@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,43 +33,14 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import add_quick, scratch_database_name, sizes  # noqa: E402
+from bench.common import add_quick, create_database, drop_database, scratch_database_name, sizes  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 FULL = {"orders": 1_000_000, "repeat": 7}
 QUICK = {"orders": 20_000, "repeat": 3}
 TEAMS = 20
 HANDLERS_PER_TEAM = 5
 PAGE = 50
 OPEN = ("new", "assigned", "in_progress", "waiting")
-
-
-def _url(name: str) -> str:
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-async def create_database(name: str) -> str:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = _url(name)
-    env = {**os.environ, "DATABASE_URL": url.replace("postgresql://", "postgres://", 1)}
-    migrate = subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, capture_output=True,
-                             text=True)
-    if migrate.returncode != 0:
-        await drop_database(name)
-        raise RuntimeError(f"`python -m app migrate` failed:\n{migrate.stdout}\n{migrate.stderr}")
-    return url
-
-
-async def drop_database(name: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
 
 
 async def fill(url: str, orders: int) -> None:
