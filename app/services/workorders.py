@@ -96,9 +96,9 @@ class OrderReach:
 async def reach(user: User) -> OrderReach:
     if user.role == "marketer" or not user.is_active:
         raise ServiceError("forbidden", "Work orders are for staff.")
+    if user.role == "admin":  # every order: their teams change nothing
+        return OrderReach(user.id, user.role, None, frozenset())
     teams = await work_setup.teams_of(user.id)
-    if user.role == "admin":
-        return OrderReach(user.id, user.role, None, teams)
     if user.role in ("agent", "supervisor"):
         sites = (await scope.reach(user)).sites
         return OrderReach(user.id, user.role, sites if sites is not None else None, teams)
@@ -197,7 +197,8 @@ def reply_address(order: WorkOrder) -> str:
 async def order_of_token(token: object) -> WorkOrder:
     """The order a customer's token opens; `not_found` for a forged, revoked or unknown one."""
     signer = runtime.current().signer
-    order_id = signer.order_token_id(token)
+    # Only ASCII can be a token (hmac.compare_digest raises TypeError on other text: a 500).
+    order_id = signer.order_token_id(token) if isinstance(token, str) and token.isascii() else None
     order = await WorkOrder.get_or_none(id=order_id) if order_id is not None else None
     if order is None or not signer.order_token_matches(str(token), order.id, order.link_secret):
         raise ServiceError("not_found", "This link is not valid.")
@@ -346,14 +347,17 @@ async def search(user: User, filters: Filters, *, limit: int = 50, offset: int =
         query = query.filter(Q(number__iexact=term) | Q(subject__icontains=term) | Q(customer_email__iexact=term)
                              | Q(customer_name__icontains=term))
     total = await query.count()
-    rows = await _ordered(query, offset, limit)
-    names = await _names(rows)
+    # One query for the page with the names it shows (team, handler, category and its parent).
+    rows = await _ordered(query.select_related("team", "handler", "category__parent"), offset, limit)
     now = utcnow()
-    paths = {c["id"]: c["path"] for c in await work_setup.categories()}
     out = []
     for o in rows:
+        names = {("team", o.team_id): o.team.name if o.team else None,
+                 ("user", o.handler_id): o.handler.display_name if o.handler else None}
         v = view(o, names, now)
-        v["category"] = paths.get(o.category_id)
+        category = o.category
+        v["category"] = None if category is None else (
+            f"{category.parent.name} › {category.name}" if category.parent is not None else category.name)
         out.append(v)
     return {"total": total, "orders": out}
 
@@ -409,7 +413,8 @@ async def _schedule_sla(order: WorkOrder, start: datetime | None = None) -> None
         moments.append(warn if order.escalation < 1 else order.due_at)
     if order.first_response_due_at is not None and order.first_responded_at is None:
         moments.append(order.first_response_due_at)
-    if not moments or order.escalation >= 2 and (order.first_responded_at or not order.first_response_due_at):
+    if not moments or order.escalation >= 2:
+        # Breached is the last step: a timer kept at a moment gone by would fire on every poll.
         await timers.cancel(SLA_TIMER, str(order.id))
         return
     delay = max(0.0, (min(moments) - utcnow()).total_seconds())
@@ -575,6 +580,8 @@ async def move(actor: User, order_id: object, status: object) -> WorkOrder:
     order = await get(actor, order_id)
     if not isinstance(status, str):
         raise _refuse("status", "A status is text.")
+    if status not in workflow.STATUSES and status != "reopened":
+        raise _refuse("status", f"Unknown status: {status[:40]!r}.")  # bad input, not a refused move
     try:
         workflow.check_move(order.status, status)
     except workflow.WorkflowError as exc:
@@ -923,7 +930,8 @@ async def resume_sla_timers() -> int:
     """At start-up: every open order's next SLA step and every pending callback is in the schedule
     (kept as it is where it already is). Returns how many orders were looked at."""
     count = 0
-    for order in await WorkOrder.filter(status__in=workflow.OPEN, escalation__lt=2, due_at__isnull=False):
+    pending = Q(due_at__isnull=False) | Q(first_response_due_at__isnull=False, first_responded_at__isnull=True)
+    for order in await WorkOrder.filter(pending, status__in=workflow.OPEN, escalation__lt=2):
         await _schedule_sla(order)
         count += 1
     for callback in await WorkOrderCallback.filter(done_at=None):

@@ -10,14 +10,13 @@ workflow does not allow), 413 (a file over 10 MB), 415 (a file that is not an im
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from app import runtime
+from app import jsonsafe, runtime
 from app.models import Site, User
 from app.services import ServiceError, scope, work_setup, workorders
 from app.web.admin.common import digits
@@ -28,6 +27,7 @@ from app.workorders import workflow
 _STATUS = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "csrf": 403, "not_found": 404,
            "invalid_state": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429, "busy": 503}
 MAX_JSON = 64 * 1024
+MAX_JSON_DEPTH = 20
 MAX_UPLOAD = 10 * 1024 * 1024 + 64 * 1024  # the file and the form around it
 PAGE_ROLES = ("agent", "supervisor", "admin", "handler")
 CUSTOMER_REPLIES_PER_HOUR = 30
@@ -57,13 +57,22 @@ async def _staff(request: Request, *, post: bool) -> tuple[User | None, JSONResp
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_JSON:
-        raise ServiceError("bad_request", "The request is too large.")
+    """The body as a JSON object: at most `MAX_JSON` bytes (read no further: `too_large`), nested
+    at most `MAX_JSON_DEPTH` deep, finite numbers only (app/jsonsafe.py)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_JSON):
+        raise ServiceError("too_large", f"The request is larger than {MAX_JSON // 1024} KiB.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_JSON:
+            raise ServiceError("too_large", f"The request is larger than {MAX_JSON // 1024} KiB.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        raise ServiceError("bad_request", "The body is not JSON.") from None
+        data = jsonsafe.loads(body or b"{}", max_depth=MAX_JSON_DEPTH)
+    except jsonsafe.UnsafeJSON as exc:
+        raise ServiceError("bad_request", f"The body is not JSON we take: {exc}") from None
     if not isinstance(data, dict):
         raise ServiceError("bad_request", "The body is a JSON object.")
     return data
