@@ -30,11 +30,13 @@ from app.models import (
 )
 from app.services.scope import Reach
 
-GROUPS = ("none", "department", "agent", "site")
+GROUPS = ("none", "department", "agent", "site", "team", "handler", "category")
+WORK_GROUPS = ("team", "handler", "category")  # the work-order SLA report's (app/reports/workorder_report.py)
 MAX_DAYS = 400
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
          "offer_expired", "wrap_up")
-REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations")
+REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations",
+           "work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
 
 
 class ReportError(ValueError):
@@ -518,6 +520,12 @@ async def grouped(query: Query) -> dict[str, Any]:
 
 
 async def run(name: str, query: Query) -> dict[str, Any]:
+    from app.reports import workorder_report
+
+    if name in workorder_report.REPORTS:
+        return await workorder_report.run(name, query)
+    if query.group in WORK_GROUPS:
+        raise ReportError("'group' team, handler and category are for the work-order SLA report.")
     if name == "summary" and query.group != "none":
         return await grouped(query)
     return await {"summary": summary, "traffic": traffic, "queues": queues, "agents": agents, "states": states,

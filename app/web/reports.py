@@ -106,7 +106,10 @@ async def report_api(request: Request) -> Response:
     thresholds = {d["id"]: d["sl_threshold_seconds"] for d in
                   await Department.filter(sl_threshold_seconds__isnull=False).values("id", "sl_threshold_seconds")}
     query = report.Query(**{**query.__dict__, "thresholds": thresholds, "reach": reach, "staff": staff})
-    result = await report.run(name, query)
+    try:
+        result = await report.run(name, query)
+    except report.ReportError as exc:
+        return JSONResponse({"error": {"code": "bad_request", "message": str(exc)}}, status_code=400)
     if fmt == "csv":
         filename = f"switchboard-{name}-{query.start.isoformat()}-{query.end.isoformat()}.csv"
         return Response(to_csv(result), media_type="text/csv; charset=utf-8",

@@ -18,9 +18,9 @@ the backlog from day to day — is computed here, so every rule is tested withou
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
 
 DAY_SECONDS = 86_400.0
 # The aging buckets: (key, label, lower bound in days (inclusive), upper bound in days (exclusive)).
@@ -36,7 +36,7 @@ AGING_EDGES: tuple[timedelta, ...] = tuple(timedelta(days=b[3]) for b in AGING_B
 MET, MISSED, PENDING = "met", "missed", "pending"
 
 
-def ratio(part: int | float, whole: int | float) -> float | None:
+def ratio(part: float, whole: float) -> float | None:
     """part / whole; None when there is nothing to divide by."""
     return part / whole if whole else None
 

@@ -47,7 +47,7 @@ async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_sit
     await expect(page).to_have_url(re.compile(r"slice=hour"))
 
     async with page.expect_download() as info:
-        await page.get_by_role("link", name="Download Queues as CSV").click()
+        await page.get_by_role("link", name="Download CSV: Queues", exact=True).click()
     download = await info.value
     assert download.suggested_filename.startswith("switchboard-queues-")
     text = open(await download.path(), encoding="utf-8").read()

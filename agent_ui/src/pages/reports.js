@@ -12,6 +12,8 @@ Chart.register(BarController, BarElement, LineController, LineElement, PointElem
   Tooltip, Legend);
 
 const TABLES = ["queues", "agents", "satisfaction", "missed", "states", "traffic", "invitations"];
+// The "Work orders" section: per day (with its aging table), SLA, callbacks, contact categories.
+const WORK = ["work_orders", "work_order_sla", "callbacks", "contact_categories"];
 const $ = (id) => document.getElementById(id);
 const form = $("filters");
 const status = $("rp-status");
@@ -77,14 +79,15 @@ function renderCharts(traffic) {
   ]);
 }
 
-function renderTable(name, result, q) {
+function renderTable(name, result, q, heading = "h2") {
   const id = "table-" + name;
   const csv = new URLSearchParams(q);
   csv.set("format", "csv");
+  // The accessible name begins with the visible text ("Download CSV"), then says which table.
   const link = el("a", { class: "btn btn-small", text: "Download CSV",
-    attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "", "aria-label": "Download " + result.title + " as CSV" } });
+    attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "", "aria-label": "Download CSV: " + result.title } });
   const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": id + "-h" } }, [
-    el("div", { class: "rp-table-head" }, [el("h2", { text: result.title, attrs: { id: id + "-h" } }), link]),
+    el("div", { class: "rp-table-head" }, [el(heading, { text: result.title, attrs: { id: id + "-h" } }), link]),
   ]);
   if (!result.rows.length) {
     section.appendChild(el("p", { class: "rp-empty", text: "Nothing in this period." }));
@@ -139,6 +142,26 @@ function renderTimeline(states) {
   return section;
 }
 
+/** Work orders created and resolved (bars) and open at the end of each day (line). */
+function renderWorkChart(daily) {
+  const days = daily.rows.filter((r) => r.day !== "Total");
+  chart("chart-work", "bar", days.map((r) => r.day), [
+    { label: "Created", data: days.map((r) => r.created), backgroundColor: "#2563eb" },
+    { label: "Resolved", data: days.map((r) => r.resolved), backgroundColor: "#16a34a" },
+    { type: "line", label: "Open at end of day", data: days.map((r) => r.backlog), borderColor: "#f59e0b",
+      backgroundColor: "#f59e0b" },
+  ], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
+}
+
+function renderWork(byName, q) {
+  renderWorkChart(byName.work_orders);
+  const box = $("work-tables");
+  clear(box);
+  box.appendChild(renderTable("work_orders", byName.work_orders, q, "h3"));
+  box.appendChild(renderTable("work_order_aging", byName.work_orders.aging, q, "h3"));
+  for (const name of WORK.slice(1)) box.appendChild(renderTable(name, byName[name], q, "h3"));
+}
+
 let generation = 0;
 async function load() {
   const mine = ++generation;
@@ -147,10 +170,11 @@ async function load() {
   status.textContent = "Loading…";
   errorBox.hidden = true;
   try {
-    const [summary, ...rest] = await Promise.all(["summary", ...TABLES].map((name) => fetchReport(name, q)));
+    const names = [...TABLES, ...WORK];
+    const [summary, ...rest] = await Promise.all(["summary", ...names].map((name) => fetchReport(name, q)));
     if (mine !== generation) return;
     renderTiles(summary);
-    const byName = Object.fromEntries(TABLES.map((name, i) => [name, rest[i]]));
+    const byName = Object.fromEntries(names.map((name, i) => [name, rest[i]]));
     renderCharts(byName.traffic);
     const tables = $("tables");
     clear(tables);
@@ -159,6 +183,7 @@ async function load() {
       if (name === "states") tables.appendChild(renderTimeline(byName.states));
       tables.appendChild(renderTable(name, byName[name], q));
     }
+    renderWork(byName, q);
     status.textContent = summary.headline.offered
       ? "Showing " + summary.window.from + " to " + summary.window.to + "."
       : "No chats between " + summary.window.from + " and " + summary.window.to + ".";
