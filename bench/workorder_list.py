@@ -73,8 +73,8 @@ async def fill(url: str, orders: int) -> None:
                      WHEN g % 4 = 1 THEN 'resolved' ELSE 'closed' END,
                 1 + (g % {TEAMS}), 2 + (g % {TEAMS * HANDLERS_PER_TEAM}),
                 now() - make_interval(mins => (g * 37 % 1051200)), now(),
-                CASE WHEN g % 5 = 0 THEN NULL ELSE now() - make_interval(mins => (g * 37 % 1051200)) + interval '4 hours' END,
-                CASE WHEN g % 5 = 0 THEN NULL ELSE now() - make_interval(mins => (g * 37 % 1051200)) + interval '2 days' END,
+                CASE WHEN g % 5 = 1 THEN NULL ELSE now() - make_interval(mins => (g * 37 % 1051200)) + interval '4 hours' END,
+                CASE WHEN g % 5 = 1 THEN NULL ELSE now() - make_interval(mins => (g * 37 % 1051200)) + interval '2 days' END,
                 CASE WHEN g % 4 = 0 THEN NULL ELSE now() - make_interval(mins => (g * 37 % 1051200)) + interval '1 day' END,
                 0, 0, 0, md5(g::text)
             FROM generate_series(1, $1) g""", orders)

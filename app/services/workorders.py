@@ -30,7 +30,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +391,9 @@ async def _apply_sla(order: WorkOrder, *, restart: bool = False) -> None:
     policy = await work_setup.policy_for(category, order.priority)
     schedule = await work_setup.schedule_of(order.team_id)
     start = utcnow() if restart else order.created_at
-    first = due = None
+    # Once answered, the first-response target is history (the reports judge the answer by it).
+    first = order.first_response_due_at if order.first_responded_at is not None else None
+    due = None
     if policy is not None:
         if policy.first_response_minutes and order.first_responded_at is None:
             first = sla.add_business_minutes(schedule, order.created_at, policy.first_response_minutes)
@@ -791,7 +793,7 @@ def _when(value: object, field: str) -> datetime:
         raise _refuse(field, "This is not a time.") from None
     if at.tzinfo is None:
         raise _refuse(field, "A time needs its time zone.")
-    return at
+    return at.astimezone(timezone.utc)  # stored in UTC like every other moment
 
 
 async def add_callback(actor: User, order_id: object, *, assignee_id: object, due_at: object,
