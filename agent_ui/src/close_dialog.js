@@ -48,7 +48,8 @@ export function askCategory(options, opener) {
     const error = el("p", { class: "wo-error", attrs: { role: "alert" } });
     const confirm = el("button", { class: "btn btn-primary", text: "Close chat", attrs: { type: "submit" } });
     const cancel = el("button", { class: "btn", text: "Cancel", attrs: { type: "button" } });
-    const form = el("form", {}, [
+    // novalidate: the browser's own check of `required` would stop the submit before "Choose a category."
+    const form = el("form", { attrs: { novalidate: true } }, [
       el("h2", { text: "What was this contact about?", attrs: { id: "close-dialog-title" } }),
       el("div", { class: "wo-field" }, [el("label", { text: "Category", attrs: { for: selectId } }), select]),
       el("p", { class: "wo-hint", text: required ? "This department asks for a category on every chat." : "Optional: it feeds the contact-category report." }),

@@ -13,6 +13,7 @@ from app.clock import iso, utcnow
 from app.models import ContactEvent, Conversation, Department, OfflineMessage, Site, User, Visitor, WorkOrder
 from app import bus
 from app.services import ServiceError, conversations, departments, scope, workorders
+from app.tracking import live
 
 STAFF_ROLES = ("agent", "supervisor", "admin")
 
@@ -63,6 +64,8 @@ async def leave_message(visitor: Visitor, *, email: str, body: str, name: str | 
     updates = {k: v for k, v in (("name", name), ("email", email)) if v and not getattr(visitor, k)}
     if updates:
         await Visitor.filter(id=visitor.id).update(**updates)
+        if "name" in updates:  # the Visitors view shows it at once, as after a chat's pre-chat name
+            await live.update(visitor.id, name=name)
     # A visitor who gave up waiting and left a message instead has abandoned the queue.
     waiting = await Conversation.filter(visitor_id=visitor.id, status="waiting").first()
     reason = "while_queued" if waiting is not None else await _closed_reason(visitor.site_id, department)
