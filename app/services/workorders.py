@@ -11,7 +11,8 @@ Who acts (`may`):
 - handle (start, wait for the customer, feedback, resolve): the handler, members of the order's
   team, supervisors and admins; a CSR outside the team is refused (`forbidden`).
 - dispatch / transfer: the same, and the order's creator while nobody handles it.
-- reply to the customer, close: the handlers and the creator.
+- reply to the customer, close: the handlers and the creator — and, for an order that came from a
+  chat or an offline note, any CSR who reads it (the contact center answers its own customers).
 - note, urge, reopen, watch, add a callback: whoever reads the order (an urge never by its own
   handler).
 
@@ -404,11 +405,21 @@ async def _apply_sla(order: WorkOrder, *, restart: bool = False) -> None:
     await _schedule_sla(order, start)
 
 
+async def _clock_start(order: WorkOrder) -> datetime:
+    """When the order's resolution clock started: its last reopening, else its creation."""
+    reopened = await WorkOrderEvent.filter(work_order_id=order.id, kind="reopened").order_by("-at", "-id") \
+        .limit(1).values_list("at", flat=True)
+    return reopened[0] if reopened else order.created_at
+
+
 async def _schedule_sla(order: WorkOrder, start: datetime | None = None) -> None:
-    """The next SLA step of an open order in the shared schedule (none when nothing is due)."""
+    """The next SLA step of an open order in the shared schedule (none when nothing is due).
+    `start`: when its resolution clock started (None: looked up, `_clock_start`)."""
     if not workflow.is_open(order.status):
         await timers.cancel(SLA_TIMER, str(order.id))
         return
+    if start is None and order.due_at is not None:
+        start = await _clock_start(order)
     moments = []
     if order.due_at is not None:
         warn = sla.warn_at(start or order.created_at, order.due_at)
@@ -805,6 +816,8 @@ async def add_callback(actor: User, order_id: object, *, assignee_id: object, du
     assignee = await User.get_or_none(id=assignee_id, is_active=True) if type(assignee_id) is int else None
     if assignee is None or assignee.role not in STAFF_ROLES:
         raise _refuse("assignee_id", "No such colleague.")
+    if not await _readable(assignee, order):
+        raise _refuse("assignee_id", f"{assignee.display_name} cannot see this order: pick someone of its site or team.")
     due = _when(due_at, "due_at")
     if due < utcnow() - timedelta(minutes=5):
         raise _refuse("due_at", "A callback is due in the future.")

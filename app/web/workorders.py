@@ -5,7 +5,8 @@ Every staff call needs a signed-in session; every POST the session's CSRF token 
 `X-CSRF-Token` header (or a `csrf_token` form field for uploads). Errors are
 `{"ok": false, "error": {"code", "message", "field"}}` with 400 (bad input), 401, 403 (CSRF, a
 role or team that may not act), 404 (an id that does not exist or may not be read), 409 (a move the
-workflow does not allow), 413 (a file over 10 MB), 415 (a file that is not an image or a PDF).
+workflow does not allow), 413 (a file over 10 MB, a JSON body over 64 KiB), 415 (a file that is not an
+image or a PDF).
 """
 
 from __future__ import annotations

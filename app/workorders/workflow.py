@@ -38,7 +38,9 @@ def check_move(current: str, target: str) -> None:
         raise WorkflowError(f"Unknown status: {target!r}.")
     if target not in ALLOWED.get(current, frozenset()):
         what = "reopened" if target == "reopened" else f"moved to {LABELS.get(target, target)}"
-        raise WorkflowError(f"A {LABELS.get(current, current).lower()} order cannot be {what}.")
+        label = LABELS.get(current, current).lower()
+        article = "An" if label[:1] in "aeiou" else "A"
+        raise WorkflowError(f"{article} {label} order cannot be {what}.")
 
 
 def reopened_status(has_handler_or_team: bool) -> str:
