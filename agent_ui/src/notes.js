@@ -54,7 +54,8 @@ export function initNotes({ socket, request, showError }) {
         ]),
         el("div", { class: "note-meta", text: n.email + (n.department_name ? " · " + n.department_name : "") }),
         el("p", { class: "note-body", text: n.body }),
-        el("div", { class: "note-actions" }, [orderLink(n), reply, done]),
+        // Answered in the order's thread (tracked, mailed from the center) when there is one.
+        el("div", { class: "note-actions" }, [orderLink(n) || reply, done]),
       ]));
     }
   }
@@ -70,4 +71,8 @@ export function initNotes({ socket, request, showError }) {
 
   socket.on("connect", read);
   socket.on("offline_messages.changed", read);
+  // A note's order resolved, closed or reopened on its own page leaves or rejoins the list.
+  socket.on("work_orders.changed", (e) => {
+    if (e && (e.kind === "status" || e.kind === "reopened")) read();
+  });
 }

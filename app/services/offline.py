@@ -2,12 +2,16 @@
 
 A queue is open when it is within its business hours (if it has any) and at least one CSR who
 serves it is Available. Otherwise the widget offers a form; the message is stored, listed in
-the console for CSRs to follow up by e-mail, and marked done there.
+the console for CSRs to follow up, and marked done there. Each note is also a work order (source
+"offline note"): answered from the order's thread; marking the note done resolves the order, and an
+order resolved or closed on its own page takes the note off the list.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from tortoise.expressions import Subquery
 
 from app.clock import iso, utcnow
 from app.models import ContactEvent, Conversation, Department, OfflineMessage, Site, User, Visitor, WorkOrder
@@ -104,7 +108,10 @@ async def open_messages(user: User) -> list[dict[str, Any]]:
     if not reach.messages:
         return []
     names = {d["id"]: d["name"] for d in await Department.all().values("id", "name")}
-    query = OfflineMessage.filter(handled_at=None)
+    # A note is its work order: one resolved or closed on the order's page is no longer open here.
+    settled = WorkOrder.filter(offline_message_id__isnull=False, status__in=("resolved", "closed")) \
+        .values_list("offline_message_id", flat=True)
+    query = OfflineMessage.filter(handled_at=None).exclude(id__in=Subquery(settled))
     mine = scope.queue_filter(reach)
     if mine is not None:
         query = query.filter(mine)
@@ -122,4 +129,6 @@ async def mark_done(user: User, message_id: int) -> None:
                                                                                    handled_by_id=user.id)
     if not updated:
         raise ServiceError("invalid_state", "Someone has handled this message already.")
+    # Followed up: its work order is resolved too (the customer is told), so the two never disagree.
+    await workorders.settle_note_order(user, message.id)
     await bus.to_staff_room("offline_messages.changed", {"reason": "done"})

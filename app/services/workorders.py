@@ -539,6 +539,19 @@ async def from_conversation_draft(user: User, conversation_id: object) -> dict[s
             "description": summary}
 
 
+async def settle_note_order(actor: User, offline_message_id: int) -> None:
+    """A CSR marked the note done (its queue is theirs: checked by the caller): its order, while
+    still open, is resolved by them."""
+    order = await WorkOrder.get_or_none(offline_message_id=offline_message_id)
+    if order is None or not workflow.is_open(order.status):
+        return
+    previous = order.status
+    await _save(order, status="resolved", resolved_at=utcnow())
+    await _event(order, "status", actor, previous=previous, status="resolved", via="note_done")
+    await _mail_customer(order, "resolved")
+    await _schedule_sla(order)
+
+
 async def from_offline_note(note: OfflineMessage) -> WorkOrder:
     """A note a visitor left through the offline form becomes a work order (source "offline note")."""
     subject = note.body.strip().splitlines()[0][:80] if note.body.strip() else "Message from the website"

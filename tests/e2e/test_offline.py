@@ -10,6 +10,7 @@ from playwright.async_api import expect
 
 from tests.e2e.helpers import launcher, set_status, sign_in, widget
 from tests.support.clients import new_id
+from tests.support.db import fetch
 from tests.support.server import cli
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -46,10 +47,15 @@ async def test_a_visitor_leaves_a_note_and_a_csr_follows_it_up(demo, demo_site_k
 
     note = csr.get_by_role("listitem", name="Note from camper@example.org")
     await expect(note).to_contain_text("My stove <b>leaks</b> gas at the valve")
-    await expect(note.get_by_role("link", name="Reply to camper@example.org by e-mail")).to_have_attribute(
-        "href", "mailto:camper@example.org")
+    # The note is a work order: answered from its thread, not by a mail outside it.
+    order = note.get_by_role("link", name=re.compile(r"^Open WO-\d{4}-\d{6}$"))
+    await expect(order).to_have_attribute("href", re.compile(r"^/work-orders/\d+$"))
+    number = (await order.text_content()).removeprefix("Open ")
     await note.get_by_role("button", name=re.compile("^Mark the note from")).click()
     await expect(note).to_have_count(0)
+    # Done: the order is resolved too, and the customer is told.
+    rows = await fetch(demo, "SELECT status, source, customer_email FROM work_order WHERE number = ?", number)
+    assert rows == [{"status": "resolved", "source": "offline_note", "customer_email": "camper@example.org"}]
     assert csr_errors.errors == [] and visitor_errors.errors == []
     await set_status(csr, "Offline")
 

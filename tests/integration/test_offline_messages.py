@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 
 from tests.support import clients
 from tests.support.clients import new_id
+from tests.integration.test_work_orders_api import staff
+from tests.support.db import fetch
 from tests.support.server import cli
 
 
@@ -120,4 +122,42 @@ async def test_a_waiting_visitor_who_leaves_a_message_has_abandoned_the_queue(de
         closed = await visitor.rec.wait_for("conversation", lambda c: c["id"] == cid and c["status"] == "closed")
         assert closed["closed_at"]
     finally:
+        await visitor.disconnect()
+
+
+async def test_a_note_is_a_work_order_and_settling_one_settles_the_other(deployment):
+    """Each note left is a work order (source "offline note"): marking the note done resolves the
+    order, and an order resolved on its own page takes its note off the list."""
+    tag = new_id()[:6]
+    member = f"noa-{tag}@example.com"
+    deployment.create_user(member, "supervisor", f"Noa {tag}")
+    desk = department(deployment, f"Notes {tag}", member)
+    noa = await clients.agent(deployment.servers[0].url, member, deployment.password)
+    visitor = await clients.visitor(deployment.servers[-1].url, deployment.site_key, deployment.origin)
+    try:
+        first = await visitor.call("leave_message", {"email": f"ida-{tag}@example.org", "body": "Where is my order?",
+                                                     "department_id": desk})
+        second = await visitor.call("leave_message", {"email": f"ida-{tag}@example.org", "body": "Still waiting.",
+                                                      "department_id": desk})
+        assert first["ok"] and second["ok"]
+        notes = {m["id"]: m for m in (await noa.call("offline_messages", {}))["messages"]}
+        orders = {i: notes[i]["work_order"] for i in (first["id"], second["id"])}
+        assert all(o and o["number"].startswith("WO-") for o in orders.values())
+
+        # Done on the note: its order is resolved (and the customer told).
+        assert (await noa.call("message_done", {"id": first["id"]}))["ok"]
+        async with staff(deployment, member) as web:
+            order = await web.order(orders[first["id"]]["id"])
+            assert (order["status"], order["source"]) == ("resolved", "offline_note")
+            # Resolved on the order's page: the note leaves the list.
+            moved = await web.post(f"/api/work-orders/{orders[second['id']]['id']}/status", {"status": "resolved"})
+            assert moved.status_code == 200, moved.text
+        listed = {m["id"] for m in (await noa.call("offline_messages", {}))["messages"]}
+        assert first["id"] not in listed and second["id"] not in listed
+        mails = await fetch(deployment, "SELECT purpose FROM outgoing_mail WHERE work_order_id = ?",
+                            orders[first["id"]]["id"])
+        assert sorted(m["purpose"] for m in mails) == ["created", "resolved"]
+    finally:
+        await clients.sign_off(noa)
+        await noa.disconnect()
         await visitor.disconnect()
