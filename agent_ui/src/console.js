@@ -1376,7 +1376,8 @@ function workOrdersNode(chat) {
     const visitorId = chat.conv.visitor_id;
     visitorOrders(visitorId).then((orders) => {
       chat.orders = orders === null ? "error" : orders;
-      if (state.chats.has(chat.id) && chat.id === state.selectedId) renderVisitor();
+      // Only this section is redrawn: the rest of the sidebar (an expanded past chat) stays as it is.
+      if (section.isConnected) section.replaceWith(workOrdersNode(chat));
     });
   }
   if (chat.orders === null) {

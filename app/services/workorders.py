@@ -829,12 +829,13 @@ async def add_callback(actor: User, order_id: object, *, assignee_id: object, du
     assignee = await User.get_or_none(id=assignee_id, is_active=True) if type(assignee_id) is int else None
     if assignee is None or assignee.role not in STAFF_ROLES:
         raise _refuse("assignee_id", "No such colleague.")
-    if not await _readable(assignee, order):
-        raise _refuse("assignee_id", f"{assignee.display_name} cannot see this order: pick someone of its site or team.")
     due = _when(due_at, "due_at")
     if due < utcnow() - timedelta(minutes=5):
         raise _refuse("due_at", "A callback is due in the future.")
     text = _text(note, "note", "Note", most=500, required=False)
+    if not await _readable(assignee, order):  # they must be able to open it to call back: they watch it
+        await order.watchers.add(assignee)
+        await _event(order, "watcher_added", actor, user_id=assignee.id)
     callback = await WorkOrderCallback.create(work_order_id=order.id, assignee_id=assignee.id, due_at=due, note=text,
                                               created_by_id=actor.id, created_at=utcnow())
     await _event(order, "callback_added", actor, callback_id=callback.id, assignee_id=assignee.id, due_at=iso(due))

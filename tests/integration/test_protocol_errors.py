@@ -74,7 +74,7 @@ async def test_bad_messages_are_refused_and_nothing_is_stored(visitor, payload, 
     ack = await visitor.call("message", payload)
     assert code(ack) == expected, ack
     history = await visitor.call("history", {})
-    assert history == {"ok": True, "conversations": []}
+    assert history == {"ok": True, "conversations": [], "requests": []}
     # The connection is still usable.
     ok = await visitor.call("message", {"client_id": new_id(), "body": "x" * 5000})
     assert ok["ok"] and ok["seq"] == 1

@@ -193,7 +193,7 @@ async def test_a_csr_of_another_site_neither_reads_nor_acts(floor):
         path = f"/api/work-orders/{order['id']}"
         file = (await boss.upload(order["id"], "a.png", PNG)).json()["attachment_id"]
         assert (await boss.post(f"{path}/status", {"status": "resolved"})).status_code == 200
-        made = await boss.post(f"{path}/callbacks", {"assignee_id": d.users[bea]["id"],
+        made = await boss.post(f"{path}/callbacks", {"assignee_id": d.users[dee]["id"],
                                                      "due_at": "2031-01-01T10:00:00+00:00"})
         callback = made.json()["callback_id"]
         assert (await boss.post(f"{path}/status", {"status": "reopened"})).status_code == 200
@@ -574,3 +574,26 @@ async def test_bad_input_on_every_post_endpoint_gets_a_clear_error_and_stores_no
         for x, status in ((order, "assigned"), (fresh, "new"), (resolved, "resolved")):
             got = await boss.order(x["id"])
             assert (got["status"], got["urge_count"], got["watchers"]) == (status, 0, [])
+
+
+async def test_a_callback_for_someone_outside_the_order_lets_them_open_it(floor):
+    """A callback's assignee must open the order to call back: one who could not read it becomes a
+    watcher (and reads it); nobody else gains anything."""
+    d, t = floor, tag()
+    other = second_site(d, t)
+    bea = await person(d, t, "Bea")
+    department(d, other["key"], f"Far desk {t}", bea)
+    async with staff(d, "boss@example.com") as boss:
+        order = await boss.create(site_id=await site_id(d), subject=f"Call back {t}", customer_email=f"c-{t}@example.org")
+        path = f"/api/work-orders/{order['id']}"
+        async with staff(d, bea, 1) as bea_web:
+            assert (await bea_web.get(path)).status_code == 404
+            assert (await boss.post(f"{path}/status", {"status": "resolved"})).status_code == 200
+            made = await boss.post(f"{path}/callbacks", {"assignee_id": d.users[bea]["id"],
+                                                         "due_at": "2031-01-01T10:00:00+00:00"})
+            assert made.status_code == 201, made.text
+            detail = await bea_web.order(order["id"])
+            assert [w["id"] for w in detail["watchers"]] == [d.users[bea]["id"]]
+            recorded = await bea_web.post(f"/api/work-orders/callbacks/{made.json()['callback_id']}",
+                                          {"outcome": "reached"})
+            assert recorded.status_code == 200, recorded.text
