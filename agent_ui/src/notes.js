@@ -71,8 +71,5 @@ export function initNotes({ socket, request, showError }) {
 
   socket.on("connect", read);
   socket.on("offline_messages.changed", read);
-  // A note's order resolved, closed or reopened on its own page leaves or rejoins the list.
-  socket.on("work_orders.changed", (e) => {
-    if (e && (e.kind === "status" || e.kind === "reopened")) read();
-  });
+  // A note's order resolved, closed or reopened on its own page: `offline_messages.changed`.
 }

@@ -1,6 +1,8 @@
 """Work orders: every state change of an order, once. Each writes the order, appends to its event
-log (`WorkOrderEvent`), mails the customer when they are to hear of it, and hints consoles
-(`work_orders.changed`) — persist first, then emit.
+log (`WorkOrderEvent`), mails the customer when they are to hear of it and notifies the staff it
+concerns (`work_order.notice` to their own rooms) — persist first, then emit. An offline note's
+order that is settled or reopened hints the consoles' notes lists (`offline_messages.changed`, no
+content, like the notes themselves).
 
 Who reads an order (`reach`): admins every one; supervisors and CSRs the orders of the sites they
 serve (app/services/scope.py); everyone the orders of their handling teams and those they created,
@@ -158,7 +160,8 @@ async def _event(order: WorkOrder, kind: str, actor: User | None, **data: Any) -
     event = await WorkOrderEvent.create(work_order_id=order.id, kind=kind, actor_id=actor.id if actor else None,
                                         team_id=order.team_id, handler_id=order.handler_id,
                                         category_id=order.category_id, at=utcnow(), data=data)
-    await bus.to_staff_room("work_orders.changed", {"id": order.id, "kind": kind})
+    if order.source == "offline_note" and kind in ("status", "reopened"):
+        await bus.to_staff_room("offline_messages.changed", {"reason": "order"})
     return event
 
 
@@ -391,7 +394,7 @@ async def _apply_sla(order: WorkOrder, *, restart: bool = False) -> None:
     category = await WorkCategory.get_or_none(id=order.category_id) if order.category_id else None
     policy = await work_setup.policy_for(category, order.priority)
     schedule = await work_setup.schedule_of(order.team_id)
-    start = utcnow() if restart else order.created_at
+    start = utcnow() if restart else await _clock_start(order)  # a reopened order's clock: from then
     # Once answered, the first-response target is history (the reports judge the answer by it).
     first = order.first_response_due_at if order.first_responded_at is not None else None
     due = None
@@ -412,6 +415,14 @@ async def _clock_start(order: WorkOrder) -> datetime:
     return reopened[0] if reopened else order.created_at
 
 
+def _awaits_first_response(order: WorkOrder) -> bool:
+    """Whether the first-response target still runs: set, unanswered, and the order never reopened
+    (a reopened order is judged by its new resolution target; a first response missed before the
+    reopening was escalated then and stays missed in the reports)."""
+    return order.first_response_due_at is not None and order.first_responded_at is None \
+        and order.reopen_count == 0
+
+
 async def _schedule_sla(order: WorkOrder, start: datetime | None = None) -> None:
     """The next SLA step of an open order in the shared schedule (none when nothing is due).
     `start`: when its resolution clock started (None: looked up, `_clock_start`)."""
@@ -424,7 +435,7 @@ async def _schedule_sla(order: WorkOrder, start: datetime | None = None) -> None
     if order.due_at is not None:
         warn = sla.warn_at(start or order.created_at, order.due_at)
         moments.append(warn if order.escalation < 1 else order.due_at)
-    if order.first_response_due_at is not None and order.first_responded_at is None:
+    if _awaits_first_response(order):
         moments.append(order.first_response_due_at)
     if not moments or order.escalation >= 2:
         # Breached is the last step: a timer kept at a moment gone by would fire on every poll.
@@ -932,8 +943,7 @@ async def sla_timer(subject: str, payload: dict) -> None:
     breached = []
     if order.due_at is not None and order.due_at <= now:
         breached.append("resolution")
-    if order.first_response_due_at is not None and order.first_responded_at is None \
-            and order.first_response_due_at <= now:
+    if _awaits_first_response(order) and order.first_response_due_at <= now:
         breached.append("first_response")
     level = 2 if breached else (1 if order.due_at is not None and sla.warn_at(start, order.due_at) <= now else 0)
     if level > order.escalation and await WorkOrder.filter(id=order.id, escalation__lt=level).update(escalation=level):

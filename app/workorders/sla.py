@@ -20,6 +20,7 @@ from app.routing.hours import Schedule
 WARN_FRACTION = 0.8
 _DAY = 24 * 60
 _MAX_DAYS = 3660  # an SLA never looks further than ten years for open time
+_UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True)
@@ -60,26 +61,30 @@ def _open_spans(schedule: Schedule, day: date) -> list[tuple[int, int]]:
     return sorted((start, end) for weekday, start, end in schedule.hours.spans if weekday == day.weekday())
 
 
+def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
+    """The UTC moment of a local date's `minute` (wall clock: a DST day has 23 or 25 real hours)."""
+    return (datetime.combine(day, time(0), tzinfo=zone) + timedelta(minutes=minute)).astimezone(_UTC)
+
+
 def add_business_minutes(schedule: Schedule, start: datetime, minutes: int) -> datetime:
-    """`minutes` of the schedule's open time after `start` (an aware datetime); the result is UTC."""
+    """`minutes` of the schedule's open time after `start` (an aware datetime); the result is UTC.
+    Open time is real elapsed time: a span across a DST change counts the hours that really pass."""
     if schedule.hours is None and not schedule.holidays:
         return start + timedelta(minutes=minutes)
     zone = ZoneInfo(schedule.time_zone)
-    local = start.astimezone(zone)
-    left = float(minutes)
-    day = local.date()
-    from_minute = local.hour * 60 + local.minute + local.second / 60
+    start = start.astimezone(_UTC)
+    left = timedelta(minutes=minutes)
+    day = start.astimezone(zone).date()
     for _ in range(_MAX_DAYS):
         for span_start, span_end in _open_spans(schedule, day):
-            begin = max(span_start, from_minute)
-            if begin >= span_end:
+            begin = max(_instant(day, span_start, zone), start)
+            end = _instant(day, span_end, zone)
+            if begin >= end:
                 continue
-            if begin + left <= span_end:
-                at = datetime.combine(day, time(0), tzinfo=zone) + timedelta(minutes=begin + left)
-                return at.astimezone(ZoneInfo("UTC"))
-            left -= span_end - begin
+            if begin + left <= end:
+                return begin + left
+            left -= end - begin
         day += timedelta(days=1)
-        from_minute = 0
     return start + timedelta(minutes=minutes)  # a schedule with (almost) no open time: wall clock
 
 

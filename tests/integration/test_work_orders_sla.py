@@ -236,6 +236,38 @@ async def test_a_reopened_orders_clock_runs_from_its_reopening(floor):
         assert await escalation(d, oid) == 0 and await sla_events(d, oid) == []
 
 
+async def test_a_first_response_missed_before_a_reopening_is_not_escalated_again(floor):
+    d, t = floor.d, tag()
+    slow = await new_category(d, f"Slow {t}")
+    await new_policy(d, slow, None, 60, 600)
+    async with staff(d, "boss@example.com", url=floor.urls[-1]) as boss:
+        order = await boss.create(site_id=await site_id(d), subject=f"Unanswered {t}", category_id=slow,
+                                  handler_id=d.users["boss@example.com"]["id"])
+        oid, path = order["id"], f"/api/work-orders/{order['id']}"
+        # Nobody answered within the hour: the first response is breached and escalated, once.
+        await update_order(d, oid, created_at=utcnow() - timedelta(hours=2))
+        assert (await boss.post(path, {"priority": "high"})).status_code == 200  # has the server look again
+        await until(lambda: _escalated(d, oid), "the missed first response to escalate")
+        assert await sla_events(d, oid) == [("escalated", 2, ["first_response"])]
+        # Settled without a reply, then the customer comes back: the order runs on its new
+        # resolution target only; the old miss is not escalated a second time.
+        assert (await boss.post(f"{path}/status", {"status": "resolved"})).status_code == 200
+        reopened = (await boss.post(f"{path}/status", {"status": "reopened"})).json()["order"]
+        assert reopened["escalation"] == 0
+        due = datetime.fromisoformat(reopened["due_at"])
+        assert timedelta(minutes=599) < due - utcnow() <= timedelta(minutes=600)
+        warn = due - timedelta(minutes=120)  # 80 % of the ten hours from the reopening
+        assert abs(await floor.due(oid) - warn) < timedelta(seconds=5)
+        assert (await boss.post(path, {"priority": "urgent"})).status_code == 200
+        assert abs(await floor.due(oid) - warn) < timedelta(seconds=5)
+        assert await escalation(d, oid) == 0
+        assert await sla_events(d, oid) == [("escalated", 2, ["first_response"])]
+
+
+async def _escalated(d: Deployment, order_id: int) -> bool:
+    return await escalation(d, order_id) == 2
+
+
 # -- a restart -------------------------------------------------------------------------------------
 
 async def test_a_restart_loses_no_sla_step():

@@ -135,6 +135,26 @@ def test_office_hours_across_the_autumn_dst_change():
     assert due == utc(2026, 10, 26, 9, 0)  # Monday 10:00 CET
 
 
+def test_open_around_the_clock_counts_real_hours_across_dst_changes():
+    # Every day 00:00-24:00 in Berlin: on 2026-03-29 the day has 23 real hours, on 2026-10-25 25.
+    always = schedule("mon-sun 00:00-24:00", "Europe/Berlin", [])
+    spring = berlin(2026, 3, 28, 12)  # Saturday 12:00 CET = 11:00 UTC
+    assert sla.add_business_minutes(always, spring, 24 * 60) == utc(2026, 3, 29, 11, 0)
+    assert sla.add_business_minutes(always, spring, 48 * 60) == utc(2026, 3, 30, 11, 0)  # 48 real hours
+    autumn = berlin(2026, 10, 24, 12)  # Saturday 12:00 CEST = 10:00 UTC
+    assert sla.add_business_minutes(always, autumn, 24 * 60) == utc(2026, 10, 25, 10, 0)
+    assert sla.add_business_minutes(always, autumn, 30 * 60) == utc(2026, 10, 25, 16, 0)
+
+
+def test_a_span_holding_the_dst_change_is_as_long_as_the_time_that_passes():
+    # Sunday 2026-03-29 01:00-05:00 Berlin is three real hours (02:00 CET jumps to 03:00 CEST).
+    night = schedule("sun 01:00-05:00", "Europe/Berlin", [])
+    start = berlin(2026, 3, 29, 1)  # 00:00 UTC
+    assert sla.add_business_minutes(night, start, 180) == utc(2026, 3, 29, 3, 0)  # 05:00 CEST
+    # A fourth hour is the next Sunday's first.
+    assert sla.add_business_minutes(night, start, 240) == utc(2026, 4, 4, 23, 0) + timedelta(hours=1)
+
+
 def test_a_holiday_closed_all_day_counts_nothing():
     holidays = [{"date": "2026-12-25", "hours": None}]  # a Friday
     office = schedule(OFFICE, "Europe/Berlin", holidays)
