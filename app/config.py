@@ -32,6 +32,7 @@
 | MAIL_FROM | Switchboard <support@localhost> | the From of every mail the product sends |
 | MAIL_REPLY_DOMAIN | the domain of MAIL_FROM | the domain of per-order reply addresses (reply+TOKEN@domain) |
 | ATTACHMENTS_DIR | DATA_DIR/attachments | where work-order attachments are stored (shared by every worker); served only to staff who read the order and to the customer's link |
+| KB_STALE_DAYS | 180 | a knowledge-base article not reviewed for this many days is flagged stale |
 | MAIL_RETRY_SECONDS | 30 | a mail SMTP did not take is tried again after this long, doubling each time (5 attempts) |
 | INBOUND_SMTP_PORT | unset | where this worker receives customers' replies by SMTP; unset: no receiver |
 | INBOUND_SMTP_HOST | 127.0.0.1 | the interface the receiver listens on |
@@ -142,6 +143,8 @@ class Settings:
     # Where work-order attachments are kept (ATTACHMENTS_DIR; default DATA_DIR/attachments). With
     # several workers on several hosts it must be a shared directory.
     attachments_dir: str | None = None
+    # A knowledge-base article not reviewed for this many days is flagged stale (KB_STALE_DAYS).
+    kb_stale_days: int = 180
     extra: dict = field(default_factory=dict)
 
     @property
@@ -265,4 +268,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         inbound_smtp_host=(env.get("INBOUND_SMTP_HOST") or "127.0.0.1").strip(),
         inbound_smtp_port=_port("INBOUND_SMTP_PORT", env.get("INBOUND_SMTP_PORT")),
         attachments_dir=(env.get("ATTACHMENTS_DIR") or "").strip() or None,
+        kb_stale_days=int(_positive_float("KB_STALE_DAYS", env.get("KB_STALE_DAYS"), 180.0)),
     )

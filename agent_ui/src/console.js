@@ -11,6 +11,9 @@ import { Outbox } from "./outbox.js";
 import { playChime, unlockAudioOnGesture } from "./chime.js";
 import { initQueue } from "./queue.js";
 import { initNotes } from "./notes.js";
+import { consoleApi } from "./extensions.js";
+import { initKnowledgePanel } from "./knowledge_panel.js";
+import { initCanned } from "./canned.js";
 import {
   el,
   clear,
@@ -131,6 +134,10 @@ const socket = connect(meta("switchboard-socket-token"));
 const request = (event, payload, timeoutMs) => rawRequest(socket, event, payload, timeoutMs);
 initQueue({ socket, request, showError: (e) => showError(e), toast: (t) => toast(t), chime: () => playChime() });
 initNotes({ socket, request, showError: (e) => showError(e) });
+consoleApi.reply = dom.reply;
+consoleApi.current = () => chatSummary(selectedChat());
+initKnowledgePanel({ api: consoleApi, showError: (e) => showError(e), toast: (t, o) => toast(t, o) });
+initCanned({ api: consoleApi, showError: (e) => showError(e), toast: (t, o) => toast(t, o) });
 
 let awaitingStatus = false;
 // python-socketio emits `status` from its connect handler, i.e. before the CONNECT
@@ -283,6 +290,7 @@ socket.on("message", (msg) => {
   checkGap(chat);
   renderList();
   if (chat.id === state.selectedId) renderConversation();
+  if (added.length) consoleApi.emit("message", chatSummary(chat), msg);
 });
 
 socket.on("typing", (payload) => {
@@ -429,6 +437,7 @@ async function openChat(chat) {
     renderVisitor();
   }
   renderList();
+  consoleApi.emit("loaded", chatSummary(chat));
 }
 
 async function syncChat(chat) {
@@ -843,6 +852,28 @@ function selectChat(id) {
   renderList();
   renderConversation({ scrollToEnd: changed });
   renderVisitor();
+  if (changed) consoleApi.emit("select", chatSummary(chat));
+}
+
+// What the console's extensions (knowledge panel, canned responses) know of a chat.
+function chatSummary(chat) {
+  if (!chat) return null;
+  let lastVisitorMessage = null;
+  if (chat.loaded) {
+    let best = null;
+    for (const m of chat.messages.values()) if (m.sender === "visitor" && (!best || m.seq > best.seq)) best = m;
+    lastVisitorMessage = best && typeof best.body === "string" ? best.body : null;
+  } else if (chat.conv.last_message && chat.conv.last_message.sender === "visitor") {
+    lastVisitorMessage = chat.conv.last_message.body;
+  }
+  return {
+    id: chat.id,
+    visitorId: chat.conv.visitor_id,
+    visitorName: visitorName(chat),
+    canReply: canReply(chat),
+    loaded: !!chat.loaded,
+    lastVisitorMessage,
+  };
 }
 
 function moveSelection(delta) {
@@ -1355,6 +1386,14 @@ function renderVisitor() {
   );
 
   body.appendChild(workOrdersNode(chat));
+  for (const section of consoleApi.visitorSections) {
+    try {
+      const node = section(chatSummary(chat));
+      if (node) body.appendChild(node);
+    } catch (err) {
+      console.error(err);
+    }
+  }
 
   body.appendChild(el("h3", { class: "section-title", text: "Previous conversations" }));
   const past = chat.past || [];

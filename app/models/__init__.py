@@ -3,6 +3,9 @@
 from app.models.chat import (
     AuditEvent, ContactEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant,
 )
+from app.models.knowledge import (
+    Article, ArticleCategory, ArticleImage, ArticleVersion, CannedResponse, KnowledgeEvent,
+)
 from app.models.invitations import Invitation, InvitationEvent, InvitationRule
 from app.models.org import AgentStatusEvent, AwayReason, Department, DeploymentIdentity, PasswordToken, Shift, Site, StaffSession, User
 from app.models.visitors import PageView, TrackEvent, Visit, Visitor
@@ -12,6 +15,12 @@ from app.models.workorders import (
 )
 
 __all__ = [
+    "Article",
+    "ArticleCategory",
+    "ArticleImage",
+    "ArticleVersion",
+    "CannedResponse",
+    "KnowledgeEvent",
     "AgentStatusEvent",
     "AwayReason",
     "AuditEvent",

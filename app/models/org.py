@@ -103,6 +103,8 @@ class User(Model):
     last_assigned_at = fields.DatetimeField(null=True)  # round robin takes turns by it
     missed_offers = fields.IntField(default=0, db_default=0)  # in a row; an accepted offer resets it
     skills = fields.JSONField(default=dict, db_default={})  # {"<department id>": level}, for the skills strategy
+    # Writes and publishes knowledge-base articles (admins always may; docs/admin.md "Knowledge base").
+    knowledge_editor = fields.BooleanField(default=False, db_default=False)
     departments = fields.ManyToManyField("models.Department", related_name="users", through="user_department")
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -29,6 +29,9 @@ from app.realtime.visitor import VisitorNamespace
 from app.services import deployment, listeners, mail, routing, timers, tracking, workorders
 from app.tracking import live as live_visitors
 from app.web import admin, admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
+from app.web import canned as canned_web
+from app.web import knowledge as knowledge_web
+from app.web import knowledge_console
 from app.web import workorders as workorders_web
 from app.web.security_headers import SecurityHeaders
 
@@ -223,6 +226,9 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         Route("/api/explorer/{name:str}", explorer.explorer_api),
         *admin.routes(),
         *workorders_web.ROUTES,
+        *knowledge_web.ROUTES,
+        *knowledge_console.ROUTES,
+        *canned_web.ROUTES,
         Route("/admin/invitation-rules", admin_rules.rules_page, methods=["GET"]),
         Route("/admin/invitation-rules", admin_rules.rules_submit, methods=["POST"]),
         Route("/staffing.csv", staffing.staffing_csv),

@@ -31,7 +31,8 @@ def _pure_modules() -> list[Path]:
     # app/routing/store.py is the storage adapter (memory | Redis) behind the RoutingStore protocol.
     routing = sorted(p for p in (APP / "routing").rglob("*.py") if p.name != "store.py")
     tracking = [APP / "tracking" / f"{name}.py" for name in ("referrer", "useragent", "geo", "rules")]
-    return kpi + routing + tracking
+    knowledge = sorted((APP / "knowledge").rglob("*.py"))
+    return kpi + routing + tracking + knowledge
 
 
 def _module_name(path: Path) -> str:

@@ -1,0 +1,1 @@
+"""The knowledge base's rules: text segmentation for search, Markdown rendering, canned-response variables."""
