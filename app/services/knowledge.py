@@ -307,6 +307,15 @@ async def delete(actor: User, article_id: object) -> None:
     _vocabulary.clear()
 
 
+def public_path(site_key: str, article: Article) -> str:
+    """Where a site's visitors read a published public article: its help center page."""
+    return f"/help/{site_key}/articles/{article.id}-{article.slug}"
+
+
+def public_url(site_key: str, article: Article) -> str:
+    return runtime.current().settings.public_url + public_path(site_key, article)
+
+
 def is_stale(article: Article) -> bool:
     days = runtime.current().settings.kb_stale_days
     reviewed = article.reviewed_at or article.created_at
