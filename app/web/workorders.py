@@ -17,16 +17,15 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from app import jsonsafe, runtime
+from app import runtime
 from app.models import Site, User
 from app.services import ServiceError, scope, work_setup, workorders
 from app.web.admin.common import digits
+from app.web import jsonapi
 from app.web.auth import check_csrf, client_address, csrf_token, current_user, login_redirect
 from app.web.templating import console_templates
 from app.workorders import workflow
 
-_STATUS = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "csrf": 403, "not_found": 404,
-           "invalid_state": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429, "busy": 503}
 MAX_JSON = 64 * 1024
 MAX_JSON_DEPTH = 20
 MAX_UPLOAD = 10 * 1024 * 1024 + 64 * 1024  # the file and the form around it
@@ -34,49 +33,19 @@ PAGE_ROLES = ("agent", "supervisor", "admin", "handler")
 CUSTOMER_REPLIES_PER_HOUR = 30
 
 
-def _ok(data: Any = None, status: int = 200) -> JSONResponse:
-    return JSONResponse({"ok": True, **(data or {})}, status_code=status, headers={"cache-control": "no-store"})
-
-
-def _error(code: str, message: str, field: str | None = None) -> JSONResponse:
-    error = {"code": code, "message": message}
-    if field:
-        error["field"] = field
-    return JSONResponse({"ok": False, "error": error}, status_code=_STATUS.get(code, 400),
-                        headers={"cache-control": "no-store"})
-
-
 async def _staff(request: Request, *, post: bool) -> tuple[User | None, JSONResponse | None]:
     user = await current_user(request)
     if user is None:
-        return None, _error("unauthorized", "Sign in first.")
+        return None, jsonapi.error("unauthorized", "Sign in first.")
     if user.role not in PAGE_ROLES:
-        return None, _error("forbidden", "Work orders are for staff.")
+        return None, jsonapi.error("forbidden", "Work orders are for staff.")
     if post and not check_csrf(request, request.headers.get("x-csrf-token")):
-        return None, _error("csrf", "The page expired; reload it and try again.")
+        return None, jsonapi.error("csrf", "The page expired; reload it and try again.")
     return user, None
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    """The body as a JSON object: at most `MAX_JSON` bytes (read no further: `too_large`), nested
-    at most `MAX_JSON_DEPTH` deep, finite numbers only (app/jsonsafe.py)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_JSON):
-        raise ServiceError("too_large", f"The request is larger than {MAX_JSON // 1024} KiB.")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_JSON:
-            raise ServiceError("too_large", f"The request is larger than {MAX_JSON // 1024} KiB.")
-        chunks.append(chunk)
-    body = b"".join(chunks)
-    try:
-        data = jsonsafe.loads(body or b"{}", max_depth=MAX_JSON_DEPTH)
-    except jsonsafe.UnsafeJSON as exc:
-        raise ServiceError("bad_request", f"The body is not JSON we take: {exc}") from None
-    if not isinstance(data, dict):
-        raise ServiceError("bad_request", "The body is a JSON object.")
-    return data
+    return await jsonapi.read_json(request, max_bytes=MAX_JSON, max_depth=MAX_JSON_DEPTH)
 
 
 def _order_id(request: Request) -> int:
@@ -105,7 +74,7 @@ def api(post: bool = True):
             try:
                 return await fn(request, user)
             except ServiceError as exc:
-                return _error(exc.code, exc.message, exc.field)
+                return jsonapi.error(exc.code, exc.message, exc.field)
         endpoint.__name__ = fn.__name__
         return endpoint
     return wrap
@@ -131,12 +100,12 @@ async def list_orders(request: Request, user: User) -> Response:
         status=status, team_id=_int_param(request, "team"), handler_id=_int_param(request, "handler"),
         category_id=_int_param(request, "category"), priority=priority, overdue=q.get("overdue") == "1",
         mine=q.get("mine") == "1", site_id=_int_param(request, "site"), search=search)
-    return _ok(await workorders.search(user, filters, limit=min(limit, 200), offset=offset))
+    return jsonapi.ok(await workorders.search(user, filters, limit=min(limit, 200), offset=offset))
 
 
 @api(post=False)
 async def get_order(request: Request, user: User) -> Response:
-    return _ok({"order": await workorders.detail(user, _order_id(request))})
+    return jsonapi.ok({"order": await workorders.detail(user, _order_id(request))})
 
 
 @api(post=False)
@@ -150,7 +119,7 @@ async def options(request: Request, user: User) -> Response:
         sites = []
     staff = await User.filter(is_active=True, role__in=workorders.STAFF_ROLES).order_by("display_name") \
         .values("id", "display_name", "role")
-    return _ok({"teams": await work_setup.teams(), "categories": await work_setup.categories(active_only=True),
+    return jsonapi.ok({"teams": await work_setup.teams(), "categories": await work_setup.categories(active_only=True),
                 "staff": [{"id": s["id"], "name": s["display_name"], "role": s["role"]} for s in staff],
                 "sites": sites, "statuses": [{"id": s, "label": workflow.LABELS[s]} for s in workflow.STATUSES],
                 "priorities": [{"id": p, "label": workflow.PRIORITY_LABELS[p]} for p in workflow.PRIORITIES],
@@ -162,7 +131,7 @@ async def draft(request: Request, user: User) -> Response:
     conversation_id = _int_param(request, "conversation_id")
     if conversation_id is None:
         raise ServiceError("bad_request", "Which conversation?", "conversation_id")
-    return _ok({"draft": await workorders.from_conversation_draft(user, conversation_id)})
+    return jsonapi.ok({"draft": await workorders.from_conversation_draft(user, conversation_id)})
 
 
 @api(post=False)
@@ -172,7 +141,7 @@ async def of_visitor(request: Request, user: User) -> Response:
         raise ServiceError("not_found", "No such visitor.")
     if user.role != "handler":
         await scope.read_visitor(user, visitor_id)
-    return _ok({"orders": await workorders.of_visitor(user, visitor_id, open_only=request.query_params.get("all") != "1")})
+    return jsonapi.ok({"orders": await workorders.of_visitor(user, visitor_id, open_only=request.query_params.get("all") != "1")})
 
 
 # -- acting ----------------------------------------------------------------------------------------
@@ -182,13 +151,13 @@ async def create_order(request: Request, user: User) -> Response:
     data = await _json(request)
     source = "chat" if data.get("conversation_id") is not None else "manual"
     order = await workorders.create(user, data, source=source)
-    return _ok({"order": await workorders.detail(user, order.id)}, status=201)
+    return jsonapi.ok({"order": await workorders.detail(user, order.id)}, status=201)
 
 
 @api()
 async def change_order(request: Request, user: User) -> Response:
     order = await workorders.change(user, _order_id(request), await _json(request))
-    return _ok({"order": await workorders.detail(user, order.id)})
+    return jsonapi.ok({"order": await workorders.detail(user, order.id)})
 
 
 @api()
@@ -197,14 +166,14 @@ async def dispatch_order(request: Request, user: User) -> Response:
     order = await workorders.dispatch(user, _order_id(request), team_id=data.get("team_id"),
                                       handler_id=data.get("handler_id"), reason=data.get("reason"),
                                       transfer=data.get("transfer") is True)
-    return _ok({"order": await workorders.detail(user, order.id)})
+    return jsonapi.ok({"order": await workorders.detail(user, order.id)})
 
 
 @api()
 async def move_order(request: Request, user: User) -> Response:
     data = await _json(request)
     order = await workorders.move(user, _order_id(request), data.get("status"))
-    return _ok({"order": await workorders.detail(user, order.id)})
+    return jsonapi.ok({"order": await workorders.detail(user, order.id)})
 
 
 @api()
@@ -212,14 +181,14 @@ async def post_entry(request: Request, user: User) -> Response:
     data = await _json(request)
     order_id = _order_id(request)
     entry = await workorders.post(user, order_id, data.get("kind"), data.get("body"))
-    return _ok({"entry_id": entry.id, "order": await workorders.detail(user, order_id)}, status=201)
+    return jsonapi.ok({"entry_id": entry.id, "order": await workorders.detail(user, order_id)}, status=201)
 
 
 @api()
 async def urge_order(request: Request, user: User) -> Response:
     data = await _json(request)
     order = await workorders.urge(user, _order_id(request), data.get("note"))
-    return _ok({"order": await workorders.detail(user, order.id)})
+    return jsonapi.ok({"order": await workorders.detail(user, order.id)})
 
 
 @api()
@@ -227,7 +196,7 @@ async def watch_order(request: Request, user: User) -> Response:
     data = await _json(request)
     order_id = _order_id(request)
     await workorders.watch(user, order_id, data.get("user_id"), on=data.get("on", True) is not False)
-    return _ok({"order": await workorders.detail(user, order_id)})
+    return jsonapi.ok({"order": await workorders.detail(user, order_id)})
 
 
 @api()
@@ -236,7 +205,7 @@ async def add_callback(request: Request, user: User) -> Response:
     order_id = _order_id(request)
     callback = await workorders.add_callback(user, order_id, assignee_id=data.get("assignee_id"),
                                              due_at=data.get("due_at"), note=data.get("note"))
-    return _ok({"callback_id": callback.id, "order": await workorders.detail(user, order_id)}, status=201)
+    return jsonapi.ok({"callback_id": callback.id, "order": await workorders.detail(user, order_id)}, status=201)
 
 
 @api()
@@ -245,7 +214,7 @@ async def record_callback(request: Request, user: User) -> Response:
     raw = request.path_params["callback_id"]
     callback = await workorders.record_callback(user, int(raw) if digits(raw, 18) else None,
                                                 outcome=data.get("outcome"), note=data.get("note"))
-    return _ok({"order": await workorders.detail(user, callback.work_order_id)})
+    return jsonapi.ok({"order": await workorders.detail(user, callback.work_order_id)})
 
 
 @api()
@@ -265,7 +234,7 @@ async def bulk_assign(request: Request, user: User) -> Response:
             if exc.field in ("team_id", "handler_id") and exc.code == "bad_request":
                 raise
             refused.append({"id": order_id, "code": exc.code, "message": exc.message})
-    return _ok({"done": done, "refused": refused})
+    return jsonapi.ok({"done": done, "refused": refused})
 
 
 async def _upload(request: Request) -> tuple[str, bytes]:
@@ -282,18 +251,18 @@ async def _upload(request: Request) -> tuple[str, bytes]:
 async def upload_attachment(request: Request) -> Response:
     user = await current_user(request)
     if user is None:
-        return _error("unauthorized", "Sign in first.")
+        return jsonapi.error("unauthorized", "Sign in first.")
     if user.role not in PAGE_ROLES:
-        return _error("forbidden", "Work orders are for staff.")
+        return jsonapi.error("forbidden", "Work orders are for staff.")
     if not check_csrf(request, request.headers.get("x-csrf-token")):
-        return _error("csrf", "The page expired; reload it and try again.")
+        return jsonapi.error("csrf", "The page expired; reload it and try again.")
     try:
         order = await workorders.get(user, _order_id(request))
         name, data = await _upload(request)
         attachment = await workorders.attach(order, name, data, actor=user)
     except ServiceError as exc:
-        return _error(exc.code, exc.message, exc.field)
-    return _ok({"attachment_id": attachment.id}, status=201)
+        return jsonapi.error(exc.code, exc.message, exc.field)
+    return jsonapi.ok({"attachment_id": attachment.id}, status=201)
 
 
 def _file_response(attachment, path) -> Response:
@@ -316,7 +285,7 @@ async def download_attachment(request: Request) -> Response:
         raw = request.path_params["attachment_id"]
         attachment, path = await workorders.attachment_file(order, int(raw) if digits(raw, 18) else None)
     except ServiceError as exc:
-        return PlainTextResponse(exc.message, status_code=_STATUS.get(exc.code, 400))
+        return PlainTextResponse(exc.message, status_code=jsonapi.STATUS.get(exc.code, 400))
     return _file_response(attachment, path)
 
 
@@ -401,7 +370,7 @@ async def customer_reply(request: Request) -> Response:
         if data is not None:
             await workorders.attach(order, upload.filename, data, actor=None, entry_id=entry.id)
     except ServiceError as exc:
-        return _customer_page(request, await workorders.public_view(order), status=_STATUS.get(exc.code, 400),
+        return _customer_page(request, await workorders.public_view(order), status=jsonapi.STATUS.get(exc.code, 400),
                               error=exc.message, token=token)
     return RedirectResponse(f"/requests/{token}?sent=1", status_code=303)
 
