@@ -221,6 +221,21 @@ async def create_account(actor: User | None, *, email: object, name: object = No
     return user, token
 
 
+async def set_knowledge_editor(actor: User | None, user_id: int, on: bool) -> None:
+    """The "Knowledge editor" permission (writes and publishes articles, app/services/knowledge.py),
+    audited like the account's other changes. A marketer never holds it (one who becomes a marketer
+    loses it)."""
+    target = await User.get_or_none(id=user_id)
+    if target is None:
+        return
+    on = on and target.role != "marketer"
+    if bool(target.knowledge_editor) == on:
+        return
+    await User.filter(id=user_id).update(knowledge_editor=on)
+    await audit.record(actor, "user_update", target_user_id=user_id, before={"knowledge_editor": not on},
+                       after={"knowledge_editor": on})
+
+
 async def update_account(actor: User | None, user_id: object, *, name: object, role: object, departments: object,
                          capacity: object) -> User:
     """Name, role, departments with skill levels, capacity. Routing follows at once."""

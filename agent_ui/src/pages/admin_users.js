@@ -22,3 +22,17 @@ function copy(button) {
 for (const button of document.querySelectorAll("button[data-copy]")) {
   button.addEventListener("click", () => copy(button));
 }
+
+// "Knowledge editor" is for staff: with the role Marketer chosen the box is unticked and disabled
+// (the server refuses it for marketers too).
+const role = document.getElementById("f-role");
+const editor = document.getElementById("f-knowledge-editor");
+if (role && editor) {
+  const follow = () => {
+    const marketer = role.value === "marketer";
+    if (marketer) editor.checked = false;
+    editor.disabled = marketer;
+  };
+  role.addEventListener("change", follow);
+  follow();
+}

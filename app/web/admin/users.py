@@ -1,5 +1,6 @@
 """Admin page: users (/admin/users) — the list, "Add user", edit, deactivate, reactivate, reset
-password — and the public page where a user sets their password with a one-time link
+password, the "Knowledge editor" permission (User.knowledge_editor: writes and publishes articles,
+app/services/knowledge.py; staff only, never a marketer) — and the public page where a user sets their password with a one-time link
 (/set-password/<token>).
 
 Each handler parses the form, calls one function of app/services/accounts.py and shapes the reply;
@@ -61,6 +62,7 @@ def _values(form: Any) -> dict[str, Any]:
     """What was typed, to show again (departments as a list of ids)."""
     values: dict[str, Any] = {k: str(form.get(k) or "")[:1000] for k in ("email", "name", "role", "capacity")}
     values["departments"] = [str(v)[:20] for v in form.getlist("departments")][:1000]
+    values["knowledge_editor"] = bool(form.get("knowledge_editor"))
     for key in form.keys():
         if key.startswith("skill_") and len(key) <= 20:
             values[key] = str(form.get(key) or "")[:20]
@@ -103,7 +105,13 @@ def _parse(form: Any, *, creating: bool) -> tuple[dict[str, Any], dict[str, str]
         except FieldError as exc:
             errors[exc.field] = exc.message
     parsed["departments"] = members
+    if form.get("knowledge_editor") and str(form.get("role") or "") == "marketer":
+        errors["knowledge_editor"] = "Marketers do not edit the knowledge base: choose another role, or untick it."
     return parsed, errors
+
+
+def _knowledge_editor(form: Any) -> bool:
+    return bool(form.get("knowledge_editor")) and str(form.get("role") or "") != "marketer"
 
 
 async def _page(request: Request, user: User, *, status: int = 200, editing: dict | None = None,
@@ -117,8 +125,9 @@ async def _page(request: Request, user: User, *, status: int = 200, editing: dic
     rows = [] if editing else await accounts.list_accounts(search=filters["q"], role=filters["role"],
                                                              state=filters["state"])
     filtered = any(filters.values())
+    editors = set(await User.filter(knowledge_editor=True).values_list("id", flat=True)) if rows else set()
     return render(request, user, "admin/users.html", PATH, status=status,
-                  users=rows, filters=filters, filtered=filtered, departments=await accounts.department_choices(),
+                  users=rows, editors=editors, filters=filters, filtered=filtered, departments=await accounts.department_choices(),
                   roles=[(r, accounts.ROLE_LABELS[r]) for r in ROLES], editing=editing, errors=errors or {},
                   values=values or {"role": "agent", "departments": []}, link=link, notice=notice,
                   row_errors=row_errors or {}, link_hours=accounts.LINK_HOURS)
@@ -156,6 +165,7 @@ async def create(request: Request) -> Response:
         except ServiceError as exc:
             errors[exc.field or "email"] = exc.message
         else:
+            await accounts.set_knowledge_editor(user, created.id, _knowledge_editor(form))
             return await _page(request, user, link=_link(created, token),
                                notice=f"{created.display_name} is added as {accounts.ROLE_LABELS[created.role]}.")
     return await _page(request, user, status=400, errors=errors, values=values)
@@ -174,7 +184,8 @@ async def edit_page(request: Request) -> Response:
     values = {"name": editing["name"], "role": editing["role"],
               "capacity": "" if editing["capacity"] is None else str(editing["capacity"]),
               "departments": [str(d) for d in editing["departments"]],
-              **{f"skill_{d}": str(level) for d, level in editing["departments"].items()}}
+              **{f"skill_{d}": str(level) for d, level in editing["departments"].items()},
+              "knowledge_editor": bool(await User.filter(id=editing["id"], knowledge_editor=True).exists())}
     return await _page(request, user, editing=editing, values=values)
 
 
@@ -197,6 +208,7 @@ async def update(request: Request) -> Response:
                 return _not_found()
             errors[exc.field or "name"] = exc.message
         else:
+            await accounts.set_knowledge_editor(user, editing["id"], _knowledge_editor(form))
             return RedirectResponse(f"{PATH}?{urlencode({'done': 'saved', 'user': editing['id']})}", status_code=303)
     return await _page(request, user, status=400, editing=editing, errors=errors, values=values)
 
