@@ -1,0 +1,254 @@
+// The Canned responses page: the responses the CSR uses (and, for admins, every team's), grouped by
+// scope — Personal, Team (department), Global — with how often each was used; "New canned response",
+// "Edit …" and "Delete …" for what they may write (the server decides: `editable`). Errors of the
+// form are shown at their field. After a change the console's reply box is told to read the list
+// again (CHANGED_KEY in localStorage). Every server string is shown as text, never markup.
+import "./canned.css"; // → /static/canned.css
+import { el, clear } from "../dom.js";
+import { ApiError, clearFieldErrors, getJson, postJson, showFieldError } from "../work_orders.js";
+import { CHANGED_KEY } from "../canned.js";
+
+const $ = (id) => document.getElementById(id);
+const statusBox = $("cr-status");
+const errorBox = $("cr-error");
+const emptyBox = $("cr-empty");
+const groupsBox = $("groups");
+const dialog = $("response-dialog");
+const form = $("response-form");
+const formError = $("form-error");
+const scopeSelect = $("f-scope");
+const departmentSelect = $("f-department");
+const departmentField = $("department-field");
+const deleteDialog = $("delete-dialog");
+const FIELDS = { shortcut: "f-shortcut", title: "f-title", body: "f-body", scope: "f-scope", department_id: "f-department" };
+
+let state = { responses: [], may: { personal: true, department: false, global: false }, departments: [] };
+let editing = null; // the response being edited, or null for a new one
+let deleting = null;
+let opener = null;
+
+function announceChange() {
+  try {
+    window.localStorage.setItem(CHANGED_KEY, String(Date.now()));
+  } catch (e) {
+    /* no storage: the console reads the list again when it is reloaded */
+  }
+}
+
+// ---- the lists ---------------------------------------------------------------------------------
+
+function usedText(n) {
+  return n === 1 ? "Used once" : n ? "Used " + n.toLocaleString() + " times" : "Not used yet";
+}
+
+function departmentLabel(d) {
+  const sites = new Set(state.departments.map((x) => x.site).concat(state.responses.filter((r) => r.department)
+    .map((r) => r.department.site)));
+  return sites.size > 1 && d.site ? d.name + " · " + d.site : d.name;
+}
+
+function groups() {
+  const out = [];
+  const personal = state.responses.filter((r) => r.scope === "personal");
+  if (personal.length) out.push({ key: "personal", title: "Personal", items: personal });
+  const teams = new Map();
+  for (const r of state.responses.filter((x) => x.scope === "department" && x.department)) {
+    if (!teams.has(r.department.id)) teams.set(r.department.id, { department: r.department, items: [] });
+    teams.get(r.department.id).items.push(r);
+  }
+  const sorted = Array.from(teams.values()).sort((a, b) => a.department.name.localeCompare(b.department.name));
+  for (const t of sorted) {
+    out.push({ key: "department-" + t.department.id, title: "Team (" + departmentLabel(t.department) + ")", items: t.items });
+  }
+  const global = state.responses.filter((r) => r.scope === "global");
+  if (global.length) out.push({ key: "global", title: "Global", items: global });
+  return out;
+}
+
+function responseItem(r) {
+  const name = "/" + r.shortcut;
+  const actions = [];
+  if (r.editable) {
+    const edit = el("button", { class: "btn btn-small", text: "Edit", attrs: { type: "button", "aria-label": "Edit " + name } });
+    edit.addEventListener("click", () => openForm(r, edit));
+    const remove = el("button", {
+      class: "btn btn-small btn-ghost", text: "Delete", attrs: { type: "button", "aria-label": "Delete " + name },
+    });
+    remove.addEventListener("click", () => openDelete(r, remove));
+    actions.push(edit, remove);
+  }
+  return el("li", { class: "cr-item", attrs: { "data-id": r.id } }, [
+    el("div", { class: "cr-item-head" }, [
+      el("code", { class: "cr-shortcut-name", text: name }),
+      r.title ? el("span", { class: "cr-item-title", text: r.title }) : null,
+      el("span", { class: "cr-used", text: usedText(r.usage_count) }),
+      r.usable ? null : el("span", { class: "cr-badge", text: "Not in your teams: you edit it, its members use it" }),
+    ]),
+    el("p", { class: "cr-body", text: r.body }),
+    actions.length ? el("div", { class: "cr-actions" }, actions) : null,
+  ]);
+}
+
+function render() {
+  clear(groupsBox);
+  const all = groups();
+  for (const g of all) {
+    const headingId = "group-" + g.key;
+    groupsBox.appendChild(el("section", { class: "cr-group", attrs: { "aria-labelledby": headingId } }, [
+      el("h2", { class: "cr-h2", text: g.title + " ", attrs: { id: headingId } }, [
+        el("span", { class: "cr-count", text: "(" + g.items.length + ")" }),
+      ]),
+      el("ul", { class: "cr-list" }, g.items.map(responseItem)),
+    ]));
+  }
+  emptyBox.hidden = all.length > 0;
+}
+
+async function load() {
+  statusBox.textContent = "Loading…";
+  try {
+    const body = await getJson("/api/canned?manage=1", "Loading canned responses");
+    state = { responses: body.responses || [], may: body.may || state.may, departments: body.departments || [] };
+    errorBox.hidden = true;
+    render();
+    statusBox.textContent = state.responses.length === 1 ? "1 canned response." : state.responses.length + " canned responses.";
+  } catch (err) {
+    statusBox.textContent = "";
+    errorBox.textContent = err.message || "The canned responses could not be loaded.";
+    errorBox.hidden = false;
+  }
+}
+
+// ---- the form ----------------------------------------------------------------------------------
+
+function fillScopes(current) {
+  for (const option of Array.from(scopeSelect.options)) {
+    const allowed = state.may[option.value] || (current && current.scope === option.value);
+    option.hidden = !allowed;
+    option.disabled = !allowed;
+  }
+  clear(departmentSelect);
+  departmentSelect.appendChild(el("option", { text: "Choose a department", attrs: { value: "" } }));
+  const known = state.departments.slice();
+  if (current && current.department && !known.some((d) => d.id === current.department.id)) known.push(current.department);
+  for (const d of known) departmentSelect.appendChild(el("option", { text: departmentLabel(d), attrs: { value: d.id } }));
+}
+
+function syncDepartment() {
+  departmentField.hidden = scopeSelect.value !== "department";
+}
+
+function openForm(response, from) {
+  editing = response;
+  opener = from;
+  form.reset();
+  clearFieldErrors(form);
+  formError.hidden = true;
+  fillScopes(response);
+  $("response-title").textContent = response ? "Edit /" + response.shortcut : "New canned response";
+  if (response) {
+    $("f-shortcut").value = response.shortcut;
+    $("f-title").value = response.title;
+    $("f-body").value = response.body;
+    scopeSelect.value = response.scope;
+    departmentSelect.value = response.department ? String(response.department.id) : "";
+  } else {
+    scopeSelect.value = "personal";
+  }
+  syncDepartment();
+  dialog.showModal();
+  $("f-shortcut").focus();
+}
+
+function formValues() {
+  const values = {
+    shortcut: $("f-shortcut").value,
+    title: $("f-title").value,
+    body: $("f-body").value,
+    scope: scopeSelect.value,
+  };
+  if (values.scope === "department") {
+    values.department_id = departmentSelect.value ? Number(departmentSelect.value) : null;
+  }
+  return values;
+}
+
+function showError(err, box, fields) {
+  const control = err instanceof ApiError && fields && FIELDS[err.field] ? $(FIELDS[err.field]) : null;
+  if (control) {
+    showFieldError(control, err.message);
+    control.focus();
+  } else {
+    box.textContent = (err && err.message) || "That did not work.";
+    box.hidden = false;
+  }
+}
+
+form.addEventListener("submit", async (e) => {
+  e.preventDefault();
+  clearFieldErrors(form);
+  formError.hidden = true;
+  const save = $("response-save");
+  save.disabled = true;
+  try {
+    if (editing) await postJson("/api/canned/" + editing.id, formValues(), "Saving");
+    else await postJson("/api/canned", formValues(), "Saving");
+    announceChange();
+    dialog.close();
+    await load();
+    statusBox.textContent = "Saved /" + $("f-shortcut").value.trim().replace(/^\//, "") + ".";
+  } catch (err) {
+    showError(err, formError, true);
+  } finally {
+    save.disabled = false;
+  }
+});
+
+scopeSelect.addEventListener("change", syncDepartment);
+$("response-cancel").addEventListener("click", () => dialog.close());
+dialog.addEventListener("close", () => {
+  if (opener && opener.isConnected) opener.focus();
+  else $("new-response").focus();
+});
+$("new-response").addEventListener("click", (e) => openForm(null, e.currentTarget));
+
+// ---- deleting ----------------------------------------------------------------------------------
+
+function openDelete(response, from) {
+  deleting = response;
+  opener = from;
+  $("delete-title").textContent = "Delete /" + response.shortcut + "?";
+  $("delete-what").textContent = response.title || response.body.slice(0, 120);
+  $("delete-error").hidden = true;
+  deleteDialog.showModal();
+  $("delete-cancel").focus();
+}
+
+$("delete-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  if (!deleting) return;
+  const name = "/" + deleting.shortcut;
+  const button = $("delete-confirm");
+  button.disabled = true;
+  try {
+    await postJson("/api/canned/" + deleting.id + "/delete", {}, "Deleting");
+    announceChange();
+    opener = null;
+    deleteDialog.close();
+    await load();
+    statusBox.textContent = "Deleted " + name + ".";
+  } catch (err) {
+    showError(err, $("delete-error"), false);
+  } finally {
+    button.disabled = false;
+  }
+});
+$("delete-cancel").addEventListener("click", () => deleteDialog.close());
+deleteDialog.addEventListener("close", () => {
+  deleting = null;
+  if (opener && opener.isConnected) opener.focus();
+  else $("new-response").focus();
+});
+
+window.addEventListener("focus", load);
+load();
