@@ -598,6 +598,7 @@ function removeChat(id, { reason } = {}) {
     state.selectedId = null;
     saveSelection(null);
     dom.reply.value = "";
+    consoleApi.emit("select", null);
   }
 }
 

@@ -9,7 +9,8 @@
 //   consoleApi.insert(text)   put text into the reply box at the caret (editable before sending)
 //   consoleApi.visitorSections: functions (summary) => Node|null, appended to the visitor sidebar
 //
-// A summary: { id, visitorId, visitorName, siteId, siteName, canReply, lastVisitorMessage, loaded }.
+// A summary: { id, visitorId, visitorName, canReply, lastVisitorMessage, loaded } (the chat's site is
+// looked up by the server from the conversation id).
 const listeners = { select: [], message: [], loaded: [] };
 
 export const consoleApi = {
