@@ -12,13 +12,15 @@ import socketio
 from app import presence, runtime
 from app.models import Department, Site, User, Visitor
 from app import bus
+from app.knowledge import render as article_render
+from app.knowledge import search as search_rules
 from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
 from app.routing import rules as routing_rules
 from app.security import TokenError
 from app.services import (
-    ServiceError, conversations, csat, invitations, offline, queueinfo, serialize, sites, timers, tracking, visitors,
-    widget_settings, workorders,
+    ServiceError, conversations, csat, invitations, knowledge, offline, queueinfo, serialize, sites, timers, tracking,
+    visitors, widget_settings, workorders,
 )
 from app.tracking import live
 
@@ -28,6 +30,8 @@ _SITE_TTL = 30.0
 _SITE_CACHE_SIZE = 1000
 
 USER_HASH = re.compile(r"^[0-9A-Fa-f]{64}$")  # identify's proof: hex HMAC-SHA256 (docs/widget.md)
+HELP_RESULTS = 10  # articles a Help search answers with
+HELP_READ_EVENT = "help_article_read"  # the trail's custom event for an article read in the widget
 
 
 class SiteCache(dict[str, tuple[float, int, Site]]):
@@ -285,6 +289,9 @@ class VisitorNamespace(socketio.AsyncNamespace):
         if email is not None and ("@" not in email or any(c.isspace() for c in email)):
             raise ServiceError("bad_request", "'email' is not an e-mail address.")
         department_id = v.integer(data, "department_id", minimum=1, required=False)
+        from_help = data.get("from_help", False)  # "Chat with us" under the Help view (docs/widget.md, "Help")
+        if not isinstance(from_help, bool):
+            raise ServiceError("bad_request", "'from_help' must be true or false.")
         session = await self.get_session(sid)
         count, window = settings.message_rate
         await limit(f"msg:v:{session['visitor_id']}", count, window)
@@ -292,10 +299,13 @@ class VisitorNamespace(socketio.AsyncNamespace):
         # A new chat on a site that requires a name or an e-mail: refused without it (prechat_required).
         await widget_settings.check_first_message(visitor, session.get("required") or [], name=name, email=email,
                                                   client_id=client_id)
-        conversation, message, _ = await conversations.post_visitor_message(
+        conversation, message, started = await conversations.post_visitor_message(
             visitor, client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
             department_id=department_id, languages=session.get("languages") or [],
         )
+        if started and from_help:  # a chat that self-service did not settle (the deflection report)
+            await knowledge.record("chat_started", site_id=visitor.site_id, visitor_id=visitor.id,
+                                   session=self._help_session(sid, visitor), conversation_id=conversation.id)
         # The visitor's numbering; a resend acks the message it repeats, in the conversation it is in.
         shown = serialize.message_for_visitor(message)
         return ok(conversation_id=message.conversation_id, seq=shown["seq"], created_at=shown["created_at"])
@@ -413,3 +423,67 @@ class VisitorNamespace(socketio.AsyncNamespace):
         conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
         await conversations.close(conversation, by="visitor")
         return ok()
+
+    # --- Help: the visitor's self-service (docs/widget.md, "Help") ------------------------------
+    # Visitors read published public articles of their site only (knowledge.for_visitor,
+    # knowledge.Reader.visitor): anything else — internal, draft, archived, another site's, unknown —
+    # answers `not_found` alike. Searches and reads go to the knowledge event log (the deflection
+    # report); a read is also a step of the visitor's trail (the custom event `help_article_read`).
+
+    def _help_session(self, sid: str, visitor: Visitor) -> str:
+        """What ties a visitor's self-service steps together: their current visit (visitor id and
+        visit number, known at once on this worker), or this socket when no trail is kept."""
+        visit = tracking.buffers().visits.get(visitor.id)  # the visit this worker's page views are in
+        held = self._trackers.get(sid)
+        number = visit.number if visit else max(tracking.latest(visitor).visit_count or 0,
+                                                (held[0].visit_count or 0) if held else 0)
+        return f"{visitor.id}:{number}" if number else f"socket:{sid}"
+
+    @event
+    async def on_help_search(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        query = v.text(data, "query", max_len=search_rules.MAX_QUERY)
+        language = data.get("language")
+        if language is not None and language not in knowledge.LANGUAGES:
+            raise ServiceError("bad_request", f"'language' is one of: {', '.join(knowledge.LANGUAGES)}.")
+        await limit(f"help:{await self._visitor_id(sid)}", 30, 60.0)
+        visitor, _, _ = await self._tracking(sid)
+        hits = await knowledge.search(query, reader=knowledge.Reader.visitor(visitor.site_id, language),
+                                      limit=HELP_RESULTS)
+        if not hits and language is not None:  # nothing in the visitor's language: any language
+            hits = await knowledge.search(query, reader=knowledge.Reader.visitor(visitor.site_id), limit=HELP_RESULTS)
+        await knowledge.record("search", site_id=visitor.site_id, visitor_id=visitor.id,
+                               session=self._help_session(sid, visitor), query=query, results=len(hits),
+                               language=language)
+        return ok(results=[{"id": h.id, "title": h.title, "excerpt": h.excerpt, "language": h.language}
+                           for h in hits])
+
+    @event
+    async def on_help_article(self, sid: str, data: Any) -> dict:
+        article_id = v.integer(v.payload(data), "id", minimum=1)
+        await limit(f"helpread:{await self._visitor_id(sid)}", 60, 60.0)
+        visitor, settings, tracked = await self._tracking(sid)
+        article = await knowledge.for_visitor(visitor.site_id, article_id)
+        site = await sites.get(visitor.site_id)
+        html = await self._article_html(site, article)
+        await knowledge.record("read", site_id=site.id, visitor_id=visitor.id, session=self._help_session(sid, visitor),
+                               article_id=article.id, language=article.language)
+        if tracked:
+            await tracking.track(visitor, settings, HELP_READ_EVENT, {"article_id": article.id, "title": article.title})
+        return ok(article={"id": article.id, "title": article.title, "html": html, "language": article.language,
+                           "url": knowledge.public_url(site.key, article)})
+
+    @staticmethod
+    async def _article_html(site: Site, article) -> str:
+        """The article's sanitised HTML: links to articles this site's visitors may read go to their
+        help-center pages (others keep their text only), images to /kb/images/ID of this site."""
+        linked, _ = article_render.references(article.body)
+        urls: dict[int, str] = {}
+        for linked_id in sorted(linked)[:100]:
+            try:
+                urls[linked_id] = knowledge.public_url(site.key, await knowledge.for_visitor(site.id, linked_id))
+            except ServiceError:
+                continue
+        base = runtime.current().settings.public_url
+        return knowledge.html(article, article_url=urls.get,
+                              image_url=lambda image_id: f"{base}/kb/images/{image_id}?site={site.key}")

@@ -2,6 +2,7 @@
 // first time the visitor opens the chat, accepts an invitation, or has a chat going. It speaks the
 // chat part of the visitor protocol (docs/protocol.md) over the socket widget.js opened, and
 // registers itself with window.Switchboard._chat(createChat).
+import { createHelp } from "./help.js";
 import { strings } from "./i18n.js";
 import { buildPanel, el, formatTime, messageNode, reconcile, setText } from "./ui.js";
 
@@ -31,6 +32,13 @@ function createChat(ctx) {
   const request = ctx.request;
   const t = Object.assign({}, strings(lang), ctx.launcherText);
   const ui = buildPanel(ctx.shell, t, lang, MAX_CHARS);
+  // Help (help.js): "Chat with us" there comes back here; the chat it starts says so (from_help).
+  let fromHelp = false;
+  createHelp({ ui, t, lang, request, connected: () => state.connected, chat() {
+    if (!isLive()) fromHelp = true;
+    render();
+    ui.input.focus(); // as when the panel opens: the pre-chat fields, if any, are just above
+  } });
 
   // --- state (mirrored in localStorage, see docs/widget.md) ---------------------------------
   let lastQueue = null; // the latest `queue` event (place in line while waiting)
@@ -482,6 +490,7 @@ function createChat(ctx) {
         if (item.name) payload.name = item.name;
         if (item.email) payload.email = item.email;
         if (item.department_id) payload.department_id = item.department_id;
+        if (item.from_help) payload.from_help = true;
         const ack = await request("message", payload);
         if (ack.ok) {
           if (alertKind === "send") showAlert("");
@@ -569,6 +578,8 @@ function createChat(ctx) {
       if (email) item.email = clip(email, 254);
       const department = Number(ui.department.value);
       if (!ui.departmentRow.hidden && Number.isInteger(department) && department > 0) item.department_id = department;
+      if (fromHelp) item.from_help = true;
+      fromHelp = false;
     }
     outboxUpdate((box) => box.concat([item]));
     showAlert("");

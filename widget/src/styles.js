@@ -92,6 +92,34 @@ export const PANEL_CSS = `
 .send { border: 0; background: var(--sb-accent, #2563eb); color: #fff; border-radius: 10px; padding: 9px 14px; cursor: pointer; font-weight: 600; }
 .send:disabled { opacity: .5; cursor: default; }
 .alert { color: #b91c1c; font-size: 12.5px; padding: 0 12px 8px; background: #fff; }
+.helping > .body, .helping > .offline-notice, .helping > .prechat, .helping > .compose, .helping > .offline, .helping > .alert { display: none !important; }
+.help-btn { font-weight: 700; font-size: 17px; }
+.help-btn[aria-pressed="true"] { background: rgba(255,255,255,.25); }
+.help { flex: 1; overflow-y: auto; padding: 12px 14px; background: #f8fafc; display: flex; flex-direction: column; gap: 10px; }
+.help-search label { display: block; font-size: 12.5px; color: #475569; margin-bottom: 4px; }
+.help-row { display: flex; gap: 8px; }
+.help-row input { flex: 1; min-width: 0; border: 1px solid #cbd5e1; border-radius: 10px; padding: 8px 10px; font-size: 13.5px; }
+.help-note { margin: 0; font-size: 12.5px; color: #475569; }
+.help-note.error { color: #b91c1c; }
+.help-results { list-style: none; margin: 0; padding: 0; display: grid; gap: 6px; }
+.help-results li { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; padding: 8px 10px; }
+.help-result { font: inherit; font-weight: 600; background: none; border: 0; padding: 0; color: #1d4ed8; cursor: pointer; text-align: left; }
+.help-excerpt { margin: 3px 0 0; font-size: 12.5px; color: #475569; overflow-wrap: anywhere; }
+.help-article { background: #fff; border: 1px solid #e2e8f0; border-radius: 8px; padding: 10px 12px; overflow-wrap: anywhere; }
+.help-title { font-size: 15px; margin: 8px 0; }
+.help-article-body img { max-width: 100%; height: auto; }
+.help-article-body pre { overflow-x: auto; }
+.help-article-body table { border-collapse: collapse; }
+.help-article-body th, .help-article-body td { border: 1px solid #e2e8f0; padding: 3px 6px; }
+.help-page { font-size: 12.5px; color: #1d4ed8; }
+.help-foot { margin-top: auto; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; justify-content: space-between; padding-top: 8px; border-top: 1px solid #e2e8f0; font-size: 13px; }
+@media (prefers-color-scheme: dark) {
+  .help { background: #111827; }
+  .help-results li, .help-article { background: #1f2937; border-color: #334155; }
+  .help-row input { background: #111827; border-color: #334155; }
+  .help-note, .help-excerpt, .help-search label { color: #94a3b8; }
+  .help-result, .help-page { color: #93c5fd; }
+}
 @media (prefers-color-scheme: dark) {
   .panel, .compose, .prechat, .alert { background: #0f172a; }
   .body { background: #111827; }
