@@ -7,7 +7,9 @@ import secrets
 
 from app.models import Department, InvitationRule, Site, User
 from app.routing.policy import DEFAULT_STRATEGY
-from app.services import ServiceError, accounts, departments, sites, widget_settings, work_setup, workorders
+from app.services import (
+    ServiceError, accounts, departments, knowledge_demo, sites, widget_settings, work_setup, workorders,
+)
 
 # Sites live in app/services/sites.py; these names stay here for the CLI and older callers.
 ORIGIN_EXAMPLE = sites.ORIGIN_EXAMPLE
@@ -106,6 +108,7 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     """Create the demo site and its users once; return (site, created)."""
     site = await Site.filter(name="Demo").first()
     if site is not None:
+        await seed_knowledge(site)  # a demo made before the knowledge base gets its articles once
         return site, False
     origins = {base_url, "http://127.0.0.1:8000", "http://localhost:8000"}
     site = await create_site("Demo", sorted(origins))
@@ -123,7 +126,14 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     await InvitationRule.create(site_id=site.id, name="Pricing help", conditions={"url": "/demo/pricing*",
                                 "min_seconds_on_page": 20}, message="Questions about our prices? We're happy to help.")
     await seed_work_orders(site, password)
+    await seed_knowledge(site)
     return site, True
+
+
+async def seed_knowledge(site: Site) -> None:
+    """The demo's articles (English and Chinese) and canned responses (app/services/knowledge_demo.py)."""
+    if await User.filter(email=DEMO_ADMIN_EMAIL).exists() and await User.filter(email=DEMO_AGENT_EMAIL).exists():
+        await knowledge_demo.seed(site, editor_email=DEMO_ADMIN_EMAIL, csr_email=DEMO_AGENT_EMAIL)
 
 
 # The demo's contact taxonomy and SLA targets (minutes of the handling team's business hours).

@@ -1,7 +1,8 @@
 """Reports for supervisors and admins: the page (GET /reports) and its data
 (GET /api/reports/<name>?from=&to=&slice=&group=&department=&agent=&variant=[&format=csv]).
 
-Every figure comes from the event log through app/reports/kpi_report.py; docs/kpis.md has the formulas.
+Every figure comes from the event log through app/reports/kpi_report.py (the knowledge reports:
+app/reports/knowledge_report.py); docs/kpis.md has the formulas.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app import runtime
-from app.reports import kpi_report as report
+from app.reports import knowledge_report, kpi_report as report
 from app.models import Department
 from app.services import scope
 from app.web.auth import csrf_token, current_user, supervisor_page
@@ -60,7 +61,9 @@ def to_csv(result: dict) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     columns = result["columns"]
-    writer.writerow([c["label"] for c in columns])
+    # Headed by the columns' labels, or by their stable machine names where the report asks for it.
+    header = "key" if result.get("csv_header") == "key" else "label"
+    writer.writerow([c[header] for c in columns])
     for row in result["rows"]:
         writer.writerow([_cell(row.get(c["key"])) for c in columns])
     return out.getvalue()
@@ -78,7 +81,7 @@ async def report_api(request: Request) -> Response:
     if fmt not in ("json", "csv"):
         return JSONResponse({"error": {"code": "bad_request", "message": "'format' must be json or csv."}},
                             status_code=400)
-    if name not in report.REPORTS:
+    if name not in report.REPORTS and name not in knowledge_report.REPORTS:
         return JSONResponse({"error": {"code": "not_found", "message": f"No report {name!r}."}}, status_code=404)
     settings = runtime.current().settings
     params = {k: v for k, v in request.query_params.items() if len(v) <= 64}
@@ -107,7 +110,10 @@ async def report_api(request: Request) -> Response:
                   await Department.filter(sl_threshold_seconds__isnull=False).values("id", "sl_threshold_seconds")}
     query = report.Query(**{**query.__dict__, "thresholds": thresholds, "reach": reach, "staff": staff})
     try:
-        result = await report.run(name, query)
+        if name in knowledge_report.REPORTS:
+            result = await knowledge_report.run(name, query)
+        else:
+            result = await report.run(name, query)
     except report.ReportError as exc:
         return JSONResponse({"error": {"code": "bad_request", "message": str(exc)}}, status_code=400)
     if fmt == "csv":

@@ -65,6 +65,12 @@ FIGURES = {
         rf"\| default view \(open, most urgent first\) \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
         rf"\| team \+ in progress \+ overdue \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
     ],
+    "knowledge_search.py": [
+        rf"\| SQLite \| search \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
+        rf"\| SQLite \| suggestion \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
+        rf"\| PostgreSQL \| search \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
+        rf"\| PostgreSQL \| suggestion \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
+    ],
     "chaos.py": [
         r"\| messages exchanged \| [\d,]+ \| lost 0 \| duplicated 0 \|",
         rf"\| reconnecting clients exchanging again, worst \| {NUMBER} \|",
@@ -217,3 +223,10 @@ def test_chaos():
 def test_workorder_list():
     needs_postgres()
     run_bench("workorder_list.py")
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_knowledge_search():
+    needs_postgres()
+    run_bench("knowledge_search.py")

@@ -14,6 +14,11 @@ Chart.register(BarController, BarElement, LineController, LineElement, PointElem
 const TABLES = ["queues", "agents", "satisfaction", "missed", "states", "traffic", "invitations"];
 // The "Work orders" section: per day (with its aging table), SLA, callbacks, contact categories.
 const WORK = ["work_orders", "work_order_sla", "callbacks", "contact_categories"];
+// The "Knowledge base" section: one request ("knowledge") carries the per-day table and the three
+// lists, each with its own CSV (docs/kpis.md "Knowledge base").
+const KNOWLEDGE_LISTS = [["knowledge_unanswered", "unanswered"], ["knowledge_articles", "articles"],
+  ["knowledge_canned", "canned"]];
+const LIST_ROWS = 100; // rows shown of a long list; the CSV has every one
 const $ = (id) => document.getElementById(id);
 const form = $("filters");
 const status = $("rp-status");
@@ -79,7 +84,7 @@ function renderCharts(traffic) {
   ]);
 }
 
-function renderTable(name, result, q, heading = "h2") {
+function renderTable(name, result, q, heading = "h2", limit = 0) {
   const id = "table-" + name;
   const csv = new URLSearchParams(q);
   csv.set("format", "csv");
@@ -94,7 +99,12 @@ function renderTable(name, result, q, heading = "h2") {
     return section;
   }
   const head = el("tr", {}, result.columns.map((c) => el("th", { text: c.label, attrs: { scope: "col" } })));
-  const body = el("tbody", {}, result.rows.map((row) =>
+  const shown = limit && result.rows.length > limit ? result.rows.slice(0, limit) : result.rows;
+  if (shown.length < result.rows.length) {
+    section.appendChild(el("p", { class: "rp-note",
+      text: "Showing the first " + shown.length + " of " + result.rows.length + "; the CSV has them all." }));
+  }
+  const body = el("tbody", {}, shown.map((row) =>
     el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind) })))));
   section.appendChild(el("div", { class: "rp-table-wrap" }, [
     el("table", { class: "rp-table", attrs: { "aria-labelledby": id + "-h" } }, [el("thead", {}, [head]), body]),
@@ -162,6 +172,39 @@ function renderWork(byName, q) {
   for (const name of WORK.slice(1)) box.appendChild(renderTable(name, byName[name], q, "h3"));
 }
 
+const KNOWLEDGE_TILES = [
+  ["searches", "Searches", "count"], ["searches_no_result", "Searches with no result", "count"],
+  ["reads", "Articles read", "count"], ["sessions", "Self-service sessions", "count"],
+  ["deflection_rate", "Deflection rate", "percent"], ["inserted", "Articles inserted by CSRs", "count"],
+  ["chats_closed_after_insert", "Chats closed after an insert", "count"], ["canned_used", "Canned responses used", "count"],
+];
+
+/** The knowledge section: totals as tiles, a chart per day, the per-day table and the three lists. */
+function renderKnowledge(result, q) {
+  const totals = Object.assign({}, result.totals, { inserted: result.totals.inserted_link + result.totals.inserted_text });
+  const tiles = $("kb-tiles");
+  clear(tiles);
+  for (const [key, label, kind] of KNOWLEDGE_TILES) {
+    tiles.appendChild(el("div", { class: "rp-tile", attrs: { role: "group", "aria-label": label } }, [
+      el("div", { class: "rp-tile-label", text: label }),
+      el("div", { class: "rp-tile-value", text: format(totals[key], kind) }),
+    ]));
+  }
+  const days = result.rows.filter((r) => r.day !== "Total");
+  chart("chart-knowledge", "bar", days.map((r) => r.day), [
+    { label: "Searches", data: days.map((r) => r.searches), backgroundColor: "#2563eb", yAxisID: "y" },
+    { label: "Searches with no result", data: days.map((r) => r.searches_no_result), backgroundColor: "#f59e0b", yAxisID: "y" },
+    { label: "Articles read", data: days.map((r) => r.reads), backgroundColor: "#16a34a", yAxisID: "y" },
+    { type: "line", label: "Deflection rate %", yAxisID: "rate", borderColor: "#7c3aed", backgroundColor: "#7c3aed",
+      spanGaps: true, data: days.map((r) => (r.deflection_rate === null ? null : r.deflection_rate * 100)) },
+  ], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } },
+    rate: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } } } });
+  const box = $("kb-tables");
+  clear(box);
+  box.appendChild(renderTable("knowledge", result, q, "h3"));
+  for (const [name, key] of KNOWLEDGE_LISTS) box.appendChild(renderTable(name, result[key], q, "h3", LIST_ROWS));
+}
+
 let generation = 0;
 async function load() {
   const mine = ++generation;
@@ -170,7 +213,7 @@ async function load() {
   status.textContent = "Loading…";
   errorBox.hidden = true;
   try {
-    const names = [...TABLES, ...WORK];
+    const names = [...TABLES, ...WORK, "knowledge"];
     const [summary, ...rest] = await Promise.all(["summary", ...names].map((name) => fetchReport(name, q)));
     if (mine !== generation) return;
     renderTiles(summary);
@@ -184,6 +227,7 @@ async function load() {
       tables.appendChild(renderTable(name, byName[name], q));
     }
     renderWork(byName, q);
+    renderKnowledge(byName.knowledge, q);
     status.textContent = summary.headline.offered
       ? "Showing " + summary.window.from + " to " + summary.window.to + "."
       : "No chats between " + summary.window.from + " and " + summary.window.to + ".";
