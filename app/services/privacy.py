@@ -2,7 +2,7 @@
 
 Erasure deletes the visitor and everything that hangs off them — visits, page views, custom
 events, invitations, notes left for the team, conversations with their messages, ratings and
-their event-log rows — so reports of past periods no longer count those chats. Who asked for it
+their event-log rows, what they searched and read in the help center — so reports of past periods no longer count those chats. Who asked for it
 is kept in the audit log (without the visitor's data)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from tortoise.transactions import in_transaction
 
 from app.clock import iso, utcnow
 from app.models import (
-    AuditEvent, Conversation, ConversationEvent, Invitation, Message, OfflineMessage, PageView, TrackEvent, User,
-    Visit, Visitor,
+    AuditEvent, Conversation, ConversationEvent, Invitation, KnowledgeEvent, Message, OfflineMessage, PageView,
+    TrackEvent, User, Visit, Visitor,
 )
 from app.services import ServiceError, scope, tracking
 from app.tracking import live
@@ -101,6 +101,8 @@ async def export(user: User | None, visitor_id: str) -> dict[str, Any]:
             "id", "message", "state", "sent_at", "answered_at")],
         "offline_messages": [_plain(o) for o in await OfflineMessage.filter(visitor_id=visitor.id).values(
             "name", "email", "body", "created_at")],
+        "help": [_plain(k) for k in await KnowledgeEvent.filter(visitor_id=visitor.id).order_by("at", "id").values(
+            "kind", "query", "article_id", "results", "language", "at")],
     }
 
 
@@ -118,6 +120,7 @@ async def erase(user: User | None, visitor_id: str) -> dict[str, int]:
     async with in_transaction() as conn:
         await PageView.filter(visitor_id=visitor.id).using_db(conn).delete()
         await TrackEvent.filter(visitor_id=visitor.id).using_db(conn).delete()
+        await KnowledgeEvent.filter(visitor_id=visitor.id).using_db(conn).delete()
         await Visitor.filter(id=visitor.id).using_db(conn).delete()  # the rest cascades
         await AuditEvent.create(actor_id=user.id if user else None, action="visitor_erased", at=utcnow(),
                                 data={"visitor_id": visitor.id, **counts}, using_db=conn)
