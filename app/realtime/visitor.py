@@ -12,7 +12,6 @@ import socketio
 from app import presence, runtime
 from app.models import Department, Site, User, Visitor
 from app import bus
-from app.knowledge import render as article_render
 from app.knowledge import search as search_rules
 from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
@@ -465,25 +464,10 @@ class VisitorNamespace(socketio.AsyncNamespace):
         visitor, settings, tracked = await self._tracking(sid)
         article = await knowledge.for_visitor(visitor.site_id, article_id)
         site = await sites.get(visitor.site_id)
-        html = await self._article_html(site, article)
+        html = await knowledge.visitor_html(site, article)
         await knowledge.record("read", site_id=site.id, visitor_id=visitor.id, session=self._help_session(sid, visitor),
                                article_id=article.id, language=article.language)
         if tracked:
             await tracking.track(visitor, settings, HELP_READ_EVENT, {"article_id": article.id, "title": article.title})
         return ok(article={"id": article.id, "title": article.title, "html": html, "language": article.language,
                            "url": knowledge.public_url(site.key, article)})
-
-    @staticmethod
-    async def _article_html(site: Site, article) -> str:
-        """The article's sanitised HTML: links to articles this site's visitors may read go to their
-        help-center pages (others keep their text only), images to /kb/images/ID of this site."""
-        linked, _ = article_render.references(article.body)
-        urls: dict[int, str] = {}
-        for linked_id in sorted(linked)[:100]:
-            try:
-                urls[linked_id] = knowledge.public_url(site.key, await knowledge.for_visitor(site.id, linked_id))
-            except ServiceError:
-                continue
-        base = runtime.current().settings.public_url
-        return knowledge.html(article, article_url=urls.get,
-                              image_url=lambda image_id: f"{base}/kb/images/{image_id}?site={site.key}")

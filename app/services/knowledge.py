@@ -34,7 +34,7 @@ from tortoise.transactions import in_transaction
 from app import db, runtime
 from app.clock import utcnow
 from app.knowledge import render, search as rules, text
-from app.models import Article, ArticleCategory, ArticleImage, ArticleVersion, KnowledgeEvent, Site, User
+from app.models import Article, ArticleCategory, ArticleImage, ArticleVersion, KnowledgeEvent, Message, Site, User
 from app.services import ServiceError, scope
 from app.workorders import files
 
@@ -393,6 +393,34 @@ async def version(user: User, article_id: object, version_id: object) -> Article
 
 def html(article: Article | ArticleVersion, *, article_url, image_url) -> str:
     return render.render(article.body, article_url=article_url, image_url=image_url)
+
+
+async def visible_links(site: Site, article_ids: set[int]) -> dict[int, str]:
+    """The help-center addresses, on `site`, of those of `article_ids` its visitors may read (the
+    first 100; an article they may not read has none, and a link to it shows its text only)."""
+    found: dict[int, str] = {}
+    for article_id in sorted(article_ids)[:100]:
+        try:
+            found[article_id] = public_url(site.key, await for_visitor(site.id, article_id))
+        except ServiceError:
+            continue
+    return found
+
+
+async def visitor_html(site: Site, article: Article) -> str:
+    """An article as the site's visitors read it: links to articles they may read go to the help
+    center, others keep their text; images are served for this site (`/kb/images/ID?site=KEY`)."""
+    linked, _ = render.references(article.body)
+    links = await visible_links(site, linked)
+    base = runtime.current().settings.public_url
+    return html(article, article_url=links.get,
+                image_url=lambda image_id: f"{base}/kb/images/{image_id}?site={site.key}")
+
+
+async def latest_visitor_message(conversation_id: int) -> str | None:
+    """What the visitor last wrote in a chat (the console suggests articles for it)."""
+    message = await Message.filter(conversation_id=conversation_id, sender_kind="visitor").order_by("-seq").first()
+    return message.body if message is not None else None
 
 
 # -- images ------------------------------------------------------------------------------------------

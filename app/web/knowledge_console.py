@@ -23,20 +23,17 @@ CSRF), 404 (an id that does not exist or may not be read), 413 (a body over `MAX
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from markdown_it import MarkdownIt
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from app.clock import utcnow
-from app.knowledge import render
+from app.knowledge import render, reply
 from app.knowledge import search as rules
-from app.models import Article, Conversation, Message, Site, User
+from app.models import Article, Conversation, Site, User
 from app.services import ServiceError, knowledge, scope
 from app.web.admin.common import digits
 from app.web import jsonapi
@@ -104,115 +101,13 @@ def _hit(hit: knowledge.Hit, conversation: Conversation | None) -> dict[str, Any
             "audience": hit.audience, "linkable": conversation is not None and hit.audience == "public"}
 
 
-async def _latest_visitor_message(conversation: Conversation) -> str | None:
-    message = await Message.filter(conversation_id=conversation.id, sender_kind="visitor").order_by("-seq").first()
-    return message.body if message is not None else None
-
-
-async def _visible_links(site: Site, article_ids: set[int]) -> dict[int, str]:
-    """The public addresses, on `site`, of those of `article_ids` its visitors may read."""
-    found: dict[int, str] = {}
-    for article_id in sorted(article_ids):
-        try:
-            found[article_id] = knowledge.public_url(site.key, await knowledge.for_visitor(site.id, article_id))
-        except ServiceError:
-            pass
-    return found
-
-
-# -- an article as a chat reply ---------------------------------------------------------------------
-
-_md = MarkdownIt("commonmark", {"html": False}).enable("table").enable("strikethrough")
-_SCHEMES = ("http://", "https://", "mailto:")
-
-
-def _target(href: str, article_url: Callable[[int], str | None] | None) -> str | None:
-    """Where a link of the body goes, as a reader of a chat may follow it (None: nowhere to show)."""
-    if href.startswith("article:"):
-        rest = href[len("article:"):]
-        return article_url(int(rest)) if article_url and rest.isdigit() and len(rest) < 12 else None
-    if href.lower().startswith(_SCHEMES):
-        return href[len("mailto:"):] if href.lower().startswith("mailto:") else href
-    return None
-
-
-def _inline(children, article_url) -> str:
-    out: list[str] = []
-    links: list[tuple[str, int]] = []
-    for child in children or ():
-        kind = child.type
-        if kind in ("text", "code_inline"):
-            out.append(child.content)
-        elif kind == "softbreak":
-            out.append(" ")
-        elif kind == "hardbreak":
-            out.append("\n")
-        elif kind == "link_open":
-            links.append((str(child.attrGet("href") or ""), len(out)))
-        elif kind == "link_close" and links:
-            href, start = links.pop()
-            label = "".join(out[start:]).strip()
-            target = _target(href, article_url)
-            if target and target != label:
-                out.append(f" ({target})" if label else target)
-    return "".join(out)
-
-
-def reply_text(markdown: str, *, article_url: Callable[[int], str | None] | None = None,
-               most: int = MAX_TEXT) -> str:
-    """An article body as a chat reply: each paragraph, heading and list item a line (items marked
-    "• " or "1. "), blocks apart by an empty line, links as "text (address)", no images, no
-    Markdown syntax; at most `most` characters (cut at a word, with "…")."""
-    lines: list[str] = []
-    lists: list[list[Any]] = []  # [ordered, number] of each open list
-    marker: str | None = None  # the marker of a list item whose first line is still to come
-    row: list[str] | None = None
-    for token in _md.parse(markdown or ""):
-        kind = token.type
-        if kind == "bullet_list_open":
-            lists.append([False, 0])
-        elif kind == "ordered_list_open":
-            start = str(token.attrGet("start") or "1")
-            lists.append([True, int(start) - 1 if start.isdigit() and len(start) < 9 else 0])
-        elif kind in ("bullet_list_close", "ordered_list_close"):
-            lists.pop()
-        elif kind == "list_item_open" and lists:
-            lists[-1][1] += 1
-            ordered, number = lists[-1]
-            marker = "  " * (len(lists) - 1) + (f"{number}. " if ordered else "• ")
-        elif kind == "tr_open":
-            row = []
-        elif kind == "tr_close" and row is not None:
-            lines.append(" · ".join(cell for cell in row if cell))
-            row = None
-        elif kind == "inline":
-            line = _inline(token.children, article_url).strip()
-            if row is not None:
-                row.append(line)
-            elif marker is not None:
-                lines.append(marker + line)
-                marker = None
-            elif line:
-                lines.append("  " * len(lists) + line if lists else line)
-        elif kind in ("fence", "code_block"):
-            lines.append(token.content.rstrip("\n"))
-        if token.level == 0 and (kind.endswith("_close") or kind in ("fence", "code_block")):
-            lines.append("")
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    if len(text) > most:
-        cut = text[: most - 1]
-        space = max(cut.rfind(" "), cut.rfind("\n"))
-        text = (cut[:space] if space > most // 2 else cut).rstrip() + "…"
-    return text
-
-
 # -- the endpoints --------------------------------------------------------------------------------
 
 @api()
 async def suggestions(request: Request, user: User) -> Response:
     """The top articles for the visitor's latest message in a chat."""
     conversation = await _chat(user, _id_param(request, "conversation_id", required=True))
-    message = await _latest_visitor_message(conversation)
+    message = await knowledge.latest_visitor_message(conversation.id)
     if not message:
         return jsonapi.ok({"conversation_id": conversation.id, "has_message": False, "articles": []})
     hits = await knowledge.suggest(message, reader=await _reader(user, conversation), limit=SUGGESTIONS)
@@ -253,11 +148,11 @@ async def insert(request: Request, user: User) -> Response:
     conversation = await _chat(user, conversation_id)
     site = await Site.get(id=conversation.site_id)
     linked, _ = render.references(article.body)
-    links = await _visible_links(site, linked | {article.id})
+    links = await knowledge.visible_links(site, linked | {article.id})
     html = knowledge.html(article, article_url=links.get, image_url=lambda image_id: f"/kb/images/{image_id}")
     return jsonapi.ok({"id": article.id, "title": article.title, "audience": article.audience,
                 "language": article.language, "link": links.get(article.id),
-                "text": reply_text(article.body, article_url=links.get), "html": html})
+                "text": reply.reply_text(article.body, article_url=links.get, most=MAX_TEXT), "html": html})
 
 
 @api(post=True)

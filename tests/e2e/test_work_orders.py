@@ -225,7 +225,8 @@ async def test_a_csr_files_an_order_the_back_office_resolves_it_and_the_customer
     await hal.get_by_role("button", name="Sign in").click()
     await expect(hal).to_have_url(w.base + "/work-orders", timeout=TIMEOUT)
     sections = hal.get_by_role("navigation", name="Sections")
-    await expect(sections.get_by_role("link")).to_have_text(["Work orders"])
+    # Back-office staff take no chats: Work orders, and the knowledge base they answer from.
+    await expect(sections.get_by_role("link")).to_have_text(["Work orders", "Knowledge base"])
     await expect(hal.get_by_role("button", name="New work order")).to_be_hidden()
     await hal.get_by_label("Mine").check()
     await expect(hal).to_have_url(re.compile(r"[?&]mine=1"))
