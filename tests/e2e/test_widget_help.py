@@ -165,11 +165,11 @@ async def test_a_chinese_browser_gets_help_in_chinese(shop, articles, new_page):
     await search.press("Enter")
     results = view.get_by_role("list")
     await expect(results.get_by_role("button")).to_have_text(["退货政策"], timeout=TIMEOUT)
-    # "联系客服" from the keyboard goes back to the chat, ready to type.
+    # "联系客服" from the keyboard goes back to the chat, on its first field (the optional name).
     chat = view.get_by_role("button", name="联系客服")
     await chat.focus()
     await page.keyboard.press("Enter")
-    await expect(panel.get_by_label("消息")).to_be_focused()
+    await expect(panel.get_by_role("textbox", name="姓名（可选）")).to_be_focused()
     # Help again: the last results are still there; pressing "帮助" once more returns to the chat.
     await panel.get_by_role("button", name="帮助", exact=True).click()
     await expect(results.get_by_role("button")).to_have_text(["退货政策"])

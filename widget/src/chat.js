@@ -34,10 +34,10 @@ function createChat(ctx) {
   const ui = buildPanel(ctx.shell, t, lang, MAX_CHARS);
   // Help (help.js): "Chat with us" there comes back here; the chat it starts says so (from_help).
   let fromHelp = false;
-  createHelp({ ui, t, lang, request, connected: () => state.connected, chat() {
+  createHelp({ ui, t, lang, request, connected: () => state.connected, start: () => firstField().focus(), chat() {
     if (!isLive()) fromHelp = true;
     render();
-    ui.input.focus(); // as when the panel opens: the pre-chat fields, if any, are just above
+    firstField().focus(); // as when the panel opens
   } });
 
   // --- state (mirrored in localStorage, see docs/widget.md) ---------------------------------
@@ -48,6 +48,8 @@ function createChat(ctx) {
   let departments = []; // the site's queues: {id, name, max_wait_seconds}
   let ratingChoice = null; // the rating being chosen for the chat that just ended
   let ratingBusy = false;
+  let endedSeen = 0; // the conversation whose end the visitor was last told of
+  let noteBusy = false;
   let conv = store.get("conv"); // {id, status, agent, last_seq, agent_read_seq} | null
   let messages = store.get("messages", []); // acknowledged messages of `conv`, ascending seq
   let outbox = store.get("outbox", []); // [{client_id, body, name?, email?, created_at}]
@@ -104,6 +106,17 @@ function createChat(ctx) {
   }
   const topicsShown = () => look().topics !== false && departments.length > 0;
 
+  // Focus: where the visitor starts, and where it goes when what had it disappears.
+  const shown = (node) => node.getClientRects().length > 0;
+  // The first field the visitor fills: the first pre-chat field shown (they come before the
+  // message box), else the message box.
+  function firstField() {
+    if (!ui.prechat.hidden) for (const row of [ui.departmentRow, ui.nameRow, ui.emailRow]) if (!row.hidden) return row.lastChild;
+    return ui.input;
+  }
+  // A chat that ended and waits for its rating starts there; anything else at the first field.
+  const startField = () => (!ui.rating.hidden && !ui.thanks.textContent ? ui.rating : firstField());
+
   // The highest seq held without a gap before it: what `sync` asks to continue from. A cache
   // cut to MAX_CACHED starts mid-conversation; otherwise it must start at seq 1.
   function syncPoint() {
@@ -147,6 +160,7 @@ function createChat(ctx) {
   }
 
   function render() {
+    const focused = ui.root.activeElement; // inside the widget, or null
     const b = ui.body;
     const w = look();
     setText(ui.title, (w.title && w.title[lang]) || t.title);
@@ -172,9 +186,17 @@ function createChat(ctx) {
     reconcile(ui.log, views);
 
     const closed = Boolean(conv && conv.status === "closed");
-    ui.ended.hidden = !closed;
+    ui.ended.classList.toggle("on", closed);
+    setText(ui.endedText, closed ? t.ended : "");
+    setText(ui.rateHint, closed && conv.agent ? " " + t.rateHint : "");
     renderRating(closed);
     if (closed) ui.typing.hidden = true;
+    if (closed && endedSeen !== conv.id) {
+      endedSeen = conv.id;
+      // It ended while the visitor was in the panel: the rating comes to their focus (the end is
+      // said by ui.ended) instead of waiting many Tabs back up the panel.
+      if (focused && ui.panel.contains(focused) && !ui.rating.hidden && shown(ui.rating)) ui.rating.focus();
+    }
     // Optional name/e-mail before the first message of a new conversation, unless identify()
     // (or an earlier answer) already gave them.
     // Nobody can chat in the chosen queue, or the wait is long: offer a note for the team (the
@@ -187,8 +209,7 @@ function createChat(ctx) {
     ui.offNotice.hidden = !offer || noteMode;
     ui.offline.hidden = !(offer && noteMode);
     ui.form.hidden = offer && noteMode;
-    ui.offThanks.hidden = !offlineSent;
-    ui.offThanks.textContent = offlineSent ? t.offlineThanks(offlineSent) : "";
+    setText(ui.offThanks, offlineSent ? t.offlineThanks(offlineSent) : "");
     // The topic (department) is asked each time a new conversation starts, when the site has some
     // and lets visitors pick.
     ui.prechat.hidden = isLive() || outbox.length > 0 || !(asks("name") || asks("email") || topicsShown());
@@ -201,6 +222,13 @@ function createChat(ctx) {
     if (ui.subtitle.textContent !== sub) ui.subtitle.textContent = sub;
     renderBadge();
     if (atBottom) b.scrollTop = b.scrollHeight;
+    // What had the focus was hidden or disabled (the rating sent, the note form gone, …): focus
+    // goes on to the rating or the first field, never to nothing.
+    const now = ui.root.activeElement;
+    if (focused && isOpen() && (!now || now.disabled || !shown(now))) {
+      const next = shown(ui.rating) ? ui.rating : firstField();
+      if (shown(next)) next.focus();
+    }
   }
 
   function renderRating(closed) {
@@ -211,9 +239,9 @@ function createChat(ctx) {
     const given = conv.rating && conv.rating.rating;
     const shown = ratingChoice || given || null;
     for (const b of ui.rateButtons) b.setAttribute("aria-pressed", String(b.getAttribute("data-rating") === shown));
-    ui.sendRating.disabled = ratingBusy || !ratingChoice;
-    ui.thanks.hidden = !given || Boolean(ratingChoice && ratingChoice !== given);
-    ui.thanks.textContent = given ? `${t.thanks} · ${t.rated(t[given])}` : "";
+    ui.sendRating.disabled = !ratingChoice; // (not while sending: focus stays on it)
+    // A live region: set, not shown, so that the thanks are said.
+    setText(ui.thanks, given && !(ratingChoice && ratingChoice !== given) ? `${t.thanks} · ${t.rated(t[given])}` : "");
   }
 
   for (const b of ui.rateButtons) {
@@ -246,9 +274,8 @@ function createChat(ctx) {
     const n = isOpen() ? 0 : unreadCount();
     ui.badge.hidden = n === 0;
     ui.badge.textContent = n > 99 ? "99+" : String(n);
-    ui.badge.setAttribute("aria-label", t.unread(n));
     const label = isOpen() ? t.closeChat : t.openChat;
-    ui.launcher.setAttribute("aria-label", n > 0 ? `${label} (${t.unread(n)})` : label);
+    ui.launcher.setAttribute("aria-label", n > 0 ? t.unread(label, n) : label);
   }
 
   function renderStatus(text, error = false) {
@@ -452,7 +479,7 @@ function createChat(ctx) {
       maybeLoadHistory();
       ctx.changed();
     }
-    if (focus) ui.input.focus();
+    if (focus) startField().focus();
   }
 
   function closePanel() {
@@ -601,10 +628,12 @@ function createChat(ctx) {
   ui.offBack.addEventListener("click", () => {
     noteMode = false;
     render();
-    ui.input.focus();
+    firstField().focus();
   });
   ui.offline.addEventListener("submit", async (e) => {
     e.preventDefault();
+    // Send is not disabled while the note goes: a disabled button would drop the visitor's focus.
+    if (noteBusy) return;
     const email = ui.offEmail.value.trim();
     const body = ui.offBody.value.trim();
     if (!email || !EMAIL.test(email)) {
@@ -625,9 +654,9 @@ function createChat(ctx) {
     if (name) payload.name = clip(name, 100);
     const department = Number(ui.department.value);
     if (!ui.departmentRow.hidden && Number.isInteger(department) && department > 0) payload.department_id = department;
-    ui.offSend.disabled = true;
+    noteBusy = true;
     const ack = await request("leave_message", payload);
-    ui.offSend.disabled = false;
+    noteBusy = false;
     if (ack.ok) {
       offlineSent = email;
       ui.offBody.value = "";

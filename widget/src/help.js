@@ -11,7 +11,8 @@ import { el, setText } from "./ui.js";
 // The knowledge base's languages (app/services/knowledge.py LANGUAGES) from the widget's.
 const articleLanguage = (lang) => (lang === "zh-CN" ? "zh" : "en");
 
-// o: {ui, t, lang, request(event, payload), connected(), chat(): go back to the chat and start one}
+// o: {ui, t, lang, request(event, payload), connected(), start(): focus the chat's first field,
+//     chat(): go back to the chat and start one}
 export function createHelp(o) {
   const { ui, t } = o;
   const language = articleLanguage(o.lang);
@@ -70,7 +71,7 @@ export function createHelp(o) {
 
   button.addEventListener("click", () => {
     show(!shown);
-    if (!shown) ui.input.focus();
+    if (!shown) o.start(); // back in the chat, where the visitor starts
   });
 
   chat.addEventListener("click", () => {

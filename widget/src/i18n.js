@@ -9,7 +9,8 @@ export const LAUNCHER = {
   en: {
     openChat: "Open chat",
     closeChat: "Close chat",
-    unread: (n) => (n === 1 ? "1 unread message" : `${n} unread messages`),
+    // The launcher's name with the count of unread replies: "Open chat, 2 unread messages".
+    unread: (label, n) => `${label}, ${n} unread message${n === 1 ? "" : "s"}`,
     invitation: "Chat invitation",
     accept: "Accept",
     decline: "Decline",
@@ -18,7 +19,7 @@ export const LAUNCHER = {
   "zh-CN": {
     openChat: "打开聊天 (chat)",
     closeChat: "关闭聊天 (chat)",
-    unread: (n) => `${n} 条未读消息`,
+    unread: (label, n) => `${label}，${n} 条未读消息`,
     invitation: "聊天邀请 (Chat invitation)",
     accept: "接受",
     decline: "拒绝",
@@ -50,6 +51,7 @@ const STRINGS = {
     offlineThanks: (email) => `Thanks! We'll reply to ${email}.`,
     emailRequired: "Please enter your email address so we can reply.",
     rateTitle: "How was this chat?",
+    rateHint: "You can rate it below.",
     rateGroup: "Rate this chat",
     good: "Good",
     neutral: "Neutral",
@@ -130,6 +132,7 @@ const STRINGS = {
     offlineThanks: (email) => `谢谢！我们会回复到 ${email}。`,
     emailRequired: "请填写电子邮件地址，以便我们回复。",
     rateTitle: "您对本次服务满意吗？",
+    rateHint: "您可以在下方为本次对话评分。",
     rateGroup: "为本次对话评分",
     good: "满意",
     neutral: "一般",

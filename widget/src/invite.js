@@ -32,7 +32,11 @@ export function createInvitations({ shell, t, send, busy, accepted, tracker }) {
 
   function render() {
     const show = Boolean(current) && current.id !== hidden && !busy();
+    const hadFocus = card.contains(shell.root.activeElement);
     card.hidden = !show;
+    // Answered, hidden or withdrawn with the visitor's focus on it: focus goes to the launcher
+    // below it (Accept then moves it on into the chat).
+    if (!show && hadFocus) shell.launcher.focus();
     if (!show) return;
     const name = current.agent && current.agent.name;
     who.textContent = name ? String(name) : "";
@@ -55,12 +59,13 @@ export function createInvitations({ shell, t, send, busy, accepted, tracker }) {
     render();
   }
 
+  let accepting = false; // (Accept is not disabled meanwhile: that would drop the visitor's focus)
   accept.addEventListener("click", async () => {
-    if (!current) return;
+    if (!current || accepting) return;
     const id = current.id;
-    accept.disabled = true;
+    accepting = true;
     const ack = await send("invitation_accept", { id });
-    accept.disabled = false;
+    accepting = false;
     if (current && current.id === id) close();
     if (ack.ok && ack.conversation) accepted(ack.conversation);
   });

@@ -40,11 +40,26 @@ function chatIcon() {
   return svg;
 }
 
+// WCAG 2's relative luminance of "#rrggbb" (as app/services/widget_settings.py computes it).
+function luminance(hex) {
+  const c = [1, 3, 5].map((i) => {
+    const v = parseInt(hex.slice(i, i + 2), 16) / 255;
+    return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+  });
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+
 // The site's look (session.widget, docs/widget.md "Appearance"): the accent colour as the CSS
 // custom property --sb-accent (the shadow root's rules use it), and the launcher's corner.
+// Text on the accent (--sb-on-accent) is white when it reaches 4.5:1 there, as the admin's check
+// makes sure of any saved colour; black otherwise (a colour the admin is trying out in the
+// preview), which then reaches at least 4.6:1.
 export function applyLook(shell, w) {
   if (!w) return;
-  if (/^#[0-9a-f]{6}$/i.test(w.accent_color)) shell.box.style.setProperty("--sb-accent", w.accent_color);
+  if (/^#[0-9a-f]{6}$/i.test(w.accent_color)) {
+    shell.box.style.setProperty("--sb-accent", w.accent_color);
+    shell.box.style.setProperty("--sb-on-accent", 1.05 / (luminance(w.accent_color) + 0.05) >= 4.5 ? "#fff" : "#000");
+  }
   shell.box.classList.toggle("left", w.launcher_position === "bottom-left");
 }
 
@@ -54,7 +69,8 @@ export function buildShell(t, lang) {
   const host = el("div", { id: "switchboard-widget" });
   const root = host.attachShadow({ mode: "open" });
   addCss(root, SHELL_CSS);
-  const badge = el("span", { className: "badge", role: "img", hidden: true });
+  // The count is in the launcher's name (chat.js renderBadge): the badge itself is only seen.
+  const badge = el("span", { className: "badge", "aria-hidden": "true", hidden: true });
   const launcher = el("button", {
     type: "button", className: "launcher", "aria-label": t.openChat, "aria-expanded": "false", "aria-controls": "sb-panel",
   }, [chatIcon(), badge]);

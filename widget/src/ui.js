@@ -22,16 +22,22 @@ export function buildPanel(shell, t, lang, maxChars) {
   ui.minimize = el("button", { type: "button", className: "icon-btn", "aria-label": t.minimize, text: "\u2013" });
   ui.status = el("div", { className: "status", role: "status", hidden: true });
   ui.earlier = el("section", { className: "earlier", "aria-label": t.earlier, hidden: true });
+  // New messages are read out politely, wherever the visitor's focus is; focus never moves to them.
   ui.log = el("div", { className: "log", role: "log", "aria-live": "polite", "aria-label": t.log });
   ui.typing = el("div", { className: "typing", "aria-live": "polite", hidden: true });
-  ui.ended = el("div", { className: "ended", hidden: true, text: t.ended });
-  // After a chat ends: good / neutral / bad, an optional comment, then thanks.
+  // "This chat has ended", said when it happens (a live region: always there, empty until then),
+  // with a hint for screen readers that the rating follows.
+  ui.endedText = el("span");
+  ui.rateHint = el("span", { className: "sr" });
+  ui.ended = el("div", { className: "ended", role: "status" }, [ui.endedText, ui.rateHint]);
+  // After a chat ends: good / neutral / bad, an optional comment, then thanks. The group takes
+  // focus when the chat ends under the visitor's eyes (chat.js), so it is focusable.
   ui.rateButtons = ["good", "neutral", "bad"].map((r) =>
     el("button", { type: "button", className: "rate-btn rate-" + r, "aria-pressed": "false", "data-rating": r, text: t[r] }));
   ui.comment = el("textarea", { id: "sb-comment", rows: 2, maxlength: 1000 });
   ui.sendRating = el("button", { type: "button", className: "send", text: t.sendRating, disabled: true });
-  ui.thanks = el("p", { className: "thanks", role: "status", hidden: true });
-  ui.rating = el("section", { className: "rating", role: "group", "aria-label": t.rateGroup, hidden: true }, [
+  ui.thanks = el("p", { className: "thanks", role: "status" });
+  ui.rating = el("section", { className: "rating", role: "group", "aria-label": t.rateGroup, tabindex: "-1", hidden: true }, [
     el("p", { className: "rate-title", text: t.rateTitle }),
     el("div", { className: "rate-row" }, ui.rateButtons),
     el("label", { for: "sb-comment" }, [el("span", { text: t.comment }), ui.comment]),
@@ -63,7 +69,7 @@ export function buildPanel(shell, t, lang, maxChars) {
   ui.offEmail = el("input", { type: "email", id: "sb-off-email", maxlength: 254, autocomplete: "email", required: true });
   ui.offBody = el("textarea", { id: "sb-off-body", rows: 3, maxlength: maxChars * 2 });
   ui.offSend = el("button", { type: "submit", className: "send", text: t.offlineSend });
-  ui.offThanks = el("p", { className: "thanks", role: "status", hidden: true });
+  ui.offThanks = el("p", { className: "thanks", role: "status" });
   ui.offline = el("form", { className: "offline", novalidate: true, hidden: true, "aria-label": t.offlineIntro }, [
     el("p", { className: "offline-intro", text: t.offlineIntro }),
     el("label", { for: "sb-off-name" }, [el("span", { text: t.offlineName }), ui.offName]),
