@@ -1,6 +1,8 @@
 // Canned responses in the reply box. Typing "/" at the start of the box or after a space (then a
 // shortcut's letters: "/ref") opens a list above the box — listbox "Canned responses", the reply box
-// its combobox (aria-controls, aria-expanded, aria-activedescendant) — filtered as the CSR types:
+// a textbox that offers it (aria-autocomplete, aria-controls, aria-activedescendant; a textarea may
+// not be a combobox, so no aria-expanded: the status line says what the list holds) — filtered as
+// the CSR types:
 // shortcuts that start with what was typed first, then titles that contain it.
 //
 // Keys while the list is open: ↓ / ↑ move, Enter or Tab insert the selected response, Escape closes
@@ -57,7 +59,6 @@ export function initCanned({ api, showError, toast }) {
   form.classList.add("canned-host");
   form.appendChild(popup);
   box.setAttribute("aria-controls", "canned-list");
-  box.setAttribute("aria-expanded", "false");
   box.setAttribute("aria-autocomplete", "list");
 
   let responses = null; // null until read
@@ -126,8 +127,11 @@ export function initCanned({ api, showError, toast }) {
     const text = responses === null && !failed ? "Loading canned responses…"
       : responses === null ? "Canned responses could not be loaded."
         : shown.length === 0 ? "No canned responses match" : "";
-    status.textContent = text;
-    status.hidden = !text;
+    // With matches the list speaks for itself on screen; a screen reader hears how many there are.
+    const heard = shown.length === 1 ? "1 canned response: ↓ ↑ to choose, Enter to insert."
+      : shown.length + " canned responses: ↓ ↑ to choose, Enter to insert.";
+    status.textContent = text || heard;
+    status.classList.toggle("visually-hidden", !text);
     if (active >= 0) {
       box.setAttribute("aria-activedescendant", optionId(shown[active]));
       const node = list.children[active];
@@ -143,7 +147,6 @@ export function initCanned({ api, showError, toast }) {
     if (!open) {
       open = true;
       popup.hidden = false;
-      box.setAttribute("aria-expanded", "true");
       if (responses === null && !loading) load();
     }
     if (changed) render(true);
@@ -157,7 +160,6 @@ export function initCanned({ api, showError, toast }) {
     active = -1;
     popup.hidden = true;
     clear(list);
-    box.setAttribute("aria-expanded", "false");
     box.removeAttribute("aria-activedescendant");
   }
 

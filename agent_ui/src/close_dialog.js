@@ -1,7 +1,7 @@
 // Closing a chat of a department that classifies its contacts: a small dialog asks what the contact
 // was about (the work-order taxonomy). Recent choices come first (kept in this browser). Resolves to
 // the chosen category id, null for "no category" (when optional), or undefined when cancelled.
-import { el } from "./dom.js";
+import { el, focusFirst } from "./dom.js";
 
 const RECENT_KEY = "switchboard.recentCategories";
 const RECENT_MAX = 5;
@@ -25,7 +25,7 @@ function remember(id) {
 
 /**
  * @param {{classification: string, categories: {id: number, path: string}[]}} options
- * @param {HTMLElement} opener
+ * @param {HTMLElement} opener focused again when the dialog closes, whichever way (Escape, Cancel, a choice)
  * @returns {Promise<number|null|undefined>}
  */
 export function askCategory(options, opener) {
@@ -61,7 +61,7 @@ export function askCategory(options, opener) {
     let answer;
     dialog.addEventListener("close", () => {
       dialog.remove();
-      if (opener && opener.isConnected && !opener.disabled) opener.focus();
+      focusFirst(opener);
       resolve(answer);
     });
     cancel.addEventListener("click", () => dialog.close());

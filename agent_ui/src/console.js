@@ -29,6 +29,9 @@ import {
   countryName,
   charCount,
   preview,
+  canFocus,
+  focusFirst,
+  whileBusy,
 } from "./dom.js";
 
 const MAX_BODY_CHARS = 5000;
@@ -105,6 +108,7 @@ const gapTimers = new Map();
 
 const $ = (id) => document.getElementById(id);
 const dom = {
+  app: $("app"),
   conn: $("conn-indicator"),
   status: $("status-select"),
   chatsLoading: $("chats-loading"),
@@ -132,7 +136,8 @@ const dom = {
 
 const socket = connect(meta("switchboard-socket-token"));
 const request = (event, payload, timeoutMs) => rawRequest(socket, event, payload, timeoutMs);
-initQueue({ socket, request, showError: (e) => showError(e), toast: (t) => toast(t), chime: () => playChime() });
+initQueue({ socket, request, showError: (e) => showError(e), toast: (t) => toast(t), chime: () => playChime(),
+  focusFallback: () => focusFallback() });
 initNotes({ socket, request, showError: (e) => showError(e) });
 consoleApi.reply = dom.reply;
 consoleApi.current = () => chatSummary(selectedChat());
@@ -887,9 +892,34 @@ function moveSelection(delta) {
   if (hadListFocus) focusListItem(state.order[next]);
 }
 
+function listButton(id) {
+  return dom.chatList.querySelector('button[data-id="' + String(id) + '"]');
+}
+
 function focusListItem(id) {
-  const button = dom.chatList.querySelector('button[data-id="' + String(id) + '"]');
+  const button = listButton(id);
   if (button) button.focus();
+}
+
+/**
+ * Where the focus goes when the control that had it is gone, hidden or disabled (a chat closed,
+ * transferred, removed from the list): "Remove from list" of a closed chat, else the selected chat
+ * in the list, else the list's first chat, else what the empty list says.
+ */
+function focusFallback() {
+  const chat = selectedChat();
+  return focusFirst(
+    chat && isClosed(chat) ? dom.dismissBtn : null,
+    chat ? listButton(chat.id) : null,
+    dom.chatList.querySelector("button"),
+    dom.chatsEmpty,
+    dom.status,
+  );
+}
+
+/** After a render: `had` (what had the focus before it) can no longer take it → the fallback. */
+function keepFocus(had) {
+  if (had && had !== document.body && dom.app.contains(had) && !canFocus(had)) focusFallback();
 }
 
 async function closeSelected() {
@@ -931,6 +961,8 @@ function dismissSelected() {
   const next = state.order[Math.min(index, state.order.length - 1)];
   if (next !== undefined) selectChat(next);
   renderAll();
+  // The button is gone with the chat: on to the chat now selected in the list (or the empty list).
+  if (!canFocus(dom.dismissBtn)) focusFallback();
 }
 
 async function changeStatus() {
@@ -1099,7 +1131,11 @@ function renderList() {
   dom.chatsLoading.hidden = !loading;
   dom.chatsEmpty.hidden = state.order.length > 0 || loading;
   dom.chatList.hidden = state.order.length === 0;
-  if (focusedId !== null) focusListItem(focusedId);
+  if (focusedId !== null) {
+    // The chat that had the focus may be gone from the list (taken away): then the selected one.
+    const selected = state.selectedId === null ? null : listButton(state.selectedId);
+    focusFirst(listButton(focusedId), selected, dom.chatList.querySelector("button"), dom.chatsEmpty);
+  }
   updateDocumentTitle();
 }
 
@@ -1110,6 +1146,12 @@ function updateDocumentTitle() {
 }
 
 function renderConversation(opts) {
+  const had = document.activeElement;
+  renderConversationNow(opts);
+  keepFocus(had);
+}
+
+function renderConversationNow(opts) {
   const chat = selectedChat();
   if (!chat) {
     dom.title.textContent = "No chat selected";
@@ -1151,7 +1193,10 @@ function renderConversation(opts) {
   dom.convState.className = "conversation-state " + stateClass;
   const replyable = canReply(chat);
   dom.leaveBtn.hidden = !canLeave(chat);
-  dom.closeBtn.disabled = !replyable || isParticipant(chat) || state.closing.has(chat.id);
+  dom.closeBtn.disabled = !replyable || isParticipant(chat);
+  // Busy while closing, yet focused still (aria-disabled: a disabled button would drop the focus).
+  if (state.closing.has(chat.id)) dom.closeBtn.setAttribute("aria-disabled", "true");
+  else dom.closeBtn.removeAttribute("aria-disabled");
   dom.closeBtn.textContent = state.closing.has(chat.id) ? "Closing…" : "Close chat";
   dom.transferBtn.disabled = !replyable || isParticipant(chat) || chat.conv.status !== "assigned";
   dom.createOrderBtn.disabled = !chat.loaded;
@@ -1607,6 +1652,8 @@ dom.transferBtn.addEventListener("click", () => {
   const chat = selectedChat();
   if (!chat || !canReply(chat)) return;
   openTransferDialog(request, chat.id, {
+    // The transfer makes the chat read-only here, Transfer disabled with it.
+    opener: () => focusFirst(dom.transferBtn) || focusFallback(),
     onDone: () => toast("Chat transferred."),
     onError: showError,
   });
@@ -1615,7 +1662,7 @@ dom.createOrderBtn.addEventListener("click", () => {
   const chat = selectedChat();
   if (!chat || !chat.loaded) return;
   openWorkOrderDialog(chat.id, {
-    opener: dom.createOrderBtn,
+    opener: () => focusFirst(dom.createOrderBtn) || focusFallback(),
     onDone: (order) => {
       toast("Work order " + order.number + " created.", { link: { text: "Open " + order.number, href: "/work-orders/" + order.id } });
       chat.orders = undefined; // read again
@@ -1625,13 +1672,13 @@ dom.createOrderBtn.addEventListener("click", () => {
   });
 });
 dom.dismissBtn.addEventListener("click", dismissSelected);
-dom.leaveBtn.addEventListener("click", async () => {
+dom.leaveBtn.addEventListener("click", () => {
   const chat = selectedChat();
   if (!chat || !canLeave(chat)) return;
-  dom.leaveBtn.disabled = true;
-  const res = await request("leave", { conversation_id: chat.id });
-  dom.leaveBtn.disabled = false;
-  if (!res.ok) showError(res.error);
+  whileBusy(dom.leaveBtn, async () => {
+    const res = await request("leave", { conversation_id: chat.id });
+    if (!res.ok) showError(res.error);
+  });
 });
 
 document.addEventListener("keydown", (e) => {

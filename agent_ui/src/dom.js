@@ -37,6 +37,49 @@ export function meta(name) {
   return node ? node.getAttribute("content") || "" : "";
 }
 
+// ---- focus ----------------------------------------------------------------
+// Whatever removes, hides or disables the control that has the focus hands the focus on to a
+// sensible place that is still there: a keyboard or screen reader user is never dropped back at
+// the start of the page (WCAG 2.4.3). A control busy with a request says so with aria-disabled
+// rather than `disabled`, which would take the focus away from it.
+
+/** Whether `node` can take the focus now: focusable (a control, or given a tabindex), in the page,
+ * shown and enabled. */
+export function canFocus(node) {
+  return !!node && node.isConnected && (node.tabIndex >= 0 || node.hasAttribute("tabindex")) && !node.disabled
+    && !node.closest("[hidden], [inert]") && node.getClientRects().length > 0;
+}
+
+/** Focuses the first of `nodes` that can take the focus; returns it (null when none could). */
+export function focusFirst(...nodes) {
+  for (const node of nodes) {
+    if (canFocus(node)) {
+      node.focus();
+      return node;
+    }
+  }
+  return null;
+}
+
+/** Whether the focus has fallen back to the page (or was never anywhere). */
+export function focusLost() {
+  return !document.activeElement || document.activeElement === document.body;
+}
+
+/**
+ * Runs `work` (async) with `control` marked busy (aria-disabled): it keeps the focus, and a second
+ * press meanwhile does nothing (resolves to undefined).
+ */
+export async function whileBusy(control, work) {
+  if (control.getAttribute("aria-disabled") === "true") return undefined;
+  control.setAttribute("aria-disabled", "true");
+  try {
+    return await work();
+  } finally {
+    control.removeAttribute("aria-disabled");
+  }
+}
+
 // ---- time -----------------------------------------------------------------
 
 export function parseTime(value) {

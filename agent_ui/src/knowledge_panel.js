@@ -251,7 +251,9 @@ class KnowledgePanel {
       this.toast("You cannot reply in this chat.");
       return;
     }
-    button.disabled = true;
+    // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
+    if (button.getAttribute("aria-disabled") === "true") return;
+    button.setAttribute("aria-disabled", "true");
     button.setAttribute("aria-busy", "true");
     let got;
     try {
@@ -261,7 +263,7 @@ class KnowledgePanel {
       return;
     } finally {
       button.removeAttribute("aria-busy");
-      if (button.isConnected) button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
     const now = this.api.current();
     if (!now || now.id !== chat.id) return; // another chat was selected meanwhile: not into its reply

@@ -1,13 +1,16 @@
 // The console's queue panel: chats offered to me (accept / decline before the countdown ends)
 // and the chats waiting in the queues I serve, which I can take myself (how manual / pooled
 // queues work). Pushed by the server: `queue.changed` → re-read `queue` (one read in flight).
-import { el, clear } from "./dom.js";
+import { el, clear, focusFirst, whileBusy } from "./dom.js";
 
 /**
  * @param {{socket: any, request: (event: string, payload: any) => Promise<any>,
- *          showError: (error: any) => void, toast: (text: string) => void, chime: () => void}} deps
+ *          showError: (error: any) => void, toast: (text: string) => void, chime: () => void,
+ *          focusFallback: () => void}} deps
+ *   `focusFallback`: where the focus goes when the offer or waiting chat that had it is gone (taken,
+ *   answered, withdrawn) and no other is left in its place.
  */
-export function initQueue({ socket, request, showError, toast, chime }) {
+export function initQueue({ socket, request, showError, toast, chime, focusFallback }) {
   const $ = (id) => document.getElementById(id);
   const dom = { offers: $("offers"), list: $("queue-list"), empty: $("queue-empty"), count: $("queue-count") };
   if (!dom.offers || !dom.list) return;
@@ -21,6 +24,23 @@ export function initQueue({ socket, request, showError, toast, chime }) {
     return (c && typeof c.visitor_name === "string" && c.visitor_name) || "Visitor";
   }
 
+  /** Before a redraw of `box`: the control in it that has the focus, to find again after. */
+  function focusIn(box) {
+    const had = box.contains(document.activeElement) ? document.activeElement : null;
+    if (!had) return null;
+    const item = had.closest("[data-item]");
+    return { item: item && item.getAttribute("data-item"), action: had.getAttribute("data-action"),
+      index: item ? Array.prototype.indexOf.call(box.querySelectorAll("[data-item]"), item) : 0 };
+  }
+
+  /** After it: the same control of the same chat, else of the chat now in its place, else the fallback. */
+  function refocus(box, was) {
+    if (!was) return;
+    const items = box.querySelectorAll("[data-item]");
+    const item = box.querySelector('[data-item="' + was.item + '"]') || items[Math.min(was.index, items.length - 1)];
+    if (!focusFirst(item && item.querySelector('[data-action="' + was.action + '"]'))) focusFallback();
+  }
+
   function clock(seconds) {
     const s = Math.max(0, Math.floor(seconds));
     return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
@@ -29,31 +49,35 @@ export function initQueue({ socket, request, showError, toast, chime }) {
   // ---- offers -------------------------------------------------------------
 
   function renderOffers() {
+    const was = focusIn(dom.offers);
     clear(dom.offers);
     dom.offers.hidden = offers.size === 0;
     for (const [id, offer] of offers) {
       const left = (offer.expiresAt - Date.now()) / 1000;
       const accept = el("button", { class: "btn btn-primary btn-small", text: "Accept",
-        attrs: { type: "button", "aria-label": "Accept chat from " + name(offer.conv) } });
+        attrs: { type: "button", "aria-label": "Accept chat from " + name(offer.conv), "data-action": "accept" } });
       const decline = el("button", { class: "btn btn-small", text: "Decline",
-        attrs: { type: "button", "aria-label": "Decline chat from " + name(offer.conv) } });
+        attrs: { type: "button", "aria-label": "Decline chat from " + name(offer.conv), "data-action": "decline" } });
       accept.addEventListener("click", () => answer(id, "accept", accept));
       decline.addEventListener("click", () => answer(id, "decline", decline));
-      dom.offers.appendChild(el("div", { class: "offer", attrs: { role: "group", "aria-label": "Chat offer from " + name(offer.conv) } }, [
+      dom.offers.appendChild(el("div", { class: "offer", attrs: { role: "group", "aria-label": "Chat offer from " + name(offer.conv),
+        "data-item": id } }, [
         el("div", { class: "offer-title", text: "New chat: " + name(offer.conv) }),
         el("div", { class: "offer-clock", text: left > 0 ? clock(left) + " left" : "Expired",
           attrs: { "data-offer": id } }),
         el("div", { class: "offer-actions" }, [accept, decline]),
       ]));
     }
+    refocus(dom.offers, was);
   }
 
-  async function answer(id, event, button) {
-    button.disabled = true;
-    const res = await request(event, { conversation_id: id });
-    if (!res.ok) showError(res.error);
-    offers.delete(id);
-    renderOffers();
+  function answer(id, event, button) {
+    whileBusy(button, async () => {
+      const res = await request(event, { conversation_id: id });
+      if (!res.ok) showError(res.error);
+      offers.delete(id);
+      renderOffers();
+    });
   }
 
   socket.on("conversation.offered", (conv) => {
@@ -98,24 +122,21 @@ export function initQueue({ socket, request, showError, toast, chime }) {
   }
 
   function renderQueue() {
+    const was = focusIn(dom.list);
     clear(dom.list);
     dom.count.textContent = chats.length ? "(" + chats.length + ")" : "";
     dom.empty.hidden = chats.length > 0;
     for (const c of chats) {
       if (offers.has(c.id)) continue;
       const take = el("button", { class: "btn btn-small", text: "Take",
-        attrs: { type: "button", "aria-label": "Take chat with " + name(c) } });
-      take.addEventListener("click", async () => {
-        take.disabled = true;
+        attrs: { type: "button", "aria-label": "Take chat with " + name(c), "data-action": "take" } });
+      take.addEventListener("click", () => whileBusy(take, async () => {
         const res = await request("pick", { conversation_id: c.id });
-        if (!res.ok) {
-          showError(res.error);
-          take.disabled = false;
-        }
-        read();
-      });
+        if (!res.ok) showError(res.error);
+        await read();
+      }));
       const where = c.department_name ? c.department_name + (c.manual ? " · pick" : "") : "General";
-      dom.list.appendChild(el("li", { class: "queue-item" }, [
+      dom.list.appendChild(el("li", { class: "queue-item", attrs: { "data-item": c.id } }, [
         el("span", { class: "queue-name", text: name(c) }),
         el("span", { class: "queue-where", text: where }),
         el("span", { class: "queue-wait", text: clock(c.waiting_seconds || 0),
@@ -123,6 +144,7 @@ export function initQueue({ socket, request, showError, toast, chime }) {
         take,
       ]));
     }
+    refocus(dom.list, was);
   }
 
   setInterval(() => {

@@ -44,9 +44,30 @@ export async function fetchJson(url, what, page) {
 /** (Re)draw the chart on canvas `id`, keeping one Chart per canvas in `charts`. */
 export function drawChart(Chart, charts, id, type, labels, datasets, options = {}) {
   if (charts[id]) charts[id].destroy();
-  charts[id] = new Chart(document.getElementById(id), {
+  const canvas = document.getElementById(id);
+  charts[id] = new Chart(canvas, {
     type,
     data: { labels, datasets },
     options: Object.assign({ responsive: true, maintainAspectRatio: false, animation: false }, options),
   });
+  describeChart(canvas, labels, datasets);
+}
+
+/** A chart is an image to a screen reader (its caption names it): its figures are its description,
+ * as text (WCAG 1.1.1) — "Chats: 2024-05-01 3, 2024-05-02 5. Answered: …". */
+function describeChart(canvas, labels, datasets) {
+  const id = canvas.id + "-figures";
+  let note = document.getElementById(id);
+  if (!note) {
+    note = document.createElement("p");
+    note.id = id;
+    note.className = "visually-hidden";
+    canvas.insertAdjacentElement("afterend", note);
+    canvas.setAttribute("aria-describedby", id);
+  }
+  const figure = (value) => (value === null || value === undefined ? "none"
+    : Number.isInteger(value) ? String(value) : Number(value).toFixed(1));
+  note.textContent = labels.length
+    ? datasets.map((d) => d.label + ": " + labels.map((label, i) => label + " " + figure(d.data[i])).join(", ") + ".").join(" ")
+    : "No figures in this period.";
 }

@@ -1,15 +1,18 @@
 // The "Transfer" dialog: pick a CSR (with state and load) or a department, add a note for the
 // receiver, confirm. Uses a native <dialog> (focus trap, Escape to cancel) built with textContent.
-import { el } from "./dom.js";
+// However it closes (Escape, Cancel, a transfer), the focus goes back to where it came from.
+import { el, focusFirst, whileBusy } from "./dom.js";
 
 const STATUS_TEXT = { available: "Available", away: "Away", offline: "Offline" };
 
 /**
  * @param {(event: string, payload: object) => Promise<any>} request
  * @param {number} conversationId
- * @param {{onDone: () => void, onError: (error: any) => void}} hooks
+ * @param {{opener: HTMLElement | (() => void), onDone: () => void, onError: (error: any) => void}} hooks
+ *   `opener`: the control that opened the dialog, focused again when it closes — or a function that
+ *   puts the focus where it belongs then (the opener may be disabled by the transfer).
  */
-export async function openTransferDialog(request, conversationId, { onDone, onError }) {
+export async function openTransferDialog(request, conversationId, { opener, onDone, onError }) {
   const dialog = el("dialog", { class: "transfer-dialog", attrs: { "aria-labelledby": "transfer-title" } });
   const title = el("h2", { text: "Transfer chat", attrs: { id: "transfer-title" } });
   const status = el("p", { class: "transfer-status", text: "Loading…", attrs: { role: "status" } });
@@ -38,12 +41,18 @@ export async function openTransferDialog(request, conversationId, { onDone, onEr
   dialog.appendChild(form);
   document.body.appendChild(dialog);
   const close = () => {
-    dialog.close();
-    dialog.remove();
+    if (dialog.open) dialog.close();
   };
   cancel.addEventListener("click", close);
-  dialog.addEventListener("cancel", () => dialog.remove());
+  // Every way out ends here, Escape included (its `cancel` closes the dialog): the dialog stays in
+  // the page until it has closed, so the focus can be handed back.
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    if (typeof opener === "function") opener();
+    else focusFirst(opener);
+  });
   dialog.showModal();
+  const focusedFirst = document.activeElement;
 
   const res = await request("transfer_targets", { conversation_id: conversationId });
   if (!res.ok) {
@@ -80,23 +89,27 @@ export async function openTransferDialog(request, conversationId, { onDone, onEr
     list.appendChild(option(d.name, `${d.waiting} waiting`, { to_department_id: d.id }, false));
   }
   status.textContent = "";
+  // The dialog opened before the choices came: unless the user has moved on, the focus goes to the
+  // first one that can be chosen.
+  const first = list.querySelector('input[type="radio"]:not(:disabled)');
+  if (first && document.activeElement === focusedFirst) first.focus();
 
-  form.addEventListener("submit", async (e) => {
+  form.addEventListener("submit", (e) => {
     e.preventDefault();
     if (!chosen) return;
-    confirm.disabled = true;
-    confirm.textContent = "Transferring…";
-    const payload = Object.assign({ conversation_id: conversationId }, chosen);
-    if (note.value.trim()) payload.note = note.value.trim();
-    if (warm.checked && chosen.to_agent_id) payload.warm = true;
-    const done = await request("transfer", payload);
-    if (done.ok) {
-      close();
-      onDone();
-    } else {
-      confirm.disabled = false;
+    whileBusy(confirm, async () => {
+      confirm.textContent = "Transferring…";
+      const payload = Object.assign({ conversation_id: conversationId }, chosen);
+      if (note.value.trim()) payload.note = note.value.trim();
+      if (warm.checked && chosen.to_agent_id) payload.warm = true;
+      const done = await request("transfer", payload);
       confirm.textContent = "Transfer";
-      error.textContent = (done.error && done.error.message) || "The transfer failed.";
-    }
+      if (done.ok) {
+        close();
+        onDone();
+      } else {
+        error.textContent = (done.error && done.error.message) || "The transfer failed.";
+      }
+    });
   });
 }

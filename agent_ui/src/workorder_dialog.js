@@ -2,7 +2,7 @@
 // site, a summary of the visitor's last messages) and the visitor's open orders for the sidebar
 // (the screen pop). Talks to the HTTP API (/api/work-orders, docs/protocol.md "Work orders");
 // everything the server sends is inserted as text.
-import { el } from "./dom.js";
+import { el, focusFirst, whileBusy } from "./dom.js";
 
 function csrf() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -40,6 +40,12 @@ function field(id, label, control, hint) {
   control.id = id;
   const errorId = id + "-error";
   const error = el("p", { class: "field-error", attrs: { id: errorId, hidden: true } });
+  // The hint is read with the field, and with its error when there is one.
+  const hintId = hint ? id + "-hint" : null;
+  if (hint) {
+    hint.id = hintId;
+    control.setAttribute("aria-describedby", hintId);
+  }
   return {
     node: el("div", { class: "wo-field" }, [el("label", { text: label, attrs: { for: id } }), control, hint || null, error]),
     control,
@@ -48,12 +54,13 @@ function field(id, label, control, hint) {
       error.textContent = message;
       error.hidden = false;
       control.setAttribute("aria-invalid", "true");
-      control.setAttribute("aria-describedby", errorId);
+      control.setAttribute("aria-describedby", hintId ? errorId + " " + hintId : errorId);
     },
     reset() {
       error.hidden = true;
       control.removeAttribute("aria-invalid");
-      control.removeAttribute("aria-describedby");
+      if (hintId) control.setAttribute("aria-describedby", hintId);
+      else control.removeAttribute("aria-describedby");
     },
   };
 }
@@ -67,7 +74,9 @@ function select(options, empty) {
 
 /**
  * @param {number} conversationId
- * @param {{opener: HTMLElement, onDone: (order: any) => void, onError: (error: any) => void}} hooks
+ * @param {{opener: HTMLElement | (() => void), onDone: (order: any) => void, onError: (error: any) => void}} hooks
+ *   `opener`: focused again when the dialog closes, whichever way (Escape, Cancel, the order made) —
+ *   or a function that puts the focus where it belongs then.
  */
 export async function openWorkOrderDialog(conversationId, { opener, onDone, onError }) {
   const dialog = el("dialog", { class: "wo-dialog", attrs: { "aria-labelledby": "wo-dialog-title" } });
@@ -80,7 +89,8 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
   };
   dialog.addEventListener("close", () => {
     dialog.remove();
-    if (opener && opener.isConnected && !opener.disabled) opener.focus();
+    if (typeof opener === "function") opener();
+    else focusFirst(opener);
   });
   dialog.showModal();
 
@@ -128,11 +138,13 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
   cancel.addEventListener("click", close);
   subject.control.focus();
   const number = (value) => (value === "" ? null : Number(value));
-  form.addEventListener("submit", async (event) => {
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
+    whileBusy(submit, () => create());
+  });
+  async function create() {
     for (const f of Object.values(fields)) f.reset();
     error.textContent = "";
-    submit.disabled = true;
     status.textContent = "Creating…";
     const res = await api("/api/work-orders", {
       method: "POST",
@@ -149,7 +161,6 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
         handler_id: number(handler.control.value),
       },
     });
-    submit.disabled = false;
     status.textContent = "";
     if (!res.ok) {
       const target = res.error && fields[res.error.field];
@@ -163,5 +174,5 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
     }
     close();
     onDone(res.order);
-  });
+  }
 }

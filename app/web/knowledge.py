@@ -432,12 +432,13 @@ HELP_WORDS = {
            "empty": "No articles here yet.", "other": "Other articles", "back": "All articles",
            "language": "Language", "missing": "This article is not here.",
            "missing_hint": "It may have moved or never existed. Search the help center, or ask us in the chat.",
-           "updated": "Updated", "busy": "Too many searches for now. Please try again in a minute."},
+           "updated": "Updated", "busy": "Too many searches for now. Please try again in a minute.",
+           "skip": "Skip to main content"},
     "zh": {"title": "帮助中心", "search": "搜索帮助文章", "search_button": "搜索", "results": "搜索结果：",
            "none": "没有找到相关文章。请换个关键词，或在聊天中咨询我们。", "empty": "暂无文章。", "other": "其他文章",
            "back": "全部文章", "language": "语言", "missing": "找不到这篇文章。",
            "missing_hint": "文章可能已移动或不存在。请搜索帮助中心，或在聊天中咨询我们。", "updated": "更新于",
-           "busy": "搜索过于频繁，请稍后再试。"},
+           "busy": "搜索过于频繁，请稍后再试。", "skip": "跳到主要内容"},
 }
 
 

@@ -51,7 +51,7 @@ async def test_a_visitor_leaves_a_note_and_a_csr_follows_it_up(demo, demo_site_k
     order = note.get_by_role("link", name=re.compile(r"^Open WO-\d{4}-\d{6}$"))
     await expect(order).to_have_attribute("href", re.compile(r"^/work-orders/\d+$"))
     number = (await order.text_content()).removeprefix("Open ")
-    await note.get_by_role("button", name=re.compile("^Mark the note from")).click()
+    await note.get_by_role("button", name=re.compile("^Done with the note from")).click()
     await expect(note).to_have_count(0)
     # Done: the order is resolved too, and the customer is told.
     rows = await fetch(demo, "SELECT status, source, customer_email FROM work_order WHERE number = ?", number)

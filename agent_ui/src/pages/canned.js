@@ -4,7 +4,7 @@
 // form are shown at their field. After a change the console's reply box is told to read the list
 // again (CHANGED_KEY in localStorage). Every server string is shown as text, never markup.
 import "./canned.css"; // → /static/canned.css
-import { el, clear } from "../dom.js";
+import { el, clear, focusFirst, whileBusy } from "../dom.js";
 import { ApiError, clearFieldErrors, getJson, postJson, showFieldError } from "../work_orders.js";
 import { CHANGED_KEY } from "../canned.js";
 
@@ -69,10 +69,12 @@ function responseItem(r) {
   const name = "/" + r.shortcut;
   const actions = [];
   if (r.editable) {
-    const edit = el("button", { class: "btn btn-small", text: "Edit", attrs: { type: "button", "aria-label": "Edit " + name } });
+    const edit = el("button", { class: "btn btn-small", text: "Edit",
+      attrs: { type: "button", "aria-label": "Edit " + name, "data-action": "edit" } });
     edit.addEventListener("click", () => openForm(r, edit));
     const remove = el("button", {
-      class: "btn btn-small btn-ghost", text: "Delete", attrs: { type: "button", "aria-label": "Delete " + name },
+      class: "btn btn-small btn-ghost", text: "Delete",
+      attrs: { type: "button", "aria-label": "Delete " + name, "data-action": "delete" },
     });
     remove.addEventListener("click", () => openDelete(r, remove));
     actions.push(edit, remove);
@@ -90,6 +92,15 @@ function responseItem(r) {
 }
 
 function render() {
+  // The list is drawn anew on every load: a button that had the focus (or a dialog's opener) is
+  // found again in the new drawing; a response gone takes the focus to "New canned response".
+  const focused = document.activeElement;
+  const keyOf = (node) => {
+    const item = node && groupsBox.contains(node) ? node.closest("[data-id]") : null;
+    return item ? { id: item.getAttribute("data-id"), action: node.getAttribute("data-action") } : null;
+  };
+  const hadFocus = keyOf(focused);
+  const wasOpener = keyOf(opener);
   clear(groupsBox);
   const all = groups();
   for (const g of all) {
@@ -102,6 +113,9 @@ function render() {
     ]));
   }
   emptyBox.hidden = all.length > 0;
+  const again = (key) => key && groupsBox.querySelector('[data-id="' + key.id + '"] [data-action="' + key.action + '"]');
+  if (wasOpener) opener = again(wasOpener);
+  if (hadFocus) focusFirst(again(hadFocus), $("new-response"));
 }
 
 async function load() {
@@ -184,24 +198,23 @@ function showError(err, box, fields) {
   }
 }
 
-form.addEventListener("submit", async (e) => {
+form.addEventListener("submit", (e) => {
   e.preventDefault();
-  clearFieldErrors(form);
-  formError.hidden = true;
-  const save = $("response-save");
-  save.disabled = true;
-  try {
-    if (editing) await postJson("/api/canned/" + editing.id, formValues(), "Saving");
-    else await postJson("/api/canned", formValues(), "Saving");
-    announceChange();
-    dialog.close();
-    await load();
-    statusBox.textContent = "Saved /" + $("f-shortcut").value.trim().replace(/^\//, "") + ".";
-  } catch (err) {
-    showError(err, formError, true);
-  } finally {
-    save.disabled = false;
-  }
+  // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
+  whileBusy($("response-save"), async () => {
+    clearFieldErrors(form);
+    formError.hidden = true;
+    try {
+      if (editing) await postJson("/api/canned/" + editing.id, formValues(), "Saving");
+      else await postJson("/api/canned", formValues(), "Saving");
+      announceChange();
+      dialog.close();
+      await load();
+      statusBox.textContent = "Saved /" + $("f-shortcut").value.trim().replace(/^\//, "") + ".";
+    } catch (err) {
+      showError(err, formError, true);
+    }
+  });
 });
 
 scopeSelect.addEventListener("change", syncDepartment);
@@ -224,24 +237,22 @@ function openDelete(response, from) {
   $("delete-cancel").focus();
 }
 
-$("delete-form").addEventListener("submit", async (e) => {
+$("delete-form").addEventListener("submit", (e) => {
   e.preventDefault();
   if (!deleting) return;
   const name = "/" + deleting.shortcut;
-  const button = $("delete-confirm");
-  button.disabled = true;
-  try {
-    await postJson("/api/canned/" + deleting.id + "/delete", {}, "Deleting");
-    announceChange();
-    opener = null;
-    deleteDialog.close();
-    await load();
-    statusBox.textContent = "Deleted " + name + ".";
-  } catch (err) {
-    showError(err, $("delete-error"), false);
-  } finally {
-    button.disabled = false;
-  }
+  whileBusy($("delete-confirm"), async () => {
+    try {
+      await postJson("/api/canned/" + deleting.id + "/delete", {}, "Deleting");
+      announceChange();
+      opener = null;
+      deleteDialog.close();
+      await load();
+      statusBox.textContent = "Deleted " + name + ".";
+    } catch (err) {
+      showError(err, $("delete-error"), false);
+    }
+  });
 });
 $("delete-cancel").addEventListener("click", () => deleteDialog.close());
 deleteDialog.addEventListener("close", () => {

@@ -8,7 +8,7 @@ import {
   Chart, BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend,
 } from "chart.js";
-import { el, clear, meta, parseTime, countryName } from "../dom.js";
+import { el, clear, meta, parseTime, countryName, focusFirst } from "../dom.js";
 import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
@@ -102,7 +102,9 @@ function cell(value, column) {
 function tableOf(id, result, rowFor) {
   const head = el("tr", {}, result.columns.map((c) => el("th", { class: "ex-" + c.kind, text: c.label, attrs: { scope: "col" } })));
   const body = el("tbody", {}, result.rows.map(rowFor));
-  return el("div", { class: "ex-table-wrap" }, [
+  // The table scrolls within its box: a keyboard user scrolls it once it has the focus (WCAG 2.1.1),
+  // and a screen reader names the stop by the table's heading.
+  return el("div", { class: "ex-table-wrap", attrs: { tabindex: "0", role: "region", "aria-labelledby": id } }, [
     el("table", { class: "ex-table", attrs: { "aria-labelledby": id } }, [el("thead", {}, [head]), body]),
   ]);
 }
@@ -321,8 +323,9 @@ trailDialog.addEventListener("click", (e) => {
 });
 trailDialog.addEventListener("close", () => {
   trailGeneration++;
+  // Back to the visit's row; when the table was drawn anew without it, to the first visit.
   const row = opener === null ? null : document.querySelector('tr[data-visit="' + Number(opener) + '"]');
-  if (row) row.focus();
+  focusFirst(row, document.querySelector("tr[data-visit]"), $("visits-h"));
 });
 
 load();

@@ -2,7 +2,7 @@
 // a table with paging, stale articles flagged; and the categories (add, rename, delete) below it.
 // Every value from the server is text (textContent), never markup.
 import "./knowledge_editor.css"; // → /static/knowledge.css
-import { el, clear, formatDate } from "../dom.js";
+import { el, clear, formatDate, focusFirst } from "../dom.js";
 import { getJson, postJson } from "../work_orders.js";
 
 const PAGE = 50;
@@ -114,8 +114,11 @@ async function load() {
     emptyBox.hidden = !empty;
     $("kb-empty-text").textContent = filtered() ? "No article matches these filters." : "No articles yet.";
     table.parentElement.hidden = empty;
+    const paging = document.activeElement;
     $("prev").disabled = offset <= 0;
     $("next").disabled = offset + data.articles.length >= total;
+    // Next on the last page (or Previous on the first) is disabled now: the focus goes to the other.
+    if (paging === $("prev") || paging === $("next")) focusFirst(paging, $("prev"), $("next"));
     $("page-label").textContent = empty ? "" : "Articles " + (offset + 1) + "–" + (offset + data.articles.length) + " of " + total;
     statusBox.textContent = total === 1 ? "1 article" : total + " articles";
   } catch (e) {
@@ -170,12 +173,14 @@ function fillCategoryFilter() {
 }
 
 function categoryItem(c) {
-  const name = el("input", { attrs: { type: "text", maxlength: "100", value: c.name, "aria-label": "Name of " + c.name } });
+  const name = el("input", { attrs: { type: "text", maxlength: "100", value: c.name, "aria-label": "Name of " + c.name,
+    "data-action": "name" } });
   const position = el("input", { attrs: { type: "number", value: String(c.position), min: "-10000", max: "10000",
-    step: "1", "aria-label": "Position of " + c.name } });
-  const save = el("button", { class: "btn", text: "Rename", attrs: { type: "submit", "aria-label": "Rename " + c.name } });
+    step: "1", "aria-label": "Position of " + c.name, "data-action": "position" } });
+  const save = el("button", { class: "btn", text: "Rename",
+    attrs: { type: "submit", "aria-label": "Rename " + c.name, "data-action": "rename" } });
   const remove = el("button", { class: "btn btn-danger", text: "Delete",
-    attrs: { type: "button", "aria-label": "Delete category " + c.name } });
+    attrs: { type: "button", "aria-label": "Delete category " + c.name, "data-action": "delete" } });
   const count = el("span", { class: "kb-muted", text: c.articles === 1 ? "1 article" : c.articles + " articles" });
   const itemForm = el("form", { class: "kb-category-row", attrs: { "aria-label": "Category " + c.name, novalidate: true } },
     [name, position, count, save, remove]);
@@ -203,14 +208,25 @@ function categoryItem(c) {
       showCatError(err.message);
     }
   });
-  return el("li", {}, [itemForm]);
+  return el("li", { attrs: { "data-id": c.id } }, [itemForm]);
 }
 
 function setCategories(list) {
   categories = list;
   const box = $("categories");
+  // Drawn anew after each change: the control that had the focus gets it back (renamed), or the
+  // category now in the place of one deleted, else the new category's name.
+  const had = box.contains(document.activeElement) ? document.activeElement : null;
+  const hadItem = had && had.closest("li");
+  const hadIndex = hadItem ? Array.prototype.indexOf.call(box.children, hadItem) : -1;
   clear(box);
   for (const c of categories) box.appendChild(categoryItem(c));
+  if (had) {
+    const action = '[data-action="' + had.getAttribute("data-action") + '"]';
+    const same = box.querySelector('li[data-id="' + hadItem.getAttribute("data-id") + '"] ' + action);
+    const near = box.children[Math.min(hadIndex, box.children.length - 1)];
+    focusFirst(same, near && near.querySelector(action), $("cat-name"));
+  }
   $("categories-empty").hidden = categories.length > 0;
   fillCategoryFilter();
 }

@@ -4,7 +4,7 @@
 // where a version is viewed and restored. Server strings are text (textContent); the only markup
 // set is article HTML the server rendered with app/knowledge/render.py (markdown-it, then nh3).
 import "./knowledge_editor.css";
-import { el, clear, meta, formatDateTime } from "../dom.js";
+import { el, clear, meta, formatDateTime, focusFirst } from "../dom.js";
 import { getJson, postForm, postJson } from "../work_orders.js";
 
 const $ = (id) => document.getElementById(id);
@@ -318,7 +318,7 @@ async function loadVersions() {
       const words = [formatDateTime(v.created_at), STATUS[v.status] || v.status];
       if (v.author) words.push(v.author.name);
       const view = el("button", { class: "btn btn-ghost", text: "View version " + v.number, attrs: { type: "button" } });
-      view.addEventListener("click", () => showVersion(v.id));
+      view.addEventListener("click", () => showVersion(v.id, view));
       list.appendChild(el("li", { class: current ? "is-current" : "", attrs: { value: String(v.number) } }, [
         el("span", { class: "kb-version-name", text: "Version " + v.number + (current ? " (current)" : "") }),
         el("span", { class: "kb-muted", text: " · " + words.join(" · ") }),
@@ -333,7 +333,10 @@ async function loadVersions() {
   }
 }
 
-async function showVersion(versionId) {
+let versionOpener = null; // the "View version" button the shown version was opened with
+
+async function showVersion(versionId, opener) {
+  versionOpener = opener;
   try {
     const data = await getJson("/api/kb/articles/" + articleId + "/versions/" + versionId, "Loading the version");
     const v = data.version;
@@ -357,6 +360,8 @@ async function showVersion(versionId) {
 $("version-close").addEventListener("click", () => {
   $("version-view").hidden = true;
   shownVersion = null;
+  // Back to the version's button (or the list's first, when the list was drawn anew meanwhile).
+  focusFirst(versionOpener, $("versions").querySelector("button"), $("a-title"));
 });
 
 $("restore").addEventListener("click", async () => {

@@ -106,7 +106,9 @@ function renderTable(name, result, q, heading = "h2", limit = 0) {
   }
   const body = el("tbody", {}, shown.map((row) =>
     el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind) })))));
-  section.appendChild(el("div", { class: "rp-table-wrap" }, [
+  // The table scrolls within its box: a keyboard user scrolls it once it has the focus (WCAG 2.1.1),
+  // and a screen reader names the stop by the table's heading.
+  section.appendChild(el("div", { class: "rp-table-wrap", attrs: { tabindex: "0", role: "region", "aria-labelledby": id + "-h" } }, [
     el("table", { class: "rp-table", attrs: { "aria-labelledby": id + "-h" } }, [el("thead", {}, [head]), body]),
   ]));
   return section;

@@ -4,7 +4,7 @@
 // flight at a time) and ticks the clocks locally every second.
 import "./supervise.css";
 import { connect, request as rawRequest, refusalCode } from "../connection.js";
-import { el, clear, meta, formatTime, newClientId } from "../dom.js";
+import { el, clear, meta, formatTime, newClientId, canFocus, focusFirst, whileBusy } from "../dom.js";
 
 const $ = (id) => document.getElementById(id);
 const dom = {
@@ -133,9 +133,32 @@ function elapsed(seconds) {
   return h ? h + ":" + String(m).padStart(2, "0") + ":" + s : m + ":" + s;
 }
 
+// The board is redrawn on every change: the control that had the focus (a Monitor button, a CSR's
+// state) gets it back in the new drawing — or, when its chat or CSR is gone, the same control of
+// the row now in its place, else the panel's heading — never the page's start (WCAG 2.4.3).
+function focusedOnBoard() {
+  const had = dom.board.contains(document.activeElement) ? document.activeElement : null;
+  const row = had && had.closest("[data-key]");
+  if (!row) return null;
+  const rows = Array.from(row.parentElement.querySelectorAll("[data-key]"));
+  return { list: row.parentElement, key: row.getAttribute("data-key"), index: rows.indexOf(row),
+    action: had.getAttribute("data-action") };
+}
+
+function refocusBoard(was) {
+  if (!was) return;
+  const rows = was.list.querySelectorAll("[data-key]");
+  const row = was.list.querySelector('[data-key="' + was.key + '"]') || rows[Math.min(was.index, rows.length - 1)];
+  const heading = document.getElementById(was.list.getAttribute("aria-labelledby") || "")
+    || was.list.closest("section").querySelector("h2");
+  if (heading) heading.tabIndex = -1;
+  focusFirst(row && row.querySelector('[data-action="' + was.action + '"]'), heading);
+}
+
 function renderBoard() {
   const board = state.board;
   if (!board) return;
+  const was = focusedOnBoard();
   dom.board.setAttribute("aria-busy", "false");
   dom.loading.hidden = true;
 
@@ -152,20 +175,19 @@ function renderBoard() {
 
   clear(dom.agents);
   for (const a of board.agents) {
-    const select = el("select", { attrs: { "aria-label": "Set state for " + a.name } }, ["available", "away", "offline"].map(
-      (s) => el("option", { text: STATE_LABEL[s], attrs: { value: s, selected: s === a.status } }),
-    ));
-    select.addEventListener("change", async () => {
-      select.disabled = true;
+    const select = el("select", { attrs: { "aria-label": "Set state for " + a.name, "data-action": "state" } },
+      ["available", "away", "offline"].map(
+        (s) => el("option", { text: STATE_LABEL[s], attrs: { value: s, selected: s === a.status } }),
+      ));
+    select.addEventListener("change", () => whileBusy(select, async () => {
       const res = await request("force_status", { user_id: a.id, status: select.value });
-      select.disabled = false;
       if (!res.ok) {
         showError(res.error);
         select.value = a.status;
       }
-    });
+    }));
     const stateText = (STATE_LABEL[a.status] || a.status) + (a.reason ? " · " + a.reason : "");
-    dom.agents.appendChild(el("tr", { attrs: { "data-agent": a.id } }, [
+    dom.agents.appendChild(el("tr", { attrs: { "data-agent": a.id, "data-key": "agent-" + a.id } }, [
       el("th", { text: a.name, attrs: { scope: "row" } }),
       el("td", {}, [el("span", { class: "state state-" + a.status, text: stateText })]),
       el("td", { class: "clock", text: elapsed(a.seconds_in_state), attrs: { "data-seconds": a.seconds_in_state } }),
@@ -178,21 +200,28 @@ function renderBoard() {
 
   clear(dom.chats);
   for (const c of board.chats) {
+    const watched = !!state.monitored && state.monitored.id === c.id;
+    // The button's name begins with its visible text (WCAG 2.5.3) and stays the same while pressed:
+    // "Monitoring" is said by the pressed state and shown beside it.
     const button = el("button", {
-      class: "btn btn-small",
-      text: state.monitored && state.monitored.id === c.id ? "Monitoring" : "Monitor",
+      class: "btn btn-small" + (watched ? " btn-primary" : ""),
+      text: "Monitor",
       attrs: { type: "button", "aria-label": "Monitor chat with " + c.visitor_name,
-               "aria-pressed": state.monitored && state.monitored.id === c.id ? "true" : "false" },
+               "aria-pressed": watched ? "true" : "false", "data-action": "monitor" },
     });
     button.addEventListener("click", () => monitor(c.id));
-    dom.chats.appendChild(el("li", { class: "sv-chat" }, [
+    dom.chats.appendChild(el("li", { class: "sv-chat", attrs: { "data-key": "chat-" + c.id } }, [
       el("span", { class: "sv-chat-visitor", text: c.visitor_name }),
       el("span", { class: "sv-chat-agent", text: "with " + agentName(c.agent_id) }),
       el("time", { class: "sv-chat-since", text: "since " + formatTime(c.assigned_at), attrs: { datetime: c.assigned_at } }),
-      button,
+      el("span", { class: "sv-chat-actions" }, [
+        watched ? el("span", { class: "sv-chat-watched", text: "Monitoring", attrs: { "aria-hidden": "true" } }) : null,
+        button,
+      ]),
     ]));
   }
   dom.chatsEmpty.hidden = board.chats.length > 0;
+  refocusBoard(was);
 }
 
 // The clocks move every second without asking the server.
@@ -227,6 +256,7 @@ async function monitor(conversationId, { quiet = false } = {}) {
 function renderMonitorHeader() {
   const mon = state.monitored;
   if (!mon) return;
+  const had = document.activeElement;
   const c = mon.conversation;
   const inProgress = c.status === "assigned";
   dom.monitorTitle.textContent = c.visitor_name + " · " + (inProgress ? "with " + agentName(c.agent_id) : "closed");
@@ -236,6 +266,12 @@ function renderMonitorHeader() {
   dom.whisperInput.disabled = !inProgress;
   dom.whisperButton.disabled = !inProgress;
   dom.bargeForm.hidden = !(inProgress && mon.barged);
+  // A button that no longer applies (Barge in once in, Take over once taken) hands the focus to the
+  // monitored chat's title.
+  if (had && had !== document.body && !canFocus(had) && had.closest(".sv-monitor")) {
+    dom.monitorTitle.tabIndex = -1;
+    dom.monitorTitle.focus();
+  }
 }
 
 function senderLabel(m) {
@@ -267,10 +303,11 @@ function renderTranscript() {
 async function sendFrom(input, event, extra) {
   const mon = state.monitored;
   const body = input.value.trim();
-  if (!mon || !body) return;
-  input.disabled = true;
+  if (!mon || !body || input.readOnly) return;
+  // Read-only while it goes (not disabled: the box keeps the focus).
+  input.readOnly = true;
   const res = await request(event, { conversation_id: mon.id, client_id: newClientId(), body, ...extra });
-  input.disabled = false;
+  input.readOnly = false;
   if (!res.ok) {
     showError(res.error);
     return;
@@ -299,34 +336,37 @@ dom.bargeForm.addEventListener("submit", (e) => {
 submitOnEnter(dom.whisperInput, dom.whisperForm);
 submitOnEnter(dom.bargeInput, dom.bargeForm);
 
-dom.barge.addEventListener("click", async () => {
+dom.barge.addEventListener("click", () => {
   const mon = state.monitored;
   if (!mon) return;
-  dom.barge.disabled = true;
-  const res = await request("barge", { conversation_id: mon.id });
-  if (!res.ok) {
-    showError(res.error);
+  whileBusy(dom.barge, async () => {
+    const res = await request("barge", { conversation_id: mon.id });
+    if (!res.ok) {
+      showError(res.error);
+      renderMonitorHeader();
+      return;
+    }
+    mon.barged = true;
+    dom.bargeForm.hidden = false;
+    dom.bargeInput.focus();
     renderMonitorHeader();
-    return;
-  }
-  mon.barged = true;
-  renderMonitorHeader();
-  dom.bargeInput.focus();
+  });
 });
 
-dom.takeover.addEventListener("click", async () => {
+dom.takeover.addEventListener("click", () => {
   const mon = state.monitored;
   if (!mon) return;
   if (!window.confirm("Take this chat over? It moves to your console and its CSR can no longer reply.")) return;
-  dom.takeover.disabled = true;
-  const res = await request("take_over", { conversation_id: mon.id });
-  if (!res.ok) {
-    showError(res.error);
-    renderMonitorHeader();
-    return;
-  }
-  toast("The chat is yours: it is in your console.", { link: { href: "/console", text: "Open the console" } });
-  await monitor(mon.id, { quiet: true });
+  whileBusy(dom.takeover, async () => {
+    const res = await request("take_over", { conversation_id: mon.id });
+    if (!res.ok) {
+      showError(res.error);
+      renderMonitorHeader();
+      return;
+    }
+    toast("The chat is yours: it is in your console.", { link: { href: "/console", text: "Open the console" } });
+    await monitor(mon.id, { quiet: true });
+  });
 });
 
 // ---- toasts ---------------------------------------------------------------

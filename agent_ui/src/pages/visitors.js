@@ -10,7 +10,7 @@
 import "./visitors.css";
 import { connect, request as rawRequest, refusalCode } from "../connection.js";
 import {
-  el, clear, meta, formatTime, formatDateTime, formatDate, safeHttpUrl, countryName, charCount, parseTime,
+  el, clear, meta, formatTime, formatDateTime, formatDate, safeHttpUrl, countryName, charCount, parseTime, focusFirst,
 } from "../dom.js";
 
 const ROW_H = 56; // px, must match .vv-body .vv-row in visitors.css
@@ -302,7 +302,8 @@ function renderWindow() {
   orderRows(focusedId);
   if (refocusIndex >= 0) focusIndex(refocusIndex);
   else if (focusedId && !state.rendered.has(focusedId) && document.activeElement === document.body) {
-    dom.scroller.focus();
+    // The visitor who had the focus left, and no row takes their place: what the list says now.
+    focusFirst(dom.empty, dom.noMatch, dom.search);
   }
 }
 
@@ -683,8 +684,10 @@ function closeProfile() {
   dom.app.classList.remove("has-profile");
   const opener = profileOpener;
   profileOpener = null;
-  if (opener && opener.isConnected) opener.focus();
-  else if (state.activeId && state.rendered.get(state.activeId)) state.rendered.get(state.activeId).focus();
+  // Back to the row's Profile button; when that visitor has left, to the active row, else to what
+  // the list says now.
+  focusFirst(opener, state.activeId && state.rendered.get(state.activeId), dom.body.querySelector("[role=row]"),
+    dom.empty, dom.noMatch, dom.search);
   schedule();
 }
 
@@ -940,7 +943,10 @@ dom.invite.addEventListener("close", () => {
   const id = state.inviting;
   state.inviting = null;
   const node = id && state.rendered.get(id);
+  // Back to the row's Invite button (the row itself once that is disabled); a visitor who left
+  // meanwhile leaves the focus to the list.
   if (node) node._c.invite.disabled ? node.focus() : node._c.invite.focus();
+  else focusFirst(dom.body.querySelector("[role=row]"), dom.empty, dom.noMatch, dom.search);
 });
 dom.inviteMessage.addEventListener("keydown", (e) => {
   if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
@@ -958,12 +964,14 @@ dom.inviteForm.addEventListener("submit", async (e) => {
     dom.inviteError.textContent = ERROR_TEXT.message_too_long;
     return;
   }
-  dom.inviteSend.disabled = true;
+  // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
+  if (dom.inviteSend.getAttribute("aria-disabled") === "true") return;
+  dom.inviteSend.setAttribute("aria-disabled", "true");
   dom.inviteError.textContent = "";
   const payload = { visitor_id: id };
   if (message) payload.message = message;
   const res = await request("invite", payload);
-  dom.inviteSend.disabled = false;
+  dom.inviteSend.removeAttribute("aria-disabled");
   if (state.inviting !== id) return;
   if (!res.ok) {
     dom.inviteError.textContent = ERROR_TEXT[res.error.code] || res.error.message || "The invitation was not sent.";

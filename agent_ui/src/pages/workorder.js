@@ -447,10 +447,12 @@ $("composer").addEventListener("submit", async (e) => {
     box.focus();
     return;
   }
-  const buttons = $("composer").querySelectorAll("button");
-  buttons.forEach((b) => (b.disabled = true));
+  // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
+  const buttons = Array.from($("composer").querySelectorAll("button"));
+  if (buttons.some((b) => b.getAttribute("aria-disabled") === "true")) return;
+  buttons.forEach((b) => b.setAttribute("aria-disabled", "true"));
   const ok = await act(API + "/posts", { kind, body: box.value }, POSTED[kind], { body: box });
-  buttons.forEach((b) => (b.disabled = false));
+  buttons.forEach((b) => b.removeAttribute("aria-disabled"));
   if (ok) {
     box.value = "";
     box.focus();

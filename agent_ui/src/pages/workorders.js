@@ -3,7 +3,7 @@
 // navigation (j/k or ↓/↑, Enter, "/"); the "New work order" dialog. Refreshed when the window
 // regains focus and every 30 s. Every value from the server is text (textContent), never markup.
 import "./workorders.css"; // → /static/workorders.css, linked by both Work orders pages
-import { el, clear } from "../dom.js";
+import { el, clear, focusFirst } from "../dom.js";
 import {
   ApiError, PRIORITY_LABELS, clearFieldErrors, fillSelect, getJson, handlerChoices, idOf, loadOptions, postJson,
   showFieldError, timeLeft,
@@ -157,14 +157,18 @@ function render() {
   const empty = orders.length === 0;
   emptyBox.hidden = !empty;
   table.parentElement.hidden = empty;
+  const paging = document.activeElement;
   $("prev").disabled = offset <= 0;
   $("next").disabled = offset + orders.length >= total;
+  // Next on the last page (or Previous on the first) is disabled now: the focus goes to the other.
+  if (paging === $("prev") || paging === $("next")) focusFirst(paging, $("prev"), $("next"));
   $("page-label").textContent = empty ? "" : "Orders " + (offset + 1) + "–" + (offset + orders.length) + " of " + total;
   highlight(activeId);
   updateSelection();
   if (focused) {
+    // The order that had the focus may have left the list (changed meanwhile): the first row then.
     const again = rows.querySelector('[data-key="' + focused + '"]');
-    if (again) again.focus();
+    focusFirst(again, rows.rows.length ? linkOf(rows.rows[0]) : null, search);
   }
 }
 
@@ -268,7 +272,9 @@ $("bulk").addEventListener("submit", async (e) => {
     return;
   }
   const button = e.submitter || $("bulk").querySelector("button");
-  button.disabled = true;
+  // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
+  if (button.getAttribute("aria-disabled") === "true") return;
+  button.setAttribute("aria-disabled", "true");
   try {
     const data = await postJson("/api/work-orders/bulk-assign", { ids, team_id: teamId, handler_id: handlerId },
       "Dispatching");
@@ -285,7 +291,7 @@ $("bulk").addEventListener("submit", async (e) => {
     errorBox.textContent = "Nothing was dispatched: " + err.message;
     errorBox.hidden = false;
   } finally {
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
   }
 });
 
@@ -420,12 +426,14 @@ newForm.addEventListener("submit", async (e) => {
     team_id: idOf($("nf-team")), handler_id: idOf($("nf-handler")),
   };
   const button = newForm.querySelector('button[type="submit"]');
-  button.disabled = true;
+  // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
+  if (button.getAttribute("aria-disabled") === "true") return;
+  button.setAttribute("aria-disabled", "true");
   try {
     const data = await postJson("/api/work-orders", body, "Creating the work order");
     location.href = "/work-orders/" + data.order.id;
   } catch (err) {
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
     const control = err instanceof ApiError && FIELDS[err.field] ? $(FIELDS[err.field]) : null;
     if (control) {
       showFieldError(control, err.message);
