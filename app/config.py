@@ -23,6 +23,7 @@
 | METRICS_TOKEN | unset | bearer token that opens /metrics; unset: /metrics answers 404 |
 | MESSAGE_RATE_LIMIT | 20/10 | chat messages a visitor may send per N seconds (agents: 3×) |
 | NEW_VISITORS_PER_ADDRESS / NEW_VISITORS_PER_SITE | 30/60 / 600/60 | new visitors (widget connects without a token) per N seconds from one address (IPv6: one /64) / for one site |
+| SIGNIN_FAILURES_PER_PAIR / _PER_ADDRESS / _PER_ACCOUNT | 5/900 / 50/900 / 200/3600 | failed sign-ins per N seconds for one e-mail from one address / from one address / for one account (docs/deployment.md "Sign-in throttling") |
 | CENTER_TIME_ZONE | UTC | IANA zone of the center: where "today" and reporting intervals begin; queues' hours unless a department sets its own |
 | SITE_KEY_GRACE_HOURS | 168 | after a site's key is rotated, the old key keeps working this long |
 | SERVICE_LEVEL_THRESHOLD_SECONDS | 20 | T: a chat answered within T seconds of queueing meets the service level |
@@ -97,6 +98,10 @@ class Settings:
     message_rate: tuple[int, float] = (20, 10.0)  # events, per seconds
     new_visitors_per_address: tuple[int, float] = (30, 60.0)  # new visitor rows, per seconds
     new_visitors_per_site: tuple[int, float] = (600, 60.0)
+    # Failed sign-ins (app/web/auth.py, docs/deployment.md "Sign-in throttling").
+    signin_failures_per_pair: tuple[int, float] = (5, 15 * 60.0)
+    signin_failures_per_address: tuple[int, float] = (50, 15 * 60.0)
+    signin_failures_per_account: tuple[int, float] = (200, 60 * 60.0)
     visitor_token_max_age: int = 60 * 60 * 24 * 400  # ~13 months, like analytics ids
     # Staff sessions (app/services/sessions.py, docs/deployment.md "Sessions").
     socket_token_seconds: int = 300
@@ -245,6 +250,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         message_rate=_rate(env.get("MESSAGE_RATE_LIMIT"), (20, 10.0)),
         new_visitors_per_address=_rate(env.get("NEW_VISITORS_PER_ADDRESS"), (30, 60.0)),
         new_visitors_per_site=_rate(env.get("NEW_VISITORS_PER_SITE"), (600, 60.0)),
+        signin_failures_per_pair=_rate(env.get("SIGNIN_FAILURES_PER_PAIR"), (5, 15 * 60.0)),
+        signin_failures_per_address=_rate(env.get("SIGNIN_FAILURES_PER_ADDRESS"), (50, 15 * 60.0)),
+        signin_failures_per_account=_rate(env.get("SIGNIN_FAILURES_PER_ACCOUNT"), (200, 60 * 60.0)),
         disconnect_grace_seconds=float(env.get("AGENT_DISCONNECT_GRACE_SECONDS") or 60),
         visitor_abandon_grace_seconds=float(env.get("VISITOR_ABANDON_GRACE_SECONDS") or 60),
         live_visitor_gone_seconds=float(env.get("LIVE_VISITOR_GONE_SECONDS") or 10),

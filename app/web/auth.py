@@ -13,12 +13,13 @@ from app.security import DUMMY_PASSWORD_HASH, new_csrf_token, same_secret, verif
 from app.services import sessions
 from app.web.templating import console_templates
 
-# Sign-in throttling (docs/deployment.md "Sign-in throttling"). Failed attempts count three ways:
-PAIR_LIMIT = (5, 15 * 60.0)  # per (e-mail, address): then 429 for that pair until its window ends
-ADDRESS_LIMIT = (50, 15 * 60.0)  # per address, whatever the e-mails (offices share one address)
-# Per account, from anywhere: then the account is locked for the rest of the hour — except for an
-# address with no failure in its own window, so a flood of guesses cannot lock a CSR out.
-ACCOUNT_LIMIT = (200, 60 * 60.0)
+# Sign-in throttling (docs/deployment.md "Sign-in throttling"). Failed attempts count three ways,
+# each (count, seconds) a setting (app/config.py):
+# - per (e-mail, address) (default 5 in 15 minutes): then 429 for that pair until its window ends;
+# - per address, whatever the e-mails (50 in 15 minutes: offices share one address);
+# - per account, from anywhere (200 in an hour): then the account is locked for the rest of its
+#   window — except for an address with no failure in its own window, so a flood of guesses cannot
+#   lock a CSR out.
 # Current-password checks on the account page, per user.
 PASSWORD_CHECK_LIMIT = (10, 15 * 60.0)
 
@@ -143,8 +144,10 @@ async def login(request: Request) -> Response:
 
 
 def _throttle_keys(email: str, address: str) -> list[tuple[str, tuple[int, float]]]:
-    return [(f"login:pair:{address}:{email}", PAIR_LIMIT), (f"login:ip:{address}", ADDRESS_LIMIT),
-            (f"login:account:{email}", ACCOUNT_LIMIT)]
+    settings = runtime.current().settings
+    return [(f"login:pair:{address}:{email}", settings.signin_failures_per_pair),
+            (f"login:ip:{address}", settings.signin_failures_per_address),
+            (f"login:account:{email}", settings.signin_failures_per_account)]
 
 
 async def _throttle(email: str, address: str) -> float | None:
@@ -160,7 +163,8 @@ async def _throttle(email: str, address: str) -> float | None:
         if wait is not None and key.startswith("login:account:"):
             # A locked account still lets in an address with no recent failure of its own (just this
             # attempt counted there): whoever floods it cannot lock its owner out.
-            if await limiter.count(f"login:ip:{address}", ADDRESS_LIMIT[1]) <= 1:
+            address_window = runtime.current().settings.signin_failures_per_address[1]
+            if await limiter.count(f"login:ip:{address}", address_window) <= 1:
                 wait = None
         if wait is not None:
             for counted in taken:

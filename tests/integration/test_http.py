@@ -7,6 +7,7 @@ import re
 import httpx
 import pytest
 
+from app.config import Settings
 from tests.support.clients import new_id
 
 
@@ -70,7 +71,7 @@ async def test_missing_or_wrong_csrf_token_is_refused(sqlite_deployment, http):
 
 async def test_sign_in_is_throttled_per_email_and_address(sqlite_deployment, http):
     # (tests/integration/test_signin_throttle.py: the address and account limits, other addresses.)
-    from app.web.auth import PAIR_LIMIT
+    PAIR_LIMIT = Settings.signin_failures_per_pair  # this deployment's: the default
 
     email = f"throttle-{new_id()[:6]}@example.com"
     sqlite_deployment.create_user(email)
@@ -120,7 +121,7 @@ async def test_unknown_demo_page_is_404(http):
 
 async def test_successful_sign_ins_from_one_address_are_not_throttled(sqlite_deployment, http):
     # Everyone in an office shares one address: only failures count against it.
-    from app.web.auth import ADDRESS_LIMIT
+    ADDRESS_LIMIT = Settings.signin_failures_per_address  # this deployment's: the default
 
     for _ in range(ADDRESS_LIMIT[0] + 2):
         response = await sign_in(http, "other@example.com", sqlite_deployment.password)

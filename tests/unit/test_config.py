@@ -35,3 +35,14 @@ def test_socketio_channel_is_per_deployment_and_redis_database():
     assert redis_channel("redis://127.0.0.1:6379", uid) == f"switchboard:{uid}:0"
     assert redis_channel("redis://127.0.0.1:6379/9", uid) != redis_channel("redis://127.0.0.1:6379/10", uid)
     assert redis_channel("redis://127.0.0.1:6379/9", uid) != redis_channel("redis://127.0.0.1:6379/9", "f" * 32)
+
+
+def test_sign_in_throttling_defaults_are_the_documented_ones_and_can_be_set(tmp_path):
+    defaults = load_settings({"DATA_DIR": str(tmp_path), "SECRET_KEY": "s"})
+    assert defaults.signin_failures_per_pair == (5, 900.0)
+    assert defaults.signin_failures_per_address == (50, 900.0)
+    assert defaults.signin_failures_per_account == (200, 3600.0)
+    set_ = load_settings({"DATA_DIR": str(tmp_path), "SECRET_KEY": "s", "SIGNIN_FAILURES_PER_PAIR": "3/60",
+                          "SIGNIN_FAILURES_PER_ADDRESS": "20/600", "SIGNIN_FAILURES_PER_ACCOUNT": "100/7200"})
+    assert (set_.signin_failures_per_pair, set_.signin_failures_per_address, set_.signin_failures_per_account) \
+        == ((3, 60.0), (20, 600.0), (100, 7200.0))
