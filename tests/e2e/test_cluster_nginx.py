@@ -5,6 +5,8 @@ transport held to one worker by the `affinity` hash."""
 
 from __future__ import annotations
 
+import asyncio
+
 import importlib.util
 import json
 import os
@@ -152,9 +154,8 @@ async def test_long_polling_through_nginx_stays_on_one_worker(cluster):
                 assert ack["ok"], ack
         assert all(c.connected for c in sockets)
     finally:
-        for client in sockets:
-            if client.sio.connected:
-                await client.disconnect()
+        # A polling client's disconnect waits for its pending long-poll to end: together, not in turn.
+        await asyncio.gather(*(c.disconnect() for c in sockets if c.sio.connected))
 
 
 def test_the_tls_block_of_the_deployment_guide_passes_nginx_t(tmp_path):
