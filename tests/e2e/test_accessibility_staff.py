@@ -15,7 +15,6 @@ center, the widget preview) its shadow host is left to that module.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
