@@ -1462,7 +1462,9 @@ function workOrdersNode(chat) {
     visitorOrders(visitorId).then((orders) => {
       chat.orders = orders === null ? "error" : orders;
       // Only this section is redrawn: the rest of the sidebar (an expanded past chat) stays as it is.
-      if (section.isConnected) section.replaceWith(workOrdersNode(chat));
+      // The sidebar may have been drawn again meanwhile: the section shown now is the one replaced.
+      const shown = dom.visitorBody.querySelector("section.visitor-orders");
+      if (shown && selectedChat() === chat) shown.replaceWith(workOrdersNode(chat));
     });
   }
   if (chat.orders === null) {

@@ -337,15 +337,17 @@ function beforeTheChat() {
           () => known.set(id, "error"),
         )
         .then(() => {
-          // Only this section is redrawn: the rest of the sidebar stays as it is.
-          if (!node.isConnected) return;
+          // Only this section is redrawn: the rest of the sidebar stays as it is. The sidebar may
+          // have been drawn again meanwhile: the section shown now is the one replaced.
+          const shown = node.isConnected ? node : document.querySelector(`section.kb-before[data-chat="${id}"]`);
+          if (!shown) return;
           const filled = section(summary);
-          if (filled) node.replaceWith(filled);
-          else node.remove();
+          if (filled) shown.replaceWith(filled);
+          else shown.remove();
         });
     }
     const got = known.get(id);
-    const node = el("section", { class: "kb-before", attrs: { "aria-labelledby": "kb-before-title" } });
+    const node = el("section", { class: "kb-before", attrs: { "aria-labelledby": "kb-before-title", "data-chat": String(id) } });
     if (got === null) {
       node.hidden = true; // nothing to show until we know there is something
       return node;
