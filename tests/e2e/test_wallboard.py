@@ -88,6 +88,10 @@ async def test_the_wallboard_follows_a_chat_live(demo, new_page):
     await expect(cleo_row).to_contain_text("1 / 3")
 
     assert board_errors.errors == [] and cleo_errors.errors == [] and visitor_errors.errors == []
+    # The chat ends here: left open on the shared demo deployment, it would go to another test's CSR.
+    await chat_list(cleo).filter(has_text="Do you have the tent in green?").click()
+    await cleo.get_by_role("button", name="Close chat").click()
+    await expect(chat_list(cleo).filter(has_text="Do you have the tent in green?")).to_contain_text("Chat closed")
     await set_status(cleo, "Offline")
 
 
