@@ -4,8 +4,9 @@ what (visitors: published public articles of their site; staff: also internal on
 they serve; editors: everything), every save a version and a restore that loses nothing, and bad
 input refused with nothing stored.
 
-Each test opens a fresh database of its own (SQLite, and PostgreSQL) in this process and calls the
-service inside a runtime of that deployment, as a CLI command does.
+Each test opens a fresh database of its own (SQLite, and PostgreSQL: a copy of the migrated
+template `deploy` starts from) in this process and calls the service inside a runtime of that
+deployment, as a CLI command does.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from dataclasses import dataclass
 
 import pytest
 
-from app import db
 from app.config import load_settings
 from app.clock import utcnow
 from app.models import Article, ArticleVersion, KnowledgeEvent, Site, User, Visitor
 from app.services import ServiceError, admin, knowledge, privacy
 from tests.support import inprocess
-from tests.support.server import deployment_env
+from tests.support.server import _migrated_with_users, deployment_env
 
 PASSWORD = "a-long-enough-password-1"
 
@@ -45,9 +45,9 @@ def database_url(request) -> str | None:
 
 @contextlib.asynccontextmanager
 async def world(database_url: str | None) -> AsyncIterator[World]:
-    settings = load_settings(deployment_env(database_url=database_url, redis_url=None))
-    with db.using(db.TortoiseContext()):
-        await db.migrate(settings)
+    env = deployment_env(database_url=database_url, redis_url=None)
+    _migrated_with_users(env)  # a copy of the migrated template database, as `deploy` starts from
+    settings = load_settings(env)
     async with inprocess.database(settings, runtime=True):
         site = await admin.create_site("Shoe shop", ["https://shoes.example"])
         other = await admin.create_site("Hat shop", ["https://hats.example"])
