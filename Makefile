@@ -5,9 +5,10 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 # Processes running test files side by side (pytest-xdist; each test owns its data). 0 runs them in this one.
-TEST_WORKERS ?= 2
+# Three on a two-core machine: much of a test's time is spent waiting on servers and browsers.
+TEST_WORKERS ?= 3
 
-.PHONY: run test install build widget console migrate demo serve services cluster unit integration e2e bench lint clean
+.PHONY: run test install build widget console migrate demo serve services cluster durations unit integration e2e bench lint clean
 
 run: install build migrate demo serve
 
@@ -49,6 +50,11 @@ cluster: install build services
 
 test: install build services
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# Remeasure how long each test file takes (tests/durations.json: the suite starts the longest first).
+durations: install build services
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --junitxml=.durations.xml $(PYTEST_ARGS)
+	$(PY) tests/support/durations.py .durations.xml > tests/durations.json
 
 unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)

@@ -7,9 +7,11 @@ Under CI (CI=true) a missing PostgreSQL, Redis or Chromium is a failure, never a
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,26 @@ from tests.support.server import PG_ADMIN_URL, Deployment, deploy
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+# `make test` spreads whole files over its processes (pytest-xdist --dist loadfile), handing the
+# next file in order to whichever process is free. Files run longest first, as a measured run timed
+# them (tests/durations.json, seconds per file; `make durations` remeasures): the last files to
+# start are then short ones, and the processes finish together instead of one waiting on another's
+# long file. A file not measured yet counts as an average one.
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    seconds = json.loads(DURATIONS.read_text()) if DURATIONS.exists() else {}
+    if not seconds:
+        return
+    usual = sorted(seconds.values())[len(seconds) // 2]
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        first_seen.setdefault(item.nodeid.split("::", 1)[0], index)
+    items.sort(key=lambda item: (-seconds.get(file := item.nodeid.split("::", 1)[0], usual), first_seen[file]))
 
 
 def unavailable(what: str) -> None:
