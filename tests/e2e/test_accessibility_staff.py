@@ -296,6 +296,31 @@ PAGES = [
 ]
 
 
+# What the app serves by GET that is no page to check: redirects, downloads, machine endpoints, the
+# demo shop (a customer's site) and the widget's scripts. /console is checked in its own states below.
+NOT_PAGES = {"/", "/healthz", "/readyz", "/metrics", "/admin", "/admin/audit.csv", "/staffing.csv", "/widget.js",
+             "/widget-chat.js", "/demo/", "/demo/{}", "/kb/images/{}", "/requests/{}/attachments/{}", "/console"}
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters blanked: /work-orders/{order_id:str} and /work-orders/{order} → /work-orders/{}."""
+    return re.sub(r"\{[^}]*\}", "{}", path.split("?", 1)[0])
+
+
+def test_every_page_the_app_serves_is_checked(tmp_path):
+    """A new page is checked by axe as soon as it exists: this fails until it is in PAGES."""
+    from starlette.routing import Route
+
+    from app.config import load_settings
+    from app.web.app import create_app
+
+    server = create_app(load_settings({"DATA_DIR": str(tmp_path), "SECRET_KEY": "s"}), process_wide=False)
+    served = {_shape(r.path) for r in server.asgi.other_asgi_app.routes
+              if isinstance(r, Route) and "GET" in (r.methods or {"GET"}) and not r.path.startswith("/api/")}
+    checked = {_shape(path) for _, _, path, _ in PAGES} | {"/requests/{}"}  # "{request}": a status page's link
+    assert served - NOT_PAGES - checked == set(), "pages no accessibility test opens: add them to PAGES"
+
+
 async def assert_names_hold_their_labels(page: Page, where: str, exclude: list[str]) -> None:
     """WCAG 2.5.3: a control's accessible name contains its visible text (axe's rule for it is
     experimental, outside the A/AA tags, so it is asked for by name)."""
