@@ -30,6 +30,15 @@ ARTIFACTS = Path(os.environ.get("E2E_ARTIFACTS", tempfile.gettempdir()))
 
 _REPORTS = pytest.StashKey[dict]()
 
+# Playwright's assertions wait 5 s by default: too short on a busy two-core machine running three
+# test processes. They still pass the moment their condition holds.
+try:
+    from playwright.async_api import expect as _expect
+
+    _expect.set_options(timeout=20_000)
+except ImportError:  # no Playwright: the browser fixture says so
+    pass
+
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item, call):
