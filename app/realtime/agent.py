@@ -176,9 +176,10 @@ class AgentNamespace(socketio.AsyncNamespace):
         user = await self._user(sid)
         conversation = await conversations.agent_conversation(user, conversation_id)
         category = await classification.before_close(conversation, category_id)  # refused: nothing closes
-        await conversations.close(conversation, by="agent", user=user)
+        await conversations.close(conversation, by="agent", user=user,
+                                  category_id=category.id if category is not None else None)
         if category is not None:
-            await classification.classify(conversation, category, user)
+            await classification.classified(conversation, category, user)
         return ok()
 
     @event

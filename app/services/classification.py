@@ -3,7 +3,7 @@
 A department sets whether closing one of its chats asks for a category (`Department.classification`:
 off, optional, required; the general queue: off). The CSR's `close` carries `category_id`; it is
 checked before the chat is closed (a required one missing, an unknown or inactive category: refused,
-nothing changes), stored on the conversation and logged as a `classified` event — what the
+nothing changes), stored on the conversation in the close's own write and logged as a `classified` event — what the
 contact-categories report counts.
 """
 
@@ -45,8 +45,7 @@ async def before_close(conversation: Conversation, category_id: int | None) -> W
     return category
 
 
-async def classify(conversation: Conversation, category: WorkCategory, user: User | None) -> None:
-    await Conversation.filter(id=conversation.id).update(category_id=category.id)
-    conversation.category_id = category.id
+async def classified(conversation: Conversation, category: WorkCategory, user: User | None) -> None:
+    """Log the category the close stored (`conversations.close(category_id=…)`)."""
     await events.conversation_event(conversation, "classified", agent_id=user.id if user else None,
                                     category_id=category.id, parent_id=category.parent_id)

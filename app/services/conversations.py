@@ -16,6 +16,7 @@ converted on the way in, and the staff view of `agent_read_seq` on the way out.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
@@ -328,8 +329,11 @@ async def mark_read(conversation: Conversation, side: str, seq: int) -> None:
 
 
 async def close(conversation: Conversation, *, by: str, user: User | None = None,
-                at: datetime | None = None) -> Conversation:
+                at: datetime | None = None, category_id: int | None = None) -> Conversation:
     """Close a conversation (by 'visitor', 'agent' or 'system'); abandoned when never assigned.
+
+    `category_id` (what the contact was about, checked by the caller) is stored in the same write
+    as the close: nobody sees a closed chat whose category is still missing.
 
     `at` backdates the close to when it really happened (a visitor who left the site while
     queued abandoned when they left, not when the server noticed)."""
@@ -341,15 +345,18 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
         was = conversation.status
         if was == "closed":
             raise ServiceError("invalid_state", "This conversation is already closed.")
-        updated = await Conversation.filter(id=conversation.id, status=was).update(
-            status="closed", closed_at=now, closed_by=by
-        )
+        fields: dict[str, Any] = {"status": "closed", "closed_at": now, "closed_by": by}
+        if category_id is not None:
+            fields["category_id"] = category_id
+        updated = await Conversation.filter(id=conversation.id, status=was).update(**fields)
         if updated:
             break
         await conversation.refresh_from_db()
     else:
         raise ServiceError("invalid_state", "This conversation changed meanwhile; reload it.")
     conversation.status, conversation.closed_at, conversation.closed_by = "closed", now, by
+    if category_id is not None:
+        conversation.category_id = category_id
     if conversation.agent_id is not None:  # before the events: routing reads the agent's idle time
         await User.filter(id=conversation.agent_id).update(last_chat_ended_at=now)
     if was == "waiting":

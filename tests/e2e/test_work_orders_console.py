@@ -243,80 +243,81 @@ async def test_closing_a_chat_of_a_classifying_department_asks_what_it_was_about
 
     _, csr, csr_errors = await open_console(new_page, signed_in["csr2"], base)
     await set_status(csr, "Available")
-
-    _, visitor, visitor_errors = await new_page()
-    await visitor.goto(base + "/demo/")
-    await launcher(visitor).click()
-    panel = widget(visitor)
-    await panel.get_by_label("Topic").select_option(label=topic)
-    await visitor_send(visitor, question)
-
-    chat = chat_list(csr).filter(has_text=question)
-    await expect(chat).to_have_count(1, timeout=TIMEOUT)
-    await chat.click()
-    await expect(transcript(csr).get_by_text(question, exact=True)).to_be_visible(timeout=TIMEOUT)
-
-    close = csr.get_by_role("button", name="Close chat")
-    dialog = csr.get_by_role("dialog", name="What was this contact about?")
-    category = dialog.get_by_label("Category")
-
-    # Escape, then Cancel: the chat stays open, the focus on "Close chat".
-    await close.click()
-    await expect(dialog).to_be_visible(timeout=TIMEOUT)
-    await expect(category).to_be_focused()
-    await csr.keyboard.press("Escape")
-    await expect(dialog).to_have_count(0)
-    await expect(close).to_be_focused()
-    await close.click()
-    await expect(dialog).to_be_visible(timeout=TIMEOUT)
-    await dialog.get_by_role("button", name="Cancel").click()
-    await expect(dialog).to_have_count(0)
-    await expect(close).to_be_focused()
-    await expect(csr.get_by_label("Message")).to_be_enabled()
-    await expect(csr.get_by_role("main").get_by_text("Chat closed")).to_have_count(0)
-    rows = await fetch(center, "SELECT id, status, category_id FROM conversation WHERE department_id = ?",
-                       department["id"])
-    assert len(rows) == 1 and rows[0]["status"] != "closed" and rows[0]["category_id"] is None, rows
-    first_id = rows[0]["id"]
-
-    # Required: nothing chosen is refused in the dialog; a category closes the chat.
-    await close.click()
-    await expect(dialog).to_be_visible(timeout=TIMEOUT)
-    await expect(category.locator("optgroup[label='Recent']")).to_have_count(0)  # nothing chosen here yet
-    await dialog.get_by_role("button", name="Close chat").click()
-    await expect(dialog.get_by_role("alert")).to_have_text("Choose a category.")
-    await expect(dialog).to_be_visible()
-    await expect(category).to_be_focused()
-    await category.select_option(label=CATEGORY)
-    await dialog.get_by_role("button", name="Close chat").click()
-    await expect(dialog).to_have_count(0)
-    await expect(csr.get_by_role("main").get_by_text("Chat closed")).to_be_visible(timeout=TIMEOUT)
-    await expect(panel.get_by_text(re.compile("This chat has ended"))).to_be_visible(timeout=TIMEOUT)
-    rows = await fetch(center, "SELECT status, category_id FROM conversation WHERE id = ?", first_id)
-    assert rows == [{"status": "closed", "category_id": w["category_id"]}], rows
-
-    # A second chat of the department: the category chosen last comes first, under "Recent".
-    again = f"And my second parcel {t}?"
-    other = await clients.visitor(base, w["site_key"], origin=base)
     try:
-        ack = await other.call("message", {"client_id": new_id(), "body": again, "department_id": department["id"]})
-        assert ack["ok"], ack
-        second = chat_list(csr).filter(has_text=again)
-        await expect(second).to_have_count(1, timeout=TIMEOUT)
-        await second.click()
-        await expect(transcript(csr).get_by_text(again, exact=True)).to_be_visible(timeout=TIMEOUT)
+        _, visitor, visitor_errors = await new_page()
+        await visitor.goto(base + "/demo/")
+        await launcher(visitor).click()
+        panel = widget(visitor)
+        await panel.get_by_label("Topic").select_option(label=topic)
+        await visitor_send(visitor, question)
+
+        chat = chat_list(csr).filter(has_text=question)
+        await expect(chat).to_have_count(1, timeout=TIMEOUT)
+        await chat.click()
+        await expect(transcript(csr).get_by_text(question, exact=True)).to_be_visible(timeout=TIMEOUT)
+
+        close = csr.get_by_role("button", name="Close chat")
+        dialog = csr.get_by_role("dialog", name="What was this contact about?")
+        category = dialog.get_by_label("Category")
+
+        # Escape, then Cancel: the chat stays open, the focus on "Close chat".
         await close.click()
         await expect(dialog).to_be_visible(timeout=TIMEOUT)
-        await expect(category.locator("optgroup[label='Recent'] option")).to_have_text([CATEGORY])
-        await category.select_option(value=str(w["category_id"]))
+        await expect(category).to_be_focused()
+        await csr.keyboard.press("Escape")
+        await expect(dialog).to_have_count(0)
+        await expect(close).to_be_focused()
+        await close.click()
+        await expect(dialog).to_be_visible(timeout=TIMEOUT)
+        await dialog.get_by_role("button", name="Cancel").click()
+        await expect(dialog).to_have_count(0)
+        await expect(close).to_be_focused()
+        await expect(csr.get_by_label("Message")).to_be_enabled()
+        await expect(csr.get_by_role("main").get_by_text("Chat closed")).to_have_count(0)
+        rows = await fetch(center, "SELECT id, status, category_id FROM conversation WHERE department_id = ?",
+                           department["id"])
+        assert len(rows) == 1 and rows[0]["status"] != "closed" and rows[0]["category_id"] is None, rows
+        first_id = rows[0]["id"]
+
+        # Required: nothing chosen is refused in the dialog; a category closes the chat.
+        await close.click()
+        await expect(dialog).to_be_visible(timeout=TIMEOUT)
+        await expect(category.locator("optgroup[label='Recent']")).to_have_count(0)  # nothing chosen here yet
+        await dialog.get_by_role("button", name="Close chat").click()
+        await expect(dialog.get_by_role("alert")).to_have_text("Choose a category.")
+        await expect(dialog).to_be_visible()
+        await expect(category).to_be_focused()
+        await category.select_option(label=CATEGORY)
         await dialog.get_by_role("button", name="Close chat").click()
         await expect(dialog).to_have_count(0)
         await expect(csr.get_by_role("main").get_by_text("Chat closed")).to_be_visible(timeout=TIMEOUT)
-        rows = await fetch(center, "SELECT status, category_id FROM conversation WHERE id = ?", ack["conversation_id"])
+        await expect(panel.get_by_text(re.compile("This chat has ended"))).to_be_visible(timeout=TIMEOUT)
+        rows = await fetch(center, "SELECT status, category_id FROM conversation WHERE id = ?", first_id)
         assert rows == [{"status": "closed", "category_id": w["category_id"]}], rows
-    finally:
-        await other.disconnect()
-    await set_status(csr, "Offline")
+
+        # A second chat of the department: the category chosen last comes first, under "Recent".
+        again = f"And my second parcel {t}?"
+        other = await clients.visitor(base, w["site_key"], origin=base)
+        try:
+            ack = await other.call("message", {"client_id": new_id(), "body": again, "department_id": department["id"]})
+            assert ack["ok"], ack
+            second = chat_list(csr).filter(has_text=again)
+            await expect(second).to_have_count(1, timeout=TIMEOUT)
+            await second.click()
+            await expect(transcript(csr).get_by_text(again, exact=True)).to_be_visible(timeout=TIMEOUT)
+            await close.click()
+            await expect(dialog).to_be_visible(timeout=TIMEOUT)
+            await expect(category.locator("optgroup[label='Recent'] option")).to_have_text([CATEGORY])
+            await category.select_option(value=str(w["category_id"]))
+            await dialog.get_by_role("button", name="Close chat").click()
+            await expect(dialog).to_have_count(0)
+            await expect(csr.get_by_role("main").get_by_text("Chat closed")).to_be_visible(timeout=TIMEOUT)
+            rows = await fetch(center, "SELECT status, category_id FROM conversation WHERE id = ?", ack["conversation_id"])
+            assert rows == [{"status": "closed", "category_id": w["category_id"]}], rows
+        finally:
+            await other.disconnect()
+    finally:  # the next tests need nobody Available
+        await set_status(csr, "Offline")
     await expect(csr.get_by_label("Status")).to_have_value("offline")
     no_page_errors(csr_errors, visitor_errors)
 
