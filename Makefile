@@ -8,7 +8,7 @@ PYTEST_ARGS ?=
 # Three on a two-core machine: much of a test's time is spent waiting on servers and browsers.
 TEST_WORKERS ?= 3
 
-.PHONY: run test install build widget console migrate demo serve services cluster durations unit integration e2e bench lint clean
+.PHONY: run test install build widget console catalogs messages migrate demo serve services cluster durations unit integration e2e bench lint clean
 
 run: install build migrate demo serve
 
@@ -20,14 +20,27 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-build: widget console
+build: widget console catalogs
+
+# The staff pages' message catalogs (app/locale/<locale>/LC_MESSAGES/messages.po → .mo, app/i18n.py).
+MESSAGE_CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/locale/*/LC_MESSAGES/messages.po))
+catalogs: $(MESSAGE_CATALOGS)
+app/locale/%/LC_MESSAGES/messages.mo: app/locale/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(VENV)/bin/pybabel -q compile -D messages -d app/locale -l $*
+
+# After marking or changing text in templates or app/web: re-extract the ids into the template
+# (messages.pot) and every language's .po; then translate what is new (tests/unit/test_catalogs.py
+# fails on an id without a translation, and on one no page uses any more).
+messages: install
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output --project=Switchboard --header-comment="# The staff pages of Switchboard." -o app/locale/messages.pot .
+	$(VENV)/bin/pybabel -q update -i app/locale/messages.pot -d app/locale -D messages --no-location --no-fuzzy-matching --ignore-obsolete
 
 widget: widget/dist/widget.js
 widget/dist/widget.js: widget/package.json widget/package-lock.json widget/build.mjs $(wildcard widget/src/*.js)
 	cd widget && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 console: agent_ui/dist/console.js
-agent_ui/dist/console.js: agent_ui/package.json agent_ui/package-lock.json agent_ui/build.mjs $(wildcard agent_ui/src/*) $(wildcard agent_ui/src/pages/*)
+agent_ui/dist/console.js: agent_ui/package.json agent_ui/package-lock.json agent_ui/build.mjs $(wildcard agent_ui/src/*) $(wildcard agent_ui/src/pages/*) $(wildcard agent_ui/locales/*/*.json)
 	cd agent_ui && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
 
 migrate: install

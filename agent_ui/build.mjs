@@ -9,7 +9,30 @@ import fs from "node:fs";
 const root = path.dirname(fileURLToPath(import.meta.url));
 const watch = process.argv.includes("--watch");
 
+// `import zh from "catalog:zh-CN"`: the message catalog of one language, merged at build time from
+// every agent_ui/locales/<language>/*.json (one file per area of the staff side, English id →
+// translation; a plural is {"other": …} or {"one": …, "other": …}). No catalog is downloaded at run time.
+const catalogs = {
+  name: "catalogs",
+  setup(build) {
+    build.onResolve({ filter: /^catalog:/ }, (args) => ({ path: args.path.slice("catalog:".length), namespace: "catalog" }));
+    build.onLoad({ filter: /.*/, namespace: "catalog" }, (args) => {
+      const dir = path.join(root, "locales", args.path);
+      const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".json")).sort() : [];
+      const merged = {};
+      for (const file of files) {
+        const entries = JSON.parse(fs.readFileSync(path.join(dir, file), "utf8"));
+        for (const [id, text] of Object.entries(entries)) {
+          merged[id] = text; // one translation per id: tests/unit/test_catalogs.py checks the files agree
+        }
+      }
+      return { contents: JSON.stringify(merged), loader: "json", watchFiles: files.map((f) => path.join(dir, f)), watchDirs: [dir] };
+    });
+  },
+};
+
 const common = {
+  plugins: [catalogs],
   bundle: true,
   minify: !watch,
   sourcemap: watch ? "linked" : false,

@@ -105,6 +105,8 @@ class User(Model):
     skills = fields.JSONField(default=dict, db_default={})  # {"<department id>": level}, for the skills strategy
     # Writes and publishes knowledge-base articles (admins always may; docs/admin.md "Knowledge base").
     knowledge_editor = fields.BooleanField(default=False, db_default=False)
+    # The staff pages' language: "en", "zh-CN", or None to follow the browser (app/i18n.py).
+    language = fields.CharField(max_length=16, null=True)
     departments = fields.ManyToManyField("models.Department", related_name="users", through="user_department")
     created_at = fields.DatetimeField(auto_now_add=True)
 

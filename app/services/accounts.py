@@ -30,7 +30,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
-from app import bus
+from app import bus, i18n
 from app.clock import utcnow
 from app.models import Department, PasswordToken, StaffSession, User
 from app.models.org import ROLES
@@ -430,3 +430,20 @@ async def account(user_id: object) -> dict[str, Any]:
     return {"id": user.id, "email": user.email, "name": user.display_name, "role": user.role,
             "active": user.is_active, "capacity": user.max_chats,
             "departments": {d: skills.get(str(d), 1) for d in members}}
+
+
+async def set_language(user: User, language: object) -> str | None:
+    """The user's own "Language" (their staff pages): "en", "zh-CN", or "" / None to follow the browser."""
+    if language in ("", None):
+        chosen = None
+    elif isinstance(language, str) and language in i18n.LANGUAGES:
+        chosen = language
+    else:
+        raise _refuse("language", "Choose English, 简体中文 or “follow the browser”.")
+    if chosen != user.language:
+        await User.filter(id=user.id).update(language=chosen)
+        await audit.record(user, "user_language", target_user_id=user.id, before={"language": user.language},
+                           after={"language": chosen})
+        user.language = chosen
+    return chosen
+

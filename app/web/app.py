@@ -212,6 +212,7 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         Route("/logout", auth.logout, methods=["POST"]),
         Route("/account", pages.account, methods=["GET"]),
         Route("/account/password", pages.change_password, methods=["POST"]),
+        Route("/account/language", pages.change_language, methods=["POST"]),
         Route("/account/sign-out-everywhere", pages.sign_out_everywhere, methods=["POST"]),
         Route("/api/socket-token", pages.socket_token_api, methods=["POST"]),
         Route("/console", pages.console),

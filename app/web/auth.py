@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app import runtime
+from app.i18n import N_
 from app.models import StaffSession, User
 from app.security import DUMMY_PASSWORD_HASH, new_csrf_token, same_secret, verify_password
 from app.services import sessions
@@ -112,22 +113,22 @@ async def login(request: Request) -> Response:
     password = str(form.get("password") or "")[:1024]
     next_path = safe_next(str(form.get("next") or ""))
     if not check_csrf(request, str(form.get("csrf_token") or "")):
-        return _login_page(request, error="Your session expired. Please try again.", email=email,
+        return _login_page(request, error=N_("Your session expired. Please try again."), email=email,
                            next_path=next_path, status_code=400)
     if not email or not password:
-        return _login_page(request, error="Enter your e-mail and password.", email=email,
+        return _login_page(request, error=N_("Enter your e-mail and password."), email=email,
                            next_path=next_path, status_code=400)
     address = client_address(request)
     wait = await _throttle(email, address)
     if wait is not None:
-        response = _login_page(request, error="Too many sign-in attempts. Wait a few minutes and try again.",
+        response = _login_page(request, error=N_("Too many sign-in attempts. Wait a few minutes and try again."),
                                email=email, next_path=next_path, status_code=429)
         response.headers["retry-after"] = str(max(1, round(wait)))
         return response
     user = await User.get_or_none(email=email, is_active=True)
     valid = verify_password(user.password_hash if user else DUMMY_PASSWORD_HASH, password)
     if user is None or not valid:
-        return _login_page(request, error="E-mail or password is incorrect.", email=email,
+        return _login_page(request, error=N_("E-mail or password is incorrect."), email=email,
                            next_path=next_path, status_code=401)
     for key, _ in _throttle_keys(email, address):
         await runtime.current().rate_limiter.release(key)

@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from app import runtime
+from app.i18n import N_
 from app.models import Site
 from app.models.org import CHAT_ROLES
 from app.paths import WIDGET_BUNDLE, WIDGET_CHAT_BUNDLE
-from app.services import ServiceError, agents, sessions
+from app.services import ServiceError, accounts, agents, sessions
 from app.web.auth import (
     PASSWORD_CHECK_LIMIT, SESSION_TOKEN_KEY, check_csrf, csrf_token, current_session, current_user, home_of,
     login_redirect, socket_token, supervisor_page,
@@ -101,14 +102,15 @@ def _account_page(request: Request, user, *, error: str | None = None, notice: s
     response = console_templates.TemplateResponse(
         request, "account.html",
         {"user": user, "csrf_token": csrf_token(request), "error": error, "notice": notice,
-         "min_password": sessions.MIN_PASSWORD_CHARS},
+         "min_password": sessions.MIN_PASSWORD_CHARS, "language_choice": user.language or ""},
         status_code=status_code,
     )
     response.headers["cache-control"] = "no-store"
     return response
 
 
-ACCOUNT_NOTICES = {"password": "Your password was changed. Every other session of yours was signed out."}
+ACCOUNT_NOTICES = {"password": N_("Your password was changed. Every other session of yours was signed out."),
+                   "language": N_("Your language was saved.")}
 
 
 async def account(request: Request) -> Response:
@@ -127,7 +129,7 @@ async def _account_form(request: Request):
         return login_redirect(request)
     form = await request.form()
     if not check_csrf(request, str(form.get("csrf_token") or "")):
-        return _account_page(request, session.user, error="The form expired. Please try again.", status_code=400)
+        return _account_page(request, session.user, error=N_("The form expired. Please try again."), status_code=400)
     return session, form
 
 
@@ -140,14 +142,14 @@ async def change_password(request: Request) -> Response:
     current = str(form.get("current_password") or "")[:1024]
     new, repeated = form.get("new_password"), form.get("repeat_password")
     if not current or not isinstance(new, str) or not new:
-        return _account_page(request, session.user, error="Enter your current and your new password.",
+        return _account_page(request, session.user, error=N_("Enter your current and your new password."),
                              status_code=400)
     if new != repeated:
-        return _account_page(request, session.user, error="The new passwords do not match.", status_code=400)
+        return _account_page(request, session.user, error=N_("The new passwords do not match."), status_code=400)
     limiter = runtime.current().rate_limiter
     key = f"password:{session.user_id}"
     if await limiter.hit(key, *PASSWORD_CHECK_LIMIT) is not None:
-        return _account_page(request, session.user, error="Too many attempts. Wait a few minutes and try again.",
+        return _account_page(request, session.user, error=N_("Too many attempts. Wait a few minutes and try again."),
                              status_code=429)
     try:
         token = await sessions.change_password(session, current, new)
@@ -159,6 +161,19 @@ async def change_password(request: Request) -> Response:
     await limiter.release(key)
     request.session[SESSION_TOKEN_KEY] = token  # the CSRF token stays: this browser's other tabs go on
     return RedirectResponse("/account?done=password", status_code=303)
+
+
+async def change_language(request: Request) -> Response:
+    """POST /account/language: the language of my staff pages (English, 简体中文, or the browser's)."""
+    posted = await _account_form(request)
+    if isinstance(posted, Response):
+        return posted
+    session, form = posted
+    try:
+        await accounts.set_language(session.user, form.get("language"))
+    except ServiceError as exc:
+        return _account_page(request, session.user, error=exc.message, status_code=400)
+    return RedirectResponse("/account?done=language", status_code=303)
 
 
 async def sign_out_everywhere(request: Request) -> Response:

@@ -1,8 +1,32 @@
-"""Jinja2 environments (autoescape on, always)."""
+"""Jinja2 environments (autoescape on, always).
 
+The staff pages' environment speaks the request's language: `jinja2.ext.i18n` with `gettext` /
+`ngettext` from `app.i18n`, and a context processor that settles the language (the signed-in user's
+choice, else the browser's) before each page renders and gives templates `lang`."""
+
+from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from app import i18n
 from app.paths import CONSOLE_TEMPLATES, WEB_TEMPLATES
 
-console_templates = Jinja2Templates(directory=str(CONSOLE_TEMPLATES))
+
+def staff_language(request: Request) -> str:
+    """The language of the staff page this request renders (also what `app.i18n.current()` answers after)."""
+    session = getattr(request.state, "staff_session", None)
+    user = getattr(session, "user", None)
+    language = i18n.choose(getattr(user, "language", None), request.headers.get("accept-language"))
+    i18n.use(language)
+    return language
+
+
+def _language_context(request: Request) -> dict:
+    return {"lang": staff_language(request), "languages": i18n.LANGUAGES}
+
+
+console_templates = Jinja2Templates(directory=str(CONSOLE_TEMPLATES), context_processors=[_language_context])
+console_templates.env.add_extension("jinja2.ext.i18n")
+console_templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True,
+                                                pgettext=i18n.pgettext)
+console_templates.env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: whitespace folded, as extracted
 site_templates = Jinja2Templates(directory=str(WEB_TEMPLATES))
