@@ -33,7 +33,7 @@ app/locale/%/LC_MESSAGES/messages.mo: app/locale/%/LC_MESSAGES/messages.po $(VEN
 # fails on an id without a translation, and on one no page uses any more).
 messages: install
 	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ --no-location --sort-output --project=Switchboard --header-comment="# The staff pages of Switchboard." -o app/locale/messages.pot .
-	$(VENV)/bin/pybabel -q update -i app/locale/messages.pot -d app/locale -D messages --no-location --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel -q update -i app/locale/messages.pot -d app/locale -D messages --no-wrap --no-fuzzy-matching --ignore-obsolete
 
 widget: widget/dist/widget.js
 widget/dist/widget.js: widget/package.json widget/package-lock.json widget/build.mjs $(wildcard widget/src/*.js)

@@ -11,77 +11,22 @@ console's JavaScript use has a Chinese translation, and no catalog keeps a messa
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
-from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
-
-ROOT = Path(__file__).resolve().parents[2]
-LOCALE = ROOT / "app" / "locale"
-JS_SOURCES = ROOT / "agent_ui" / "src"
-JS_CATALOGS = ROOT / "agent_ui" / "locales"
-
-_STRING = r'"((?:[^"\\\n]|\\.)*)"'
-JS_T = re.compile(r"(?<![\w$.])t\(\s*" + _STRING + r"\s*[,)]")
-JS_TN = re.compile(r"(?<![\w$.])tn\(\s*" + _STRING + r"\s*,\s*" + _STRING + r"\s*,")
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
-PY_FORMAT = re.compile(r"%\((\w+)\)s")
-
-
-def _template_ids() -> set[str]:
-    with (ROOT / "babel.cfg").open() as handle:
-        method_map, options_map = parse_mapping_cfg(handle)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None}
-    ids: set[str] = set()
-    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords):
-        ids.add(message if isinstance(message, str) else message[0])
-    return ids
-
-
-def _po(path: Path):
-    with path.open("rb") as handle:
-        return read_po(handle)
-
-
-def _code_lines(path: Path) -> str:
-    """The file without its comment lines (the examples in comments are not uses)."""
-    return "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
-                     if not line.lstrip().startswith(("//", "/*", "*")))
-
-
-def _js_uses() -> tuple[set[str], set[str]]:
-    singles: set[str] = set()
-    plurals: set[str] = set()
-    for path in sorted(JS_SOURCES.rglob("*.js")):
-        source = _code_lines(path)
-        other_quotes = re.findall(r"(?<![\w$.])tn?\(\s*['`]", source)
-        assert not other_quotes, f"{path.name}: t()/tn() ids are double-quoted literals (the check reads them)"
-        singles |= {json.loads(f'"{m}"') for m in JS_T.findall(source)}
-        plurals |= {json.loads(f'"{one}"') for one, _ in JS_TN.findall(source)}
-    return singles, plurals
-
-
-def _js_catalog(language: str) -> dict:
-    merged: dict = {}
-    for path in sorted((JS_CATALOGS / language).glob("*.json")):
-        for key, value in json.loads(path.read_text(encoding="utf-8")).items():
-            assert merged.get(key, value) == value, f"{path.name}: {key!r} is translated differently elsewhere"
-            merged[key] = value
-    return merged
+from tests.support.catalogs import (
+    JS_T, JS_TN, LOCALE, PLACEHOLDER, PY_FORMAT, js_catalog, js_uses, po, template_ids,
+)
 
 
 def test_the_english_template_holds_exactly_the_ids_the_pages_use():
-    used = _template_ids()
-    english = {m.id if isinstance(m.id, str) else m.id[0] for m in _po(LOCALE / "messages.pot") if m.id}
+    used = template_ids()
+    english = {m.id if isinstance(m.id, str) else m.id[0] for m in po(LOCALE / "messages.pot") if m.id}
     assert used - english == set(), "run `make messages`: ids used but not in messages.pot"
     assert english - used == set(), "run `make messages`: ids in messages.pot that nothing uses"
 
 
 def test_every_template_message_has_a_chinese_translation_and_no_unused_ones():
-    used = _template_ids()
-    catalog = _po(LOCALE / "zh_CN" / "LC_MESSAGES" / "messages.po")
+    used = template_ids()
+    catalog = po(LOCALE / "zh_CN" / "LC_MESSAGES" / "messages.po")
     ids = {m.id if isinstance(m.id, str) else m.id[0]: m for m in catalog if m.id}
     assert used - set(ids) == set(), "ids without a Chinese entry (run `make messages`, then translate)"
     assert set(ids) - used == set(), "Chinese entries nothing uses any more"
@@ -100,8 +45,8 @@ def test_every_template_message_has_a_chinese_translation_and_no_unused_ones():
 
 
 def test_every_console_message_has_a_chinese_translation_and_no_unused_ones():
-    singles, plurals = _js_uses()
-    catalog = _js_catalog("zh-CN")
+    singles, plurals = js_uses()
+    catalog = js_catalog("zh-CN")
     used = singles | plurals
     assert sorted(used - set(catalog)) == [], "t()/tn() ids without a zh-CN entry in agent_ui/locales/zh-CN/"
     assert sorted(set(catalog) - used) == [], "zh-CN entries no t()/tn() uses"
