@@ -434,7 +434,7 @@ async def account(user_id: object) -> dict[str, Any]:
 
 async def set_language(user: User, language: object) -> str | None:
     """The user's own "Language" (their staff pages): "en", "zh-CN", or "" / None to follow the browser."""
-    if language in ("", None):
+    if language == "":
         chosen = None
     elif isinstance(language, str) and language in i18n.LANGUAGES:
         chosen = language

@@ -169,8 +169,9 @@ async def change_language(request: Request) -> Response:
     if isinstance(posted, Response):
         return posted
     session, form = posted
+    chosen = form.getlist("language")
     try:
-        await accounts.set_language(session.user, form.get("language"))
+        await accounts.set_language(session.user, chosen[0] if len(chosen) == 1 else None)
     except ServiceError as exc:
         return _account_page(request, session.user, error=exc.message, status_code=400)
     return RedirectResponse("/account?done=language", status_code=303)

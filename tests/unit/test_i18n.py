@@ -1,0 +1,34 @@
+"""The request's language: a user's choice, else the browser's Accept-Language, else English."""
+
+from __future__ import annotations
+
+import pytest
+
+from app import i18n
+
+
+@pytest.mark.parametrize("header, expected", [
+    (None, "en"), ("", "en"), ("zh-CN", "zh-CN"), ("zh", "zh-CN"), ("zh-Hans-CN,zh;q=0.9", "zh-CN"),
+    ("zh-TW", "zh-CN"), ("en-GB,en;q=0.9,zh;q=0.8", "en"), ("fr,de;q=0.9", "en"), ("fr, zh;q=0.5", "zh-CN"),
+    ("en;q=0.1, zh;q=0.9", "zh-CN"), ("zh;q=0, en;q=0.1", "en"), ("zh;q=abc", "en"), ("*", "en"),
+    ("x" * 5000, "en"), (",,;;q=,", "en"),
+])
+def test_the_browser_language(header, expected):
+    assert i18n.negotiate(header) == expected
+
+
+def test_a_users_choice_wins_unless_it_follows_the_browser():
+    assert i18n.choose("zh-CN", "en-US") == "zh-CN"
+    assert i18n.choose("en", "zh-CN") == "en"
+    assert i18n.choose(None, "zh-CN") == "zh-CN"
+    assert i18n.choose("klingon", "zh-CN") == "zh-CN"
+
+
+def test_gettext_follows_the_current_language():
+    i18n.use("zh-CN")
+    assert i18n.gettext("Sign out") == "退出登录"
+    assert i18n.gettext("A message no catalog has") == "A message no catalog has"
+    i18n.use("en")
+    assert i18n.gettext("Sign out") == "Sign out"
+    i18n.use("fr")
+    assert i18n.current() == "en"
