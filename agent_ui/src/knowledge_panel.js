@@ -46,6 +46,7 @@ class KnowledgePanel {
   build() {
     const root = this.root;
     clear(root);
+    root.setAttribute("aria-label", t("Knowledge")); // the region's name, in the page's language
     root.appendChild(el("h3", { class: "section-title", text: t("Knowledge") }));
     this.input = el("input", {
       class: "kb-query",
