@@ -16,13 +16,14 @@
 // page (it writes CHANGED_KEY in localStorage: another tab hears it at once, this one on focus).
 // Every server string is shown as text (textContent), never markup. See extensions.js for `api`.
 import { el, clear, preview } from "./dom.js";
+import { t, tn } from "./i18n.js";
 import { getJson, postJson } from "./work_orders.js";
 
 export const CHANGED_KEY = "switchboard.canned.changed";
 const TRIGGER = /(^|\s)\/([A-Za-z0-9_-]{0,40})$/;
 const SHORTCUT_CHARS = /^[A-Za-z0-9_-]*/;
 const MAX_SHOWN = 50;
-const SCOPE_LABELS = { personal: "Personal", department: "Team", global: "Global" };
+const SCOPE_LABELS = { personal: t("Personal"), department: t("Team"), global: t("Global") };
 
 function changedStamp() {
   try {
@@ -52,7 +53,7 @@ export function initCanned({ api, showError, toast }) {
 
   const list = el("ul", {
     class: "canned-list",
-    attrs: { id: "canned-list", role: "listbox", "aria-label": "Canned responses" },
+    attrs: { id: "canned-list", role: "listbox", "aria-label": t("Canned responses") },
   });
   const status = el("p", { class: "canned-status", attrs: { role: "status", "aria-live": "polite" } });
   const popup = el("div", { class: "canned-popup", attrs: { id: "canned-popup", hidden: true } }, [list, status]);
@@ -76,7 +77,7 @@ export function initCanned({ api, showError, toast }) {
   function load() {
     if (loading) return loading;
     seenStamp = changedStamp();
-    loading = getJson("/api/canned", "Loading canned responses")
+    loading = getJson("/api/canned", t("Loading canned responses"))
       .then((body) => {
         responses = Array.isArray(body.responses) ? body.responses : [];
         failed = false;
@@ -110,26 +111,26 @@ export function initCanned({ api, showError, toast }) {
     }
     clear(list);
     shown.forEach((r, i) => {
-      const name = "/" + r.shortcut + (r.title ? " — " + r.title : "");
+      const name = "/" + r.shortcut + (r.title ? " — " + r.title : ""); // data: the CSRs' own words
       const option = el("li", {
         class: "canned-option",
         attrs: { id: optionId(r), role: "option", "aria-selected": i === active ? "true" : "false" },
       }, [
-        el("span", { class: "canned-option-name", text: name }),
+        el("span", { class: "canned-option-name", text: name, attrs: { translate: "no" } }),
         r.scope !== "personal" ? el("span", { class: "canned-option-scope", text: SCOPE_LABELS[r.scope] || "" }) : null,
-        el("span", { class: "canned-option-preview", text: preview(r.body, 120) }),
+        el("span", { class: "canned-option-preview", text: preview(r.body, 120), attrs: { translate: "no" } }),
       ]);
       option.addEventListener("mousedown", (e) => e.preventDefault()); // the reply box keeps the focus
       option.addEventListener("click", () => choose(r));
       list.appendChild(option);
     });
     list.hidden = shown.length === 0;
-    const text = responses === null && !failed ? "Loading canned responses…"
-      : responses === null ? "Canned responses could not be loaded."
-        : shown.length === 0 ? "No canned responses match" : "";
+    const text = responses === null && !failed ? t("Loading canned responses…")
+      : responses === null ? t("Canned responses could not be loaded.")
+        : shown.length === 0 ? t("No canned responses match") : "";
     // With matches the list speaks for itself on screen; a screen reader hears how many there are.
-    const heard = shown.length === 1 ? "1 canned response: ↓ ↑ to choose, Enter to insert."
-      : shown.length + " canned responses: ↓ ↑ to choose, Enter to insert.";
+    const heard = tn("{n} canned response: ↓ ↑ to choose, Enter to insert.",
+      "{n} canned responses: ↓ ↑ to choose, Enter to insert.", shown.length);
     status.textContent = text || heard;
     status.classList.toggle("visually-hidden", !text);
     if (active >= 0) {
@@ -204,7 +205,7 @@ export function initCanned({ api, showError, toast }) {
     inserting = true;
     box.setAttribute("aria-busy", "true");
     try {
-      const body = await postJson("/api/canned/" + r.id + "/use", { conversation_id: chat.id }, "Inserting the response");
+      const body = await postJson("/api/canned/" + r.id + "/use", { conversation_id: chat.id }, t("Inserting the response"));
       const now = api.current();
       if (!now || now.id !== chat.id || box.disabled) return; // another chat is shown now: not into its box
       r.usage_count = (r.usage_count || 0) + 1;
@@ -225,7 +226,7 @@ export function initCanned({ api, showError, toast }) {
         quiet = false;
       }
     } catch (err) {
-      toast((err && err.message) || "The canned response could not be inserted.");
+      toast((err && err.message) || t("The canned response could not be inserted."));
       if (err && err.code === "not_found") load(); // deleted or moved meanwhile
     } finally {
       inserting = false;

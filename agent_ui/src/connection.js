@@ -4,6 +4,7 @@
 
 import { io } from "socket.io-client";
 import { meta } from "./dom.js";
+import { t } from "./i18n.js";
 
 export const ACK_TIMEOUT_MS = 15000;
 // Renew the socket token when this share of its lifetime has passed (and retry this soon after a
@@ -70,7 +71,7 @@ export function tokenSource(token, lifetimeSeconds) {
   source.auth = (cb) => {
     const fresh = Date.now() < source.expiresAt - 1000;
     const ready = fresh ? Promise.resolve(source.token) : source.renew().catch(() => source.token);
-    ready.then((t) => cb({ token: t || "" }));
+    ready.then((token) => cb({ token: token || "" }));
   };
 
   schedule(lifetime(lifetimeSeconds) * RENEW_AT);
@@ -113,7 +114,7 @@ function normaliseError(error) {
 export function request(socket, event, payload, timeoutMs = ACK_TIMEOUT_MS) {
   return new Promise((resolve) => {
     if (!socket.connected) {
-      resolve({ ok: false, error: { code: "offline", message: "Not connected." } });
+      resolve({ ok: false, error: { code: "offline", message: t("Not connected.") } });
       return;
     }
     socket.timeout(timeoutMs).emit(event, payload, (err, res) => {
@@ -122,13 +123,13 @@ export function request(socket, event, payload, timeoutMs = ACK_TIMEOUT_MS) {
         resolve({
           ok: false,
           error: dropped
-            ? { code: "offline", message: "The connection dropped." }
-            : { code: "timeout", message: "No answer from the server." },
+            ? { code: "offline", message: t("The connection dropped.") }
+            : { code: "timeout", message: t("No answer from the server.") },
         });
         return;
       }
       if (!res || typeof res !== "object") {
-        resolve({ ok: false, error: { code: "internal", message: "Unexpected reply from the server." } });
+        resolve({ ok: false, error: { code: "internal", message: t("Unexpected reply from the server.") } });
         return;
       }
       if (res.ok !== true) {

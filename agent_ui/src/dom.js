@@ -1,5 +1,7 @@
 // Small DOM and formatting helpers. Every server-provided string goes through
 // textContent (via `el(..., text)` or `node.textContent = ...`), never markup.
+// Dates, times, durations and country names are in the page's language (i18n.js `lang`).
+import { t, formatNumber, lang } from "./i18n.js";
 
 /**
  * Create an element.
@@ -88,16 +90,16 @@ export function parseTime(value) {
   return isNaN(d.getTime()) ? null : d;
 }
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
-const dateFmt = new Intl.DateTimeFormat(undefined, { year: "numeric", month: "short", day: "numeric" });
-const dateTimeFmt = new Intl.DateTimeFormat(undefined, {
+const timeFmt = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" });
+const dateFmt = new Intl.DateTimeFormat(lang, { year: "numeric", month: "short", day: "numeric" });
+const dateTimeFmt = new Intl.DateTimeFormat(lang, {
   year: "numeric",
   month: "short",
   day: "numeric",
   hour: "2-digit",
   minute: "2-digit",
 });
-const shortDateFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const shortDateFmt = new Intl.DateTimeFormat(lang, { month: "short", day: "numeric" });
 
 function sameDay(a, b) {
   return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
@@ -127,14 +129,14 @@ export function formatDateTime(value) {
   return d ? dateTimeFmt.format(d) : "";
 }
 
-/** "just now", "4 min", "1 h 20 min". */
+/** "just now", "4 min", "1 h 20 min" (in the page's language). */
 export function formatDuration(ms) {
   const minutes = Math.floor(Math.max(0, ms) / 60000);
-  if (minutes < 1) return "just now";
-  if (minutes < 60) return minutes + " min";
+  if (minutes < 1) return t("just now");
+  if (minutes < 60) return t("{m} min", { m: formatNumber(minutes) });
   const hours = Math.floor(minutes / 60);
   const rest = minutes % 60;
-  return rest ? hours + " h " + rest + " min" : hours + " h";
+  return rest ? t("{h} h {m} min", { h: formatNumber(hours), m: formatNumber(rest) }) : t("{h} h", { h: formatNumber(hours) });
 }
 
 // ---- misc -----------------------------------------------------------------
@@ -164,7 +166,7 @@ let regionNames = null;
 export function countryName(code) {
   if (typeof code !== "string" || !code) return "";
   try {
-    if (!regionNames) regionNames = new Intl.DisplayNames(["en"], { type: "region" });
+    if (!regionNames) regionNames = new Intl.DisplayNames([lang], { type: "region" });
     const name = regionNames.of(code.toUpperCase());
     if (name && name.toUpperCase() !== code.toUpperCase()) return name + " (" + code.toUpperCase() + ")";
   } catch (e) {

@@ -10,6 +10,7 @@
 // widget before they asked for the chat, read once per chat. Everything else is text (textContent).
 // See extensions.js for `api`.
 import { clear, el } from "./dom.js";
+import { t, tn } from "./i18n.js";
 import { getJson, postJson } from "./work_orders.js";
 
 const TYPING_MS = 250; // search once typing pauses
@@ -45,19 +46,20 @@ class KnowledgePanel {
   build() {
     const root = this.root;
     clear(root);
-    root.appendChild(el("h3", { class: "section-title", text: "Knowledge" }));
+    root.setAttribute("aria-label", t("Knowledge")); // the region's name, in the page's language
+    root.appendChild(el("h3", { class: "section-title", text: t("Knowledge") }));
     this.input = el("input", {
       class: "kb-query",
       attrs: { type: "search", id: "kb-query", maxlength: MAX_QUERY, autocomplete: "off", spellcheck: "false" },
     });
-    this.form = el("form", { class: "kb-search", attrs: { role: "search", "aria-label": "Articles" } }, [
-      el("label", { class: "kb-label", text: "Search articles", attrs: { for: "kb-query" } }),
+    this.form = el("form", { class: "kb-search", attrs: { role: "search", "aria-label": t("Articles") } }, [
+      el("label", { class: "kb-label", text: t("Search articles"), attrs: { for: "kb-query" } }),
       this.input,
     ]);
     root.appendChild(this.form);
     this.hint = el("p", { class: "kb-hint muted" });
     root.appendChild(this.hint);
-    this.heading = el("h4", { class: "kb-list-title", text: "Suggested", attrs: { id: "kb-list-title" } });
+    this.heading = el("h4", { class: "kb-list-title", text: t("Suggested"), attrs: { id: "kb-list-title" } });
     root.appendChild(this.heading);
     this.status = el("div", { class: "kb-status", attrs: { role: "status", "aria-live": "polite" } });
     root.appendChild(this.status);
@@ -128,11 +130,11 @@ class KnowledgePanel {
     const query = this.query();
     const chat = this.chat;
     const ticket = ++this.ticket;
-    this.hint.textContent = chat ? "" : "Select a chat to insert articles.";
+    this.hint.textContent = chat ? "" : t("Select a chat to insert articles.");
     this.hint.hidden = !!chat;
-    this.heading.textContent = query ? "Results" : "Suggested";
+    this.heading.textContent = query ? t("Results") : t("Suggested");
     if (!query && !chat) {
-      this.show([], "Select a chat to see suggested articles.");
+      this.show([], t("Select a chat to see suggested articles."));
       return;
     }
     this.loading();
@@ -141,7 +143,7 @@ class KnowledgePanel {
     if (chat) params.set("conversation_id", String(chat.id));
     let answer;
     try {
-      answer = await getJson((query ? "/api/kb/search?" : "/api/kb/suggestions?") + params.toString(), "Loading articles");
+      answer = await getJson((query ? "/api/kb/search?" : "/api/kb/suggestions?") + params.toString(), t("Loading articles"));
     } catch (err) {
       if (ticket === this.ticket) this.failed(err);
       return;
@@ -149,10 +151,10 @@ class KnowledgePanel {
     if (ticket !== this.ticket) return;
     const articles = Array.isArray(answer.articles) ? answer.articles.filter(isHit) : [];
     const empty = query
-      ? "No articles found"
+      ? t("No articles found")
       : answer.has_message
-        ? "No articles match the visitor's last message."
-        : "Suggestions appear when the visitor writes.";
+        ? t("No articles match the visitor's last message.")
+        : t("Suggestions appear when the visitor writes.");
     this.show(articles, empty);
   }
 
@@ -160,7 +162,7 @@ class KnowledgePanel {
     this.list.setAttribute("aria-busy", "true");
     clear(this.status);
     this.status.className = "kb-status";
-    this.status.textContent = "Loading…";
+    this.status.textContent = t("Loading…");
   }
 
   failed(err) {
@@ -168,9 +170,9 @@ class KnowledgePanel {
     clear(this.list);
     clear(this.status);
     this.status.className = "kb-status kb-error";
-    const retry = el("button", { class: "link-button", text: "Try again", attrs: { type: "button" } });
+    const retry = el("button", { class: "link-button", text: t("Try again"), attrs: { type: "button" } });
     retry.addEventListener("click", () => this.refresh());
-    this.status.appendChild(el("span", { text: "Articles could not be loaded: " + ((err && err.message) || "error") + " " }));
+    this.status.appendChild(el("span", { text: t("Articles could not be loaded: {reason}", { reason: (err && err.message) || t("error") }) + " " }));
     this.status.appendChild(retry);
   }
 
@@ -183,7 +185,7 @@ class KnowledgePanel {
       this.status.textContent = emptyText;
       return;
     }
-    this.status.textContent = articles.length === 1 ? "1 article" : articles.length + " articles";
+    this.status.textContent = tn("{n} article", "{n} articles", articles.length);
     for (const hit of articles) this.list.appendChild(this.item(hit));
   }
 
@@ -191,28 +193,28 @@ class KnowledgePanel {
     const key = "kb-r-" + ++this.rendered;
     const zh = hit.language === "zh";
     const canInsert = !!this.chat && !!this.chat.canReply;
-    const title = el("span", { class: "kb-result-title", text: hit.title, attrs: { id: key + "-title", lang: zh ? "zh-Hans" : null } });
+    const title = el("span", { class: "kb-result-title", text: hit.title, attrs: { id: key + "-title", lang: zh ? "zh-Hans" : null, translate: "no" } });
     const tags = el("span", { class: "kb-tags" }, [
-      hit.audience === "internal" ? el("span", { class: "kb-badge kb-badge-internal", text: "Internal" }) : null,
+      hit.audience === "internal" ? el("span", { class: "kb-badge kb-badge-internal", text: t("Internal") }) : null,
       LANGUAGE_LABELS[hit.language] && hit.language !== "en"
         ? el("span", { class: "kb-badge", text: LANGUAGE_LABELS[hit.language] })
         : null,
     ]);
     const linkButton = el("button", {
       class: "btn btn-small",
-      text: "Insert link",
+      text: t("Insert link"),
       attrs: {
         type: "button",
         disabled: !canInsert || !hit.linkable,
-        title: hit.audience === "internal" ? "Internal articles are never sent as links"
-          : !hit.linkable ? "This article has no public link for this chat" : null,
+        title: hit.audience === "internal" ? t("Internal articles are never sent as links")
+          : !hit.linkable ? t("This article has no public link for this chat") : null,
       },
     });
-    const textButton = el("button", { class: "btn btn-small", text: "Insert text", attrs: { type: "button", disabled: !canInsert } });
+    const textButton = el("button", { class: "btn btn-small", text: t("Insert text"), attrs: { type: "button", disabled: !canInsert } });
     const preview = el("div", { class: "kb-preview", attrs: { id: key + "-preview", hidden: true } });
     const previewButton = el("button", {
       class: "link-button",
-      text: "Preview",
+      text: t("Preview"),
       attrs: { type: "button", "aria-expanded": "false", "aria-controls": key + "-preview", disabled: !this.chat },
     });
     linkButton.addEventListener("click", () => this.insert(hit, "link", linkButton));
@@ -220,7 +222,7 @@ class KnowledgePanel {
     previewButton.addEventListener("click", () => this.togglePreview(hit, previewButton, preview));
     return el("li", { class: "kb-result", attrs: { "aria-labelledby": key + "-title" } }, [
       el("div", { class: "kb-result-head" }, [title, tags]),
-      hit.excerpt ? el("p", { class: "kb-excerpt", text: hit.excerpt, attrs: { lang: zh ? "zh-Hans" : null } }) : null,
+      hit.excerpt ? el("p", { class: "kb-excerpt", text: hit.excerpt, attrs: { lang: zh ? "zh-Hans" : null, translate: "no" } }) : null,
       el("div", { class: "kb-actions" }, [linkButton, textButton, previewButton]),
       preview,
     ]);
@@ -232,7 +234,7 @@ class KnowledgePanel {
     if (!this.details.has(key)) {
       const asked = getJson(
         "/api/kb/articles/" + encodeURIComponent(articleId) + "/insert?conversation_id=" + encodeURIComponent(chatId),
-        "Loading the article",
+        t("Loading the article"),
       );
       asked.catch(() => this.details.delete(key));
       this.details.set(key, asked);
@@ -244,11 +246,11 @@ class KnowledgePanel {
     this.follow();
     const chat = this.chat;
     if (!chat) {
-      this.toast("Select a chat first.");
+      this.toast(t("Select a chat first."));
       return;
     }
     if (!chat.canReply) {
-      this.toast("You cannot reply in this chat.");
+      this.toast(t("You cannot reply in this chat."));
       return;
     }
     // Busy, yet focused still (aria-disabled: a disabled button would drop the focus).
@@ -269,14 +271,14 @@ class KnowledgePanel {
     if (!now || now.id !== chat.id) return; // another chat was selected meanwhile: not into its reply
     const piece = how === "link" ? got.link : got.text;
     if (typeof piece !== "string" || !piece) {
-      this.toast(how === "link" ? "This article has no public link for this chat." : "This article has no text.");
+      this.toast(how === "link" ? t("This article has no public link for this chat.") : t("This article has no text."));
       return;
     }
     if (!this.api.insert(spaced(this.api.reply, piece, how))) {
-      this.toast("You cannot reply in this chat.");
+      this.toast(t("You cannot reply in this chat."));
       return;
     }
-    postJson("/api/kb/inserted", { conversation_id: chat.id, article_id: hit.id, how }, "Noting the insert").catch(
+    postJson("/api/kb/inserted", { conversation_id: chat.id, article_id: hit.id, how }, t("Noting the insert")).catch(
       (err) => this.showError(err),
     );
   }
@@ -293,14 +295,16 @@ class KnowledgePanel {
     button.setAttribute("aria-expanded", "true");
     preview.hidden = false;
     clear(preview);
-    preview.appendChild(el("p", { class: "muted", text: "Loading…" }));
+    preview.appendChild(el("p", { class: "muted", text: t("Loading…") }));
     try {
       const got = await this.detailsOf(chat.id, hit.id);
       // Rendered by markdown-it and cleaned by nh3 on the server (app/knowledge/render.py).
       preview.innerHTML = typeof got.html === "string" ? got.html : "";
+      preview.setAttribute("translate", "no"); // the article itself: data
     } catch (err) {
       clear(preview);
-      preview.appendChild(el("p", { class: "kb-error", text: "The article could not be loaded: " + err.message }));
+      preview.removeAttribute("translate");
+      preview.appendChild(el("p", { class: "kb-error", text: t("The article could not be loaded: {reason}", { reason: err.message }) }));
     }
   }
 }
@@ -328,7 +332,7 @@ function beforeTheChat() {
     const id = summary.id;
     if (!known.has(id)) {
       known.set(id, null);
-      getJson("/api/kb/self-service?conversation_id=" + encodeURIComponent(id), "Loading")
+      getJson("/api/kb/self-service?conversation_id=" + encodeURIComponent(id), t("Loading"))
         .then(
           (got) => known.set(id, {
             searched: Array.isArray(got.searched) ? got.searched.filter((q) => typeof q === "string") : [],
@@ -353,17 +357,20 @@ function beforeTheChat() {
       return node;
     }
     if (got !== "error" && !got.searched.length && !got.read.length) return null;
-    node.appendChild(el("h3", { class: "section-title", text: "Before the chat", attrs: { id: "kb-before-title" } }));
+    node.appendChild(el("h3", { class: "section-title", text: t("Before the chat"), attrs: { id: "kb-before-title" } }));
     if (got === "error") {
-      node.appendChild(el("p", { class: "empty", text: "What the visitor looked up could not be loaded." }));
+      node.appendChild(el("p", { class: "empty", text: t("What the visitor looked up could not be loaded.") }));
       return node;
     }
     if (got.searched.length) {
-      node.appendChild(el("p", { class: "kb-searched", text: "Searched: " + got.searched.map((q) => "“" + q + "”").join(", ") }));
+      node.appendChild(el("p", { class: "kb-searched" }, [
+        document.createTextNode(t("Searched:") + " "),
+        el("span", { text: got.searched.map((q) => t("“{query}”", { query: q })).join(t(", ")), attrs: { translate: "no" } }),
+      ]));
     }
     if (got.read.length) {
-      node.appendChild(el("p", { class: "kb-read-label", text: "Read:" }));
-      node.appendChild(el("ul", { class: "kb-read" }, got.read.map((a) => el("li", { text: a.title }))));
+      node.appendChild(el("p", { class: "kb-read-label", text: t("Read:") }));
+      node.appendChild(el("ul", { class: "kb-read" }, got.read.map((a) => el("li", { text: a.title, attrs: { translate: "no" } }))));
     }
     return node;
   }

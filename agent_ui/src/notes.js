@@ -1,6 +1,7 @@
 // Notes visitors left when nobody could chat: listed for the CSRs of their queue, each a work order
 // ("Open WO-…": answered from its thread), then marked done. Pushed: `offline_messages.changed` → re-read `offline_messages`.
 import { el, clear, formatTime, focusFirst, whileBusy } from "./dom.js";
+import { t, formatNumber } from "./i18n.js";
 
 export function initNotes({ socket, request, showError }) {
   const list = document.getElementById("notes-list");
@@ -36,28 +37,28 @@ export function initNotes({ socket, request, showError }) {
     const hadKey = hadItem ? hadItem.getAttribute("data-id") : null;
     const hadAction = had ? had.getAttribute("data-action") : null;
     clear(list);
-    count.textContent = notes.length ? "(" + notes.length + ")" : "";
+    count.textContent = notes.length ? "(" + formatNumber(notes.length) + ")" : "";
     empty.hidden = notes.length > 0;
     for (const n of notes) {
       const who = n.name || n.email;
       // Each name begins with the button's visible text (WCAG 2.5.3), then says whose note it is.
-      const reply = el("a", { class: "btn btn-small", text: "Reply by e-mail",
-        attrs: { "aria-label": "Reply by e-mail to " + who, "data-action": "reply" } });
+      const reply = el("a", { class: "btn btn-small", text: t("Reply by e-mail"),
+        attrs: { "aria-label": t("Reply by e-mail to {name}", { name: who }), "data-action": "reply" } });
       reply.href = "mailto:" + encodeURIComponent(n.email).replace(/%40/g, "@");
-      const done = el("button", { class: "btn btn-small", text: "Done",
-        attrs: { type: "button", "aria-label": "Done with the note from " + who, "data-action": "done" } });
+      const done = el("button", { class: "btn btn-small", text: t("Done"),
+        attrs: { type: "button", "aria-label": t("Done with the note from {name}", { name: who }), "data-action": "done" } });
       done.addEventListener("click", () => whileBusy(done, async () => {
         const res = await request("message_done", { id: n.id });
         if (!res.ok) showError(res.error);
         await read();
       }));
-      list.appendChild(el("li", { class: "note", attrs: { "aria-label": "Note from " + who, "data-id": n.id } }, [
+      list.appendChild(el("li", { class: "note", attrs: { "aria-label": t("Note from {name}", { name: who }), "data-id": n.id } }, [
         el("div", { class: "note-head" }, [
-          el("span", { class: "note-who", text: who }),
+          el("span", { class: "note-who", text: who, attrs: { translate: "no" } }),
           el("time", { class: "note-time", text: formatTime(n.created_at), attrs: { datetime: n.created_at } }),
         ]),
-        el("div", { class: "note-meta", text: n.email + (n.department_name ? " · " + n.department_name : "") }),
-        el("p", { class: "note-body", text: n.body }),
+        el("div", { class: "note-meta", text: n.email + (n.department_name ? " · " + n.department_name : ""), attrs: { translate: "no" } }),
+        el("p", { class: "note-body", text: n.body, attrs: { translate: "no" } }),
         // Answered in the order's thread (tracked, mailed from the center) when there is one.
         el("div", { class: "note-actions" }, [orderLink(n) || reply, done]),
       ]));
@@ -75,7 +76,7 @@ export function initNotes({ socket, request, showError }) {
   function orderLink(n) {
     const order = n.work_order;
     if (!order || typeof order.number !== "string") return null;
-    const link = el("a", { class: "btn btn-small", text: "Open " + order.number, attrs: { "data-action": "reply" } });
+    const link = el("a", { class: "btn btn-small", text: t("Open {number}", { number: order.number }), attrs: { "data-action": "reply" } });
     link.href = "/work-orders/" + encodeURIComponent(order.id);
     return link;
   }

@@ -2,6 +2,7 @@
 // and the chats waiting in the queues I serve, which I can take myself (how manual / pooled
 // queues work). Pushed by the server: `queue.changed` → re-read `queue` (one read in flight).
 import { el, clear, focusFirst, whileBusy } from "./dom.js";
+import { t, formatNumber } from "./i18n.js";
 
 /**
  * @param {{socket: any, request: (event: string, payload: any) => Promise<any>,
@@ -21,7 +22,7 @@ export function initQueue({ socket, request, showError, toast, chime, focusFallb
   let stale = false;
 
   function name(c) {
-    return (c && typeof c.visitor_name === "string" && c.visitor_name) || "Visitor";
+    return (c && typeof c.visitor_name === "string" && c.visitor_name) || t("Visitor");
   }
 
   /** Before a redraw of `box`: the control in it that has the focus, to find again after. */
@@ -43,7 +44,7 @@ export function initQueue({ socket, request, showError, toast, chime, focusFallb
 
   function clock(seconds) {
     const s = Math.max(0, Math.floor(seconds));
-    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+    return formatNumber(Math.floor(s / 60)) + ":" + String(s % 60).padStart(2, "0");
   }
 
   // ---- offers -------------------------------------------------------------
@@ -54,16 +55,21 @@ export function initQueue({ socket, request, showError, toast, chime, focusFallb
     dom.offers.hidden = offers.size === 0;
     for (const [id, offer] of offers) {
       const left = (offer.expiresAt - Date.now()) / 1000;
-      const accept = el("button", { class: "btn btn-primary btn-small", text: "Accept",
-        attrs: { type: "button", "aria-label": "Accept chat from " + name(offer.conv), "data-action": "accept" } });
-      const decline = el("button", { class: "btn btn-small", text: "Decline",
-        attrs: { type: "button", "aria-label": "Decline chat from " + name(offer.conv), "data-action": "decline" } });
+      const who = name(offer.conv);
+      // Each name begins with the button's visible text (WCAG 2.5.3), in either language.
+      const accept = el("button", { class: "btn btn-primary btn-small", text: t("Accept"),
+        attrs: { type: "button", "aria-label": t("Accept chat from {name}", { name: who }), "data-action": "accept" } });
+      const decline = el("button", { class: "btn btn-small", text: t("Decline"),
+        attrs: { type: "button", "aria-label": t("Decline chat from {name}", { name: who }), "data-action": "decline" } });
       accept.addEventListener("click", () => answer(id, "accept", accept));
       decline.addEventListener("click", () => answer(id, "decline", decline));
-      dom.offers.appendChild(el("div", { class: "offer", attrs: { role: "group", "aria-label": "Chat offer from " + name(offer.conv),
+      dom.offers.appendChild(el("div", { class: "offer", attrs: { role: "group", "aria-label": t("Chat offer from {name}", { name: who }),
         "data-item": id } }, [
-        el("div", { class: "offer-title", text: "New chat: " + name(offer.conv) }),
-        el("div", { class: "offer-clock", text: left > 0 ? clock(left) + " left" : "Expired",
+        el("div", { class: "offer-title" }, [
+          document.createTextNode(t("New chat:") + " "),
+          el("span", { text: who, attrs: { translate: "no" } }),
+        ]),
+        el("div", { class: "offer-clock", text: left > 0 ? t("{time} left", { time: clock(left) }) : t("Expired"),
           attrs: { "data-offer": id } }),
         el("div", { class: "offer-actions" }, [accept, decline]),
       ]));
@@ -96,7 +102,7 @@ export function initQueue({ socket, request, showError, toast, chime, focusFallb
     if (!payload || !offers.has(payload.conversation_id)) return;
     offers.delete(payload.conversation_id);
     renderOffers();
-    if (payload.reason === "expired") toast("A chat offer ran out and went to a colleague.");
+    if (payload.reason === "expired") toast(t("A chat offer ran out and went to a colleague."));
   });
 
   // ---- waiting chats ------------------------------------------------------
@@ -128,19 +134,21 @@ export function initQueue({ socket, request, showError, toast, chime, focusFallb
     dom.empty.hidden = chats.length > 0;
     for (const c of chats) {
       if (offers.has(c.id)) continue;
-      const take = el("button", { class: "btn btn-small", text: "Take",
-        attrs: { type: "button", "aria-label": "Take chat with " + name(c), "data-action": "take" } });
+      const take = el("button", { class: "btn btn-small", text: t("Take"),
+        attrs: { type: "button", "aria-label": t("Take chat with {name}", { name: name(c) }), "data-action": "take" } });
       take.addEventListener("click", () => whileBusy(take, async () => {
         const res = await request("pick", { conversation_id: c.id });
         if (!res.ok) showError(res.error);
         await read();
       }));
-      const where = c.department_name ? c.department_name + (c.manual ? " · pick" : "") : "General";
+      const where = c.department_name
+        ? [el("span", { text: c.department_name, attrs: { translate: "no" } }), c.manual ? document.createTextNode(" · " + t("pick")) : null]
+        : [document.createTextNode(t("General"))];
       dom.list.appendChild(el("li", { class: "queue-item", attrs: { "data-item": c.id } }, [
-        el("span", { class: "queue-name", text: name(c) }),
-        el("span", { class: "queue-where", text: where }),
+        el("span", { class: "queue-name", text: name(c), attrs: { translate: c.visitor_name ? "no" : null } }),
+        el("span", { class: "queue-where" }, where),
         el("span", { class: "queue-wait", text: clock(c.waiting_seconds || 0),
-          attrs: { "data-waited": c.waiting_seconds || 0, title: "Waiting time" } }),
+          attrs: { "data-waited": c.waiting_seconds || 0, title: t("Waiting time") } }),
         take,
       ]));
     }
@@ -152,7 +160,7 @@ export function initQueue({ socket, request, showError, toast, chime, focusFallb
       const offer = offers.get(Number(node.getAttribute("data-offer")));
       if (!offer) continue;
       const left = (offer.expiresAt - Date.now()) / 1000;
-      node.textContent = left > 0 ? clock(left) + " left" : "Expired";
+      node.textContent = left > 0 ? t("{time} left", { time: clock(left) }) : t("Expired");
     }
     for (const node of dom.list.querySelectorAll("[data-waited]")) {
       node.textContent = clock(Number(node.getAttribute("data-waited")) + (Date.now() - readAt) / 1000);

@@ -1,5 +1,6 @@
 // What the report-style pages (Reports, Explorer) share: the date range defaults, the filter
 // form as a query, fetching their JSON API, and redrawing a Chart.js chart.
+import { t, formatNumber } from "./i18n.js";
 
 /** `iso` (YYYY-MM-DD) moved by `days`. */
 export function addDays(iso, days) {
@@ -28,16 +29,17 @@ export function formQuery(form) {
 
 /**
  * GET `url` as JSON; a signed-out user goes to the sign-in page (back to `page` afterwards), an
- * error response throws with the server's message (or "`what` could not be loaded.").
+ * error response throws with the server's message (or "`what` could not be loaded."; `what` is
+ * in the page's language: the caller passes it translated).
  */
 export async function fetchJson(url, what, page) {
   const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } });
   if (response.status === 401) {
     location.href = "/login?next=" + encodeURIComponent(page);
-    throw new Error("Signed out.");
+    throw new Error(t("Signed out."));
   }
   const body = await response.json().catch(() => null);
-  if (!response.ok) throw new Error((body && body.error && body.error.message) || what + " could not be loaded.");
+  if (!response.ok) throw new Error((body && body.error && body.error.message) || t("{what} could not be loaded.", { what }));
   return body;
 }
 
@@ -65,9 +67,12 @@ function describeChart(canvas, labels, datasets) {
     canvas.insertAdjacentElement("afterend", note);
     canvas.setAttribute("aria-describedby", id);
   }
-  const figure = (value) => (value === null || value === undefined ? "none"
-    : Number.isInteger(value) ? String(value) : Number(value).toFixed(1));
+  const figure = (value) => (value === null || value === undefined ? t("none")
+    : Number.isInteger(value) ? formatNumber(value) : formatNumber(Number(value), { minimumFractionDigits: 1, maximumFractionDigits: 1 }));
   note.textContent = labels.length
-    ? datasets.map((d) => d.label + ": " + labels.map((label, i) => label + " " + figure(d.data[i])).join(", ") + ".").join(" ")
-    : "No figures in this period.";
+    ? datasets.map((d) => t("{series}: {figures}.", {
+      series: d.label,
+      figures: labels.map((label, i) => label + " " + figure(d.data[i])).join(t(", ")),
+    })).join(" ")
+    : t("No figures in this period.");
 }

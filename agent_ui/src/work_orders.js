@@ -1,14 +1,18 @@
 // What the two Work orders pages (the list and an order) share: calling the JSON API with the
 // page's CSRF token, the pickers' options, and the words for statuses, priorities and time left.
 // Every server string is shown with textContent (dom.js `el`), never as markup.
+// The words are in the page's language (i18n.js): `what` arguments are passed translated.
 import { el, meta } from "./dom.js";
+import { t, formatNumber } from "./i18n.js";
 
 export const STATUS_LABELS = {
-  new: "New", assigned: "Assigned", in_progress: "In progress", waiting: "Waiting for customer",
-  resolved: "Resolved", closed: "Closed",
+  new: t("New"), assigned: t("Assigned"), in_progress: t("In progress"), waiting: t("Waiting for customer"),
+  resolved: t("Resolved"), closed: t("Closed"),
 };
-export const PRIORITY_LABELS = { low: "Low", normal: "Normal", high: "High", urgent: "Urgent" };
-export const SOURCE_LABELS = { chat: "Chat", offline_note: "Offline note", email: "E-mail", manual: "Created by hand" };
+export const PRIORITY_LABELS = { low: t("Low"), normal: t("Normal"), high: t("High"), urgent: t("Urgent") };
+export const SOURCE_LABELS = {
+  chat: t("Chat"), offline_note: t("Offline note"), email: t("E-mail"), manual: t("Created by hand"),
+};
 
 /** An error of the API: its message, and the code, field and HTTP status it came with. */
 export class ApiError extends Error {
@@ -27,27 +31,27 @@ export function csrf() {
 async function parse(response, what) {
   if (response.status === 401) {
     location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    throw new ApiError("You are signed out.", "unauthorized", "", 401);
+    throw new ApiError(t("You are signed out."), "unauthorized", "", 401);
   }
   const body = await response.json().catch(() => null);
   if (!response.ok || !body || body.ok === false) {
     const error = (body && body.error) || {};
-    const fallback = response.status === 413 ? "A file is at most 10 MB."
-      : response.status === 415 ? "Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached."
-        : what + " failed (" + response.status + ").";
+    const fallback = response.status === 413 ? t("A file is at most 10 MB.")
+      : response.status === 415 ? t("Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached.")
+        : t("{what} failed ({status}).", { what, status: response.status });
     throw new ApiError(error.message || fallback, error.code, error.field, response.status);
   }
   return body;
 }
 
 /** GET `url` (JSON). */
-export async function getJson(url, what = "Loading") {
+export async function getJson(url, what = t("Loading")) {
   const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } });
   return parse(response, what);
 }
 
 /** POST `data` as JSON to `url` with the page's CSRF token. */
-export async function postJson(url, data, what = "The request") {
+export async function postJson(url, data, what = t("The request")) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -58,7 +62,7 @@ export async function postJson(url, data, what = "The request") {
 }
 
 /** POST a multipart form (an upload) to `url` with the page's CSRF token. */
-export async function postForm(url, formData, what = "The upload") {
+export async function postForm(url, formData, what = t("The upload")) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -68,25 +72,27 @@ export async function postForm(url, formData, what = "The upload") {
   return parse(response, what);
 }
 
-/** "3 h 20 min", "2 d 4 h", "45 min", "under a minute" for a number of seconds. */
+/** "3 h 20 min", "2 d 4 h", "45 min", "under a minute" for a number of seconds (in the page's language). */
 export function spell(seconds) {
   const minutes = Math.floor(Math.abs(seconds) / 60);
-  if (minutes < 1) return "under a minute";
-  const days = Math.floor(minutes / 1440);
+  if (minutes < 1) return t("under a minute");
+  const d = formatNumber(Math.floor(minutes / 1440));
   const hours = Math.floor((minutes % 1440) / 60);
+  const h = formatNumber(hours);
   const rest = minutes % 60;
-  if (days) return hours ? days + " d " + hours + " h" : days + " d";
-  if (hours) return rest ? hours + " h " + rest + " min" : hours + " h";
-  return rest + " min";
+  const m = formatNumber(rest);
+  if (minutes >= 1440) return hours ? t("{d} d {h} h", { d, h }) : t("{d} d", { d });
+  if (hours) return rest ? t("{h} h {m} min", { h, m }) : t("{h} h", { h });
+  return t("{m} min", { m });
 }
 
 /** The time left of an order as an element: "3 h 20 min", or "Overdue by 2 h" (marked, in words). */
 export function timeLeft(order) {
   if (order.seconds_left === null || order.seconds_left === undefined) {
-    return el("span", { class: "wo-muted", text: "—", attrs: { title: order.due_at ? "Not open" : "No target" } });
+    return el("span", { class: "wo-muted", text: "—", attrs: { title: order.due_at ? t("Not open") : t("No target") } });
   }
   if (order.overdue || order.seconds_left <= 0) {
-    return el("span", { class: "wo-overdue", text: "Overdue by " + spell(order.seconds_left) });
+    return el("span", { class: "wo-overdue", text: t("Overdue by {time}", { time: spell(order.seconds_left) }) });
   }
   return el("span", { class: order.escalation > 0 ? "wo-at-risk" : "", text: spell(order.seconds_left) });
 }
@@ -101,7 +107,7 @@ export function fillSelect(select, pairs, keep = 1) {
 
 /** The pickers' choices: teams (with members), categories, staff, sites, and who I am. */
 export async function loadOptions() {
-  return getJson("/api/work-orders/options", "Loading the choices");
+  return getJson("/api/work-orders/options", t("Loading the choices"));
 }
 
 /** The staff a handler select offers: a team's members when a team is picked, else everyone. */

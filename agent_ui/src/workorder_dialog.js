@@ -3,6 +3,8 @@
 // (the screen pop). Talks to the HTTP API (/api/work-orders, docs/protocol.md "Work orders");
 // everything the server sends is inserted as text.
 import { el, focusFirst, whileBusy } from "./dom.js";
+import { t } from "./i18n.js";
+import { PRIORITY_LABELS } from "./work_orders.js";
 
 function csrf() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -21,12 +23,12 @@ export async function api(path, { method = "GET", body = undefined } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (_) {
-    return { ok: false, error: { code: "offline", message: "The server cannot be reached." } };
+    return { ok: false, error: { code: "offline", message: t("The server cannot be reached.") } };
   }
   try {
     return await res.json();
   } catch (_) {
-    return { ok: false, error: { code: "internal", message: "Unexpected answer (HTTP " + res.status + ")." } };
+    return { ok: false, error: { code: "internal", message: t("Unexpected answer (HTTP {status}).", { status: res.status }) } };
   }
 }
 
@@ -65,10 +67,13 @@ function field(id, label, control, hint) {
   };
 }
 
-function select(options, empty) {
+/** `data`: the options' labels are data (names, category paths), not words to translate. */
+function select(options, empty, data = true) {
   const node = el("select");
   if (empty !== undefined) node.appendChild(el("option", { text: empty, attrs: { value: "" } }));
-  for (const [value, label] of options) node.appendChild(el("option", { text: label, attrs: { value: String(value) } }));
+  for (const [value, label] of options) {
+    node.appendChild(el("option", { text: label, attrs: { value: String(value), translate: data ? "no" : null } }));
+  }
   return node;
 }
 
@@ -80,8 +85,8 @@ function select(options, empty) {
  */
 export async function openWorkOrderDialog(conversationId, { opener, onDone, onError }) {
   const dialog = el("dialog", { class: "wo-dialog", attrs: { "aria-labelledby": "wo-dialog-title" } });
-  const status = el("p", { class: "wo-status", text: "Loading…", attrs: { role: "status" } });
-  dialog.appendChild(el("h2", { text: "Create work order", attrs: { id: "wo-dialog-title" } }));
+  const status = el("p", { class: "wo-status", text: t("Loading…"), attrs: { role: "status" } });
+  dialog.appendChild(el("h2", { text: t("Create work order"), attrs: { id: "wo-dialog-title" } }));
   dialog.appendChild(status);
   document.body.appendChild(dialog);
   const close = () => {
@@ -110,25 +115,26 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
     node.value = value || "";
     return node;
   };
-  const subject = field("wo-subject", "Subject", input(d.subject, { maxlength: "200", required: true }));
+  const subject = field("wo-subject", t("Subject"), input(d.subject, { maxlength: "200", required: true }));
   const descriptionBox = el("textarea", { attrs: { rows: "5", maxlength: "20000" } });
   descriptionBox.value = d.description || "";
-  const description = field("wo-description", "Description", descriptionBox,
-    el("p", { class: "wo-hint", text: "Pre-filled with the visitor's last messages; the chat's transcript is linked." }));
-  const category = field("wo-category", "Category", select(options.categories.map((c) => [c.id, c.path]), "(none)"));
-  const priority = field("wo-priority", "Priority", select(options.priorities.map((p) => [p.id, p.label])));
+  const description = field("wo-description", t("Description"), descriptionBox,
+    el("p", { class: "wo-hint", text: t("Pre-filled with the visitor's last messages; the chat's transcript is linked.") }));
+  const category = field("wo-category", t("Category"), select(options.categories.map((c) => [c.id, c.path]), t("(none)")));
+  const priority = field("wo-priority", t("Priority"),
+    select(options.priorities.map((p) => [p.id, PRIORITY_LABELS[p.id] || p.label]), undefined, false));
   priority.control.value = "normal";
-  const name = field("wo-name", "Customer name", input(d.customer_name, { maxlength: "100" }));
-  const email = field("wo-email", "E-mail", input(d.customer_email, { maxlength: "254", type: "email" }),
-    el("p", { class: "wo-hint", text: "The customer is told of the order, each reply and its resolution here." }));
-  const phone = field("wo-phone", "Phone", input("", { maxlength: "40", type: "tel" }));
-  const team = field("wo-team", "Team", select(options.teams.map((t) => [t.id, t.name]), "(dispatch later)"));
-  const handler = field("wo-handler", "Handler", select(options.staff.map((s) => [s.id, s.name]), "(anyone in the team)"));
+  const name = field("wo-name", t("Customer name"), input(d.customer_name, { maxlength: "100" }));
+  const email = field("wo-email", t("E-mail"), input(d.customer_email, { maxlength: "254", type: "email" }),
+    el("p", { class: "wo-hint", text: t("The customer is told of the order, each reply and its resolution here.") }));
+  const phone = field("wo-phone", t("Phone"), input("", { maxlength: "40", type: "tel" }));
+  const team = field("wo-team", t("Team"), select(options.teams.map((team) => [team.id, team.name]), t("(dispatch later)")));
+  const handler = field("wo-handler", t("Handler"), select(options.staff.map((s) => [s.id, s.name]), t("(anyone in the team)")));
   const fields = { subject, description, category_id: category, priority, customer_name: name, customer_email: email,
     customer_phone: phone, team_id: team, handler_id: handler };
   const error = el("p", { class: "wo-error", attrs: { role: "alert" } });
-  const submit = el("button", { class: "btn btn-primary", text: "Create work order", attrs: { type: "submit" } });
-  const cancel = el("button", { class: "btn", text: "Cancel", attrs: { type: "button" } });
+  const submit = el("button", { class: "btn btn-primary", text: t("Create work order"), attrs: { type: "submit" } });
+  const cancel = el("button", { class: "btn", text: t("Cancel"), attrs: { type: "button" } });
   const form = el("form", { class: "wo-form" }, [
     ...Object.values(fields).map((f) => f.node),
     error,
@@ -145,7 +151,7 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
   async function create() {
     for (const f of Object.values(fields)) f.reset();
     error.textContent = "";
-    status.textContent = "Creating…";
+    status.textContent = t("Creating…");
     const res = await api("/api/work-orders", {
       method: "POST",
       body: {
@@ -168,7 +174,7 @@ export async function openWorkOrderDialog(conversationId, { opener, onDone, onEr
         target.show(res.error.message);
         target.control.focus();
       } else {
-        error.textContent = (res.error && res.error.message) || "The work order could not be created.";
+        error.textContent = (res.error && res.error.message) || t("The work order could not be created.");
       }
       return;
     }

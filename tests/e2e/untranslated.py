@@ -38,8 +38,11 @@ DATA = [
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 
 _COLLECT = """
-() => {
+(within) => {
   const found = [];
+  // `within`: a CSS selector; only that element (the first match) is read, and not the document title.
+  const root = within ? document.querySelector(within) : document.body;
+  if (!root) return null;
   const add = (text, where) => {
     text = (text || "").replace(/\\s+/g, " ").trim();
     if (text) found.push([text, where]);
@@ -58,20 +61,22 @@ _COLLECT = """
     }
     return el.checkVisibility({ visibilityProperty: true, opacityProperty: false });
   };
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   while (walker.nextNode()) {
     const el = walker.currentNode.parentElement;
     if (!el || skipped(el) || !shown(el)) continue;
     add(walker.currentNode.textContent, describe(el));
   }
-  for (const el of document.body.querySelectorAll("[aria-label], [placeholder], [title], img[alt], optgroup[label], input[type=submit], input[type=button]")) {
+  const labelled = "[aria-label], [placeholder], [title], img[alt], optgroup[label], input[type=submit], input[type=button]";
+  const own = within && root.matches(labelled) ? [root] : [];
+  for (const el of [...own, ...root.querySelectorAll(labelled)]) {
     if (skipped(el) || !shown(el)) continue;
     for (const name of ["aria-label", "placeholder", "title", "alt", "label"]) {
       if (el.hasAttribute(name)) add(el.getAttribute(name), describe(el) + "@" + name);
     }
     if (el.tagName === "INPUT" && (el.type === "submit" || el.type === "button")) add(el.value, describe(el) + "@value");
   }
-  add(document.title, "title");
+  if (!within) add(document.title, "title");
   return found;
 }
 """
@@ -98,10 +103,13 @@ def english_left(text: str, allow: tuple[re.Pattern | str, ...] = ()) -> list[st
     return WORD.findall(text)
 
 
-async def untranslated(page, allow: tuple[re.Pattern | str, ...] = ()) -> list[str]:
-    """What `page` shows that is still English: 'text  (where: why)' lines."""
+async def untranslated(page, allow: tuple[re.Pattern | str, ...] = (), within: str | None = None) -> list[str]:
+    """What `page` shows that is still English: 'text  (where: why)' lines. `within`: a CSS selector
+    of the part of the page to read (its first match; the whole page when None)."""
     problems = []
-    for text, where in await page.evaluate(_COLLECT):
+    found = await page.evaluate(_COLLECT, within)
+    assert found is not None, f"nothing on the page matches {within!r}"
+    for text, where in found:
         if any(p.match(text) for p in _english_messages()):
             problems.append(f"{text!r}  ({where}: an English catalog message)")
             continue
@@ -111,9 +119,10 @@ async def untranslated(page, allow: tuple[re.Pattern | str, ...] = ()) -> list[s
     return sorted(set(problems))
 
 
-async def assert_translated(page, where: str, allow: tuple[re.Pattern | str, ...] = ()) -> None:
+async def assert_translated(page, where: str, allow: tuple[re.Pattern | str, ...] = (),
+                            within: str | None = None) -> None:
     """Fails with the list of what `page` (signed in as a user whose Language is 简体中文) still
-    shows in English."""
+    shows in English — only inside the element `within` (a CSS selector) when given."""
     assert await page.evaluate("document.documentElement.lang") == "zh-CN", f"{where} is not served in Chinese"
-    problems = await untranslated(page, allow)
+    problems = await untranslated(page, allow, within)
     assert not problems, f"{where} still shows English:\n" + "\n".join(problems)
