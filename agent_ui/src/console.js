@@ -14,19 +14,15 @@ import { initNotes } from "./notes.js";
 import { consoleApi } from "./extensions.js";
 import { initKnowledgePanel } from "./knowledge_panel.js";
 import { initCanned } from "./canned.js";
+import { STATUS_LABELS as ORDER_STATUS_LABELS } from "./work_orders.js";
+import { t, tn, lang, formatNumber, formatDate as formatDateIn, formatTime as formatClock } from "./i18n.js";
 import {
   el,
   clear,
   meta,
   parseTime,
-  formatShort,
-  formatTime,
-  formatDate,
-  formatDateTime,
-  formatDuration,
   newClientId,
   safeHttpUrl,
-  countryName,
   charCount,
   preview,
   canFocus,
@@ -40,22 +36,84 @@ const TYPING_IDLE_MS = 3000;
 const VISITOR_TYPING_TIMEOUT_MS = 15000;
 const TOAST_MS = 7000;
 const RELOAD_GUARD_MS = 60000;
-const STATUS_LABELS = { available: "Available", away: "Away", offline: "Offline" };
-const RATING_LABELS = { good: "Good", neutral: "Neutral", bad: "Bad" };
+const STATUS_LABELS = { available: t("Available"), away: t("Away"), offline: t("Offline") };
+// Away reasons the server gives by itself (a CSR's own reasons come with the page, translated there).
+const SYSTEM_REASON_LABELS = { disconnected: t("disconnected"), "missed offers": t("missed offers") };
+const RATING_LABELS = { good: t("Good"), neutral: t("Neutral"), bad: t("Bad") };
+// The kinds of device app/tracking/useragent.py tells apart.
+const DEVICE_LABELS = { desktop: t("desktop"), mobile: t("mobile"), tablet: t("tablet"), bot: t("bot"), other: t("other") };
 
 const ERROR_TEXT = {
-  bad_request: "The server could not understand that request.",
-  too_large: "That message is too long (5,000 characters at most).",
-  not_found: "That chat is no longer available to you.",
-  forbidden: "You are not allowed to do that.",
-  closed: "This chat is closed.",
-  rate_limited: "You are sending too fast. Please wait a moment.",
-  invalid_state: "That is not possible right now.",
-  unavailable: "That person cannot take the chat right now.",
-  internal: "Something went wrong on the server. Please try again.",
-  timeout: "The server did not answer in time.",
-  offline: "Not connected to the server.",
+  bad_request: t("The server could not understand that request."),
+  too_large: t("That message is too long (5,000 characters at most)."),
+  not_found: t("That chat is no longer available to you."),
+  forbidden: t("You are not allowed to do that."),
+  closed: t("This chat is closed."),
+  rate_limited: t("You are sending too fast. Please wait a moment."),
+  invalid_state: t("That is not possible right now."),
+  unavailable: t("That person cannot take the chat right now."),
+  internal: t("Something went wrong on the server. Please try again."),
+  timeout: t("The server did not answer in time."),
+  offline: t("Not connected to the server."),
 };
+
+// ---- dates and times, in the page's language ---------------------------------
+
+const TIME = { hour: "2-digit", minute: "2-digit" };
+const DATE = { year: "numeric", month: "short", day: "numeric" };
+const DATE_TIME = { ...DATE, ...TIME };
+
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+/** "14:05" today, "Nov 21" (11月21日) otherwise. */
+function formatShort(value) {
+  const d = parseTime(value);
+  if (!d) return "";
+  return sameDay(d, new Date()) ? formatClock(d, TIME) : formatDateIn(d, { month: "short", day: "numeric" });
+}
+
+/** "14:05" today, "Nov 21, 2026, 14:05" otherwise. */
+function formatTime(value) {
+  const d = parseTime(value);
+  if (!d) return "";
+  return sameDay(d, new Date()) ? formatClock(d, TIME) : formatDateIn(d, DATE_TIME);
+}
+
+function formatDate(value) {
+  const d = parseTime(value);
+  return d ? formatDateIn(d, DATE) : "";
+}
+
+function formatDateTime(value) {
+  const d = parseTime(value);
+  return d ? formatDateIn(d, DATE_TIME) : "";
+}
+
+/** How long a visitor has waited for an answer: "Waiting just now", "Waiting 4 min", "Waiting 1 h 20 min". */
+function waitingFor(ms) {
+  const minutes = Math.floor(Math.max(0, ms) / 60000);
+  if (minutes < 1) return t("Waiting just now");
+  if (minutes < 60) return t("Waiting {m} min", { m: formatNumber(minutes) });
+  const h = formatNumber(Math.floor(minutes / 60));
+  const m = minutes % 60;
+  return m ? t("Waiting {h} h {m} min", { h, m: formatNumber(m) }) : t("Waiting {h} h", { h });
+}
+
+let regionNames = null;
+/** "China (CN)" / "中国 (CN)"; the code itself when the browser does not know it. */
+function countryName(code) {
+  if (typeof code !== "string" || !code) return "";
+  try {
+    if (!regionNames) regionNames = new Intl.DisplayNames([lang], { type: "region" });
+    const name = regionNames.of(code.toUpperCase());
+    if (name && name.toUpperCase() !== code.toUpperCase()) return name + " (" + code.toUpperCase() + ")";
+  } catch (e) {
+    /* unknown code or no Intl.DisplayNames */
+  }
+  return code;
+}
 
 // ---------------------------------------------------------------------------
 // Identity and state
@@ -63,7 +121,7 @@ const ERROR_TEXT = {
 
 const me = {
   id: parseInt(meta("switchboard-user-id"), 10) || null,
-  name: meta("switchboard-user-name") || "You",
+  name: meta("switchboard-user-name") || t("You"),
   role: meta("switchboard-user-role") || "agent",
 };
 
@@ -989,7 +1047,11 @@ function applyStatus(status, reason) {
   // A reason the list does not have (given by the server, like "missed offers") shows as plain Away.
   const known = withReason && Array.from(dom.status.options).some((o) => o.value === withReason);
   dom.status.value = known ? withReason : status;
-  dom.status.title = state.reason ? STATUS_LABELS[status] + " · " + state.reason : "";
+  // The reason in full on hover: the option's own (translated) text, else the server's reason.
+  const reasonLabel = SYSTEM_REASON_LABELS[state.reason] || state.reason;
+  dom.status.title = !state.reason ? ""
+    : known ? dom.status.options[dom.status.selectedIndex].text
+      : t("{status} · {reason}", { status: STATUS_LABELS[status], reason: reasonLabel });
   dom.status.dataset.status = status;
   document.body.dataset.agentStatus = status;
 }
@@ -1015,7 +1077,7 @@ function notifyNewChat(chat) {
   if (!("Notification" in window) || Notification.permission !== "granted") return;
   try {
     const last = chat.conv.last_message;
-    const n = new Notification("New chat from " + visitorName(chat), {
+    const n = new Notification(t("New chat from {name}", { name: visitorName(chat) }), {
       body: last && typeof last.body === "string" ? preview(last.body, 120) : "",
       tag: "switchboard-chat-" + chat.id,
     });
@@ -1041,10 +1103,10 @@ function renderAll() {
 
 function setConnection(kind) {
   const labels = {
-    connecting: "Connecting…",
-    connected: "Connected",
-    reconnecting: "Reconnecting…",
-    ended: "Signed out",
+    connecting: t("Connecting…"),
+    connected: t("Connected"),
+    reconnecting: t("Reconnecting…"),
+    ended: t("Signed out"),
   };
   dom.conn.textContent = labels[kind] || kind;
   dom.conn.className = "conn conn-" + kind;
@@ -1053,28 +1115,52 @@ function setConnection(kind) {
 function visitorName(chat) {
   if (chat.visitor && typeof chat.visitor.name === "string" && chat.visitor.name) return chat.visitor.name;
   if (typeof chat.conv.visitor_name === "string" && chat.conv.visitor_name) return chat.conv.visitor_name;
-  return "Visitor";
+  return t("Visitor");
 }
 
-function senderLabel(chat, m) {
-  if (m.sender === "visitor") return m.author || visitorName(chat);
-  if (m.sender === "agent") return m.author || "Agent";
-  if (m.sender === "system") return "System";
-  if (m.sender === "internal") return (m.author ? m.author + " · " : "") + "Internal note";
-  return m.author || String(m.sender || "");
+/** A translated text with one placeholder filled by data: the data in a span of its own (translate="no"). */
+function withData(text, name, value) {
+  const at = text.indexOf("{" + name + "}");
+  if (at === -1) return [document.createTextNode(text)];
+  return [
+    document.createTextNode(text.slice(0, at)),
+    el("span", { text: value, attrs: { translate: "no" } }),
+    document.createTextNode(text.slice(at + name.length + 2)),
+  ];
+}
+
+/** Who wrote a message: people's names are data, "System" and "Internal note" are ours. */
+function authorNode(chat, m) {
+  const node = el("span", { class: "msg-author" });
+  if (m.sender === "visitor") {
+    node.textContent = m.author || visitorName(chat);
+    node.setAttribute("translate", "no");
+  } else if (m.sender === "agent") {
+    node.textContent = m.author || t("Agent");
+    if (m.author) node.setAttribute("translate", "no");
+  } else if (m.sender === "system") {
+    node.textContent = t("System");
+  } else if (m.sender === "internal") {
+    if (m.author) node.append(...withData(t("{author} · Internal note"), "author", m.author));
+    else node.textContent = t("Internal note");
+  } else {
+    node.textContent = m.author || String(m.sender || "");
+    node.setAttribute("translate", "no");
+  }
+  return node;
 }
 
 function listStateText(chat) {
-  if (isClosed(chat)) return "Chat closed";
-  if (chat.visitorTyping) return "Typing…";
-  if (isReadOnly(chat)) return "Read-only";
+  if (isClosed(chat)) return t("Chat closed");
+  if (chat.visitorTyping) return t("Typing…");
+  if (isReadOnly(chat)) return t("Read-only");
   const last = chat.conv.last_message;
   if (last && last.sender === "visitor") {
     const since = parseTime(last.created_at);
-    if (since) return "Waiting " + formatDuration(Date.now() - since.getTime());
+    if (since) return waitingFor(Date.now() - since.getTime());
   }
-  if (chat.conv.status === "waiting") return "Waiting";
-  return "Active";
+  if (chat.conv.status === "waiting") return t("Waiting");
+  return t("Active");
 }
 
 function renderList() {
@@ -1089,9 +1175,14 @@ function renderList() {
     const last = chat.conv.last_message;
     const pending = outbox.forConversation(id);
     let previewText = "";
-    if (pending.length) previewText = "You: " + preview(pending[pending.length - 1].body, 80);
-    else if (last && typeof last.body === "string") {
-      previewText = (last.sender === "agent" ? "You: " : "") + preview(last.body, 80);
+    // What someone wrote is data (translate="no"); "You:" before it is not.
+    let previewMine = false;
+    if (pending.length) {
+      previewMine = true;
+      previewText = preview(pending[pending.length - 1].body, 80);
+    } else if (last && typeof last.body === "string") {
+      previewMine = last.sender === "agent";
+      previewText = preview(last.body, 80);
     }
     const when = last ? last.created_at : chat.conv.assigned_at || chat.conv.created_at;
     const selected = id === state.selectedId;
@@ -1099,7 +1190,7 @@ function renderList() {
       chat.unread > 0
         ? el("span", { class: "badge" }, [
             document.createTextNode(String(chat.unread)),
-            el("span", { class: "visually-hidden", text: " unread" }),
+            el("span", { class: "visually-hidden", text: t(" unread") }),
           ])
         : null;
     const button = el(
@@ -1114,10 +1205,15 @@ function renderList() {
       },
       [
         el("span", { class: "chat-item-top" }, [
-          el("span", { class: "chat-name", text: visitorName(chat) }),
+          el("span", { class: "chat-name", text: visitorName(chat), attrs: { translate: "no" } }),
           el("time", { class: "chat-time", text: formatShort(when), attrs: { datetime: when || null } }),
         ]),
-        el("span", { class: "chat-preview", text: previewText || "No messages yet" }),
+        previewText
+          ? el("span", { class: "chat-preview" }, [
+              previewMine ? document.createTextNode(t("You: ")) : null,
+              el("span", { text: previewText, attrs: { translate: "no" } }),
+            ])
+          : el("span", { class: "chat-preview", text: t("No messages yet") }),
         el("span", { class: "chat-item-bottom" }, [
           el("span", { class: "chat-state", text: listStateText(chat) }),
           badge,
@@ -1142,7 +1238,7 @@ function renderList() {
 function updateDocumentTitle() {
   let unread = 0;
   for (const chat of state.chats.values()) unread += chat.unread;
-  document.title = (unread > 0 ? "(" + unread + ") " : "") + "Switchboard · Console";
+  document.title = (unread > 0 ? "(" + formatNumber(unread) + ") " : "") + t("Switchboard · Console");
 }
 
 function renderConversation(opts) {
@@ -1154,7 +1250,8 @@ function renderConversation(opts) {
 function renderConversationNow(opts) {
   const chat = selectedChat();
   if (!chat) {
-    dom.title.textContent = "No chat selected";
+    dom.title.textContent = t("No chat selected");
+    dom.title.removeAttribute("translate");
     dom.convState.textContent = "";
     dom.convState.className = "conversation-state";
     dom.closeBtn.disabled = true;
@@ -1164,32 +1261,42 @@ function renderConversationNow(opts) {
     dom.dismissBtn.hidden = true;
     dom.reply.disabled = true;
     dom.send.disabled = true;
-    dom.reply.placeholder = "Select a chat to reply";
+    dom.reply.placeholder = t("Select a chat to reply");
     renderTranscript(null);
     renderTyping();
     return;
   }
   dom.title.textContent = visitorName(chat);
+  dom.title.setAttribute("translate", "no");
   let stateText = "";
   let stateClass = "";
   if (isClosed(chat)) {
-    stateText = "Chat closed";
+    stateText = t("Chat closed");
     stateClass = "is-closed";
   } else if (isReadOnly(chat)) {
-    stateText = "Read-only";
+    stateText = t("Read-only");
     stateClass = "is-readonly";
   } else if (chat.conv.status === "waiting") {
-    stateText = "Waiting";
+    stateText = t("Waiting");
   } else {
-    stateText = "Active";
+    stateText = t("Active");
     stateClass = "is-active";
   }
   const rating = chat.conv.rating && RATING_LABELS[chat.conv.rating.rating];
+  // The visitor's comment is data (translate="no"): the state and the rating are said around it.
+  let comment = null;
   if (isClosed(chat) && rating) {
-    stateText += " · Rated " + rating + (chat.conv.rating.comment ? ": “" + preview(chat.conv.rating.comment, 140) + "”" : "");
+    comment = chat.conv.rating.comment ? preview(chat.conv.rating.comment, 140) : null;
+    stateText = comment ? t("{state} · Rated {rating}: “{comment}”", { state: stateText, rating })
+      : t("{state} · Rated {rating}", { state: stateText, rating });
     stateClass += " rating-" + chat.conv.rating.rating;
   }
-  dom.convState.textContent = stateText;
+  clear(dom.convState);
+  if (comment) {
+    dom.convState.append(...withData(stateText, "comment", comment));
+  } else {
+    dom.convState.textContent = stateText;
+  }
   dom.convState.className = "conversation-state " + stateClass;
   const replyable = canReply(chat);
   dom.leaveBtn.hidden = !canLeave(chat);
@@ -1197,24 +1304,24 @@ function renderConversationNow(opts) {
   // Busy while closing, yet focused still (aria-disabled: a disabled button would drop the focus).
   if (state.closing.has(chat.id)) dom.closeBtn.setAttribute("aria-disabled", "true");
   else dom.closeBtn.removeAttribute("aria-disabled");
-  dom.closeBtn.textContent = state.closing.has(chat.id) ? "Closing…" : "Close chat";
+  dom.closeBtn.textContent = state.closing.has(chat.id) ? t("Closing…") : t("Close chat");
   dom.transferBtn.disabled = !replyable || isParticipant(chat) || chat.conv.status !== "assigned";
   dom.createOrderBtn.disabled = !chat.loaded;
   dom.dismissBtn.hidden = !isClosed(chat);
   dom.reply.disabled = !replyable;
   dom.send.disabled = !replyable;
   dom.reply.placeholder = isClosed(chat)
-    ? "This chat is closed."
+    ? t("This chat is closed.")
     : isReadOnly(chat)
-      ? "This chat is read-only for you."
-      : "Type a reply — Enter to send, Shift+Enter for a new line";
+      ? t("This chat is read-only for you.")
+      : t("Type a reply — Enter to send, Shift+Enter for a new line");
   renderTranscript(chat, opts);
   renderTyping();
 }
 
 function renderTyping() {
   const chat = selectedChat();
-  dom.typing.textContent = chat && chat.visitorTyping && !isClosed(chat) ? "Visitor is typing…" : "";
+  dom.typing.textContent = chat && chat.visitorTyping && !isClosed(chat) ? t("Visitor is typing…") : "";
 }
 
 /**
@@ -1232,7 +1339,7 @@ function renderTranscript(chat, opts) {
     // Nothing selected, or the `open` for it is in flight (or waits for the connection).
     clear(box);
     box.appendChild(
-      el("p", { class: "empty transcript-note", text: chat ? "Loading…" : "Select a chat to see its transcript." }),
+      el("p", { class: "empty transcript-note", text: chat ? t("Loading…") : t("Select a chat to see its transcript.") }),
     );
     box.setAttribute("aria-busy", chat ? "true" : "false");
     box.dataset.chatId = chat ? "loading:" + forChat : "";
@@ -1275,7 +1382,7 @@ function renderTranscript(chat, opts) {
     });
   }
 
-  if (!items.length) setNote("No messages yet.");
+  if (!items.length) setNote(t("No messages yet."));
   else dropNote();
 
   const existing = new Map();
@@ -1307,14 +1414,14 @@ function messageNode(chat, item) {
   const sender = typeof m.sender === "string" ? m.sender : "system";
   const node = el("article", { class: "msg msg-" + sender.replace(/[^a-z]/g, ""), attrs: { "data-key": item.key } }, [
     el("header", { class: "msg-meta" }, [
-      el("span", { class: "msg-author", text: senderLabel(chat, m) }),
+      authorNode(chat, m),
       el("time", {
         class: "msg-time",
         text: formatTime(m.created_at),
         attrs: { datetime: m.created_at || null, title: formatDateTime(m.created_at) || null },
       }),
     ]),
-    el("div", { class: "msg-body", text: m.body }),
+    el("div", { class: "msg-body", text: m.body, attrs: { translate: "no" } }),
     el("div", { class: "msg-status" }),
   ]);
   return node;
@@ -1328,17 +1435,17 @@ function updateMessageStatus(node, item) {
   node.classList.toggle("is-failed", item.status === "failed");
   const box = node.querySelector(".msg-status");
   clear(box);
-  if (item.status === "read") box.appendChild(el("span", { class: "read-marker", text: "Read" }));
-  else if (item.status === "sent") box.appendChild(el("span", { class: "sent-marker", text: "Sent" }));
-  else if (item.status === "sending") box.appendChild(el("span", { text: "Sending…" }));
-  else if (item.status === "waiting") box.appendChild(el("span", { text: "Waiting for connection…" }));
+  if (item.status === "read") box.appendChild(el("span", { class: "read-marker", text: t("Read") }));
+  else if (item.status === "sent") box.appendChild(el("span", { class: "sent-marker", text: t("Sent") }));
+  else if (item.status === "sending") box.appendChild(el("span", { text: t("Sending…") }));
+  else if (item.status === "waiting") box.appendChild(el("span", { text: t("Waiting for connection…") }));
   else if (item.status === "failed") {
     const clientId = item.msg.client_id;
-    const retry = el("button", { class: "link-button", text: "Retry", attrs: { type: "button" } });
+    const retry = el("button", { class: "link-button", text: t("Retry"), attrs: { type: "button" } });
     retry.addEventListener("click", () => retryEntry(clientId));
-    const discard = el("button", { class: "link-button", text: "Discard", attrs: { type: "button" } });
+    const discard = el("button", { class: "link-button", text: t("Discard"), attrs: { type: "button" } });
     discard.addEventListener("click", () => discardEntry(clientId));
-    box.appendChild(el("span", { class: "failed-marker", text: "Not sent" }));
+    box.appendChild(el("span", { class: "failed-marker", text: t("Not sent") }));
     box.appendChild(retry);
     box.appendChild(discard);
   }
@@ -1353,15 +1460,18 @@ function fact(label, valueNode, key) {
   ]);
 }
 
-function textOrDash(value) {
-  return el("span", { text: value === null || value === undefined || value === "" ? "—" : String(value) });
+/** `data`: the value is data (a name, a URL), not to be translated. */
+function textOrDash(value, { data = false } = {}) {
+  const empty = value === null || value === undefined || value === "";
+  return el("span", { text: empty ? "—" : String(value), attrs: { translate: data && !empty ? "no" : null } });
 }
 
 function currentPageNode(page) {
   if (!page || typeof page !== "object" || (!page.url && !page.title)) return textOrDash(null);
   const url = typeof page.url === "string" ? page.url : "";
   const title = typeof page.title === "string" ? page.title : "";
-  const wrap = el("span", { class: "current-page" });
+  // The page's title and address are the customer's site's words.
+  const wrap = el("span", { class: "current-page", attrs: { translate: "no" } });
   if (title) wrap.appendChild(el("span", { class: "current-page-title", text: title }));
   if (url) {
     const safe = safeHttpUrl(url);
@@ -1397,37 +1507,42 @@ function renderVisitor() {
   const body = dom.visitorBody;
   clear(body);
   if (!chat) {
-    body.appendChild(el("p", { class: "empty", text: "No chat selected." }));
+    body.appendChild(el("p", { class: "empty", text: t("No chat selected.") }));
     return;
   }
   if (!chat.loaded) {
-    body.appendChild(el("div", { class: "visitor-card" }, [el("div", { class: "visitor-name", text: visitorName(chat) })]));
-    body.appendChild(el("p", { class: "empty", text: "Loading…" }));
+    body.appendChild(el("div", { class: "visitor-card" }, [
+      el("div", { class: "visitor-name", text: visitorName(chat), attrs: { translate: "no" } }),
+    ]));
+    body.appendChild(el("p", { class: "empty", text: t("Loading…") }));
     return;
   }
   const v = chat.visitor || {};
   const email = typeof v.email === "string" && v.email ? v.email : null;
   const presence =
     typeof v.online === "boolean"
-      ? el("span", { class: "presence " + (v.online ? "is-online" : "is-offline"), text: v.online ? "Online" : "Offline" })
+      ? el("span", { class: "presence " + (v.online ? "is-online" : "is-offline"), text: v.online ? t("Online") : t("Offline") })
       : null;
   body.appendChild(
     el("div", { class: "visitor-card" }, [
-      el("div", { class: "visitor-name", text: visitorName(chat) }),
-      email ? el("div", { class: "visitor-email", text: email }) : el("div", { class: "visitor-email muted", text: "No e-mail given" }),
+      el("div", { class: "visitor-name", text: visitorName(chat), attrs: { translate: "no" } }),
+      email
+        ? el("div", { class: "visitor-email", text: email, attrs: { translate: "no" } })
+        : el("div", { class: "visitor-email muted", text: t("No e-mail given") }),
       presence,
     ]),
   );
   body.appendChild(
     el("dl", { class: "facts" }, [
-      fact("Browser", textOrDash(v.browser)),
-      fact("OS", textOrDash(v.os)),
-      fact("Device", textOrDash(v.device)),
-      fact("Country", textOrDash(countryName(v.country))),
-      fact("Current page", currentPageNode(v.current_page), "page"),
-      fact("Visits", textOrDash(Number.isInteger(v.visit_count) ? v.visit_count : null)),
-      fact("First seen", textOrDash(formatDateTime(v.first_seen))),
-      fact("Last seen", textOrDash(formatDateTime(v.last_seen))),
+      // Browser and system names ("Chrome 120", "Windows") are names: not translated.
+      fact(t("Browser"), textOrDash(v.browser, { data: true })),
+      fact(t("OS"), textOrDash(v.os, { data: true })),
+      fact(t("Device"), DEVICE_LABELS[v.device] ? textOrDash(DEVICE_LABELS[v.device]) : textOrDash(v.device, { data: true })),
+      fact(t("Country"), textOrDash(countryName(v.country))),
+      fact(t("Current page"), currentPageNode(v.current_page), "page"),
+      fact(t("Visits"), textOrDash(Number.isInteger(v.visit_count) ? formatNumber(v.visit_count) : null)),
+      fact(t("First seen"), textOrDash(formatDateTime(v.first_seen))),
+      fact(t("Last seen"), textOrDash(formatDateTime(v.last_seen))),
     ]),
   );
 
@@ -1441,10 +1556,10 @@ function renderVisitor() {
     }
   }
 
-  body.appendChild(el("h3", { class: "section-title", text: "Previous conversations" }));
+  body.appendChild(el("h3", { class: "section-title", text: t("Previous conversations") }));
   const past = chat.past || [];
   if (!past.length) {
-    body.appendChild(el("p", { class: "empty", text: "No previous conversations" }));
+    body.appendChild(el("p", { class: "empty", text: t("No previous conversations") }));
     return;
   }
   const list = el("div", { class: "past-list" });
@@ -1455,7 +1570,7 @@ function renderVisitor() {
 // The visitor's open work orders (the screen pop): read once per chat, again after one is created.
 function workOrdersNode(chat) {
   const section = el("section", { class: "visitor-orders", attrs: { "aria-labelledby": "visitor-orders-title" } });
-  section.appendChild(el("h3", { class: "section-title", text: "Work orders", attrs: { id: "visitor-orders-title" } }));
+  section.appendChild(el("h3", { class: "section-title", text: t("Work orders"), attrs: { id: "visitor-orders-title" } }));
   if (chat.orders === undefined) {
     chat.orders = null;
     const visitorId = chat.conv.visitor_id;
@@ -1468,21 +1583,29 @@ function workOrdersNode(chat) {
     });
   }
   if (chat.orders === null) {
-    section.appendChild(el("p", { class: "empty", text: "Loading…" }));
+    section.appendChild(el("p", { class: "empty", text: t("Loading…") }));
   } else if (chat.orders === "error") {
-    section.appendChild(el("p", { class: "empty", text: "Work orders could not be loaded." }));
+    section.appendChild(el("p", { class: "empty", text: t("Work orders could not be loaded.") }));
   } else if (!chat.orders.length) {
-    section.appendChild(el("p", { class: "empty", text: "No open work orders" }));
+    section.appendChild(el("p", { class: "empty", text: t("No open work orders") }));
   } else {
     const list = el("ul", { class: "visitor-order-list" });
     for (const order of chat.orders) {
-      const link = el("a", { text: order.number + " · " + order.subject });
+      // The number and subject are data; the state is said in the page's language.
+      const link = el("a", { text: order.number + " · " + order.subject, attrs: { translate: "no" } });
       link.href = "/work-orders/" + encodeURIComponent(order.id);
-      list.appendChild(el("li", {}, [link, el("span", { class: "visitor-order-state", text: " — " + order.status_label })]));
+      const stateLabel = ORDER_STATUS_LABELS[order.status] || order.status_label;
+      list.appendChild(el("li", {}, [link, el("span", { class: "visitor-order-state", text: " — " + stateLabel })]));
     }
     section.appendChild(list);
   }
   return section;
+}
+
+/** "3 messages · Rated Good" */
+function pastMeta(count, rating) {
+  const messages = tn("{n} message", "{n} messages", count);
+  return rating ? t("{messages} · Rated {rating}", { messages, rating }) : messages;
 }
 
 function pastNode(chat, conv) {
@@ -1496,21 +1619,20 @@ function pastNode(chat, conv) {
   });
   details.appendChild(
     el("summary", {}, [
-      el("span", { class: "past-date", text: formatDate(conv.created_at) || "Unknown date" }),
-      el("span", { class: "past-meta", text: count + (count === 1 ? " message" : " messages") +
-        (conv.rating && RATING_LABELS[conv.rating.rating] ? " · Rated " + RATING_LABELS[conv.rating.rating] : "") }),
+      el("span", { class: "past-date", text: formatDate(conv.created_at) || t("Unknown date") }),
+      el("span", { class: "past-meta", text: pastMeta(count, conv.rating && RATING_LABELS[conv.rating.rating]) }),
     ]),
   );
   const transcript = el("div", { class: "past-transcript" });
-  if (!count) transcript.appendChild(el("p", { class: "empty", text: "No messages." }));
+  if (!count) transcript.appendChild(el("p", { class: "empty", text: t("No messages.") }));
   for (const m of messages) {
     transcript.appendChild(
       el("div", { class: "past-msg past-msg-" + String(m.sender || "").replace(/[^a-z]/g, "") }, [
         el("div", { class: "past-msg-meta" }, [
-          el("span", { class: "msg-author", text: senderLabel(chat, m) }),
+          authorNode(chat, m),
           el("time", { class: "msg-time", text: formatTime(m.created_at), attrs: { datetime: m.created_at || null } }),
         ]),
-        el("div", { class: "msg-body", text: m.body }),
+        el("div", { class: "msg-body", text: m.body, attrs: { translate: "no" } }),
       ]),
     );
   }
@@ -1524,9 +1646,9 @@ function errorText(error) {
   if (!error) return ERROR_TEXT.internal;
   if (error.code === "rate_limited" && typeof error.retry_after === "number") {
     const s = Math.max(1, Math.ceil(error.retry_after));
-    return "You are sending too fast. Try again in " + s + (s === 1 ? " second." : " seconds.");
+    return tn("You are sending too fast. Try again in {n} second.", "You are sending too fast. Try again in {n} seconds.", s);
   }
-  return ERROR_TEXT[error.code] || error.message || "Error: " + error.code;
+  return ERROR_TEXT[error.code] || error.message || t("Error: {code}", { code: error.code });
 }
 
 function showError(error) {
@@ -1539,7 +1661,7 @@ function toast(text, { sticky = false, link = null } = {}) {
     if (node.dataset.text === text) node.remove();
   }
   while (dom.toasts.children.length >= 3) dom.toasts.firstChild.remove();
-  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": "Dismiss" } });
+  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": t("Dismiss") } });
   const children = [el("span", { class: "toast-text", text })];
   if (link) {
     const a = el("a", { class: "toast-link", text: link.text });
@@ -1607,7 +1729,7 @@ function sessionEnded() {
   socket.disconnect();
   setConnection("ended");
   dom.status.disabled = true;
-  toast("Your session has ended.", { sticky: true, link: { href: "/login", text: "Sign in again" } });
+  toast(t("Your session has ended."), { sticky: true, link: { href: "/login", text: t("Sign in again") } });
 }
 
 function clearReloadGuard() {
@@ -1656,7 +1778,7 @@ dom.transferBtn.addEventListener("click", () => {
   openTransferDialog(request, chat.id, {
     // The transfer makes the chat read-only here, Transfer disabled with it.
     opener: () => focusFirst(dom.transferBtn) || focusFallback(),
-    onDone: () => toast("Chat transferred."),
+    onDone: () => toast(t("Chat transferred.")),
     onError: showError,
   });
 });
@@ -1666,7 +1788,9 @@ dom.createOrderBtn.addEventListener("click", () => {
   openWorkOrderDialog(chat.id, {
     opener: () => focusFirst(dom.createOrderBtn) || focusFallback(),
     onDone: (order) => {
-      toast("Work order " + order.number + " created.", { link: { text: "Open " + order.number, href: "/work-orders/" + order.id } });
+      toast(t("Work order {number} created.", { number: order.number }), {
+        link: { text: t("Open {number}", { number: order.number }), href: "/work-orders/" + order.id },
+      });
       chat.orders = undefined; // read again
       renderVisitor();
     },
