@@ -15,12 +15,17 @@ import { consoleApi } from "./extensions.js";
 import { initKnowledgePanel } from "./knowledge_panel.js";
 import { initCanned } from "./canned.js";
 import { STATUS_LABELS as ORDER_STATUS_LABELS } from "./work_orders.js";
-import { t, tn, lang, formatNumber, formatDate as formatDateIn, formatTime as formatClock } from "./i18n.js";
+import { t, tn, formatNumber } from "./i18n.js";
 import {
   el,
   clear,
   meta,
   parseTime,
+  formatShort,
+  formatTime,
+  formatDate,
+  formatDateTime,
+  countryName,
   newClientId,
   safeHttpUrl,
   charCount,
@@ -57,40 +62,6 @@ const ERROR_TEXT = {
   offline: t("Not connected to the server."),
 };
 
-// ---- dates and times, in the page's language ---------------------------------
-
-const TIME = { hour: "2-digit", minute: "2-digit" };
-const DATE = { year: "numeric", month: "short", day: "numeric" };
-const DATE_TIME = { ...DATE, ...TIME };
-
-function sameDay(a, b) {
-  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
-}
-
-/** "14:05" today, "Nov 21" (11月21日) otherwise. */
-function formatShort(value) {
-  const d = parseTime(value);
-  if (!d) return "";
-  return sameDay(d, new Date()) ? formatClock(d, TIME) : formatDateIn(d, { month: "short", day: "numeric" });
-}
-
-/** "14:05" today, "Nov 21, 2026, 14:05" otherwise. */
-function formatTime(value) {
-  const d = parseTime(value);
-  if (!d) return "";
-  return sameDay(d, new Date()) ? formatClock(d, TIME) : formatDateIn(d, DATE_TIME);
-}
-
-function formatDate(value) {
-  const d = parseTime(value);
-  return d ? formatDateIn(d, DATE) : "";
-}
-
-function formatDateTime(value) {
-  const d = parseTime(value);
-  return d ? formatDateIn(d, DATE_TIME) : "";
-}
-
 /** How long a visitor has waited for an answer: "Waiting just now", "Waiting 4 min", "Waiting 1 h 20 min". */
 function waitingFor(ms) {
   const minutes = Math.floor(Math.max(0, ms) / 60000);
@@ -101,19 +72,6 @@ function waitingFor(ms) {
   return m ? t("Waiting {h} h {m} min", { h, m: formatNumber(m) }) : t("Waiting {h} h", { h });
 }
 
-let regionNames = null;
-/** "China (CN)" / "中国 (CN)"; the code itself when the browser does not know it. */
-function countryName(code) {
-  if (typeof code !== "string" || !code) return "";
-  try {
-    if (!regionNames) regionNames = new Intl.DisplayNames([lang], { type: "region" });
-    const name = regionNames.of(code.toUpperCase());
-    if (name && name.toUpperCase() !== code.toUpperCase()) return name + " (" + code.toUpperCase() + ")";
-  } catch (e) {
-    /* unknown code or no Intl.DisplayNames */
-  }
-  return code;
-}
 
 // ---------------------------------------------------------------------------
 // Identity and state
