@@ -14,10 +14,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app import jsonsafe
+from app import i18n, jsonsafe
+from app.i18n import N_
 from app.models import User
 from app.services import ServiceError
 from app.web.auth import check_csrf, current_user
+from app.web.templating import staff_language
 
 STATUS = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "csrf": 403, "not_found": 404,
           "conflict": 409, "invalid_state": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429,
@@ -68,15 +70,16 @@ def endpoint(allowed: Callable[[User], bool], refusal: str, *, post: bool) -> Ca
         async def handle(request: Request) -> Response:
             user = await current_user(request)
             if user is None:
-                return error("unauthorized", "Sign in first.")
+                return error("unauthorized", N_("Sign in first."))
+            said = i18n.translations(staff_language(request)).gettext  # refusals in the user's language
             if not allowed(user):
-                return error("forbidden", refusal)
+                return error("forbidden", said(refusal))
             if post and not check_csrf(request, request.headers.get("x-csrf-token")):
-                return error("csrf", "The page expired; reload it and try again.")
+                return error("csrf", said(N_("The page expired; reload it and try again.")))
             try:
                 return await fn(request, user)
             except ServiceError as exc:
-                return error(exc.code, exc.message, exc.field)
+                return error(exc.code, said(exc.message), exc.field)
         handle.__name__ = fn.__name__
         return handle
     return wrap
