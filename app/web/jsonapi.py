@@ -61,6 +61,8 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> dict
 
 
 Handler = Callable[[Request, User], Awaitable[Response]]
+SIGN_IN = N_("Sign in first.")
+EXPIRED = N_("The page expired; reload it and try again.")
 
 
 def endpoint(allowed: Callable[[User], bool], refusal: str, *, post: bool) -> Callable[[Handler], Callable]:
@@ -69,17 +71,17 @@ def endpoint(allowed: Callable[[User], bool], refusal: str, *, post: bool) -> Ca
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             user = await current_user(request)
-            if user is None:
-                return error("unauthorized", N_("Sign in first."))
             said = i18n.translations(staff_language(request)).gettext  # refusals in the user's language
+            if user is None:
+                return error("unauthorized", said(SIGN_IN))
             if not allowed(user):
                 return error("forbidden", said(refusal))
             if post and not check_csrf(request, request.headers.get("x-csrf-token")):
-                return error("csrf", said(N_("The page expired; reload it and try again.")))
+                return error("csrf", said(EXPIRED))
             try:
                 return await fn(request, user)
             except ServiceError as exc:
-                return error(exc.code, said(exc.message), exc.field)
+                return error(exc.code, exc.said(said), exc.field)
         handle.__name__ = fn.__name__
         return handle
     return wrap
