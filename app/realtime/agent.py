@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import socketio
 
-from app import presence, runtime
+from app import i18n, presence, runtime
 from app.clock import iso, utcnow
 from app.reports import live
 from app.models import Message, User, Visitor
@@ -53,7 +53,9 @@ class AgentNamespace(socketio.AsyncNamespace):
             raise refuse("unauthorized", exc.message) from None
         if user.role not in CHAT_ROLES:
             raise refuse("unauthorized", "The chat console is for CSRs, supervisors and admins.")
-        await self.save_session(sid, {"user_id": user.id, "session_id": session_id})
+        # Its refusals' messages speak the user's language (app/realtime/handlers.py `event`).
+        language = i18n.choose(user.language, environ.get("HTTP_ACCEPT_LANGUAGE"))
+        await self.save_session(sid, {"user_id": user.id, "session_id": session_id, "language": language})
         await self.enter_room(sid, bus.STAFF_ROOM)
         if user.role in supervision.SUPERVISOR_ROLES:
             await self.enter_room(sid, bus.SUPERVISORS_ROOM)

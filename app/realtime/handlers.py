@@ -7,7 +7,8 @@ import logging
 import time
 from typing import Any, Awaitable, Callable
 
-from app import logs, metrics, runtime
+from app import i18n, logs, metrics, runtime
+from app.i18n import N_
 from app.services import ServiceError
 
 log = logging.getLogger("app.realtime")
@@ -19,6 +20,16 @@ def ok(**fields: Any) -> dict:
 
 def error(code: str, message: str, **extra: Any) -> dict:
     return {"ok": False, "error": {"code": code, "message": message, **extra}}
+
+
+INTERNAL = N_("Something went wrong on our side; retry with the same client_id.")
+
+
+def _in(session: dict, refusal: ServiceError) -> str:
+    """A refusal's message in the language of the socket's user (staff sockets keep it in their
+    session; visitors' widget words its own messages by code, so theirs stay as written)."""
+    language = session.get("language")
+    return refusal.said(i18n.translations(language).gettext) if language else refusal.message
 
 
 def event(fn: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitable[dict]]:
@@ -39,10 +50,10 @@ def event(fn: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitable[dict]]:
                 answer = await fn(self, sid, data)
             except ServiceError as exc:  # expected (bad input, refusals): an error ack, no traceback
                 log.debug("%s refused: %s: %s", name, exc.code, exc.message)
-                answer = error(exc.code, exc.message, **getattr(exc, "extra", {}))
+                answer = error(exc.code, _in(session, exc), **getattr(exc, "extra", {}))
             except Exception:
                 log.exception("handler %s failed", fn.__name__)
-                answer = error("internal", "Something went wrong on our side; retry with the same client_id.")
+                answer = error("internal", _in(session, ServiceError("internal", INTERNAL)))
         metrics.current().observe_ack(self.namespace.strip("/"), name, time.perf_counter() - started, answer)
         return answer
 

@@ -56,8 +56,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def _refuse(field: str, message: str, code: str = "bad_request") -> ServiceError:
-    return ServiceError(code, message, field)
+def _refuse(field: str, message: str, code: str = "bad_request", **values: object) -> ServiceError:
+    return ServiceError(code, message, field, **values)
 
 
 def hash_token(token: str) -> str:
@@ -88,7 +88,7 @@ def check_name(name: object) -> str:
 
 def check_role(role: object) -> str:
     if role not in ROLES:
-        raise _refuse("role", "Choose a role from the list: " + ", ".join(ROLE_LABELS[r] for r in ROLES) + ".")
+        raise _refuse("role", "Choose a role from the list: %(roles)s.", roles=", ".join(ROLE_LABELS[r] for r in ROLES))
     return role  # type: ignore[return-value]
 
 
@@ -354,7 +354,7 @@ async def set_password(token: object, password: object) -> User:
     try:
         password = sessions.check_new_password(password)
     except ServiceError as exc:
-        raise _refuse("password", exc.message, exc.code) from None
+        raise _refuse("password", exc.template, exc.code, **exc.values) from None
     link, user = await open_link(token)
     password_hash = hash_password(password)
     now = utcnow()

@@ -35,14 +35,14 @@ async def set_away_reasons(labels: list[str], actor: User | None = None) -> list
         if not label or len(label) > 64:
             raise ServiceError("bad_request", "Each away reason needs 1 to 64 characters.")
         if label.lower() in (c.lower() for c in cleaned):
-            raise ServiceError("bad_request", f"{label!r} is listed twice.")
+            raise ServiceError("bad_request", "%(reason)s is listed twice.", reason=repr(label))
         cleaned.append(label)
     if not cleaned:
         raise ServiceError("bad_request", "Give at least one away reason.")
     if len(cleaned) > MAX_AWAY_REASONS:
-        raise ServiceError("bad_request", f"At most {MAX_AWAY_REASONS} away reasons.")
+        raise ServiceError("bad_request", "At most %(most)s away reasons.", most=MAX_AWAY_REASONS)
     if any(label.lower() in SYSTEM_REASONS for label in cleaned):
-        raise ServiceError("bad_request", f"{', '.join(SYSTEM_REASONS)} are given by the server itself.")
+        raise ServiceError("bad_request", "%(reasons)s are given by the server itself.", reasons=", ".join(SYSTEM_REASONS))
     before = await away_reasons()
     async with in_transaction():
         await AwayReason.all().delete()
@@ -65,7 +65,7 @@ async def choose_state(user: User, status: str, reason: str | None) -> User:
 
 async def set_agent_state(user: User, status: str, reason: str | None = None) -> User:
     if status not in AGENT_STATUSES:
-        raise ServiceError("bad_request", f"status must be one of {', '.join(AGENT_STATUSES)}.")
+        raise ServiceError("bad_request", "status must be one of %(statuses)s.", statuses=", ".join(AGENT_STATUSES))
     if user.role not in CHAT_ROLES:
         raise ServiceError("forbidden", "Only CSRs, supervisors and admins take chats.")
     previous = user.status

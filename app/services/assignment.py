@@ -74,7 +74,7 @@ async def hand_to(
             await Conversation.filter(id=cid, status="assigned", agent_id=agent.id).update(
                 agent_id=previous, assigned_at=conversation.assigned_at)
         await routing_state.sync_chat(cid, from_agent=agent.id)
-        raise ServiceError("unavailable", f"{agent.display_name} is not available.")
+        raise ServiceError("unavailable", "%(name)s is not available.", name=agent.display_name)
     await conversation.refresh_from_db()
 
     # Before the events: routing reads the agents' idle times from these.
@@ -113,7 +113,7 @@ async def join_warm(actor: User, conversation: Conversation, colleague: User, no
     store) until the first CSR leaves and the chat becomes theirs (`hand_to(from_warm=True)`)."""
     cid = conversation.id
     if await Participant.exists(conversation_id=cid, user_id=colleague.id, left_at=None):
-        raise ServiceError("invalid_state", f"{colleague.display_name} is in this chat already.")
+        raise ServiceError("invalid_state", "%(name)s is in this chat already.", name=colleague.display_name)
     if await Participant.exists(conversation_id=cid, kind="warm", left_at=None):
         raise ServiceError("invalid_state", "A warm transfer of this chat is under way already.")
     await _take_place(-cid, colleague, "A warm transfer of this chat is under way already.")
@@ -171,9 +171,9 @@ async def _take_place(member: int, agent: User, taken: str, **how) -> None:
     """Take `agent`'s place for `member` (a chat, or −chat for a warm place) in the routing store."""
     result = await runtime.current().routing_store.take(member, agent.id, routing_state.now_ms(), **how)
     if result == "full":
-        raise ServiceError("unavailable", f"{agent.display_name} has no free capacity.")
+        raise ServiceError("unavailable", "%(name)s has no free capacity.", name=agent.display_name)
     if result == "unavailable":
-        raise ServiceError("unavailable", f"{agent.display_name} is not available.")
+        raise ServiceError("unavailable", "%(name)s is not available.", name=agent.display_name)
     if result != "ok":
         raise ServiceError("invalid_state", taken)
 

@@ -35,15 +35,16 @@ from tortoise.transactions import in_transaction
 from app.clock import utcnow
 from app.knowledge import canned as rules
 from app.models import CannedResponse, Department, Site, User, Visitor
-from app.services import ServiceError, knowledge, scope
+from app.i18n import N_
+from app.services import ServiceError, Words, knowledge, scope
 
 SCOPES = {"personal": "Personal", "department": "Team", "global": "Global"}
 CHAT_ROLES = ("agent", "supervisor", "admin")
 EDITABLE = ("shortcut", "title", "body", "scope", "department_id")
 
 
-def _refuse(field: str | None, message: str, code: str = "bad_request") -> ServiceError:
-    return ServiceError(code, message, field)
+def _refuse(field: str | None, message: str, code: str = "bad_request", **values: object) -> ServiceError:
+    return ServiceError(code, message, field, **values)
 
 
 def _check_staff(user: User) -> None:
@@ -154,12 +155,12 @@ def _text(value: object, field: str, label: str, *, most: int, required: bool) -
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise _refuse(field, f"{label} must be text.")
+        raise _refuse(field, "%(label)s must be text.", label=Words(label))
     value = value.strip()
     if required and not value:
-        raise _refuse(field, f"{label} is needed.")
+        raise _refuse(field, "%(label)s is needed.", label=Words(label))
     if len(value) > most:
-        raise _refuse(field, f"{label}: at most {most:,} characters.")
+        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=f"{most:,}")
     return value
 
 
@@ -187,8 +188,8 @@ async def _owner_of_scope(user: User, values: dict[str, Any], current: CannedRes
         owner = (current.owner_id if current and current.scope == "personal" else user.id) \
             if scope_name == "personal" else None
         if not may_write(user, scope_name, owner_id=owner, department_id=None, departments=departments):
-            raise _refuse("scope", "Only admins write global responses." if scope_name == "global"
-                          else "You may not write this response.", "forbidden")
+            raise _refuse("scope", N_("Only admins write global responses.") if scope_name == "global"
+                          else N_("You may not write this response."), "forbidden")
         return scope_name, owner, None
     if raw_department is None:
         raise _refuse("department_id", "Choose the department.")
@@ -220,8 +221,10 @@ async def _check_unique(shortcut: str, scope_name: str, owner_id: int | None, de
     if exclude_id is not None:
         same = same.exclude(id=exclude_id)
     if await same.exists():
-        where = {"personal": "of yours", "department": "of this team", "global": "among the global ones"}[scope_name]
-        raise _refuse("shortcut", f"There is a response /{shortcut} {where} already.", "conflict")
+        message = {"personal": N_("There is a response /%(shortcut)s of yours already."),
+                   "department": N_("There is a response /%(shortcut)s of this team already."),
+                   "global": N_("There is a response /%(shortcut)s among the global ones already.")}[scope_name]
+        raise _refuse("shortcut", message, "conflict", shortcut=shortcut)
 
 
 # -- writing -----------------------------------------------------------------------------------------
@@ -239,15 +242,15 @@ async def save(user: User, response_id: object, values: object) -> CannedRespons
             raise _refuse(None, "You may use this response but not change it.", "forbidden")
     elif "shortcut" not in values or "body" not in values:
         raise _refuse("shortcut" if "shortcut" not in values else "body",
-                      "The shortcut is needed." if "shortcut" not in values else "The text is needed.")
+                      N_("The shortcut is needed.") if "shortcut" not in values else N_("The text is needed."))
 
     def given(name: str, old: object) -> object:
         return values[name] if name in values else old
 
     shortcut = _shortcut(given("shortcut", current.shortcut if current else None))
-    title = _text(given("title", current.title if current else ""), "title", "The title", most=rules.MAX_TITLE,
+    title = _text(given("title", current.title if current else ""), "title", N_("The title"), most=rules.MAX_TITLE,
                   required=False)
-    body = _text(given("body", current.body if current else None), "body", "The text", most=rules.MAX_BODY,
+    body = _text(given("body", current.body if current else None), "body", N_("The text"), most=rules.MAX_BODY,
                  required=True)
     scope_name, owner_id, department_id = await _owner_of_scope(user, values, current, departments)
     now = utcnow()

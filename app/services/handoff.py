@@ -79,7 +79,7 @@ async def transfer(
         if target.id == previous_agent_id:
             raise ServiceError("invalid_state", "This chat is already theirs.")
         if target.status != "available":
-            raise ServiceError("unavailable", f"{target.display_name} is not available.")
+            raise ServiceError("unavailable", "%(name)s is not available.", name=target.display_name)
         # Their room is checked, and taken, atomically by the assignment path.
     else:
         department = await Department.get_or_none(id=to_department_id, site_id=conversation.site_id)

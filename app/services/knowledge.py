@@ -35,7 +35,8 @@ from app import db, runtime
 from app.clock import utcnow
 from app.knowledge import render, search as rules, text
 from app.models import Article, ArticleCategory, ArticleImage, ArticleVersion, KnowledgeEvent, Message, Site, User
-from app.services import ServiceError, scope
+from app.i18n import N_
+from app.services import ServiceError, Words, scope
 from app.workorders import files
 
 LANGUAGES = {"en": "English", "zh": "简体中文"}
@@ -53,32 +54,32 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 EVENT_KINDS = ("search", "read", "chat_started", "inserted", "canned_used", "helpful")
 
 
-def _refuse(field: str | None, message: str, code: str = "bad_request") -> ServiceError:
-    return ServiceError(code, message, field)
+def _refuse(field: str | None, message: str, code: str = "bad_request", **values: object) -> ServiceError:
+    return ServiceError(code, message, field, **values)
 
 
 def _text(value: object, field: str, label: str, *, most: int, required: bool = True) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise _refuse(field, f"{label} must be text.")
+        raise _refuse(field, "%(label)s must be text.", label=Words(label))
     value = value.strip()
     if required and not value:
-        raise _refuse(field, f"{label} is needed.")
+        raise _refuse(field, "%(label)s is needed.", label=Words(label))
     if len(value) > most:
-        raise _refuse(field, f"{label}: at most {most:,} characters.")
+        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=f"{most:,}")
     return value
 
 
 def _choice(value: object, field: str, label: str, options: dict[str, str]) -> str:
     if not isinstance(value, str) or value not in options:
-        raise _refuse(field, f"{label} is one of: {', '.join(options)}.")
+        raise _refuse(field, "%(label)s is one of: %(options)s.", label=Words(label), options=", ".join(options))
     return value
 
 
 def _id(value: object, field: str, label: str) -> int:
     if type(value) is not int or value <= 0:
-        raise _refuse(field, f"{label} must be an id.")
+        raise _refuse(field, "%(label)s must be an id.", label=Words(label))
     return value
 
 
@@ -129,13 +130,13 @@ async def categories() -> list[dict[str, Any]]:
 
 async def save_category(actor: User, category_id: object, values: dict[str, Any]) -> ArticleCategory:
     _check_editor(actor)
-    name = _text(values.get("name"), "name", "Name", most=MAX_CATEGORY)
+    name = _text(values.get("name"), "name", N_("Name"), most=MAX_CATEGORY)
     position = values.get("position", 0)
     if type(position) is not int or not -10_000 <= position <= 10_000:
         raise _refuse("position", "Position must be a whole number.")
     clash = ArticleCategory.filter(name=name)
     if category_id is not None:
-        clash = clash.exclude(id=_id(category_id, "id", "Category"))
+        clash = clash.exclude(id=_id(category_id, "id", N_("Category")))
     if await clash.exists():
         raise _refuse("name", "A category of that name exists.")
     if category_id is None:
@@ -150,7 +151,7 @@ async def save_category(actor: User, category_id: object, values: dict[str, Any]
 
 async def delete_category(actor: User, category_id: object) -> None:
     _check_editor(actor)
-    deleted = await ArticleCategory.filter(id=_id(category_id, "id", "Category")).delete()
+    deleted = await ArticleCategory.filter(id=_id(category_id, "id", N_("Category"))).delete()
     if not deleted:
         raise ServiceError("not_found", "No such category.")
 
@@ -176,28 +177,28 @@ async def _draft(values: dict[str, Any], current: Article | None) -> Draft:
     def pick(key: str, default: Any) -> Any:
         return values[key] if key in values else default
 
-    title = _text(pick("title", current.title if current else None), "title", "Title", most=MAX_TITLE)
+    title = _text(pick("title", current.title if current else None), "title", N_("Title"), most=MAX_TITLE)
     body = pick("body", current.body if current else "")
     if not isinstance(body, str):
         raise _refuse("body", "The body must be text.")
     if len(body) > MAX_BODY:
-        raise _refuse("body", f"The body is at most {MAX_BODY:,} characters.", "too_large")
+        raise _refuse("body", "The body is at most %(most)s characters.", "too_large", most=f"{MAX_BODY:,}")
     category_id = pick("category_id", current.category_id if current else None)
     if category_id is not None:
-        category_id = _id(category_id, "category_id", "Category")
+        category_id = _id(category_id, "category_id", N_("Category"))
         if not await ArticleCategory.filter(id=category_id).exists():
             raise _refuse("category_id", "No such category.")
     tags = pick("tags", current.tags if current else [])
     if isinstance(tags, str):
         tags = [t for t in (p.strip() for p in tags.split(",")) if t]
     if not isinstance(tags, list) or len(tags) > MAX_TAGS or not all(isinstance(t, str) for t in tags):
-        raise _refuse("tags", f"Tags: a list of at most {MAX_TAGS} words.")
+        raise _refuse("tags", "Tags: a list of at most %(most)s words.", most=MAX_TAGS)
     tags = list(dict.fromkeys(t.strip() for t in tags if t.strip()))
     if any(len(t) > MAX_TAG for t in tags):
-        raise _refuse("tags", f"A tag is at most {MAX_TAG} characters.")
-    language = _choice(pick("language", current.language if current else "en"), "language", "Language", LANGUAGES)
-    audience = _choice(pick("audience", current.audience if current else "public"), "audience", "Audience", AUDIENCES)
-    status = _choice(pick("status", current.status if current else "draft"), "status", "Status", STATUSES)
+        raise _refuse("tags", "A tag is at most %(most)s characters.", most=MAX_TAG)
+    language = _choice(pick("language", current.language if current else "en"), "language", N_("Language"), LANGUAGES)
+    audience = _choice(pick("audience", current.audience if current else "public"), "audience", N_("Audience"), AUDIENCES)
+    status = _choice(pick("status", current.status if current else "draft"), "status", N_("Status"), STATUSES)
     if "site_ids" in values:
         site_ids = values["site_ids"]
         if site_ids is None:
@@ -211,10 +212,10 @@ async def _draft(values: dict[str, Any], current: Article | None) -> Draft:
         site_ids = sorted(await current.sites.all().values_list("id", flat=True)) if current else []
     owner_id = pick("owner_id", current.owner_id if current else None)
     if owner_id is not None:
-        owner_id = _id(owner_id, "owner_id", "Owner")
+        owner_id = _id(owner_id, "owner_id", N_("Owner"))
         if not await User.filter(id=owner_id, is_active=True).exclude(role="marketer").exists():
             raise _refuse("owner_id", "No such staff member.")
-    note = _text(values.get("note"), "note", "Note", most=MAX_NOTE, required=False)
+    note = _text(values.get("note"), "note", N_("Note"), most=MAX_NOTE, required=False)
     return Draft(title, body, category_id, tags, language, audience, status, site_ids, owner_id, note)
 
 
@@ -236,7 +237,7 @@ async def save(actor: User, article_id: object, values: dict[str, Any]) -> Artic
     _check_editor(actor)
     current = None
     if article_id is not None:
-        current = await Article.get_or_none(id=_id(article_id, "id", "Article"))
+        current = await Article.get_or_none(id=_id(article_id, "id", N_("Article")))
         if current is None:
             raise ServiceError("not_found", "No such article.")
     d = await _draft(values, current)
@@ -276,10 +277,10 @@ async def save(actor: User, article_id: object, values: dict[str, Any]) -> Artic
 async def restore(actor: User, article_id: object, version_id: object) -> Article:
     """Save an older version again, as the newest (nothing between is lost: it stays a version)."""
     _check_editor(actor)
-    article = await Article.get_or_none(id=_id(article_id, "id", "Article"))
+    article = await Article.get_or_none(id=_id(article_id, "id", N_("Article")))
     if article is None:
         raise ServiceError("not_found", "No such article.")
-    version = await ArticleVersion.get_or_none(id=_id(version_id, "version_id", "Version"), article_id=article.id)
+    version = await ArticleVersion.get_or_none(id=_id(version_id, "version_id", N_("Version")), article_id=article.id)
     if version is None:
         raise _refuse("version_id", "That version is not one of this article's.", "not_found")
     category = version.category_id_at if version.category_id_at is not None and \
@@ -292,7 +293,7 @@ async def restore(actor: User, article_id: object, version_id: object) -> Articl
 
 async def mark_reviewed(actor: User, article_id: object) -> Article:
     _check_editor(actor)
-    article = await Article.get_or_none(id=_id(article_id, "id", "Article"))
+    article = await Article.get_or_none(id=_id(article_id, "id", N_("Article")))
     if article is None:
         raise ServiceError("not_found", "No such article.")
     article.reviewed_at = utcnow()
@@ -302,7 +303,7 @@ async def mark_reviewed(actor: User, article_id: object) -> Article:
 
 async def delete(actor: User, article_id: object) -> None:
     _check_editor(actor)
-    if not await Article.filter(id=_id(article_id, "id", "Article")).delete():
+    if not await Article.filter(id=_id(article_id, "id", N_("Article"))).delete():
         raise ServiceError("not_found", "No such article.")
     _vocabulary.clear()
 
@@ -376,7 +377,7 @@ async def list_for_editor(user: User, *, status: str | None = None, language: st
 
 async def versions(user: User, article_id: object) -> list[ArticleVersion]:
     _check_editor(user)
-    article = await Article.get_or_none(id=_id(article_id, "id", "Article"))
+    article = await Article.get_or_none(id=_id(article_id, "id", N_("Article")))
     if article is None:
         raise ServiceError("not_found", "No such article.")
     return await ArticleVersion.filter(article_id=article.id).prefetch_related("author")
@@ -384,8 +385,8 @@ async def versions(user: User, article_id: object) -> list[ArticleVersion]:
 
 async def version(user: User, article_id: object, version_id: object) -> ArticleVersion:
     _check_editor(user)
-    found = await ArticleVersion.get_or_none(id=_id(version_id, "version_id", "Version"),
-                                             article_id=_id(article_id, "id", "Article"))
+    found = await ArticleVersion.get_or_none(id=_id(version_id, "version_id", N_("Version")),
+                                             article_id=_id(article_id, "id", N_("Article")))
     if found is None:
         raise ServiceError("not_found", "No such version of this article.")
     return found
@@ -436,7 +437,7 @@ async def add_image(actor: User, filename: object, data: object) -> ArticleImage
     if not isinstance(data, (bytes, bytearray)) or not data:
         raise _refuse("file", "The file is empty.")
     if len(data) > MAX_IMAGE:
-        raise _refuse("file", f"An image is at most {MAX_IMAGE // (1024 * 1024)} MB.", "too_large")
+        raise _refuse("file", "An image is at most %(most)s MB.", "too_large", most=MAX_IMAGE // (1024 * 1024))
     kind = files.sniff(bytes(data[:16]))
     if kind not in IMAGE_TYPES:
         raise _refuse("file", "Only PNG, JPEG, GIF and WebP images go in articles.", "unsupported_type")
@@ -593,7 +594,7 @@ async def search(query: object, *, reader: Reader, limit: int = 10, mode: str = 
     if not isinstance(query, str):
         raise _refuse("query", "The query must be text.")
     if len(query) > rules.MAX_QUERY:
-        raise _refuse("query", f"A search is at most {rules.MAX_QUERY} characters.")
+        raise _refuse("query", "A search is at most %(most)s characters.", most=rules.MAX_QUERY)
     limit = max(1, min(int(limit), 50))
     words = rules.terms(query, mode=mode)
     if not words:

@@ -52,26 +52,31 @@ def normalise_origin(origin: str) -> str:
     without a default port (443 for https, 80 for http), a path, a query or credentials.
     Refuses anything else (field "allowed_origins")."""
     raw = origin.strip() if isinstance(origin, str) else ""
-    problem = f"{raw[:80]!r} is not an origin like {ORIGIN_EXAMPLE}"
+    bad = {"origin": repr(raw[:80]), "example": ORIGIN_EXAMPLE}  # its refusals' values
     if not raw or len(raw) > MAX_ORIGIN_CHARS or any(c.isspace() for c in raw):
-        raise ServiceError("bad_request", problem + ".", "allowed_origins")
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s.", "allowed_origins", **bad)
     try:
         parts = urlsplit(raw)
         port = parts.port
     except ValueError:
-        raise ServiceError("bad_request", problem + ".", "allowed_origins") from None
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s.", "allowed_origins", **bad) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ServiceError("bad_request", problem + " (it starts with https:// or http://).", "allowed_origins")
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s (it starts with https:// or http://).",
+                           "allowed_origins", **bad)
     if parts.path not in ("", "/") or parts.query or parts.fragment or raw.endswith(("?", "#")):
-        raise ServiceError("bad_request", problem + " (no path, query or #fragment).", "allowed_origins")
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s (no path, query or #fragment).",
+                           "allowed_origins", **bad)
     if parts.username is not None or parts.password is not None:
-        raise ServiceError("bad_request", problem + " (no user name or password).", "allowed_origins")
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s (no user name or password).",
+                           "allowed_origins", **bad)
     host = (parts.hostname or "").lower()
     if not _valid_host(host):
-        raise ServiceError("bad_request", problem + " (the host name is not valid).", "allowed_origins")
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s (the host name is not valid).",
+                           "allowed_origins", **bad)
     if port == 0:
-        raise ServiceError("bad_request", problem + " (the port is not valid).", "allowed_origins")
+        raise ServiceError("bad_request", "%(origin)s is not an origin like %(example)s (the port is not valid).",
+                           "allowed_origins", **bad)
     shown = f"[{host}]" if ":" in host else host
     if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
         shown += f":{port}"

@@ -48,6 +48,7 @@ from app.models import (
     WorkOrderCallback, WorkOrderCounter, WorkOrderEntry, WorkOrderEvent,
 )
 from app.models.workorders import CALLBACK_OUTCOMES
+from app.i18n import N_
 from app.services import ServiceError, mail, scope, timers, work_setup
 from app.workorders import files, mails, sla, workflow
 from app.workorders.workflow import PRIORITIES, SOURCES
@@ -143,15 +144,20 @@ async def may(user: User, order: WorkOrder, action: str) -> bool:
     return True  # note, reopen, watch, callback
 
 
+# Who may not do what to an order: the refusal of each action (`_check`).
+NOT_YOURS = {
+    "handle": N_("Only the handler, their team and supervisors work on this order."),
+    "dispatch": N_("Only the handling team, supervisors and the order's creator dispatch it."),
+    "reply": N_("Only the handling team, supervisors and the order's creator write to the customer."),
+    "close": N_("Only the handling team, supervisors and the order's creator close it."),
+    "urge": N_("The handler cannot urge their own order."),
+}
+
+
 async def _check(user: User, order: WorkOrder, action: str) -> None:
     if not await may(user, order, action):
-        raise ServiceError("forbidden", {
-            "handle": "Only the handler, their team and supervisors work on this order.",
-            "dispatch": "Only the handling team, supervisors and the order's creator dispatch it.",
-            "reply": "Only the handling team, supervisors and the order's creator write to the customer.",
-            "close": "Only the handling team, supervisors and the order's creator close it.",
-            "urge": "The handler cannot urge their own order.",
-        }.get(action, "Not allowed."))
+        refusal = NOT_YOURS.get(action, N_("Not allowed."))
+        raise ServiceError("forbidden", refusal)
 
 
 # -- the event log, notices ------------------------------------------------------------------------

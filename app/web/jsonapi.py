@@ -14,10 +14,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app import jsonsafe
+from app import i18n, jsonsafe
+from app.i18n import N_
 from app.models import User
 from app.services import ServiceError
 from app.web.auth import check_csrf, current_user
+from app.web.templating import staff_language
 
 STATUS = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "csrf": 403, "not_found": 404,
           "conflict": 409, "invalid_state": 409, "too_large": 413, "unsupported_type": 415, "rate_limited": 429,
@@ -59,6 +61,8 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> dict
 
 
 Handler = Callable[[Request, User], Awaitable[Response]]
+SIGN_IN = N_("Sign in first.")
+EXPIRED = N_("The page expired; reload it and try again.")
 
 
 def endpoint(allowed: Callable[[User], bool], refusal: str, *, post: bool) -> Callable[[Handler], Callable]:
@@ -67,16 +71,17 @@ def endpoint(allowed: Callable[[User], bool], refusal: str, *, post: bool) -> Ca
     def wrap(fn: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
             user = await current_user(request)
+            said = i18n.translations(staff_language(request)).gettext  # refusals in the user's language
             if user is None:
-                return error("unauthorized", "Sign in first.")
+                return error("unauthorized", said(SIGN_IN))
             if not allowed(user):
-                return error("forbidden", refusal)
+                return error("forbidden", said(refusal))
             if post and not check_csrf(request, request.headers.get("x-csrf-token")):
-                return error("csrf", "The page expired; reload it and try again.")
+                return error("csrf", said(EXPIRED))
             try:
                 return await fn(request, user)
             except ServiceError as exc:
-                return error(exc.code, exc.message, exc.field)
+                return error(exc.code, exc.said(said), exc.field)
         handle.__name__ = fn.__name__
         return handle
     return wrap

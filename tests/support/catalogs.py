@@ -28,7 +28,9 @@ PY_FORMAT = re.compile(r"%\((\w+)\)s")
 def template_ids() -> set[str]:
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None}
+    # As the Makefile's `messages` target: Babel's defaults and MESSAGE_KEYWORDS.
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None,
+                "ServiceError": (2,), "_refuse": (2,), "error": (2,), "endpoint": (2,), "refuse": (2,)}
     ids: set[str] = set()
     for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords):
         ids.add(message if isinstance(message, str) else message[0])
