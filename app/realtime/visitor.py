@@ -213,6 +213,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
         agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
         view = serialize.conversation_for_visitor(conversation, agent)
         view["queue"] = await queueinfo.place_of(conversation)
+        if conversation.status == "held":  # asked for outside business hours: joins the queue then
+            view["opens_at"] = await conversations.held_until(conversation)
         if conversation.status == "closed":
             view["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
         return view

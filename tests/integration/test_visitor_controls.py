@@ -195,3 +195,135 @@ async def test_the_transcript_refuses_bad_input_other_visitors_no_address_and_to
     rows = await fetch(site, "SELECT to_address FROM outgoing_mail WHERE purpose = 'transcript' AND to_address LIKE ?",
                        f"%{tag}%")
     assert [r["to_address"] for r in rows] == [f"late-{tag}@example.org"] * 2
+
+
+# --- after hours ------------------------------------------------------------------------------------
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def closed_today() -> tuple[str, datetime]:
+    """Hours (UTC) that are never open today, and their next opening: tomorrow at midnight."""
+    now = datetime.now(timezone.utc)
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return f"{DAYS[tomorrow.weekday()]} 00:00-24:00", tomorrow
+
+
+def opening_soon(margin: float = 12.0) -> tuple[str, datetime]:
+    """Hours (UTC) that open at the start of the next minute (the one after, when that is less than
+    `margin` seconds away, so a test has time to ask while closed), and that opening."""
+    now = datetime.now(timezone.utc)
+    opening = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if (opening - now).total_seconds() < margin:
+        opening += timedelta(minutes=1)
+    end = min(opening.hour * 60 + opening.minute + 30, 24 * 60)
+    return f"{DAYS[opening.weekday()]} {opening:%H:%M}-{end // 60:02d}:{end % 60:02d}", opening
+
+
+async def test_a_chat_asked_for_outside_hours_is_refused_with_the_opening_and_offered_to_nobody(site):
+    tag = new_id()[:6]
+    csr = f"ora-{tag}@example.com"
+    site.create_user(csr, "agent", f"Ora {tag}")
+    hours, opening = closed_today()
+    desk = department(site, f"Night {tag}", csr, hours=hours)
+    agent = await clients.agent(site.server.url, csr, site.password)
+    await agent.call("set_status", {"status": "available"})  # Available, but the queue is closed
+    visitor = await clients.visitor(site.server.url, site.site_key, site.origin)
+    try:
+        ack = await visitor.call("message", {"client_id": new_id(), "body": "Open?", "department_id": desk})
+        assert code(ack) == "outside_hours", ack
+        assert datetime.fromisoformat(ack["error"]["opens_at"]) == opening
+        session = visitor.rec.of("session")[0]
+        rows = await fetch(site, "SELECT id FROM conversation WHERE visitor_id = ?", session["visitor_id"])
+        assert rows == []  # nothing stored: no waiting chat, nothing to offer
+        assert (await agent.call("list", {}))["conversations"] == [] and not agent.rec.of("conversation.assigned")
+        # The note left instead is a missed chat "outside business hours".
+        note = await visitor.call("leave_message", {"email": f"nox-{tag}@example.org", "body": "Call me tomorrow",
+                                                    "department_id": desk})
+        assert note["ok"], note
+        events = await fetch(site, "SELECT data FROM contact_event WHERE kind = 'note_left' AND department_id = ?", desk)
+        assert [json.loads(e["data"])["reason"] for e in events] == ["outside_hours"]
+        missed = await report(site, "missed", department=desk)
+        assert [r["cause"] for r in missed["rows"]] == ["Outside business hours — left a note (offline form)"]
+        headline = await summary(site, desk)
+        assert (headline["offered"], headline["abandoned"], headline["after_hours"]) == (0, 0, 0)
+    finally:
+        await clients.sign_off(agent)
+        for client in (visitor, agent):
+            await client.disconnect()
+
+
+async def test_a_queue_accepting_chats_after_hours_holds_them_until_it_opens(site):
+    tag = new_id()[:6]
+    csr = f"hal-{tag}@example.com"
+    site.create_user(csr, "agent", f"Hal {tag}")
+    hours, opening = opening_soon()
+    desk = department(site, f"Early {tag}", csr, hours=hours, after_hours=True)
+    agent = await clients.agent(site.server.url, csr, site.password)
+    await agent.call("set_status", {"status": "available"})
+    stays = await clients.visitor(site.server.url, site.site_key, site.origin)
+    leaves = await clients.visitor(site.server.url, site.site_key, site.origin)
+    try:
+        held = await stays.call("message", {"client_id": new_id(), "body": "Early bird", "department_id": desk})
+        gone = await leaves.call("message", {"client_id": new_id(), "body": "Me too", "department_id": desk})
+        assert held["ok"] and gone["ok"], (held, gone)
+        synced = await stays.call("sync", {"conversation_id": held["conversation_id"], "after_seq": 0})
+        assert synced["conversation"]["status"] == "held"
+        assert datetime.fromisoformat(synced["conversation"]["opens_at"]) == opening
+        assert [m["body"] for m in synced["messages"]] == ["Early bird"]
+        # Held: offered to nobody, though its CSR is Available (the opening is still ahead).
+        assert datetime.now(timezone.utc) < opening
+        rows = await fetch(site, "SELECT status FROM conversation WHERE department_id = ? ORDER BY id", desk)
+        assert [r["status"] for r in rows] == ["held", "held"]
+        assert (await agent.call("list", {}))["conversations"] == []
+        # One visitor leaves before the opening: an after-hours abandon.
+        assert (await leaves.call("close", {"conversation_id": gone["conversation_id"]}))["ok"]
+
+        # At the opening the other joins the queue and reaches the CSR; its queue time starts then.
+        assigned = await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == held["conversation_id"],
+                                            timeout=120)
+        assert datetime.now(timezone.utc) >= opening and assigned["id"] == held["conversation_id"]
+        waited = await fetch(site, "SELECT data FROM conversation_event WHERE conversation_id = ? AND kind = 'assigned'",
+                             held["conversation_id"])
+        assert json.loads(waited[0]["data"])["queue_seconds"] < 30
+        await stays.rec.wait_for("conversation", lambda c: c["id"] == held["conversation_id"]
+                                 and c["status"] == "assigned")
+    finally:
+        await clients.sign_off(agent)
+        for client in (stays, leaves, agent):
+            await client.disconnect()
+    headline = await summary(site, desk)
+    assert (headline["after_hours"], headline["after_hours_abandoned"]) == (2, 1)
+    assert (headline["offered"], headline["answered"], headline["abandoned"]) == (1, 1, 0)
+    queues = await report(site, "queues", department=desk)
+    assert [(r["after_hours"], r["after_hours_abandoned"], r["offered"]) for r in queues["rows"]] == [(2, 1, 1)]
+    exported = (await report(site, "queues", department=desk, format="csv"))["csv"]
+    assert "After-hours chats,After-hours abandoned" in exported.splitlines()[0]
+    missed = await report(site, "missed", department=desk)
+    assert [r["cause"] for r in missed["rows"]] == ["Left while held outside business hours"]
+
+
+async def test_after_hours_refuses_bad_settings_and_the_general_queue_keeps_the_sites_hours(site):
+    tag = new_id()[:6]
+    # The CLI flag takes no value; the setting is a yes or no.
+    with pytest.raises(RuntimeError):
+        cli(site.env, "create-department", "--site", site.site_key, "--name", f"Bad {tag}",
+            "--accept-after-hours", "yes", "--json")
+    with pytest.raises(RuntimeError):  # nor a value of any kind
+        cli(site.env, "create-department", "--site", site.site_key, "--name", f"Bad {tag}", "--accept-after-hours=1")
+    other = json.loads(cli(site.env, "create-site", "--name", f"Night shop {tag}", "--origin", site.origin, "--json"))
+    hours, opening = closed_today()
+    async with signed_in(site.server.url, ADMIN, site.password) as http:
+        from tests.support.web import post_form
+        saved = await post_form(http, f"/admin/departments/general/{other['id']}",
+                                {"business_hours": hours, "time_zone": "UTC", "holidays": ""})
+        assert saved.status_code == 303, saved.text
+    visitor = await clients.visitor(site.server.url, other["key"], site.origin)
+    try:
+        ack = await visitor.call("message", {"client_id": new_id(), "body": "Anyone?"})
+        assert code(ack) == "outside_hours" and datetime.fromisoformat(ack["error"]["opens_at"]) == opening
+        for payload in ({"client_id": new_id(), "body": "x", "department_id": "1"},
+                        {"client_id": new_id(), "body": "x", "department_id": 0}):
+            assert code(await visitor.call("message", payload)) == "bad_request"
+    finally:
+        await visitor.disconnect()
