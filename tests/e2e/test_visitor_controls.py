@@ -184,3 +184,74 @@ async def test_a_visitor_leaves_the_queue_and_the_report_counts_an_abandon(cente
         headline = (await http.get("/api/reports/summary", params={"department": desk})).json()["headline"]
     assert (headline["offered"], headline["abandoned"], headline["answered"]) == (1, 1, 0)
     assert errors.errors == []
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+async def test_outside_hours_the_visitor_gets_the_hours_and_the_note_form_and_no_csr_is_offered_the_chat(
+        center, shop, new_page):
+    site = new_site(center, shop)
+    email, csr = await new_csr(center)
+    tomorrow = DAYS[(datetime.now(timezone.utc).weekday() + 1) % 7]
+    topic, desk = new_topic(center, site, email, hours=f"{tomorrow} 00:00-24:00")
+    try:
+        # The visitor's browser is in Shanghai: the opening is shown in its time.
+        _, page, errors = await new_page(bypass_csp=True, timezone_id="Asia/Shanghai")
+        await page.goto(site["url"])
+        await launcher(page).click()
+        panel = widget(page)
+        await panel.get_by_label("Topic").select_option(label=topic)
+        await visitor_send(page, "Is the shop open?")
+        hours = panel.get_by_text(re.compile(r"^We're closed now\. We open again .*GMT\+8.*\.$"))
+        await expect(hours).to_be_visible()
+        note = panel.get_by_role("button", name="Leave a note instead")
+        await expect(note).to_be_focused()
+        await assert_accessible(page, "the widget outside business hours")
+        await note.click()
+        await expect(panel.get_by_label("How can we help?")).to_have_value("Is the shop open?")
+        await panel.get_by_label("Your email").fill("owl@example.org")
+        await panel.get_by_role("button", name="Send to the team").click()
+        await expect(panel.get_by_text("Thanks! We'll reply to owl@example.org.")).to_be_visible()
+        assert await fetch(center, "SELECT id FROM conversation WHERE department_id = ?", desk) == []
+        notes = await fetch(center, "SELECT data FROM contact_event WHERE department_id = ?", desk)
+        assert [json.loads(n["data"])["reason"] for n in notes] == ["outside_hours"]
+        assert not csr.rec.of("conversation.assigned") and errors.errors == []
+    finally:
+        await clients.sign_off(csr)
+        await csr.disconnect()
+
+
+async def test_a_queue_accepting_chats_after_hours_holds_the_chat_until_it_opens(center, shop, new_page):
+    w = WORDS["zh-CN"]
+    site = new_site(center, shop)
+    email, csr = await new_csr(center)
+    now = datetime.now(timezone.utc)
+    opening = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    if (opening - now).total_seconds() < 20:  # time to ask while still closed
+        opening += timedelta(minutes=1)
+    end = min(opening.hour * 60 + opening.minute + 30, 1440)
+    topic, desk = new_topic(center, site, email, after_hours=True,
+                            hours=f"{DAYS[opening.weekday()]} {opening:%H:%M}-{end // 60:02d}:{end % 60:02d}")
+    try:
+        _, page, errors = await new_page(locale="zh-CN", bypass_csp=True)
+        await page.goto(site["url"])
+        await launcher(page).click()
+        panel = widget(page)
+        await panel.get_by_label(w["topic"]).select_option(label=topic)
+        await _send(panel, w, "早上好")
+        await expect(panel.get_by_text(re.compile("^现在不在服务时间内：开始服务时"))).to_be_visible()
+        await expect(panel.get_by_role("button", name=w["leave"], exact=True)).to_be_visible()
+        await assert_accessible(page, "a chat held until the opening")
+        assert datetime.now(timezone.utc) < opening
+        rows = await fetch(center, "SELECT status FROM conversation WHERE department_id = ?", desk)
+        assert [r["status"] for r in rows] == ["held"] and not csr.rec.of("conversation.assigned")
+        # At the opening it joins the queue and reaches the Available CSR.
+        assigned = await csr.rec.wait_for("conversation.assigned", timeout=120)
+        assert datetime.now(timezone.utc) >= opening
+        await expect(panel.get_by_text(re.compile("正在为您服务$"))).to_be_visible()
+        await expect(panel.get_by_role("button", name=w["end"], exact=True)).to_be_visible()
+        assert assigned["department"] == desk and errors.errors == []
+    finally:
+        await clients.sign_off(csr)
+        await csr.disconnect()
