@@ -327,3 +327,28 @@ async def test_after_hours_refuses_bad_settings_and_the_general_queue_keeps_the_
             assert code(await visitor.call("message", payload)) == "bad_request"
     finally:
         await visitor.disconnect()
+
+
+async def test_the_admin_form_switches_after_hours_acceptance_on_and_off(site):
+    from tests.integration.test_admin_departments import form
+    from tests.support.web import post_form
+
+    other = json.loads(cli(site.env, "create-site", "--name", f"Form shop {new_id()[:6]}", "--origin", site.origin,
+                           "--json"))
+    name = f"Late desk {new_id()[:6]}"
+    async with signed_in(site.server.url, ADMIN, site.password) as http:
+        page = await http.get(f"/admin/departments/new?site={other['id']}")
+        assert "Accept chats outside business hours" in page.text and 'name="accept_after_hours"' in page.text
+        created = await post_form(http, f"/admin/departments/new?site={other['id']}",
+                                  form(name, site_id=str(other["id"]), accept_after_hours="on"),
+                                  action="/admin/departments/new")
+        assert created.status_code == 303, created.text
+        [row] = await fetch(site, "SELECT id, accept_after_hours FROM department WHERE name = ?", name)
+        assert bool(row["accept_after_hours"]) is True
+        assert 'name="accept_after_hours" aria-describedby="f-accept-after-hours-hint" checked' in \
+            (await http.get(f"/admin/departments/{row['id']}")).text
+        # Unticked (a browser sends nothing for it): off again.
+        edited = await post_form(http, f"/admin/departments/{row['id']}", form(name, site_id=str(other["id"])))
+        assert edited.status_code == 303, edited.text
+        [row] = await fetch(site, "SELECT accept_after_hours FROM department WHERE name = ?", name)
+        assert bool(row["accept_after_hours"]) is False
