@@ -250,7 +250,8 @@ def cmd_create_department(args: argparse.Namespace, settings: Settings) -> int:
                                                        route_languages=args.route_language or [],
                                                        default_max_chats=args.default_max_chats,
                                                        time_zone=args.time_zone, holidays=args.holidays,
-                                                       classification=args.classification)
+                                                       classification=args.classification,
+                                                       accept_after_hours=args.accept_after_hours)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -584,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="this queue's service-level threshold (default: SERVICE_LEVEL_THRESHOLD_SECONDS)")
     dept.add_argument("--classification", choices=("off", "optional", "required"), default="off",
                       help="whether closing a chat asks for a contact category (the work-order taxonomy)")
+    dept.add_argument("--accept-after-hours", action="store_true",
+                      help="hold chats asked for outside the business hours and queue them at the next opening "
+                           "(default: refuse them with the hours and offer the offline form)")
     dept.add_argument("--json", action="store_true")
     dept.set_defaults(func=cmd_create_department)
 

@@ -43,8 +43,9 @@ class EventRow:
 
     kinds read: requested, queued, assigned (data.queue_seconds), first_response, closed,
     abandoned (data.queue_seconds), transferred (data.to_agent_id when the chat went straight to
-    another agent), rated (data.rating in good/neutral/bad), and data.wrap_up_seconds on any
-    event (e.g. a `wrap_up` event). Unknown kinds are ignored.
+    another agent), rated (data.rating in good/neutral/bad), held (asked for outside business
+    hours and held for the opening: its `queued` event comes at the opening), and
+    data.wrap_up_seconds on any event (e.g. a `wrap_up` event). Unknown kinds are ignored.
     """
 
     conversation_id: int
@@ -83,6 +84,9 @@ class ConversationFacts:
     - rating: data.rating of the last `rated` event (good / neutral / bad).
     - department_id: the department it was requested/queued to (else the first one seen).
     - holds: the agent holding intervals, from assignments, transfers and the close.
+    - after_hours: asked for outside business hours and held for the opening (a `held` event);
+      held_only: such a chat that never reached the queue (no `queued` event): it is no offered
+      chat, and when its visitor left it is an after-hours abandon, not an abandon.
     """
 
     conversation_id: int
@@ -103,6 +107,8 @@ class ConversationFacts:
     site_id: int | None = None
     visitor_id: int | None = None
     holds: tuple[Hold, ...] = ()
+    after_hours: bool = False
+    held_only: bool = False
 
     @property
     def answered(self) -> bool:
@@ -150,6 +156,8 @@ def _facts_of(conversation_id: int, rows: list[EventRow]) -> ConversationFacts:
         first_of.setdefault(row.kind, row)
     origin = first_of.get("requested") or first_of.get("queued") or rows[0]
     facts = ConversationFacts(conversation_id=conversation_id, requested_at=as_utc(origin.at))
+    facts.after_hours = "held" in first_of
+    facts.held_only = facts.after_hours and "queued" not in first_of
     facts.site_id = next((r.site_id for r in rows if r.site_id is not None), None)
     facts.visitor_id = next((r.visitor_id for r in rows if r.visitor_id is not None), None)
     queued_to = [r.department_id for r in rows if r.kind in ("requested", "queued") and r.department_id is not None]
@@ -221,7 +229,7 @@ def _facts_of(conversation_id: int, rows: list[EventRow]) -> ConversationFacts:
         facts.queue_seconds = answered_queue
         if facts.closed_at is not None:
             facts.handle_seconds = _seconds(facts.closed_at, facts.answered_at) + facts.wrap_up_seconds
-    elif facts.abandoned_at is not None:
+    elif facts.abandoned_at is not None and not facts.held_only:  # held, never queued: no queue time
         facts.queue_seconds = abandoned_queue
     return facts
 
@@ -263,6 +271,10 @@ class KpiSummary:
       resolved are those whose visitor requested no other conversation after this one's request
       and no later than (closed_at, else requested_at) + W hours.
     - csat = good ratings / all ratings (good, neutral, bad).
+
+    After hours (docs/kpis.md): chats held for the opening count from their `queued` event on,
+    like any chat (their queue time starts at the opening); one never queued (`held_only`) is not
+    offered. after_hours counts the chats held; after_hours_abandoned those left before the opening.
     """
 
     offered: int
@@ -291,6 +303,8 @@ class KpiSummary:
     fcr: float | None
     answered_rate: float | None
     csat: float | None
+    after_hours: int = 0
+    after_hours_abandoned: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -377,8 +391,9 @@ def _summarize(
 ) -> KpiSummary:
     if sl_variant not in SL_VARIANTS:
         raise ValueError(f"sl_variant must be one of {', '.join(SL_VARIANTS)}; got {sl_variant!r}")
-    short = [f for f in facts if is_short_abandon(f, short_abandon_seconds)]
-    offered = [f for f in facts if not is_short_abandon(f, short_abandon_seconds)]
+    queued = [f for f in facts if not f.held_only]  # held for the opening and left before it: no queue
+    short = [f for f in queued if is_short_abandon(f, short_abandon_seconds)]
+    offered = [f for f in queued if not is_short_abandon(f, short_abandon_seconds)]
     answered = [f for f in offered if f.answered]
     abandoned = [f for f in offered if f.abandoned]
     waiting = [f for f in offered if f.waiting]
@@ -425,6 +440,8 @@ def _summarize(
         fcr=_ratio(resolved, len(eligible)),
         answered_rate=_ratio(len(answered), len(offered)),
         csat=_ratio(good, len(rated)),
+        after_hours=sum(1 for f in facts if f.after_hours),
+        after_hours_abandoned=sum(1 for f in facts if f.held_only and f.abandoned_at is not None),
     )
 
 

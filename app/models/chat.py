@@ -5,7 +5,9 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
-CONVERSATION_STATUSES = ("waiting", "assigned", "closed")
+# "held": asked for outside its queue's business hours in a queue that accepts it — offered to
+# nobody, it starts waiting at the next opening (app/services/after_hours.py).
+CONVERSATION_STATUSES = ("held", "waiting", "assigned", "closed")
 SENDER_KINDS = ("visitor", "agent", "system", "internal")
 
 

@@ -80,6 +80,9 @@ class Department(Model):
     # Contact classification (来电类型分类): closing a chat of this queue asks for a category of the
     # work-order taxonomy — "off", "optional" or "required".
     classification = fields.CharField(max_length=8, default="off", db_default="off")
+    # A chat asked for outside the business hours is held (offered to nobody) and queued at the next
+    # opening, instead of being refused with the hours and the offline form (docs/kpis.md, "After hours").
+    accept_after_hours = fields.BooleanField(default=False, db_default=False)
 
     class Meta:
         table = "department"

@@ -19,8 +19,10 @@ from app.routing import rules as routing_rules
 from app.security import TokenError
 from app.services import (
     ServiceError, conversations, csat, invitations, knowledge, offline, queueinfo, serialize, sites, timers, tracking,
-    visitors, widget_settings, workorders,
+    transcripts, visitors, widget_settings, workorders,
 )
+from app.mail import transcript as transcript_text
+from app.routing import hours
 from app.tracking import live
 
 _SITE_TTL = 30.0
@@ -211,6 +213,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
         agent = await User.get_or_none(id=conversation.agent_id) if conversation.agent_id else None
         view = serialize.conversation_for_visitor(conversation, agent)
         view["queue"] = await queueinfo.place_of(conversation)
+        if conversation.status == "held":  # asked for outside business hours: joins the queue then
+            view["opens_at"] = await conversations.held_until(conversation)
         if conversation.status == "closed":
             view["rating"] = (await csat.ratings_of([conversation.id])).get(conversation.id)
         return view
@@ -422,6 +426,26 @@ class VisitorNamespace(socketio.AsyncNamespace):
         conversation = await conversations.visitor_conversation(await self._visitor(sid), conversation_id)
         await conversations.close(conversation, by="visitor")
         return ok()
+
+    @event
+    async def on_transcript(self, sid: str, data: Any) -> dict:
+        data = v.payload(data)
+        conversation_id = v.integer(data, "conversation_id", minimum=1)
+        language = data.get("language")
+        if language is not None and language not in transcript_text.LANGUAGES:
+            raise ServiceError("bad_request", f"'language' is one of: {', '.join(transcript_text.LANGUAGES)}.")
+        zone = v.text(data, "time_zone", max_len=64, required=False)
+        if zone is not None:
+            try:
+                zone = hours.time_zone(zone)
+            except hours.HoursError:
+                raise ServiceError("bad_request", "'time_zone' is not an IANA time zone name.") from None
+        session = await self.get_session(sid)
+        await limit(f"transcript:{session['visitor_id']}", 3, 600.0)
+        sent = await transcripts.send(await self._visitor(sid), conversation_id,
+                                      language=language or transcript_text.language_of(session.get("languages")),
+                                      time_zone=zone)
+        return ok(to=sent.to_address)
 
     # --- Help: the visitor's self-service (docs/widget.md, "Help") ------------------------------
     # Visitors read published public articles of their site only (knowledge.for_visitor,

@@ -34,7 +34,7 @@ GROUPS = ("none", "department", "agent", "site", "team", "handler", "category")
 WORK_GROUPS = ("team", "handler", "category")  # the work-order SLA report's (app/reports/workorder_report.py)
 MAX_DAYS = 400
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
-         "offer_expired", "wrap_up")
+         "offer_expired", "wrap_up", "held")
 REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations",
            "work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
 
@@ -213,6 +213,8 @@ HEADLINE = [
     ("first_response_seconds", "First response time", "seconds"), ("aht_seconds", "AHT", "seconds"),
     ("transfer_rate", "Transfer rate", "percent"), ("fcr", "First-contact resolution", "percent"),
     ("answered_rate", "Answered rate", "percent"), ("csat", "CSAT", "percent"), ("ratings", "Ratings", "count"),
+    # Asked for outside business hours and held for the opening (docs/kpis.md, "After hours").
+    ("after_hours", "After-hours chats", "count"), ("after_hours_abandoned", "After-hours abandoned", "count"),
 ]
 
 
@@ -300,12 +302,15 @@ async def queues(query: Query) -> dict[str, Any]:
         rows.append({"queue": data.names["department"].get(department_id, "General") if department_id else "General",
                      "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
                      "service_level": _r(k.service_level), "asa_seconds": _r(k.asa_seconds, 2),
-                     "longest_wait_seconds": _r(max(waits), 2) if waits else None})
+                     "longest_wait_seconds": _r(max(waits), 2) if waits else None,
+                     "after_hours": k.after_hours, "after_hours_abandoned": k.after_hours_abandoned})
     return {"title": "Queues", "window": _window(query),
             "columns": _columns(("queue", "Queue", "text"), ("offered", "Offered", "count"),
                                 ("answered", "Answered", "count"), ("abandoned", "Abandoned", "count"),
                                 ("service_level", "Service level", "percent"), ("asa_seconds", "ASA", "seconds"),
-                                ("longest_wait_seconds", "Longest wait", "seconds")),
+                                ("longest_wait_seconds", "Longest wait", "seconds"),
+                                ("after_hours", "After-hours chats", "count"),
+                                ("after_hours_abandoned", "After-hours abandoned", "count")),
             "rows": rows}
 
 
@@ -430,7 +435,8 @@ async def missed(query: Query) -> dict[str, Any]:
         if not f.abandoned:
             continue
         short = engine.is_short_abandon(f, query.short_abandon_seconds)
-        cause = ("Left within the short-abandon time" if short else "Visitor left the queue")
+        cause = ("Left while held outside business hours" if f.held_only
+                 else "Left within the short-abandon time" if short else "Visitor left the queue")
         rows.append({
             "when": f.requested_at.astimezone(zone).isoformat(), "conversation": f.conversation_id,
             "queue": data.names["department"].get(f.department_id, "General") if f.department_id else "General",

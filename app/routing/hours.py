@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -200,6 +200,35 @@ class Schedule:
         return self.hours is None or self.hours.open_at(at, self.time_zone)
 
 
+def next_open(schedule: Schedule, at: datetime, *, days: int = 400) -> datetime | None:
+    """The first moment at or after `at` when `schedule` is open (`at` itself when open now), to the
+    minute; None when it does not open within `days` days. Read in the schedule's time zone, day by
+    day (a holiday's own hours replace that day's weekly ones)."""
+    zone = ZoneInfo(schedule.time_zone)
+    if schedule.open_at(at):
+        return at
+    local = at.astimezone(zone)
+    day = local.date()
+    for offset in range(days + 1):
+        current = day + timedelta(days=offset)
+        special = schedule.holidays.get(current.isoformat(), ())
+        if special != ():
+            starts = [start for start, _ in special or ()]
+        elif schedule.hours is None:
+            starts = [0]
+        else:
+            starts = [start for weekday, start, _ in schedule.hours.spans if weekday == current.weekday()]
+        for start in sorted(starts):
+            moment = datetime.combine(current, time(start // 60, start % 60), tzinfo=zone) if start < 1440 else None
+            if moment is None or moment < local.replace(second=0, microsecond=0):
+                continue
+            # A wall time a DST change skips is read as the next real one; check it is open then.
+            moment = moment.astimezone(at.tzinfo or zone)
+            if moment >= at and schedule.open_at(moment):
+                return moment
+    return None
+
+
 def schedule(business_hours: str | None, time_zone: str, holidays: list[dict] | None = None) -> Schedule:
     """The schedule of stored values; anything unreadable never closes a queue (it is checked when set)."""
     try:
@@ -217,5 +246,5 @@ def schedule(business_hours: str | None, time_zone: str, holidays: list[dict] | 
     return Schedule(weekly, time_zone, days)
 
 
-__all__ = ["BusinessHours", "DAYS", "HoursError", "Schedule", "holidays_text", "parse", "parse_holidays",
+__all__ = ["BusinessHours", "DAYS", "HoursError", "Schedule", "holidays_text", "next_open", "parse", "parse_holidays",
            "schedule", "time_zone", "zone_names"]

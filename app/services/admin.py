@@ -72,7 +72,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
                             route_pages: list[str] | None = None, priority: int = 0,
                             route_languages: list[str] | None = None,
                             default_max_chats: int | None = None, time_zone: str | None = None,
-                            holidays: str | None = None, classification: str = "off") -> Department:
+                            holidays: str | None = None, classification: str = "off",
+                            accept_after_hours: bool = False) -> Department:
     """A department (a queue) of a site, from the command line (the admin page calls
     `departments.save` the same way). Members are e-mails, each optionally `EMAIL:LEVEL` with a
     skill level for the skills strategy (default 1)."""
@@ -93,7 +94,8 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
               "sl_threshold_seconds": sl_threshold_seconds, "business_hours": business_hours,
               "max_wait_seconds": max_wait_seconds, "route_pages": route_pages or [], "priority": priority,
               "route_languages": route_languages or [], "default_max_chats": default_max_chats,
-              "time_zone": time_zone, "holidays": holidays, "classification": classification}
+              "time_zone": time_zone, "holidays": holidays, "classification": classification,
+              "accept_after_hours": accept_after_hours}
     return await departments.save(None, site.id, values, members)
 
 

@@ -24,15 +24,16 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app import presence
-from app.clock import utcnow
-from app.models import Conversation, Department, Message, Participant, User, Visitor
+from app import presence, runtime
+from app.clock import iso, utcnow
+from app.models import Conversation, ConversationEvent, Department, Message, Participant, Site, User, Visitor
 from app import bus, metrics
-from app.routing import rules
+from app.routing import hours, rules
 from app.tracking import live
 from app.services import ServiceError, csat, events, scope, serialize, tracking
 
-OPEN_STATUSES = ("waiting", "assigned")
+# "held": asked for outside its queue's business hours, waiting for the opening (offered to nobody).
+OPEN_STATUSES = ("held", "waiting", "assigned")
 
 
 async def abandon_if_gone(visitor_id: str, left_at: datetime) -> bool:
@@ -40,7 +41,7 @@ async def abandon_if_gone(visitor_id: str, left_at: datetime) -> bool:
     period) abandoned the chat when they left: close it so, with the time they waited."""
     if await presence.count(visitor_id) > 0:
         return False
-    conversation = await Conversation.filter(visitor_id=visitor_id, status="waiting").first()
+    conversation = await Conversation.filter(visitor_id=visitor_id, status__in=("waiting", "held")).first()
     if conversation is None:
         return False
     try:
@@ -163,7 +164,7 @@ async def post_visitor_message(
 
 async def open_or_start(
     visitor: Visitor, department_id: int | None = None, languages: list[str] | None = None, *,
-    client_id: str | None = None,
+    client_id: str | None = None, hours_apply: bool = True,
 ) -> tuple[Conversation | None, bool]:
     """The visitor's open conversation, or a new one; (conversation, started).
 
@@ -179,7 +180,7 @@ async def open_or_start(
         if client_id is not None and await Message.exists(visitor_id=visitor.id, client_id=client_id):
             return None, False
         try:
-            return await start_conversation(visitor, department_id, languages or []), True
+            return await start_conversation(visitor, department_id, languages or [], hours_apply=hours_apply), True
         except IntegrityError:
             continue  # another tab or worker started it a moment ago: take theirs
     raise ServiceError("busy", "Your conversation is being opened; please try again.")
@@ -215,24 +216,68 @@ async def rule_department(visitor: Visitor, languages: list[str] | None = None) 
     return rules.department_for_languages(departments, languages or [])
 
 
+async def queue_schedule(site_id: int, department: Department | None) -> hours.Schedule:
+    """The business hours a new chat of this queue meets: its department's, else the site's general
+    queue's (none set: always open), in their own time zone or else the center's."""
+    if department is not None:
+        business_hours, zone, holidays = department.business_hours, department.time_zone, department.holidays
+    else:
+        site = await Site.get_or_none(id=site_id)
+        settings = site.settings if site is not None and isinstance(site.settings, dict) else {}
+        general = settings.get("general_queue") if isinstance(settings.get("general_queue"), dict) else {}
+        business_hours, zone, holidays = general.get("business_hours"), general.get("time_zone"), general.get("holidays")
+    return hours.schedule(business_hours, zone or runtime.current().settings.center_time_zone, holidays or [])
+
+
+def outside_hours(opens_at: datetime | None) -> ServiceError:
+    exc = ServiceError("outside_hours", "We are closed now: leave a note, or come back when we open.")
+    exc.extra = {"opens_at": iso(opens_at)}  # type: ignore[attr-defined]
+    return exc
+
+
 async def start_conversation(visitor: Visitor, department_id: int | None = None,
-                             languages: list[str] | None = None) -> Conversation:
+                             languages: list[str] | None = None, *, hours_apply: bool = True) -> Conversation:
+    """A new conversation, waiting in its queue. Outside the queue's business hours (`hours_apply`:
+    the visitor asked; an invitation a CSR sent is answered whatever the hours) it is refused with
+    `outside_hours` and the next opening, or — when the department accepts chats after hours —
+    held, offered to nobody, until the opening (app/services/after_hours.py queues it then)."""
     now = utcnow()
     department = await Department.get_or_none(id=department_id) if department_id is not None else \
         await rule_department(visitor, languages)
     department_id = department.id if department else None
+    opens_at = None
+    if hours_apply:
+        schedule = await queue_schedule(visitor.site_id, department)
+        if not schedule.open_at(now):
+            opens_at = hours.next_open(schedule, now)
+            if department is None or not department.accept_after_hours or opens_at is None:
+                raise outside_hours(opens_at)
     priority = max(visitor_priority(visitor), department.priority if department else 0)
     # The CSR this visitor last talked to: their chat may wait a little for them (sticky agent).
     last = await (Conversation.filter(visitor_id=visitor.id, agent_id__isnull=False)
                   .order_by("-requested_at").first().values("agent_id"))
     conversation = await Conversation.create(
-        site_id=visitor.site_id, visitor_id=visitor.id, department_id=department_id, status="waiting",
+        site_id=visitor.site_id, visitor_id=visitor.id, department_id=department_id,
+        status="waiting" if opens_at is None else "held",
         requested_at=now, priority=priority, sticky_agent_id=last["agent_id"] if last else None,
     )
+    if opens_at is not None:
+        # Held: not in any queue until the opening (the `held` event's listener sets its timer).
+        await events.conversation_event(conversation, "requested", at=now, after_hours=True)
+        await events.conversation_event(conversation, "held", at=now, opens_at=iso(opens_at))
+        return conversation
     await events.conversation_event(conversation, "requested", at=now)
     await events.conversation_event(conversation, "queued", at=now)
     await bus.board_changed("queued")
     return conversation
+
+
+async def held_until(conversation: Conversation) -> str | None:
+    """When a held chat joins its queue (ISO 8601), from its `held` event."""
+    row = await (ConversationEvent.filter(conversation_id=conversation.id, kind="held").order_by("-id").first()
+                 .values("data"))
+    data = row["data"] if row and isinstance(row["data"], dict) else {}
+    return data.get("opens_at")
 
 
 async def agent_conversation(user: User, conversation_id: int, *, participant: bool = False) -> Conversation:
@@ -363,6 +408,11 @@ async def close(conversation: Conversation, *, by: str, user: User | None = None
         await events.conversation_event(
             conversation, "abandoned", at=now,
             queue_seconds=(now - conversation.requested_at).total_seconds(), by=by,
+        )
+    elif was == "held":  # left before the opening: an after-hours abandon, never in the queue
+        await events.conversation_event(
+            conversation, "abandoned", at=now, after_hours=True,
+            held_seconds=(now - conversation.requested_at).total_seconds(), by=by,
         )
     await events.conversation_event(conversation, "closed", agent_id=conversation.agent_id, at=now, by=by)
     notice = "The visitor left the chat." if by == "visitor" else "The chat was closed."

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "name": "", "routing_strategy": DEFAULT_STRATEGY, "sticky_seconds": 0, "offer_seconds": 0,
     "missed_offers_limit": 3, "sl_threshold_seconds": None, "business_hours": None, "time_zone": None,
     "holidays": [], "max_wait_seconds": None, "route_pages": [], "priority": 0, "route_languages": [],
-    "default_max_chats": None, "classification": "off",
+    "default_max_chats": None, "classification": "off", "accept_after_hours": False,
 }
 # Closing a chat asks for a contact category: never, optionally, or always (app/services/classification.py).
 CLASSIFICATION = {"off": "Off", "optional": "Optional", "required": "Required"}
@@ -122,6 +122,10 @@ async def check(values: dict, *, site_id: int, department_id: int | None = None)
     if classification not in CLASSIFICATION:
         raise _refuse("classification", "Contact category on close is off, optional or required.")
     out["classification"] = classification
+    accept = values.get("accept_after_hours", False)
+    if not isinstance(accept, bool):
+        raise _refuse("accept_after_hours", "Accepting chats outside business hours is yes or no.")
+    out["accept_after_hours"] = accept
     return out
 
 
@@ -281,6 +285,11 @@ async def save_general_hours(actor: User | None, site_id: int, values: dict) -> 
 def schedule_of(business_hours: str | None, time_zone: str | None, holidays: list | None) -> hours.Schedule:
     """A queue's schedule, in its own time zone or else the center's."""
     return hours.schedule(business_hours, time_zone or runtime.current().settings.center_time_zone, holidays)
+
+
+def opens_next(business_hours: str | None, time_zone: str | None, holidays: list | None):
+    """When the queue opens next (now, when it is open), or None: never within a year."""
+    return hours.next_open(schedule_of(business_hours, time_zone, holidays), utcnow())
 
 
 def open_now(business_hours: str | None, time_zone: str | None, holidays: list | None) -> bool:

@@ -187,7 +187,8 @@ async def accept(visitor: Visitor, invitation_id: int) -> Conversation:
     """Open the chat: assigned to the inviting CSR when they still have room, else queued."""
     invitation = await _answer(visitor, invitation_id, "accepted")
     agent = await User.get_or_none(id=invitation.agent_id)
-    conversation, started = await conversations.open_or_start(visitor, invitation.department_id)
+    # The inviting CSR is there to answer, whatever the queue's hours.
+    conversation, started = await conversations.open_or_start(visitor, invitation.department_id, hours_apply=False)
     if started:
         # The invitation's text opens the transcript, as the CSR's words.
         opening, _ = await conversations.append_message(

@@ -4,6 +4,7 @@
 - A routing pass is scheduled when a chat starts waiting, a CSR's place frees up, or a CSR becomes
   Available (off the caller's path: the reply does not wait for everyone else's decisions).
 - The live Visitors list shows each visitor's chat state.
+- A chat held outside business hours joins its queue at the opening (a timer: app/services/after_hours.py).
 - A chat that goes back to waiting (re-queued, transferred to a department) while its visitor has
   no tab open is abandoned after the visitor grace period unless a tab comes back — as when a
   waiting visitor leaves.
@@ -18,7 +19,7 @@ from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
 from app.runtime import Listeners
 from app import metrics, presence, runtime
 from app.clock import utcnow
-from app.services import ServiceError, conversations, routing, routing_state
+from app.services import ServiceError, after_hours, conversations, routing, routing_state
 from app.tracking import live
 
 log = logging.getLogger(__name__)
@@ -95,5 +96,6 @@ def install(listeners: Listeners) -> Listeners:
     listeners.on_conversation(set(CHAT_STATES), show_chat_state)
     listeners.on_conversation({"requeued", "transferred"}, abandon_if_departed)
     listeners.on_conversation({"assigned"}, observe_wait)
+    listeners.on_conversation({"held"}, after_hours.schedule)
     listeners.on_agent_status(sync_agent)
     return listeners

@@ -26,7 +26,7 @@ from app.mail import inbound
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
-from app.services import deployment, listeners, mail, routing, timers, tracking, workorders
+from app.services import after_hours, deployment, listeners, mail, routing, timers, tracking, workorders
 from app.tracking import live as live_visitors
 from app.web import admin, admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
 from app.web import canned as canned_web
@@ -114,7 +114,8 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
     rt.database = db.TortoiseContext()  # its connections open in the lifespan
     listeners.install(rt.listeners)
     rt.state(timers.TimerHandlers).update({workorders.SLA_TIMER: workorders.sla_timer,
-                                           workorders.CALLBACK_TIMER: workorders.callback_timer})
+                                           workorders.CALLBACK_TIMER: workorders.callback_timer,
+                                           after_hours.QUEUE_HELD: after_hours.queue_held})
     sio = create_socket_server(settings)
 
     @contextlib.asynccontextmanager

@@ -56,7 +56,7 @@ async def test_an_admin_sets_up_a_department_its_hours_and_strategy_in_the_brows
     await boss.get_by_label("Name", exact=True).fill(topic)
     await boss.get_by_label("Strategy").select_option(label="Manual (CSRs pick from the queue)")
     await boss.get_by_role("checkbox", name=f"Nia {tag}").check()
-    await boss.get_by_label("Business hours").fill(hours_in_zone(open_now=False))
+    await boss.get_by_label("Business hours", exact=True).fill(hours_in_zone(open_now=False))
     await boss.get_by_label("Time zone").fill("Mars/Olympus")
     await boss.get_by_role("button", name="Save").click()
     await expect(boss.get_by_label("Time zone")).to_have_attribute("aria-invalid", "true")
@@ -67,8 +67,11 @@ async def test_an_admin_sets_up_a_department_its_hours_and_strategy_in_the_brows
     await expect(boss.get_by_label("Name", exact=True)).to_have_value(topic)
     await expect(boss.get_by_role("checkbox", name=f"Nia {tag}")).to_be_checked()
     await boss.get_by_label("Time zone").fill(ZONE)
+    await expect(boss.get_by_role("checkbox", name="Accept chats outside business hours")).not_to_be_checked()
     await boss.get_by_role("button", name="Save").click()
     await expect(boss.get_by_role("status")).to_have_text("Saved.")
+    assert await fetch(demo, "SELECT accept_after_hours FROM department WHERE name = ?", topic) in (
+        [{"accept_after_hours": 0}], [{"accept_after_hours": False}])
     row = boss.get_by_role("row", name=re.compile(re.escape(topic)))
     await expect(row).to_contain_text(ZONE)
     await expect(row).to_contain_text(f"Nia {tag}")
@@ -87,7 +90,7 @@ async def test_an_admin_sets_up_a_department_its_hours_and_strategy_in_the_brows
 
     # Open now: the visitor's chat waits in the manual queue for a CSR to take it.
     await row.get_by_role("link", name=f"Edit {topic}").click()
-    await boss.get_by_label("Business hours").fill(hours_in_zone(open_now=True))
+    await boss.get_by_label("Business hours", exact=True).fill(hours_in_zone(open_now=True))
     await boss.get_by_role("button", name="Save").click()
     await expect(boss.get_by_role("status")).to_have_text("Saved.")
     await launcher(visitor).click()  # closed and opened again: the widget asks who can chat now

@@ -51,5 +51,6 @@ async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_sit
     download = await info.value
     assert download.suggested_filename.startswith("switchboard-queues-")
     text = open(await download.path(), encoding="utf-8").read()
-    assert text.splitlines()[0] == "Queue,Offered,Answered,Abandoned,Service level,ASA,Longest wait"
+    assert text.splitlines()[0] == ("Queue,Offered,Answered,Abandoned,Service level,ASA,Longest wait,"
+                                    "After-hours chats,After-hours abandoned")
     assert errors.errors == []

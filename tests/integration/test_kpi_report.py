@@ -152,9 +152,10 @@ async def test_every_kpi_of_a_scripted_day(center):
     exported = (await http.get("/api/reports/queues", params={**window, "format": "csv"}))
     assert exported.headers["content-disposition"].startswith("attachment;")
     assert list(csv.reader(io.StringIO(exported.text)))[:2] == [
-        ["Queue", "Offered", "Answered", "Abandoned", "Service level", "ASA", "Longest wait"],
+        ["Queue", "Offered", "Answered", "Abandoned", "Service level", "ASA", "Longest wait", "After-hours chats",
+         "After-hours abandoned"],
         ["General", "6", "4", "2", str(queues[0]["service_level"]), str(queues[0]["asa_seconds"]),
-         str(queues[0]["longest_wait_seconds"])]]
+         str(queues[0]["longest_wait_seconds"]), "0", "0"]]
 
     # Times: worked out by hand from the event log the server wrote (read back here), so the exact
     # formulas are checked whatever the scheduling jitter of this run.

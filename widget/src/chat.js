@@ -4,7 +4,7 @@
 // registers itself with window.Switchboard._chat(createChat).
 import { createHelp } from "./help.js";
 import { strings } from "./i18n.js";
-import { buildPanel, el, formatTime, messageNode, reconcile, setText } from "./ui.js";
+import { buildPanel, el, formatMoment, formatTime, messageNode, reconcile, setText } from "./ui.js";
 
 const MAX_CHARS = 5000; // message body limit, in characters (code points) after trimming
 const MAX_CACHED = 300; // messages of the current conversation kept in localStorage
@@ -50,6 +50,9 @@ function createChat(ctx) {
   let ratingBusy = false;
   let endedSeen = 0; // the conversation whose end the visitor was last told of
   let noteBusy = false;
+  let confirming = false; // "End this chat?" is being asked
+  let closedHours = null; // {opens_at}: the chosen queue is outside its business hours (outside_hours)
+  let transcriptSent = null; // {id, email}: the transcript of chat `id` was mailed to `email`
   let conv = store.get("conv"); // {id, status, agent, last_seq, agent_read_seq} | null
   let messages = store.get("messages", []); // acknowledged messages of `conv`, ascending seq
   let outbox = store.get("outbox", []); // [{client_id, body, name?, email?, created_at}]
@@ -190,6 +193,7 @@ function createChat(ctx) {
     setText(ui.endedText, closed ? t.ended : "");
     setText(ui.rateHint, closed && conv.agent ? " " + t.rateHint : "");
     renderRating(closed);
+    renderEnd(closed);
     if (closed) ui.typing.hidden = true;
     if (closed && endedSeen !== conv.id) {
       endedSeen = conv.id;
@@ -201,11 +205,12 @@ function createChat(ctx) {
     // (or an earlier answer) already gave them.
     // Nobody can chat in the chosen queue, or the wait is long: offer a note for the team (the
     // chat stays possible).
-    const nobody = !isLive() && outbox.length === 0 && !queueOpen();
+    const nobody = !isLive() && outbox.length === 0 && (!queueOpen() || Boolean(closedHours));
     const longWait = waitedTooLong();
     const offer = w.offline_form !== false && (nobody || longWait); // the site may have no offline form
     if (!offer) noteMode = false;
-    ui.offText.textContent = longWait ? t.longWait : t.offlineNotice;
+    ui.offText.textContent = longWait ? t.longWait
+      : closedHours ? t.closedUntil(formatMoment(closedHours.opens_at, lang)) : t.offlineNotice;
     ui.offNotice.hidden = !offer || noteMode;
     ui.offline.hidden = !(offer && noteMode);
     ui.form.hidden = offer && noteMode;
@@ -215,6 +220,7 @@ function createChat(ctx) {
     ui.prechat.hidden = isLive() || outbox.length > 0 || !(asks("name") || asks("email") || topicsShown());
     let sub = t.subtitle;
     if (isLive() && conv.agent && conv.agent.name) sub = t.withAgent(conv.agent.name);
+    else if (isLive() && conv.status === "held") sub = t.heldUntil(formatMoment(conv.opens_at, lang));
     else if (isLive() && conv.queue && Number.isInteger(conv.queue.position)) {
       const eta = conv.queue.eta_seconds;
       sub = t.queuePlace(conv.queue.position, typeof eta === "number" ? Math.max(1, Math.round(eta / 60)) : null);
@@ -243,6 +249,55 @@ function createChat(ctx) {
     // A live region: set, not shown, so that the thanks are said.
     setText(ui.thanks, given && !(ratingChoice && ratingChoice !== given) ? `${t.thanks} · ${t.rated(t[given])}` : "");
   }
+
+  // "End chat" ("Leave queue" while the chat waits or is held outside business hours), asked once;
+  // and, after the end, the transcript by mail when the visitor gave an address.
+  function renderEnd(closed) {
+    const waiting = isLive() && conv.status !== "assigned";
+    if (!isLive()) confirming = false;
+    ui.endBar.hidden = !isLive();
+    ui.end.hidden = confirming;
+    ui.endConfirm.hidden = !confirming;
+    setText(ui.end, waiting ? t.leaveQueue : t.endChat);
+    setText(ui.endAsk, waiting ? t.leaveAsk : t.endAsk);
+    setText(ui.endYes, waiting ? t.leaveYes : t.endYes);
+    const email = profile.email && EMAIL.test(profile.email) ? profile.email : "";
+    const sent = closed && transcriptSent && transcriptSent.id === conv.id;
+    ui.transcript.hidden = !closed || !email || Boolean(sent);
+    setText(ui.transcriptNote, sent ? t.transcriptSent(transcriptSent.email) : "");
+  }
+  function ask(on) {
+    confirming = on;
+    render();
+    (on ? ui.endNo : ui.end).focus();
+  }
+  ui.end.addEventListener("click", () => ask(true));
+  ui.endNo.addEventListener("click", () => ask(false));
+  ui.endYes.addEventListener("click", async () => {
+    if (!isLive()) return ask(false);
+    const id = conv.id;
+    const ack = await request("close", { conversation_id: id });
+    confirming = false;
+    if (!ack.ok && ack.error.code !== "invalid_state") showAlert(t.error, "end");
+    await sync(); // the end (or whatever the chat became meanwhile)
+    render();
+    if (ui.root.activeElement == null || !shown(ui.root.activeElement)) startField().focus();
+  });
+  ui.transcript.addEventListener("click", async () => {
+    if (!conv || conv.status !== "closed") return;
+    const id = conv.id;
+    const payload = { conversation_id: id, language: lang };
+    try {
+      payload.time_zone = Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+    } catch (e) {} // no zone known: the mail says UTC
+    const ack = await request("transcript", payload);
+    if (ack.ok) {
+      transcriptSent = { id, email: ack.to };
+      showAlert("");
+      render();
+      ui.transcriptNote.focus();
+    } else showAlert(ack.error.code === "rate_limited" ? t.tooFast : t.error, "transcript");
+  });
 
   for (const b of ui.rateButtons) {
     b.addEventListener("click", () => {
@@ -498,7 +553,8 @@ function createChat(ctx) {
   ui.root.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && isOpen()) {
       e.stopPropagation();
-      closePanel();
+      if (confirming) ask(false);
+      else closePanel();
     }
   });
   document.addEventListener("visibilitychange", noticeSeen);
@@ -535,6 +591,17 @@ function createChat(ctx) {
           continue;
         }
         const code = ack.error.code;
+        if (code === "outside_hours") {
+          // The queue is closed now: nothing was stored. Say when it opens, and offer a note
+          // with what the visitor wrote.
+          outboxRemove(item.client_id);
+          if (!ui.offBody.value) ui.offBody.value = item.body;
+          if (item.email && !ui.offEmail.value) ui.offEmail.value = item.email;
+          closedHours = { opens_at: ack.error.opens_at || null };
+          render();
+          ui.offOpen.focus();
+          continue;
+        }
         if (code === "rate_limited") {
           showAlert(t.tooFast, "send");
           retry(Math.max(1, Number(ack.error.retry_after) || 2) * 1000);
@@ -619,7 +686,10 @@ function createChat(ctx) {
     flush();
   }
 
-  ui.department.addEventListener("change", () => render());
+  ui.department.addEventListener("change", () => {
+    closedHours = null; // another queue: its own hours
+    render();
+  });
   ui.offOpen.addEventListener("click", () => {
     noteMode = true;
     render();

@@ -93,6 +93,11 @@ export const PANEL_CSS = `
 .offline-notice { display: flex; flex-wrap: wrap; gap: 6px; align-items: baseline; padding: 8px 14px; font-size: 12.5px; color: var(--sb-muted); background: #f8fafc; border-top: 1px solid #e2e8f0; }
 .offline-notice[hidden] { display: none; }
 .link-btn { font: inherit; font-size: 12.5px; background: none; border: 0; padding: 0; color: var(--sb-link); text-decoration: underline; cursor: pointer; justify-self: start; }
+.end-bar { display: flex; justify-content: flex-end; padding: 6px 14px; background: #fff; border-bottom: 1px solid #e2e8f0; font-size: 12.5px; }
+.end-bar[hidden], .end-confirm[hidden] { display: none; }
+.end-confirm { display: flex; flex-wrap: wrap; gap: 10px; align-items: baseline; }
+.end-confirm p { margin: 0; font-weight: 600; }
+.mail-row { display: grid; gap: 4px; margin: 8px 2px 0; }
 .offline-intro { margin: 0; font-size: 13px; }
 .offline label { display: grid; gap: 4px; font-size: 12.5px; color: var(--sb-muted); }
 .offline input, .offline textarea { font: inherit; font-size: 13px; border: 1px solid #7c8799; border-radius: 8px; padding: 6px 8px; }
@@ -129,7 +134,7 @@ export const PANEL_CSS = `
 .help-foot { margin-top: auto; display: flex; flex-wrap: wrap; gap: 8px; align-items: center; justify-content: space-between; padding-top: 8px; border-top: 1px solid #e2e8f0; font-size: 13px; }
 @media (prefers-color-scheme: dark) {
   .panel { --sb-muted: #94a3b8; --sb-link: #93c5fd; --sb-ok: #86efac; --sb-danger: #fca5a5; }
-  .panel, .compose, .prechat, .alert { background: #0f172a; }
+  .panel, .compose, .prechat, .alert, .end-bar { background: #0f172a; }
   .body, .help, .offline-notice { background: #111827; }
   .msg .text, .earlier details, .greeting, .help-results li, .help-article { background: #1f2937; border-color: #334155; }
   .panel input, .panel textarea, .panel select { background: #111827; color: #e2e8f0; }

@@ -44,8 +44,12 @@ export function buildPanel(shell, t, lang, maxChars) {
     ui.sendRating,
     ui.thanks,
   ]);
+  // After a chat ends, when the visitor gave an e-mail address: the transcript by mail.
+  ui.transcript = el("button", { type: "button", className: "link-btn", text: t.transcript, hidden: true });
+  ui.transcriptNote = el("p", { className: "thanks", role: "status", tabindex: "-1" });
+  ui.mailRow = el("div", { className: "mail-row" }, [ui.transcript, ui.transcriptNote]);
   ui.greeting = el("p", { className: "greeting", hidden: true }); // the site's greeting (text, never markup)
-  ui.body = el("div", { className: "body" }, [ui.earlier, ui.greeting, ui.log, ui.ended, ui.rating, ui.typing]);
+  ui.body = el("div", { className: "body" }, [ui.earlier, ui.greeting, ui.log, ui.ended, ui.rating, ui.mailRow, ui.typing]);
   ui.name = el("input", { type: "text", id: "sb-name", maxlength: 100, autocomplete: "name" });
   ui.email = el("input", { type: "email", id: "sb-email", maxlength: 254, autocomplete: "email" });
   ui.department = el("select", { id: "sb-department" });
@@ -61,8 +65,8 @@ export function buildPanel(shell, t, lang, maxChars) {
   ui.send = el("button", { type: "submit", className: "send", text: t.send });
   ui.form = el("form", { className: "compose", novalidate: true }, [ui.input, ui.send]);
   // When nobody can chat: a notice offering a note for the team instead.
-  ui.offOpen = el("button", { type: "button", className: "link-btn", text: t.offlineOpen });
-  ui.offText = el("span", { text: t.offlineNotice });
+  ui.offOpen = el("button", { type: "button", className: "link-btn", text: t.offlineOpen, "aria-describedby": "sb-off-text" });
+  ui.offText = el("span", { id: "sb-off-text", text: t.offlineNotice });
   ui.offNotice = el("div", { className: "offline-notice", hidden: true }, [ui.offText, ui.offOpen]);
   ui.offBack = el("button", { type: "button", className: "link-btn", text: t.offlineBack });
   ui.offName = el("input", { type: "text", id: "sb-off-name", maxlength: 100, autocomplete: "name" });
@@ -80,9 +84,18 @@ export function buildPanel(shell, t, lang, maxChars) {
     ui.offThanks,
   ]);
   ui.alert = el("div", { className: "alert", role: "alert", hidden: true });
+  // While a chat waits or goes on: "End chat" ("Leave queue" while waiting), asked once.
+  ui.end = el("button", { type: "button", className: "link-btn", text: t.endChat });
+  ui.endAsk = el("p", { id: "sb-end-ask", text: t.endAsk });
+  ui.endYes = el("button", { type: "button", className: "link-btn", text: t.endYes });
+  ui.endNo = el("button", { type: "button", className: "link-btn", text: t.cancel });
+  ui.endConfirm = el("div", { className: "end-confirm", role: "alertdialog", "aria-labelledby": "sb-end-ask", hidden: true },
+    [ui.endAsk, ui.endYes, ui.endNo]);
+  ui.endBar = el("div", { className: "end-bar", hidden: true }, [ui.end, ui.endConfirm]);
   ui.panel = el("div", { className: "panel", id: "sb-panel", role: "dialog", "aria-label": t.dialog, hidden: true }, [
     el("div", { className: "head" }, [el("div", { className: "grow" }, [ui.title, ui.subtitle]), ui.minimize]),
     ui.status,
+    ui.endBar,
     ui.body,
     ui.offNotice,
     ui.prechat,
@@ -92,6 +105,14 @@ export function buildPanel(shell, t, lang, maxChars) {
   ]);
   shell.box.insertBefore(ui.panel, shell.cards);
   return ui;
+}
+
+// A moment (ISO 8601) as the visitor reads it: their language, their time zone (the browser's).
+export function formatMoment(iso, lang) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || isNaN(d)) return "";
+  return d.toLocaleString(lang, { weekday: "short", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit",
+    timeZoneName: "short" });
 }
 
 export function formatTime(iso, lang, withDate = false) {

@@ -40,6 +40,7 @@ def _values(form: Any) -> tuple[dict[str, Any], dict[int, int]]:
     values: dict[str, Any] = {
         "name": str(form.get("name") or ""), "routing_strategy": str(form.get("routing_strategy") or ""),
         "classification": str(form.get("classification") or ""),
+        "accept_after_hours": form.get("accept_after_hours") == "on",
         "business_hours": str(form.get("business_hours") or ""), "time_zone": str(form.get("time_zone") or ""),
         "holidays": str(form.get("holidays") or ""),
         "route_pages": str(form.get("route_pages") or "").splitlines(),
