@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0020_knowledge_base')]
+    dependencies = [('models', '0021_user_language')]
 
     initial = False
 
