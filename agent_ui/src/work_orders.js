@@ -2,13 +2,16 @@
 // page's CSRF token, the pickers' options, and the words for statuses, priorities and time left.
 // Every server string is shown with textContent (dom.js `el`), never as markup.
 import { el, meta } from "./dom.js";
+import { t } from "./i18n.js";
 
 export const STATUS_LABELS = {
-  new: "New", assigned: "Assigned", in_progress: "In progress", waiting: "Waiting for customer",
-  resolved: "Resolved", closed: "Closed",
+  new: t("New"), assigned: t("Assigned"), in_progress: t("In progress"), waiting: t("Waiting for customer"),
+  resolved: t("Resolved"), closed: t("Closed"),
 };
-export const PRIORITY_LABELS = { low: "Low", normal: "Normal", high: "High", urgent: "Urgent" };
-export const SOURCE_LABELS = { chat: "Chat", offline_note: "Offline note", email: "E-mail", manual: "Created by hand" };
+export const PRIORITY_LABELS = { low: t("Low"), normal: t("Normal"), high: t("High"), urgent: t("Urgent") };
+export const SOURCE_LABELS = {
+  chat: t("Chat"), offline_note: t("Offline note"), email: t("E-mail"), manual: t("Created by hand"),
+};
 
 /** An error of the API: its message, and the code, field and HTTP status it came with. */
 export class ApiError extends Error {
@@ -27,27 +30,27 @@ export function csrf() {
 async function parse(response, what) {
   if (response.status === 401) {
     location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    throw new ApiError("You are signed out.", "unauthorized", "", 401);
+    throw new ApiError(t("You are signed out."), "unauthorized", "", 401);
   }
   const body = await response.json().catch(() => null);
   if (!response.ok || !body || body.ok === false) {
     const error = (body && body.error) || {};
-    const fallback = response.status === 413 ? "A file is at most 10 MB."
-      : response.status === 415 ? "Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached."
-        : what + " failed (" + response.status + ").";
+    const fallback = response.status === 413 ? t("A file is at most 10 MB.")
+      : response.status === 415 ? t("Only images (PNG, JPEG, GIF, WebP) and PDF files can be attached.")
+        : t("{what} failed ({status}).", { what, status: response.status });
     throw new ApiError(error.message || fallback, error.code, error.field, response.status);
   }
   return body;
 }
 
 /** GET `url` (JSON). */
-export async function getJson(url, what = "Loading") {
+export async function getJson(url, what = t("Loading")) {
   const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json" } });
   return parse(response, what);
 }
 
 /** POST `data` as JSON to `url` with the page's CSRF token. */
-export async function postJson(url, data, what = "The request") {
+export async function postJson(url, data, what = t("The request")) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -58,7 +61,7 @@ export async function postJson(url, data, what = "The request") {
 }
 
 /** POST a multipart form (an upload) to `url` with the page's CSRF token. */
-export async function postForm(url, formData, what = "The upload") {
+export async function postForm(url, formData, what = t("The upload")) {
   const response = await fetch(url, {
     method: "POST",
     credentials: "same-origin",
@@ -71,31 +74,48 @@ export async function postForm(url, formData, what = "The upload") {
 /** "3 h 20 min", "2 d 4 h", "45 min", "under a minute" for a number of seconds. */
 export function spell(seconds) {
   const minutes = Math.floor(Math.abs(seconds) / 60);
-  if (minutes < 1) return "under a minute";
+  if (minutes < 1) return t("under a minute");
   const days = Math.floor(minutes / 1440);
   const hours = Math.floor((minutes % 1440) / 60);
   const rest = minutes % 60;
-  if (days) return hours ? days + " d " + hours + " h" : days + " d";
-  if (hours) return rest ? hours + " h " + rest + " min" : hours + " h";
-  return rest + " min";
+  if (days) return hours ? t("{d} d {h} h", { d: days, h: hours }) : t("{d} d", { d: days });
+  if (hours) return rest ? t("{h} h {m} min", { h: hours, m: rest }) : t("{h} h", { h: hours });
+  return t("{m} min", { m: rest });
 }
 
 /** The time left of an order as an element: "3 h 20 min", or "Overdue by 2 h" (marked, in words). */
 export function timeLeft(order) {
   if (order.seconds_left === null || order.seconds_left === undefined) {
-    return el("span", { class: "wo-muted", text: "—", attrs: { title: order.due_at ? "Not open" : "No target" } });
+    return el("span", { class: "wo-muted", text: "—", attrs: { title: order.due_at ? t("Not open") : t("No target") } });
   }
   if (order.overdue || order.seconds_left <= 0) {
-    return el("span", { class: "wo-overdue", text: "Overdue by " + spell(order.seconds_left) });
+    return el("span", { class: "wo-overdue", text: t("Overdue by {time}", { time: spell(order.seconds_left) }) });
   }
   return el("span", { class: order.escalation > 0 ? "wo-at-risk" : "", text: spell(order.seconds_left) });
+}
+
+/** A text that is data (a name, a subject, a reason): shown as it is, never translated. */
+export function dataSpan(text) {
+  return el("span", { text, attrs: { translate: "no" } });
+}
+
+/** A translated sentence (`t("…")` called without values: its {placeholders} still in it) with its
+ * values put in: a Node as it is, any other value as data. */
+export function sentence(text, values) {
+  return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+    const name = /^\{(\w+)\}$/.exec(part);
+    if (!name || !(name[1] in values)) return document.createTextNode(part);
+    const value = values[name[1]];
+    return value instanceof Node ? value : dataSpan(String(value));
+  });
 }
 
 /** Replace the options of `select` after its first `keep` ones with [value, label] pairs, keeping its value when it still exists. */
 export function fillSelect(select, pairs, keep = 1) {
   const value = select.value;
   while (select.options.length > keep) select.remove(keep);
-  for (const [id, label] of pairs) select.appendChild(el("option", { text: label, attrs: { value: String(id) } }));
+  // The labels are data (names of teams, staff, categories, sites): never translated.
+  for (const [id, label] of pairs) select.appendChild(el("option", { text: label, attrs: { value: String(id), translate: "no" } }));
   if (Array.from(select.options).some((o) => o.value === value)) select.value = value;
 }
 

@@ -14,7 +14,9 @@ from app.paths import CONSOLE_TEMPLATES, WEB_TEMPLATES
 def staff_language(request: Request) -> str:
     """The language of the staff page this request renders (also what `app.i18n.current()` answers after)."""
     session = getattr(request.state, "staff_session", None)
-    user = getattr(session, "user", None)
+    # Signed in: the user's choice; a public page that knows whose it is (a set-password link's) sets
+    # `request.state.page_user`.
+    user = getattr(session, "user", None) or getattr(request.state, "page_user", None)
     language = i18n.choose(getattr(user, "language", None), request.headers.get("accept-language"))
     i18n.use(language)
     return language
