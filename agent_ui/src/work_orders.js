@@ -97,11 +97,28 @@ export function timeLeft(order) {
   return el("span", { class: order.escalation > 0 ? "wo-at-risk" : "", text: spell(order.seconds_left) });
 }
 
+/** A text that is data (a name, a subject, a reason): shown as it is, never translated. */
+export function dataSpan(text) {
+  return el("span", { text, attrs: { translate: "no" } });
+}
+
+/** A translated sentence (`t("…")` called without values: its {placeholders} still in it) with its
+ * values put in: a Node as it is, any other value as data. */
+export function sentence(text, values) {
+  return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+    const name = /^\{(\w+)\}$/.exec(part);
+    if (!name || !(name[1] in values)) return document.createTextNode(part);
+    const value = values[name[1]];
+    return value instanceof Node ? value : dataSpan(String(value));
+  });
+}
+
 /** Replace the options of `select` after its first `keep` ones with [value, label] pairs, keeping its value when it still exists. */
 export function fillSelect(select, pairs, keep = 1) {
   const value = select.value;
   while (select.options.length > keep) select.remove(keep);
-  for (const [id, label] of pairs) select.appendChild(el("option", { text: label, attrs: { value: String(id) } }));
+  // The labels are data (names of teams, staff, categories, sites): never translated.
+  for (const [id, label] of pairs) select.appendChild(el("option", { text: label, attrs: { value: String(id), translate: "no" } }));
   if (Array.from(select.options).some((o) => o.value === value)) select.value = value;
 }
 

@@ -33,6 +33,7 @@ from starlette.routing import Route
 from tortoise.expressions import Q
 
 from app import runtime
+from app.i18n import N_
 from app.knowledge import render, text
 from app.models import Article, ArticleCategory, Site, User
 from app.services import ServiceError, knowledge
@@ -342,12 +343,19 @@ async def serve_image(request: Request) -> Response:
 
 # -- the staff's pages -----------------------------------------------------------------------------------
 
+# The words of knowledge.STATUSES, AUDIENCES and LANGUAGES as the staff pages show them (`{{ _(label) }}`).
+STATUS_WORDS = {"draft": N_("Draft"), "published": N_("Published"), "archived": N_("Archived")}
+AUDIENCE_WORDS = {"public": N_("Public"), "internal": N_("Internal")}
+LANGUAGE_WORDS = {"en": N_("English"), "zh": "简体中文"}
+
+
 def _page(request: Request, user: User, template: str, status: int = 200, **context: Any) -> Response:
+    # `kb_languages`: an article's languages (en, zh); `languages` is the staff pages' own (app/i18n.py).
     response = console_templates.TemplateResponse(
         request, template, {"user": user, "csrf_token": csrf_token(request), "may_edit": knowledge.may_edit(user),
                             "stale_days": runtime.current().settings.kb_stale_days,
-                            "languages": knowledge.LANGUAGES, "audiences": knowledge.AUDIENCES,
-                            "statuses": knowledge.STATUSES, **context},
+                            "kb_languages": LANGUAGE_WORDS, "audiences": AUDIENCE_WORDS,
+                            "statuses": STATUS_WORDS, **context},
         status_code=status)
     response.headers["cache-control"] = "no-store"
     return response
@@ -421,7 +429,7 @@ async def article_page(request: Request) -> Response:
         return _page(request, user, "knowledge_article.html", article_id=article.id)
     await article.fetch_related("category")
     return _page(request, user, "knowledge_view.html", article=article, html=staff_html(article),
-                 language=knowledge.LANGUAGES.get(article.language, article.language))
+                 language=LANGUAGE_WORDS.get(article.language, article.language))
 
 
 # -- the public help center -------------------------------------------------------------------------------

@@ -14,14 +14,17 @@ from app.paths import CONSOLE_TEMPLATES, WEB_TEMPLATES
 def staff_language(request: Request) -> str:
     """The language of the staff page this request renders (also what `app.i18n.current()` answers after)."""
     session = getattr(request.state, "staff_session", None)
-    user = getattr(session, "user", None)
+    # Signed in: the user's choice; a public page that knows whose it is (a set-password link's) sets
+    # `request.state.page_user`.
+    user = getattr(session, "user", None) or getattr(request.state, "page_user", None)
     language = i18n.choose(getattr(user, "language", None), request.headers.get("accept-language"))
     i18n.use(language)
     return language
 
 
 def _language_context(request: Request) -> dict:
-    return {"lang": staff_language(request), "languages": i18n.LANGUAGES}
+    # Starlette lays these over the handler's own context: keep the names apart from handlers' keys.
+    return {"lang": staff_language(request), "staff_languages": i18n.LANGUAGES}
 
 
 console_templates = Jinja2Templates(directory=str(CONSOLE_TEMPLATES), context_processors=[_language_context])

@@ -214,12 +214,12 @@ async def _trail(page: Page) -> None:
 
 
 async def _new_order(page: Page) -> None:
-    await page.get_by_role("button", name="New work order").click()
+    await page.get_by_role("button", name=re.compile("^(New work order|新建工单)$")).click()
     await expect(page.get_by_role("dialog")).to_be_visible(timeout=TIMEOUT)
 
 
 async def _new_response(page: Page) -> None:
-    await page.get_by_role("button", name="New canned response").click()
+    await page.get_by_role("button", name=re.compile("^(New canned response|新建快捷回复)$")).click()
     await expect(page.get_by_role("dialog")).to_be_visible(timeout=TIMEOUT)
 
 

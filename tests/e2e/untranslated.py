@@ -76,7 +76,16 @@ _COLLECT = """
     }
     if (el.tagName === "INPUT" && (el.type === "submit" || el.type === "button")) add(el.value, describe(el) + "@value");
   }
-  if (!within) add(document.title, "title");
+  if (!within) {
+    // The document title may name data the page shows marked translate="no" (an article's title, in a
+    // heading or in its input): that part is not text to translate.
+    let title = document.title;
+    for (const el of document.querySelectorAll("[translate=no]")) {
+      const data = ((el.tagName === "INPUT" ? el.value : el.textContent) || "").trim();
+      if (data) title = title.split(data).join(" ");
+    }
+    add(title, "title");
+  }
   return found;
 }
 """

@@ -7,6 +7,7 @@ import "./canned.css"; // → /static/canned.css
 import { el, clear, focusFirst, whileBusy } from "../dom.js";
 import { ApiError, clearFieldErrors, getJson, postJson, showFieldError } from "../work_orders.js";
 import { CHANGED_KEY } from "../canned.js";
+import { formatNumber, t, tn } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const statusBox = $("cr-status");
@@ -38,7 +39,7 @@ function announceChange() {
 // ---- the lists ---------------------------------------------------------------------------------
 
 function usedText(n) {
-  return n === 1 ? "Used once" : n ? "Used " + n.toLocaleString() + " times" : "Not used yet";
+  return n ? tn("Used once", "Used {n} times", n) : t("Not used yet");
 }
 
 function departmentLabel(d) {
@@ -50,18 +51,19 @@ function departmentLabel(d) {
 function groups() {
   const out = [];
   const personal = state.responses.filter((r) => r.scope === "personal");
-  if (personal.length) out.push({ key: "personal", title: "Personal", items: personal });
+  if (personal.length) out.push({ key: "personal", title: t("Personal"), items: personal });
   const teams = new Map();
   for (const r of state.responses.filter((x) => x.scope === "department" && x.department)) {
     if (!teams.has(r.department.id)) teams.set(r.department.id, { department: r.department, items: [] });
     teams.get(r.department.id).items.push(r);
   }
   const sorted = Array.from(teams.values()).sort((a, b) => a.department.name.localeCompare(b.department.name));
-  for (const t of sorted) {
-    out.push({ key: "department-" + t.department.id, title: "Team (" + departmentLabel(t.department) + ")", items: t.items });
+  for (const team of sorted) {
+    out.push({ key: "department-" + team.department.id, title: t("Team"), department: departmentLabel(team.department),
+      items: team.items });
   }
   const global = state.responses.filter((r) => r.scope === "global");
-  if (global.length) out.push({ key: "global", title: "Global", items: global });
+  if (global.length) out.push({ key: "global", title: t("Global"), items: global });
   return out;
 }
 
@@ -69,12 +71,12 @@ function responseItem(r) {
   const name = "/" + r.shortcut;
   const actions = [];
   if (r.editable) {
-    const edit = el("button", { class: "btn btn-small", text: "Edit",
-      attrs: { type: "button", "aria-label": "Edit " + name, "data-action": "edit" } });
+    const edit = el("button", { class: "btn btn-small", text: t("Edit"),
+      attrs: { type: "button", "aria-label": t("Edit {name}", { name }), "data-action": "edit" } });
     edit.addEventListener("click", () => openForm(r, edit));
     const remove = el("button", {
-      class: "btn btn-small btn-ghost", text: "Delete",
-      attrs: { type: "button", "aria-label": "Delete " + name, "data-action": "delete" },
+      class: "btn btn-small btn-ghost", text: t("Delete"),
+      attrs: { type: "button", "aria-label": t("Delete {name}", { name }), "data-action": "delete" },
     });
     remove.addEventListener("click", () => openDelete(r, remove));
     actions.push(edit, remove);
@@ -82,11 +84,11 @@ function responseItem(r) {
   return el("li", { class: "cr-item", attrs: { "data-id": r.id } }, [
     el("div", { class: "cr-item-head" }, [
       el("code", { class: "cr-shortcut-name", text: name }),
-      r.title ? el("span", { class: "cr-item-title", text: r.title }) : null,
+      r.title ? el("span", { class: "cr-item-title", text: r.title, attrs: { translate: "no" } }) : null,
       el("span", { class: "cr-used", text: usedText(r.usage_count) }),
-      r.usable ? null : el("span", { class: "cr-badge", text: "Not in your teams: you edit it, its members use it" }),
+      r.usable ? null : el("span", { class: "cr-badge", text: t("Not in your teams: you edit it, its members use it") }),
     ]),
-    el("p", { class: "cr-body", text: r.body }),
+    el("p", { class: "cr-body", text: r.body, attrs: { translate: "no" } }),
     actions.length ? el("div", { class: "cr-actions" }, actions) : null,
   ]);
 }
@@ -106,8 +108,10 @@ function render() {
   for (const g of all) {
     const headingId = "group-" + g.key;
     groupsBox.appendChild(el("section", { class: "cr-group", attrs: { "aria-labelledby": headingId } }, [
-      el("h2", { class: "cr-h2", text: g.title + " ", attrs: { id: headingId } }, [
-        el("span", { class: "cr-count", text: "(" + g.items.length + ")" }),
+      el("h2", { class: "cr-h2", text: g.title + (g.department ? " (" : " "), attrs: { id: headingId } }, [
+        g.department ? el("span", { text: g.department, attrs: { translate: "no" } }) : null,
+        g.department ? document.createTextNode(") ") : null,
+        el("span", { class: "cr-count", text: "(" + formatNumber(g.items.length) + ")" }),
       ]),
       el("ul", { class: "cr-list" }, g.items.map(responseItem)),
     ]));
@@ -119,16 +123,16 @@ function render() {
 }
 
 async function load() {
-  statusBox.textContent = "Loading…";
+  statusBox.textContent = t("Loading…");
   try {
-    const body = await getJson("/api/canned?manage=1", "Loading canned responses");
+    const body = await getJson("/api/canned?manage=1", t("Loading canned responses"));
     state = { responses: body.responses || [], may: body.may || state.may, departments: body.departments || [] };
     errorBox.hidden = true;
     render();
-    statusBox.textContent = state.responses.length === 1 ? "1 canned response." : state.responses.length + " canned responses.";
+    statusBox.textContent = tn("{n} canned response.", "{n} canned responses.", state.responses.length);
   } catch (err) {
     statusBox.textContent = "";
-    errorBox.textContent = err.message || "The canned responses could not be loaded.";
+    errorBox.textContent = err.message || t("The canned responses could not be loaded.");
     errorBox.hidden = false;
   }
 }
@@ -142,10 +146,10 @@ function fillScopes(current) {
     option.disabled = !allowed;
   }
   clear(departmentSelect);
-  departmentSelect.appendChild(el("option", { text: "Choose a department", attrs: { value: "" } }));
+  departmentSelect.appendChild(el("option", { text: t("Choose a department"), attrs: { value: "" } }));
   const known = state.departments.slice();
   if (current && current.department && !known.some((d) => d.id === current.department.id)) known.push(current.department);
-  for (const d of known) departmentSelect.appendChild(el("option", { text: departmentLabel(d), attrs: { value: d.id } }));
+  for (const d of known) departmentSelect.appendChild(el("option", { text: departmentLabel(d), attrs: { value: d.id, translate: "no" } }));
 }
 
 function syncDepartment() {
@@ -159,7 +163,7 @@ function openForm(response, from) {
   clearFieldErrors(form);
   formError.hidden = true;
   fillScopes(response);
-  $("response-title").textContent = response ? "Edit /" + response.shortcut : "New canned response";
+  $("response-title").textContent = response ? t("Edit {name}", { name: "/" + response.shortcut }) : t("New canned response");
   if (response) {
     $("f-shortcut").value = response.shortcut;
     $("f-title").value = response.title;
@@ -193,7 +197,7 @@ function showError(err, box, fields) {
     showFieldError(control, err.message);
     control.focus();
   } else {
-    box.textContent = (err && err.message) || "That did not work.";
+    box.textContent = (err && err.message) || t("That did not work.");
     box.hidden = false;
   }
 }
@@ -205,12 +209,12 @@ form.addEventListener("submit", (e) => {
     clearFieldErrors(form);
     formError.hidden = true;
     try {
-      if (editing) await postJson("/api/canned/" + editing.id, formValues(), "Saving");
-      else await postJson("/api/canned", formValues(), "Saving");
+      if (editing) await postJson("/api/canned/" + editing.id, formValues(), t("Saving"));
+      else await postJson("/api/canned", formValues(), t("Saving"));
       announceChange();
       dialog.close();
       await load();
-      statusBox.textContent = "Saved /" + $("f-shortcut").value.trim().replace(/^\//, "") + ".";
+      statusBox.textContent = t("Saved {name}.", { name: "/" + $("f-shortcut").value.trim().replace(/^\//, "") });
     } catch (err) {
       showError(err, formError, true);
     }
@@ -230,8 +234,9 @@ $("new-response").addEventListener("click", (e) => openForm(null, e.currentTarge
 function openDelete(response, from) {
   deleting = response;
   opener = from;
-  $("delete-title").textContent = "Delete /" + response.shortcut + "?";
+  $("delete-title").textContent = t("Delete {name}?", { name: "/" + response.shortcut });
   $("delete-what").textContent = response.title || response.body.slice(0, 120);
+  $("delete-what").setAttribute("translate", "no");
   $("delete-error").hidden = true;
   deleteDialog.showModal();
   $("delete-cancel").focus();
@@ -243,12 +248,12 @@ $("delete-form").addEventListener("submit", (e) => {
   const name = "/" + deleting.shortcut;
   whileBusy($("delete-confirm"), async () => {
     try {
-      await postJson("/api/canned/" + deleting.id + "/delete", {}, "Deleting");
+      await postJson("/api/canned/" + deleting.id + "/delete", {}, t("Deleting"));
       announceChange();
       opener = null;
       deleteDialog.close();
       await load();
-      statusBox.textContent = "Deleted " + name + ".";
+      statusBox.textContent = t("Deleted {name}.", { name });
     } catch (err) {
       showError(err, $("delete-error"), false);
     }

@@ -2,14 +2,15 @@
 // a table with paging, stale articles flagged; and the categories (add, rename, delete) below it.
 // Every value from the server is text (textContent), never markup.
 import "./knowledge_editor.css"; // → /static/knowledge.css
-import { el, clear, formatDate, focusFirst } from "../dom.js";
+import { el, clear, focusFirst } from "../dom.js";
+import { formatDate, formatNumber, t, tn } from "../i18n.js";
 import { getJson, postJson } from "../work_orders.js";
 
 const PAGE = 50;
 const $ = (id) => document.getElementById(id);
-const STATUS = { draft: "Draft", published: "Published", archived: "Archived" };
-const LANGUAGE = { en: "English", zh: "简体中文" };
-const AUDIENCE = { public: "Public", internal: "Internal" };
+const STATUS = { draft: t("Draft"), published: t("Published"), archived: t("Archived") };
+const LANGUAGE = { en: t("English"), zh: "简体中文" };
+const AUDIENCE = { public: t("Public"), internal: t("Internal") };
 
 const form = $("filters");
 const rows = $("rows");
@@ -71,23 +72,23 @@ function badge(text, kind) {
 
 function row(article) {
   const title = el("th", { attrs: { scope: "row" } }, [
-    el("a", { text: article.title, attrs: { href: "/knowledge/articles/" + article.id } }),
-    article.stale ? badge("Stale", "stale") : null,
+    el("a", { text: article.title, attrs: { href: "/knowledge/articles/" + article.id, translate: "no" } }),
+    article.stale ? badge(t("Stale"), "stale") : null,
   ]);
   if (article.stale) {
-    title.lastChild.setAttribute("title", "Not reviewed in " + staleDays + " days");
+    title.lastChild.setAttribute("title", tn("Not reviewed in {n} day", "Not reviewed in {n} days", staleDays));
   }
   if (article.tags && article.tags.length) {
-    title.appendChild(el("span", { class: "kb-tags", text: article.tags.join(", ") }));
+    title.appendChild(el("span", { class: "kb-tags", text: article.tags.join(", "), attrs: { translate: "no" } }));
   }
-  const reviewed = article.reviewed_at ? formatDate(article.reviewed_at) : "Never";
+  const reviewed = article.reviewed_at ? formatDate(article.reviewed_at) : t("Never");
   return el("tr", { class: article.stale ? "is-stale" : "" }, [
     title,
     el("td", {}, [badge(STATUS[article.status] || article.status, article.status)]),
     el("td", { text: LANGUAGE[article.language] || article.language, attrs: { lang: article.language === "zh" ? "zh-CN" : "en" } }),
     el("td", { text: AUDIENCE[article.audience] || article.audience }),
-    el("td", { text: article.category ? article.category.name : "—" }),
-    el("td", { text: article.owner ? article.owner.name : "—" }),
+    el("td", { text: article.category ? article.category.name : "—", attrs: { translate: "no" } }),
+    el("td", { text: article.owner ? article.owner.name : "—", attrs: { translate: "no" } }),
     el("td", { text: reviewed }),
     el("td", { text: article.updated_at ? formatDate(article.updated_at) : "" }),
   ]);
@@ -97,13 +98,13 @@ async function load() {
   const mine = ++generation;
   const address = pageAddress();
   if (location.pathname + location.search !== address) history.replaceState(null, "", address);
-  statusBox.textContent = "Loading…";
+  statusBox.textContent = t("Loading…");
   table.setAttribute("aria-busy", "true");
   const api = filterQuery();
   api.set("limit", String(PAGE));
   api.set("offset", String(offset));
   try {
-    const data = await getJson("/api/kb/articles?" + api.toString(), "Loading the articles");
+    const data = await getJson("/api/kb/articles?" + api.toString(), t("Loading the articles"));
     if (mine !== generation) return;
     staleDays = data.stale_days;
     total = data.total;
@@ -112,19 +113,20 @@ async function load() {
     for (const article of data.articles) rows.appendChild(row(article));
     const empty = data.articles.length === 0;
     emptyBox.hidden = !empty;
-    $("kb-empty-text").textContent = filtered() ? "No article matches these filters." : "No articles yet.";
+    $("kb-empty-text").textContent = filtered() ? t("No article matches these filters.") : t("No articles yet.");
     table.parentElement.hidden = empty;
     const paging = document.activeElement;
     $("prev").disabled = offset <= 0;
     $("next").disabled = offset + data.articles.length >= total;
     // Next on the last page (or Previous on the first) is disabled now: the focus goes to the other.
     if (paging === $("prev") || paging === $("next")) focusFirst(paging, $("prev"), $("next"));
-    $("page-label").textContent = empty ? "" : "Articles " + (offset + 1) + "–" + (offset + data.articles.length) + " of " + total;
-    statusBox.textContent = total === 1 ? "1 article" : total + " articles";
+    $("page-label").textContent = empty ? "" : t("Articles {first}–{last} of {total}", { first: formatNumber(offset + 1),
+      last: formatNumber(offset + data.articles.length), total: formatNumber(total) });
+    statusBox.textContent = tn("{n} article", "{n} articles", total);
   } catch (e) {
     if (mine !== generation) return;
     statusBox.textContent = "";
-    errorBox.textContent = "The articles could not be loaded: " + (e.message || "try again.");
+    errorBox.textContent = t("The articles could not be loaded: {reason}", { reason: e.message || t("try again.") });
     errorBox.hidden = false;
   } finally {
     if (mine === generation) table.setAttribute("aria-busy", "false");
@@ -168,27 +170,42 @@ function fillCategoryFilter() {
   const select = $("f-category");
   const chosen = select.value || new URLSearchParams(location.search).get("category") || "";
   while (select.options.length > 1) select.remove(1);
-  for (const c of categories) select.appendChild(el("option", { text: c.name, attrs: { value: String(c.id) } }));
+  for (const c of categories) select.appendChild(el("option", { text: c.name, attrs: { value: String(c.id), translate: "no" } }));
   setSelect(select, chosen);
 }
 
 function categoryItem(c) {
-  const name = el("input", { attrs: { type: "text", maxlength: "100", value: c.name, "aria-label": "Name of " + c.name,
-    "data-action": "name" } });
-  const position = el("input", { attrs: { type: "number", value: String(c.position), min: "-10000", max: "10000",
-    step: "1", "aria-label": "Position of " + c.name, "data-action": "position" } });
-  const save = el("button", { class: "btn", text: "Rename",
-    attrs: { type: "submit", "aria-label": "Rename " + c.name, "data-action": "rename" } });
-  const remove = el("button", { class: "btn btn-danger", text: "Delete",
-    attrs: { type: "button", "aria-label": "Delete category " + c.name, "data-action": "delete" } });
-  const count = el("span", { class: "kb-muted", text: c.articles === 1 ? "1 article" : c.articles + " articles" });
-  const itemForm = el("form", { class: "kb-category-row", attrs: { "aria-label": "Category " + c.name, novalidate: true } },
-    [name, position, count, save, remove]);
+  // Each control is named by a sentence with the category's name in it ("Rename Returns"): the words
+  // and the name are spans the control is labelled by (aria-labelledby), the name marked as data.
+  const key = "cat-" + c.id;
+  const said = el("span", { attrs: { id: key + "-name", translate: "no", hidden: true }, text: c.name });
+  const words = [];
+  const named = (control, id, text) => {
+    const ids = text.split(/(\{name\})/).filter((part) => part.trim()).map((part, i) => {
+      if (part === "{name}") return key + "-name";
+      words.push(el("span", { attrs: { id: key + "-" + id + "-" + i, hidden: true }, text: part.trim() }));
+      return key + "-" + id + "-" + i;
+    });
+    control.setAttribute("aria-labelledby", ids.join(" "));
+    return control;
+  };
+  const name = named(el("input", { attrs: { type: "text", maxlength: "100", value: c.name, "data-action": "name" } }),
+    "n", t("Name of {name}"));
+  const position = named(el("input", { attrs: { type: "number", value: String(c.position), min: "-10000", max: "10000",
+    step: "1", "data-action": "position" } }), "p", t("Position of {name}"));
+  const save = named(el("button", { class: "btn", text: t("Rename"), attrs: { type: "submit", "data-action": "rename" } }),
+    "r", t("Rename {name}"));
+  const remove = named(el("button", { class: "btn btn-danger", text: t("Delete"),
+    attrs: { type: "button", "data-action": "delete" } }), "d", t("Delete category {name}"));
+  const count = el("span", { class: "kb-muted", text: tn("{n} article", "{n} articles", c.articles) });
+  const itemForm = named(el("form", { class: "kb-category-row", attrs: { novalidate: true } },
+    [name, position, count, save, remove, said]), "f", t("Category {name}"));
+  itemForm.append(...words);
   itemForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
       const data = await postJson("/api/kb/categories/" + c.id,
-        { name: name.value, position: Number(position.value || "0") }, "Renaming the category");
+        { name: name.value, position: Number(position.value || "0") }, t("Renaming the category"));
       showCatError("");
       setCategories(data.categories);
       load();
@@ -197,10 +214,13 @@ function categoryItem(c) {
     }
   });
   remove.addEventListener("click", async () => {
-    const note = c.articles ? " Its " + count.textContent + " will have no category." : "";
-    if (!window.confirm("Delete the category “" + c.name + "”?" + note)) return;
+    const question = c.articles
+      ? tn("Delete the category “{name}”? Its {n} article will have no category.",
+        "Delete the category “{name}”? Its {n} articles will have no category.", c.articles, { name: c.name })
+      : t("Delete the category “{name}”?", { name: c.name });
+    if (!window.confirm(question)) return;
     try {
-      const data = await postJson("/api/kb/categories/" + c.id + "/delete", {}, "Deleting the category");
+      const data = await postJson("/api/kb/categories/" + c.id + "/delete", {}, t("Deleting the category"));
       showCatError("");
       setCategories(data.categories);
       load();
@@ -236,7 +256,7 @@ $("new-category").addEventListener("submit", async (e) => {
   const name = $("cat-name");
   try {
     const data = await postJson("/api/kb/categories",
-      { name: name.value, position: Number($("cat-position").value || "0") }, "Adding the category");
+      { name: name.value, position: Number($("cat-position").value || "0") }, t("Adding the category"));
     name.value = "";
     showCatError("");
     setCategories(data.categories);
@@ -248,10 +268,10 @@ $("new-category").addEventListener("submit", async (e) => {
 
 async function start() {
   try {
-    const data = await getJson("/api/kb/categories", "Loading the categories");
+    const data = await getJson("/api/kb/categories", t("Loading the categories"));
     setCategories(data.categories);
   } catch (err) {
-    showCatError("The categories could not be loaded: " + err.message);
+    showCatError(t("The categories could not be loaded: {reason}", { reason: err.message }));
   }
   restore(new URLSearchParams(location.search));
   load();

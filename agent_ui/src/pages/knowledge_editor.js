@@ -4,11 +4,12 @@
 // where a version is viewed and restored. Server strings are text (textContent); the only markup
 // set is article HTML the server rendered with app/knowledge/render.py (markdown-it, then nh3).
 import "./knowledge_editor.css";
-import { el, clear, meta, formatDateTime, focusFirst } from "../dom.js";
-import { getJson, postForm, postJson } from "../work_orders.js";
+import { el, clear, meta, focusFirst } from "../dom.js";
+import { formatDateTime, t, tn } from "../i18n.js";
+import { dataSpan, getJson, postForm, postJson, sentence } from "../work_orders.js";
 
 const $ = (id) => document.getElementById(id);
-const STATUS = { draft: "Draft", published: "Published", archived: "Archived" };
+const STATUS = { draft: t("Draft"), published: t("Published"), archived: t("Archived") };
 const PREVIEW_DELAY = 300;
 
 const form = $("article-form");
@@ -61,7 +62,7 @@ function showFieldError(field, message) {
 
 function fill(select, items, chosen) {
   while (select.options.length > 1) select.remove(1);
-  for (const item of items) select.appendChild(el("option", { text: item.name, attrs: { value: String(item.id) } }));
+  for (const item of items) select.appendChild(el("option", { text: item.name, attrs: { value: String(item.id), translate: "no" } }));
   select.value = chosen == null ? "" : String(chosen);
 }
 
@@ -69,22 +70,22 @@ function fillSites(sites, chosen) {
   const box = $("a-sites");
   clear(box);
   if (!sites.length) {
-    box.appendChild(el("p", { class: "kb-muted", text: "No sites yet." }));
+    box.appendChild(el("p", { class: "kb-muted", text: t("No sites yet.") }));
     return;
   }
   for (const site of sites) {
     const input = el("input", { attrs: { type: "checkbox", name: "site_ids", value: String(site.id) } });
     input.checked = chosen.includes(site.id);
     input.addEventListener("change", () => { dirty = true; });
-    box.appendChild(el("label", { class: "kb-check" }, [input,
-      document.createTextNode(" " + site.name + (site.disabled ? " (disabled)" : ""))]));
+    box.appendChild(el("label", { class: "kb-check" }, [input, document.createTextNode(" "), dataSpan(site.name),
+      site.disabled ? document.createTextNode(" " + t("(disabled)")) : null]));
   }
 }
 
 let options = { categories: [], staff: [], sites: [] };
 
 async function loadOptions() {
-  options = await getJson("/api/kb/options", "Loading the categories, sites and staff");
+  options = await getJson("/api/kb/options", t("Loading the categories, sites and staff"));
   fill($("a-category"), options.categories, article ? article.category_id : null);
   fill($("a-owner"), options.staff, article ? article.owner_id : options.me);
   fillSites(options.sites, article ? article.site_ids : []);
@@ -108,12 +109,19 @@ function values() {
   };
 }
 
+/** The article's state line: status, version, stale, reviewed, author (the name: data). */
 function describe(a) {
-  const parts = [STATUS[a.status] || a.status, "version " + a.version];
-  if (a.stale) parts.push("stale: not reviewed in " + a.stale_days + " days");
-  if (a.reviewed_at) parts.push("reviewed " + formatDateTime(a.reviewed_at));
-  if (a.author) parts.push("written by " + a.author.name);
-  return parts.join(" · ");
+  const parts = [[document.createTextNode(STATUS[a.status] || a.status)],
+    [document.createTextNode(t("version {n}", { n: a.version }))]];
+  if (a.stale) parts.push([document.createTextNode(tn("stale: not reviewed in {n} day", "stale: not reviewed in {n} days", a.stale_days))]);
+  if (a.reviewed_at) parts.push([document.createTextNode(t("reviewed {time}", { time: formatDateTime(a.reviewed_at) }))]);
+  if (a.author) parts.push(sentence(t("written by {name}"), { name: a.author.name }));
+  return parts.flatMap((part, i) => (i ? [document.createTextNode(" · "), ...part] : part));
+}
+
+function showState(nodes) {
+  clear(stateBox);
+  stateBox.append(...nodes);
 }
 
 function showArticle(a) {
@@ -128,9 +136,9 @@ function showArticle(a) {
   fill($("a-category"), options.categories, a.category_id);
   fill($("a-owner"), options.staff, a.owner_id);
   fillSites(options.sites, a.site_ids);
-  $("editor-title").textContent = "Edit article";
+  $("editor-title").textContent = t("Edit article");
   document.title = "Switchboard · " + a.title;
-  stateBox.textContent = describe(a);
+  showState(describe(a));
   stateBox.classList.toggle("is-stale", !!a.stale);
   $("archive").hidden = a.status === "archived";
   $("reviewed").hidden = false;
@@ -138,7 +146,7 @@ function showArticle(a) {
   const links = $("public-list");
   clear(links);
   for (const p of a.public || []) {
-    links.appendChild(el("li", {}, [el("a", { text: p.site + ": " + p.path, attrs: { href: p.path, target: "_blank", rel: "noopener" } })]));
+    links.appendChild(el("li", {}, [el("a", { text: p.site + ": " + p.path, attrs: { href: p.path, target: "_blank", rel: "noopener", translate: "no" } })]));
   }
   $("public-links").hidden = !(a.public && a.public.length);
   setPreview(a.html);
@@ -164,19 +172,20 @@ async function save(how) {
   } else {
     url = "/api/kb/articles/" + articleId + "/" + how;
   }
-  stateBox.textContent = "Saving…";
+  stateBox.textContent = t("Saving…");
   try {
-    const reply = await postJson(url, data, "Saving the article");
+    const reply = await postJson(url, data, t("Saving the article"));
     const wasNew = creating;
     showArticle(reply.article);
     if (wasNew) history.replaceState(null, "", "/knowledge/articles/" + reply.article.id);
-    showNotice({ draft: "Saved as a draft", publish: "Published", archive: "Archived" }[how] +
-      " (version " + reply.article.version + ").");
+    const done = { draft: t("Saved as a draft (version {n})."), publish: t("Published (version {n})."),
+      archive: t("Archived (version {n}).") }[how];
+    showNotice(done.replace("{n}", String(reply.article.version)));
     loadVersions();
   } catch (err) {
-    stateBox.textContent = article ? describe(article) : "Not saved yet";
+    showState(article ? describe(article) : [document.createTextNode(t("Not saved yet"))]);
     if (!(err.field && showFieldError(err.field, err.message))) showError(err.message);
-    else showError("Nothing was saved: " + err.message);
+    else showError(t("Nothing was saved: {reason}", { reason: err.message }));
   } finally {
     busy = false;
   }
@@ -192,11 +201,11 @@ form.addEventListener("submit", (e) => {
 
 $("reviewed").addEventListener("click", async () => {
   try {
-    const reply = await postJson("/api/kb/articles/" + articleId + "/reviewed", {}, "Marking it reviewed");
+    const reply = await postJson("/api/kb/articles/" + articleId + "/reviewed", {}, t("Marking it reviewed"));
     const keep = values();
     showArticle(reply.article);
     restoreFields(keep);
-    showNotice("Marked reviewed.");
+    showNotice(t("Marked reviewed."));
   } catch (err) {
     showError(err.message);
   }
@@ -212,9 +221,9 @@ function restoreFields(v) {
 }
 
 $("delete").addEventListener("click", async () => {
-  if (!window.confirm("Delete “" + (article ? article.title : "") + "” and all its versions? This cannot be undone.")) return;
+  if (!window.confirm(t("Delete “{title}” and all its versions? This cannot be undone.", { title: article ? article.title : "" }))) return;
   try {
-    await postJson("/api/kb/articles/" + articleId + "/delete", {}, "Deleting the article");
+    await postJson("/api/kb/articles/" + articleId + "/delete", {}, t("Deleting the article"));
     dirty = false;
     location.href = "/knowledge";
   } catch (err) {
@@ -238,12 +247,12 @@ async function refreshPreview() {
   const mine = ++previewGeneration;
   previewBox.setAttribute("aria-busy", "true");
   try {
-    const reply = await postJson("/api/kb/preview", { body: body.value }, "The preview");
+    const reply = await postJson("/api/kb/preview", { body: body.value }, t("The preview"));
     if (mine === previewGeneration) setPreview(reply.html);
   } catch (err) {
     if (mine === previewGeneration) {
       clear(previewBox);
-      previewBox.appendChild(el("p", { class: "field-error", text: "No preview: " + err.message }));
+      previewBox.appendChild(el("p", { class: "field-error", text: t("No preview: {reason}", { reason: err.message }) }));
     }
   } finally {
     if (mine === previewGeneration) previewBox.setAttribute("aria-busy", "false");
@@ -288,16 +297,16 @@ $("a-image").addEventListener("change", async (e) => {
   const file = input.files && input.files[0];
   if (!file) return;
   const status = $("image-status");
-  status.textContent = "Uploading " + file.name + "…";
+  status.textContent = t("Uploading {name}…", { name: file.name });
   const data = new FormData();
   data.append("file", file);
   try {
-    const reply = await postForm("/api/kb/images", data, "The upload");
+    const reply = await postForm("/api/kb/images", data, t("The upload"));
     insertAtCursor(reply.markdown);
-    status.textContent = file.name + " is added to the body.";
+    status.textContent = t("{name} is added to the body.", { name: file.name });
   } catch (err) {
     status.textContent = "";
-    showError("The image was not added: " + err.message);
+    showError(t("The image was not added: {reason}", { reason: err.message }));
   } finally {
     input.value = "";
   }
@@ -309,27 +318,27 @@ async function loadVersions() {
   if (!articleId) return;
   const list = $("versions");
   const status = $("versions-status");
-  status.textContent = "Loading the versions…";
+  status.textContent = t("Loading the versions…");
   try {
-    const data = await getJson("/api/kb/articles/" + articleId + "/versions", "Loading the versions");
+    const data = await getJson("/api/kb/articles/" + articleId + "/versions", t("Loading the versions"));
     clear(list);
     for (const v of data.versions) {
       const current = article && v.number === article.version;
       const words = [formatDateTime(v.created_at), STATUS[v.status] || v.status];
-      if (v.author) words.push(v.author.name);
-      const view = el("button", { class: "btn btn-ghost", text: "View version " + v.number, attrs: { type: "button" } });
+      const view = el("button", { class: "btn btn-ghost", text: t("View version {n}", { n: v.number }), attrs: { type: "button" } });
       view.addEventListener("click", () => showVersion(v.id, view));
       list.appendChild(el("li", { class: current ? "is-current" : "", attrs: { value: String(v.number) } }, [
-        el("span", { class: "kb-version-name", text: "Version " + v.number + (current ? " (current)" : "") }),
-        el("span", { class: "kb-muted", text: " · " + words.join(" · ") }),
-        v.note ? el("span", { class: "kb-version-note", text: " — " + v.note }) : null,
+        el("span", { class: "kb-version-name", text: current ? t("Version {n} (current)", { n: v.number }) : t("Version {n}", { n: v.number }) }),
+        el("span", { class: "kb-muted" }, [document.createTextNode(" · " + words.join(" · ")),
+          v.author ? document.createTextNode(" · ") : null, v.author ? dataSpan(v.author.name) : null]),
+        v.note ? el("span", { class: "kb-version-note", text: " — " + v.note, attrs: { translate: "no" } }) : null,
         document.createTextNode(" "),
         view,
       ]));
     }
-    status.textContent = data.versions.length === 1 ? "1 version" : data.versions.length + " versions";
+    status.textContent = tn("{n} version", "{n} versions", data.versions.length);
   } catch (err) {
-    status.textContent = "The versions could not be loaded: " + err.message;
+    status.textContent = t("The versions could not be loaded: {reason}", { reason: err.message });
   }
 }
 
@@ -338,15 +347,18 @@ let versionOpener = null; // the "View version" button the shown version was ope
 async function showVersion(versionId, opener) {
   versionOpener = opener;
   try {
-    const data = await getJson("/api/kb/articles/" + articleId + "/versions/" + versionId, "Loading the version");
+    const data = await getJson("/api/kb/articles/" + articleId + "/versions/" + versionId, t("Loading the version"));
     const v = data.version;
     shownVersion = v;
-    $("version-heading").textContent = "Version " + v.number + ": " + v.title;
-    const words = [formatDateTime(v.created_at), STATUS[v.status] || v.status, v.language === "zh" ? "简体中文" : "English",
-      v.audience === "internal" ? "Internal" : "Public"];
-    if (v.author) words.push("by " + v.author.name);
-    if (v.note) words.push(v.note);
-    $("version-meta").textContent = words.join(" · ");
+    const heading = $("version-heading");
+    clear(heading);
+    heading.append(...sentence(t("Version {n}: {title}"), { n: document.createTextNode(String(v.number)), title: v.title }));
+    const words = [formatDateTime(v.created_at), STATUS[v.status] || v.status, v.language === "zh" ? "简体中文" : t("English"),
+      v.audience === "internal" ? t("Internal") : t("Public")];
+    const meta = $("version-meta");
+    meta.textContent = words.join(" · ");
+    if (v.author) meta.append(" · ", ...sentence(t("by {name}"), { name: v.author.name }));
+    if (v.note) meta.append(" · ", dataSpan(v.note));
     // Server-rendered, nh3-sanitised article HTML of that version.
     $("version-html").innerHTML = v.html;
     $("restore").disabled = !!(article && v.number === article.version);
@@ -366,15 +378,15 @@ $("version-close").addEventListener("click", () => {
 
 $("restore").addEventListener("click", async () => {
   if (!shownVersion) return;
-  if (dirty && !window.confirm("Your unsaved changes will be replaced by version " + shownVersion.number + ". Restore it?")) return;
+  if (dirty && !window.confirm(t("Your unsaved changes will be replaced by version {n}. Restore it?", { n: shownVersion.number }))) return;
   try {
     const reply = await postJson("/api/kb/articles/" + articleId + "/restore", { version_id: shownVersion.id },
-      "Restoring the version");
+      t("Restoring the version"));
     const number = shownVersion.number;
     showArticle(reply.article);
     $("version-view").hidden = true;
     shownVersion = null;
-    showNotice("Version " + number + " is restored as version " + reply.article.version + ".");
+    showNotice(t("Version {n} is restored as version {version}.", { n: number, version: reply.article.version }));
     loadVersions();
     $("a-title").focus();
   } catch (err) {
@@ -388,8 +400,8 @@ async function start() {
   try {
     if (articleId) {
       const [opts, data] = await Promise.all([
-        getJson("/api/kb/options", "Loading the categories, sites and staff"),
-        getJson("/api/kb/articles/" + articleId, "Loading the article"),
+        getJson("/api/kb/options", t("Loading the categories, sites and staff")),
+        getJson("/api/kb/articles/" + articleId, t("Loading the article")),
       ]);
       options = opts;
       showArticle(data.article);

@@ -2,11 +2,14 @@
 // GET /api/work-orders/<id>, and the actions its `may` and the workflow's `moves` allow. Every
 // action answers with the order, and the page is drawn again from it. Every value from the server
 // is text (textContent), never markup. (Styles: /static/workorders.css, built from workorders.js.)
-import { el, clear, meta, formatDateTime } from "../dom.js";
+import { el, clear, meta } from "../dom.js";
+import { formatDateTime, formatNumber, t } from "../i18n.js";
 import {
-  ApiError, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, clearFieldErrors, fillSelect, getJson, handlerChoices,
-  idOf, loadOptions, postForm, postJson, showFieldError, timeLeft,
+  ApiError, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, clearFieldErrors, dataSpan, fillSelect, getJson, handlerChoices,
+  idOf, loadOptions, postForm, postJson, sentence, showFieldError, timeLeft,
 } from "../work_orders.js";
+
+const data = dataSpan;
 
 const ORDER = Number(meta("switchboard-order"));
 const ME = Number(meta("switchboard-user"));
@@ -16,17 +19,20 @@ const MAX_FILE = 10 * 1024 * 1024;
 const OPEN = ["new", "assigned", "in_progress", "waiting"];
 const $ = (id) => document.getElementById(id);
 
-const ENTRY_LABELS = { reply: "Reply to customer", customer: "Customer", note: "Internal note", feedback: "Feedback" };
+const ENTRY_LABELS = { reply: t("Reply to customer"), customer: t("Customer"), note: t("Internal note"), feedback: t("Feedback") };
 const EVENT_LABELS = {
-  created: "Created", dispatched: "Dispatched", transferred: "Transferred", status: "Status changed",
-  urged: "Urged", replied: "Replied to the customer", noted: "Internal note", feedback: "Feedback",
-  customer_replied: "Customer replied", reopened: "Reopened", changed: "Edited", watcher_added: "Watcher added",
-  watcher_removed: "Watcher removed", callback_added: "Callback added", callback_done: "Callback recorded",
-  callback_due: "Callback due", attached: "File attached", escalated: "Escalated", sla_warning: "SLA at risk",
+  created: t("Created"), dispatched: t("Dispatched"), transferred: t("Transferred"), status: t("Status changed"),
+  urged: t("Urged"), replied: t("Replied to the customer"), noted: t("Internal note"), feedback: t("Feedback"),
+  customer_replied: t("Customer replied"), reopened: t("Reopened"), changed: t("Edited"),
+  watcher_added: t("Watcher added"), watcher_removed: t("Watcher removed"), callback_added: t("Callback added"),
+  callback_done: t("Callback recorded"), callback_due: t("Callback due"), attached: t("File attached"),
+  escalated: t("Escalated"), sla_warning: t("SLA at risk"),
 };
-const OUTCOMES = { reached: "Reached", not_reached: "Not reached", satisfied: "Satisfied", not_satisfied: "Not satisfied" };
-const POSTED = { reply: "Your reply was sent to the customer.", note: "The internal note is added.",
-  feedback: "Your feedback is sent." };
+const OUTCOMES = {
+  reached: t("Reached"), not_reached: t("Not reached"), satisfied: t("Satisfied"), not_satisfied: t("Not satisfied"),
+};
+const POSTED = { reply: t("Your reply was sent to the customer."), note: t("The internal note is added."),
+  feedback: t("Your feedback is sent.") };
 
 let order = null;
 let options = { teams: [], staff: [], categories: [], me: ME };
@@ -48,27 +54,27 @@ function fail(text) {
 // ---- names -------------------------------------------------------------------------------------
 
 function userName(id) {
-  if (id === null || id === undefined) return "nobody";
+  if (id === null || id === undefined) return t("nobody");
   const s = options.staff.find((x) => x.id === id);
-  return s ? s.name : "user " + id;
+  return s ? s.name : t("user {id}", { id });
 }
 
 function teamName(id) {
-  const t = options.teams.find((x) => x.id === id);
-  return t ? t.name : "team " + id;
+  const found = options.teams.find((x) => x.id === id);
+  return found ? found.name : t("team {id}", { id });
 }
 
 function target(teamId, handlerId) {
   const parts = [];
   if (teamId) parts.push(teamName(teamId));
   if (handlerId) parts.push(userName(handlerId));
-  return parts.length ? parts.join(" · ") : "nobody";
+  return parts.length ? parts.join(" · ") : t("nobody");
 }
 
 function sizeOf(bytes) {
-  if (bytes < 1024) return bytes + " B";
-  if (bytes < 1024 * 1024) return Math.round(bytes / 1024) + " KB";
-  return (bytes / (1024 * 1024)).toFixed(1) + " MB";
+  if (bytes < 1024) return formatNumber(bytes) + " B";
+  if (bytes < 1024 * 1024) return formatNumber(Math.round(bytes / 1024)) + " KB";
+  return formatNumber(bytes / (1024 * 1024), { minimumFractionDigits: 1, maximumFractionDigits: 1 }) + " MB";
 }
 
 function time(value) {
@@ -85,40 +91,42 @@ function fact(list, label, ...values) {
 function renderFacts() {
   const list = $("facts");
   clear(list);
-  fact(list, "Status", el("span", { class: "wo-badge wo-status-" + order.status, text: order.status_label }));
-  fact(list, "Priority", el("span", { class: "wo-priority wo-priority-" + order.priority,
+  fact(list, t("Status"), el("span", { class: "wo-badge wo-status-" + order.status,
+    text: STATUS_LABELS[order.status] || order.status_label }));
+  fact(list, t("Priority"), el("span", { class: "wo-priority wo-priority-" + order.priority,
     text: PRIORITY_LABELS[order.priority] || order.priority }));
-  fact(list, "Category", order.category || "—");
-  fact(list, "Team", order.team || "—");
-  fact(list, "Handler", order.handler || "—");
+  fact(list, t("Category"), data(order.category || "—"));
+  fact(list, t("Team"), data(order.team || "—"));
+  fact(list, t("Handler"), data(order.handler || "—"));
   const c = order.customer || {};
   const who = el("span", { class: "wo-lines" }, [
-    el("span", { text: c.name || "No name" }),
+    c.name ? data(c.name) : el("span", { text: t("No name") }),
     c.email ? el("span", { text: c.email }) : null,
     c.phone ? el("span", { text: c.phone }) : null,
   ]);
-  fact(list, "Customer", who);
-  fact(list, "Source", SOURCE_LABELS[order.source] || order.source);
-  fact(list, "Created", time(order.created_at), order.created_by ? " by " + order.created_by : "");
+  fact(list, t("Customer"), who);
+  fact(list, t("Source"), SOURCE_LABELS[order.source] || order.source);
+  fact(list, t("Created"), ...(order.created_by
+    ? sentence(t("{time} by {name}"), { time: time(order.created_at), name: order.created_by }) : [time(order.created_at)]));
   if (order.due_at) {
     const left = OPEN.includes(order.status) ? [" · ", timeLeft(order)] : [];
-    fact(list, "Due", time(order.due_at), ...left);
+    fact(list, t("Due"), time(order.due_at), ...left);
   } else {
-    fact(list, "Due", "No target");
+    fact(list, t("Due"), t("No target"));
   }
   if (order.first_response_due_at || order.first_responded_at) {
-    fact(list, "First response due", time(order.first_response_due_at),
-      order.first_responded_at ? " · answered " + formatDateTime(order.first_responded_at) : "");
+    fact(list, t("First response due"), time(order.first_response_due_at),
+      order.first_responded_at ? " · " + t("answered {time}", { time: formatDateTime(order.first_responded_at) }) : "");
   }
-  if (order.resolved_at) fact(list, "Resolved", time(order.resolved_at));
-  if (order.closed_at) fact(list, "Closed", time(order.closed_at));
-  fact(list, "Urges", order.urge_count ? "Urged " + order.urge_count + "×" : "Not urged");
-  fact(list, "Reopened", order.reopen_count ? order.reopen_count + "×" : "Never");
-  fact(list, "Watchers", order.watchers.length ? order.watchers.map((w) => w.name).join(", ") : "Nobody");
+  if (order.resolved_at) fact(list, t("Resolved"), time(order.resolved_at));
+  if (order.closed_at) fact(list, t("Closed"), time(order.closed_at));
+  fact(list, t("Urges"), order.urge_count ? t("Urged {n}×", { n: formatNumber(order.urge_count) }) : t("Not urged"));
+  fact(list, t("Reopened"), order.reopen_count ? formatNumber(order.reopen_count) + "×" : t("Never"));
+  fact(list, t("Watchers"), order.watchers.length ? data(order.watchers.map((w) => w.name).join(", ")) : t("Nobody"));
   if (order.conversations.length) {
     const links = el("span", { class: "wo-lines" }, order.conversations.map((id) =>
-      el("a", { text: "Conversation " + id, attrs: { href: "/console?conversation=" + encodeURIComponent(id) } })));
-    fact(list, "Conversations", links);
+      el("a", { text: t("Conversation {id}", { id }), attrs: { href: "/console?conversation=" + encodeURIComponent(id) } })));
+    fact(list, t("Conversations"), links);
   }
 }
 
@@ -127,16 +135,16 @@ function renderThread() {
   clear(list);
   for (const entry of order.entries) {
     const label = ENTRY_LABELS[entry.kind] || entry.kind;
-    const author = entry.kind === "customer" ? (entry.author || "The customer") : (entry.author || "Staff");
-    const via = entry.via === "email" ? "by e-mail" : entry.via === "link" ? "on the status page" : "";
+    const author = entry.kind === "customer" ? (entry.author || t("The customer")) : (entry.author || t("Staff"));
+    const via = entry.via === "email" ? t("by e-mail") : entry.via === "link" ? t("on the status page") : "";
     list.appendChild(el("li", { class: "wo-entry wo-entry-" + entry.kind }, [
       el("div", { class: "wo-entry-head" }, [
         el("span", { class: "wo-entry-kind", text: label }),
-        el("span", { class: "wo-entry-author", text: author }),
+        el("span", { class: "wo-entry-author", text: author, attrs: { translate: entry.author ? "no" : null } }),
         time(entry.at),
         via ? el("span", { class: "wo-muted", text: via }) : null,
       ]),
-      el("p", { class: "wo-body", text: entry.body }),
+      el("p", { class: "wo-body", text: entry.body, attrs: { translate: "no" } }),
     ]));
   }
   $("thread-empty").hidden = order.entries.length > 0;
@@ -147,60 +155,84 @@ function renderAttachments() {
   clear(list);
   for (const a of order.attachments) {
     list.appendChild(el("li", {}, [
-      el("a", { text: a.filename, attrs: { href: API + "/attachments/" + a.id, download: a.filename } }),
-      el("span", { class: "wo-muted", text: " · " + sizeOf(a.size) + (a.by_customer ? " · from the customer" : "")
+      el("a", { text: a.filename, attrs: { href: API + "/attachments/" + a.id, download: a.filename, translate: "no" } }),
+      el("span", { class: "wo-muted", text: " · " + sizeOf(a.size) + (a.by_customer ? " · " + t("from the customer") : "")
         + " · " + formatDateTime(a.at) }),
     ]));
   }
   $("attachments-empty").hidden = order.attachments.length > 0;
 }
 
+const words = (text) => document.createTextNode(text);
+
+/** Who an order went to: team · handler (names: data), or "nobody". */
+function targetOf(teamId, handlerId) {
+  return teamId || handlerId ? data(target(teamId, handlerId)) : words(t("nobody"));
+}
+
+/** The Details column of a history event: nodes (translated words, and data marked as such). */
 function describe(event) {
   const d = event.data || {};
   const status = (s) => STATUS_LABELS[s] || s || "";
   switch (event.kind) {
     case "created":
-      return "Source: " + (SOURCE_LABELS[d.source] || d.source || "?") + " · priority "
-        + (PRIORITY_LABELS[d.priority] || d.priority || "?") + (d.conversation_id ? " · conversation " + d.conversation_id : "");
+      return [
+        words(t("Source: {source} · priority {priority}", { source: SOURCE_LABELS[d.source] || d.source || "?",
+          priority: PRIORITY_LABELS[d.priority] || d.priority || "?" })),
+        d.conversation_id ? words(" · " + t("conversation {id}", { id: d.conversation_id })) : null,
+      ];
     case "dispatched":
     case "transferred":
-      return "To " + target(d.team_id, d.handler_id) + (d.reason ? ". Reason: " + d.reason : "");
+      return d.reason ? sentence(t("To {target}. Reason: {reason}"), { target: targetOf(d.team_id, d.handler_id), reason: d.reason })
+        : sentence(t("To {target}"), { target: targetOf(d.team_id, d.handler_id) });
     case "status":
-      return status(d.previous) + " → " + status(d.status);
+      return [words(status(d.previous) + " → " + status(d.status))];
     case "reopened":
-      return "Was " + status(d.previous).toLowerCase() + (d.by === "customer" ? "; the customer replied" : "");
+      return [words(d.by === "customer" ? t("Was {status}; the customer replied", { status: status(d.previous).toLowerCase() })
+        : t("Was {status}", { status: status(d.previous).toLowerCase() }))];
     case "urged":
-      return "Urge " + (d.count || "") + (d.note ? ": " + d.note : "");
+      return [words(t("Urge {n}", { n: d.count || "" }).trim() + (d.note ? ": " : "")), d.note ? data(d.note) : null];
     case "changed": {
       const after = d.after || {};
       const before = d.before || {};
-      return Object.keys(after).map((key) => {
-        if (key === "priority") return "Priority " + (PRIORITY_LABELS[before[key]] || before[key]) + " → " + (PRIORITY_LABELS[after[key]] || after[key]);
-        if (key === "category_id") {
-          const path = (id) => ((options.categories.find((c) => c.id === id) || {}).path || (id ? "category " + id : "none"));
-          return "Category " + path(before[key]) + " → " + path(after[key]);
+      const parts = [];
+      Object.keys(after).forEach((key, i) => {
+        if (i) parts.push(words("; "));
+        if (key === "priority") {
+          parts.push(words(t("Priority {before} → {after}", { before: PRIORITY_LABELS[before[key]] || before[key],
+            after: PRIORITY_LABELS[after[key]] || after[key] })));
+        } else if (key === "category_id") {
+          const path = (id) => {
+            const found = (options.categories.find((c) => c.id === id) || {}).path;
+            return found ? data(found) : words(id ? t("category {id}", { id }) : t("none"));
+          };
+          parts.push(...sentence(t("Category {before} → {after}"), { before: path(before[key]), after: path(after[key]) }));
+        } else if (key === "subject") {
+          parts.push(...sentence(t("Subject “{before}” → “{after}”"), { before: before[key], after: after[key] }));
+        } else {
+          parts.push(words(key));
         }
-        if (key === "subject") return "Subject “" + before[key] + "” → “" + after[key] + "”";
-        return key;
-      }).join("; ");
+      });
+      return parts;
     }
     case "watcher_added":
     case "watcher_removed":
-      return userName(d.user_id);
+      return [d.user_id === null || d.user_id === undefined ? words(t("nobody")) : data(userName(d.user_id))];
     case "callback_added":
-      return "For " + userName(d.assignee_id) + ", due " + formatDateTime(d.due_at);
+      return sentence(t("For {name}, due {time}"), { name: data(userName(d.assignee_id)), time: words(formatDateTime(d.due_at)) });
     case "callback_done":
-      return OUTCOMES[d.outcome] || d.outcome || "";
+      return [words(OUTCOMES[d.outcome] || d.outcome || "")];
     case "attached":
-      return d.filename || "";
+      return [data(d.filename || "")];
     case "customer_replied":
-      return d.via === "email" ? "By e-mail" : d.via === "link" ? "On their status page" : "";
+      return [words(d.via === "email" ? t("By e-mail") : d.via === "link" ? t("On their status page") : "")];
     case "replied":
-      return d.first ? "First response" : "";
+      return [words(d.first ? t("First response") : "")];
     case "escalated":
-      return "Breached: " + (d.breached || []).map((b) => (b === "first_response" ? "first response" : b)).join(", ");
+      return [words(t("Breached: {what}", { what: (d.breached || []).map((b) => (b === "first_response" ? t("first response")
+        : b === "resolution" ? t("resolution") : b)).join(", ") }))];
     default:
-      return "";
+      return [];
   }
 }
 
@@ -211,8 +243,9 @@ function renderHistory() {
     body.appendChild(el("tr", {}, [
       el("td", {}, [time(event.at)]),
       el("td", { text: EVENT_LABELS[event.kind] || event.kind }),
-      el("td", { text: event.actor || (event.kind === "customer_replied" ? "Customer" : "System") }),
-      el("td", { text: describe(event) }),
+      el("td", { text: event.actor || (event.kind === "customer_replied" ? t("Customer") : t("System")),
+        attrs: { translate: event.actor ? "no" : null } }),
+      el("td", {}, describe(event)),
     ]));
   }
 }
@@ -225,15 +258,18 @@ function renderCallbacks() {
     const when = formatDateTime(c.due_at);
     const item = el("li", { class: "wo-callback" + (c.overdue ? " is-overdue" : "") }, [
       el("div", {}, [
-        el("strong", { text: "For " + (c.assignee || userName(c.assignee_id)) }),
-        document.createTextNode(", due "), time(c.due_at),
-        c.overdue ? el("span", { class: "wo-overdue", text: " · Overdue" }) : null,
+        el("strong", {}, sentence(t("For {name}"), { name: c.assignee || userName(c.assignee_id) })),
+        document.createTextNode(t(", due ")), time(c.due_at),
+        c.overdue ? el("span", { class: "wo-overdue", text: " · " + t("Overdue") }) : null,
       ]),
-      c.note ? el("p", { class: "wo-body", text: c.note }) : null,
+      c.note ? el("p", { class: "wo-body", text: c.note, attrs: { translate: "no" } }) : null,
     ]);
     if (c.done_at) {
-      item.appendChild(el("p", { text: "Outcome: " + (OUTCOMES[c.outcome] || c.outcome)
-        + (c.outcome_note ? " — " + c.outcome_note : "") + " (" + formatDateTime(c.done_at) + ")" }));
+      item.appendChild(el("p", {}, [
+        document.createTextNode(t("Outcome: {outcome}", { outcome: OUTCOMES[c.outcome] || c.outcome })),
+        c.outcome_note ? el("span", { text: " — " + c.outcome_note, attrs: { translate: "no" } }) : null,
+        document.createTextNode(" (" + formatDateTime(c.done_at) + ")"),
+      ]));
     } else if (mayRecord(c)) {
       item.appendChild(outcomeForm(c, when));
     }
@@ -247,15 +283,15 @@ function outcomeForm(callback, when) {
   const select = el("select", { attrs: { id: base + "-outcome" } },
     Object.keys(OUTCOMES).map((k) => el("option", { text: OUTCOMES[k], attrs: { value: k } })));
   const note = el("input", { attrs: { id: base + "-note", maxlength: "500" } });
-  const form = el("form", { class: "wo-outcome", attrs: { "aria-label": "Outcome of the callback due " + when } }, [
-    el("div", { class: "wo-field" }, [el("label", { text: "Outcome", attrs: { for: base + "-outcome" } }), select]),
-    el("div", { class: "wo-field" }, [el("label", { text: "Outcome note", attrs: { for: base + "-note" } }), note]),
-    el("button", { class: "btn btn-small", text: "Record outcome", attrs: { type: "submit" } }),
+  const form = el("form", { class: "wo-outcome", attrs: { "aria-label": t("Outcome of the callback due {time}", { time: when }) } }, [
+    el("div", { class: "wo-field" }, [el("label", { text: t("Outcome"), attrs: { for: base + "-outcome" } }), select]),
+    el("div", { class: "wo-field" }, [el("label", { text: t("Outcome note"), attrs: { for: base + "-note" } }), note]),
+    el("button", { class: "btn btn-small", text: t("Record outcome"), attrs: { type: "submit" } }),
   ]);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     act("/api/work-orders/callbacks/" + callback.id, { outcome: select.value, note: note.value.trim() },
-      "The callback's outcome is recorded.", { outcome: select, note });
+      t("The callback's outcome is recorded."), { outcome: select, note });
   });
   return form;
 }
@@ -274,7 +310,7 @@ function renderActions(resetForms) {
   }
   const watching = order.watchers.some((w) => w.id === ME);
   const watch = $("watch");
-  watch.textContent = watching ? "Stop watching" : "Watch";
+  watch.textContent = watching ? t("Stop watching") : t("Watch");
   watch.setAttribute("aria-pressed", watching ? "true" : "false");
   const mayDispatch = may.dispatch && moves.includes("assigned");
   $("dispatch-form").hidden = !mayDispatch;
@@ -307,10 +343,12 @@ function setTeam(teamSelect, handlerSelect, teamId, handlerId) {
 
 function render(next, { resetForms = true } = {}) {
   order = next;
-  const title = order.number + " · " + order.subject;
-  $("order-title").textContent = title;
+  const title = $("order-title");
+  clear(title);
+  title.append(order.number + " · ", data(order.subject));
   document.title = "Switchboard · " + order.number;
-  $("description").textContent = order.description || "No description.";
+  $("description").textContent = order.description || t("No description.");
+  $("description").setAttribute("translate", order.description ? "no" : "yes");
   renderFacts();
   renderThread();
   renderAttachments();
@@ -340,14 +378,14 @@ async function act(url, body, done, fields = {}) {
   clearFieldErrors($("order-body"));
   errorBox.hidden = true;
   try {
-    const data = await postJson(url, body, "The action");
+    const data = await postJson(url, body, t("The action"));
     render(data.order);
     say(done);
     keepFocus();
     return true;
   } catch (err) {
     const control = err instanceof ApiError ? fields[err.field] : null;
-    fail("Not done: " + err.message);
+    fail(t("Not done: {reason}", { reason: err.message }));
     if (control) {
       showFieldError(control, err.message);
       control.focus();
@@ -356,8 +394,8 @@ async function act(url, body, done, fields = {}) {
   }
 }
 
-const DONE = { in_progress: "Started: the order is in progress.", waiting: "The order waits for the customer.",
-  resolved: "The order is resolved.", closed: "The order is closed.", reopened: "The order is reopened." };
+const DONE = { in_progress: t("Started: the order is in progress."), waiting: t("The order waits for the customer."),
+  resolved: t("The order is resolved."), closed: t("The order is closed."), reopened: t("The order is reopened.") };
 
 for (const button of $("moves").querySelectorAll("button[data-status]")) {
   button.addEventListener("click", () => {
@@ -368,7 +406,7 @@ for (const button of $("moves").querySelectorAll("button[data-status]")) {
 
 $("watch").addEventListener("click", () => {
   const on = !order.watchers.some((w) => w.id === ME);
-  act(API + "/watchers", { user_id: ME, on }, on ? "You are watching this order." : "You stopped watching this order.");
+  act(API + "/watchers", { user_id: ME, on }, on ? t("You are watching this order.") : t("You stopped watching this order."));
 });
 
 for (const [formId, prefix, transfer] of [["dispatch-form", "d", false], ["transfer-form", "t", true]]) {
@@ -385,26 +423,26 @@ for (const [formId, prefix, transfer] of [["dispatch-form", "d", false], ["trans
       fields.reason = $("t-reason");
       if (!body.reason) {
         clearFieldErrors($("order-body"));
-        fail("Not done: give the reason for the transfer.");
-        showFieldError($("t-reason"), "A reason is needed.");
+        fail(t("Not done: give the reason for the transfer."));
+        showFieldError($("t-reason"), t("A reason is needed."));
         $("t-reason").focus();
         return;
       }
     }
-    act(API + "/dispatch", body, transfer ? "The order is transferred." : "The order is dispatched.", fields);
+    act(API + "/dispatch", body, transfer ? t("The order is transferred.") : t("The order is dispatched."), fields);
   });
 }
 
 $("urge-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  act(API + "/urge", { note: $("u-note").value.trim() || null }, "Urged. The handler and the team's lead are told.",
+  act(API + "/urge", { note: $("u-note").value.trim() || null }, t("Urged. The handler and the team's lead are told."),
     { note: $("u-note") });
 });
 
 $("edit-form").addEventListener("submit", (e) => {
   e.preventDefault();
   act(API, { subject: $("e-subject").value, category_id: idOf($("e-category")), priority: $("e-priority").value },
-    "The changes are saved.", { subject: $("e-subject"), category_id: $("e-category"), priority: $("e-priority") });
+    t("The changes are saved."), { subject: $("e-subject"), category_id: $("e-category"), priority: $("e-priority") });
 });
 
 function localInput(date) {
@@ -427,13 +465,13 @@ $("callback-form").addEventListener("submit", (e) => {
   const due = isoWithOffset($("c-due").value);
   if (!due) {
     clearFieldErrors($("order-body"));
-    fail("Not done: give the time the callback is due.");
-    showFieldError($("c-due"), "A date and time is needed.");
+    fail(t("Not done: give the time the callback is due."));
+    showFieldError($("c-due"), t("A date and time is needed."));
     $("c-due").focus();
     return;
   }
   act(API + "/callbacks", { assignee_id: idOf($("c-assignee")), due_at: due, note: $("c-note").value.trim() },
-    "The callback is added.", { assignee_id: $("c-assignee"), due_at: $("c-due"), note: $("c-note") });
+    t("The callback is added."), { assignee_id: $("c-assignee"), due_at: $("c-due"), note: $("c-note") });
 });
 
 $("composer").addEventListener("submit", async (e) => {
@@ -442,8 +480,8 @@ $("composer").addEventListener("submit", async (e) => {
   const box = $("message");
   clearFieldErrors($("composer"));
   if (!box.value.trim()) {
-    fail("Not done: write a message first.");
-    showFieldError(box, "Write a message first.");
+    fail(t("Not done: write a message first."));
+    showFieldError(box, t("Write a message first."));
     box.focus();
     return;
   }
@@ -465,20 +503,20 @@ $("upload").addEventListener("change", async () => {
   if (!file) return;
   clearFieldErrors($("order-body"));
   if (file.size > MAX_FILE) {
-    fail("Not attached: a file is at most 10 MB.");
-    showFieldError(input, "“" + file.name + "” is over 10 MB.");
+    fail(t("Not attached: a file is at most 10 MB."));
+    showFieldError(input, t("“{name}” is over 10 MB.", { name: file.name }));
     input.value = "";
     return;
   }
   const data = new FormData();
   data.append("file", file, file.name);
-  say("Uploading " + file.name + "…");
+  say(t("Uploading {name}…", { name: file.name }));
   try {
-    await postForm(API + "/attachments", data, "The upload");
-    render((await getJson(API, "Loading the work order")).order, { resetForms: false });
-    say("“" + file.name + "” is attached.");
+    await postForm(API + "/attachments", data, t("The upload"));
+    render((await getJson(API, t("Loading the work order"))).order, { resetForms: false });
+    say(t("“{name}” is attached.", { name: file.name }));
   } catch (err) {
-    fail("Not attached: " + err.message);
+    fail(t("Not attached: {reason}", { reason: err.message }));
     showFieldError(input, err.message);
   } finally {
     input.value = "";
@@ -489,7 +527,7 @@ $("upload").addEventListener("change", async () => {
 
 async function refresh() {
   try {
-    render((await getJson(API, "Loading the work order")).order, { resetForms: false });
+    render((await getJson(API, t("Loading the work order"))).order, { resetForms: false });
   } catch (e) {
     /* the next focus tries again */
   }
@@ -497,7 +535,7 @@ async function refresh() {
 
 async function start() {
   try {
-    const [data, opts] = await Promise.all([getJson(API, "Loading the work order"), loadOptions().catch(() => null)]);
+    const [data, opts] = await Promise.all([getJson(API, t("Loading the work order")), loadOptions().catch(() => null)]);
     if (opts) options = opts;
     const teams = options.teams.map((t) => [t.id, t.name]);
     for (const id of ["d-team", "t-team"]) fillSelect($(id), teams);
@@ -509,7 +547,7 @@ async function start() {
     window.addEventListener("focus", refresh);
   } catch (e) {
     $("order").setAttribute("aria-busy", "false");
-    fail(e.status === 404 ? "No such work order." : "The work order could not be loaded: " + e.message);
+    fail(e.status === 404 ? t("No such work order.") : t("The work order could not be loaded: {reason}", { reason: e.message }));
   }
 }
 

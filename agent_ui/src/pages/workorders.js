@@ -4,8 +4,9 @@
 // regains focus and every 30 s. Every value from the server is text (textContent), never markup.
 import "./workorders.css"; // → /static/workorders.css, linked by both Work orders pages
 import { el, clear, focusFirst } from "../dom.js";
+import { formatNumber, t, tn } from "../i18n.js";
 import {
-  ApiError, PRIORITY_LABELS, clearFieldErrors, fillSelect, getJson, handlerChoices, idOf, loadOptions, postJson,
+  ApiError, PRIORITY_LABELS, STATUS_LABELS, clearFieldErrors, fillSelect, getJson, handlerChoices, idOf, loadOptions, postJson,
   showFieldError, timeLeft,
 } from "../work_orders.js";
 
@@ -85,14 +86,14 @@ async function load({ quiet = false } = {}) {
   if (location.pathname + location.search !== address) history.replaceState(null, "", address);
   renderViews();
   if (!quiet) {
-    setStatus("Loading…");
+    setStatus(t("Loading…"));
     table.setAttribute("aria-busy", "true");
   }
   const api = filterQuery();
   api.set("limit", String(PAGE));
   api.set("offset", String(offset));
   try {
-    const data = await getJson("/api/work-orders?" + api.toString(), "Loading the work orders");
+    const data = await getJson("/api/work-orders?" + api.toString(), t("Loading the work orders"));
     if (mine !== generation) return;
     if (!data.orders.length && offset > 0 && data.total > 0) {
       offset = Math.floor((data.total - 1) / PAGE) * PAGE; // the page emptied: the last one
@@ -103,11 +104,11 @@ async function load({ quiet = false } = {}) {
     orders = data.orders;
     total = data.total;
     render();
-    setStatus(total === 1 ? "1 order" : total + " orders");
+    setStatus(tn("{n} order", "{n} orders", total));
   } catch (e) {
     if (mine !== generation) return;
     setStatus("");
-    errorBox.textContent = "The work orders could not be loaded: " + (e.message || "try again.");
+    errorBox.textContent = t("The work orders could not be loaded: {reason}", { reason: e.message || t("try again.") });
     errorBox.hidden = false;
   } finally {
     if (mine === generation) table.setAttribute("aria-busy", "false");
@@ -122,7 +123,7 @@ function customerOf(order) {
 function row(order) {
   const link = el("a", { class: "wo-number", text: order.number,
     attrs: { href: "/work-orders/" + order.id, tabindex: "-1", "data-key": "link:" + order.id } });
-  const check = el("input", { attrs: { type: "checkbox", "aria-label": "Select " + order.number,
+  const check = el("input", { attrs: { type: "checkbox", "aria-label": t("Select {number}", { number: order.number }),
     "data-key": "check:" + order.id } });
   check.checked = selected.has(order.id);
   check.addEventListener("change", () => {
@@ -135,15 +136,15 @@ function row(order) {
   return el("tr", { class: order.overdue ? "is-overdue" : "", attrs: { "data-id": String(order.id) } }, [
     el("td", { class: "wo-select" }, [check]),
     el("th", { attrs: { scope: "row" } }, [link]),
-    el("td", { class: "wo-subject", text: order.subject }),
-    el("td", { text: customerOf(order) }),
-    el("td", { text: order.category || "—" }),
+    el("td", { class: "wo-subject", text: order.subject, attrs: { translate: "no" } }),
+    el("td", { text: customerOf(order), attrs: { translate: "no" } }),
+    el("td", { text: order.category || "—", attrs: { translate: "no" } }),
     el("td", {}, [priority]),
-    el("td", { text: order.status_label }),
-    el("td", { text: order.team || "—" }),
-    el("td", { text: order.handler || "—" }),
+    el("td", { text: STATUS_LABELS[order.status] || order.status_label }),
+    el("td", { text: order.team || "—", attrs: { translate: "no" } }),
+    el("td", { text: order.handler || "—", attrs: { translate: "no" } }),
     el("td", { class: "wo-left" }, [timeLeft(order)]),
-    el("td", { class: "wo-num", text: String(order.urge_count) }),
+    el("td", { class: "wo-num", text: formatNumber(order.urge_count) }),
   ]);
 }
 
@@ -162,7 +163,8 @@ function render() {
   $("next").disabled = offset + orders.length >= total;
   // Next on the last page (or Previous on the first) is disabled now: the focus goes to the other.
   if (paging === $("prev") || paging === $("next")) focusFirst(paging, $("prev"), $("next"));
-  $("page-label").textContent = empty ? "" : "Orders " + (offset + 1) + "–" + (offset + orders.length) + " of " + total;
+  $("page-label").textContent = empty ? "" : t("Orders {first}–{last} of {total}",
+    { first: formatNumber(offset + 1), last: formatNumber(offset + orders.length), total: formatNumber(total) });
   highlight(activeId);
   updateSelection();
   if (focused) {
@@ -240,7 +242,7 @@ function updateSelection() {
   const visible = orders.filter((o) => selected.has(o.id)).length;
   all.checked = visible > 0 && visible === orders.length;
   all.indeterminate = visible > 0 && visible < orders.length;
-  $("bulk-count").textContent = visible ? "(" + visible + " selected)" : "(none selected)";
+  $("bulk-count").textContent = visible ? t("({n} selected)", { n: formatNumber(visible) }) : t("(none selected)");
 }
 
 $("select-all").addEventListener("change", (e) => {
@@ -264,11 +266,11 @@ $("bulk").addEventListener("submit", async (e) => {
   const handlerId = idOf($("bulk-handler"));
   errorBox.hidden = true;
   if (!ids.length) {
-    result.textContent = "Select the orders to dispatch first.";
+    result.textContent = t("Select the orders to dispatch first.");
     return;
   }
   if (teamId === null && handlerId === null) {
-    result.textContent = "Pick a team or a handler to dispatch to.";
+    result.textContent = t("Pick a team or a handler to dispatch to.");
     return;
   }
   const button = e.submitter || $("bulk").querySelector("button");
@@ -277,18 +279,18 @@ $("bulk").addEventListener("submit", async (e) => {
   button.setAttribute("aria-disabled", "true");
   try {
     const data = await postJson("/api/work-orders/bulk-assign", { ids, team_id: teamId, handler_id: handlerId },
-      "Dispatching");
+      t("Dispatching"));
     const numberOf = (id) => (orders.find((o) => o.id === id) || { number: "#" + id }).number;
-    let text = data.done.length === 1 ? "Dispatched 1 order." : "Dispatched " + data.done.length + " orders.";
+    let text = tn("Dispatched {n} order.", "Dispatched {n} orders.", data.done.length);
     if (data.refused.length) {
-      text += " Not dispatched: " + data.refused.map((r) => numberOf(r.id) + " (" + r.message + ")").join("; ") + ".";
+      text += " " + t("Not dispatched: {orders}.", { orders: data.refused.map((r) => numberOf(r.id) + " (" + r.message + ")").join("; ") });
     }
     result.textContent = text;
     selected.clear();
     await load({ quiet: true });
   } catch (err) {
     result.textContent = "";
-    errorBox.textContent = "Nothing was dispatched: " + err.message;
+    errorBox.textContent = t("Nothing was dispatched: {reason}", { reason: err.message });
     errorBox.hidden = false;
   } finally {
     button.removeAttribute("aria-disabled");
@@ -353,15 +355,15 @@ function renderViews() {
   clear(list);
   for (const view of views) {
     const query = new URLSearchParams(view.query).toString(); // only a query: never a scheme or another path
-    const link = el("a", { text: view.name, attrs: { href: "/work-orders" + (query ? "?" + query : ""),
+    const link = el("a", { text: view.name, attrs: { translate: "no", href: "/work-orders" + (query ? "?" + query : ""),
       "aria-current": query === current ? "page" : null } });
-    const remove = el("button", { class: "btn btn-ghost btn-small", text: "Delete",
-      attrs: { type: "button", "aria-label": "Delete view " + view.name } });
+    const remove = el("button", { class: "btn btn-ghost btn-small", text: t("Delete"),
+      attrs: { type: "button", "aria-label": t("Delete view {name}", { name: view.name }) } });
     remove.addEventListener("click", () => {
       writeViews(readViews().filter((v) => v.name !== view.name));
       renderViews();
       $("view-name").focus();
-      setStatus("The view “" + view.name + "” is deleted.");
+      setStatus(t("The view “{name}” is deleted.", { name: view.name }));
     });
     list.appendChild(el("li", { class: "wo-view" }, [link, remove]));
   }
@@ -374,7 +376,7 @@ $("save-view").addEventListener("submit", (e) => {
   const name = input.value.trim();
   clearFieldErrors($("save-view"));
   if (!name) {
-    showFieldError(input, "Name the view.");
+    showFieldError(input, t("Name the view."));
     input.focus();
     return;
   }
@@ -382,12 +384,12 @@ $("save-view").addEventListener("submit", (e) => {
   views.push({ name, query: filterQuery().toString() });
   views.sort((a, b) => a.name.localeCompare(b.name));
   if (!writeViews(views)) {
-    showFieldError(input, "This browser does not keep saved views.");
+    showFieldError(input, t("This browser does not keep saved views."));
     return;
   }
   input.value = "";
   renderViews();
-  setStatus("The view “" + name + "” is saved.");
+  setStatus(t("The view “{name}” is saved.", { name }));
 });
 
 // ---- New work order ----------------------------------------------------------------------------
@@ -430,7 +432,7 @@ newForm.addEventListener("submit", async (e) => {
   if (button.getAttribute("aria-disabled") === "true") return;
   button.setAttribute("aria-disabled", "true");
   try {
-    const data = await postJson("/api/work-orders", body, "Creating the work order");
+    const data = await postJson("/api/work-orders", body, t("Creating the work order"));
     location.href = "/work-orders/" + data.order.id;
   } catch (err) {
     button.removeAttribute("aria-disabled");
@@ -439,7 +441,7 @@ newForm.addEventListener("submit", async (e) => {
       showFieldError(control, err.message);
       control.focus();
     } else {
-      alert.textContent = "The work order was not created: " + err.message;
+      alert.textContent = t("The work order was not created: {reason}", { reason: err.message });
       alert.hidden = false;
     }
   }
@@ -462,7 +464,7 @@ function fillPickers() {
   const site = $("nf-site");
   fillSelect(site, options.sites.map((s) => [s.id, s.name]), 0);
   if (options.sites.length !== 1) {
-    site.insertBefore(el("option", { text: "Choose a site", attrs: { value: "" } }), site.firstChild);
+    site.insertBefore(el("option", { text: t("Choose a site"), attrs: { value: "" } }), site.firstChild);
     site.value = "";
   }
   opener.hidden = options.sites.length === 0; // back-office staff file no orders of their own
@@ -473,7 +475,7 @@ async function start() {
     options = await loadOptions();
     fillPickers();
   } catch (e) {
-    errorBox.textContent = "The filter choices could not be loaded: " + e.message;
+    errorBox.textContent = t("The filter choices could not be loaded: {reason}", { reason: e.message });
     errorBox.hidden = false;
   }
   restore(new URLSearchParams(location.search));

@@ -19,6 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app import runtime
+from app.i18n import N_
 from app.models import User
 from app.models.org import ROLES
 from app.services import ServiceError, accounts, sessions
@@ -250,8 +251,32 @@ async def reset_password(request: Request) -> Response:
 
 # -- the public set-password page ------------------------------------------------------------------
 
+# What the page may say, marked for translation (`{{ _(message) }}` in set_password.html): the link's
+# refusals are app/services/accounts.py's LINK_* texts, word for word (a unit test keeps them equal).
+LINK_MESSAGES = (
+    N_("This link is not valid. Check that you copied all of it, or ask your admin for a new one."),
+    N_("This link was used already. Sign in with your password, or ask your admin for a new link."),
+    N_("This link has expired or was replaced by a newer one. Ask your admin for a new link."),
+    N_("This account is deactivated. Ask your admin."),
+)
+TOO_MANY = N_("Too many attempts from here. Wait a few minutes and open the link again.")
+NO_MATCH = N_("The two passwords do not match.")
+# The new password's refusals (app/services/sessions.py check_new_password), by their English text.
+PASSWORD_REFUSALS = {
+    "Enter a new password.": N_("Enter a new password."),
+    f"The new password must have at least {sessions.MIN_PASSWORD_CHARS} characters.":
+        N_("The new password must have at least %(n)s characters."),
+    f"The new password may have at most {sessions.MAX_PASSWORD_CHARS} characters.":
+        N_("The new password may have at most %(max)s characters."),
+}
+PASSWORD_SET = N_("Your password is set, and any other session of yours is signed out. Sign in with it now.")
+
+
 def _set_password_page(request: Request, *, state: str, status: int = 200, email: str = "", message: str = "",
-                       error: str | None = None) -> Response:
+                       error: str | None = None, owner: User | None = None) -> Response:
+    # The page speaks the Language its user chose (a user made with one, or one resetting theirs),
+    # else the browser's: app/web/templating.py reads `page_user` when nobody is signed in.
+    request.state.page_user = owner
     response = console_templates.TemplateResponse(
         request, "set_password.html",
         {"state": state, "email": email, "message": message, "error": error, "csrf_token": csrf_token(request),
@@ -267,7 +292,7 @@ async def set_password_page(request: Request) -> Response:
         _, owner = await accounts.open_link(request.path_params.get("token"))
     except ServiceError as exc:
         return _set_password_page(request, state="invalid", message=exc.message, status=STATUS_OF.get(exc.code, 400))
-    return _set_password_page(request, state="form", email=owner.email)
+    return _set_password_page(request, state="form", email=owner.email, owner=owner)
 
 
 async def set_password_submit(request: Request) -> Response:
@@ -279,25 +304,23 @@ async def set_password_submit(request: Request) -> Response:
     token = request.path_params.get("token")
     limiter = runtime.current().rate_limiter
     if await limiter.hit(f"set-password:{client_address(request)}", *SET_PASSWORD_LIMIT) is not None:
-        return _set_password_page(request, state="invalid", status=429,
-                                  message="Too many attempts from here. Wait a few minutes and open the link again.")
+        return _set_password_page(request, state="invalid", status=429, message=TOO_MANY)
     password, repeated = form.get("password"), form.get("repeat_password")
     try:
         _, owner = await accounts.open_link(token)
     except ServiceError as exc:
         return _set_password_page(request, state="invalid", message=exc.message, status=STATUS_OF.get(exc.code, 400))
     if isinstance(password, str) and password and password != repeated:
-        return _set_password_page(request, state="form", email=owner.email, status=400,
-                                  error="The two passwords do not match.")
+        return _set_password_page(request, state="form", email=owner.email, status=400, error=NO_MATCH, owner=owner)
     try:
         user = await accounts.set_password(token, password if isinstance(password, str) else None)
     except ServiceError as exc:
         if exc.field == "password":
-            return _set_password_page(request, state="form", email=owner.email, status=400, error=exc.message)
-        return _set_password_page(request, state="invalid", message=exc.message, status=STATUS_OF.get(exc.code, 400))
-    return _set_password_page(request, state="done", email=user.email,
-                              message="Your password is set, and any other session of yours is signed out. "
-                                      "Sign in with it now.")
+            return _set_password_page(request, state="form", email=owner.email, status=400,
+                                      error=PASSWORD_REFUSALS.get(exc.message, exc.message), owner=owner)
+        return _set_password_page(request, state="invalid", message=exc.message, status=STATUS_OF.get(exc.code, 400),
+                                  owner=owner)
+    return _set_password_page(request, state="done", email=user.email, message=PASSWORD_SET, owner=user)
 
 
 ROUTES = [

@@ -128,7 +128,7 @@ async def preview(request: Request) -> Response:
                "widget": ws.settings_of(site)}
     response = console_templates.TemplateResponse(
         request, "admin/widget_preview.html",
-        {"site": site, "lang": lang, "session_json": json.dumps(session, ensure_ascii=False)})
+        {"site": site, "preview_lang": lang, "session_json": json.dumps(session, ensure_ascii=False)})
     # Set here, so that app/web/security_headers.py keeps them instead of the console's (which
     # forbid framing).
     response.headers["content-security-policy"] = PREVIEW_CSP
