@@ -18,7 +18,9 @@ from playwright.async_api import expect
 from tests.e2e.conftest import own_deployment
 from tests.support import clients
 from tests.support.clients import new_id
-from tests.e2e.staff_world import NOT_PAGES, PAGES, TIMEOUT, World, build_world, open_as, shape, served_pages
+from tests.e2e.staff_world import (
+    NOT_PAGES, PAGES, TIMEOUT, World, build_world, open_as, settled, shape, served_pages,
+)
 from tests.e2e.untranslated import assert_translated
 from tests.support.db import execute
 
@@ -199,6 +201,22 @@ async def test_the_live_board_monitoring_a_chat_and_the_wallboard_are_in_chinese
         await expect(chat.locator(".wb-row-clock")).to_have_text(re.compile(r"^\d+:\d\d$"))
         await assert_translated(wall, "the wallboard, a chat in progress and a visitor waiting")
         assert wall.errors.errors == []
+
+        # The Visitors view with these two visitors on the site, and one's profile open.
+        view = await open_as(new_page, world, "agent", "/visitors")
+        rows = view.get_by_role("table", name="在线访客").get_by_role("row")
+        chatting = rows.filter(has_text="对话中")
+        await expect(chatting.first).to_be_visible(timeout=TIMEOUT)
+        await expect(rows.filter(has_text="等待中").first).to_contain_text("新")
+        await expect(view.locator("#visitors-count")).to_have_text(re.compile(r"^\d+ 人在线$"))
+        await expect(chatting.first.get_by_title("在站点停留的时长（本次访问）")).to_have_text(re.compile(r"^站内停留 \d+:\d\d$"))
+        await chatting.first.get_by_role("button", name=re.compile(r"^访客 \S+ 的资料$")).click()
+        profile = view.get_by_role("complementary", name="访客资料")
+        await expect(profile).to_contain_text("当前在线")
+        await expect(profile.get_by_role("list", name="浏览轨迹")).to_contain_text(re.compile(r"第 \d+ 次访问"))
+        await settled(view)
+        await assert_translated(view, "the Visitors view, a visitor's profile open")
+        assert view.errors.errors == []
     finally:
         for visitor in visitors:
             await visitor.disconnect()
