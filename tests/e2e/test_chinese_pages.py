@@ -222,3 +222,13 @@ async def test_the_live_board_monitoring_a_chat_and_the_wallboard_are_in_chinese
             await visitor.disconnect()
         await clients.sign_off(csr)
         await csr.disconnect()
+
+
+@pytest.mark.parametrize("role, path, refusal", [
+    ("agent", "/supervise", "实时看板仅供主管和管理员使用。"),
+    ("agent", "/wallboard", "大屏仅供主管和管理员使用。"),
+    ("marketer", "/visitors", "访客页面仅供客服代表、主管和管理员使用。"),
+])
+async def test_the_live_pages_refuse_in_the_users_language(role, path, refusal, world, new_page):
+    page = await open_as(new_page, world, role, path)
+    await expect(page.locator("body")).to_have_text(refusal)
