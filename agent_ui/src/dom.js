@@ -82,6 +82,36 @@ export async function whileBusy(control, work) {
   }
 }
 
+// ---- sentences with data in them ---------------------------------------------
+
+/** Data (a name, a subject, a page title, anything someone typed), shown as it is and never
+ * translated: `translate="no"` keeps browsers' translation and the untranslated-text check off it. */
+export function asData(text, cls) {
+  return el("span", { class: cls, text: text == null ? "" : String(text), attrs: { translate: "no" } });
+}
+
+/** A translated message (`t("Invite {name}")`, its {placeholders} still in it) as nodes: each
+ * placeholder becomes `values[name]` — a Node as it is, any other value as data. */
+export function parts(message, values) {
+  return message.split(/(\{\w+\})/).filter(Boolean).map((part) => {
+    const name = /^\{(\w+)\}$/.exec(part);
+    if (!name || !(name[1] in values)) return document.createTextNode(part);
+    const value = values[name[1]];
+    return value instanceof Node ? value : asData(value);
+  });
+}
+
+let labels = 0;
+/** Names `control` by a message holding data (aria-labelledby a hidden label, so the data stays
+ * marked): returns the label, to pass back in when the name changes. */
+export function labelled(control, message, values, label) {
+  label = label || el("span", { class: "visually-hidden", attrs: { id: "sb-label-" + ++labels, "aria-hidden": "true" } });
+  clear(label);
+  label.append(...parts(message, values));
+  control.setAttribute("aria-labelledby", label.id);
+  return label;
+}
+
 // ---- time -----------------------------------------------------------------
 
 export function parseTime(value) {

@@ -5,6 +5,7 @@
 //   t("Close chat")                         → "关闭对话"
 //   t("Waiting {n} min", { n: 3 })          → "已等待 3 分钟"   ({name} placeholders, filled after translation)
 //   tn("{n} chat", "{n} chats", count)      → plural by Intl.PluralRules; {n} is the formatted count
+//   tc("traffic source", "Internal")        → the same English in another sense (key "traffic source|Internal")
 // Always pass string literals (double quotes) as ids: the catalog check (tests/unit/test_catalogs.py)
 // reads them from the source, and fails on an id that a catalog lacks or a catalog id no code uses.
 import zhCN from "catalog:zh-CN";
@@ -23,6 +24,13 @@ function fill(text, vars) {
 
 export function t(id, vars) {
   const found = catalog ? catalog[id] : undefined;
+  return fill(typeof found === "string" ? found : id, vars);
+}
+
+/** The same English in another sense: tc("traffic source", "Internal") → "站内" where t("Internal") is
+ * "内部". Its catalog key is "traffic source|Internal"; English shows the id. */
+export function tc(context, id, vars) {
+  const found = catalog ? catalog[context + "|" + id] : undefined;
   return fill(typeof found === "string" ? found : id, vars);
 }
 

@@ -97,21 +97,8 @@ export function timeLeft(order) {
   return el("span", { class: order.escalation > 0 ? "wo-at-risk" : "", text: spell(order.seconds_left) });
 }
 
-/** A text that is data (a name, a subject, a reason): shown as it is, never translated. */
-export function dataSpan(text) {
-  return el("span", { text, attrs: { translate: "no" } });
-}
-
-/** A translated sentence (`t("…")` called without values: its {placeholders} still in it) with its
- * values put in: a Node as it is, any other value as data. */
-export function sentence(text, values) {
-  return text.split(/(\{\w+\})/).filter(Boolean).map((part) => {
-    const name = /^\{(\w+)\}$/.exec(part);
-    if (!name || !(name[1] in values)) return document.createTextNode(part);
-    const value = values[name[1]];
-    return value instanceof Node ? value : dataSpan(String(value));
-  });
-}
+// Data in sentences (names, subjects, reasons): dom.js's, under the names these pages use.
+export { asData as dataSpan, parts as sentence } from "./dom.js";
 
 /** Replace the options of `select` after its first `keep` ones with [value, label] pairs, keeping its value when it still exists. */
 export function fillSelect(select, pairs, keep = 1) {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from app import runtime
+from app import i18n, runtime
 from app.i18n import N_
 from app.models import Site
 from app.models.org import CHAT_ROLES
@@ -15,7 +15,7 @@ from app.web.auth import (
     PASSWORD_CHECK_LIMIT, SESSION_TOKEN_KEY, check_csrf, csrf_token, current_session, current_user, home_of,
     login_redirect, socket_token, supervisor_page,
 )
-from app.web.templating import console_templates, site_templates
+from app.web.templating import console_templates, site_templates, staff_language
 
 DEMO_PAGES = {
     "": ("index.html", "Acme Outdoor — Home"),
@@ -43,9 +43,17 @@ async def console(request: Request) -> Response:
     return response
 
 
+async def refusal(request: Request, message: str) -> str:
+    """A plain-text refusal (`message`, marked with N_) in the language of the signed-in user, else
+    of the browser."""
+    await current_user(request)
+    staff_language(request)
+    return i18n.gettext(message)
+
+
 async def supervise(request: Request) -> Response:
     """The supervisors' live board: agents, queues, chats in progress; monitor, whisper, barge, take over."""
-    refused = await supervisor_page(request, "The live board is for supervisors and admins.")
+    refused = await supervisor_page(request, await refusal(request, N_("The live board is for supervisors and admins.")))
     if refused is not None:
         return refused
     user = request.state.user
@@ -62,7 +70,8 @@ async def visitors(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     if user.role not in ("agent", "supervisor", "admin"):
-        return PlainTextResponse("The Visitors view is for CSRs, supervisors and admins.", status_code=403)
+        return PlainTextResponse(await refusal(request, N_("The Visitors view is for CSRs, supervisors and admins.")),
+                                 status_code=403)
     response = console_templates.TemplateResponse(
         request, "visitors.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request)}
     )

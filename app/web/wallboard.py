@@ -6,12 +6,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app import runtime
+from app.i18n import N_
 from app.web.auth import csrf_token, socket_token, supervisor_page
+from app.web.pages import refusal
 from app.web.templating import console_templates
 
 
 async def wallboard(request: Request) -> Response:
-    refused = await supervisor_page(request, "The wallboard is for supervisors and admins.")
+    refused = await supervisor_page(request, await refusal(request, N_("The wallboard is for supervisors and admins.")))
     if refused is not None:
         return refused
     user = request.state.user

@@ -19,6 +19,7 @@ JS_CATALOGS = ROOT / "agent_ui" / "locales"
 
 _STRING = r'"((?:[^"\\\n]|\\.)*)"'
 JS_T = re.compile(r"(?<![\w$.])t\(\s*" + _STRING + r"\s*[,)]")
+JS_TC = re.compile(r"(?<![\w$.])tc\(\s*" + _STRING + r"\s*,\s*" + _STRING + r"\s*[,)]")
 JS_TN = re.compile(r"(?<![\w$.])tn\(\s*" + _STRING + r"\s*,\s*" + _STRING + r"\s*,")
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 PY_FORMAT = re.compile(r"%\((\w+)\)s")
@@ -54,9 +55,10 @@ def js_uses() -> tuple[set[str], set[str]]:
     plurals: set[str] = set()
     for path in sorted(JS_SOURCES.rglob("*.js")):
         source = code_lines(path)
-        other_quotes = re.findall(r"(?<![\w$.])tn?\(\s*['`]", source)
-        assert not other_quotes, f"{path.name}: t()/tn() ids are double-quoted literals (the check reads them)"
+        other_quotes = re.findall(r"(?<![\w$.])t[nc]?\(\s*['`]", source)
+        assert not other_quotes, f"{path.name}: t()/tn()/tc() ids are double-quoted literals (the check reads them)"
         singles |= {json.loads(f'"{m}"') for m in JS_T.findall(source)}
+        singles |= {json.loads(f'"{context}|{m}"') for context, m in JS_TC.findall(source)}
         plurals |= {json.loads(f'"{one}"') for one, _ in JS_TN.findall(source)}
     return singles, plurals
 
@@ -85,5 +87,10 @@ def chinese() -> dict[str, str | tuple | dict]:
             else:
                 found[m.id[0]] = m.string[0] if m.string else ""
                 found[m.id[1]] = m.string[0] if m.string else ""
-    found.update(js_catalog("zh-CN"))
+    for key, value in js_catalog("zh-CN").items():
+        context, bar, english = key.partition("|")  # tc(): "context|English"
+        if bar:
+            found.setdefault(english, value)
+        else:
+            found[key] = value
     return found

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from tests.support.catalogs import (
-    JS_T, JS_TN, LOCALE, PLACEHOLDER, PY_FORMAT, js_catalog, js_uses, po, template_ids,
+    JS_T, JS_TC, JS_TN, LOCALE, PLACEHOLDER, PY_FORMAT, js_catalog, js_uses, po, template_ids,
 )
 
 
@@ -65,3 +65,4 @@ def test_the_extractor_sees_the_ways_the_console_calls_t():
     source = 't("Close chat") + tn("{n} chat", "{n} chats", count) + at("x") + x.t("y") + t("A \\"quoted\\" word", {a: 1})'
     assert {json.loads(f'"{m}"') for m in JS_T.findall(source)} == {"Close chat", 'A "quoted" word'}
     assert [one for one, _ in JS_TN.findall(source)] == ["{n} chat"]
+    assert JS_TC.findall('tc("traffic source", "Internal") + etc("a", "b")') == [("traffic source", "Internal")]

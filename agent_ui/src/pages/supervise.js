@@ -4,7 +4,8 @@
 // flight at a time) and ticks the clocks locally every second.
 import "./supervise.css";
 import { connect, request as rawRequest, refusalCode } from "../connection.js";
-import { el, clear, meta, formatTime, newClientId, canFocus, focusFirst, whileBusy } from "../dom.js";
+import { el, clear, meta, newClientId, canFocus, focusFirst, whileBusy, asData, parts, labelled, formatTime as when } from "../dom.js";
+import { t, formatNumber } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const dom = {
@@ -32,16 +33,16 @@ const dom = {
 };
 
 const ERROR_TEXT = {
-  offline: "You are offline. Try again when the connection is back.",
-  timeout: "The server did not answer. Try again.",
-  forbidden: "Only supervisors and admins can do this.",
-  not_found: "That chat or CSR no longer exists.",
-  invalid_state: "That chat changed meanwhile.",
-  closed: "This chat is closed.",
-  rate_limited: "Too fast: wait a moment and try again.",
-  message_too_long: "That message is too long.",
+  offline: t("You are offline. Try again when the connection is back."),
+  timeout: t("The server did not answer. Try again."),
+  forbidden: t("Only supervisors and admins can do this."),
+  not_found: t("That chat or CSR no longer exists."),
+  invalid_state: t("That chat changed meanwhile."),
+  closed: t("This chat is closed."),
+  rate_limited: t("Too fast: wait a moment and try again."),
+  message_too_long: t("That message is too long."),
 };
-const STATE_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+const STATE_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
 const me = Number(meta("switchboard-user-id"));
 
 const state = {
@@ -52,13 +53,23 @@ const state = {
   monitored: null, // {id, conversation, messages: Map(seq → message), barged}
 };
 
+// Data (people's names, queues' names, away reasons, messages) is never translated: it goes in an
+// element marked translate="no" (dom.js asData); a translated sentence with data in it is built
+// from its parts (dom.js parts, labelled).
+
+/** The server names a visitor without a name "Guest 1a2b" (the end of their id). */
+function visitorName(name) {
+  const guest = /^Guest (\S{1,8})$/.exec(name || "");
+  return guest ? t("Guest {id}", { id: guest[1] }) : name;
+}
+
 const socket = connect(meta("switchboard-socket-token"));
 const request = (event, payload) => rawRequest(socket, event, payload);
 
 // ---- connection -----------------------------------------------------------
 
 function setConnection(kind) {
-  const labels = { connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…" };
+  const labels = { connecting: t("Connecting…"), connected: t("Connected"), reconnecting: t("Reconnecting…") };
   dom.conn.textContent = labels[kind] || kind;
   dom.conn.className = "conn conn-" + kind;
 }
@@ -165,8 +176,10 @@ function renderBoard() {
   clear(dom.queues);
   for (const q of board.queues) {
     dom.queues.appendChild(el("tr", {}, [
-      el("th", { text: q.name, attrs: { scope: "row" } }),
-      el("td", { text: String(q.waiting) }),
+      q.department_id === null || q.department_id === undefined
+        ? el("th", { text: t("General"), attrs: { scope: "row" } })
+        : el("th", { text: q.name, attrs: { scope: "row", translate: "no" } }),
+      el("td", { text: formatNumber(q.waiting) }),
       el("td", { class: "clock", text: elapsed(q.longest_wait_seconds), attrs: { "data-seconds": q.longest_wait_seconds } }),
     ]));
   }
@@ -175,7 +188,7 @@ function renderBoard() {
 
   clear(dom.agents);
   for (const a of board.agents) {
-    const select = el("select", { attrs: { "aria-label": "Set state for " + a.name, "data-action": "state" } },
+    const select = el("select", { attrs: { "data-action": "state" } },
       ["available", "away", "offline"].map(
         (s) => el("option", { text: STATE_LABEL[s], attrs: { value: s, selected: s === a.status } }),
       ));
@@ -186,13 +199,14 @@ function renderBoard() {
         select.value = a.status;
       }
     }));
-    const stateText = (STATE_LABEL[a.status] || a.status) + (a.reason ? " · " + a.reason : "");
+    const stateText = [document.createTextNode(STATE_LABEL[a.status] || a.status)];
+    if (a.reason) stateText.push(document.createTextNode(" · "), asData(a.reason));
     dom.agents.appendChild(el("tr", { attrs: { "data-agent": a.id, "data-key": "agent-" + a.id } }, [
-      el("th", { text: a.name, attrs: { scope: "row" } }),
-      el("td", {}, [el("span", { class: "state state-" + a.status, text: stateText })]),
+      el("th", { text: a.name, attrs: { scope: "row", translate: "no" } }),
+      el("td", {}, [el("span", { class: "state state-" + a.status }, stateText)]),
       el("td", { class: "clock", text: elapsed(a.seconds_in_state), attrs: { "data-seconds": a.seconds_in_state } }),
-      el("td", { text: a.load + " / " + a.capacity }),
-      el("td", {}, [select]),
+      el("td", { text: formatNumber(a.load) + " / " + formatNumber(a.capacity) }),
+      el("td", {}, [select, labelled(select, t("Set state for {name}"), { name: asData(a.name) })]),
     ]));
   }
   dom.agentsEmpty.hidden = board.agents.length > 0;
@@ -205,18 +219,19 @@ function renderBoard() {
     // "Monitoring" is said by the pressed state and shown beside it.
     const button = el("button", {
       class: "btn btn-small" + (watched ? " btn-primary" : ""),
-      text: "Monitor",
-      attrs: { type: "button", "aria-label": "Monitor chat with " + c.visitor_name,
-               "aria-pressed": watched ? "true" : "false", "data-action": "monitor" },
+      text: t("Monitor"),
+      attrs: { type: "button", "aria-pressed": watched ? "true" : "false", "data-action": "monitor" },
     });
     button.addEventListener("click", () => monitor(c.id));
     dom.chats.appendChild(el("li", { class: "sv-chat", attrs: { "data-key": "chat-" + c.id } }, [
-      el("span", { class: "sv-chat-visitor", text: c.visitor_name }),
-      el("span", { class: "sv-chat-agent", text: "with " + agentName(c.agent_id) }),
-      el("time", { class: "sv-chat-since", text: "since " + formatTime(c.assigned_at), attrs: { datetime: c.assigned_at } }),
+      asData(visitorName(c.visitor_name), "sv-chat-visitor"),
+      el("span", { class: "sv-chat-agent" }, parts(t("with {name}"), { name: asData(agentName(c.agent_id)) })),
+      el("time", { class: "sv-chat-since", text: t("since {time}", { time: when(c.assigned_at) }),
+                   attrs: { datetime: c.assigned_at } }),
       el("span", { class: "sv-chat-actions" }, [
-        watched ? el("span", { class: "sv-chat-watched", text: "Monitoring", attrs: { "aria-hidden": "true" } }) : null,
+        watched ? el("span", { class: "sv-chat-watched", text: t("Monitoring"), attrs: { "aria-hidden": "true" } }) : null,
         button,
+        labelled(button, t("Monitor chat with {name}"), { name: asData(visitorName(c.visitor_name)) }),
       ]),
     ]));
   }
@@ -259,7 +274,9 @@ function renderMonitorHeader() {
   const had = document.activeElement;
   const c = mon.conversation;
   const inProgress = c.status === "assigned";
-  dom.monitorTitle.textContent = c.visitor_name + " · " + (inProgress ? "with " + agentName(c.agent_id) : "closed");
+  clear(dom.monitorTitle);
+  dom.monitorTitle.append(asData(visitorName(c.visitor_name)), " · ",
+    ...(inProgress ? parts(t("with {name}"), { name: asData(agentName(c.agent_id)) }) : [t("closed")]));
   const mine = c.agent_id === me;
   dom.barge.disabled = !inProgress || mine || mon.barged;
   dom.takeover.disabled = !inProgress || mine;
@@ -274,11 +291,12 @@ function renderMonitorHeader() {
   }
 }
 
+/** Who wrote `m`: their name (data), else what they are. */
 function senderLabel(m) {
-  if (m.sender === "visitor") return m.author || "Visitor";
-  if (m.sender === "internal") return (m.author || "Staff") + " · internal";
-  if (m.sender === "system") return "System";
-  return m.author || "Agent";
+  if (m.sender === "system") return [document.createTextNode(t("System"))];
+  const fallback = { visitor: t("Visitor"), internal: t("Staff") }[m.sender] || t("Agent");
+  const author = m.author ? asData(m.sender === "visitor" ? visitorName(m.author) : m.author) : document.createTextNode(fallback);
+  return m.sender === "internal" ? [author, document.createTextNode(" · " + t("internal"))] : [author];
 }
 
 function renderTranscript() {
@@ -286,15 +304,15 @@ function renderTranscript() {
   clear(dom.transcript);
   if (!mon) return;
   const seqs = Array.from(mon.messages.keys()).sort((a, b) => a - b);
-  if (seqs.length === 0) dom.transcript.appendChild(el("p", { class: "empty", text: "No messages yet." }));
+  if (seqs.length === 0) dom.transcript.appendChild(el("p", { class: "empty", text: t("No messages yet.") }));
   for (const seq of seqs) {
     const m = mon.messages.get(seq);
     dom.transcript.appendChild(el("article", { class: "msg msg-" + String(m.sender).replace(/[^a-z]/g, "") }, [
       el("header", { class: "msg-meta" }, [
-        el("span", { class: "msg-author", text: senderLabel(m) }),
-        el("time", { class: "msg-time", text: formatTime(m.created_at), attrs: { datetime: m.created_at } }),
+        el("span", { class: "msg-author" }, senderLabel(m)),
+        el("time", { class: "msg-time", text: when(m.created_at), attrs: { datetime: m.created_at } }),
       ]),
-      el("div", { class: "msg-body", text: m.body }),
+      el("div", { class: "msg-body", text: m.body, attrs: { translate: "no" } }),
     ]));
   }
   dom.transcript.scrollTop = dom.transcript.scrollHeight;
@@ -356,7 +374,7 @@ dom.barge.addEventListener("click", () => {
 dom.takeover.addEventListener("click", () => {
   const mon = state.monitored;
   if (!mon) return;
-  if (!window.confirm("Take this chat over? It moves to your console and its CSR can no longer reply.")) return;
+  if (!window.confirm(t("Take this chat over? It moves to your console and its CSR can no longer reply."))) return;
   whileBusy(dom.takeover, async () => {
     const res = await request("take_over", { conversation_id: mon.id });
     if (!res.ok) {
@@ -364,7 +382,7 @@ dom.takeover.addEventListener("click", () => {
       renderMonitorHeader();
       return;
     }
-    toast("The chat is yours: it is in your console.", { link: { href: "/console", text: "Open the console" } });
+    toast(t("The chat is yours: it is in your console."), { link: { href: "/console", text: t("Open the console") } });
     await monitor(mon.id, { quiet: true });
   });
 });
@@ -372,12 +390,12 @@ dom.takeover.addEventListener("click", () => {
 // ---- toasts ---------------------------------------------------------------
 
 function showError(error) {
-  toast((error && (ERROR_TEXT[error.code] || error.message)) || "Something went wrong.");
+  toast((error && (ERROR_TEXT[error.code] || error.message)) || t("Something went wrong."));
 }
 
 function toast(text, { link = null } = {}) {
   while (dom.toasts.children.length >= 3) dom.toasts.firstChild.remove();
-  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": "Dismiss" } });
+  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": t("Dismiss") } });
   const children = [el("span", { class: "toast-text", text })];
   if (link) {
     const a = el("a", { class: "toast-link", text: link.text });

@@ -9,9 +9,9 @@
 // are made only for http(s) URLs.
 import "./visitors.css";
 import { connect, request as rawRequest, refusalCode } from "../connection.js";
-import {
-  el, clear, meta, formatTime, formatDateTime, formatDate, safeHttpUrl, countryName, charCount, parseTime, focusFirst,
-} from "../dom.js";
+import { el, clear, meta, safeHttpUrl, charCount, parseTime, focusFirst, asData, parts, labelled, countryName, formatTime as when } from "../dom.js";
+import { STATUS_LABELS as ORDER_STATUS_LABELS } from "../work_orders.js";
+import { t, tc, tn, formatNumber, formatDateTime, formatDuration } from "../i18n.js";
 
 const ROW_H = 56; // px, must match .vv-body .vv-row in visitors.css
 const OVERSCAN = 8;
@@ -54,22 +54,46 @@ const dom = {
 };
 
 const REFERRER_LABEL = {
-  direct: "Direct", internal: "Internal", search: "Search", social: "Social", email: "Email", paid: "Paid", other: "Other",
+  direct: t("Direct"), internal: tc("traffic source", "Internal"), search: t("Search"), social: t("Social"), email: t("Email"),
+  paid: t("Paid"), other: t("Other"),
 };
-const CHAT_LABEL = { none: "None", waiting: "Waiting", assigned: "Chatting" };
-const INVITATION_LABEL = { sent: "Sent", shown: "Seen", accepted: "Accepted", declined: "Declined", expired: "Expired" };
-const STATUS_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+const CHAT_LABEL = { none: t("None"), waiting: t("Waiting"), assigned: t("Chatting") };
+const INVITATION_LABEL = {
+  sent: t("Sent"), shown: t("Seen"), accepted: t("Accepted"), declined: t("Declined"), expired: t("Expired"),
+};
+const STATUS_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
+const DEVICE_LABEL = { desktop: t("desktop"), mobile: t("mobile"), tablet: t("tablet"), bot: t("bot"), other: t("other") };
+const CONVERSATION_LABEL = { waiting: t("Waiting"), assigned: tc("chat", "In progress"), closed: t("Closed") };
+const RATING_LABEL = { good: t("good"), neutral: t("neutral"), bad: t("bad") };
+const WORK_ORDER_LABEL = ORDER_STATUS_LABELS;
 const ERROR_TEXT = {
-  offline: "You are offline. Try again when the connection is back.",
-  timeout: "The server did not answer. Try again.",
-  forbidden: "You are not allowed to do this.",
-  not_found: "This visitor is no longer on the site.",
-  invalid_state: "This visitor is already chatting or has an invitation open.",
-  declined_recently: "This visitor declined an invitation recently; try again later.",
-  rate_limited: "Too many invitations at once: wait a moment and try again.",
-  unavailable: "Set yourself Available in the console to invite visitors.",
-  message_too_long: "That message is too long (500 characters at most).",
+  offline: t("You are offline. Try again when the connection is back."),
+  timeout: t("The server did not answer. Try again."),
+  forbidden: t("You are not allowed to do this."),
+  not_found: t("This visitor is no longer on the site."),
+  invalid_state: t("This visitor is already chatting or has an invitation open."),
+  declined_recently: t("This visitor declined an invitation recently; try again later."),
+  rate_limited: t("Too many invitations at once: wait a moment and try again."),
+  unavailable: t("Set yourself Available in the console to invite visitors."),
+  message_too_long: t("That message is too long (500 characters at most)."),
 };
+
+// ---- language ----------------------------------------------------------------------
+// What visitors and CSRs wrote, page titles, URLs, names and the like are data, never translated:
+// they go in an element marked translate="no" (dom.js asData). A translated sentence with data in
+// it is built from its parts (dom.js parts, labelled).
+
+const textNode = (text) => document.createTextNode(text);
+
+/** Nodes joined with " · " (empty ones left out). */
+function joined(nodes) {
+  const out = [];
+  for (const node of nodes.filter(Boolean)) {
+    if (out.length) out.push(textNode(" · "));
+    out.push(typeof node === "string" ? textNode(node) : node);
+  }
+  return out;
+}
 
 // ---- state ------------------------------------------------------------------
 
@@ -105,7 +129,7 @@ function shortId(id) {
 
 function displayName(row) {
   const name = str(row.name).trim();
-  return name || "Guest " + shortId(row.id);
+  return name || t("Guest {id}", { id: shortId(row.id) });
 }
 
 function timeOf(value) {
@@ -231,9 +255,9 @@ function renderChrome() {
   const shown = state.view.length;
   dom.main.setAttribute("aria-busy", state.loaded ? "false" : "true");
   dom.loading.hidden = state.loaded;
-  dom.count.textContent = state.loaded
-    ? total + " online" + (filtersActive() ? " · " + shown + " shown" : "")
-    : "";
+  dom.count.textContent = !state.loaded ? ""
+    : filtersActive() ? t("{total} online · {shown} shown", { total: formatNumber(total), shown: formatNumber(shown) })
+      : t("{total} online", { total: formatNumber(total) });
   dom.empty.hidden = !state.loaded || total > 0;
   dom.noMatch.hidden = !state.loaded || total === 0 || shown > 0;
   dom.reset.hidden = !filtersActive();
@@ -343,22 +367,22 @@ function cell(cls, children) {
 
 function createRow() {
   const c = {};
-  c.nameBtn = el("button", { class: "vv-name", attrs: { type: "button" } });
+  c.nameBtn = el("button", { class: "vv-name", attrs: { type: "button", translate: "no" } });
   c.country = el("span", { class: "vv-sub" });
   c.title = el("span", { class: "vv-title" });
-  c.clock = el("span", { class: "vv-clock", attrs: { title: "Time on this page" } });
+  c.clock = el("span", { class: "vv-clock", attrs: { title: t("Time on this page") } });
   c.urlBox = el("span", { class: "vv-sub vv-url" });
   c.pages = el("span");
   c.refType = el("span", { class: "vv-reftype" });
-  c.refDomain = el("span", { class: "vv-sub vv-refdomain" });
+  c.refDomain = el("span", { class: "vv-sub vv-refdomain", attrs: { translate: "no" } });
   c.device = el("span", { class: "vv-device" });
-  c.os = el("span", { class: "vv-sub" });
+  c.os = el("span", { class: "vv-sub", attrs: { translate: "no" } });
   c.visit = el("span");
-  c.onSite = el("span", { class: "vv-sub", attrs: { title: "Time on site (this visit)" } });
+  c.onSite = el("span", { class: "vv-sub", attrs: { title: t("Time on site (this visit)") } });
   c.chat = el("span", { class: "vv-badge" });
   c.invitation = el("span");
   c.invitationBy = el("span", { class: "vv-sub" });
-  c.invite = el("button", { class: "btn btn-small", text: "Invite", attrs: { type: "button" } });
+  c.invite = el("button", { class: "btn btn-small", text: t("Invite"), attrs: { type: "button" } });
   const node = el("div", { class: "vv-row", attrs: { role: "row" } }, [
     cell("vv-c-visitor", [c.nameBtn, c.country]),
     cell("vv-c-page", [el("span", { class: "vv-line" }, [c.title, c.clock]), c.urlBox]),
@@ -368,7 +392,7 @@ function createRow() {
     cell("vv-c-visit", [c.visit, c.onSite]),
     cell("vv-c-chat", [c.chat]),
     cell("vv-c-inv", [c.invitation, c.invitationBy]),
-    cell("vv-c-act", [c.invite]),
+    cell("vv-c-act", [c.invite, c.inviteLabel = labelled(c.invite, "", {})]),
   ]);
   node._c = c;
   return node;
@@ -383,10 +407,11 @@ function fillRow(node, entry) {
   node.classList.toggle("is-waiting", row.chat === "waiting");
 
   c.nameBtn.textContent = entry.name;
-  c.nameBtn.setAttribute("aria-label", "Profile of " + entry.name);
-  c.country.textContent = row.country ? countryName(row.country) : "Unknown location";
+  c.nameBtn.setAttribute("aria-label", t("Profile of {name}", { name: entry.name }));
+  c.country.textContent = row.country ? countryName(row.country) : t("Unknown location");
 
-  c.title.textContent = str(row.title).trim() || "(untitled page)";
+  c.title.textContent = str(row.title).trim() || t("(untitled page)");
+  c.title.translate = !str(row.title).trim(); // a page's title is data
   c.title.title = str(row.title);
   const href = safeHttpUrl(row.url);
   clear(c.urlBox);
@@ -406,38 +431,42 @@ function fillRow(node, entry) {
 
   const type = REFERRER_LABEL[row.referrer_type] || "";
   const domain = str(row.referrer_domain) || hostOf(row.referrer);
-  c.refType.textContent = type || (domain ? "Referral" : "—");
+  c.refType.textContent = type || (domain ? t("Referral") : "—");
   c.refType.dataset.type = str(row.referrer_type);
   const keywords = str(row.keywords).trim();
-  c.refDomain.textContent = [domain && domain !== type.toLowerCase() ? domain : "", keywords ? "\u201c" + keywords + "\u201d" : ""]
+  c.refDomain.textContent = [domain && domain !== str(row.referrer_type) ? domain : "", keywords ? "\u201c" + keywords + "\u201d" : ""]
     .filter(Boolean).join(" · ");
   c.refDomain.title = str(row.referrer);
 
-  c.device.textContent = [row.device, row.browser].map(str).filter(Boolean).join(" · ") || "Unknown device";
+  clear(c.device);
+  const device = DEVICE_LABEL[row.device] || str(row.device);
+  if (device || row.browser) c.device.append(...joined([device, row.browser ? asData(str(row.browser)) : null]));
+  else c.device.textContent = t("Unknown device");
   c.os.textContent = str(row.os);
 
   const visit = Number(row.visit) || 1;
-  c.visit.textContent = visit <= 1 && !row.returning ? "New" : "Returning · visit " + visit;
+  c.visit.textContent = visit <= 1 && !row.returning ? tc("visitor", "New") : t("Returning · visit {n}", { n: formatNumber(visit) });
 
-  c.chat.textContent = CHAT_LABEL[row.chat] || "None";
+  c.chat.textContent = CHAT_LABEL[row.chat] || t("None");
   c.chat.dataset.chat = CHAT_LABEL[row.chat] ? row.chat : "none";
 
   const inv = row.invitation && typeof row.invitation === "object" ? row.invitation : null;
   c.invitation.textContent = inv ? INVITATION_LABEL[inv.state] || str(inv.state) : "—";
   c.invitation.className = inv ? "vv-inv vv-inv-" + str(inv.state).replace(/[^a-z]/g, "") : "vv-inv muted";
-  c.invitationBy.textContent = inv && inv.by ? "by " + str(inv.by) : "";
+  clear(c.invitationBy);
+  if (inv && inv.by) c.invitationBy.append(...parts(tc("invitation", "by {name}"), { name: asData(str(inv.by)) }));
 
   const blocked = blockedReason(row);
   c.invite.disabled = !!blocked;
-  c.invite.title = blocked || "Invite this visitor to chat";
-  c.invite.setAttribute("aria-label", "Invite " + entry.name);
+  c.invite.title = blocked || t("Invite this visitor to chat");
+  labelled(c.invite, t("Invite {name}"), { name: asData(entry.name) }, c.inviteLabel);
 }
 
 function blockedReason(row) {
-  if (row.chat === "assigned") return "Already chatting";
-  if (row.chat === "waiting") return "Already waiting for a chat";
+  if (row.chat === "assigned") return t("Already chatting");
+  if (row.chat === "waiting") return t("Already waiting for a chat");
   const inv = row.invitation;
-  if (inv && (inv.state === "sent" || inv.state === "shown")) return "An invitation is open";
+  if (inv && (inv.state === "sent" || inv.state === "shown")) return t("An invitation is open");
   return "";
 }
 
@@ -468,9 +497,9 @@ function setText(node, text) {
 function tickRow(node) {
   const entry = node._entry;
   if (!entry) return;
-  const t = now();
-  setText(node._c.clock, clock(t - entry.pageStart));
-  setText(node._c.onSite, clock(t - entry.siteStart) + " on site");
+  const at = now();
+  setText(node._c.clock, clock(at - entry.pageStart));
+  setText(node._c.onSite, t("{time} on site", { time: clock(at - entry.siteStart) }));
 }
 
 // One shared ticker for the visible clocks.
@@ -577,7 +606,7 @@ dom.reset.addEventListener("click", () => {
 // ---- connection ---------------------------------------------------------------------
 
 function setConnection(kind) {
-  const labels = { connecting: "Connecting…", connected: "Connected", reconnecting: "Reconnecting…" };
+  const labels = { connecting: t("Connecting…"), connected: t("Connected"), reconnecting: t("Reconnecting…") };
   dom.conn.textContent = labels[kind] || kind;
   dom.conn.className = "conn conn-" + kind;
 }
@@ -648,11 +677,10 @@ function renderMyStatus() {
   dom.myStatus.hidden = !s || s === "available";
   if (s && s !== "available") {
     clear(dom.myStatus);
-    dom.myStatus.append(
-      "You are " + (STATUS_LABEL[s] || s) + ": set yourself Available in the ",
-      el("a", { text: "console", attrs: { href: "/console" } }),
-      " to invite visitors.",
-    );
+    dom.myStatus.append(...parts(t("You are {status}: set yourself Available in the {console} to invite visitors."), {
+      status: textNode(STATUS_LABEL[s] || s),
+      console: el("a", { text: t("console"), attrs: { href: "/console" } }),
+    }));
   }
 }
 
@@ -667,9 +695,10 @@ function openProfile(id, opener) {
   state.profile = { id, data: null, reloadTimer: 0, open: new Set() };
   dom.profile.hidden = false;
   dom.app.classList.add("has-profile");
-  dom.profileTitle.textContent = entry ? entry.name : "Visitor";
+  dom.profileTitle.textContent = entry ? entry.name : t("Visitor");
+  dom.profileTitle.translate = !entry; // a name is data
   clear(dom.profileBody);
-  dom.profileBody.appendChild(el("p", { class: "vv-state", text: "Loading profile…", attrs: { role: "status" } }));
+  dom.profileBody.appendChild(el("p", { class: "vv-state", text: t("Loading profile…"), attrs: { role: "status" } }));
   dom.profile.focus();
   loadProfile(id);
   schedule();
@@ -707,11 +736,11 @@ async function loadProfile(id, { quiet = false } = {}) {
   if (!res.ok) {
     if (quiet && state.profile.data) return; // keep what we show
     clear(dom.profileBody);
-    const retry = el("button", { class: "btn btn-small", text: "Try again", attrs: { type: "button" } });
+    const retry = el("button", { class: "btn btn-small", text: t("Try again"), attrs: { type: "button" } });
     retry.addEventListener("click", () => loadProfile(id));
     dom.profileBody.appendChild(el("div", { class: "vv-profile-error", attrs: { role: "alert" } }, [
-      el("p", { text: res.error.code === "not_found" ? "This visitor's profile is not available."
-        : ERROR_TEXT[res.error.code] || res.error.message || "The profile could not be loaded." }),
+      el("p", { text: res.error.code === "not_found" ? t("This visitor's profile is not available.")
+        : ERROR_TEXT[res.error.code] || res.error.message || t("The profile could not be loaded.") }),
       retry,
     ]));
     return;
@@ -726,21 +755,23 @@ function section(title, children) {
   return el("section", { class: "vv-section" }, [el("h3", { class: "vv-section-title", text: title }), ...children]);
 }
 
+/** A description list of [term, value] pairs; a term or a value that is a Node is shown as it is
+ * (data: a node marked translate="no"), an array of nodes too; empty values are left out. */
 function dl(pairs) {
   const list = el("dl", { class: "vv-dl" });
   for (const [k, v] of pairs) {
-    if (v === null || v === undefined || v === "") continue;
-    list.appendChild(el("dt", { text: k }));
-    list.appendChild(v instanceof Node ? el("dd", {}, [v]) : el("dd", { text: v }));
+    if (v === null || v === undefined || v === "" || (Array.isArray(v) && !v.length)) continue;
+    list.appendChild(k instanceof Node ? el("dt", {}, [k]) : el("dt", { text: k }));
+    list.appendChild(v instanceof Node ? el("dd", {}, [v]) : Array.isArray(v) ? el("dd", {}, v) : el("dd", { text: v }));
   }
   return list;
 }
 
 function link(url, text) {
   const href = safeHttpUrl(url);
-  if (!href) return el("span", { class: "vv-url", text: str(text || url) });
+  if (!href) return el("span", { class: "vv-url", text: str(text || url), attrs: { translate: "no" } });
   return el("a", { class: "vv-url", text: str(text || url),
-                   attrs: { href, target: "_blank", rel: "noopener noreferrer nofollow" } });
+                   attrs: { href, target: "_blank", rel: "noopener noreferrer nofollow", translate: "no" } });
 }
 
 function valueText(v) {
@@ -755,31 +786,30 @@ function valueText(v) {
 
 function activeText(ms) {
   if (typeof ms !== "number" || !isFinite(ms) || ms <= 0) return "";
-  const s = Math.round(ms / 1000);
-  if (s < 60) return s + " s active";
-  const m = Math.floor(s / 60);
-  return m + " min" + (s % 60 ? " " + (s % 60) + " s" : "") + " active";
+  return t("{time} active", { time: formatDuration(ms / 1000) });
 }
 
+/** Where a visit came from: "Search · google.com · “tent”" (the domain and the keywords are data). */
 function refText(v) {
   const type = REFERRER_LABEL[v.referrer_type];
   const domain = str(v.referrer_domain) || hostOf(v.referrer);
-  const parts = [type || (domain ? "Referral" : ""), domain];
-  if (v.keywords) parts.push("\u201c" + str(v.keywords) + "\u201d");
-  return parts.filter(Boolean).join(" · ");
+  return joined([type || (domain ? t("Referral") : ""), domain ? asData(domain) : null,
+                 v.keywords ? asData("\u201c" + str(v.keywords) + "\u201d") : null]);
 }
 
 function utmText(utm) {
   if (!utm || typeof utm !== "object") return "";
-  return Object.keys(utm).filter((k) => utm[k] !== null && utm[k] !== "")
+  const text = Object.keys(utm).filter((k) => utm[k] !== null && utm[k] !== "")
     .map((k) => k.replace(/^utm_/, "") + ": " + valueText(utm[k])).join(" · ");
+  return text ? asData(text) : "";
 }
 
 function renderProfile(data) {
   const v = data.visitor || {};
   const entry = state.rows.get(v.id);
-  const name = str(v.name).trim() || (entry ? entry.name : "Guest " + shortId(v.id));
+  const name = str(v.name).trim() || (entry ? entry.name : t("Guest {id}", { id: shortId(v.id) }));
   dom.profileTitle.textContent = name;
+  dom.profileTitle.translate = false; // a name is data
   const body = dom.profileBody;
   clear(body);
 
@@ -787,100 +817,104 @@ function renderProfile(data) {
   const current = v.current_page && typeof v.current_page === "object" ? v.current_page : null;
   body.appendChild(el("div", { class: "vv-profile-summary" }, [
     el("p", { class: "vv-presence " + (online ? "is-online" : ""),
-              text: online ? "Online now" : v.last_seen ? "Last seen " + formatDateTime(v.last_seen) : "Offline" }),
+              text: online ? t("Online now") : v.last_seen
+                ? t("Last seen {time}", { time: formatDateTime(v.last_seen) }) : t("Offline") }),
     dl([
-      ["Visitor id", str(v.id)],
-      ["E-mail", str(v.email)],
-      ["Location", v.country ? countryName(v.country) : "Unknown"],
-      ["Device", [v.device, v.browser, v.os].map(str).filter(Boolean).join(" · ")],
-      ["First seen", v.first_seen ? formatDateTime(v.first_seen) : ""],
-      ["Visits", v.visit_count ? String(v.visit_count) : ""],
-      ["External id", str(v.external_id)],
-      ["Current page", online && current && current.url ? link(current.url, current.title || current.url) : null],
+      [t("Visitor id"), v.id ? asData(str(v.id)) : ""],
+      [t("E-mail"), v.email ? asData(str(v.email)) : ""],
+      [t("Location"), v.country ? countryName(v.country) : t("Unknown")],
+      [t("Device"), joined([DEVICE_LABEL[v.device] || str(v.device), v.browser ? asData(str(v.browser)) : null,
+                            v.os ? asData(str(v.os)) : null])],
+      [t("First seen"), v.first_seen ? formatDateTime(v.first_seen) : ""],
+      [t("Visits"), v.visit_count ? formatNumber(v.visit_count) : ""],
+      [t("External id"), v.external_id ? asData(str(v.external_id)) : ""],
+      [t("Current page"), online && current && current.url ? link(current.url, current.title || current.url) : null],
     ]),
   ]));
 
   const attributes = v.attributes && typeof v.attributes === "object" ? v.attributes : {};
   const keys = Object.keys(attributes);
-  body.appendChild(section("Attributes", keys.length
-    ? [dl(keys.map((k) => [k, valueText(attributes[k])]))]
-    : [el("p", { class: "empty", text: "No attributes." })]));
+  body.appendChild(section(t("Attributes"), keys.length
+    ? [dl(keys.map((k) => [asData(k), valueText(attributes[k]) ? asData(valueText(attributes[k])) : ""]))]
+    : [el("p", { class: "empty", text: t("No attributes.") })]));
 
   const visits = Array.isArray(data.visits) ? data.visits : [];
-  const trail = el("ol", { class: "vv-visits", attrs: { "aria-label": "Trail" } });
+  const trail = el("ol", { class: "vv-visits", attrs: { "aria-label": t("Trail") } });
   for (const visit of visits) {
     const pages = Array.isArray(visit.pages) ? visit.pages : [];
     const start = parseTime(visit.started_at);
     const end = parseTime(visit.last_activity_at);
-    const length = (pages.length === 1 ? "1 page" : pages.length + " pages") + (start && end ? " · " + clock(end - start) : "");
+    const length = tn("{n} page", "{n} pages", pages.length) + (start && end ? " · " + clock(end - start) : "");
     const pageList = el("ol", { class: "vv-pages" });
     for (const p of pages) {
       pageList.appendChild(el("li", { class: "vv-page" }, [
-        el("time", { class: "vv-page-time", text: formatTime(p.at), attrs: { datetime: str(p.at) } }),
+        el("time", { class: "vv-page-time", text: when(p.at), attrs: { datetime: str(p.at) } }),
         el("div", { class: "vv-page-main" }, [
-          el("span", { class: "vv-page-title", text: str(p.title).trim() || "(untitled page)" }),
+          str(p.title).trim() ? asData(str(p.title).trim(), "vv-page-title")
+            : el("span", { class: "vv-page-title", text: t("(untitled page)") }),
           link(p.url),
         ]),
         el("span", { class: "vv-page-active muted", text: activeText(p.active_ms) }),
       ]));
     }
-    if (!pages.length) pageList.appendChild(el("li", { class: "empty", text: "No pages recorded." }));
+    if (!pages.length) pageList.appendChild(el("li", { class: "empty", text: t("No pages recorded.") }));
     trail.appendChild(el("li", { class: "vv-visit" }, [
       el("h4", { class: "vv-visit-title" }, [
-        el("span", { text: "Visit " + (visit.number || "?") }),
+        el("span", { text: visit.number ? t("Visit {n}", { n: formatNumber(visit.number) }) : t("Visit {n}", { n: "?" }) }),
         el("time", { class: "muted", text: formatDateTime(visit.started_at), attrs: { datetime: str(visit.started_at) } }),
         el("span", { class: "muted", text: length }),
       ]),
       dl([
-        ["From", refText(visit) || (visit.referrer ? link(visit.referrer) : "Direct or unknown")],
-        ["Campaign", utmText(visit.utm)],
-        ["Location", visit.country ? countryName(visit.country) : ""],
-        ["Device", str(visit.device)],
+        [t("From"), refText(visit).length ? refText(visit) : visit.referrer ? link(visit.referrer) : t("Direct or unknown")],
+        [t("Campaign"), utmText(visit.utm)],
+        [t("Location"), visit.country ? countryName(visit.country) : ""],
+        [t("Device"), DEVICE_LABEL[visit.device] || str(visit.device)],
       ]),
       pageList,
     ]));
   }
-  body.appendChild(section("Trail", visits.length ? [trail] : [el("p", { class: "empty", text: "No visits recorded." })]));
+  body.appendChild(section(t("Trail"), visits.length ? [trail] : [el("p", { class: "empty", text: t("No visits recorded.") })]));
 
   const events = Array.isArray(data.events) ? data.events : [];
   const eventList = el("ul", { class: "vv-events" });
   for (const ev of events) {
     const props = ev.props && typeof ev.props === "object" && Object.keys(ev.props).length ? valueText(ev.props) : "";
     eventList.appendChild(el("li", {}, [
-      el("span", { class: "vv-event-name", text: str(ev.name) }),
+      asData(str(ev.name), "vv-event-name"),
       el("time", { class: "muted", text: formatDateTime(ev.at), attrs: { datetime: str(ev.at) } }),
-      props ? el("code", { class: "vv-event-props", text: props }) : null,
+      props ? el("code", { class: "vv-event-props", text: props, attrs: { translate: "no" } }) : null,
     ]));
   }
-  body.appendChild(section("Events", events.length ? [eventList] : [el("p", { class: "empty", text: "No custom events." })]));
+  body.appendChild(section(t("Events"), events.length ? [eventList] : [el("p", { class: "empty", text: t("No custom events.") })]));
 
   // Work orders (the screen pop): the visitor's requests, open ones first.
   const orders = Array.isArray(data.work_orders) ? data.work_orders : [];
   const orderList = el("ul", { class: "vv-orders" });
   for (const o of orders) {
-    const a = el("a", { text: str(o.number) + " · " + str(o.subject) });
+    const a = el("a", { text: str(o.number) + " · " + str(o.subject), attrs: { translate: "no" } });
     a.href = "/work-orders/" + encodeURIComponent(o.id);
-    orderList.appendChild(el("li", {}, [a, el("span", { class: "muted", text: " — " + str(o.status_label) })]));
+    orderList.appendChild(el("li", {}, [a, el("span", { class: "muted",
+      text: " — " + (WORK_ORDER_LABEL[o.status] || str(o.status_label)) })]));
   }
-  body.appendChild(section("Work orders", orders.length ? [orderList]
-    : [el("p", { class: "empty", text: "No work orders." })]));
+  body.appendChild(section(t("Work orders"), orders.length ? [orderList]
+    : [el("p", { class: "empty", text: t("No work orders.") })]));
 
   const chats = Array.isArray(data.conversations) ? data.conversations : [];
   const chatList = el("div", { class: "vv-chats" });
   for (const c of chats) chatList.appendChild(conversationDetails(c));
-  body.appendChild(section("Conversations", chats.length ? [chatList]
-    : [el("p", { class: "empty", text: "No earlier conversations." })]));
+  body.appendChild(section(t("Conversations"), chats.length ? [chatList]
+    : [el("p", { class: "empty", text: t("No earlier conversations.") })]));
 }
 
 function conversationDetails(c) {
   const open = state.profile && state.profile.open;
-  const when = c.requested_at || c.created_at;
+  const started = c.requested_at || c.created_at;
   const rating = c.rating && typeof c.rating === "object" ? c.rating.rating : c.rating;
-  const status = { waiting: "Waiting", assigned: "In progress", closed: "Closed" }[c.status] || str(c.status);
-  const summary = [formatDate(when) + " " + formatTime(when), status,
-                   c.agent_name ? "with " + str(c.agent_name) : "", rating ? "rated " + str(rating) : ""]
-    .filter((s) => s && s.trim()).join(" · ");
-  const details = el("details", { class: "vv-chat" }, [el("summary", { text: summary })]);
+  const status = CONVERSATION_LABEL[c.status] || str(c.status);
+  const summary = joined([formatDateTime(started), status,
+                          c.agent_name ? el("span", {}, parts(t("with {name}"), { name: asData(str(c.agent_name)) })) : null,
+                          rating ? t("rated {rating}", { rating: RATING_LABEL[rating] || str(rating) }) : null]);
+  const details = el("details", { class: "vv-chat" }, [el("summary", {}, summary)]);
   if (open && open.has(c.id)) details.open = true;
   details.addEventListener("toggle", () => {
     if (!open) return;
@@ -891,16 +925,18 @@ function conversationDetails(c) {
   const log = el("div", { class: "vv-transcript" });
   for (const m of messages) {
     const kind = str(m.sender_kind || m.sender).replace(/[^a-z]/g, "");
-    const author = str(m.author_name || m.author) || (kind === "visitor" ? "Visitor" : kind === "system" ? "System" : "Agent");
+    const name = str(m.author_name || m.author);
+    const author = name ? asData(name)
+      : textNode(kind === "visitor" ? t("Visitor") : kind === "system" ? t("System") : t("Agent"));
     log.appendChild(el("article", { class: "msg msg-" + kind }, [
       el("header", { class: "msg-meta" }, [
-        el("span", { class: "msg-author", text: kind === "internal" ? author + " · internal" : author }),
-        el("time", { class: "msg-time", text: formatTime(m.created_at), attrs: { datetime: str(m.created_at) } }),
+        el("span", { class: "msg-author" }, kind === "internal" ? [author, textNode(" · " + t("internal"))] : [author]),
+        el("time", { class: "msg-time", text: when(m.created_at), attrs: { datetime: str(m.created_at) } }),
       ]),
-      el("div", { class: "msg-body", text: str(m.body) }),
+      el("div", { class: "msg-body", text: str(m.body), attrs: { translate: "no" } }),
     ]));
   }
-  if (!messages.length) log.appendChild(el("p", { class: "empty", text: "No messages." }));
+  if (!messages.length) log.appendChild(el("p", { class: "empty", text: t("No messages.") }));
   details.appendChild(log);
   return details;
 }
@@ -919,13 +955,18 @@ function openInvite(id) {
   const entry = state.rows.get(id);
   if (!entry) return;
   state.inviting = id;
-  dom.inviteTitle.textContent = "Invite " + entry.name;
-  dom.invitePage.textContent = entry.row.title || entry.row.url ? "On " + (str(entry.row.title) || str(entry.row.url)) : "";
+  clear(dom.inviteTitle);
+  dom.inviteTitle.append(...parts(t("Invite {name}"), { name: asData(entry.name) }));
+  clear(dom.invitePage);
+  if (entry.row.title || entry.row.url) {
+    dom.invitePage.append(...parts(t("On {page}"), { page: asData(str(entry.row.title) || str(entry.row.url)) }));
+  }
   dom.inviteError.textContent = "";
   const s = state.myStatus;
   dom.inviteWarning.hidden = !s || s === "available";
   dom.inviteWarning.textContent = s && s !== "available"
-    ? "You are " + (STATUS_LABEL[s] || s) + ": the server accepts invitations only from CSRs who are Available." : "";
+    ? t("You are {status}: the server accepts invitations only from CSRs who are Available.", { status: STATUS_LABEL[s] || s })
+    : "";
   dom.inviteSend.disabled = false;
   updateCounter();
   dom.invite.showModal();
@@ -934,7 +975,8 @@ function openInvite(id) {
 
 function updateCounter() {
   const n = charCount(dom.inviteMessage.value);
-  dom.inviteCounter.textContent = n + " / " + MAX_INVITE + (n ? "" : " · empty: your site's default greeting");
+  dom.inviteCounter.textContent = n ? formatNumber(n) + " / " + formatNumber(MAX_INVITE)
+    : t("{n} / {max} · empty: your site's default greeting", { n: formatNumber(0), max: formatNumber(MAX_INVITE) });
 }
 
 dom.inviteMessage.addEventListener("input", updateCounter);
@@ -974,7 +1016,7 @@ dom.inviteForm.addEventListener("submit", async (e) => {
   dom.inviteSend.removeAttribute("aria-disabled");
   if (state.inviting !== id) return;
   if (!res.ok) {
-    dom.inviteError.textContent = ERROR_TEXT[res.error.code] || res.error.message || "The invitation was not sent.";
+    dom.inviteError.textContent = ERROR_TEXT[res.error.code] || res.error.message || t("The invitation was not sent.");
     return;
   }
   const entry = state.rows.get(id);
@@ -986,19 +1028,20 @@ dom.inviteForm.addEventListener("submit", async (e) => {
   }
   dom.inviteMessage.value = "";
   dom.invite.close();
-  toast("Invitation sent to " + (entry ? entry.name : "the visitor") + ".", "info");
+  toast(entry ? parts(t("Invitation sent to {name}."), { name: asData(entry.name) }) : t("Invitation sent to the visitor."), "info");
 });
 
 // ---- toasts -----------------------------------------------------------------------------
 
 function showError(error) {
-  toast((error && (ERROR_TEXT[error.code] || error.message)) || "Something went wrong.");
+  toast((error && (ERROR_TEXT[error.code] || error.message)) || t("Something went wrong."));
 }
 
+/** A toast of `text` (or of nodes: a sentence with data in it). */
 function toast(text, kind) {
   while (dom.toasts.children.length >= 3) dom.toasts.firstChild.remove();
-  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": "Dismiss" } });
-  const node = el("div", { class: kind === "info" ? "toast is-info" : "toast" }, [el("span", { class: "toast-text", text }), dismiss]);
+  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": t("Dismiss") } });
+  const node = el("div", { class: kind === "info" ? "toast is-info" : "toast" }, [Array.isArray(text) ? el("span", { class: "toast-text" }, text) : el("span", { class: "toast-text", text }), dismiss]);
   dismiss.addEventListener("click", () => node.remove());
   dom.toasts.appendChild(node);
   setTimeout(() => node.remove(), 8000);

@@ -5,7 +5,8 @@
 // string goes through textContent.
 import "./wallboard.css";
 import { connect, request as rawRequest, refusalCode } from "../connection.js";
-import { el, clear, meta } from "../dom.js";
+import { el, clear, meta, asData, parts } from "../dom.js";
+import { t, tn, formatNumber, formatPercent, formatDate, formatTime } from "../i18n.js";
 
 const MIN_GAP_MS = 1000; // at most one read a second, however many changes arrive
 const SAFETY_REFRESH_MS = 60000; // also re-read now and then: the day rolls over at midnight
@@ -44,24 +45,35 @@ const dom = {
   countOffline: $("count-offline"),
 };
 
-const STATE_LABEL = { available: "Available", away: "Away", offline: "Offline" };
+const STATE_LABEL = { available: t("Available"), away: t("Away"), offline: t("Offline") };
 const STATE_ORDER = { available: 0, away: 1, offline: 2 };
 const ERROR_TEXT = {
-  forbidden: "The wallboard is for supervisors and admins.",
-  timeout: "The server did not answer; retrying.",
-  internal: "The server could not read the figures; retrying.",
+  forbidden: t("The wallboard is for supervisors and admins."),
+  timeout: t("The server did not answer; retrying."),
+  internal: t("The server could not read the figures; retrying."),
 };
 
+// The date and the clock of the center's time zone, in the page's language.
 const zone = meta("switchboard-time-zone") || undefined;
-function formatter(options) {
-  try {
-    return new Intl.DateTimeFormat(undefined, { ...options, timeZone: zone });
-  } catch (e) {
-    return new Intl.DateTimeFormat(undefined, options); // an unknown zone name: the screen's own
-  }
+function inZone(format, options) {
+  return (value) => {
+    try {
+      return format(value, { ...options, timeZone: zone });
+    } catch (e) {
+      return format(value, options); // an unknown zone name: the screen's own
+    }
+  };
 }
-const dateFmt = formatter({ weekday: "long", day: "numeric", month: "long" });
-const clockFmt = formatter({ hour: "2-digit", minute: "2-digit" });
+const dateFmt = { format: inZone(formatDate, { weekday: "long", day: "numeric", month: "long" }) };
+const clockFmt = { format: inZone(formatTime, { hour: "2-digit", minute: "2-digit" }) };
+
+// Data (people's and queues' names) is never translated: it goes in an element marked translate="no".
+
+/** The server names a visitor without a name "Guest 1a2b" (the end of their id). */
+function visitorName(name) {
+  const guest = /^Guest (\S{1,8})$/.exec(name || "");
+  return guest ? t("Guest {id}", { id: guest[1] }) : name;
+}
 
 const state = {
   data: null,
@@ -77,11 +89,11 @@ const socket = connect(meta("switchboard-socket-token"));
 // ---- connection -----------------------------------------------------------
 
 function setConnection(kind) {
-  const labels = { connecting: "Connecting…", connected: "Live", reconnecting: "Reconnecting…" };
+  const labels = { connecting: t("Connecting…"), connected: t("Live"), reconnecting: t("Reconnecting…") };
   dom.conn.textContent = labels[kind] || kind;
   dom.conn.className = "wb-conn wb-conn-" + kind;
   dom.root.classList.toggle("wb-stale", kind === "reconnecting");
-  if (kind === "reconnecting") showBanner("Reconnecting… the figures may be out of date.");
+  if (kind === "reconnecting") showBanner(t("Reconnecting… the figures may be out of date."));
   else showBanner(null);
 }
 
@@ -139,7 +151,7 @@ async function read() {
     scheduleRead((res.error.retry_after || 1) * 1000);
     return;
   } else {
-    showBanner(ERROR_TEXT[res.error.code] || res.error.message || "Something went wrong.");
+    showBanner(ERROR_TEXT[res.error.code] || res.error.message || t("Something went wrong."));
     if (res.error.code !== "forbidden") scheduleRead(5000);
     return;
   }
@@ -169,12 +181,12 @@ function sinceRead(seconds) {
 }
 
 function percent(value) {
-  return typeof value === "number" && isFinite(value) ? Math.round(value * 100) + "%" : "—";
+  return typeof value === "number" && isFinite(value) ? formatPercent(value, 0) : "—";
 }
 
+/** A threshold in seconds: "20 s" (a tenth at most). */
 function secondsText(value) {
-  const n = Number(value);
-  return Number.isInteger(n) ? String(n) : n.toFixed(1);
+  return t("{s} s", { s: formatNumber(Number(value), { maximumFractionDigits: 1 }) });
 }
 
 function setText(node, text) {
@@ -203,26 +215,28 @@ function renderTiles(data) {
   setText(
     dom.slSub,
     today.offered
-      ? today.answered_within_threshold + " of " + today.offered + " chats answered within " + threshold + " s"
-      : "No chats yet today · answer within " + threshold + " s",
+      ? t("{answered} of {offered} chats answered within {threshold}", {
+        answered: formatNumber(today.answered_within_threshold), offered: formatNumber(today.offered), threshold })
+      : t("No chats yet today · answer within {threshold}", { threshold }),
   );
   dom.slTile.dataset.level =
     today.service_level === null ? "none" : today.service_level >= 0.8 ? "good" : today.service_level >= 0.6 ? "fair" : "poor";
 
   const waiting = data.queues.reduce((sum, q) => sum + q.waiting, 0);
-  setText(dom.waiting, String(waiting));
-  setText(dom.waitingSub, waiting ? "in " + data.queues.length + (data.queues.length === 1 ? " queue" : " queues") : "No one is waiting");
+  setText(dom.waiting, formatNumber(waiting));
+  setText(dom.waitingSub, waiting ? tn("in {n} queue", "in {n} queues", data.queues.length) : t("No one is waiting"));
   dom.waiting.closest(".wb-tile").dataset.level = waiting ? "fair" : "none";
 
   const available = data.agents.filter((a) => a.status === "available");
   const free = available.reduce((sum, a) => sum + Math.max(0, a.capacity - a.load), 0);
-  setText(dom.progress, String(data.chats.length));
-  setText(dom.progressSub, free + (free === 1 ? " free slot" : " free slots"));
+  setText(dom.progress, formatNumber(data.chats.length));
+  setText(dom.progressSub, tn("{n} free slot", "{n} free slots", free));
 
-  setText(dom.answered, String(today.answered));
-  setText(dom.answeredSub, "of " + today.offered + " offered today");
-  setText(dom.abandoned, String(today.abandoned));
-  setText(dom.abandonedSub, today.offered ? percent(today.abandonment_rate) + " of offered today" : "Today");
+  setText(dom.answered, formatNumber(today.answered));
+  setText(dom.answeredSub, t("of {offered} offered today", { offered: formatNumber(today.offered) }));
+  setText(dom.abandoned, formatNumber(today.abandoned));
+  setText(dom.abandonedSub, today.offered
+    ? t("{percent} of offered today", { percent: percent(today.abandonment_rate) }) : t("Today"));
   dom.abandoned.closest(".wb-tile").dataset.level = today.abandoned ? "fair" : "none";
   setText(dom.asa, clockText(today.asa_seconds));
 }
@@ -243,8 +257,9 @@ function renderQueues(queues) {
   for (const q of queues) {
     dom.queues.appendChild(
       el("li", { class: "wb-row", attrs: { "data-queue": q.department_id === null ? "general" : q.department_id } }, [
-        el("span", { class: "wb-row-name", text: q.name }),
-        el("span", { class: "wb-row-figure", text: q.waiting + " waiting" }),
+        q.department_id === null || q.department_id === undefined
+          ? el("span", { class: "wb-row-name", text: t("General") }) : asData(q.name, "wb-row-name"),
+        el("span", { class: "wb-row-figure", text: t("{n} waiting", { n: formatNumber(q.waiting) }) }),
         el("span", { class: "wb-row-clock", text: "", attrs: { "data-seconds": q.longest_wait_seconds } }),
       ]),
     );
@@ -256,9 +271,9 @@ function renderQueues(queues) {
 function renderAgents(agents) {
   const counts = { available: 0, away: 0, offline: 0 };
   for (const a of agents) counts[a.status] = (counts[a.status] || 0) + 1;
-  setText(dom.countAvailable, String(counts.available));
-  setText(dom.countAway, String(counts.away));
-  setText(dom.countOffline, String(counts.offline));
+  setText(dom.countAvailable, formatNumber(counts.available));
+  setText(dom.countAway, formatNumber(counts.away));
+  setText(dom.countOffline, formatNumber(counts.offline));
 
   // Working agents first (by state, then the busiest); offline agents only when they still hold chats,
   // the rest are counted above.
@@ -270,15 +285,15 @@ function renderAgents(agents) {
     const full = a.load >= a.capacity;
     dom.agents.appendChild(
       el("li", { class: "wb-row wb-agent wb-state-" + a.status, attrs: { "data-agent": a.id } }, [
-        el("span", { class: "wb-row-name", text: a.name }),
+        asData(a.name, "wb-row-name"),
         el("span", { class: "wb-state", text: STATE_LABEL[a.status] || a.status }),
-        el("span", { class: "wb-load" + (full ? " wb-load-full" : ""), text: a.load + " / " + a.capacity,
-                     attrs: { title: a.load + " of " + a.capacity + " chats" } }),
+        el("span", { class: "wb-load" + (full ? " wb-load-full" : ""), text: formatNumber(a.load) + " / " + formatNumber(a.capacity),
+                     attrs: { title: t("{load} of {capacity} chats", { load: formatNumber(a.load), capacity: formatNumber(a.capacity) }) } }),
       ]),
     );
   }
   dom.agentsEmpty.hidden = shown.length > 0;
-  dom.agentsEmpty.textContent = agents.length ? "No one is signed in." : "No CSRs yet.";
+  dom.agentsEmpty.textContent = agents.length ? t("No one is signed in.") : t("No CSRs yet.");
   dom.agents.hidden = shown.length === 0;
 }
 
@@ -291,8 +306,8 @@ function renderChats(chats, agents) {
     const seconds = isNaN(since) ? null : (state.readAt - since) / 1000; // as of the read, like the queues
     dom.chats.appendChild(
       el("li", { class: "wb-row wb-chat", attrs: { "data-chat": c.id } }, [
-        el("span", { class: "wb-row-name", text: c.visitor_name }),
-        el("span", { class: "wb-chat-agent", text: "with " + (names.get(c.agent_id) || "—") }),
+        asData(visitorName(c.visitor_name), "wb-row-name"),
+        el("span", { class: "wb-chat-agent" }, parts(t("with {name}"), { name: asData(names.get(c.agent_id) || "—") })),
         el("span", { class: "wb-row-clock", attrs: { "data-seconds": seconds === null ? "" : seconds } }),
       ]),
     );
@@ -314,7 +329,7 @@ function fitLists() {
     while (list.scrollHeight > list.clientHeight && hidden < rows.length) {
       hidden += 1;
       rows[rows.length - hidden].hidden = true;
-      more.textContent = "+" + hidden + " more";
+      more.textContent = t("+{n} more", { n: formatNumber(hidden) });
     }
   }
 }
@@ -330,7 +345,9 @@ function tick() {
   const longest = longestWait();
   setText(dom.longest, longest === null ? "—" : clockText(longest));
   const threshold = state.data.today.threshold_seconds;
-  setText(dom.longestSub, longest === null ? "No one is waiting" : longest > threshold ? "Over " + secondsText(threshold) + " s" : "Within " + secondsText(threshold) + " s");
+  setText(dom.longestSub, longest === null ? t("No one is waiting")
+    : longest > threshold ? t("Over {threshold}", { threshold: secondsText(threshold) })
+      : t("Within {threshold}", { threshold: secondsText(threshold) }));
   dom.longestTile.dataset.level = longest === null ? "none" : longest > threshold ? "poor" : "fair";
   for (const cell of document.querySelectorAll(".wb-row-clock[data-seconds]")) {
     const raw = cell.getAttribute("data-seconds");
