@@ -33,11 +33,12 @@ from app.web.reports import labels_option
 from app.web.templating import console_templates, staff_language
 
 FIELDS = {
-    # name: (label, default or None for the settings' threshold)
-    "service_level": (N_("Service-level target (%)"), 80.0),
+    # name: (label, default or None for the settings' threshold). A label is a message the template
+    # formats (newstyle gettext): its percent sign is written %%.
+    "service_level": (N_("Service-level target (%%)"), 80.0),
     "threshold": (N_("Threshold (seconds)"), None),
-    "max_occupancy": (N_("Maximum occupancy (%)"), 85.0),
-    "shrinkage": (N_("Shrinkage (%)"), 30.0),
+    "max_occupancy": (N_("Maximum occupancy (%%)"), 85.0),
+    "shrinkage": (N_("Shrinkage (%%)"), 30.0),
     "weeks": (N_("History (weeks)"), 8.0),
 }
 # The CSV's columns (app/kpi/planning.py CSV_COLUMNS) by name, for its optional row of names in the
@@ -66,10 +67,11 @@ class BadParameter(ValueError):
 
     def __init__(self, message: str, **params: str) -> None:
         self.message, self.params = message, params
-        super().__init__(message % params if params else message)
+        english = {k: v.replace("%%", "%") if k == "label" else v for k, v in params.items()}
+        super().__init__(message % english if params else message)
 
     def translated(self) -> str:
-        params = {k: i18n.gettext(v) if k == "label" else v for k, v in self.params.items()}
+        params = {k: i18n.gettext(v).replace("%%", "%") if k == "label" else v for k, v in self.params.items()}
         text = i18n.gettext(self.message)
         return text % params if params else text
 

@@ -26,7 +26,7 @@ VISITOR_PAGES = {"/help/{}/", "/help/{}/articles/{}", "/requests/{}", "{}"}
 # Staff pages whose text is not translated yet.
 NOT_YET = {
     "/visitors", "/work-orders", "/work-orders/{}", "/knowledge", "/knowledge/articles/{}", "/knowledge/new",
-    "/canned", "/supervise", "/wallboard", "/reports", "/staffing", "/explorer", "/admin/sites", "/admin/widget",
+    "/canned", "/supervise", "/wallboard", "/admin/sites", "/admin/widget",
     "/admin/widget/preview/{}", "/admin/users", "/admin/users/{}", "/admin/departments", "/admin/departments/{}",
     "/admin/departments/new", "/admin/departments/general/{}", "/admin/away-reasons", "/admin/invitation-rules",
     "/admin/privacy", "/admin/teams", "/admin/teams/{}", "/admin/teams/new", "/admin/work-categories",
