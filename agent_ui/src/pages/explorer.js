@@ -270,6 +270,16 @@ function labelled(label, value) {
   return p;
 }
 
+/** The dialog's title "Trail of visitor v_…": the visitor's id is data (not to be translated). */
+function trailTitle(visitorId) {
+  const title = $("trail-title");
+  clear(title);
+  const [before, after = ""] = t("Trail of visitor {id}").split("{id}");
+  title.appendChild(document.createTextNode(before));
+  title.appendChild(el("span", { text: visitorId, attrs: { translate: "no" } }));
+  title.appendChild(document.createTextNode(after));
+}
+
 function timeOnPage(page, next) {
   if (page.active_ms !== null && page.active_ms !== undefined) {
     return t("{time} on page", { time: formatDuration(page.active_ms / 1000) });
@@ -284,7 +294,7 @@ function renderTrail(trail, currentNumber) {
   const v = trail.visitor;
   const body = $("trail-body");
   clear(body);
-  $("trail-title").textContent = t("Trail of visitor {id}", { id: v.id });
+  trailTitle(v.id);
   body.appendChild(el("dl", { class: "ex-facts" }, [
     ...fact(t("First seen"), formatTime(v.first_seen)), ...fact(t("Last seen"), formatTime(v.last_seen)),
     ...fact(t("Visits"), formatNumber(v.visits)), ...fact(t("Chats"), formatNumber(v.chats)),
@@ -332,7 +342,7 @@ function renderTrail(trail, currentNumber) {
 async function openTrail(visitorId, number, visitId) {
   const mine = ++trailGeneration;
   opener = visitId;
-  $("trail-title").textContent = t("Trail of visitor {id}", { id: visitorId });
+  trailTitle(visitorId);
   clear($("trail-body"));
   $("trail-error").hidden = true;
   $("trail-status").textContent = t("Loading the trail…");
