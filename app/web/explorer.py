@@ -9,12 +9,45 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
-from app import runtime
+from app import i18n, runtime
+from app.i18n import N_
 from app.models import Site
 from app.services import ServiceError, explorer, scope
 from app.web.auth import csrf_token, current_user, login_redirect
-from app.web.reports import _today, to_csv
-from app.web.templating import console_templates
+from app.web.reports import _today, labels_option, localized, to_csv
+from app.web.templating import console_templates, staff_language
+
+# The fixed text of the explorer's tables (app/services/explorer.py), marked for the catalog and
+# shown in the request's language (app/web/reports.py `localized`).
+EXPLORER_TEXT = (
+    N_("Visits"), N_("Top landing pages"), N_("Top exit pages"), N_("Top referrers"), N_("Top search keywords"),
+    N_("Most common paths (page → next page)"), N_("Visits and chats per day"), N_("Invitation funnel per rule"),
+    N_("Started"), N_("Visitor"), N_("Visit"), N_("Landing page"), N_("Exit page"), N_("Pages"),
+    N_("Referrer type"), N_("Referrer"), N_("Keywords"), N_("UTM"), N_("Country"), N_("Device"), N_("Chat"),
+    N_("Converted"), N_("Search keywords"), N_("From"), N_("To"), N_("Times"), N_("Day"), N_("Visits with a chat"),
+    N_("Conversions"), N_("Rule"), N_("Sent"), N_("Shown"), N_("Accepted"), N_("Chats"), N_("Declined"),
+    N_("Expired"), N_("Accepted / sent"), N_("Converted / chats"),
+)
+REFERRER_TYPES = {"direct": N_("Direct"), "internal": N_("Internal"), "search": N_("Search"),
+                  "social": N_("Social"), "email": N_("Email"), "paid": N_("Paid"), "other": N_("Other"),
+                  "unknown": N_("Unknown")}
+DEVICES = {"desktop": N_("Desktop"), "mobile": N_("Mobile"), "tablet": N_("Tablet")}
+_YES_NO = {"yes": N_("Yes"), "no": N_("No")}
+EXPLORER_VALUES = {"referrer_type": REFERRER_TYPES, "device": DEVICES, "chat": _YES_NO, "converted": _YES_NO}
+EXPLORER_DATA_WORDS = {v: v for v in (N_("Manual invitations"),)}
+
+
+def _localized(result: dict) -> dict:
+    out = localized(result, EXPLORER_VALUES, EXPLORER_DATA_WORDS, ("rule",))
+    if i18n.current() != i18n.DEFAULT and any(c["key"] == "referrer" for c in out["columns"]):
+        rows = []
+        for row in out["rows"]:  # "search · google.com": the type is the app's word, the domain data
+            kind, dot, domain = str(row.get("referrer", "")).partition(" · ")
+            if dot and kind in REFERRER_TYPES:
+                row = {**row, "referrer": i18n.gettext(REFERRER_TYPES[kind]) + dot + domain}
+            rows.append(row)
+        out["rows"] = rows
+    return out
 
 def _error(code: str, message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status,
@@ -31,7 +64,8 @@ async def explorer_page(request: Request) -> Response:
     response = console_templates.TemplateResponse(request, "explorer.html", {
         "user": user, "csrf_token": csrf_token(request), "sites": await Site.all().order_by("name").values("id", "name"),
         "today": _today(settings.center_time_zone).isoformat(), "time_zone": settings.center_time_zone,
-        "referrer_types": explorer.REFERRER_TYPES, "devices": explorer.DEVICES,
+        "referrer_types": [(t, REFERRER_TYPES[t]) for t in explorer.REFERRER_TYPES],
+        "devices": [(d, DEVICES[d]) for d in explorer.DEVICES],
     })
     response.headers["cache-control"] = "no-store"
     return response
@@ -41,6 +75,7 @@ async def _allowed(request: Request) -> JSONResponse | None:
     user = await current_user(request)
     if user is None:
         return _error("unauthorized", "Sign in first.", 401)
+    staff_language(request)
     if not scope.may_explore(user):
         return _error("forbidden", "The trail explorer is for marketers, supervisors and admins.", 403)
     return None
@@ -54,6 +89,9 @@ async def explorer_api(request: Request) -> Response:
     fmt = request.query_params.get("format") or "json"
     if fmt not in ("json", "csv"):
         return _error("bad_request", "'format' must be json or csv.", 400)
+    labels = labels_option(request)
+    if labels is None:
+        return _error("bad_request", "'labels' must be 0 or 1.", 400)
     if any(len(v) > 300 for v in request.query_params.values()):
         return _error("bad_request", "A parameter is too long.", 400)
     settings = runtime.current().settings
@@ -64,10 +102,10 @@ async def explorer_api(request: Request) -> Response:
         return _error(exc.code, exc.message, 404 if exc.code == "not_found" else 400)
     if fmt == "csv":
         filename = f"switchboard-{name}-{filters.start.isoformat()}-{filters.end.isoformat()}.csv"
-        return Response(to_csv(result), media_type="text/csv; charset=utf-8",
+        return Response(to_csv(result, labels), media_type="text/csv; charset=utf-8",
                         headers={"content-disposition": f'attachment; filename="{filename}"',
                                  "cache-control": "no-store"})
-    return JSONResponse(result, headers={"cache-control": "no-store"})
+    return JSONResponse(_localized(result), headers={"cache-control": "no-store"})
 
 
 async def visitor_trail(request: Request) -> Response:

@@ -4,6 +4,8 @@ The staff pages' environment speaks the request's language: `jinja2.ext.i18n` wi
 `ngettext` from `app.i18n`, and a context processor that settles the language (the signed-in user's
 choice, else the browser's) before each page renders and gives templates `lang`."""
 
+import re
+
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -29,7 +31,27 @@ def _language_context(request: Request) -> dict:
 
 console_templates = Jinja2Templates(directory=str(CONSOLE_TEMPLATES), context_processors=[_language_context])
 console_templates.env.add_extension("jinja2.ext.i18n")
-console_templates.env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True,
-                                                pgettext=i18n.pgettext)
+# Newstyle gettext %-formats every message it returns; a message shown as it came (`{{ _(error) }}`,
+# a refusal such as "Between 0% and 100%.") may hold a lone "%", kept as it is by doubling it.
+_PERCENT = re.compile(r"%%|%(?!\()")
+
+
+def _kept(text: str) -> str:
+    return _PERCENT.sub(lambda m: m.group(0) if m.group(0) == "%%" else "%%", text)
+
+
+def _gettext(message: str) -> str:
+    return _kept(i18n.gettext(message))
+
+
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    return _kept(i18n.ngettext(singular, plural, n))
+
+
+def _pgettext(context: str, message: str) -> str:
+    return _kept(i18n.pgettext(context, message))
+
+
+console_templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True, pgettext=_pgettext)
 console_templates.env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: whitespace folded, as extracted
 site_templates = Jinja2Templates(directory=str(WEB_TEMPLATES))

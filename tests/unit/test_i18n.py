@@ -32,3 +32,16 @@ def test_gettext_follows_the_current_language():
     assert i18n.gettext("Sign out") == "Sign out"
     i18n.use("fr")
     assert i18n.current() == "en"
+
+
+def test_templates_show_a_message_with_a_percent_sign_as_it_came():
+    from app.web.templating import console_templates
+
+    i18n.use("en")
+    page = console_templates.env.from_string(
+        '{{ _(m) }}|{{ _("At least %(n)s characters. Every other session of yours is signed out.", n=3) }}'
+        '|{{ _("50%% done") }}|{{ ngettext("%(num)s chat", "%(num)s chats", 3) }}')
+    assert page.render(m="Between 0% and 100%: 5%d.") == (
+        "Between 0% and 100%: 5%d.|At least 3 characters. Every other session of yours is signed out.|50% done|3 chats")
+    i18n.use("zh-CN")
+    assert page.render(m="Sign out").startswith("退出登录|至少 3 个字符")

@@ -10,6 +10,7 @@ import {
 } from "chart.js";
 import { el, clear, meta, parseTime, countryName, focusFirst } from "../dom.js";
 import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
+import { t, tc, tn, formatNumber, formatPercent, formatDuration, formatDate, lang } from "../i18n.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend);
@@ -31,12 +32,21 @@ const charts = {};
 const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
 restoreFilters(new URLSearchParams(location.search), today, FIELDS);
 const query = () => formQuery(form);
+// The name of the page's language, in itself (the CSV's optional row of column names is in it).
+const LANGUAGE_NAME = lang === "zh-CN" ? "简体中文" : "English";
 
-function csvHref(name, q) {
+function csvHref(name, q, labels = false) {
   const csv = new URLSearchParams(q);
   csv.set("format", "csv");
+  if (labels) csv.set("labels", "1");
   return "/api/explorer/" + name + "?" + csv.toString();
 }
+
+// The app's words among a visitor's facts (the tables get them translated by the server).
+const REFERRER_TYPES = { direct: t("Direct"), internal: tc("traffic source", "Internal"), search: t("Search"), social: t("Social"),
+  email: t("Email"), paid: t("Paid"), other: t("Other") };
+const DEVICES = { desktop: t("Desktop"), mobile: t("Mobile"), tablet: t("Tablet") };
+const day = (iso) => formatDate(iso + "T00:00:00") || iso;
 
 // ---- formatting ---------------------------------------------------------------
 
@@ -63,19 +73,11 @@ function formatTime(value) {
   return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute;
 }
 
-/** "45 s", "3 min 5 s", "1 h 2 min". */
-function formatSeconds(seconds) {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return s + " s";
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h ? h + " h " + m + " min" : m + " min " + (s % 60) + " s";
-}
-
 function format(value, kind) {
   if (value === null || value === undefined || value === "") return "—";
-  if (kind === "percent") return (value * 100).toFixed(1) + " %";
+  if (kind === "percent") return formatPercent(Number(value));
   if (kind === "time") return formatTime(value);
+  if (kind === "count" && typeof value === "number") return formatNumber(value);
   return String(value);
 }
 
@@ -85,14 +87,22 @@ const fetchTable = (name, q) => fetchJson("/api/explorer/" + name + "?" + q.toSt
 
 // ---- tables ---------------------------------------------------------------------
 
+/** The table's CSV, and the same with a first row of the columns' names in the page's language. */
 function csvLink(name, title, q) {
-  return el("a", { class: "btn btn-small", text: "Download CSV",
-    attrs: { href: csvHref(name, q), download: "", "aria-label": "Download CSV: " + title } });
+  const span = el("span", { class: "ex-csv-links" }, [
+    el("a", { class: "btn btn-small", text: t("Download CSV"),
+      attrs: { href: csvHref(name, q), download: "", "aria-label": t("Download CSV: {table}", { table: title }) } }),
+    el("a", { class: "btn btn-small", text: t("CSV with column names in {language}", { language: LANGUAGE_NAME }),
+      attrs: { href: csvHref(name, q, true), download: "",
+        "aria-label": t("CSV with column names in {language}: {table}", { language: LANGUAGE_NAME, table: title }) } }),
+  ]);
+  return span;
 }
 
 function cell(value, column) {
   const text = format(value, column.kind);
-  const td = el("td", { class: "ex-" + column.kind, text });
+  // Pages, referrers, keywords and names are data: shown as they are.
+  const td = el("td", { class: "ex-" + column.kind, text, attrs: { translate: column.data ? "no" : null } });
   if (column.kind === "time" && value) td.setAttribute("title", String(value));
   else if (column.key === "country" && value) td.setAttribute("title", countryName(String(value)));
   else if (column.kind === "text" && text.length > 40) td.setAttribute("title", text);
@@ -116,11 +126,11 @@ function renderTable(name, result, q) {
   ]);
   if (name === "funnel") {
     section.appendChild(el("p", { class: "ex-note",
-      text: "Invitations are counted by period and site; the other filters do not apply to them." }));
+      text: t("Invitations are counted by period and site; the other filters do not apply to them.") }));
   }
   if (!result.rows.length) {
     section.appendChild(el("p", { class: "ex-empty",
-      text: name === "funnel" ? "No invitations in this period." : "Nothing for these filters." }));
+      text: name === "funnel" ? t("No invitations in this period.") : t("Nothing for these filters.") }));
     return section;
   }
   section.appendChild(tableOf(id, result, (row) => el("tr", {}, result.columns.map((c) => cell(row[c.key], c)))));
@@ -130,16 +140,17 @@ function renderTable(name, result, q) {
 function renderVisits(result, q) {
   const slot = $("visits-csv");
   clear(slot);
-  slot.appendChild(csvLink("visits", result.title || "Visits", q));
+  slot.appendChild(csvLink("visits", result.title || t("Visits"), q));
   const body = $("visits-body");
   clear(body);
   if (!result.rows.length) {
-    body.appendChild(el("p", { class: "ex-empty", text: "No visits match these filters." }));
+    body.appendChild(el("p", { class: "ex-empty", text: t("No visits match these filters.") }));
     return;
   }
   if (result.total > result.rows.length) {
     body.appendChild(el("p", { class: "ex-note",
-      text: "Showing the newest " + result.rows.length + " of " + result.total + " visits (the CSV has the same rows)." }));
+      text: t("Showing the newest {shown} of {total} visits (the CSV has the same rows).",
+        { shown: formatNumber(result.rows.length), total: formatNumber(result.total) }) }));
   }
   body.appendChild(tableOf("visits-h", result, (row) => {
     const tr = el("tr", { class: "ex-visit", attrs: { tabindex: "0", "data-visit": row.id,
@@ -166,23 +177,26 @@ function renderVisits(result, q) {
 
 const PALETTE = ["#2563eb", "#16a34a", "#f59e0b", "#db2777", "#7c3aed", "#0ea5e9", "#64748b", "#dc2626"];
 
-const chart = (id, type, labels, datasets, options) => drawChart(Chart, charts, id, type, labels, datasets, options);
+// Chart.js formats the ticks' and tooltips' numbers in the page's language (`locale`).
+const chart = (id, type, labels, datasets, options = {}) =>
+  drawChart(Chart, charts, id, type, labels, datasets, Object.assign({ locale: lang }, options));
 
 function renderCharts(daily, funnel) {
-  chart("chart-daily", "line", daily.rows.map((r) => r.day), [
-    { label: "Visits", data: daily.rows.map((r) => r.visits), borderColor: "#2563eb", backgroundColor: "#2563eb" },
-    { label: "Visits with a chat", data: daily.rows.map((r) => r.chats), borderColor: "#16a34a", backgroundColor: "#16a34a" },
-    { label: "Conversions", data: daily.rows.map((r) => r.conversions), borderColor: "#f59e0b", backgroundColor: "#f59e0b" },
+  chart("chart-daily", "line", daily.rows.map((r) => day(r.day)), [
+    { label: t("Visits"), data: daily.rows.map((r) => r.visits), borderColor: "#2563eb", backgroundColor: "#2563eb" },
+    { label: t("Visits with a chat"), data: daily.rows.map((r) => r.chats), borderColor: "#16a34a", backgroundColor: "#16a34a" },
+    { label: t("Conversions"), data: daily.rows.map((r) => r.conversions), borderColor: "#f59e0b", backgroundColor: "#f59e0b" },
   ], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
   // One group of bars per funnel stage, one bar per rule: sent → shown → accepted → chat → conversion.
-  const stages = [["sent", "Sent"], ["shown", "Shown"], ["accepted", "Accepted"], ["chats", "Chat"], ["conversions", "Conversion"]];
+  const stages = [["sent", t("Sent")], ["shown", t("Shown")], ["accepted", t("Accepted")], ["chats", t("Chat")],
+    ["conversions", t("Conversion")]];
   chart("chart-funnel", "bar", stages.map((s) => s[1]), funnel.rows.map((r, i) => ({
     label: String(r.rule), data: stages.map((s) => r[s[0]]), backgroundColor: PALETTE[i % PALETTE.length],
   })), { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
   $("funnel-note").hidden = funnel.rows.length > 0;
   $("chart-funnel").setAttribute("aria-description", funnel.rows.length
-    ? funnel.rows.map((r) => r.rule + ": " + stages.map((s) => s[1] + " " + r[s[0]]).join(", ")).join("; ")
-    : "No invitations in this period.");
+    ? funnel.rows.map((r) => r.rule + ": " + stages.map((s) => s[1] + " " + formatNumber(r[s[0]])).join(", ")).join("; ")
+    : t("No invitations in this period."));
 }
 
 // ---- the page ---------------------------------------------------------------------
@@ -192,7 +206,7 @@ async function load() {
   const mine = ++generation;
   const q = query();
   history.replaceState(null, "", "/explorer?" + q.toString());
-  status.textContent = "Loading…";
+  status.textContent = t("Loading…");
   errorBox.hidden = true;
   errorBox.textContent = "";
   form.setAttribute("aria-busy", "true");
@@ -205,13 +219,14 @@ async function load() {
     const tables = $("tables");
     clear(tables);
     for (const name of AGGREGATES) tables.appendChild(renderTable(name, byName[name], q));
-    const from = q.get("from");
-    const to = q.get("to");
+    const period = { from: day(q.get("from")), to: day(q.get("to")) };
     const total = byName.visits.total ?? byName.visits.rows.length;
     let text = total
-      ? "Showing " + total + (total === 1 ? " visit" : " visits") + " from " + from + " to " + to + "."
-      : "No visits between " + from + " and " + to + ".";
-    if (TABLES.some((name) => byName[name].capped)) text += " Only the newest 20,000 visits are counted.";
+      ? tn("Showing {n} visit from {from} to {to}.", "Showing {n} visits from {from} to {to}.", total, period)
+      : t("No visits between {from} and {to}.", period);
+    if (TABLES.some((name) => byName[name].capped)) {
+      text += " " + t("Only the newest {n} visits are counted.", { n: formatNumber(20000) });
+    }
     status.textContent = text;
   } catch (e) {
     if (mine !== generation) return;
@@ -225,7 +240,7 @@ async function load() {
       delete charts[id];
     }
     $("funnel-note").hidden = true;
-    errorBox.textContent = e.message || "The explorer could not be loaded.";
+    errorBox.textContent = e.message || t("The explorer could not be loaded.");
     errorBox.hidden = false;
   } finally {
     if (mine === generation) form.removeAttribute("aria-busy");
@@ -242,53 +257,81 @@ form.addEventListener("submit", (e) => {
 let trailGeneration = 0;
 let opener = null; // the visit row that opened the trail, to get focus back
 
-function fact(label, value) {
-  return [el("dt", { text: label }), el("dd", { text: value === null || value === undefined || value === "" ? "—" : String(value) })];
+/** A term and its value; `data`: the value is shown as it is (a browser's or a system's name). */
+function fact(label, value, data = false) {
+  return [el("dt", { text: label }), el("dd", { text: value === null || value === undefined || value === "" ? "—" : String(value),
+    attrs: { translate: data ? "no" : null } })];
+}
+
+/** "Keywords: blue tent": the label in the page's language, the visitor's words as they are. */
+function labelled(label, value) {
+  const p = el("p", { class: "ex-visit-origin" }, [document.createTextNode(label + " ")]);
+  p.appendChild(el("span", { text: value, attrs: { translate: "no" } }));
+  return p;
+}
+
+/** The dialog's title "Trail of visitor v_…": the visitor's id is data (not to be translated). */
+function trailTitle(visitorId) {
+  const title = $("trail-title");
+  clear(title);
+  const [before, after = ""] = t("Trail of visitor {id}").split("{id}");
+  title.appendChild(document.createTextNode(before));
+  title.appendChild(el("span", { text: visitorId, attrs: { translate: "no" } }));
+  title.appendChild(document.createTextNode(after));
 }
 
 function timeOnPage(page, next) {
-  if (page.active_ms !== null && page.active_ms !== undefined) return formatSeconds(page.active_ms / 1000) + " on page";
+  if (page.active_ms !== null && page.active_ms !== undefined) {
+    return t("{time} on page", { time: formatDuration(page.active_ms / 1000) });
+  }
   const a = parseTime(page.at);
   const b = next ? parseTime(next.at) : null;
-  if (a && b) return "about " + formatSeconds((b - a) / 1000) + " on page";
-  return "time on page unknown";
+  if (a && b) return t("about {time} on page", { time: formatDuration((b - a) / 1000) });
+  return t("time on page unknown");
 }
 
 function renderTrail(trail, currentNumber) {
   const v = trail.visitor;
   const body = $("trail-body");
   clear(body);
-  $("trail-title").textContent = "Trail of visitor " + v.id;
+  trailTitle(v.id);
   body.appendChild(el("dl", { class: "ex-facts" }, [
-    ...fact("First seen", formatTime(v.first_seen)), ...fact("Last seen", formatTime(v.last_seen)),
-    ...fact("Visits", v.visits), ...fact("Chats", v.chats), ...fact("Country", v.country ? countryName(v.country) : null),
-    ...fact("Device", v.device), ...fact("Browser", v.browser), ...fact("Operating system", v.os),
+    ...fact(t("First seen"), formatTime(v.first_seen)), ...fact(t("Last seen"), formatTime(v.last_seen)),
+    ...fact(t("Visits"), formatNumber(v.visits)), ...fact(t("Chats"), formatNumber(v.chats)),
+    ...fact(t("Country"), v.country ? countryName(v.country) : null),
+    ...fact(t("Device"), DEVICES[v.device] || v.device, !(v.device in DEVICES)),
+    ...fact(t("Browser"), v.browser, true), ...fact(t("Operating system"), v.os, true),
   ]));
   if (!trail.visits.length) {
-    body.appendChild(el("p", { class: "ex-empty", text: "No visits recorded." }));
+    body.appendChild(el("p", { class: "ex-empty", text: t("No visits recorded.") }));
     return;
   }
-  const list = el("ol", { class: "ex-timeline", attrs: { "aria-label": "Visits" } });
+  const list = el("ol", { class: "ex-timeline", attrs: { "aria-label": t("Visits") } });
   for (const visit of trail.visits) {
     const current = visit.number === currentNumber;
-    const origin = [visit.referrer_type, visit.referrer].filter(Boolean).join(" · ") || "unknown";
+    const origin = [REFERRER_TYPES[visit.referrer_type] || visit.referrer_type, visit.referrer].filter(Boolean).join(" · ")
+      || t("unknown");
     const utm = Object.entries(visit.utm || {}).filter(([, value]) => typeof value === "string")
       .map(([key, value]) => key.replace(/^utm_/, "") + "=" + value).join(" ");
     const headingId = "trail-visit-" + visit.number;
-    const pages = el("ol", { class: "ex-pages", attrs: { "aria-label": "Pages of visit " + visit.number } },
+    const pages = el("ol", { class: "ex-pages", attrs: { "aria-label": t("Pages of visit {n}", { n: visit.number }) } },
       visit.pages.map((page, i) => el("li", { class: "ex-page" }, [
-        el("span", { class: "ex-page-title", text: page.title || page.url || "(untitled)" }),
+        // A page's title is the site's text: shown as it is.
+        page.title || page.url ? el("span", { class: "ex-page-title", text: page.title || page.url, attrs: { translate: "no" } })
+          : el("span", { class: "ex-page-title", text: t("(untitled)") }),
         el("span", { class: "ex-page-url", text: page.url || "" }),
         el("span", { class: "ex-page-time", text: formatTime(page.at) + " · " + timeOnPage(page, visit.pages[i + 1]) }),
       ])));
     list.appendChild(el("li", { class: "ex-visit-item" + (current ? " ex-current" : ""),
       attrs: { "aria-labelledby": headingId, "aria-current": current ? "true" : null } }, [
-      el("h3", { text: "Visit " + visit.number + " · " + formatTime(visit.started_at) + (current ? " (selected)" : ""),
-        attrs: { id: headingId } }),
-      el("p", { class: "ex-visit-origin", text: "From: " + origin }),
-      visit.keywords ? el("p", { class: "ex-visit-origin", text: "Keywords: " + visit.keywords }) : null,
-      utm ? el("p", { class: "ex-visit-origin", text: "UTM: " + utm }) : null,
-      visit.pages.length ? pages : el("p", { class: "ex-empty", text: "No page views recorded." }),
+      el("h3", { text: current
+        ? t("Visit {n} · {time} (selected)", { n: visit.number, time: formatTime(visit.started_at) })
+        : t("Visit {n} · {time}", { n: visit.number, time: formatTime(visit.started_at) }),
+      attrs: { id: headingId } }),
+      el("p", { class: "ex-visit-origin", text: t("From: {origin}", { origin }) }),
+      visit.keywords ? labelled(t("Keywords:"), visit.keywords) : null,
+      utm ? labelled(t("UTM:"), utm) : null,
+      visit.pages.length ? pages : el("p", { class: "ex-empty", text: t("No page views recorded.") }),
     ]));
   }
   body.appendChild(list);
@@ -299,10 +342,10 @@ function renderTrail(trail, currentNumber) {
 async function openTrail(visitorId, number, visitId) {
   const mine = ++trailGeneration;
   opener = visitId;
-  $("trail-title").textContent = "Trail of visitor " + visitorId;
+  trailTitle(visitorId);
   clear($("trail-body"));
   $("trail-error").hidden = true;
-  $("trail-status").textContent = "Loading the trail…";
+  $("trail-status").textContent = t("Loading the trail…");
   if (!trailDialog.open) trailDialog.showModal();
   try {
     const trail = await fetchJson("/api/explorer/visitors/" + encodeURIComponent(visitorId), "The trail", "/explorer");
@@ -312,7 +355,7 @@ async function openTrail(visitorId, number, visitId) {
   } catch (e) {
     if (mine !== trailGeneration) return;
     $("trail-status").textContent = "";
-    $("trail-error").textContent = e.message || "The trail could not be loaded.";
+    $("trail-error").textContent = e.message || t("The trail could not be loaded.");
     $("trail-error").hidden = false;
   }
 }

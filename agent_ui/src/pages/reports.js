@@ -6,6 +6,7 @@ import {
   Tooltip, Legend,
 } from "chart.js";
 import { el, clear, meta } from "../dom.js";
+import { t, formatNumber, formatPercent, formatDuration, formatDate, lang } from "../i18n.js";
 import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
@@ -28,19 +29,21 @@ const charts = {};
 const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
 restoreFilters(new URLSearchParams(location.search), today, ["slice", "department", "variant"]);
 const query = () => formQuery(form);
+// The name of the page's language, in itself (the CSV's optional row of column names is in it).
+const LANGUAGE_NAME = lang === "zh-CN" ? "简体中文" : "English";
+const DIGITS = (n) => ({ minimumFractionDigits: n, maximumFractionDigits: n });
+const isDay = (value) => /^\d{4}-\d{2}-\d{2}$/.test(String(value)); // a per-day row (not the Total row)
+const day = (iso) => formatDate(iso + "T00:00:00");
 
 function format(value, kind) {
   if (value === null || value === undefined || value === "") return "—";
-  if (kind === "percent") return (value * 100).toFixed(1) + " %";
-  if (kind === "seconds") return Number(value).toFixed(1) + " s";
-  if (kind === "duration") {
-    const s = Math.round(Number(value));
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    return h ? h + " h " + m + " min" : m + " min " + (s % 60) + " s";
-  }
+  if (kind === "percent") return formatPercent(Number(value));
+  if (kind === "seconds") return t("{s} s", { s: formatNumber(Number(value), DIGITS(1)) });
+  if (kind === "duration") return formatDuration(Number(value));
+  // The center's wall clock as the server gives it (the page says which time zone).
   if (kind === "time") return String(value).replace("T", " ").slice(0, 16);
-  if (kind === "number") return Number(value).toFixed(2);
+  if (kind === "number") return formatNumber(Number(value), DIGITS(2));
+  if (kind === "count" && typeof value === "number") return formatNumber(value);
   return String(value);
 }
 
@@ -53,8 +56,9 @@ function renderTiles(summary) {
     let change = "";
     if (row.change !== null && row.change !== undefined && row.previous !== null) {
       const sign = row.change > 0 ? "+" : "";
-      change = (row.kind === "percent" ? sign + (row.change * 100).toFixed(1) + " pts"
-        : row.kind === "seconds" ? sign + Number(row.change).toFixed(1) + " s" : sign + row.change) + " vs previous";
+      change = row.kind === "percent"
+        ? t("{change} pts vs previous", { change: sign + formatNumber(row.change * 100, DIGITS(1)) })
+        : t("{change} vs previous", { change: sign + (row.kind === "seconds" ? format(row.change, "seconds") : formatNumber(row.change)) });
     }
     tiles.appendChild(el("div", { class: "rp-tile", attrs: { role: "group", "aria-label": row.kpi } }, [
       el("div", { class: "rp-tile-label", text: row.kpi }),
@@ -64,23 +68,27 @@ function renderTiles(summary) {
   }
 }
 
-const chart = (id, type, labels, datasets, options) => drawChart(Chart, charts, id, type, labels, datasets, options);
+// Chart.js formats the ticks' and tooltips' numbers in the page's language (`locale`).
+const chart = (id, type, labels, datasets, options = {}) =>
+  drawChart(Chart, charts, id, type, labels, datasets, Object.assign({ locale: lang }, options));
+// Monday … Sunday in the page's language (1 January 2024 was a Monday).
+const WEEKDAYS = [0, 1, 2, 3, 4, 5, 6].map((i) => formatDate(Date.UTC(2024, 0, 1 + i), { weekday: "short", timeZone: "UTC" }));
 
 function renderCharts(traffic) {
   const labels = traffic.rows.map((r) => format(r.interval, "time"));
   chart("chart-volume", "bar", labels, [
-    { label: "Answered", data: traffic.rows.map((r) => r.answered), backgroundColor: "#2563eb" },
-    { label: "Abandoned", data: traffic.rows.map((r) => r.abandoned), backgroundColor: "#f59e0b" },
+    { label: t("Answered"), data: traffic.rows.map((r) => r.answered), backgroundColor: "#2563eb" },
+    { label: t("Abandoned"), data: traffic.rows.map((r) => r.abandoned), backgroundColor: "#f59e0b" },
   ], { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } });
   chart("chart-sl", "line", labels, [
-    { label: "Service level %", data: traffic.rows.map((r) => (r.service_level === null ? null : r.service_level * 100)),
+    { label: t("Service level %"), data: traffic.rows.map((r) => (r.service_level === null ? null : r.service_level * 100)),
       borderColor: "#16a34a", spanGaps: true },
   ], { scales: { y: { min: 0, max: 100 } } });
   chart("chart-hours", "bar", traffic.hour_profile.map((h) => String(h.hour).padStart(2, "0") + ":00"), [
-    { label: "Chats", data: traffic.hour_profile.map((h) => h.offered), backgroundColor: "#6366f1" },
+    { label: t("Chats"), data: traffic.hour_profile.map((h) => h.offered), backgroundColor: "#6366f1" },
   ]);
-  chart("chart-days", "bar", traffic.weekday_profile.map((d) => d.weekday), [
-    { label: "Chats", data: traffic.weekday_profile.map((d) => d.offered), backgroundColor: "#0ea5e9" },
+  chart("chart-days", "bar", traffic.weekday_profile.map((d, i) => WEEKDAYS[i] || d.weekday), [
+    { label: t("Chats"), data: traffic.weekday_profile.map((d) => d.offered), backgroundColor: "#0ea5e9" },
   ]);
 }
 
@@ -89,23 +97,32 @@ function renderTable(name, result, q, heading = "h2", limit = 0) {
   const csv = new URLSearchParams(q);
   csv.set("format", "csv");
   // The accessible name begins with the visible text ("Download CSV"), then says which table.
-  const link = el("a", { class: "btn btn-small", text: "Download CSV",
-    attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "", "aria-label": "Download CSV: " + result.title } });
+  const link = el("a", { class: "btn btn-small", text: t("Download CSV"),
+    attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "",
+      "aria-label": t("Download CSV: {table}", { table: result.title }) } });
+  // The same CSV with a first row of the columns' names in the page's language (docs/kpis.md).
+  csv.set("labels", "1");
+  const named = el("a", { class: "btn btn-small", text: t("CSV with column names in {language}", { language: LANGUAGE_NAME }),
+    attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "",
+      "aria-label": t("CSV with column names in {language}: {table}", { language: LANGUAGE_NAME, table: result.title }) } });
   const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": id + "-h" } }, [
-    el("div", { class: "rp-table-head" }, [el(heading, { text: result.title, attrs: { id: id + "-h" } }), link]),
+    el("div", { class: "rp-table-head" }, [el(heading, { text: result.title, attrs: { id: id + "-h" } }), link, named]),
   ]);
   if (!result.rows.length) {
-    section.appendChild(el("p", { class: "rp-empty", text: "Nothing in this period." }));
+    section.appendChild(el("p", { class: "rp-empty", text: t("Nothing in this period.") }));
     return section;
   }
   const head = el("tr", {}, result.columns.map((c) => el("th", { text: c.label, attrs: { scope: "col" } })));
   const shown = limit && result.rows.length > limit ? result.rows.slice(0, limit) : result.rows;
   if (shown.length < result.rows.length) {
     section.appendChild(el("p", { class: "rp-note",
-      text: "Showing the first " + shown.length + " of " + result.rows.length + "; the CSV has them all." }));
+      text: t("Showing the first {shown} of {total}; the CSV has them all.",
+        { shown: formatNumber(shown.length), total: formatNumber(result.rows.length) }) }));
   }
   const body = el("tbody", {}, shown.map((row) =>
-    el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind) })))));
+    el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind === "value" ? row.kind : c.kind),
+      // Names, titles and searches are data: shown as they are (the summary's values take their row's kind).
+      attrs: { translate: c.data ? "no" : null } })))));
   // The table scrolls within its box: a keyboard user scrolls it once it has the focus (WCAG 2.1.1),
   // and a screen reader names the stop by the table's heading.
   section.appendChild(el("div", { class: "rp-table-wrap", attrs: { tabindex: "0", role: "region", "aria-labelledby": id + "-h" } }, [
@@ -125,14 +142,14 @@ function renderTimeline(states) {
     byAgent.get(row.agent).push(row);
   }
   const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": "timeline-h" } }, [
-    el("h2", { text: "Agent timelines", attrs: { id: "timeline-h" } }),
-    el("p", { class: "rp-legend", text: "Available · Away · Offline", attrs: { "aria-hidden": "true" } }),
+    el("h2", { text: t("Agent timelines"), attrs: { id: "timeline-h" } }),
+    el("p", { class: "rp-legend", text: t("Available · Away · Offline"), attrs: { "aria-hidden": "true" } }),
   ]);
   if (!byAgent.size) {
-    section.appendChild(el("p", { class: "rp-empty", text: "No state changes in this period." }));
+    section.appendChild(el("p", { class: "rp-empty", text: t("No state changes in this period.") }));
     return section;
   }
-  const list = el("ul", { class: "rp-timelines", attrs: { "aria-label": "Agent timelines" } });
+  const list = el("ul", { class: "rp-timelines", attrs: { "aria-label": t("Agent timelines") } });
   for (const [agent, rows] of byAgent) {
     const bar = el("div", { class: "rp-bar" });
     const parts = [];
@@ -141,12 +158,13 @@ function renderTimeline(states) {
       const b = Date.parse(row.to);
       const label = row.state + (row.reason ? " (" + row.reason + ")" : "") + ", " + format(row.seconds, "duration");
       parts.push(label);
-      const seg = el("span", { class: "rp-seg rp-seg-" + String(row.state).replace(/[^a-z]/g, ""), attrs: { title: label } });
+      const seg = el("span", { class: "rp-seg rp-seg-" + String(row.state_key || row.state).replace(/[^a-z]/g, ""), attrs: { title: label } });
       seg.style.left = (((a - start) / span) * 100).toFixed(3) + "%";
       seg.style.width = Math.max(0.2, ((b - a) / span) * 100).toFixed(3) + "%";
       bar.appendChild(seg);
     }
-    list.appendChild(el("li", { class: "rp-timeline", attrs: { "aria-label": agent + ": " + parts.join("; ") } }, [
+    // A CSR's name and their away reasons are data (the states are in the page's language already).
+    list.appendChild(el("li", { class: "rp-timeline", attrs: { translate: "no", "aria-label": agent + ": " + parts.join("; ") } }, [
       el("span", { class: "rp-timeline-name", text: agent }), bar,
     ]));
   }
@@ -156,11 +174,11 @@ function renderTimeline(states) {
 
 /** Work orders created and resolved (bars) and open at the end of each day (line). */
 function renderWorkChart(daily) {
-  const days = daily.rows.filter((r) => r.day !== "Total");
-  chart("chart-work", "bar", days.map((r) => r.day), [
-    { label: "Created", data: days.map((r) => r.created), backgroundColor: "#2563eb" },
-    { label: "Resolved", data: days.map((r) => r.resolved), backgroundColor: "#16a34a" },
-    { type: "line", label: "Open at end of day", data: days.map((r) => r.backlog), borderColor: "#f59e0b",
+  const days = daily.rows.filter((r) => isDay(r.day));
+  chart("chart-work", "bar", days.map((r) => day(r.day)), [
+    { label: t("Created"), data: days.map((r) => r.created), backgroundColor: "#2563eb" },
+    { label: t("Resolved"), data: days.map((r) => r.resolved), backgroundColor: "#16a34a" },
+    { type: "line", label: t("Open at end of day"), data: days.map((r) => r.backlog), borderColor: "#f59e0b",
       backgroundColor: "#f59e0b" },
   ], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } });
 }
@@ -175,10 +193,11 @@ function renderWork(byName, q) {
 }
 
 const KNOWLEDGE_TILES = [
-  ["searches", "Searches", "count"], ["searches_no_result", "Searches with no result", "count"],
-  ["reads", "Articles read", "count"], ["sessions", "Self-service sessions", "count"],
-  ["deflection_rate", "Deflection rate", "percent"], ["inserted", "Articles inserted by CSRs", "count"],
-  ["chats_closed_after_insert", "Chats closed after an insert", "count"], ["canned_used", "Canned responses used", "count"],
+  ["searches", t("Searches"), "count"], ["searches_no_result", t("Searches with no result"), "count"],
+  ["reads", t("Articles read"), "count"], ["sessions", t("Self-service sessions"), "count"],
+  ["deflection_rate", t("Deflection rate"), "percent"], ["inserted", t("Articles inserted by CSRs"), "count"],
+  ["chats_closed_after_insert", t("Chats closed after an insert"), "count"],
+  ["canned_used", t("Canned responses used"), "count"],
 ];
 
 /** The knowledge section: totals as tiles, a chart per day, the per-day table and the three lists. */
@@ -192,12 +211,12 @@ function renderKnowledge(result, q) {
       el("div", { class: "rp-tile-value", text: format(totals[key], kind) }),
     ]));
   }
-  const days = result.rows.filter((r) => r.day !== "Total");
-  chart("chart-knowledge", "bar", days.map((r) => r.day), [
-    { label: "Searches", data: days.map((r) => r.searches), backgroundColor: "#2563eb", yAxisID: "y" },
-    { label: "Searches with no result", data: days.map((r) => r.searches_no_result), backgroundColor: "#f59e0b", yAxisID: "y" },
-    { label: "Articles read", data: days.map((r) => r.reads), backgroundColor: "#16a34a", yAxisID: "y" },
-    { type: "line", label: "Deflection rate %", yAxisID: "rate", borderColor: "#7c3aed", backgroundColor: "#7c3aed",
+  const days = result.rows.filter((r) => isDay(r.day));
+  chart("chart-knowledge", "bar", days.map((r) => day(r.day)), [
+    { label: t("Searches"), data: days.map((r) => r.searches), backgroundColor: "#2563eb", yAxisID: "y" },
+    { label: t("Searches with no result"), data: days.map((r) => r.searches_no_result), backgroundColor: "#f59e0b", yAxisID: "y" },
+    { label: t("Articles read"), data: days.map((r) => r.reads), backgroundColor: "#16a34a", yAxisID: "y" },
+    { type: "line", label: t("Deflection rate %"), yAxisID: "rate", borderColor: "#7c3aed", backgroundColor: "#7c3aed",
       spanGaps: true, data: days.map((r) => (r.deflection_rate === null ? null : r.deflection_rate * 100)) },
   ], { scales: { y: { beginAtZero: true, ticks: { precision: 0 } },
     rate: { position: "right", min: 0, max: 100, grid: { drawOnChartArea: false } } } });
@@ -212,7 +231,7 @@ async function load() {
   const mine = ++generation;
   const q = query();
   history.replaceState(null, "", "/reports?" + q.toString());
-  status.textContent = "Loading…";
+  status.textContent = t("Loading…");
   errorBox.hidden = true;
   try {
     const names = [...TABLES, ...WORK, "knowledge"];
@@ -230,13 +249,14 @@ async function load() {
     }
     renderWork(byName, q);
     renderKnowledge(byName.knowledge, q);
+    const period = { from: day(summary.window.from), to: day(summary.window.to) };
     status.textContent = summary.headline.offered
-      ? "Showing " + summary.window.from + " to " + summary.window.to + "."
-      : "No chats between " + summary.window.from + " and " + summary.window.to + ".";
+      ? t("Showing {from} to {to}.", period)
+      : t("No chats between {from} and {to}.", period);
   } catch (e) {
     if (mine !== generation) return;
     status.textContent = "";
-    errorBox.textContent = e.message || "The reports could not be loaded.";
+    errorBox.textContent = e.message || t("The reports could not be loaded.");
     errorBox.hidden = false;
   }
 }

@@ -14,10 +14,10 @@ import {
   PointElement,
   Tooltip,
 } from "chart.js";
+import { t, formatDate, lang } from "../i18n.js";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, LineController, LineElement, PointElement, Tooltip, Legend);
 
-const WEEKDAY = new Intl.DateTimeFormat(undefined, { weekday: "short", timeZone: "UTC" });
 
 function readData() {
   const node = document.getElementById("staffing-data");
@@ -29,10 +29,17 @@ function readData() {
   }
 }
 
-/** "2026-11-23 10:00" → "Mon 10:00" (the label is already the center's wall clock). */
+/** "2026-11-23 10:00" → "Mon 10:00" / "周一 10:00" (the label is already the center's wall clock). */
 function shortLabel(label) {
-  const day = new Date(label.slice(0, 10) + "T00:00:00Z");
-  return (isNaN(day.getTime()) ? label.slice(0, 10) : WEEKDAY.format(day)) + " " + label.slice(11);
+  const day = formatDate(label.slice(0, 10) + "T00:00:00Z", { weekday: "short", timeZone: "UTC" });
+  return (day || label.slice(0, 10)) + " " + label.slice(11);
+}
+
+/** The tooltip's title: "2026-11-23 10:00" → the date in the page's language and the time. */
+function longLabel(label) {
+  const day = formatDate(label.slice(0, 10) + "T00:00:00Z", { weekday: "short",
+    year: "numeric", month: "short", day: "numeric", timeZone: "UTC" });
+  return (day || label.slice(0, 10)) + " " + label.slice(11);
 }
 
 function cssVar(name, fallback) {
@@ -46,7 +53,7 @@ function draw() {
   const data = readData();
   if (!canvas) return;
   if (!data || !Array.isArray(data.labels)) {
-    if (loading) loading.textContent = "The chart could not be drawn. The tables below hold the same figures.";
+    if (loading) loading.textContent = t("The chart could not be drawn. The tables below hold the same figures.");
     return;
   }
   const text = cssVar("--text", "#1c2330");
@@ -55,7 +62,7 @@ function draw() {
   const datasets = [
     {
       type: "bar",
-      label: "Forecast chats",
+      label: t("Forecast chats"),
       data: data.volume,
       backgroundColor: "rgba(36, 89, 214, 0.35)",
       borderWidth: 0,
@@ -67,7 +74,7 @@ function draw() {
     datasets.push(
       {
         type: "line",
-        label: "Required agents",
+        label: t("Required agents"),
         data: data.agents,
         borderColor: "#1e8e4f",
         backgroundColor: "#1e8e4f",
@@ -79,7 +86,7 @@ function draw() {
       },
       {
         type: "line",
-        label: "Staff to schedule",
+        label: t("Staff to schedule"),
         data: data.staff,
         borderColor: "#b7791f",
         backgroundColor: "#b7791f",
@@ -95,19 +102,20 @@ function draw() {
   new Chart(canvas, {
     data: { labels: data.labels.map(shortLabel), datasets },
     options: {
+      locale: lang, // the ticks' and tooltips' numbers in the page's language
       animation: false,
       maintainAspectRatio: false,
       interaction: { mode: "index", intersect: false },
       plugins: {
         legend: { labels: { color: text } },
-        tooltip: { callbacks: { title: (items) => (items.length ? data.labels[items[0].dataIndex] : "") } },
+        tooltip: { callbacks: { title: (items) => (items.length ? longLabel(data.labels[items[0].dataIndex]) : "") } },
       },
       scales: {
         x: { ticks: { color: muted, autoSkip: true, maxTicksLimit: 14, maxRotation: 0 }, grid: { color: grid } },
         chats: {
           position: "left",
           beginAtZero: true,
-          title: { display: true, text: "Chats per half hour", color: muted },
+          title: { display: true, text: t("Chats per half hour"), color: muted },
           ticks: { color: muted },
           grid: { color: grid },
         },
@@ -115,7 +123,7 @@ function draw() {
           position: "right",
           beginAtZero: true,
           display: !!data.can_staff,
-          title: { display: true, text: "Agents", color: muted },
+          title: { display: true, text: t("Agents"), color: muted },
           ticks: { color: muted, precision: 0 },
           grid: { drawOnChartArea: false },
         },
