@@ -35,6 +35,7 @@ REPORT_TEXT = (
     N_("Work-order SLA"), N_("Callbacks"), N_("Contact categories"), N_("Knowledge base per day"),
     N_("Searches with no result"), N_("Articles read"), N_("Canned responses used"),
     # KPIs (the summary's rows and the grouped summary's columns)
+    N_("After-hours chats"), N_("After-hours abandoned"),
     N_("Offered"), N_("Answered"), N_("Abandoned"), N_("Short abandons"), N_("Abandonment rate"),
     N_("Average abandon time"), N_("Service level"), N_("ASA"), N_("Average queue time"), N_("First response time"),
     N_("AHT"), N_("Transfer rate"), N_("First-contact resolution"), N_("Answered rate"), N_("CSAT"), N_("Ratings"),
@@ -64,7 +65,8 @@ REPORT_VALUES: dict[str, dict[str, str]] = {
     "kpi": {}, "cause": {v: v for v in (
         N_("No agent online — left a note (offline form)"), N_("Outside business hours — left a note (offline form)"),
         N_("Left a note (offline form) instead of waiting"), N_("Left a note (offline form)"),
-        N_("Left within the short-abandon time"), N_("Visitor left the queue"), N_("Offer not answered in time"))},
+        N_("Left within the short-abandon time"), N_("Visitor left the queue"), N_("Offer not answered in time"),
+        N_("Left while held outside business hours"))},
     "state": {"available": N_("Available"), "away": N_("Away"), "offline": N_("Offline")},
     "step": {"sent": N_("Sent"), "shown": N_("Shown"), "accepted": N_("Accepted"), "declined": N_("Declined"),
              "expired": N_("Expired"), "chat_started": N_("Chat started"), "converted": N_("Converted")},

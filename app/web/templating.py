@@ -6,6 +6,7 @@ choice, else the browser's) before each page renders and gives templates `lang`.
 
 import re
 
+from markupsafe import escape
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -31,13 +32,14 @@ def _language_context(request: Request) -> dict:
 
 console_templates = Jinja2Templates(directory=str(CONSOLE_TEMPLATES), context_processors=[_language_context])
 console_templates.env.add_extension("jinja2.ext.i18n")
-# Newstyle gettext %-formats every message it returns; a message shown as it came (`{{ _(error) }}`,
-# a refusal such as "Between 0% and 100%.") may hold a lone "%", kept as it is by doubling it.
+# Newstyle gettext marks what it returns as safe markup and then %-formats it. Messages are plain text
+# (a message shown as it came, `{{ _(error) }}`, may quote what someone typed): each is escaped here,
+# and a lone "%" in one ("Between 0% and 100%.") is kept as it is by doubling it.
 _PERCENT = re.compile(r"%%|%(?!\()")
 
 
 def _kept(text: str) -> str:
-    return _PERCENT.sub(lambda m: m.group(0) if m.group(0) == "%%" else "%%", text)
+    return _PERCENT.sub(lambda m: m.group(0) if m.group(0) == "%%" else "%%", str(escape(text)))
 
 
 def _gettext(message: str) -> str:

@@ -45,3 +45,14 @@ def test_templates_show_a_message_with_a_percent_sign_as_it_came():
         "Between 0% and 100%: 5%d.|At least 3 characters. Every other session of yours is signed out.|50% done|3 chats")
     i18n.use("zh-CN")
     assert page.render(m="Sign out").startswith("退出登录|至少 3 个字符")
+
+
+def test_a_message_shown_as_it_came_is_text_never_markup():
+    from app.web.templating import console_templates
+
+    i18n.use("en")
+    page = console_templates.env.from_string('{{ _(m) }}|{{ _("< 1 day") }}|{{ _("At least %(n)s characters. '
+                                             'Every other session of yours is signed out.", n=v) }}')
+    assert page.render(m="'<script>alert(1)</script>' is not a date.", v="<b>") == (
+        "&#39;&lt;script&gt;alert(1)&lt;/script&gt;&#39; is not a date.|&lt; 1 day|"
+        "At least &lt;b&gt; characters. Every other session of yours is signed out.")
