@@ -10,7 +10,11 @@ title) and fails on:
   translate: acronyms (CSV, SLA, CSAT…), the product's name, e-mail addresses, URLs, paths, domain
   names, and what a test passes in `allow` (patterns of its own data). Content inside
   `translate="no"` (the HTML attribute for data such as names, page titles and visitors' messages)
-  is skipped.
+  is skipped; and the data a page marks so is data too where an attribute, an option's label or the
+  document title repeats it ("Edit Claims" on the button of the department Claims).
+
+`exclude`: CSS selectors of parts of the page that are not the staff's to translate (the visitor
+widget in the admin's preview follows its own language); they are not read.
 """
 
 from __future__ import annotations
@@ -38,8 +42,14 @@ DATA = [
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 
 _COLLECT = """
-() => {
+(exclude) => {
   const found = [];
+  const excluded = (exclude || []).join(", ");
+  // What the page marks as data (translate="no"), longest first: taken out of attributes and the title.
+  const data = [...new Set([...document.querySelectorAll("[translate=no]")]
+    .map((el) => (el.textContent || "").replace(/\s+/g, " ").trim()).filter((text) => text.length > 1))]
+    .sort((a, b) => b.length - a.length);
+  const withoutData = (text) => data.reduce((rest, item) => rest.split(item).join(" "), text || "");
   const add = (text, where) => {
     text = (text || "").replace(/\\s+/g, " ").trim();
     if (text) found.push([text, where]);
@@ -50,7 +60,8 @@ _COLLECT = """
     else if (el.classList.length) s += "." + [...el.classList].slice(0, 2).join(".");
     return s;
   };
-  const skipped = (el) => !!el.closest("script, style, noscript, template, [translate=no]");
+  const skipped = (el) => !!el.closest("script, style, noscript, template, [translate=no]") ||
+    (!!excluded && !!el.closest(excluded));
   const shown = (el) => {
     if (el.tagName === "OPTION" || el.tagName === "OPTGROUP") {
       const select = el.closest("select, datalist");
@@ -62,16 +73,17 @@ _COLLECT = """
   while (walker.nextNode()) {
     const el = walker.currentNode.parentElement;
     if (!el || skipped(el) || !shown(el)) continue;
-    add(walker.currentNode.textContent, describe(el));
+    const label = el.tagName === "OPTION" || el.tagName === "OPTGROUP";  // a choice's label, like an attribute
+    add(label ? withoutData(walker.currentNode.textContent) : walker.currentNode.textContent, describe(el));
   }
   for (const el of document.body.querySelectorAll("[aria-label], [placeholder], [title], img[alt], optgroup[label], input[type=submit], input[type=button]")) {
     if (skipped(el) || !shown(el)) continue;
     for (const name of ["aria-label", "placeholder", "title", "alt", "label"]) {
-      if (el.hasAttribute(name)) add(el.getAttribute(name), describe(el) + "@" + name);
+      if (el.hasAttribute(name)) add(withoutData(el.getAttribute(name)), describe(el) + "@" + name);
     }
     if (el.tagName === "INPUT" && (el.type === "submit" || el.type === "button")) add(el.value, describe(el) + "@value");
   }
-  add(document.title, "title");
+  add(withoutData(document.title), "title");
   return found;
 }
 """
@@ -98,10 +110,10 @@ def english_left(text: str, allow: tuple[re.Pattern | str, ...] = ()) -> list[st
     return WORD.findall(text)
 
 
-async def untranslated(page, allow: tuple[re.Pattern | str, ...] = ()) -> list[str]:
-    """What `page` shows that is still English: 'text  (where: why)' lines."""
+async def untranslated(page, allow: tuple[re.Pattern | str, ...] = (), exclude: tuple[str, ...] = ()) -> list[str]:
+    """What `page` shows that is still English: 'text  (where: why)' lines (not inside `exclude`)."""
     problems = []
-    for text, where in await page.evaluate(_COLLECT):
+    for text, where in await page.evaluate(_COLLECT, list(exclude)):
         if any(p.match(text) for p in _english_messages()):
             problems.append(f"{text!r}  ({where}: an English catalog message)")
             continue
@@ -111,9 +123,10 @@ async def untranslated(page, allow: tuple[re.Pattern | str, ...] = ()) -> list[s
     return sorted(set(problems))
 
 
-async def assert_translated(page, where: str, allow: tuple[re.Pattern | str, ...] = ()) -> None:
+async def assert_translated(page, where: str, allow: tuple[re.Pattern | str, ...] = (),
+                            exclude: tuple[str, ...] = ()) -> None:
     """Fails with the list of what `page` (signed in as a user whose Language is 简体中文) still
-    shows in English."""
+    shows in English, leaving out the parts `exclude` selects."""
     assert await page.evaluate("document.documentElement.lang") == "zh-CN", f"{where} is not served in Chinese"
-    problems = await untranslated(page, allow)
+    problems = await untranslated(page, allow, exclude)
     assert not problems, f"{where} still shows English:\n" + "\n".join(problems)

@@ -77,7 +77,8 @@ async def _page(request: Request, user: User, *, status: int = 200, site: Site |
     done = request.query_params.get("done")
     return render(request, user, TEMPLATE, PATH, status=status, sites=all_sites, site=site,
                   done=done if done == "saved" else None, positions=ws.POSITIONS, prechat=ws.PRECHAT,
-                  languages=[(ws.SUFFIX[lang], lang, ws.LANGUAGE_NAMES[lang]) for lang in ws.LANGUAGES],
+                  # Not `languages` nor `lang`: the staff pages' context gives those (the admin's own language).
+                  widget_languages=[(ws.SUFFIX[lang], lang, ws.LANGUAGE_NAMES[lang]) for lang in ws.LANGUAGES],
                   max_title=ws.MAX_TITLE, max_greeting=ws.MAX_GREETING, defaults=ws.flat(ws.DEFAULTS),
                   min_contrast=ws.MIN_CONTRAST, **context)
 
