@@ -53,7 +53,7 @@ class Message(str):
     str "At most 200 characters." (what the English page, the CLI and the tests read) that `shown`
     translates as its id, then fills in."""
 
-    def __new__(cls, message_id: str, **values: object) -> "Message":
+    def __new__(cls, message_id: str, /, **values: object) -> "Message":
         made = super().__new__(cls, message_id % values)
         made.message_id, made.values = message_id, values
         return made
@@ -74,7 +74,7 @@ class FieldError(ServiceError):
     """A form value that cannot be taken: shown next to `field`. `values` fill `%(name)s` in the
     message (see `Message`)."""
 
-    def __init__(self, field: str, message: str, **values: object) -> None:
+    def __init__(self, field: str, message: str, /, **values: object) -> None:
         super().__init__("bad_request", Message(message, **values) if values else message, field)
 
 
