@@ -19,6 +19,7 @@ A refusal is a ServiceError whose `field` names the form field it is about.
 
 from __future__ import annotations
 
+from app.i18n import N_
 import hashlib
 import re
 import secrets
@@ -38,8 +39,8 @@ from app.security import hash_password
 from app.services import ServiceError, agents, audit, routing, routing_state, scope, sessions
 
 # How roles are called on the pages (an "agent" is a CSR there).
-ROLE_LABELS = {"agent": "CSR", "supervisor": "Supervisor", "admin": "Admin", "marketer": "Marketer",
-               "handler": "Back office"}
+ROLE_LABELS = {"agent": N_("CSR"), "supervisor": N_("Supervisor"), "admin": N_("Admin"), "marketer": N_("Marketer"),
+               "handler": N_("Back office")}
 # Roles that take chats, hence belong to departments.
 STAFF_ROLES = ("agent", "supervisor", "admin")
 LINK_HOURS = 72

@@ -7,6 +7,7 @@ or deleted by the product."""
 
 from __future__ import annotations
 
+from app.i18n import N_
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,22 +41,22 @@ async def record(actor: User | None, action: str, *, conversation_id: int | None
 
 # What each action means, for people reading the log (unknown actions show as they are).
 ACTION_LABELS = {
-    "monitor": "Monitored a chat", "whisper": "Whispered to a CSR", "barge": "Joined a chat", "take_over": "Took over a chat",
-    "force_state": "Set a CSR's state", "deactivate": "Deactivated a user", "reactivate": "Reactivated a user",
-    "sign_out_everywhere": "Signed a user out everywhere", "read_conversation": "Read a chat they do not hold",
-    "read_profile": "Read a visitor's earlier chats", "user_create": "Added a user", "user_update": "Changed a user",
-    "password_link": "Made a set-password link", "site_create": "Created a site", "site_update": "Changed a site",
-    "site_disable": "Disabled a site", "site_enable": "Enabled a site", "site_key_rotate": "Rotated a site key",
-    "privacy_update": "Changed privacy settings", "department_create": "Created a department",
-    "department_update": "Changed a department", "general_hours_update": "Changed the general queue's hours",
-    "away_reasons_update": "Changed the away reasons", "visitor_export": "Exported a visitor's data",
-    "visitor_erased": "Erased a visitor's data", "widget_update": "Changed the widget",
-    "export_audit": "Exported the audit log", "password_set": "Set their password by a link",
-    "site_settings": "Changed a site's settings", "rule_create": "Created an invitation rule",
-    "rule_update": "Changed an invitation rule", "rule_delete": "Deleted an invitation rule",
-    "team_create": "Created a team", "team_update": "Changed a team", "category_create": "Created a category",
-    "category_update": "Changed a category", "sla_policy_save": "Saved an SLA policy",
-    "sla_policy_delete": "Deleted an SLA policy",
+    "monitor": N_("Monitored a chat"), "whisper": N_("Whispered to a CSR"), "barge": N_("Joined a chat"), "take_over": N_("Took over a chat"),
+    "force_state": N_("Set a CSR's state"), "deactivate": N_("Deactivated a user"), "reactivate": N_("Reactivated a user"),
+    "sign_out_everywhere": N_("Signed a user out everywhere"), "read_conversation": N_("Read a chat they do not hold"),
+    "read_profile": N_("Read a visitor's earlier chats"), "user_create": N_("Added a user"), "user_update": N_("Changed a user"),
+    "password_link": N_("Made a set-password link"), "site_create": N_("Created a site"), "site_update": N_("Changed a site"),
+    "site_disable": N_("Disabled a site"), "site_enable": N_("Enabled a site"), "site_key_rotate": N_("Rotated a site key"),
+    "privacy_update": N_("Changed privacy settings"), "department_create": N_("Created a department"),
+    "department_update": N_("Changed a department"), "general_hours_update": N_("Changed the general queue's hours"),
+    "away_reasons_update": N_("Changed the away reasons"), "visitor_export": N_("Exported a visitor's data"),
+    "visitor_erased": N_("Erased a visitor's data"), "widget_update": N_("Changed the widget"),
+    "export_audit": N_("Exported the audit log"), "password_set": N_("Set their password by a link"),
+    "site_settings": N_("Changed a site's settings"), "rule_create": N_("Created an invitation rule"),
+    "rule_update": N_("Changed an invitation rule"), "rule_delete": N_("Deleted an invitation rule"),
+    "team_create": N_("Created a team"), "team_update": N_("Changed a team"), "category_create": N_("Created a category"),
+    "category_update": N_("Changed a category"), "sla_policy_save": N_("Saved an SLA policy"),
+    "sla_policy_delete": N_("Deleted an SLA policy"),
 }
 PAGE_SIZE = 100
 

@@ -10,6 +10,7 @@ with what it was and what it became.
 
 from __future__ import annotations
 
+from app.i18n import N_
 import re
 from typing import Any
 
@@ -36,13 +37,13 @@ DEFAULTS: dict[str, Any] = {
 CLASSIFICATION = {"off": "Off", "optional": "Optional", "required": "Required"}
 # Whole-number settings: (field, label, minimum, maximum, may be empty).
 NUMBERS = (
-    ("sticky_seconds", "Sticky seconds", 0, 3600, False),
-    ("offer_seconds", "Offer seconds", 0, 300, False),
-    ("missed_offers_limit", "Missed-offer limit", 0, 100, False),
-    ("sl_threshold_seconds", "SL threshold", 1, 3600, True),
-    ("max_wait_seconds", "Maximum wait", 5, 86400, True),
-    ("priority", "Priority", 0, 100, False),
-    ("default_max_chats", "Default capacity", 1, 50, True),
+    ("sticky_seconds", N_("Sticky seconds"), 0, 3600, False),
+    ("offer_seconds", N_("Offer seconds"), 0, 300, False),
+    ("missed_offers_limit", N_("Missed-offer limit"), 0, 100, False),
+    ("sl_threshold_seconds", N_("SL threshold"), 1, 3600, True),
+    ("max_wait_seconds", N_("Maximum wait"), 5, 86400, True),
+    ("priority", N_("Priority"), 0, 100, False),
+    ("default_max_chats", N_("Default capacity"), 1, 50, True),
 )
 
 

@@ -14,6 +14,7 @@ connections on every worker at once (the site version moves: app/services/sites.
 
 from __future__ import annotations
 
+from app.i18n import N_
 import math
 import re
 from typing import Any
@@ -26,8 +27,8 @@ from app.services import ServiceError, audit, conversations, sites
 LANGUAGES = ("en", "zh-CN")  # what the widget speaks (widget/src/i18n.js)
 SUFFIX = {"en": "en", "zh-CN": "zh"}  # the form fields' suffix per language: title_en, greeting_zh
 LANGUAGE_NAMES = {"en": "English", "zh-CN": "简体中文"}
-POSITIONS = {"bottom-right": "Bottom right", "bottom-left": "Bottom left"}
-PRECHAT = {"hidden": "Hidden", "optional": "Optional", "required": "Required"}
+POSITIONS = {"bottom-right": N_("Bottom right"), "bottom-left": N_("Bottom left")}
+PRECHAT = {"hidden": N_("Hidden"), "optional": N_("Optional"), "required": N_("Required")}
 PRECHAT_FIELDS = ("name", "email")
 MAX_TITLE = 60
 MAX_GREETING = 300

@@ -11,13 +11,30 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from app.models import Department, InvitationRule, Site, User
+from app.i18n import N_
 from app.services import ServiceError, invitations
 from app.tracking.rules import DEVICES, REFERRER_TYPES
-from app.web.admin.common import admin_user, digits, render
+from app.web.admin.common import Label, Message, admin_user, digits, render
 from app.web.auth import check_csrf
 
 INT_FIELDS = ("min_seconds_on_page", "min_seconds_on_site", "min_pages")
+# The whole-number conditions as their errors name them.
+FIELD_LABELS = {"min_seconds_on_page": N_("Min seconds on page"), "min_seconds_on_site": N_("Min seconds on site"),
+                "min_pages": N_("Min pages")}
 TEXT_FIELDS = ("url", "referrer_type", "referrer_domain", "keyword", "device", "visitor", "event")
+# A rule's conditions as the list names them (English: the key with spaces).
+CONDITION_LABELS = {
+    "url": N_("url"), "min_seconds_on_page": N_("min seconds on page"), "min_seconds_on_site": N_("min seconds on site"),
+    "min_pages": N_("min pages"), "referrer_type": N_("referrer type"), "referrer_domain": N_("referrer domain"),
+    "keyword": N_("keyword"), "device": N_("device"), "visitor": N_("visitor"), "event": N_("event"),
+    "country": N_("country"), "attribute": N_("attribute"),
+}
+# The referrer types and devices a condition chooses from (the stored values, shown by these names).
+OPTION_LABELS = {
+    "direct": N_("direct"), "internal": N_("internal"), "search": N_("search"), "social": N_("social"),
+    "email": N_("email"), "paid": N_("paid"), "other": N_("other"),
+    "desktop": N_("desktop"), "mobile": N_("mobile"), "tablet": N_("tablet"),
+}
 
 
 _admin = admin_user
@@ -28,7 +45,8 @@ def _int(value: Any, label: str) -> int | None:
     if not text:
         return None
     if not digits(text.removeprefix("-")):
-        raise ServiceError("bad_request", f"{label} must be a whole number.")
+        message = Message(N_("%(field)s must be a whole number."), field=Label(label))
+        raise ServiceError("bad_request", message)
     return int(text)
 
 
@@ -36,7 +54,7 @@ def parse_form(form) -> dict[str, Any]:
     """The form's fields as the service takes them."""
     conditions: dict[str, Any] = {}
     for key in INT_FIELDS:
-        value = _int(form.get(key), key.replace("_", " ").capitalize())
+        value = _int(form.get(key), FIELD_LABELS[key])
         if value is not None:
             conditions[key] = value
     for key in TEXT_FIELDS:
@@ -51,10 +69,10 @@ def parse_form(form) -> dict[str, Any]:
         conditions["attribute"] = {"name": attribute, "equals": str(form.get("attribute_equals") or "")}
     return {
         "name": str(form.get("name") or ""), "message": str(form.get("message") or ""),
-        "site_id": _int(form.get("site_id"), "Site"), "department_id": _int(form.get("department_id"), "Department"),
-        "agent_id": _int(form.get("agent_id"), "CSR"), "conditions": conditions,
-        "max_per_visitor": _int(form.get("max_per_visitor"), "Invitations per visitor") or 1,
-        "cap_hours": _int(form.get("cap_hours"), "Within hours") or 24,
+        "site_id": _int(form.get("site_id"), N_("Site")), "department_id": _int(form.get("department_id"), N_("Department")),
+        "agent_id": _int(form.get("agent_id"), N_("CSR")), "conditions": conditions,
+        "max_per_visitor": _int(form.get("max_per_visitor"), N_("Invitations per visitor")) or 1,
+        "cap_hours": _int(form.get("cap_hours"), N_("Within hours")) or 24,
         "active_hours": str(form.get("active_hours") or ""), "enabled": form.get("enabled") == "on",
     }
 
@@ -66,6 +84,7 @@ async def _render(request: Request, user: User, *, error: str | None = None, val
         "sites": await Site.all().order_by("name"), "departments": await Department.all().order_by("name"),
         "agents": await User.filter(is_active=True, role__in=("agent", "supervisor", "admin")).order_by("display_name"),
         "referrer_types": REFERRER_TYPES, "devices": DEVICES, "error": error,
+        "condition_labels": CONDITION_LABELS, "option_labels": OPTION_LABELS,
         "editing": editing,
     }
     context["values"] = values or {}
@@ -105,14 +124,14 @@ async def rules_submit(request: Request) -> Response:
     if not check_csrf(request, str(form.get("csrf_token") or "")):
         return Response("The form expired; reload the page and try again.", status_code=403, media_type="text/plain")
     action = str(form.get("action") or "save")
-    rule_id = _int(form.get("rule_id"), "Rule") if form.get("rule_id") else None
+    rule_id = _int(form.get("rule_id"), N_("Rule")) if form.get("rule_id") else None
     try:
         if action == "delete" and rule_id is not None:
             await invitations.delete_rule(user, rule_id)
         elif action == "toggle" and rule_id is not None:
             rule = await InvitationRule.get_or_none(id=rule_id)
             if rule is None:
-                raise ServiceError("not_found", "No such rule.")
+                raise ServiceError("not_found", N_("No such rule."))
             await invitations.set_rule_enabled(user, rule_id, not rule.enabled)
         else:
             await invitations.save_rule(user, parse_form(form), rule_id)

@@ -29,12 +29,10 @@ from tests.support.db import execute
 VISITOR_PAGES = {"/help/{}/", "/help/{}/articles/{}", "/requests/{}", "{}"}
 # Staff pages whose text is not translated yet.
 NOT_YET = {
-    "/admin/sites", "/admin/widget",
-    "/admin/widget/preview/{}", "/admin/users", "/admin/users/{}", "/admin/departments", "/admin/departments/{}",
-    "/admin/departments/new", "/admin/departments/general/{}", "/admin/away-reasons", "/admin/invitation-rules",
-    "/admin/privacy", "/admin/teams", "/admin/teams/{}", "/admin/teams/new", "/admin/work-categories",
-    "/admin/work-categories/{}", "/admin/work-categories/policies/{}", "/admin/outgoing-mail", "/admin/audit",
 }
+# Parts of a page that are not the staff's text: the admin's widget preview shows the visitor widget,
+# which follows its own language (the preview's), not the admin's.
+EXCLUDE = {"/admin/widget/preview/{}": ("#switchboard-widget",)}
 
 
 def page_shape(path: str) -> str:
@@ -72,7 +70,7 @@ async def test_no_english_left_on(what, role, path, prepare, world, new_page):
     page = await open_as(new_page, world, role, path.format(**world.ids), **options)
     if prepare is not None:
         await prepare(page)
-    await assert_translated(page, what)
+    await assert_translated(page, what, exclude=EXCLUDE.get(page_shape(path), ()))
     assert page.errors.errors == []
 
 

@@ -10,7 +10,11 @@ title) and fails on:
   translate: acronyms (CSV, SLA, CSAT…), the product's name, e-mail addresses, URLs, paths, domain
   names, and what a test passes in `allow` (patterns of its own data). Content inside
   `translate="no"` (the HTML attribute for data such as names, page titles and visitors' messages)
-  is skipped.
+  is skipped; and the data a page marks so is data too where an attribute, an option's label or the
+  document title repeats it ("Edit Claims" on the button of the department Claims).
+
+`exclude`: CSS selectors of parts of the page that are not the staff's to translate (the visitor
+widget in the admin's preview follows its own language); they are not read.
 """
 
 from __future__ import annotations
@@ -38,11 +42,19 @@ DATA = [
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]+")
 
 _COLLECT = """
-(within) => {
+([within, exclude]) => {
   const found = [];
   // `within`: a CSS selector; only that element (the first match) is read, and not the document title.
   const root = within ? document.querySelector(within) : document.body;
   if (!root) return null;
+  const excluded = (exclude || []).join(", ");
+  // What the page marks as data (translate="no"; an input's value), longest first: taken out of
+  // attributes, option labels and the title.
+  const data = [...new Set([...document.querySelectorAll("[translate=no]")]
+    .map((el) => ((el.tagName === "INPUT" ? el.value : el.textContent) || "").replace(/\\s+/g, " ").trim())
+    .filter((text) => text.length > 1))]
+    .sort((a, b) => b.length - a.length);
+  const withoutData = (text) => data.reduce((rest, item) => rest.split(item).join(" "), text || "");
   const add = (text, where) => {
     text = (text || "").replace(/\\s+/g, " ").trim();
     if (text) found.push([text, where]);
@@ -53,7 +65,8 @@ _COLLECT = """
     else if (el.classList.length) s += "." + [...el.classList].slice(0, 2).join(".");
     return s;
   };
-  const skipped = (el) => !!el.closest("script, style, noscript, template, [translate=no]");
+  const skipped = (el) => !!el.closest("script, style, noscript, template, [translate=no]") ||
+    (!!excluded && !!el.closest(excluded));
   const shown = (el) => {
     if (el.tagName === "OPTION" || el.tagName === "OPTGROUP") {
       const select = el.closest("select, datalist");
@@ -65,27 +78,19 @@ _COLLECT = """
   while (walker.nextNode()) {
     const el = walker.currentNode.parentElement;
     if (!el || skipped(el) || !shown(el)) continue;
-    add(walker.currentNode.textContent, describe(el));
+    const label = el.tagName === "OPTION" || el.tagName === "OPTGROUP";  // a choice's label, like an attribute
+    add(label ? withoutData(walker.currentNode.textContent) : walker.currentNode.textContent, describe(el));
   }
   const labelled = "[aria-label], [placeholder], [title], img[alt], optgroup[label], input[type=submit], input[type=button]";
   const own = within && root.matches(labelled) ? [root] : [];
   for (const el of [...own, ...root.querySelectorAll(labelled)]) {
     if (skipped(el) || !shown(el)) continue;
     for (const name of ["aria-label", "placeholder", "title", "alt", "label"]) {
-      if (el.hasAttribute(name)) add(el.getAttribute(name), describe(el) + "@" + name);
+      if (el.hasAttribute(name)) add(withoutData(el.getAttribute(name)), describe(el) + "@" + name);
     }
     if (el.tagName === "INPUT" && (el.type === "submit" || el.type === "button")) add(el.value, describe(el) + "@value");
   }
-  if (!within) {
-    // The document title may name data the page shows marked translate="no" (an article's title, in a
-    // heading or in its input): that part is not text to translate.
-    let title = document.title;
-    for (const el of document.querySelectorAll("[translate=no]")) {
-      const data = ((el.tagName === "INPUT" ? el.value : el.textContent) || "").trim();
-      if (data) title = title.split(data).join(" ");
-    }
-    add(title, "title");
-  }
+  if (!within) add(withoutData(document.title), "title");
   return found;
 }
 """
@@ -112,11 +117,12 @@ def english_left(text: str, allow: tuple[re.Pattern | str, ...] = ()) -> list[st
     return WORD.findall(text)
 
 
-async def untranslated(page, allow: tuple[re.Pattern | str, ...] = (), within: str | None = None) -> list[str]:
-    """What `page` shows that is still English: 'text  (where: why)' lines. `within`: a CSS selector
-    of the part of the page to read (its first match; the whole page when None)."""
+async def untranslated(page, allow: tuple[re.Pattern | str, ...] = (), exclude: tuple[str, ...] = (),
+                       within: str | None = None) -> list[str]:
+    """What `page` shows that is still English: 'text  (where: why)' lines, not inside `exclude`
+    (CSS selectors) and, when `within` (a CSS selector) is given, only inside its first match."""
     problems = []
-    found = await page.evaluate(_COLLECT, within)
+    found = await page.evaluate(_COLLECT, [within, list(exclude)])
     assert found is not None, f"nothing on the page matches {within!r}"
     for text, where in found:
         if any(p.match(text) for p in _english_messages()):
@@ -129,9 +135,9 @@ async def untranslated(page, allow: tuple[re.Pattern | str, ...] = (), within: s
 
 
 async def assert_translated(page, where: str, allow: tuple[re.Pattern | str, ...] = (),
-                            within: str | None = None) -> None:
+                            exclude: tuple[str, ...] = (), within: str | None = None) -> None:
     """Fails with the list of what `page` (signed in as a user whose Language is 简体中文) still
-    shows in English — only inside the element `within` (a CSS selector) when given."""
+    shows in English, leaving out the parts `exclude` selects (only inside `within` when given)."""
     assert await page.evaluate("document.documentElement.lang") == "zh-CN", f"{where} is not served in Chinese"
-    problems = await untranslated(page, allow, within)
+    problems = await untranslated(page, allow, exclude, within)
     assert not problems, f"{where} still shows English:\n" + "\n".join(problems)

@@ -1,6 +1,7 @@
 // The admin's Sites page: "Copy snippet" copies the site's <script async …> line from its read-only
 // field to the clipboard. Without the clipboard API (an http:// address, an old browser, a denied
 // permission) the text is selected and the page says to press Ctrl+C. No inline script (CSP).
+import { t } from "../i18n.js";
 
 function say(status, text) {
   if (status) status.textContent = text;
@@ -20,11 +21,11 @@ function copyFrom(button) {
   const manual = () => {
     selectAll(field);
     const mac = /Mac|iPhone|iPad/.test(navigator.platform || "");
-    say(status, `Press ${mac ? "⌘C" : "Ctrl+C"} to copy the selected snippet.`);
+    say(status, t("Press {keys} to copy the selected snippet.", { keys: mac ? "⌘C" : "Ctrl+C" }));
   };
   say(status, "");
   if (navigator.clipboard && typeof navigator.clipboard.writeText === "function" && window.isSecureContext) {
-    navigator.clipboard.writeText(text).then(() => say(status, "Copied to the clipboard."), manual);
+    navigator.clipboard.writeText(text).then(() => say(status, t("Copied to the clipboard.")), manual);
   } else {
     manual();
   }

@@ -1,5 +1,7 @@
 // The admin's Users page: "Copy link" copies the one-time set-password link (no inline script:
 // the page's CSP allows none). Without the clipboard API the link is selected for Ctrl+C.
+import { t } from "../i18n.js";
+
 function copy(button) {
   const input = document.getElementById(button.getAttribute("data-copy"));
   const status = document.querySelector('[data-copy-status="' + button.getAttribute("data-copy") + '"]');
@@ -10,10 +12,10 @@ function copy(button) {
   const selectIt = () => {
     input.focus();
     input.select();
-    said("Selected: press Ctrl+C (⌘C) to copy.");
+    said(t("Selected: press Ctrl+C (⌘C) to copy."));
   };
   if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(input.value).then(() => said("Copied."), selectIt);
+    navigator.clipboard.writeText(input.value).then(() => said(t("Copied.")), selectIt);
   } else {
     selectIt();
   }

@@ -5,6 +5,7 @@
 // Also: the colour picker and the text field of "Accent colour" kept in step, and the colour's
 // contrast ratio with white text shown as it is typed (the server checks it again on Save).
 // No inline script (CSP).
+import { t, formatNumber } from "../i18n.js";
 
 const COLOUR = /^#[0-9a-fA-F]{6}$/;
 const MIN_CONTRAST = 4.5;
@@ -54,9 +55,10 @@ function showContrast() {
     return;
   }
   const ratio = Math.floor(ratioWithWhite(colour) * 100) / 100;
+  const shown = formatNumber(ratio, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   contrast.textContent = ratio >= MIN_CONTRAST
-    ? `Contrast with white text: ${ratio.toFixed(2)}:1.`
-    : `Contrast with white text: ${ratio.toFixed(2)}:1, too low — it needs at least ${MIN_CONTRAST}:1.`;
+    ? t("Contrast with white text: {ratio}:1.", { ratio: shown })
+    : t("Contrast with white text: {ratio}:1, too low — it needs at least {least}:1.", { ratio: shown, least: formatNumber(MIN_CONTRAST) });
 }
 
 if (form && frame) {

@@ -17,8 +17,9 @@ from starlette.routing import Route
 
 from app import runtime
 from app.clock import iso
+from app.i18n import N_
 from app.services import audit
-from app.web.admin.common import admin_user, digits, render
+from app.web.admin.common import Message, admin_user, digits, render
 from app.web.reports import _cell as csv_cell
 
 PATH = "/admin/audit"
@@ -28,7 +29,7 @@ CSV_ROWS = 50_000
 class BadFilter(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
-        self.field = field
+        self.field, self.message = field, message
 
 
 def _day(raw: str, field: str, zone: ZoneInfo) -> datetime | None:
@@ -37,20 +38,20 @@ def _day(raw: str, field: str, zone: ZoneInfo) -> datetime | None:
     try:
         return datetime.combine(date.fromisoformat(raw), time(0), tzinfo=zone)
     except ValueError:
-        raise BadFilter(field, f"{raw[:20]!r} is not a date such as 2026-12-01.") from None
+        raise BadFilter(field, Message(N_("%(value)s is not a date such as 2026-12-01."), value=repr(raw[:20]))) from None
 
 
 def parse(params: Any, zone: ZoneInfo) -> audit.Filters:
     actor = params.get("actor", "")
     if actor and not digits(actor):
-        raise BadFilter("actor", "Choose someone from the list.")
+        raise BadFilter("actor", N_("Choose someone from the list."))
     action = params.get("action", "")
     if len(action) > 32:
-        raise BadFilter("action", "Choose an action from the list.")
+        raise BadFilter("action", N_("Choose an action from the list."))
     since = _day(params.get("from", ""), "from", zone)
     until = _day(params.get("to", ""), "to", zone)
     if since and until and until < since:
-        raise BadFilter("to", "The end date is before the start date.")
+        raise BadFilter("to", N_("The end date is before the start date."))
     before = params.get("before", "")
     return audit.Filters(actor_id=int(actor) if actor else None, action=action or None, since=since,
                          until=until + timedelta(days=1) if until else None,
@@ -74,7 +75,7 @@ async def page(request: Request) -> Response:
     try:
         filters = parse(request.query_params, zone)
     except BadFilter as exc:
-        return render(request, user, "admin/audit.html", PATH, status=400, errors={exc.field: str(exc)}, **context)
+        return render(request, user, "admin/audit.html", PATH, status=400, errors={exc.field: exc.message}, **context)
     entries = await audit.search(filters, audit.PAGE_SIZE + 1)
     more = len(entries) > audit.PAGE_SIZE
     entries = entries[: audit.PAGE_SIZE]

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from app.i18n import N_
 from app.services import ServiceError, agents
 from app.web.admin.common import admin_form, admin_user, render
 
@@ -33,7 +34,7 @@ async def save(request: Request) -> Response:
     text = str(form.get("reasons") or "")
     try:
         if len(text) > 5000:
-            raise ServiceError("bad_request", "The list is too long.")
+            raise ServiceError("bad_request", N_("The list is too long."))
         await agents.set_away_reasons([line for line in text.splitlines() if line.strip()], actor=user)
     except ServiceError as exc:
         return render(request, user, "admin/away_reasons.html", PATH, status=400, values={"reasons": text},

@@ -2,7 +2,14 @@
 the admin layout (no-store), and reading form fields with the field they belong to.
 
 A refused form comes back (400) with the message next to its field (`errors[field]`) and what was
-typed (`values`); nothing is stored."""
+typed (`values`); nothing is stored.
+
+Messages are in the page's language: `render` translates what a page shows of a refusal (`errors`,
+`error`, `notice`, `row_errors`) once the request's language is known. A message is an English
+catalog id marked with `N_` where it is written (here, in the handlers, or in the service that
+refuses), or a `Message` (an id with its `%(name)s` values) when it names a value. They are translated
+here rather than with `{{ _(error) }}` in the templates: the templates' `_()` marks its result as safe
+HTML and %-formats it, and a refusal may quote what was typed."""
 
 from __future__ import annotations
 
@@ -12,32 +19,63 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app import i18n
+from app.i18n import N_
 from app.models import Site, User
 from app.services import ServiceError
 from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
-from app.web.templating import console_templates
+from app.web.templating import console_templates, staff_language
 
 # The admin section's pages, in the order of its navigation: (path, label).
 SECTIONS = (
-    ("/admin/sites", "Sites"),
-    ("/admin/widget", "Widget"),
-    ("/admin/users", "Users"),
-    ("/admin/departments", "Departments"),
-    ("/admin/teams", "Teams"),
-    ("/admin/work-categories", "Categories & SLA"),
-    ("/admin/away-reasons", "Away reasons"),
-    ("/admin/invitation-rules", "Invitation rules"),
-    ("/admin/privacy", "Privacy"),
-    ("/admin/outgoing-mail", "Outgoing mail"),
-    ("/admin/audit", "Audit log"),
+    ("/admin/sites", N_("Sites")),
+    ("/admin/widget", N_("Widget")),
+    ("/admin/users", N_("Users")),
+    ("/admin/departments", N_("Departments")),
+    ("/admin/teams", N_("Teams")),
+    ("/admin/work-categories", N_("Categories & SLA")),
+    ("/admin/away-reasons", N_("Away reasons")),
+    ("/admin/invitation-rules", N_("Invitation rules")),
+    ("/admin/privacy", N_("Privacy")),
+    ("/admin/outgoing-mail", N_("Outgoing mail")),
+    ("/admin/audit", N_("Audit log")),
 )
+# A user's status as the Users page shows it.
+STATUS_LABELS = {"available": N_("Available"), "away": N_("Away"), "offline": N_("Offline")}
+
+
+class Label(str):
+    """A field's label (a catalog id) named in a `Message`: translated with it."""
+
+
+class Message(str):
+    """An English message that names values: `Message(N_("At most %(n)s characters."), n=200)` is the
+    str "At most 200 characters." (what the English page, the CLI and the tests read) that `shown`
+    translates as its id, then fills in."""
+
+    def __new__(cls, message_id: str, /, **values: object) -> "Message":
+        made = super().__new__(cls, message_id % values)
+        made.message_id, made.values = message_id, values
+        return made
+
+
+def shown(message: object) -> object:
+    """A message in the request's language (call after `staff_language`): a `Message` by its id and
+    values, a str as a catalog id (itself when the catalog has none); anything else as it is."""
+    if isinstance(message, Message):
+        values = {k: i18n.gettext(v) if isinstance(v, Label) else v for k, v in message.values.items()}
+        return i18n.gettext(message.message_id) % values
+    if isinstance(message, str) and message:
+        return i18n.gettext(message)
+    return message
 
 
 class FieldError(ServiceError):
-    """A form value that cannot be taken: shown next to `field`."""
+    """A form value that cannot be taken: shown next to `field`. `values` fill `%(name)s` in the
+    message (see `Message`)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__("bad_request", message, field)
+    def __init__(self, field: str, message: str, /, **values: object) -> None:
+        super().__init__("bad_request", Message(message, **values) if values else message, field)
 
 
 async def admin_user(request: Request) -> tuple[User | None, Response | None]:
@@ -71,9 +109,17 @@ async def admin_form(request: Request) -> tuple[User | None, Any, Response | Non
 
 def render(request: Request, user: User, template: str, current: str, *, status: int = 200,
            **context: Any) -> Response:
-    """An admin page: `current` is its path in the admin navigation."""
-    context.setdefault("errors", {})
+    """An admin page: `current` is its path in the admin navigation. What it shows of a refusal is
+    translated into the request's language here (see the module's docstring)."""
+    staff_language(request)
+    context["errors"] = {k: shown(v) for k, v in (context.get("errors") or {}).items()}
+    for key in ("error", "notice"):
+        if key in context:
+            context[key] = shown(context[key])
+    if context.get("row_errors"):
+        context["row_errors"] = {k: shown(v) for k, v in context["row_errors"].items()}
     context.setdefault("values", {})
+    context.setdefault("status_labels", STATUS_LABELS)
     response = console_templates.TemplateResponse(
         request, template,
         {"user": user, "csrf_token": csrf_token(request), "admin_sections": SECTIONS, "admin_current": current,
@@ -89,7 +135,7 @@ def text(form: Any, name: str, *, max_length: int = 200, required: str | None = 
     if required and not value:
         raise FieldError(name, required)
     if len(value) > max_length:
-        raise FieldError(name, f"At most {max_length} characters.")
+        raise FieldError(name, N_("At most %(n)s characters."), n=max_length)
     return value
 
 
@@ -111,10 +157,11 @@ def whole_number(form: Any, name: str, label: str, *, minimum: int | None = None
     if not value:
         return default
     if not digits(value.removeprefix("-")):
-        raise FieldError(name, f"{label} must be a whole number.")
+        raise FieldError(name, N_("%(field)s must be a whole number."), field=Label(label))
     number = int(value)
     if minimum is not None and number < minimum or maximum is not None and number > maximum:
-        raise FieldError(name, f"{label} must be between {minimum} and {maximum}.")
+        raise FieldError(name, N_("%(field)s must be between %(low)s and %(high)s."), field=Label(label),
+                         low=minimum, high=maximum)
     return number
 
 

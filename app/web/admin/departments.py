@@ -15,13 +15,15 @@ from app import runtime
 from app.models import Department, Site, User
 from app.routing import hours
 from app.routing.policy import STRATEGIES
+from app.i18n import N_
 from app.services import ServiceError, departments
-from app.web.admin.common import FieldError, admin_form, admin_user, digits, form_values, render
+from app.services.accounts import ROLE_LABELS
+from app.web.admin.common import FieldError, Label, admin_form, admin_user, digits, form_values, render
 
 PATH = "/admin/departments"
 STRATEGY_LABELS = {
-    "longest_idle": "Longest idle CSR first", "least_busy": "Least busy CSR first", "round_robin": "Round robin",
-    "skills": "Highest skill level first", "manual": "Manual (CSRs pick from the queue)",
+    "longest_idle": N_("Longest idle CSR first"), "least_busy": N_("Least busy CSR first"), "round_robin": N_("Round robin"),
+    "skills": N_("Highest skill level first"), "manual": N_("Manual (CSRs pick from the queue)"),
 }
 NUMBER_FIELDS = {name: label for name, label, *_ in departments.NUMBERS}
 
@@ -31,7 +33,7 @@ def _number(form: Any, name: str) -> int | None | str:
     if not value:
         return None if dict((n, o) for n, *_, o in departments.NUMBERS)[name] else departments.DEFAULTS[name]
     if not digits(value.removeprefix("-")):
-        raise FieldError(name, f"{NUMBER_FIELDS[name]} must be a whole number.")
+        raise FieldError(name, N_("%(field)s must be a whole number."), field=Label(NUMBER_FIELDS[name]))
     return int(value)
 
 
@@ -53,7 +55,7 @@ def _values(form: Any) -> tuple[dict[str, Any], dict[int, int]]:
         if key.startswith("member_") and digits(key[7:]):
             raw = str(form.get(f"level_{key[7:]}") or "1").strip()
             if not digits(raw, 2):
-                raise FieldError("members", "A skill level is a whole number from 1 to 10.")
+                raise FieldError("members", N_("A skill level is a whole number from 1 to 10."))
             members[int(key[7:])] = int(raw)
     return values, members
 
@@ -75,7 +77,7 @@ async def _list_context() -> dict[str, Any]:
 
 def _form_context(values: dict, members: dict[int, int], staff: list[User]) -> dict[str, Any]:
     return {"values": values, "members": members, "staff": staff, "strategies": STRATEGIES,
-            "strategy_labels": STRATEGY_LABELS, "zones": hours.zone_names(),
+            "strategy_labels": STRATEGY_LABELS, "role_labels": ROLE_LABELS, "zones": hours.zone_names(),
             "center_zone": runtime.current().settings.center_time_zone}
 
 
@@ -137,7 +139,7 @@ async def save(request: Request) -> Response:
     try:
         values, members = _values(form)
         if department is None and site_id not in [s.id for s in sites]:
-            raise FieldError("site_id", "Choose one of the sites.")
+            raise FieldError("site_id", N_("Choose one of the sites."))
         saved = await departments.save(user, site_id, values, members,
                                        department_id=department.id if department else None)
     except ServiceError as exc:

@@ -13,14 +13,16 @@ from starlette.routing import Route
 
 from app import runtime
 from app.clock import iso
+from app.i18n import N_
 from app.services import mail
 from app.web.admin.common import admin_user, digits, render
 
 PATH = "/admin/outgoing-mail"
 PAGE_SIZE = 50
 # The status filter: (value, label); "queued" also shows the mail being sent.
-FILTERS = (("", "All"), ("outbox", "Outbox"), ("queued", "Queued"), ("sent", "Sent"), ("failed", "Failed"))
-STATUS_LABELS = {"outbox": "Outbox", "queued": "Queued", "sending": "Sending", "sent": "Sent", "failed": "Failed"}
+FILTERS = (("", N_("All")), ("outbox", N_("Outbox")), ("queued", N_("Queued")), ("sent", N_("Sent")), ("failed", N_("Failed")))
+STATUS_LABELS = {"outbox": N_("Outbox"), "queued": N_("Queued"), "sending": N_("Sending"), "sent": N_("Sent"),
+                 "failed": N_("Failed")}
 
 
 def _url(status: str, offset: int) -> str:
@@ -40,7 +42,7 @@ async def page(request: Request) -> Response:
                                "newer": None, "older": None, "smtp": bool(runtime.current().settings.smtp_url)}
     if status not in dict(FILTERS):
         return render(request, user, "admin/outgoing_mail.html", PATH, status=400,
-                      errors={"status": "Choose a status from the list."}, **context)
+                      errors={"status": N_("Choose a status from the list.")}, **context)
     offset = int(raw_offset) if digits(raw_offset, 9) else 0
     rows = await mail.outbox(limit=PAGE_SIZE + 1, offset=offset, status=status or None)
     for row in rows:

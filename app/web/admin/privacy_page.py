@@ -19,14 +19,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.models import Site, User
+from app.i18n import N_
 from app.services import ServiceError, privacy, sites
-from app.web.admin.common import FieldError, admin_form, admin_user, form_values, render, site_named
+from app.web.admin.common import FieldError, Label, Message, admin_form, admin_user, form_values, render, site_named
 
 PATH = "/admin/privacy"
 TEMPLATE = "admin/privacy.html"
 MAX_QUERY = 254
 MAX_LIST_TEXT = 6000  # the stripped parameters or conversion events as typed
-NUMBERS = {"visit_timeout_minutes": "Visit timeout", "retention_days": "Retention"}
+NUMBERS = {"visit_timeout_minutes": N_("Visit timeout"), "retention_days": N_("Retention")}
 
 
 def _flag(form: Any, name: str) -> bool:
@@ -48,9 +49,9 @@ def _list(form: Any, name: str) -> list[str]:
 def _number(form: Any, name: str) -> int:
     value = str(form.get(name) or "").strip()
     if not value:
-        raise FieldError(name, f"{NUMBERS[name]} is required.")
+        raise FieldError(name, N_("%(field)s is required."), field=Label(NUMBERS[name]))
     if not re.fullmatch(r"[0-9]{1,9}", value):
-        raise FieldError(name, f"{NUMBERS[name]} must be a whole number.")
+        raise FieldError(name, N_("%(field)s must be a whole number."), field=Label(NUMBERS[name]))
     return int(value)
 
 
@@ -100,7 +101,7 @@ async def page(request: Request) -> Response:
     if raw is not None:
         site = await site_named(raw)
         if site is None:
-            return await _page(request, user, status=404, errors={"form": "No such site."})
+            return await _page(request, user, status=404, errors={"form": N_("No such site.")})
     return await _page(request, user, site=site)
 
 
@@ -110,7 +111,7 @@ async def save(request: Request) -> Response:
         return refused
     site = await site_named(request.path_params["site_id"])
     if site is None:
-        return await _page(request, user, status=404, errors={"form": "No such site."})
+        return await _page(request, user, status=404, errors={"form": N_("No such site.")})
     try:
         await sites.update_tracking(user, site.id, parse_form(form))
     except ServiceError as exc:
@@ -128,16 +129,16 @@ async def erase(request: Request) -> Response:
         return refused
     site = await site_named(request.path_params["site_id"])
     if site is None:
-        return await _page(request, user, status=404, errors={"form": "No such site."})
+        return await _page(request, user, status=404, errors={"form": N_("No such site.")})
     visitor_id = str(form.get("visitor_id") or "")
     if not visitor_id or len(visitor_id) > 40:
-        return await _page(request, user, status=400, site=site, errors={"form": "Which visitor? Find them first."})
+        return await _page(request, user, status=400, site=site, errors={"form": N_("Which visitor? Find them first.")})
     if form.get("confirm") != "yes":
         return await _page(request, user, status=400, site=site,
-                           errors={"form": "Confirm the erasure with “Erase for good”."})
+                           errors={"form": N_("Confirm the erasure with “Erase for good”.")})
     found, _ = await privacy.find(user, site.id, visitor_id)
     if not any(v["id"] == visitor_id for v in found):
-        return await _page(request, user, status=404, site=site, errors={"form": f"{site.name} has no such visitor."})
+        return await _page(request, user, status=404, site=site, errors={"form": Message(N_("%(site)s has no such visitor."), site=site.name)})
     try:
         await privacy.erase(user, visitor_id)
     except ServiceError as exc:

@@ -17,10 +17,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app import runtime
+from app import i18n
 from app.clock import utcnow
+from app.i18n import N_
 from app.models import Site, User
 from app.services import ServiceError, sites
 from app.web.admin.common import admin_form, admin_user, form_values, render, site_named
+from app.web.templating import staff_language
 
 PATH = "/admin/sites"
 TEMPLATE = "admin/sites.html"
@@ -35,13 +38,18 @@ def base_url() -> str:
 
 
 def grace_text(seconds: float) -> str:
-    """How long an old key keeps working, in words: "7 days", "12 hours", "90 seconds"."""
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    """How long an old key keeps working, in words, in the request's language: "7 days", "12 hours",
+    "90 seconds"."""
+    units = (("day", 86400, N_("%(num)s day"), N_("%(num)s days")),
+             ("hour", 3600, N_("%(num)s hour"), N_("%(num)s hours")),
+             ("minute", 60, N_("%(num)s minute"), N_("%(num)s minutes")))
+    for unit, size, one, many in units:
         if seconds >= size and (seconds % size == 0 or unit != "day"):
             count = round(seconds / size, 1)
             count = int(count) if count == int(count) else count
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{round(seconds)} second{'' if round(seconds) == 1 else 's'}"
+            return i18n.ngettext(one, many, 1 if count == 1 else 2) % {"num": count}
+    count = round(seconds)
+    return i18n.ngettext("%(num)s second", "%(num)s seconds", count) % {"num": count}
 
 
 def _row(site: Site) -> dict[str, Any]:
@@ -62,6 +70,7 @@ async def _page(request: Request, user: User, *, status: int = 200, selected: Si
         }
         context.setdefault("values", {"name": selected.name, "allowed_origins": "\n".join(detail["origins"])})
     done = request.query_params.get("done")
+    staff_language(request)  # the grace period below is in words of the page's language
     return render(request, user, TEMPLATE, PATH, status=status, sites=rows, selected=detail, new=new,
                   done=done if done in DONE else None,
                   grace=grace_text(sites.key_grace().total_seconds()), **context)
@@ -87,7 +96,7 @@ async def list_page(request: Request) -> Response:
     if raw is not None:
         site = await site_named(raw)
         if site is None:
-            return await _page(request, user, status=404, errors={"form": "No such site."})
+            return await _page(request, user, status=404, errors={"form": N_("No such site.")})
         return await _page(request, user, selected=site)
     return await _page(request, user, new=request.query_params.get("new") == "1",
                        values={"name": "", "allowed_origins": ""})
@@ -109,7 +118,7 @@ async def _target(request: Request) -> Site | None:
 
 
 async def _no_site(request: Request, user: User) -> Response:
-    return await _page(request, user, status=404, errors={"form": "No such site."})
+    return await _page(request, user, status=404, errors={"form": N_("No such site.")})
 
 
 async def update(request: Request) -> Response:

@@ -13,6 +13,7 @@ from starlette.routing import Route
 from app import runtime
 from app.models import Team, User
 from app.routing import hours
+from app.i18n import N_
 from app.services import ServiceError, work_setup
 from app.services.accounts import ROLE_LABELS
 from app.web.admin.common import (
@@ -45,11 +46,11 @@ def _values(form: Any) -> dict[str, Any]:
     members: list[int] = []
     for raw in form.getlist("members"):
         if not digits(str(raw)):
-            raise FieldError("members", "Pick members from the list.")
+            raise FieldError("members", N_("Pick members from the list."))
         members.append(int(str(raw)))
     lead_raw = str(form.get("lead_id") or "").strip()
     if lead_raw and not digits(lead_raw):
-        raise FieldError("lead_id", "Pick the lead from the list.")
+        raise FieldError("lead_id", N_("Pick the lead from the list."))
     return {"name": str(form.get("name") or ""), "description": str(form.get("description") or ""),
             "lead_id": int(lead_raw) if lead_raw else None, "members": members,
             "business_hours": str(form.get("business_hours") or "").strip(),

@@ -23,7 +23,7 @@ from app.i18n import N_
 from app.models import User
 from app.models.org import ROLES
 from app.services import ServiceError, accounts, sessions
-from app.web.admin.common import FieldError, admin_form, admin_user, digits, posted_form, render, text, whole_number
+from app.web.admin.common import FieldError, Label, Message, admin_form, admin_user, digits, posted_form, render, text, whole_number
 from app.web.auth import client_address, csrf_token
 from app.web.templating import console_templates
 
@@ -34,9 +34,9 @@ WHOLE = re.compile(r"-?[0-9]{1,18}")
 # for nobody's benefit otherwise).
 SET_PASSWORD_LIMIT = (30, 15 * 60.0)
 NOTICES = {
-    "saved": "{name}: changes saved.",
-    "deactivated": "{name} is deactivated: signed out everywhere, their chats are back in the queues.",
-    "reactivated": "{name} is active again. They sign in with their password (Reset password gives them a new one).",
+    "saved": N_("%(name)s: changes saved."),
+    "deactivated": N_("%(name)s is deactivated: signed out everywhere, their chats are back in the queues."),
+    "reactivated": N_("%(name)s is active again. They sign in with their password (Reset password gives them a new one)."),
 }
 STATUS_OF = {"not_found": 404, "gone": 410, "conflict": 400, "invalid_state": 409, "forbidden": 403}
 
@@ -55,7 +55,7 @@ def _whole(form: Any, name: str, label: str, low: int, high: int, default: int |
     """`whole_number`, for ASCII digits only ("²" or "١" are digits to Python but no number here)."""
     value = str(form.get(name) or "").strip()
     if value and not WHOLE.fullmatch(value):
-        raise FieldError(name, f"{label} must be a whole number.")
+        raise FieldError(name, N_("%(field)s must be a whole number."), field=Label(label))
     return whole_number(form, name, label, minimum=low, maximum=high, default=default)
 
 
@@ -85,29 +85,29 @@ def _parse(form: Any, *, creating: bool) -> tuple[dict[str, Any], dict[str, str]
 
     if creating:
         take("email", lambda: text(form, "email", max_length=accounts.MAX_EMAIL_CHARS,
-                                   required="Enter an e-mail address."), accounts.check_email)
-    take("name", lambda: text(form, "name", max_length=accounts.MAX_NAME_CHARS, required="Enter a name."),
+                                   required=N_("Enter an e-mail address.")), accounts.check_email)
+    take("name", lambda: text(form, "name", max_length=accounts.MAX_NAME_CHARS, required=N_("Enter a name.")),
          accounts.check_name)
-    take("role", lambda: text(form, "role", max_length=16, required="Choose a role."), accounts.check_role)
-    take("capacity", lambda: _whole(form, "capacity", "Capacity", *accounts.CAPACITY), accounts.check_capacity)
+    take("role", lambda: text(form, "role", max_length=16, required=N_("Choose a role.")), accounts.check_role)
+    take("capacity", lambda: _whole(form, "capacity", N_("Capacity"), *accounts.CAPACITY), accounts.check_capacity)
     chosen = form.getlist("departments")
     members: dict[int, int] = {}
     if len(chosen) > 1000:
-        errors["departments"] = "Too many departments."
+        errors["departments"] = N_("Too many departments.")
     for raw in chosen[:1000]:
         raw = str(raw).strip()
         if not WHOLE.fullmatch(raw) or raw.startswith("-"):
-            errors["departments"] = "There is no such department: choose departments from the list."
+            errors["departments"] = N_("There is no such department: choose departments from the list.")
             continue
         department_id = int(raw)
         try:
-            members[department_id] = _whole(form, f"skill_{department_id}", "Skill level", *accounts.SKILL_LEVELS,
+            members[department_id] = _whole(form, f"skill_{department_id}", N_("Skill level"), *accounts.SKILL_LEVELS,
                                             default=1)
         except FieldError as exc:
             errors[exc.field] = exc.message
     parsed["departments"] = members
     if form.get("knowledge_editor") and str(form.get("role") or "") == "marketer":
-        errors["knowledge_editor"] = "Marketers do not edit the knowledge base: choose another role, or untick it."
+        errors["knowledge_editor"] = N_("Marketers do not edit the knowledge base: choose another role, or untick it.")
     return parsed, errors
 
 
@@ -149,7 +149,7 @@ async def users_page(request: Request) -> Response:
     if done in NOTICES and digits(target):
         found = await User.get_or_none(id=int(target))
         if found is not None:
-            notice = NOTICES[done].format(name=found.display_name)
+            notice = Message(NOTICES[done], name=found.display_name)
     return await _page(request, user, notice=notice)
 
 
@@ -168,7 +168,8 @@ async def create(request: Request) -> Response:
         else:
             await accounts.set_knowledge_editor(user, created.id, _knowledge_editor(form))
             return await _page(request, user, link=_link(created, token),
-                               notice=f"{created.display_name} is added as {accounts.ROLE_LABELS[created.role]}.")
+                               notice=Message(N_("%(name)s is added as %(role)s."), name=created.display_name,
+                                              role=Label(accounts.ROLE_LABELS[created.role])))
     return await _page(request, user, status=400, errors=errors, values=values)
 
 
@@ -230,7 +231,8 @@ async def _account_action(request: Request, act, done: str | None) -> Response:
     if done is None:  # a new set-password link: shown now, once
         target, token = result
         return await _page(request, user, link=_link(target, token),
-                           notice=f"A new set-password link for {target.display_name}: their older links no longer work.")
+                           notice=Message(N_("A new set-password link for %(name)s: their older links no longer work."),
+                                          name=target.display_name))
     return RedirectResponse(f"{PATH}?{urlencode({'done': done, 'user': user_id})}", status_code=303)
 
 

@@ -22,8 +22,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.models import Department, Site, User
+from app.i18n import N_
 from app.services import ServiceError, widget_settings as ws
-from app.web.admin.common import FieldError, admin_form, admin_user, form_values, render, site_named
+from app.web.admin.common import FieldError, Label, admin_form, admin_user, form_values, render, site_named
 from app.web.templating import console_templates
 
 PATH = "/admin/widget"
@@ -40,7 +41,7 @@ PREVIEW_CSP = (
 def _field(form: Any, name: str) -> str:
     value = str(form.get(name) or "")
     if len(value) > MAX_FIELD:
-        raise FieldError(name, f"{ws.LABELS[name]} is far too long.")
+        raise FieldError(name, N_("%(field)s is far too long."), field=Label(ws.LABELS[name]))
     return value
 
 
@@ -49,7 +50,7 @@ def _flag(form: Any, name: str) -> bool:
     if value is None:
         return False
     if value != "on":
-        raise FieldError(name, f"{ws.LABELS[name]} is a checkbox: on or off.")
+        raise FieldError(name, N_("%(field)s is a checkbox: on or off."), field=Label(ws.LABELS[name]))
     return True
 
 
@@ -76,7 +77,8 @@ async def _page(request: Request, user: User, *, status: int = 200, site: Site |
     done = request.query_params.get("done")
     return render(request, user, TEMPLATE, PATH, status=status, sites=all_sites, site=site,
                   done=done if done == "saved" else None, positions=ws.POSITIONS, prechat=ws.PRECHAT,
-                  languages=[(ws.SUFFIX[lang], lang, ws.LANGUAGE_NAMES[lang]) for lang in ws.LANGUAGES],
+                  # Not `languages` nor `lang`: the staff pages' context gives those (the admin's own language).
+                  widget_languages=[(ws.SUFFIX[lang], lang, ws.LANGUAGE_NAMES[lang]) for lang in ws.LANGUAGES],
                   max_title=ws.MAX_TITLE, max_greeting=ws.MAX_GREETING, defaults=ws.flat(ws.DEFAULTS),
                   min_contrast=ws.MIN_CONTRAST, **context)
 
@@ -90,7 +92,7 @@ async def page(request: Request) -> Response:
     if raw is not None:
         site = await site_named(raw)
         if site is None:
-            return await _page(request, user, status=404, errors={"form": "No such site."})
+            return await _page(request, user, status=404, errors={"form": N_("No such site.")})
     return await _page(request, user, site=site)
 
 
@@ -100,7 +102,7 @@ async def save(request: Request) -> Response:
         return refused
     site = await site_named(request.path_params["site_id"])
     if site is None:
-        return await _page(request, user, status=404, errors={"form": "No such site."})
+        return await _page(request, user, status=404, errors={"form": N_("No such site.")})
     try:
         await ws.update(user, site.id, parse_form(form))
     except ServiceError as exc:
@@ -128,7 +130,7 @@ async def preview(request: Request) -> Response:
                "widget": ws.settings_of(site)}
     response = console_templates.TemplateResponse(
         request, "admin/widget_preview.html",
-        {"site": site, "preview_lang": lang, "session_json": json.dumps(session, ensure_ascii=False)})
+        {"site": site, "widget_lang": lang, "session_json": json.dumps(session, ensure_ascii=False)})
     # Set here, so that app/web/security_headers.py keeps them instead of the console's (which
     # forbid framing).
     response.headers["content-security-policy"] = PREVIEW_CSP

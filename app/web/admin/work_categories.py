@@ -11,9 +11,11 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from app.models import SlaPolicy, WorkCategory
+from app.i18n import N_
 from app.services import ServiceError, work_setup
 from app.web.admin.common import (
     FieldError,
+    Label,
     admin_form,
     admin_user,
     digits,
@@ -23,7 +25,9 @@ from app.web.admin.common import (
 from app.workorders.workflow import PRIORITIES, PRIORITY_LABELS
 
 PATH = "/admin/work-categories"
-MINUTE_FIELDS = {"first_response_minutes": "First response", "resolution_minutes": "Resolution"}
+MINUTE_FIELDS = {"first_response_minutes": N_("First response"), "resolution_minutes": N_("Resolution")}
+# The priorities' names (app/workorders/workflow.py PRIORITY_LABELS), translated where this page shows them.
+PRIORITY_NAMES = (N_("Low"), N_("Normal"), N_("High"), N_("Urgent"))
 
 
 def _tree(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -82,7 +86,7 @@ async def add_category(request: Request) -> Response:
         return refused
     try:
         values = {"name": str(form.get("name") or ""),
-                  "parent_id": _id_or_none(form, "parent_id", "Pick a top-level category from the list.")}
+                  "parent_id": _id_or_none(form, "parent_id", N_("Pick a top-level category from the list."))}
         saved = await work_setup.save_category(user, values)
     except ServiceError as exc:
         return await _refused(request, user, form, exc, "category")
@@ -154,7 +158,7 @@ async def reactivate(request: Request) -> Response:
 def _policy_values(form: Any) -> dict[str, Any]:
     """The form as `work_setup.save_policy` takes it: ids and minutes as numbers."""
     values: dict[str, Any] = {
-        "category_id": _id_or_none(form, "category_id", "Pick a category from the list."),
+        "category_id": _id_or_none(form, "category_id", N_("Pick a category from the list.")),
         "priority": str(form.get("priority") or "").strip() or None,
     }
     for name, label in MINUTE_FIELDS.items():
@@ -164,7 +168,8 @@ def _policy_values(form: Any) -> dict[str, Any]:
         elif digits(raw.removeprefix("-"), 12):
             values[name] = int(raw)  # the service says when it is out of range
         else:
-            raise FieldError(name, f"{label} is a whole number of minutes from 1 to {work_setup.MAX_MINUTES}.")
+            raise FieldError(name, N_("%(field)s is a whole number of minutes from 1 to %(most)s."), field=Label(label),
+                             most=work_setup.MAX_MINUTES)
     return values
 
 
