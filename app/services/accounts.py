@@ -355,7 +355,7 @@ async def set_password(token: object, password: object) -> User:
     try:
         password = sessions.check_new_password(password)
     except ServiceError as exc:
-        raise _refuse("password", exc.template, exc.code, **exc.values) from None
+        raise _refuse("password", exc.message.message_id, exc.code, **exc.message.values) from None
     link, user = await open_link(token)
     password_hash = hash_password(password)
     now = utcnow()

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from app import i18n
 from app.i18n import N_
 from app.models import Site, User
-from app.services import ServiceError
+from app.services import Message, ServiceError, Words
 from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
 from app.web.templating import console_templates, staff_language
 
@@ -44,27 +44,16 @@ SECTIONS = (
 STATUS_LABELS = {"available": N_("Available"), "away": N_("Away"), "offline": N_("Offline")}
 
 
-class Label(str):
-    """A field's label (a catalog id) named in a `Message`: translated with it."""
-
-
-class Message(str):
-    """An English message that names values: `Message(N_("At most %(n)s characters."), n=200)` is the
-    str "At most 200 characters." (what the English page, the CLI and the tests read) that `shown`
-    translates as its id, then fills in."""
-
-    def __new__(cls, message_id: str, /, **values: object) -> "Message":
-        made = super().__new__(cls, message_id % values)
-        made.message_id, made.values = message_id, values
-        return made
+# A field's label named in a message (translated with it), and a message that names values: the
+# services' own (app/services/__init__.py), under the names these pages use.
+Label = Words
 
 
 def shown(message: object) -> object:
     """A message in the request's language (call after `staff_language`): a `Message` by its id and
     values, a str as a catalog id (itself when the catalog has none); anything else as it is."""
     if isinstance(message, Message):
-        values = {k: i18n.gettext(v) if isinstance(v, Label) else v for k, v in message.values.items()}
-        return i18n.gettext(message.message_id) % values
+        return message.said(i18n.gettext)
     if isinstance(message, str) and message:
         return i18n.gettext(message)
     return message
