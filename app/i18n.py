@@ -53,6 +53,19 @@ def translations(language: str) -> NullTranslations:
     return NullTranslations()
 
 
+@lru_cache(maxsize=1)
+def _message_ids() -> frozenset[str]:
+    # Every id is in the Chinese catalog (tests/unit/test_catalogs.py sees to it); plural entries are
+    # keyed (singular, index), contexts "context\x04id".
+    catalog = getattr(translations("zh-CN"), "_catalog", {})
+    return frozenset((key[0] if isinstance(key, tuple) else key).rpartition("\x04")[2] for key in catalog)
+
+
+def is_message(message: str) -> bool:
+    """Whether `message` is one of the catalog's own ids (reviewed text), not text from elsewhere."""
+    return message in _message_ids()
+
+
 def negotiate(accept_language: str | None) -> str:
     """The first language of an `Accept-Language` header that we speak (any zh → zh-CN), else English."""
     ranked: list[tuple[float, int, str]] = []

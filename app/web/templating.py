@@ -32,26 +32,29 @@ def _language_context(request: Request) -> dict:
 
 console_templates = Jinja2Templates(directory=str(CONSOLE_TEMPLATES), context_processors=[_language_context])
 console_templates.env.add_extension("jinja2.ext.i18n")
-# Newstyle gettext marks what it returns as safe markup and then %-formats it. Messages are plain text
-# (a message shown as it came, `{{ _(error) }}`, may quote what someone typed): each is escaped here,
-# and a lone "%" in one ("Between 0% and 100%.") is kept as it is by doubling it.
+# Newstyle gettext marks what it returns as safe markup and then %-formats it. That is right for the
+# catalog's own messages (reviewed text; a {% trans %} block may hold <kbd> or <strong>). A message
+# shown as it came (`{{ _(error) }}`) is no catalog id when it quotes what someone typed: it is
+# escaped, and a lone "%" in it ("Between 0% and 100%.") is kept as it is by doubling it.
 _PERCENT = re.compile(r"%%|%(?!\()")
 
 
-def _kept(text: str) -> str:
+def _kept(message_id: str, text: str) -> str:
+    if i18n.is_message(message_id):
+        return text
     return _PERCENT.sub(lambda m: m.group(0) if m.group(0) == "%%" else "%%", str(escape(text)))
 
 
 def _gettext(message: str) -> str:
-    return _kept(i18n.gettext(message))
+    return _kept(message, i18n.gettext(message))
 
 
 def _ngettext(singular: str, plural: str, n: int) -> str:
-    return _kept(i18n.ngettext(singular, plural, n))
+    return _kept(singular, i18n.ngettext(singular, plural, n))
 
 
 def _pgettext(context: str, message: str) -> str:
-    return _kept(i18n.pgettext(context, message))
+    return _kept(message, i18n.pgettext(context, message))
 
 
 console_templates.env.install_gettext_callables(_gettext, _ngettext, newstyle=True, pgettext=_pgettext)
