@@ -77,3 +77,18 @@ def host_site(port: int, page: Callable[[str], bytes]) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.shutdown()
+
+
+@contextlib.contextmanager
+def tent_shop(widget_base: str, port: int, main_html: str = "") -> Iterator[str]:
+    """The customer's "Tent shop" (its origin, yielded): /<site key> is a page embedding that site's
+    widget from `widget_base`; `main_html` goes after the page's heading."""
+
+    def page(path: str) -> bytes:
+        key = path.strip("/").split("?")[0]
+        return (f'<!doctype html><html lang="en"><head><title>Tent shop</title></head><body>'
+                f'<main><h1>Tent shop</h1>{main_html}</main>'
+                f'<script async src="{widget_base}/widget.js" data-site="{key}"></script></body></html>').encode()
+
+    with host_site(port, page) as url:
+        yield url.rstrip("/")

@@ -26,7 +26,7 @@ from app.models import User
 from app.services import admin, knowledge
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import own_deployment
-from tests.e2e.helpers import host_site, launcher, sign_in, visitor_send, widget, widget_log
+from tests.e2e.helpers import tent_shop, launcher, sign_in, visitor_send, widget, widget_log
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.inprocess import database
@@ -45,16 +45,8 @@ def center(request) -> Iterator[Deployment]:
 @pytest.fixture(scope="module")
 def shop(center) -> Iterator[str]:
     """The customer's site (its origin, yielded): /<site key> is a page embedding that site's widget."""
-    port = free_port()
-
-    def page(path: str) -> bytes:
-        key = path.strip("/").split("?")[0]
-        return (f'<!doctype html><html lang="en"><head><title>Tent shop</title></head><body>'
-                f'<main><h1>Tent shop</h1><p><a href="/about">About our tents</a></p></main>'
-                f'<script async src="{center.server.url}/widget.js" data-site="{key}"></script></body></html>').encode()
-
-    with host_site(port, page) as url:
-        yield url.rstrip("/")
+    with tent_shop(center.server.url, free_port(), '<p><a href="/about">About our tents</a></p>') as url:
+        yield url
 
 
 def new_site(center: Deployment, shop: str, *, look: dict | None = None, topic: str | None = None) -> dict:

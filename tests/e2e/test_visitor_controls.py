@@ -20,7 +20,7 @@ from playwright.async_api import expect
 
 from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import own_deployment
-from tests.e2e.helpers import host_site, visitor_send, widget, widget_log
+from tests.e2e.helpers import tent_shop, visitor_send, widget, widget_log
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.db import fetch
@@ -63,16 +63,8 @@ def admin_user(center) -> str:
 @pytest.fixture(scope="module")
 def shop(center) -> Iterator[str]:
     """The customer's site (its origin, yielded): /<site key> is a page embedding that site's widget."""
-    port = free_port()
-
-    def page(path: str) -> bytes:
-        key = path.strip("/").split("?")[0]
-        return (f'<!doctype html><html lang="en"><head><title>Tent shop</title></head><body>'
-                f'<main><h1>Tent shop</h1></main>'
-                f'<script async src="{center.server.url}/widget.js" data-site="{key}"></script></body></html>').encode()
-
-    with host_site(port, page) as url:
-        yield url.rstrip("/")
+    with tent_shop(center.server.url, free_port()) as url:
+        yield url
 
 
 def new_site(center: Deployment, shop: str) -> dict:

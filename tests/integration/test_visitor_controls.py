@@ -19,13 +19,12 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from tests.integration.test_mail import Sink, until
+from tests.support.mailsink import mail_sink, until
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.db import fetch
-from tests.support.server import cli, deploy, free_port
+from tests.support.server import cli, deploy
 from tests.support.web import signed_in
 
 ADMIN = "controls-admin@example.com"
@@ -33,12 +32,7 @@ ADMIN = "controls-admin@example.com"
 
 @pytest.fixture(scope="module")
 def sink():
-    handler = Sink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
-    yield handler
-    controller.stop()
+    yield from mail_sink()
 
 
 @pytest.fixture(scope="module")
