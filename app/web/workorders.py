@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from app import runtime
+from app.i18n import N_
 from app.models import Site, User
 from app.services import ServiceError, scope, work_setup, workorders
 from app.web.admin.common import digits
@@ -31,17 +32,6 @@ MAX_JSON_DEPTH = 20
 MAX_UPLOAD = 10 * 1024 * 1024 + 64 * 1024  # the file and the form around it
 PAGE_ROLES = ("agent", "supervisor", "admin", "handler")
 CUSTOMER_REPLIES_PER_HOUR = 30
-
-
-async def _staff(request: Request, *, post: bool) -> tuple[User | None, JSONResponse | None]:
-    user = await current_user(request)
-    if user is None:
-        return None, jsonapi.error("unauthorized", "Sign in first.")
-    if user.role not in PAGE_ROLES:
-        return None, jsonapi.error("forbidden", "Work orders are for staff.")
-    if post and not check_csrf(request, request.headers.get("x-csrf-token")):
-        return None, jsonapi.error("csrf", "The page expired; reload it and try again.")
-    return user, None
 
 
 async def _json(request: Request) -> dict[str, Any]:
@@ -65,19 +55,9 @@ def _int_param(request: Request, name: str) -> int | None:
 
 
 def api(post: bool = True):
-    """A staff JSON endpoint: sign-in, role and CSRF checked; a ServiceError becomes its error reply."""
-    def wrap(fn):
-        async def endpoint(request: Request) -> Response:
-            user, refused = await _staff(request, post=post)
-            if refused is not None:
-                return refused
-            try:
-                return await fn(request, user)
-            except ServiceError as exc:
-                return jsonapi.error(exc.code, exc.message, exc.field)
-        endpoint.__name__ = fn.__name__
-        return endpoint
-    return wrap
+    """A staff JSON endpoint: sign-in, role and CSRF checked; a ServiceError becomes its error reply
+    (in the user's language, app/web/jsonapi.py)."""
+    return jsonapi.endpoint(lambda user: user.role in PAGE_ROLES, N_("Work orders are for staff."), post=post)
 
 
 # -- reading ---------------------------------------------------------------------------------------
