@@ -298,7 +298,7 @@ async def test_without_smtp_mail_stays_in_the_outbox_shown_to_admins(outbox_serv
         assert html.index("bob@example.com") < html.index(CUSTOMER)  # newest first
         assert f'<a href="/work-orders/{order.id}">{order.number}</a>' in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
-        assert '<pre class="note-body">Line 1\n&lt;i&gt;Line 2&lt;/i&gt;</pre>' in html
+        assert '<pre class="note-body" translate="no">Line 1\n&lt;i&gt;Line 2&lt;/i&gt;</pre>' in html
         assert "Wrong size &lt;b&gt;shoes&lt;/b&gt;" in html
         assert "<summary>Show</summary>" in html and "Outbox" in html
 
