@@ -36,7 +36,7 @@ from app.clock import utcnow
 from app.models import Department, PasswordToken, StaffSession, User
 from app.models.org import ROLES
 from app.security import hash_password
-from app.services import ServiceError, agents, audit, routing, routing_state, scope, sessions
+from app.services import ServiceError, Words, agents, audit, routing, routing_state, scope, sessions
 
 # How roles are called on the pages (an "agent" is a CSR there).
 ROLE_LABELS = {"agent": N_("CSR"), "supervisor": N_("Supervisor"), "admin": N_("Admin"), "marketer": N_("Marketer"),
@@ -72,9 +72,9 @@ def check_email(email: object) -> str:
         raise _refuse("email", "Enter an e-mail address.")
     email = email.strip().lower()
     if len(email) > MAX_EMAIL_CHARS:
-        raise _refuse("email", f"An e-mail address has at most {MAX_EMAIL_CHARS} characters.")
+        raise _refuse("email", "An e-mail address has at most %(most)s characters.", most=MAX_EMAIL_CHARS)
     if not EMAIL.match(email) or any(ord(c) < 32 or ord(c) == 127 for c in email):
-        raise _refuse("email", f"{email} is not an e-mail address.")
+        raise _refuse("email", "%(email)s is not an e-mail address.", email=email)
     return email
 
 
@@ -83,7 +83,7 @@ def check_name(name: object) -> str:
         raise _refuse("name", "Enter a name.")
     name = " ".join(name.split())
     if len(name) > MAX_NAME_CHARS:
-        raise _refuse("name", f"A name has at most {MAX_NAME_CHARS} characters.")
+        raise _refuse("name", "A name has at most %(most)s characters.", most=MAX_NAME_CHARS)
     return name
 
 
@@ -100,7 +100,8 @@ def check_capacity(capacity: object) -> int | None:
     if isinstance(capacity, bool) or not isinstance(capacity, int):
         raise _refuse("capacity", "Capacity must be a whole number.")
     if not low <= capacity <= high:
-        raise _refuse("capacity", f"Capacity must be between {low} and {high} chats (empty: the department default).")
+        raise _refuse("capacity", "Capacity must be between %(low)s and %(high)s chats (empty: the department default).",
+                      low=low, high=high)
     return capacity
 
 
@@ -116,7 +117,8 @@ async def check_departments(departments: object, role: str) -> dict[int, int]:
         if isinstance(department_id, bool) or not isinstance(department_id, int) or not 0 < department_id < 2**31:
             raise _refuse("departments", "There is no such department: choose departments from the list.")
         if isinstance(level, bool) or not isinstance(level, int) or not low <= level <= high:
-            raise _refuse(f"skill_{department_id}", f"A skill level is a whole number from {low} to {high}.")
+            raise _refuse("skill_%s" % department_id, "A skill level is a whole number from %(low)s to %(high)s.",
+                          low=low, high=high)
         members[department_id] = level
     if members and role not in STAFF_ROLES:
         raise _refuse("departments", "Marketers take no chats: leave the departments empty.")
@@ -131,7 +133,7 @@ async def _email_free(email: str, user_id: int | None = None) -> None:
     if user_id is not None:
         taken = taken.exclude(id=user_id)
     if await taken.exists():
-        raise _refuse("email", f"A user with the e-mail {email} exists already.", "conflict")
+        raise _refuse("email", "A user with the e-mail %(email)s exists already.", "conflict", email=email)
 
 
 async def _keep_an_admin(target: User, field: str, doing: str) -> None:
@@ -142,8 +144,8 @@ async def _keep_an_admin(target: User, field: str, doing: str) -> None:
         return
     admins = await User.filter(role="admin", is_active=True).select_for_update()
     if not [a for a in admins if a.id != target.id]:
-        raise _refuse(field, f"{target.display_name} is the last active admin: make someone else an admin "
-                             f"before you {doing}.", "invalid_state")
+        raise _refuse(field, "%(name)s is the last active admin: make someone else an admin before you %(doing)s.",
+                      "invalid_state", name=target.display_name, doing=Words(doing))
 
 
 async def _snapshot(user: User) -> dict[str, Any]:
@@ -199,9 +201,11 @@ async def create_account(actor: User | None, *, email: object, name: object = No
     members = await check_departments(departments, role)
     if password is not None:
         if not isinstance(password, str) or len(password) < MIN_DIRECT_PASSWORD_CHARS:
-            raise _refuse("password", f"The password must have at least {MIN_DIRECT_PASSWORD_CHARS} characters.")
+            raise _refuse("password", "The password must have at least %(least)s characters.",
+                          least=MIN_DIRECT_PASSWORD_CHARS)
         if len(password) > sessions.MAX_PASSWORD_CHARS:
-            raise _refuse("password", f"The password may have at most {sessions.MAX_PASSWORD_CHARS} characters.")
+            raise _refuse("password", "The password may have at most %(most)s characters.",
+                          most=sessions.MAX_PASSWORD_CHARS)
     await _email_free(email)
     password_hash = hash_password(password if password is not None else secrets.token_urlsafe(32))
     token = None
@@ -213,7 +217,7 @@ async def create_account(actor: User | None, *, email: object, name: object = No
             if password is None:
                 token = await _new_link(user, actor, "invite")
     except IntegrityError:  # the same e-mail, added at the same moment
-        raise _refuse("email", f"A user with the e-mail {email} exists already.", "conflict") from None
+        raise _refuse("email", "A user with the e-mail %(email)s exists already.", "conflict", email=email) from None
     await audit.record(actor, "user_create", target_user_id=user.id, after=await _snapshot(user))
     if token is not None:
         await audit.record(actor, "password_link", target_user_id=user.id, purpose="invite", hours=LINK_HOURS)
@@ -247,13 +251,13 @@ async def update_account(actor: User | None, user_id: object, *, name: object, r
     demoted = user.role == "admin" and role != "admin"
     if demoted:  # checked again below, with the admins locked
         async with in_transaction():
-            await _keep_an_admin(user, "role", "change their role")
+            await _keep_an_admin(user, "role", N_("change their role"))
     if role not in STAFF_ROLES and user.role in STAFF_ROLES and user.status != "offline":
         # Marketers and back-office staff take no chats: Offline first, which hands theirs back.
         await agents.set_agent_state(user, "offline", "role changed")
     async with in_transaction():
         if demoted:
-            await _keep_an_admin(user, "role", "change their role")
+            await _keep_an_admin(user, "role", N_("change their role"))
         await User.filter(id=user.id).update(display_name=name, role=role, max_chats=capacity)
         await _set_departments(user, members)
     role_changed = role != user.role
@@ -277,10 +281,10 @@ async def deactivate_account(actor: User | None, user_id: object) -> User:
         raise _refuse("account", "You cannot deactivate your own account.", "invalid_state")
     user = await _get(user_id)
     if not user.is_active:
-        raise _refuse("account", f"{user.display_name} is deactivated already.", "invalid_state")
+        raise _refuse("account", "%(name)s is deactivated already.", "invalid_state", name=user.display_name)
     now = utcnow()
     async with in_transaction():
-        await _keep_an_admin(user, "account", "deactivate them")
+        await _keep_an_admin(user, "account", N_("deactivate them"))
         # Inactive from this moment: every session of theirs stops opening anything now.
         await User.filter(id=user.id).update(is_active=False)
         await PasswordToken.filter(user_id=user.id, used_at=None, expires_at__gt=now).update(expires_at=now)
@@ -293,7 +297,7 @@ async def reactivate_account(actor: User | None, user_id: object) -> User:
     """The account may sign in again (with its password; a reset gives a new link). It starts Offline."""
     user = await _get(user_id)
     if user.is_active:
-        raise _refuse("account", f"{user.display_name} is active already.", "invalid_state")
+        raise _refuse("account", "%(name)s is active already.", "invalid_state", name=user.display_name)
     await User.filter(id=user.id).update(is_active=True)
     user.is_active = True
     await audit.record(actor, "reactivate", target_user_id=user.id)
@@ -319,7 +323,8 @@ async def password_link(actor: User | None, user_id: object) -> tuple[User, str]
     current password keeps working until the link is used."""
     user = await _get(user_id)
     if not user.is_active:
-        raise _refuse("account", f"{user.display_name} is deactivated: reactivate them first.", "invalid_state")
+        raise _refuse("account", "%(name)s is deactivated: reactivate them first.", "invalid_state",
+                      name=user.display_name)
     async with in_transaction():
         token = await _new_link(user, actor, "reset")
     await audit.record(actor, "password_link", target_user_id=user.id, purpose="reset", hours=LINK_HOURS)

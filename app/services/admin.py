@@ -43,7 +43,7 @@ async def site_identity_secret(site_key: str, *, rotate: bool = False, clear: bo
         raise ServiceError("bad_request", "Rotate or clear, not both.")
     site = await Site.get_or_none(key=site_key)
     if site is None:
-        raise ServiceError("not_found", f"No site has the key {site_key!r}.")
+        raise ServiceError("not_found", "No site has the key %(key)s.", key=repr(site_key))
     if clear:
         await Site.filter(id=site.id).update(identity_secret=None)
         return None
@@ -79,15 +79,15 @@ async def create_department(site_key: str, name: str, member_emails: list[str] |
     skill level for the skills strategy (default 1)."""
     site = await Site.get_or_none(key=site_key)
     if site is None:
-        raise ServiceError("not_found", f"No site has the key {site_key!r}.")
+        raise ServiceError("not_found", "No site has the key %(key)s.", key=repr(site_key))
     members: dict[int, int] = {}
     for entry in member_emails or []:
         email, _, level = entry.strip().partition(":")
         if level and not (level.isdigit() and 1 <= int(level) <= 10):
-            raise ServiceError("bad_request", f"The skill level of {email!r} must be 1 to 10.")
+            raise ServiceError("bad_request", "The skill level of %(email)s must be 1 to 10.", email=repr(email))
         user = await User.get_or_none(email=email.lower())
         if user is None:
-            raise ServiceError("not_found", f"No user {email!r}.")
+            raise ServiceError("not_found", "No user %(email)s.", email=repr(email))
         members[user.id] = int(level or 1)
     values = {"name": name, "routing_strategy": strategy, "sticky_seconds": sticky_seconds,
               "offer_seconds": offer_seconds, "missed_offers_limit": missed_offers_limit,

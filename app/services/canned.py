@@ -160,7 +160,7 @@ def _text(value: object, field: str, label: str, *, most: int, required: bool) -
     if required and not value:
         raise _refuse(field, "%(label)s is needed.", label=Words(label))
     if len(value) > most:
-        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=f"{most:,}")
+        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=format(most, ","))
     return value
 
 

@@ -36,7 +36,7 @@ async def rate(visitor: Visitor, conversation_id: int, rating: str, comment: str
     if rating not in RATINGS:
         raise ServiceError("bad_request", "'rating' must be good, neutral or bad.")
     if comment is not None and len(comment) > MAX_COMMENT:
-        raise ServiceError("too_large", f"A comment can be at most {MAX_COMMENT} characters.")
+        raise ServiceError("too_large", "A comment can be at most %(most)s characters.", most=MAX_COMMENT)
     conversation = await Conversation.get_or_none(id=conversation_id, visitor_id=visitor.id)
     if conversation is None:
         raise ServiceError("not_found", "No such conversation.")

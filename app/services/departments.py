@@ -21,7 +21,7 @@ from app.clock import utcnow
 from app.models import Conversation, Department, Site, User
 from app.routing import hours
 from app.routing.policy import DEFAULT_STRATEGY, STRATEGIES
-from app.services import ServiceError, audit, routing, routing_state, scope
+from app.services import ServiceError, Words, audit, routing, routing_state, scope
 
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 STAFF_ROLES = ("agent", "supervisor", "admin")
@@ -47,8 +47,8 @@ NUMBERS = (
 )
 
 
-def _refuse(field: str, message: str) -> ServiceError:
-    return ServiceError("bad_request", message, field)
+def _refuse(field: str, message: str, **values: object) -> ServiceError:
+    return ServiceError("bad_request", message, field, **values)
 
 
 def _number(values: dict, field: str, label: str, low: int, high: int, optional: bool) -> int | None:
@@ -56,11 +56,11 @@ def _number(values: dict, field: str, label: str, low: int, high: int, optional:
     if value is None or value == "":
         if optional:
             return None
-        raise _refuse(field, f"{label} is needed.")
+        raise _refuse(field, "%(label)s is needed.", label=Words(label))
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _refuse(field, f"{label} must be a whole number.")
+        raise _refuse(field, "%(label)s must be a whole number.", label=Words(label))
     if not low <= value <= high:
-        raise _refuse(field, f"{label} must be between {low} and {high}.")
+        raise _refuse(field, "%(label)s must be between %(low)s and %(high)s.", label=Words(label), low=low, high=high)
     return value
 
 
@@ -84,10 +84,12 @@ async def check(values: dict, *, site_id: int, department_id: int | None = None)
     if department_id is not None:
         clash = clash.exclude(id=department_id)
     if await clash.exists():
-        raise ServiceError("conflict", f"This site has a department {out['name']!r} already.", "name")
+        raise ServiceError("conflict", "This site has a department %(name)s already.", "name",
+                           name=repr(out["name"]))
     strategy = values.get("routing_strategy") or DEFAULT_STRATEGY
     if strategy not in STRATEGIES:
-        raise _refuse("routing_strategy", f"The strategy must be one of {', '.join(STRATEGIES)}.")
+        raise _refuse("routing_strategy", "The strategy must be one of %(strategies)s.",
+                      strategies=", ".join(STRATEGIES))
     out["routing_strategy"] = strategy
     for field, label, low, high, optional in NUMBERS:
         out[field] = _number(values, field, label, low, high, optional)

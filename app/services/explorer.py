@@ -62,20 +62,20 @@ def _date(value: str | None, name: str, default: date) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ServiceError("bad_request", f"'{name}' is a date such as 2026-11-23.") from None
+        raise ServiceError("bad_request", "'%(name)s' is a date such as 2026-11-23.", name=name) from None
 
 
 def _choice(params, name: str, allowed) -> str | None:
     value = params.get(name) or None
     if value is not None and value not in allowed:
-        raise ServiceError("bad_request", f"'{name}' is one of {', '.join(allowed)}.")
+        raise ServiceError("bad_request", "'%(name)s' is one of %(allowed)s.", name=name, allowed=", ".join(allowed))
     return value
 
 
 def _text(params, name: str, limit: int = 200) -> str | None:
     value = (params.get(name) or "").strip()
     if len(value) > limit:
-        raise ServiceError("bad_request", f"'{name}' is at most {limit} characters.")
+        raise ServiceError("bad_request", "'%(name)s' is at most %(most)s characters.", name=name, most=limit)
     return value or None
 
 
@@ -84,7 +84,7 @@ def _yes_no(params, name: str) -> bool | None:
     if value is None:
         return None
     if value not in ("yes", "no"):
-        raise ServiceError("bad_request", f"'{name}' is yes or no.")
+        raise ServiceError("bad_request", "'%(name)s' is yes or no.", name=name)
     return value == "yes"
 
 
@@ -94,7 +94,7 @@ def parse(params, time_zone: str, today: date) -> Filters:
     if start > end:
         raise ServiceError("bad_request", "'from' is after 'to'.")
     if (end - start).days + 1 > MAX_DAYS:
-        raise ServiceError("bad_request", f"Explore at most {MAX_DAYS} days at a time.")
+        raise ServiceError("bad_request", "Explore at most %(most)s days at a time.", most=MAX_DAYS)
     site = params.get("site") or None
     if site is not None and not site.isdigit():
         raise ServiceError("bad_request", "'site' is a site id.")
@@ -234,7 +234,7 @@ def _top(counter: Counter, key: str, label: str, title: str, extra: dict | None 
 
 async def table(name: str, filters: Filters) -> dict[str, Any]:
     if name not in TABLES:
-        raise ServiceError("not_found", f"No table {name!r}.")
+        raise ServiceError("not_found", "No table %(name)s.", name=repr(name))
     if name == "funnel":
         return await funnel(filters)
     found, capped = await visits(filters)

@@ -316,7 +316,7 @@ async def rule_matched(visitor: Visitor, rule_id: int) -> dict:
     conditions = rules.validate(rule.conditions) if isinstance(rule.conditions, dict) else {}
     missed = rules.failed(conditions, await _facts(visitor))
     if missed:
-        raise ServiceError("not_eligible", f"Conditions not met: {', '.join(missed)}.")
+        raise ServiceError("not_eligible", "Conditions not met: %(missed)s.", missed=", ".join(missed))
     if not await _has_room(rule.department_id, rule.agent_id):
         raise ServiceError("not_eligible", "Nobody can take a chat now.")
     agent = await User.get_or_none(id=rule.agent_id) if rule.agent_id else None
@@ -377,7 +377,7 @@ async def save_rule(user: User, fields: dict[str, Any], rule_id: int | None = No
         try:
             hours.parse(active_hours)
         except hours.HoursError as exc:
-            raise ServiceError("bad_request", f"Active hours: {exc}") from None
+            raise ServiceError("bad_request", "Active hours: %(error)s", error=str(exc)) from None
     values = dict(site_id=site.id, name=name, message=message, department_id=department_id, agent_id=agent_id,
                   conditions=conditions, max_per_visitor=max_per_visitor, cap_hours=cap_hours,
                   active_hours=active_hours, enabled=bool(fields.get("enabled", True)))

@@ -67,7 +67,7 @@ def _text(value: object, field: str, label: str, *, most: int, required: bool = 
     if required and not value:
         raise _refuse(field, "%(label)s is needed.", label=Words(label))
     if len(value) > most:
-        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=f"{most:,}")
+        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=format(most, ","))
     return value
 
 
@@ -182,7 +182,7 @@ async def _draft(values: dict[str, Any], current: Article | None) -> Draft:
     if not isinstance(body, str):
         raise _refuse("body", "The body must be text.")
     if len(body) > MAX_BODY:
-        raise _refuse("body", "The body is at most %(most)s characters.", "too_large", most=f"{MAX_BODY:,}")
+        raise _refuse("body", "The body is at most %(most)s characters.", "too_large", most=format(MAX_BODY, ","))
     category_id = pick("category_id", current.category_id if current else None)
     if category_id is not None:
         category_id = _id(category_id, "category_id", N_("Category"))

@@ -93,11 +93,12 @@ def plausible_address(text: object) -> bool:
 
 def _check_header(name: object, value: object) -> None:
     if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
-        raise ServiceError("bad_request", f"{str(name)[:40]!r} is not a header name.")
+        raise ServiceError("bad_request", "%(name)s is not a header name.", name=repr(str(name)[:40]))
     if name.lower() in _RESERVED_HEADERS:
-        raise ServiceError("bad_request", f"The {name} header is set by the sender.")
+        raise ServiceError("bad_request", "The %(name)s header is set by the sender.", name=name)
     if not isinstance(value, str) or len(value) > 998 or any(c in value for c in "\r\n\0"):
-        raise ServiceError("bad_request", f"The {name} header must be one line of at most 998 characters.")
+        raise ServiceError("bad_request", "The %(name)s header must be one line of at most 998 characters.",
+                           name=name)
 
 
 def _domain(mail_from: str) -> str:

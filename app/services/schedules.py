@@ -19,8 +19,8 @@ def parse_instant(text: str, time_zone: str, name: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ServiceError("bad_request", f"{name} must be an ISO date-time like 2026-11-23T09:00; got {text!r}.") \
-            from None
+        raise ServiceError("bad_request", "%(name)s must be an ISO date-time like 2026-11-23T09:00; got %(text)s.",
+                           name=name, text=repr(text)) from None
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         value = value.replace(tzinfo=as_zone(time_zone))
     return value.astimezone(timezone.utc)
@@ -29,9 +29,9 @@ def parse_instant(text: str, time_zone: str, name: str) -> datetime:
 async def _staff(email: str) -> User:
     user = await User.get_or_none(email=email.strip().lower())
     if user is None:
-        raise ServiceError("not_found", f"No user with the e-mail {email!r}.")
+        raise ServiceError("not_found", "No user with the e-mail %(email)s.", email=repr(email))
     if user.role not in CHAT_ROLES:
-        raise ServiceError("bad_request", f"{user.display_name} takes no chats; they have no shifts.")
+        raise ServiceError("bad_request", "%(name)s takes no chats; they have no shifts.", name=user.display_name)
     return user
 
 
@@ -50,7 +50,8 @@ async def add_shift(email: str, starts_at: datetime, ends_at: datetime) -> dict[
     clash = await Shift.filter(user_id=user.id, starts_at__lt=ends_at, ends_at__gt=starts_at).first()
     if clash is not None:
         raise ServiceError("invalid_state",
-                           f"It overlaps shift {clash.id} ({iso(clash.starts_at)} to {iso(clash.ends_at)}).")
+                           "It overlaps shift %(id)s (%(starts)s to %(ends)s).",
+                           id=clash.id, starts=iso(clash.starts_at), ends=iso(clash.ends_at))
     shift = await Shift.create(user_id=user.id, starts_at=starts_at, ends_at=ends_at)
     return _view(shift, user.email)
 

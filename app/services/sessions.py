@@ -116,9 +116,11 @@ def check_new_password(password: object) -> str:
     if not isinstance(password, str):
         raise ServiceError("bad_request", "Enter a new password.")
     if len(password) < MIN_PASSWORD_CHARS:
-        raise ServiceError("bad_request", f"The new password must have at least {MIN_PASSWORD_CHARS} characters.")
+        raise ServiceError("bad_request", "The new password must have at least %(least)s characters.",
+                           least=MIN_PASSWORD_CHARS)
     if len(password) > MAX_PASSWORD_CHARS:
-        raise ServiceError("too_large", f"The new password may have at most {MAX_PASSWORD_CHARS} characters.")
+        raise ServiceError("too_large", "The new password may have at most %(most)s characters.",
+                           most=MAX_PASSWORD_CHARS)
     return password
 
 

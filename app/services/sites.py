@@ -28,7 +28,8 @@ from urllib.parse import urlsplit
 from app import bus, runtime
 from app.clock import iso, utcnow
 from app.models import Site, User
-from app.services import ServiceError, audit, tracking
+from app.i18n import N_
+from app.services import ServiceError, Words, audit, tracking
 
 KEY_PREFIX = "site_"
 MAX_NAME = 200
@@ -106,9 +107,10 @@ def parse_origins(origins: str | list[str]) -> list[str]:
     else:
         raise ServiceError("bad_request", "The allowed origins are a list of origins.", "allowed_origins")
     if not items:
-        raise ServiceError("bad_request", f"Give at least one origin, like {ORIGIN_EXAMPLE}.", "allowed_origins")
+        raise ServiceError("bad_request", "Give at least one origin, like %(example)s.", "allowed_origins",
+                           example=ORIGIN_EXAMPLE)
     if len(items) > MAX_ORIGINS:
-        raise ServiceError("bad_request", f"At most {MAX_ORIGINS} origins.", "allowed_origins")
+        raise ServiceError("bad_request", "At most %(most)s origins.", "allowed_origins", most=MAX_ORIGINS)
     found: list[str] = []
     for item in items:
         origin = normalise_origin(item)
@@ -127,7 +129,7 @@ def _name(name: Any) -> str:
     if not value:
         raise ServiceError("bad_request", "A site needs a name.", "name")
     if len(value) > MAX_NAME:
-        raise ServiceError("bad_request", f"The name has at most {MAX_NAME} characters.", "name")
+        raise ServiceError("bad_request", "The name has at most %(most)s characters.", "name", most=MAX_NAME)
     return value
 
 
@@ -224,7 +226,7 @@ async def get(site_id: int) -> Site:
 async def by_key_or_error(site_key: str) -> Site:
     site = await Site.get_or_none(key=site_key) if isinstance(site_key, str) else None
     if site is None:
-        raise ServiceError("not_found", f"No site has the key {site_key!r}.")
+        raise ServiceError("not_found", "No site has the key %(key)s.", key=repr(site_key))
     return site
 
 
@@ -298,9 +300,19 @@ MAX_STRIP_PARAMS = 50
 MAX_CONVERSION_EVENTS = 50
 PARAM_NAME = re.compile(r"^[A-Za-z0-9_.\-\[\]]{1,100}$")
 TRACKING_LABELS = {
-    "enabled": "Keep a trail", "respect_dnt": "Respect Do Not Track", "anonymize_ip": "Anonymise IP addresses",
-    "strip_params": "Stripped URL parameters", "visit_timeout_minutes": "Visit timeout",
-    "retention_days": "Retention", "conversion_events": "Conversion events",
+    "enabled": N_("Keep a trail"), "respect_dnt": N_("Respect Do Not Track"),
+    "anonymize_ip": N_("Anonymise IP addresses"), "strip_params": N_("Stripped URL parameters"),
+    "visit_timeout_minutes": N_("Visit timeout"), "retention_days": N_("Retention"),
+    "conversion_events": N_("Conversion events"),
+}
+# The refusals that name a unit or a list's kind (one message each, so that each is translated whole).
+TRACKING_RANGE = {
+    "visit_timeout_minutes": N_("%(label)s is a whole number of minutes from %(low)s to %(high)s."),
+    "retention_days": N_("%(label)s is a whole number of days from %(low)s to %(high)s."),
+}
+TRACKING_TOO_MANY = {
+    "strip_params": N_("At most %(most)s stripped url parameters."),
+    "conversion_events": N_("At most %(most)s conversion events."),
 }
 
 
@@ -314,38 +326,38 @@ def check_tracking(values: Any) -> dict[str, Any]:
     for key, value in values.items():
         if key in TRACKING_FLAGS:
             if not isinstance(value, bool):
-                raise ServiceError("bad_request", f"{TRACKING_LABELS[key]} is true or false.", key)
+                raise ServiceError("bad_request", "%(label)s is true or false.", key,
+                                   label=Words(TRACKING_LABELS[key]))
             checked[key] = value
         elif key in TRACKING_NUMBERS:
             low, high = TRACKING_NUMBERS[key]
-            unit = "minutes" if key == "visit_timeout_minutes" else "days"
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ServiceError("bad_request", f"{TRACKING_LABELS[key]} is a whole number of {unit} from "
-                                   f"{low} to {high}.", key)
+                raise ServiceError("bad_request", TRACKING_RANGE[key], key, label=Words(TRACKING_LABELS[key]),
+                                   low=low, high=high)
             checked[key] = value
         elif key == "strip_params":
             checked[key] = _names(value, key, PARAM_NAME, MAX_STRIP_PARAMS,
-                                  "a query parameter name (letters, digits, _ . - [ ], at most 100)")
+                                  N_("a query parameter name (letters, digits, _ . - [ ], at most 100)"))
         elif key == "conversion_events":
             checked[key] = _names(value, key, tracking.EVENT_NAME, MAX_CONVERSION_EVENTS,
-                                  "an event name (letters, digits, _ . : -, at most 64)")
+                                  N_("an event name (letters, digits, _ . : -, at most 64)"))
         else:
-            raise ServiceError("bad_request", f"{str(key)[:40]!r} is not a tracking setting "
-                               f"({', '.join(TRACKING_LABELS)}).")
+            raise ServiceError("bad_request", "%(key)s is not a tracking setting (%(keys)s).",
+                               key=repr(str(key)[:40]), keys=", ".join(TRACKING_LABELS))
     return checked
 
 
 def _names(value: Any, key: str, pattern: re.Pattern, most: int, what: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ServiceError("bad_request", f"{TRACKING_LABELS[key]} are a list of names.", key)
+        raise ServiceError("bad_request", "%(label)s are a list of names.", key, label=Words(TRACKING_LABELS[key]))
     names: list[str] = []
     for name in value:
         if not pattern.match(name):
-            raise ServiceError("bad_request", f"{name[:40]!r} is not {what}.", key)
+            raise ServiceError("bad_request", "%(name)s is not %(what)s.", key, name=repr(name[:40]), what=Words(what))
         if name not in names:
             names.append(name)
     if len(names) > most:
-        raise ServiceError("bad_request", f"At most {most} {TRACKING_LABELS[key].lower()}.", key)
+        raise ServiceError("bad_request", TRACKING_TOO_MANY[key], key, most=most)
     return names
 
 
@@ -370,7 +382,7 @@ async def update_settings(actor: User | None, site: Site, changes: Any, *, actio
             raise ServiceError("bad_request", "The widget's settings are changed through widget_settings.")
         if key in SETTINGS_SECTIONS:
             if not isinstance(value, dict):
-                raise ServiceError("bad_request", f"{key} is an object of settings.")
+                raise ServiceError("bad_request", "%(key)s is an object of settings.", key=key)
             if key == "tracking":
                 value = check_tracking(value)
             merged[key] = {**(current.get(key) or {}), **value}
@@ -392,7 +404,8 @@ async def update_tracking(actor: User | None, site_id: int, values: dict[str, An
     checked = check_tracking(values)
     missing = [key for key in TRACKING_LABELS if key not in checked]
     if missing:
-        raise ServiceError("bad_request", f"{TRACKING_LABELS[missing[0]]} is missing.", missing[0])
+        raise ServiceError("bad_request", "%(label)s is missing.", missing[0],
+                           label=Words(TRACKING_LABELS[missing[0]]))
     before = tracking_values(site)
     current = dict(site.settings) if isinstance(site.settings, dict) else {}
     current["tracking"] = checked

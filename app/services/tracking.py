@@ -42,7 +42,8 @@ from app import loops, metrics, runtime
 from app.clock import utcnow
 from app.models import Conversation, PageView, Site, TrackEvent, Visit, Visitor
 from app import bus
-from app.services import ServiceError
+from app.i18n import N_
+from app.services import ServiceError, Words
 from app.tracking import live
 from app.tracking import referrer as referrers
 
@@ -661,9 +662,9 @@ async def page_time(visitor: Visitor, settings: TrackingSettings, view_key: str,
 def _scalar(value: Any, what: str) -> None:
     """A value a site may attach: a string, a finite number, a boolean or null."""
     if value is not None and not isinstance(value, (str, int, float, bool)):
-        raise ServiceError("bad_request", f"{what} must be strings, numbers, booleans or null.")
+        raise ServiceError("bad_request", "%(what)s must be strings, numbers, booleans or null.", what=Words(what))
     if isinstance(value, float) and not math.isfinite(value):
-        raise ServiceError("bad_request", f"{what} must be finite numbers (no NaN or Infinity).")
+        raise ServiceError("bad_request", "%(what)s must be finite numbers (no NaN or Infinity).", what=Words(what))
 
 
 def check_props(props: Any) -> dict[str, Any]:
@@ -672,13 +673,13 @@ def check_props(props: Any) -> dict[str, Any]:
     if not isinstance(props, dict):
         raise ServiceError("bad_request", "'props' must be an object.")
     if len(props) > MAX_PROPS:
-        raise ServiceError("too_large", f"'props' has more than {MAX_PROPS} keys.")
+        raise ServiceError("too_large", "'props' has more than %(most)s keys.", most=MAX_PROPS)
     for key, value in props.items():
         if not EVENT_NAME.match(str(key)):
             raise ServiceError("bad_request", "A key of 'props' is not 1-64 letters, digits, '_', '.', ':' or '-'.")
-        _scalar(value, "'props' values")
+        _scalar(value, N_("'props' values"))
     if len(json.dumps(props)) > MAX_PROPS_JSON:
-        raise ServiceError("too_large", f"'props' is larger than {MAX_PROPS_JSON} bytes.")
+        raise ServiceError("too_large", "'props' is larger than %(most)s bytes.", most=MAX_PROPS_JSON)
     return props
 
 
@@ -701,13 +702,14 @@ def check_attributes(attributes: Any) -> dict[str, Any]:
     if not isinstance(attributes, dict):
         raise ServiceError("bad_request", "'attributes' must be an object.")
     if len(attributes) > MAX_ATTRIBUTES:
-        raise ServiceError("too_large", f"'attributes' has more than {MAX_ATTRIBUTES} keys.")
+        raise ServiceError("too_large", "'attributes' has more than %(most)s keys.", most=MAX_ATTRIBUTES)
     for key, value in attributes.items():
         if not EVENT_NAME.match(str(key)):
             raise ServiceError("bad_request", "An attribute name is not 1-64 letters, digits, '_', '.', ':' or '-'.")
-        _scalar(value, "Attribute values")
+        _scalar(value, N_("Attribute values"))
         if isinstance(value, str) and len(value) > MAX_ATTRIBUTE_CHARS:
-            raise ServiceError("too_large", f"An attribute value is longer than {MAX_ATTRIBUTE_CHARS} characters.")
+            raise ServiceError("too_large", "An attribute value is longer than %(most)s characters.",
+                                   most=MAX_ATTRIBUTE_CHARS)
     return attributes
 
 

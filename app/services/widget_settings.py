@@ -22,7 +22,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.models import Message, Site, User, Visitor
-from app.services import ServiceError, audit, conversations, sites
+from app.services import ServiceError, Words, audit, conversations, sites
 
 LANGUAGES = ("en", "zh-CN")  # what the widget speaks (widget/src/i18n.js)
 SUFFIX = {"en": "en", "zh-CN": "zh"}  # the form fields' suffix per language: title_en, greeting_zh
@@ -49,22 +49,24 @@ DEFAULTS: dict[str, Any] = {
 
 # The form's field names and labels (the admin page shows each refusal next to its field).
 LABELS: dict[str, str] = {
-    "accent_color": "Accent colour",
-    "launcher_position": "Launcher position",
-    **{f"title_{SUFFIX[lang]}": f"Header title ({LANGUAGE_NAMES[lang]})" for lang in LANGUAGES},
-    **{f"greeting_{SUFFIX[lang]}": f"Greeting ({LANGUAGE_NAMES[lang]})" for lang in LANGUAGES},
-    "prechat_name": "Name field",
-    "prechat_email": "Email field",
-    "topics": "Visitors pick a topic",
-    "offline_form": "Offline form",
+    "accent_color": N_("Accent colour"),
+    "launcher_position": N_("Launcher position"),
+    "title_en": N_("Header title (English)"),
+    "title_zh": N_("Header title (简体中文)"),
+    "greeting_en": N_("Greeting (English)"),
+    "greeting_zh": N_("Greeting (简体中文)"),
+    "prechat_name": N_("Name field"),
+    "prechat_email": N_("Email field"),
+    "topics": N_("Visitors pick a topic"),
+    "offline_form": N_("Offline form"),
 }
 # What the first message of a chat is refused with when a required pre-chat field is missing.
 MISSING = {"name": "Please enter your name to start the chat.",
            "email": "Please enter your e-mail address to start the chat."}
 
 
-def _refuse(field: str, message: str) -> ServiceError:
-    return ServiceError("bad_request", message, field)
+def _refuse(field: str, message: str, **values: object) -> ServiceError:
+    return ServiceError("bad_request", message, field, **values)
 
 
 # --- contrast (WCAG 2: https://www.w3.org/TR/WCAG22/#dfn-relative-luminance) -------------------
@@ -98,26 +100,29 @@ def ratio_text(ratio: float) -> str:
 def _colour(value: Any) -> str:
     text = value.strip() if isinstance(value, str) else ""
     if not COLOUR.match(text):
-        shown = f"{text[:20]!r} is not a colour" if text else "Give a colour"
-        raise _refuse("accent_color", f"{shown} like #2563eb: # and six hexadecimal digits.")
+        if not text:
+            raise _refuse("accent_color", "Give a colour like #2563eb: # and six hexadecimal digits.")
+        raise _refuse("accent_color", "%(text)s is not a colour like #2563eb: # and six hexadecimal digits.",
+                      text=repr(text[:20]))
     colour = text.lower()
     ratio = contrast_ratio(colour, WHITE)
     if ratio < MIN_CONTRAST:
-        raise _refuse("accent_color", f"White text on {colour} has a contrast ratio of {ratio_text(ratio)}; "
-                                      f"WCAG AA needs at least {MIN_CONTRAST}:1. Choose a darker colour.")
+        raise _refuse("accent_color", "White text on %(colour)s has a contrast ratio of %(ratio)s; "
+                                      "WCAG AA needs at least %(least)s:1. Choose a darker colour.",
+                      colour=colour, ratio=ratio_text(ratio), least=MIN_CONTRAST)
     return colour
 
 
 def _choice(value: Any, field: str, choices: dict[str, str]) -> str:
     if not isinstance(value, str) or value not in choices:
         names = ", ".join(f"{label} ({key})" for key, label in choices.items())
-        raise _refuse(field, f"{LABELS[field]} is one of: {names}.")
+        raise _refuse(field, "%(label)s is one of: %(names)s.", label=Words(LABELS[field]), names=names)
     return value
 
 
 def _flag(value: Any, field: str) -> bool:
     if not isinstance(value, bool):
-        raise _refuse(field, f"{LABELS[field]} is on or off.")
+        raise _refuse(field, "%(label)s is on or off.", label=Words(LABELS[field]))
     return value
 
 
@@ -125,22 +130,24 @@ def _text(value: Any, field: str, most: int, *, one_line: bool) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise _refuse(field, f"{LABELS[field]} is text.")
+        raise _refuse(field, "%(label)s is text.", label=Words(LABELS[field]))
     if one_line:
         value = " ".join(value.split())
     else:  # lines kept (the widget shows them as written), other control characters not
         value = "\n".join(line.strip() for line in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")).strip()
         value = re.sub(r"\n{3,}", "\n\n", value)
     if any(ord(c) < 32 and c != "\n" or 0x7F <= ord(c) < 0xA0 for c in value):
-        raise _refuse(field, f"{LABELS[field]} has characters that cannot be shown.")
+        raise _refuse(field, "%(label)s has characters that cannot be shown.", label=Words(LABELS[field]))
     if len(value) > most:
-        raise _refuse(field, f"{LABELS[field]} has at most {most} characters ({len(value)} given).")
+        raise _refuse(field, "%(label)s has at most %(most)s characters (%(given)s given).",
+                      label=Words(LABELS[field]), most=most, given=len(value))
     return value
 
 
 def _per_language(values: Any, key: str, most: int, one_line: bool) -> dict[str, str]:
     if not isinstance(values, dict) or set(values) - set(LANGUAGES):
-        raise _refuse(f"{key}_en", f"The {key} is given per language ({', '.join(LANGUAGES)}).")
+        raise _refuse(key + "_en", "The %(key)s is given per language (%(languages)s).",
+                      key=key, languages=", ".join(LANGUAGES))
     return {lang: _text(values.get(lang), f"{key}_{SUFFIX[lang]}", most, one_line=one_line) for lang in LANGUAGES}
 
 
@@ -152,11 +159,11 @@ def check(values: Any) -> dict[str, Any]:
         raise ServiceError("bad_request", "The widget settings are an object.")
     unknown = [key for key in values if key not in DEFAULTS]
     if unknown:
-        raise ServiceError("bad_request", f"{str(unknown[0])[:40]!r} is not a widget setting "
-                                          f"({', '.join(DEFAULTS)}).")
+        raise ServiceError("bad_request", "%(key)s is not a widget setting (%(keys)s).",
+                           key=repr(str(unknown[0])[:40]), keys=", ".join(DEFAULTS))
     missing = [key for key in DEFAULTS if key not in values]
     if missing:
-        raise ServiceError("bad_request", f"The widget setting {missing[0]!r} is missing.")
+        raise ServiceError("bad_request", "The widget setting %(key)s is missing.", key=repr(missing[0]))
     prechat = values["prechat"]
     if not isinstance(prechat, dict) or set(prechat) != set(PRECHAT_FIELDS):
         raise _refuse("prechat_name", "The pre-chat fields are name and email, each hidden, optional or required.")

@@ -12,22 +12,23 @@ from typing import Any
 from app import runtime
 from app.models import SlaPolicy, Team, User, WorkCategory
 from app.routing import hours
-from app.services import ServiceError, audit
+from app.i18n import N_
+from app.services import ServiceError, Words, audit
 from app.workorders import sla
 from app.workorders.workflow import PRIORITIES
 
 MAX_MINUTES = 365 * 24 * 60
 
 
-def _refuse(field: str, message: str) -> ServiceError:
-    return ServiceError("bad_request", message, field)
+def _refuse(field: str, message: str, **values: object) -> ServiceError:
+    return ServiceError("bad_request", message, field, **values)
 
 
 def _name(value: object, field: str = "name", most: int = 100) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _refuse(field, "A name is needed.")
     if len(value.strip()) > most:
-        raise _refuse(field, f"At most {most} characters.")
+        raise _refuse(field, "At most %(most)s characters.", most=most)
     return value.strip()
 
 
@@ -228,7 +229,8 @@ def _minutes(values: dict, field: str, label: str) -> int | None:
     if value is None or value == "":
         return None
     if type(value) is not int or not 1 <= value <= MAX_MINUTES:
-        raise _refuse(field, f"{label} is a whole number of minutes from 1 to {MAX_MINUTES}.")
+        raise _refuse(field, "%(label)s is a whole number of minutes from 1 to %(most)s.",
+                      label=Words(label), most=MAX_MINUTES)
     return value
 
 
@@ -237,8 +239,8 @@ async def save_policy(actor: User | None, values: dict[str, Any], policy_id: int
     priority = values.get("priority") or None
     if priority is not None and priority not in PRIORITIES:
         raise _refuse("priority", "Priority is low, normal, high or urgent.")
-    first = _minutes(values, "first_response_minutes", "First response")
-    resolution = _minutes(values, "resolution_minutes", "Resolution")
+    first = _minutes(values, "first_response_minutes", N_("First response"))
+    resolution = _minutes(values, "resolution_minutes", N_("Resolution"))
     if first is None and resolution is None:
         raise _refuse("resolution_minutes", "Give a first-response or a resolution target.")
     clash = SlaPolicy.filter(category_id=category.id if category else None, priority=priority)

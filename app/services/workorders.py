@@ -49,7 +49,7 @@ from app.models import (
 )
 from app.models.workorders import CALLBACK_OUTCOMES
 from app.i18n import N_
-from app.services import ServiceError, mail, scope, timers, work_setup
+from app.services import ServiceError, Words, mail, scope, timers, work_setup
 from app.workorders import files, mails, sla, workflow
 from app.workorders.workflow import PRIORITIES, SOURCES
 
@@ -63,20 +63,20 @@ HANDLE_ROLES = ("supervisor", "admin")
 STAFF_ROLES = ("agent", "supervisor", "admin", "handler")
 
 
-def _refuse(field: str, message: str, code: str = "bad_request") -> ServiceError:
-    return ServiceError(code, message, field)
+def _refuse(field: str, message: str, code: str = "bad_request", **values: object) -> ServiceError:
+    return ServiceError(code, message, field, **values)
 
 
 def _text(value: object, field: str, label: str, *, most: int, required: bool = True) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise _refuse(field, f"{label} must be text.")
+        raise _refuse(field, "%(label)s must be text.", label=Words(label))
     value = value.strip()
     if required and not value:
-        raise _refuse(field, f"{label} is needed.")
+        raise _refuse(field, "%(label)s is needed.", label=Words(label))
     if len(value) > most:
-        raise _refuse(field, f"{label}: at most {most} characters.")
+        raise _refuse(field, "%(label)s: at most %(most)s characters.", label=Words(label), most=most)
     return value
 
 
@@ -143,6 +143,12 @@ async def may(user: User, order: WorkOrder, action: str) -> bool:
         return user.id != order.handler_id
     return True  # note, reopen, watch, callback
 
+
+# An order that is no longer open cannot be dispatched (one refusal per status, each translated whole).
+NOT_DISPATCHED = {
+    "resolved": N_("A resolved order cannot be dispatched."),
+    "closed": N_("A closed order cannot be dispatched."),
+}
 
 # Who may not do what to an order: the refusal of each action (`_check`).
 NOT_YOURS = {
@@ -479,19 +485,19 @@ async def create(actor: User | None, values: dict[str, Any], *, source: str = "m
         sites = (await scope.reach(actor)).sites
         if sites is not None and site_id not in sites and conversation is None:
             raise _refuse("site_id", "No such site.", "not_found")
-    subject = _text(values.get("subject"), "subject", "Subject", most=MAX_SUBJECT)
-    description = _text(values.get("description"), "description", "Description", most=MAX_BODY, required=False)
+    subject = _text(values.get("subject"), "subject", N_("Subject"), most=MAX_SUBJECT)
+    description = _text(values.get("description"), "description", N_("Description"), most=MAX_BODY, required=False)
     priority = values.get("priority") or "normal"
     if priority not in PRIORITIES:
         raise _refuse("priority", "Priority is low, normal, high or urgent.")
     category = await work_setup.category_of(values.get("category_id"))
-    name = _text(values.get("customer_name"), "customer_name", "Name", most=100, required=False) \
+    name = _text(values.get("customer_name"), "customer_name", N_("Name"), most=100, required=False) \
         or (visitor.name if visitor else None) or None
-    email = _text(values.get("customer_email"), "customer_email", "E-mail", most=254, required=False) \
+    email = _text(values.get("customer_email"), "customer_email", N_("E-mail"), most=254, required=False) \
         or (visitor.email if visitor else None) or None
     if email and not mail.plausible_address(email):
         raise _refuse("customer_email", "This is not an e-mail address.")
-    phone = _text(values.get("customer_phone"), "customer_phone", "Phone", most=40, required=False) or None
+    phone = _text(values.get("customer_phone"), "customer_phone", N_("Phone"), most=40, required=False) or None
     if phone and not PHONE.match(phone):
         raise _refuse("customer_phone", "A phone number has digits, spaces and + ( ) - . only.")
     language = values.get("language") or "en"
@@ -530,7 +536,7 @@ async def _target(team_id: object, handler_id: object) -> tuple[Team | None, Use
         if handler is None or handler.role not in STAFF_ROLES:
             raise _refuse("handler_id", "No such handler.")
         if team is not None and not await team.members.filter(id=handler.id).exists():
-            raise _refuse("handler_id", f"{handler.display_name} is not in {team.name}.")
+            raise _refuse("handler_id", "%(name)s is not in %(team)s.", name=handler.display_name, team=team.name)
     return team, handler
 
 
@@ -594,12 +600,11 @@ async def dispatch(actor: User, order_id: object, *, team_id: object = None, han
     order = await get(actor, order_id)
     await _check(actor, order, "dispatch")
     if not workflow.is_open(order.status):
-        raise _refuse("status", f"A {workflow.LABELS[order.status].lower()} order cannot be dispatched.",
-                      "invalid_state")
+        raise _refuse("status", NOT_DISPATCHED[order.status], "invalid_state")
     if team_id in (None, "") and handler_id in (None, ""):
         raise _refuse("team_id", "Pick a team or a handler.")
     team, handler = await _target(team_id, handler_id)
-    why = _text(reason, "reason", "Reason", most=MAX_REASON, required=transfer)
+    why = _text(reason, "reason", N_("Reason"), most=MAX_REASON, required=transfer)
     if transfer and order.team_id is None and order.handler_id is None:
         raise _refuse("team_id", "Nobody handles this order yet: dispatch it.", "invalid_state")
     before = {"team_id": order.team_id, "handler_id": order.handler_id}
@@ -624,7 +629,7 @@ async def move(actor: User, order_id: object, status: object) -> WorkOrder:
     if not isinstance(status, str):
         raise _refuse("status", "A status is text.")
     if status not in workflow.STATUSES and status != "reopened":
-        raise _refuse("status", f"Unknown status: {status[:40]!r}.")  # bad input, not a refused move
+        raise _refuse("status", "Unknown status: %(status)s.", status=repr(status[:40]))  # bad input, not a refused move
     try:
         workflow.check_move(order.status, status)
     except workflow.WorkflowError as exc:
@@ -667,7 +672,7 @@ async def change(actor: User, order_id: object, values: dict[str, Any]) -> WorkO
     await _check(actor, order, "dispatch")
     fields: dict[str, Any] = {}
     if "subject" in values:
-        fields["subject"] = _text(values["subject"], "subject", "Subject", most=MAX_SUBJECT)
+        fields["subject"] = _text(values["subject"], "subject", N_("Subject"), most=MAX_SUBJECT)
     if "category_id" in values:
         category = await work_setup.category_of(values["category_id"])
         fields["category_id"] = category.id if category else None
@@ -693,7 +698,7 @@ async def post(actor: User, order_id: object, kind: object, body: object) -> Wor
     order = await get(actor, order_id)
     if kind not in ("reply", "note", "feedback"):
         raise _refuse("kind", "A post is a reply, a note or feedback.")
-    text = _text(body, "body", "The text", most=MAX_BODY)
+    text = _text(body, "body", N_("The text"), most=MAX_BODY)
     if kind == "reply":
         await _check(actor, order, "reply")
         if order.status == "closed":
@@ -721,7 +726,7 @@ async def post(actor: User, order_id: object, kind: object, body: object) -> Wor
 async def customer_reply(order: WorkOrder, body: object, *, via: str) -> WorkOrderEntry:
     """The customer's reply, from their status link or by e-mail: back in the thread; an order
     waiting for them goes back to in progress, a resolved one is reopened."""
-    text = _text(body, "body", "Your reply", most=MAX_BODY)
+    text = _text(body, "body", N_("Your reply"), most=MAX_BODY)
     if order.status == "closed":
         raise _refuse("status", "This request is closed. Please start a new one.", "invalid_state")
     entry = await WorkOrderEntry.create(work_order_id=order.id, kind="customer", author_id=None,
@@ -801,7 +806,7 @@ async def urge(actor: User, order_id: object, note: object = None) -> WorkOrder:
     await _check(actor, order, "urge")
     if not workflow.is_open(order.status):
         raise _refuse("status", "Only an open order can be urged.", "invalid_state")
-    why = _text(note, "note", "Note", most=MAX_REASON, required=False)
+    why = _text(note, "note", N_("Note"), most=MAX_REASON, required=False)
     await WorkOrder.filter(id=order.id).update(urge_count=F("urge_count") + 1, updated_at=utcnow())
     order = await WorkOrder.get(id=order.id)
     await _event(order, "urged", actor, note=why or None, count=order.urge_count)
@@ -849,7 +854,7 @@ async def add_callback(actor: User, order_id: object, *, assignee_id: object, du
     due = _when(due_at, "due_at")
     if due < utcnow() - timedelta(minutes=5):
         raise _refuse("due_at", "A callback is due in the future.")
-    text = _text(note, "note", "Note", most=500, required=False)
+    text = _text(note, "note", N_("Note"), most=500, required=False)
     if not await _readable(assignee, order):  # they must be able to open it to call back: they watch it
         await order.watchers.add(assignee)
         await _event(order, "watcher_added", actor, user_id=assignee.id)
@@ -871,7 +876,7 @@ async def record_callback(actor: User, callback_id: object, *, outcome: object, 
         raise ServiceError("forbidden", "Only the assignee or a supervisor records this callback.")
     if outcome not in CALLBACK_OUTCOMES:
         raise _refuse("outcome", "The outcome is reached, not reached, satisfied or not satisfied.")
-    text = _text(note, "note", "Note", most=500, required=False)
+    text = _text(note, "note", N_("Note"), most=500, required=False)
     updated = await WorkOrderCallback.filter(id=callback.id, done_at=None).update(
         outcome=outcome, outcome_note=text or None, done_at=utcnow())
     if not updated:

@@ -54,7 +54,7 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> dict
     try:
         data = jsonsafe.loads(b"".join(chunks) or b"{}", max_depth=max_depth)
     except jsonsafe.UnsafeJSON as exc:
-        raise ServiceError("bad_request", f"The body is not JSON we take: {exc}") from None
+        raise ServiceError("bad_request", "The body is not JSON we take: %(error)s", error=str(exc)) from None
     if not isinstance(data, dict):
         raise ServiceError("bad_request", "The body is a JSON object.")
     return data

@@ -36,7 +36,7 @@ from app import runtime
 from app.i18n import N_
 from app.knowledge import render, text
 from app.models import Article, ArticleCategory, Site, User
-from app.services import ServiceError, knowledge
+from app.services import ServiceError, Words, knowledge
 from app.web.admin.common import digits
 from app.web import jsonapi
 from app.web.auth import client_address, csrf_token, current_user, login_redirect
@@ -63,10 +63,10 @@ async def _json(request: Request) -> dict[str, Any]:
     return await jsonapi.read_json(request, max_bytes=MAX_JSON, max_depth=MAX_JSON_DEPTH)
 
 
-def _path_id(request: Request, name: str = "article_id", what: str = "article") -> int:
+def _path_id(request: Request, name: str = "article_id", what: str = N_("article")) -> int:
     raw = request.path_params[name]
     if not digits(raw, 18):
-        raise ServiceError("not_found", f"No such {what}.")
+        raise ServiceError("not_found", "No such %(what)s.", what=Words(what))
     return int(raw)
 
 
@@ -75,14 +75,15 @@ def _int_param(request: Request, name: str) -> int | None:
     if raw in (None, ""):
         return None
     if not digits(raw, 9):
-        raise ServiceError("bad_request", f"{name} is a number.", name)
+        raise ServiceError("bad_request", "%(name)s is a number.", name, name=name)
     return int(raw)
 
 
 def _choice_param(request: Request, name: str, options: dict[str, str]) -> str | None:
     raw = request.query_params.get(name) or None
     if raw is not None and raw not in options:
-        raise ServiceError("bad_request", f"{name} is one of: {', '.join(options)}.", name)
+        raise ServiceError("bad_request", "%(name)s is one of: %(options)s.", name, name=name,
+                           options=", ".join(options))
     return raw
 
 
@@ -153,7 +154,7 @@ async def list_articles(request: Request, user: User) -> Response:
     q = request.query_params
     search = (q.get("q") or "").strip()
     if len(search) > MAX_QUERY:
-        raise ServiceError("bad_request", f"A search is at most {MAX_QUERY} characters.", "q")
+        raise ServiceError("bad_request", "A search is at most %(most)s characters.", "q", most=MAX_QUERY)
     limit = min(_int_param(request, "limit") or PAGE_SIZE, 200)
     offset = _int_param(request, "offset") or 0
     articles, total = await knowledge.list_for_editor(
@@ -192,7 +193,7 @@ async def list_versions(request: Request, user: User) -> Response:
 
 @api(post=False)
 async def get_version(request: Request, user: User) -> Response:
-    found = await knowledge.version(user, _path_id(request), _path_id(request, "version_id", "version of this article"))
+    found = await knowledge.version(user, _path_id(request), _path_id(request, "version_id", N_("version of this article")))
     await found.fetch_related("author")
     return jsonapi.ok({"version": {**_version(found, with_body=True), "author": _person(found.author)}})
 
@@ -204,7 +205,8 @@ async def preview(request: Request, user: User) -> Response:
     if not isinstance(body, str):
         raise ServiceError("bad_request", "The body must be text.", "body")
     if len(body) > knowledge.MAX_BODY:
-        raise ServiceError("too_large", f"The body is at most {knowledge.MAX_BODY:,} characters.", "body")
+        raise ServiceError("too_large", "The body is at most %(most)s characters.", "body",
+                           most=format(knowledge.MAX_BODY, ","))
     return jsonapi.ok({"html": render.render(body, article_url=staff_path, image_url=image_path)})
 
 
@@ -274,7 +276,7 @@ async def create_category(request: Request, user: User) -> Response:
 
 @api()
 async def rename_category(request: Request, user: User) -> Response:
-    category_id = _path_id(request, "category_id", "category")
+    category_id = _path_id(request, "category_id", N_("category"))
     values = await _json(request)
     if "position" not in values:  # a rename keeps the category's place
         current = await ArticleCategory.get_or_none(id=category_id)
@@ -288,7 +290,7 @@ async def rename_category(request: Request, user: User) -> Response:
 
 @api()
 async def delete_category(request: Request, user: User) -> Response:
-    await knowledge.delete_category(user, _path_id(request, "category_id", "category"))
+    await knowledge.delete_category(user, _path_id(request, "category_id", N_("category")))
     return jsonapi.ok({"categories": await knowledge.categories()})
 
 
@@ -304,7 +306,8 @@ def _alt(filename: str) -> str:
 async def upload_image(request: Request, user: User) -> Response:
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_UPLOAD):
-        raise ServiceError("too_large", f"An image is at most {knowledge.MAX_IMAGE // (1024 * 1024)} MB.", "file")
+        raise ServiceError("too_large", "An image is at most %(mb)s MB.", "file",
+                           mb=knowledge.MAX_IMAGE // (1024 * 1024))
     try:
         form = await request.form(max_files=1, max_fields=5, max_part_size=MAX_UPLOAD)
     except Exception:  # a body that is not multipart, or too many parts

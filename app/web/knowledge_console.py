@@ -61,19 +61,19 @@ def _id_param(request: Request, name: str, *, required: bool) -> int | None:
     raw = request.query_params.get(name)
     if raw in (None, ""):
         if required:
-            raise ServiceError("bad_request", f"{name} is needed.", name)
+            raise ServiceError("bad_request", "%(name)s is needed.", name, name=name)
         return None
     if not digits(raw, 9) or int(raw) == 0:
-        raise ServiceError("bad_request", f"{name} is an id.", name)
+        raise ServiceError("bad_request", "%(name)s is an id.", name, name=name)
     return int(raw)
 
 
 def _id_field(data: dict[str, Any], name: str) -> int:
     value = data.get(name)
     if value is None:
-        raise ServiceError("bad_request", f"{name} is needed.", name)
+        raise ServiceError("bad_request", "%(name)s is needed.", name, name=name)
     if type(value) is not int or not 0 < value < 2**31:
-        raise ServiceError("bad_request", f"{name} is an id.", name)
+        raise ServiceError("bad_request", "%(name)s is an id.", name, name=name)
     return value
 
 
@@ -121,10 +121,11 @@ async def search(request: Request, user: User) -> Response:
     if query is None:
         raise ServiceError("bad_request", "What to search for (q) is needed.", "q")
     if len(query) > rules.MAX_QUERY:
-        raise ServiceError("bad_request", f"A search is at most {rules.MAX_QUERY} characters.", "q")
+        raise ServiceError("bad_request", "A search is at most %(most)s characters.", "q", most=rules.MAX_QUERY)
     raw_limit = request.query_params.get("limit") or str(SEARCH_LIMIT)
     if not digits(raw_limit, 3) or not 1 <= int(raw_limit) <= MAX_SEARCH_LIMIT:
-        raise ServiceError("bad_request", f"limit is a number from 1 to {MAX_SEARCH_LIMIT}.", "limit")
+        raise ServiceError("bad_request", "limit is a number from 1 to %(most)s.", "limit",
+                           most=MAX_SEARCH_LIMIT)
     limit = int(raw_limit)
     conversation_id = _id_param(request, "conversation_id", required=False)
     conversation = await _chat(user, conversation_id) if conversation_id is not None else None

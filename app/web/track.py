@@ -60,7 +60,7 @@ def _check(event: Any) -> dict[str, Any]:
     data = v.payload(event)
     kind = data.get("type")
     if kind not in TYPES:
-        raise ServiceError("bad_request", f"'type' must be one of {', '.join(TYPES)}.")
+        raise ServiceError("bad_request", "'type' must be one of %(types)s.", types=", ".join(TYPES))
     if kind == "page_time":
         return {"type": kind, "view_id": v.client_id(data, "view_id"),
                 "active_ms": v.integer(data, "active_ms", minimum=0)}

@@ -50,7 +50,7 @@ def _int_param(request: Request, name: str) -> int | None:
     if raw in (None, ""):
         return None
     if not digits(raw, 9):
-        raise ServiceError("bad_request", f"{name} is a number.", name)
+        raise ServiceError("bad_request", "%(name)s is a number.", name, name=name)
     return int(raw)
 
 

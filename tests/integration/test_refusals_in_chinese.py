@@ -7,6 +7,9 @@ its connection). The error `code` never changes.
 
 from __future__ import annotations
 
+import html
+import re
+
 import httpx
 
 from tests.support import clients
@@ -146,3 +149,31 @@ async def test_the_sign_in_refusal_of_a_staff_api_follows_the_browser(sqlite_dep
     assert chinese.status_code == english.status_code == 401
     assert chinese.json()["error"]["code"] == english.json()["error"]["code"] == "unauthorized"
     assert (chinese.json()["error"]["message"], english.json()["error"]["message"]) == ("请先登录。", "Sign in first.")
+
+
+def field_error(page: str, field: str) -> str | None:
+    """The message an admin form shows next to `field` (None: none there)."""
+    found = re.search(rf'id="f-{field}-error">([^<]*)<', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+async def refusal_of_a_taken_email(d, admin: str, taken: str) -> str | None:
+    """What the admin Users page shows next to the e-mail when `admin` adds a user with `taken`."""
+    async with signed_in(d.server.url, admin, d.password) as http:
+        token = csrf_of((await http.get("/admin/users")).text)
+        answer = await http.post("/admin/users", data={"csrf_token": token, "email": taken, "name": "Again",
+                                                       "role": "agent", "capacity": "3"})
+    assert answer.status_code == 400, answer.status_code
+    return field_error(answer.text, "email")
+
+
+async def test_a_refusal_with_a_value_in_it_is_translated_with_the_value_filled_in(sqlite_deployment):
+    d, t = sqlite_deployment, new_id()[:8]
+    taken = f"taken-{t}@example.com"
+    d.create_user(taken, "agent", f"Taken {t}")
+    chinese, english = f"zh-admin-{t}@example.com", f"en-admin-{t}@example.com"
+    for admin, language in ((chinese, "zh-CN"), (english, "en")):
+        d.create_user(admin, "admin", f"Admin {t}")
+        await choose_language(d, admin, language)
+    assert await refusal_of_a_taken_email(d, chinese, taken) == f"电子邮件为 {taken} 的用户已存在。"
+    assert await refusal_of_a_taken_email(d, english, taken) == f"A user with the e-mail {taken} exists already."
