@@ -100,7 +100,9 @@ async def serve(target: Deployment | Mapping[str, str], *, timeout: float = 30.0
     finally:
         server.should_exit = True
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout)
+            # Shutting down (5 s of grace, then the lifespan's end) once took over 30 s on a two-core
+            # machine with a core kept busy: a hang still fails, after a minute.
+            await asyncio.wait_for(asyncio.shield(task), max(timeout, 60.0))
         except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
