@@ -957,10 +957,15 @@ async def sla_timer(subject: str, payload: dict) -> None:
     if _awaits_first_response(order) and order.first_response_due_at <= now:
         breached.append("first_response")
     level = 2 if breached else (1 if order.due_at is not None and sla.warn_at(start, order.due_at) <= now else 0)
-    if level > order.escalation and await WorkOrder.filter(id=order.id, escalation__lt=level).update(escalation=level):
-        order.escalation = level
-        kind = "escalated" if level == 2 else "sla_warning"
-        await _event(order, kind, None, level=level, breached=breached)
+    kind = "escalated" if level == 2 else "sla_warning"
+    raised = False
+    if level > order.escalation:
+        async with in_transaction():  # the level and its event are one write: nobody sees one without the other
+            raised = bool(await WorkOrder.filter(id=order.id, escalation__lt=level).update(escalation=level))
+            if raised:
+                order.escalation = level
+                await _event(order, kind, None, level=level, breached=breached)
+    if raised:
         what = "is overdue" if level == 2 else "is about to miss its SLA"
         await _notify({order.handler_id, await _lead_of(order.team_id), *await _watchers(order)}, order, kind,
                       f"{order.number} {what}: {order.subject}")
