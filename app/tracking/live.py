@@ -190,11 +190,18 @@ def _ensure_flusher(live: LiveRows) -> None:
 
 
 async def _flush_soon() -> None:
-    await asyncio.sleep(FLUSH_SECONDS)
-    try:
-        await flush()
-    except Exception:  # the next change retries
-        log.exception("publishing live visitors failed")
+    """Publish a batch every `FLUSH_SECONDS` while there are changes. A change made while a batch
+    is being published (the flush awaits Redis and the bus) is in the next batch: this task is
+    still running then, so nobody starts another one for it."""
+    live = state()
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        try:
+            await flush()
+        except Exception:  # the next change retries
+            log.exception("publishing live visitors failed")
+        if not live.dirty and not live.removed:
+            return
 
 
 async def flush() -> None:

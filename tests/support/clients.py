@@ -39,7 +39,12 @@ class Recorder:
                             return d
                     await self._changed.wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        try:
+            return await asyncio.wait_for(find(), timeout)
+        except asyncio.TimeoutError:
+            seen = [repr(d)[:300] for e, d in self.events if e == event][-5:]
+            raise asyncio.TimeoutError(f"no matching {event!r} within {timeout} s; the last ones received: {seen}, "
+                                       f"{len(self.events)} events in all") from None
 
 
 class Client:
