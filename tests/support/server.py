@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -31,12 +32,38 @@ def free_port() -> int:
 
 
 def cli(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "app", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"`python -m app {' '.join(args)}` failed:\n{result.stdout}\n{result.stderr}")
-    return result.stdout
+    """`python -m app ARGS` in this environment; its stdout. The command runs in a process of its own,
+    forked from one that has the app imported already (tests/support/cli_zygote.py)."""
+    rc, stdout, stderr = _zygote().run(list(args), env)
+    if rc != 0:
+        raise RuntimeError(f"`python -m app {' '.join(args)}` failed ({rc}):\n{stdout}\n{stderr}")
+    return stdout
+
+
+class _Zygote:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.proc: subprocess.Popen | None = None
+
+    def run(self, args: list[str], env: dict[str, str], timeout: int = 120) -> tuple[int, str, str]:
+        with self.lock:
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "support" / "cli_zygote.py")],
+                                             cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                atexit.register(self.proc.kill)
+            request = {"args": args, "env": env, "cwd": str(ROOT), "timeout": timeout}
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError(f"the CLI runner died running `python -m app {' '.join(args)}`")
+            reply = json.loads(line)
+            return reply["rc"], reply["stdout"], reply["stderr"]
+
+
+@functools.cache
+def _zygote() -> _Zygote:
+    return _Zygote()
 
 
 @dataclass
