@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from app.kpi import erlang
+from app import runtime
+from app.kpi.planning import StaffingTargets, to_csv
 from app.models import Conversation, ConversationEvent, Site, User, Visitor
+from app.reports.planning import PlanCache, staffing_plan
 from tests.support.inprocess import database
 from tests.support.server import deploy
 
@@ -216,6 +219,40 @@ async def test_erlang_a_plans_within_the_abandonment_limit(planned):
     assert "Erlang A per half hour (visitors abandon after 30 s on average)" in page.text
     slots = re.search(r'<h2 id="slots-heading">.*?<tbody>(.*?)</tbody>', page.text, re.S).group(1)
     assert f"{expected.prob_abandon * 100:.2f} %" in slots and f"{expected.occupancy * 100:.1f} %" in slots
+
+
+async def test_the_plan_is_cached_until_the_history_changes():
+    deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env={"CENTER_TIME_ZONE": ZONE})
+    try:
+        await seed_history(deployment, weeks=2)
+        # In the process: the same inputs and history give the very same plan, read from the cache.
+        async with database(deployment, runtime=True):
+            targets = StaffingTargets(weeks=2)
+            first = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None)
+            again = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None)
+            cache = runtime.current().state(PlanCache)
+            assert again is first and (cache.hits, cache.misses) == (1, 1)
+            fresh = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None, use_cache=False)
+            assert fresh is not first and to_csv(fresh) == to_csv(first)
+            erlang_a = await staffing_plan(time_zone=ZONE, targets=StaffingTargets(weeks=2, model="erlang_a"),
+                                           concurrency_override=None)
+            assert erlang_a is not first and cache.misses == 2  # other inputs, another plan
+            await seed_history(deployment, weeks=1, tag="late", hour=14)  # the history changes
+            changed = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None)
+            assert changed is not first and cache.misses == 3
+            assert to_csv(changed) == to_csv(await staffing_plan(time_zone=ZONE, targets=targets,
+                                                                 concurrency_override=None, use_cache=False))
+            assert max(s.volume for s in changed.slots if s.label.endswith(" 14:00")) > 0
+        # Over HTTP: the server's own cache gives the same plan twice, and a new plan once chats are added.
+        async with signed_in(deployment, "boss@example.com") as http:
+            before = await http.get("/staffing.csv", params={"weeks": "2"})
+            assert (await http.get("/staffing.csv", params={"weeks": "2"})).text == before.text
+            await seed_history(deployment, weeks=1, tag="evening", hour=18)
+            after = rows_of(await http.get("/staffing.csv", params={"weeks": "2"}))
+        assert all(float(r["forecast_chats"]) == 0 for r in rows_of(before) if r["slot_start_local"].endswith(" 18:00"))
+        assert any(float(r["forecast_chats"]) > 0 for r in after if r["slot_start_local"].endswith(" 18:00"))
+    finally:
+        deployment.stop()
 
 
 async def test_a_center_without_history_gets_an_empty_state():
