@@ -4,11 +4,17 @@ Usage (``argv`` excludes the word "staffing")::
 
     staffing --volume V --interval-minutes M --aht-seconds H --target-sl 0.8
              --threshold-seconds T [--max-occupancy O] [--shrinkage S]
-             [--patience-seconds P] [--target-asa-seconds X] [--concurrency C] [--agents N]
+             [--model erlang-c|erlang-a] [--patience-seconds P] [--max-abandon PERCENT]
+             [--target-asa-seconds X] [--concurrency C] [--agents N]
 
 Without ``--agents`` it finds the fewest agents meeting the targets; with ``--agents N`` it
 evaluates that staffing. For chat, ``--concurrency C`` divides the handle time:
-effective AHT = AHT / C (see :func:`app.kpi.erlang.effective_aht`). Exit status: 0 on
+effective AHT = AHT / C (see :func:`app.kpi.erlang.effective_aht`).
+
+The model is Erlang C, or Erlang A (visitors abandon with exponential patience) with
+``--model erlang-a`` or when ``--patience-seconds`` is given. Erlang A staffing also keeps the
+abandonment rate at most ``--max-abandon`` percent (default 5). Neither model ever staffs
+fewer agents than the offered load (``ceil(A)``). Exit status: 0 on
 success, 2 on bad input (with a message on stderr).
 """
 
@@ -41,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="staffing",
         description="Agents needed for one interval (Erlang C; Erlang A when --patience-seconds is given).",
     )
+    parser.add_argument(
+        "--model", choices=("erlang-c", "erlang-a"), default=None,
+        help="queueing model (default: erlang-a when --patience-seconds is given, else erlang-c)",
+    )
     parser.add_argument("--volume", type=float, required=True, help="contacts offered in the interval")
     parser.add_argument("--interval-minutes", type=float, default=30.0, help="interval length (default 30)")
     parser.add_argument("--aht-seconds", type=float, required=True, help="average handle time in seconds")
@@ -52,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--shrinkage", type=float, default=0.0, help="shrinkage in [0, 1) (default 0)")
     parser.add_argument(
         "--patience-seconds", type=float, default=None, help="mean visitor patience: switches to Erlang A"
+    )
+    parser.add_argument(
+        "--max-abandon", type=float, default=erlang.DEFAULT_MAX_ABANDON * 100,
+        help="Erlang A: most visitors who may abandon, in percent, above 0 and below 100 (default 5)",
     )
     parser.add_argument("--target-asa-seconds", type=float, default=None, help="ASA target in seconds")
     parser.add_argument(
@@ -84,6 +98,14 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
         return int(exc.code or 0)
 
     try:
+        model = args.model or ("erlang-a" if args.patience_seconds is not None else "erlang-c")
+        if model == "erlang-a" and args.patience_seconds is None:
+            raise ValueError("Erlang A needs --patience-seconds (the visitors' mean patience)")
+        if model == "erlang-c" and args.patience_seconds is not None:
+            raise ValueError("--patience-seconds is for Erlang A (--model erlang-a); Erlang C has no abandonment")
+        if not (math.isfinite(args.max_abandon) and 0.0 < args.max_abandon < 100.0):
+            raise ValueError(f"--max-abandon must be a percentage above 0 and below 100, got {args.max_abandon:g}")
+        max_abandon = args.max_abandon / 100.0
         aht = erlang.effective_aht(args.aht_seconds, args.concurrency)
         interval = args.interval_minutes * 60.0
         load = erlang.offered_load(args.volume, interval, aht)
@@ -91,7 +113,7 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
             result = erlang.required_agents(
                 args.volume, interval, aht, args.target_sl, args.threshold_seconds,
                 max_occupancy=args.max_occupancy, shrinkage=args.shrinkage,
-                patience=args.patience_seconds, target_asa=args.target_asa_seconds,
+                patience=args.patience_seconds, target_asa=args.target_asa_seconds, max_abandon=max_abandon,
             )
         else:
             _check_targets(args)  # unused for solving, but still reported against: validate
@@ -122,12 +144,15 @@ def main(argv: list[str], out: TextIO | None = None, err: TextIO | None = None) 
     lines.append(f"Probability of waiting: {_percent(result.prob_wait)}")
     if result.prob_abandon is not None:
         lines.append(f"Abandonment: {_percent(result.prob_abandon)}")
+        lines.append(f"Maximum abandonment: {args.max_abandon:g} %")
     if args.agents is not None:
         met = result.service_level >= args.target_sl - 1e-12
         if args.max_occupancy is not None:
             met = met and result.occupancy <= args.max_occupancy + 1e-12
         if args.target_asa_seconds is not None:
             met = met and result.asa <= args.target_asa_seconds + 1e-12
+        if result.prob_abandon is not None:
+            met = met and result.prob_abandon <= max_abandon + 1e-12
         lines.append(f"Targets met: {'yes' if met else 'no'}")
     print("\n".join(lines), file=out)
     return 0

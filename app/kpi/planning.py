@@ -16,8 +16,10 @@ Pure: `app.reports.planning` reads the history from the log and calls `plan_staf
    a CSR holding c chats at once, each lasting AHT, clears one every AHT / c seconds. The
    measured factor is used unless the center sets `STAFFING_CONCURRENCY`; with no chat held
    in the history, 1 (one chat at a time).
-5. **Staffing.** For each slot, Erlang C (`erlang.required_agents`) gives the fewest agents
-   meeting the service-level target within the threshold and the occupancy cap, and the staff
+5. **Staffing.** For each slot, Erlang C or Erlang A (`erlang.required_agents`, the center's
+   choice) gives the fewest agents meeting the service-level target within the threshold and
+   the occupancy cap -- and for Erlang A (visitors abandon after a mean patience) an
+   abandonment rate at most the maximum -- never fewer than the offered load, and the staff
    to schedule after shrinkage.
 """
 
@@ -41,6 +43,8 @@ SLOTS_PER_DAY = 48
 DAYS_PER_WEEK = 7
 MIN_WEEKS = 2
 MAX_WEEKS = 26
+MODELS = (erlang.MODEL_ERLANG_C, erlang.MODEL_ERLANG_A)
+MAX_PATIENCE_SECONDS = 3600.0
 
 METHOD_NAMES = {
     "seasonal_naive": "Seasonal naive (same slot last week)",
@@ -58,6 +62,13 @@ class StaffingTargets:
     max_occupancy: float = 0.85
     shrinkage: float = 0.3
     weeks: int = 8
+    model: str = erlang.MODEL_ERLANG_C
+    max_abandon: float = erlang.DEFAULT_MAX_ABANDON  # Erlang A only
+    patience_seconds: float = 120.0  # Erlang A only: the visitors' mean patience
+
+    @property
+    def erlang_a(self) -> bool:
+        return self.model == erlang.MODEL_ERLANG_A
 
     def __post_init__(self) -> None:
         if not 0 < self.target_sl < 1:
@@ -70,6 +81,12 @@ class StaffingTargets:
             raise ValueError("Shrinkage must be at least 0 % and below 100 %.")
         if not MIN_WEEKS <= self.weeks <= MAX_WEEKS:
             raise ValueError(f"The history must be {MIN_WEEKS} to {MAX_WEEKS} weeks.")
+        if self.model not in MODELS:
+            raise ValueError("The model must be Erlang C or Erlang A.")
+        if not 0 < self.max_abandon < 1:
+            raise ValueError("The maximum abandonment must be above 0 % and below 100 %.")
+        if not 0 < self.patience_seconds <= MAX_PATIENCE_SECONDS:
+            raise ValueError("The mean patience must be above 0 and at most 3,600 seconds.")
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,7 @@ class SlotPlan:
     service_level: float | None
     occupancy: float | None
     asa_seconds: float | None
+    abandonment: float | None = None  # Erlang A: the share of visitors who give up waiting
 
 
 @dataclass(frozen=True)
@@ -203,10 +221,12 @@ def plan_staffing(
         result = erlang.required_agents(
             volume, SLOT_SECONDS, effective, targets.target_sl, targets.threshold_seconds,
             max_occupancy=targets.max_occupancy, shrinkage=targets.shrinkage,
+            patience=targets.patience_seconds if targets.erlang_a else None,
+            max_abandon=targets.max_abandon,
         )
         slots.append(SlotPlan(
             start, label, volume, result.agents, result.staff, result.service_level, result.occupancy,
-            result.asa if math.isfinite(result.asa) else None,
+            result.asa if math.isfinite(result.asa) else None, result.prob_abandon,
         ))
     return StaffingPlan(
         time_zone=time_zone, targets=targets, history_start=history_start, history_days=days,
@@ -221,7 +241,7 @@ def plan_staffing(
 
 CSV_COLUMNS = (
     "slot_start_local", "slot_start_utc", "forecast_chats", "agents", "staff", "service_level", "occupancy",
-    "asa_seconds",
+    "asa_seconds", "abandonment",
 )
 
 
@@ -237,7 +257,7 @@ def to_csv(plan: StaffingPlan) -> str:
     for s in plan.slots:
         writer.writerow([
             s.label, s.start.isoformat(), _fmt(s.volume, 3), s.agents, s.staff, _fmt(s.service_level, 4),
-            _fmt(s.occupancy, 4), _fmt(s.asa_seconds, 1),
+            _fmt(s.occupancy, 4), _fmt(s.asa_seconds, 1), _fmt(s.abandonment, 4),
         ])
     return out.getvalue()
 
@@ -249,6 +269,9 @@ def to_json(plan: StaffingPlan) -> dict[str, Any]:
         "volume": [s.volume for s in plan.slots],
         "agents": [s.agents for s in plan.slots],
         "staff": [s.staff for s in plan.slots],
+        "occupancy": [s.occupancy for s in plan.slots],
+        "abandonment": [s.abandonment for s in plan.slots],
+        "model": plan.targets.model,
         "method": plan.method,
         "can_staff": plan.can_staff,
     }
@@ -268,7 +291,7 @@ def daily_summary(plan: StaffingPlan) -> list[dict[str, Any]]:
 
 
 __all__ = [
-    "CSV_COLUMNS", "Handling", "METHODS", "METHOD_NAMES", "SLOT_SECONDS", "SlotPlan", "StaffingPlan",
+    "CSV_COLUMNS", "Handling", "MAX_PATIENCE_SECONDS", "METHODS", "METHOD_NAMES", "MODELS", "SLOT_SECONDS", "SlotPlan", "StaffingPlan",
     "StaffingTargets", "concurrency_used", "daily_summary", "measure_handling", "plan_staffing", "slot_of",
     "slot_start", "to_csv", "to_json", "volume_series",
 ]

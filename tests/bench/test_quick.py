@@ -71,6 +71,10 @@ FIGURES = {
         rf"\| PostgreSQL \| search \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
         rf"\| PostgreSQL \| suggestion \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
     ],
+    "staffing_plan.py": [
+        rf"\| 8 weeks, Erlang C \(the page's defaults\) \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+        rf"\| \d+ weeks, Erlang A .* \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+    ],
     "chaos.py": [
         r"\| messages exchanged \| [\d,]+ \| lost 0 \| duplicated 0 \|",
         rf"\| reconnecting clients exchanging again, worst \| {NUMBER} \|",
@@ -223,6 +227,14 @@ def test_chaos():
 def test_workorder_list():
     needs_postgres()
     run_bench("workorder_list.py")
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_staffing_plan():
+    needs_postgres()
+    out = run_bench("staffing_plan.py")
+    assert "the plans from the cache equal the plans made afresh" in out
 
 
 @pytest.mark.postgres

@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from app.kpi import erlang
+from app import runtime
+from app.kpi.planning import StaffingTargets, to_csv
 from app.models import Conversation, ConversationEvent, Site, User, Visitor
+from app.reports.planning import PlanCache, staffing_plan
 from tests.support.inprocess import database
 from tests.support.server import deploy
 
@@ -29,8 +32,8 @@ HANDLE = 600
 CONCURRENCY = 2400 / 1500
 
 
-async def seed_history(deployment, *, weeks: int = WEEKS, zone: str = ZONE, tag: str = "h") -> None:
-    """Write `weeks` weeks of closed chats (4 a day at 10:00 local) into the deployment's event log."""
+async def seed_history(deployment, *, weeks: int = WEEKS, zone: str = ZONE, tag: str = "h", hour: int = 10) -> None:
+    """Write `weeks` weeks of closed chats (4 a day at `hour`:00 local) into the deployment's event log."""
     tz = ZoneInfo(zone)
     today = datetime.now(timezone.utc).astimezone(tz).date()
     async with database(deployment):
@@ -40,7 +43,7 @@ async def seed_history(deployment, *, weeks: int = WEEKS, zone: str = ZONE, tag:
         for back in range(1, weeks * 7 + 1):
             day = today - timedelta(days=back)
             for minutes in OFFSETS_MINUTES:
-                requested = datetime(day.year, day.month, day.day, 10, minutes, tzinfo=tz).astimezone(timezone.utc)
+                requested = datetime(day.year, day.month, day.day, hour, minutes, tzinfo=tz).astimezone(timezone.utc)
                 assigned = requested + timedelta(seconds=QUEUE)
                 closed = assigned + timedelta(seconds=HANDLE)
                 visitor = await Visitor.create(id=f"v_seed_{tag}_{i}", site=site, first_seen=requested,
@@ -146,6 +149,11 @@ async def test_parameters_change_the_plan(planned):
     ({"weeks": "2.5"}, "History (weeks): must be a whole number."),
     ({"shrinkage": "1" * 100}, "Shrinkage (%): too long."),
     ({"department": "3"}, "Unknown parameter: department."),
+    ({"model": "erlang_b"}, "Queueing model: choose Erlang C or Erlang A."),
+    ({"model": "erlang_a", "max_abandon": "0"}, "The maximum abandonment must be above 0 % and below 100 %."),
+    ({"model": "erlang_a", "max_abandon": "150"}, "The maximum abandonment must be above 0 % and below 100 %."),
+    ({"max_abandon": "five"}, "Erlang A: maximum abandonment (%): 'five' is not a number."),
+    ({"model": "erlang_a", "patience": "0"}, "The mean patience must be above 0 and at most 3,600 seconds."),
 ])
 async def test_bad_parameters_are_refused_with_a_message(planned, params, message):
     async with signed_in(planned, "boss@example.com") as http:
@@ -174,7 +182,77 @@ async def test_the_page_shows_the_methods_the_model_and_the_days(planned):
     assert "AHT / concurrency = 375 s" in html
     data = json.loads(re.search(r'<script type="application/json" id="staffing-data">(.*?)</script>', html, re.S).group(1))
     assert len(data["labels"]) == 336 and data["can_staff"] is True and max(data["volume"]) == pytest.approx(4)
-    assert 'href="/staffing.csv?service_level=80&amp;threshold=20&amp;max_occupancy=85&amp;shrinkage=30&amp;weeks=8"' in html
+    assert ('href="/staffing.csv?service_level=80&amp;threshold=20&amp;max_occupancy=85&amp;shrinkage=30&amp;weeks=8'
+            '&amp;model=erlang_c&amp;max_abandon=5&amp;patience=120"') in html
+    # The model choice, labelled, Erlang C by default (today's plan), and the per-half-hour figures.
+    form = re.search(r'<form method="get" action="/staffing".*?</form>', html, re.S).group(0)
+    assert re.search(r'<span>Queueing model</span>\s*<select name="model">', form)
+    assert re.search(r'<option value="erlang_c" selected>Erlang C \(nobody abandons\)</option>', form)
+    assert '<option value="erlang_a">Erlang A (visitors abandon)</option>' in form
+    assert "<span>Erlang A: maximum abandonment (%)</span>" in form and 'name="max_abandon" value="5"' in form
+    assert "Erlang C per half hour" in html
+    slots = re.search(r'<h2 id="slots-heading">By half hour</h2>.*?<tbody>(.*?)</tbody>', html, re.S).group(1)
+    assert slots.count("<tr>") == 7 and "none (Erlang C)" in slots
+
+
+async def test_erlang_a_plans_within_the_abandonment_limit(planned):
+    # 4 chats at 10:00 (A = 4 × 375 / 1,800 = 0.83 erlangs), visitors' patience 30 s.
+    params = {"model": "erlang_a", "patience": "30", "max_abandon": "2", "shrinkage": "0", "max_occupancy": "100"}
+    aht = HANDLE / CONCURRENCY
+    expected = erlang.required_agents(4, 1800, aht, 0.8, 20, max_occupancy=1.0, shrinkage=0.0, patience=30,
+                                      max_abandon=0.02)
+    assert expected.prob_abandon <= 0.02 and expected.agents >= 1
+    # The limit binds: the service level alone would do with fewer agents.
+    assert erlang.required_agents(4, 1800, aht, 0.8, 20, max_occupancy=1.0, patience=30,
+                                  max_abandon=None).agents < expected.agents
+    async with signed_in(planned, "boss@example.com") as http:
+        rows = rows_of(await http.get("/staffing.csv", params=params))
+        page = await http.get("/staffing", params=params)
+    busy = [r for r in rows if r["slot_start_local"].endswith(" 10:00")]
+    assert len(busy) == 7
+    for row in busy:
+        assert int(row["agents"]) == expected.agents
+        assert float(row["abandonment"]) == pytest.approx(expected.prob_abandon, abs=1e-4)
+        assert float(row["occupancy"]) == pytest.approx(expected.occupancy, abs=1e-4)
+    assert page.status_code == 200
+    assert re.search(r'<option value="erlang_a" selected>', page.text)
+    assert "Erlang A per half hour (visitors abandon after 30 s on average)" in page.text
+    slots = re.search(r'<h2 id="slots-heading">.*?<tbody>(.*?)</tbody>', page.text, re.S).group(1)
+    assert f"{expected.prob_abandon * 100:.2f} %" in slots and f"{expected.occupancy * 100:.1f} %" in slots
+
+
+async def test_the_plan_is_cached_until_the_history_changes():
+    deployment = deploy(database_url=None, redis_url=None, processes=1, extra_env={"CENTER_TIME_ZONE": ZONE})
+    try:
+        await seed_history(deployment, weeks=2)
+        # In the process: the same inputs and history give the very same plan, read from the cache.
+        async with database(deployment, runtime=True):
+            targets = StaffingTargets(weeks=2)
+            first = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None)
+            again = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None)
+            cache = runtime.current().state(PlanCache)
+            assert again is first and (cache.hits, cache.misses) == (1, 1)
+            fresh = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None, use_cache=False)
+            assert fresh is not first and to_csv(fresh) == to_csv(first)
+            erlang_a = await staffing_plan(time_zone=ZONE, targets=StaffingTargets(weeks=2, model="erlang_a"),
+                                           concurrency_override=None)
+            assert erlang_a is not first and cache.misses == 2  # other inputs, another plan
+            await seed_history(deployment, weeks=1, tag="late", hour=14)  # the history changes
+            changed = await staffing_plan(time_zone=ZONE, targets=targets, concurrency_override=None)
+            assert changed is not first and cache.misses == 3
+            assert to_csv(changed) == to_csv(await staffing_plan(time_zone=ZONE, targets=targets,
+                                                                 concurrency_override=None, use_cache=False))
+            assert max(s.volume for s in changed.slots if s.label.endswith(" 14:00")) > 0
+        # Over HTTP: the server's own cache gives the same plan twice, and a new plan once chats are added.
+        async with signed_in(deployment, "boss@example.com") as http:
+            before = await http.get("/staffing.csv", params={"weeks": "2"})
+            assert (await http.get("/staffing.csv", params={"weeks": "2"})).text == before.text
+            await seed_history(deployment, weeks=1, tag="evening", hour=18)
+            after = rows_of(await http.get("/staffing.csv", params={"weeks": "2"}))
+        assert all(float(r["forecast_chats"]) == 0 for r in rows_of(before) if r["slot_start_local"].endswith(" 18:00"))
+        assert any(float(r["forecast_chats"]) > 0 for r in after if r["slot_start_local"].endswith(" 18:00"))
+    finally:
+        deployment.stop()
 
 
 async def test_a_center_without_history_gets_an_empty_state():

@@ -65,7 +65,37 @@ def test_erlang_a_with_patience_evaluates_14_agents():
     assert f["Targets met"] == "yes"
 
 
+def test_overloaded_erlang_a_is_staffed_above_the_load_within_5_percent_abandonment():
+    # A = 20,000 × 300 / 1,800 = 3,333.3 erlangs: the plan used to be 2,679 agents, 19.6 % abandoning.
+    result = staffing("--volume", "20000", "--aht-seconds", "300", "--patience-seconds", "60")
+    assert result.returncode == 0, result.stderr
+    f = figures(result.stdout)
+    assert f["Model"].startswith("Erlang A")
+    assert f["Offered load"] == "3333.3333 erlangs"
+    assert int(f["Agents needed"]) >= 3334
+    assert percent(f["Abandonment"]) <= 0.05
+    assert percent(f["Occupancy"]) < 1
+    assert f["Maximum abandonment"] == "5 %"
+
+
+def test_max_abandon_and_model_choice():
+    # A = 10, patience 60 s: 13 agents keep abandonment under 5 %, 16 under 1 %.
+    base = [*BASE, "--model", "erlang-a", "--patience-seconds", "60"]
+    assert figures(staffing(*base).stdout)["Agents needed"] == "13"
+    strict = figures(staffing(*base, "--max-abandon", "1").stdout)
+    assert strict["Agents needed"] == "16" and percent(strict["Abandonment"]) <= 0.01
+    assert figures(staffing(*BASE, "--model", "erlang-c").stdout)["Model"] == "Erlang C"
+    over = figures(staffing(*base, "--agents", "12").stdout)
+    assert over["Targets met"] == "no"  # 7.6 % abandon
+
+
 @pytest.mark.parametrize("args, message", [
+    ([*BASE, "--patience-seconds", "60", "--max-abandon", "0"], "--max-abandon must be a percentage"),
+    ([*BASE, "--patience-seconds", "60", "--max-abandon", "100"], "--max-abandon must be a percentage"),
+    ([*BASE, "--patience-seconds", "60", "--max-abandon", "five"], "invalid float value"),
+    ([*BASE, "--model", "erlang-a"], "Erlang A needs --patience-seconds"),
+    ([*BASE, "--model", "erlang-c", "--patience-seconds", "60"], "Erlang C has no abandonment"),
+    ([*BASE, "--model", "erlang-b"], "invalid choice"),
     (["--volume", "-5", "--aht-seconds", "180"], "volume must be positive"),
     ([*BASE[:5], "0", *BASE[6:]], "aht"),
     ([*BASE, "--shrinkage", "1.2"], "shrinkage"),

@@ -280,3 +280,72 @@ def test_result_is_frozen() -> None:
     result = evaluate(100, 1800, 180, 14, 20)
     with pytest.raises(AttributeError):
         result.agents = 3  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- Erlang A: abandonment limit, load floor
+
+
+def textbook_erlang_a(volume: float, interval: float, aht: float, patience: float, n: int) -> tuple[float, float]:
+    """P(wait) and P(abandon) of M/M/n+M straight from the birth-death chain of KPIS.md (death
+    rate min(k, n)·μ + max(k − n, 0)·θ), truncated far out; P(abandon) = θ·E[queue] / λ."""
+    lam, mu, theta = volume / interval, 1 / aht, 1 / patience
+    weights = [1.0]
+    for k in range(1, n + 3000):
+        weights.append(weights[-1] * lam / (min(k, n) * mu + max(k - n, 0) * theta))
+    total = sum(weights)
+    pi = [w / total for w in weights]
+    queue = sum((k - n) * p for k, p in enumerate(pi) if k > n)
+    return sum(pi[n:]), theta * queue / lam
+
+
+def test_textbook_chain_reproduces_the_public_vector() -> None:
+    assert textbook_erlang_a(100, 1800, 180, 300, 14) == pytest.approx((0.14526, 0.013984), abs=1e-5)
+
+
+def test_erlang_a_staffing_respects_the_abandonment_limit() -> None:
+    # A = 10 erlangs, mean patience 60 s. Hand-checked with the textbook chain:
+    # N = 12 abandon 7.59 %, 13: 4.92 %, 15: 1.78 %, 16: 0.99 %; SL(20 s) ≥ 80 % from N = 12.
+    assert textbook_erlang_a(100, 1800, 180, 60, 12)[1] == pytest.approx(0.0759, abs=1e-4)
+    assert textbook_erlang_a(100, 1800, 180, 60, 13)[1] == pytest.approx(0.0492, abs=1e-4)
+    assert textbook_erlang_a(100, 1800, 180, 60, 15)[1] == pytest.approx(0.0178, abs=1e-4)
+    assert textbook_erlang_a(100, 1800, 180, 60, 16)[1] == pytest.approx(0.0099, abs=1e-4)
+    no_limit = required_agents(100, 1800, 180, 0.8, 20, patience=60, max_abandon=None)
+    assert no_limit.agents == 12  # the service level alone
+    default = required_agents(100, 1800, 180, 0.8, 20, patience=60)  # 5 % by default
+    assert erlang.DEFAULT_MAX_ABANDON == 0.05
+    assert default.agents == 13
+    strict = required_agents(100, 1800, 180, 0.8, 20, patience=60, max_abandon=0.01)
+    assert strict.agents == 16 and strict.model == "erlang_a"
+    p_wait, p_abandon = textbook_erlang_a(100, 1800, 180, 60, 16)
+    assert strict.prob_abandon == pytest.approx(p_abandon, rel=1e-9)
+    assert strict.prob_wait == pytest.approx(p_wait, rel=1e-9)
+    assert strict.occupancy == pytest.approx(10 * (1 - p_abandon) / 16, rel=1e-9)
+    # Smallest: one agent fewer breaks the limit.
+    assert textbook_erlang_a(100, 1800, 180, 60, 15)[1] > 0.01
+
+
+def test_the_offered_load_is_a_floor() -> None:
+    # Very impatient visitors (10 s): 7 agents would "answer" 60 % within 20 s while 39 % give up.
+    seven = evaluate(100, 1800, 180, 7, 20, patience=10)
+    assert seven.service_level >= 0.5 and seven.prob_abandon is not None and seven.prob_abandon < 0.5
+    result = required_agents(100, 1800, 180, 0.5, 20, patience=10, max_abandon=0.5)
+    assert result.agents == 10  # ceil(A), A = 10
+    fractional = required_agents(101, 1800, 180, 0.5, 20, patience=10, max_abandon=0.5)
+    assert fractional.agents == 11  # A = 10.1
+    # Erlang C already needs N > A.
+    assert required_agents(100, 1800, 180, 0.01, 20).agents == 11
+
+
+def test_the_overloaded_example_is_staffed_above_the_load() -> None:
+    # 20,000 chats in 30 min at 300 s: A = 3,333.3 erlangs, patience 60 s. Without the floor and
+    # the limit this was 2,679 agents with 19.6 % abandoning and 100 % occupancy.
+    result = required_agents(20000, 1800, 300, 0.8, 20, patience=60)
+    assert result.agents >= 3334
+    assert result.prob_abandon is not None and result.prob_abandon <= 0.05
+    assert result.service_level >= 0.8 and result.occupancy < 1.0
+
+
+@pytest.mark.parametrize("value", [0, 1, -0.1, 1.5, math.nan, "0.05"])
+def test_max_abandon_is_checked(value: object) -> None:
+    with pytest.raises(ValueError, match="max_abandon"):
+        required_agents(100, 1800, 180, 0.8, 20, patience=60, max_abandon=value)  # type: ignore[arg-type]

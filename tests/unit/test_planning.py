@@ -145,12 +145,37 @@ def test_csv_json_and_daily_summary():
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 337
     ten = rows[1 + 20]
     assert ten[:5] == ["2026-11-23 10:00", "2026-11-23T10:00:00+00:00", "100.000", "14", "20"]
-    assert rows[1][3:] == ["0", "0", "", "", ""]
+    assert rows[1][3:] == ["0", "0", "", "", "", ""]
+    assert ten[-1] == ""  # Erlang C: nobody abandons
     data = to_json(plan)
     assert len(data["labels"]) == len(data["volume"]) == len(data["agents"]) == 336 and data["can_staff"]
     days = daily_summary(plan)
     assert len(days) == 7 and days[0] == {"day": "2026-11-23", "volume": 100, "peak_agents": 14, "peak_staff": 20,
                                           "staff_hours": 10.0}
+
+
+def test_erlang_a_plans_within_the_abandonment_limit_above_the_load():
+    # 100 chats at 10:00 each day, AHT 180 s (A = 10), patience 60 s: 13 agents keep abandonment
+    # under 5 % (tests/unit/test_erlang.py checks the chain by hand), 16 under 1 %.
+    handling = Handling(aht_seconds=180, concurrency=1.0, answered=1, closed=1)
+    history = _weeks_with(100, 20)
+    for max_abandon, agents in ((0.05, 13), (0.01, 16)):
+        targets = StaffingTargets(max_occupancy=1.0, shrinkage=0.0, model="erlang_a", max_abandon=max_abandon,
+                                  patience_seconds=60)
+        plan = plan_staffing(history, history_start=date(2026, 9, 28), time_zone="UTC", handling=handling,
+                             targets=targets)
+        busy = [s for s in plan.slots if s.volume > 0]
+        assert {s.agents for s in busy} == {agents}
+        assert all(s.abandonment is not None and s.abandonment <= max_abandon for s in busy)
+        assert all(s.occupancy == pytest.approx(10 * (1 - s.abandonment) / agents) for s in busy)
+        rows = list(csv.reader(io.StringIO(to_csv(plan))))
+        assert float(rows[1 + 20][-1]) == pytest.approx(busy[0].abandonment, abs=1e-4)
+    # Impatient visitors: the offered load stays the floor.
+    impatient = StaffingTargets(target_sl=0.5, max_occupancy=1.0, shrinkage=0.0, model="erlang_a",
+                                max_abandon=0.5, patience_seconds=10)
+    plan = plan_staffing(history, history_start=date(2026, 9, 28), time_zone="UTC", handling=handling,
+                         targets=impatient)
+    assert max(s.agents for s in plan.slots) == 10
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -161,6 +186,11 @@ def test_csv_json_and_daily_summary():
     ("shrinkage", 1.0, "Shrinkage"),
     ("weeks", 1, "history"),
     ("weeks", 27, "history"),
+    ("model", "erlang_b", "model"),
+    ("max_abandon", 0.0, "maximum abandonment"),
+    ("max_abandon", 1.0, "maximum abandonment"),
+    ("patience_seconds", 0, "mean patience"),
+    ("patience_seconds", 3601, "mean patience"),
 ])
 def test_targets_out_of_range_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
