@@ -192,10 +192,11 @@ async def load(query: Query) -> Data:
 # Shapes
 
 
-def _kpis(data: Data, facts: list[ConversationFacts], threshold: float | None = None) -> engine.KpiSummary:
+def _kpis(data: Data, facts: list[ConversationFacts]) -> engine.KpiSummary:
+    """The KPIs of `facts`; each chat's service level by its own department's threshold."""
     q = data.query
     return engine.compute_kpis(
-        facts, threshold_seconds=threshold if threshold is not None else q.threshold_seconds,
+        facts, threshold_seconds=q.threshold_seconds, thresholds=q.thresholds,
         short_abandon_seconds=q.short_abandon_seconds, sl_variant=q.variant, fcr_window_hours=q.fcr_window_hours,
         fcr_population=data.population,
     )
@@ -266,7 +267,7 @@ async def traffic(query: Query) -> dict[str, Any]:
     lo, hi = query.window
     series = engine.compute_series(
         data.facts, lo, hi, query.slice, query.time_zone, threshold_seconds=query.threshold_seconds,
-        short_abandon_seconds=query.short_abandon_seconds, sl_variant=query.variant,
+        thresholds=query.thresholds, short_abandon_seconds=query.short_abandon_seconds, sl_variant=query.variant,
         fcr_window_hours=query.fcr_window_hours, fcr_population=data.population,
     )
     zone = as_zone(query.time_zone)
@@ -296,8 +297,7 @@ async def queues(query: Query) -> dict[str, Any]:
     data = await load(query)
     rows = []
     for department_id, facts in sorted(engine.by_department(data.facts).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
-        threshold = query.thresholds.get(department_id)
-        k = _kpis(data, facts, threshold)
+        k = _kpis(data, facts)
         waits = [f.queue_seconds for f in facts if f.queue_seconds is not None]
         rows.append({"queue": data.names["department"].get(department_id, "General") if department_id else "General",
                      "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,

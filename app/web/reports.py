@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from app import i18n, runtime
 from app.i18n import N_
-from app.reports import knowledge_report, kpi_report as report
+from app.reports import knowledge_report, kpi_report as report, live
 from app.models import Department
 from app.services import scope
 from app.web.auth import csrf_token, current_user, supervisor_page
@@ -233,8 +233,7 @@ async def report_api(request: Request) -> Response:
         return JSONResponse({"error": {"code": "not_found", "message": "No such department."}}, status_code=404)
     if query.agent_id is not None and staff is not None and query.agent_id not in staff:
         return JSONResponse({"error": {"code": "not_found", "message": "No such CSR."}}, status_code=404)
-    thresholds = {d["id"]: d["sl_threshold_seconds"] for d in
-                  await Department.filter(sl_threshold_seconds__isnull=False).values("id", "sl_threshold_seconds")}
+    thresholds = await live.department_thresholds()
     query = report.Query(**{**query.__dict__, "thresholds": thresholds, "reach": reach, "staff": staff})
     try:
         if name in knowledge_report.REPORTS:
