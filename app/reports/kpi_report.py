@@ -77,7 +77,7 @@ class Query:
 
 
 def parse_query(params: dict[str, str], *, time_zone: str, threshold_seconds: float, short_abandon_seconds: float,
-                today: date) -> Query:
+                today: date, fcr_window_hours: float = 24.0) -> Query:
     """A Query from URL parameters (from, to, slice, group, department, agent, variant)."""
     def day(name: str, default: date) -> date:
         value = params.get(name)
@@ -115,7 +115,8 @@ def parse_query(params: dict[str, str], *, time_zone: str, threshold_seconds: fl
 
     return Query(start=start, end=end, time_zone=time_zone, slice=size, group=group,
                  department_id=ident("department"), agent_id=ident("agent"), variant=variant,
-                 threshold_seconds=threshold_seconds, short_abandon_seconds=short_abandon_seconds)
+                 threshold_seconds=threshold_seconds, short_abandon_seconds=short_abandon_seconds,
+                 fcr_window_hours=fcr_window_hours)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,6 +251,7 @@ async def summary(query: Query) -> dict[str, Any]:
     rows = [{"kpi": label, "value": now[key], "previous": before[key], "change": change[key], "kind": kind}
             for key, label, kind in HEADLINE]
     return {"title": "Summary", "window": _window(query), "previous_window": _window(query.previous()),
+            "fcr_window_hours": query.fcr_window_hours,
             "headline": now, "previous": before, "change": change,
             "columns": _columns(("kpi", "KPI", "text"), ("value", "This period", "value"),
                                 ("previous", "Previous period", "value"), ("change", "Change", "value")),

@@ -218,6 +218,7 @@ async def report_api(request: Request) -> Response:
         query = report.parse_query(params, time_zone=settings.center_time_zone,
                                    threshold_seconds=settings.service_level_threshold_seconds,
                                    short_abandon_seconds=settings.short_abandon_seconds,
+                                   fcr_window_hours=settings.fcr_window_hours,
                                    today=_today(settings.center_time_zone))
     except report.ReportError as exc:
         return JSONResponse({"error": {"code": "bad_request", "message": str(exc)}}, status_code=400)
