@@ -35,7 +35,7 @@ WORK_GROUPS = ("team", "handler", "category")  # the work-order SLA report's (ap
 MAX_DAYS = 400
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
          "offer_expired", "wrap_up", "held")
-REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations",
+REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "csat_comments", "invitations",
            "work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
 
 
@@ -491,6 +491,38 @@ async def satisfaction(query: Query) -> dict[str, Any]:
             "rows": rows}
 
 
+async def csat_comments(query: Query) -> dict[str, Any]:
+    """Each rating with a comment, of the chats requested in the window (the same department, CSR
+    and scope filters as the other reports), newest first: the latest rating of each chat counts,
+    as in CSAT. The comment is the visitor's text: data, shown as text, never markup."""
+    data = await load(query)
+    facts = {f.conversation_id: f for f in data.facts if f.rating in engine.RATINGS}
+    latest: dict[int, dict[str, Any]] = {}
+    ids = list(facts)
+    for chunk in range(0, len(ids), 500):
+        for row in await ConversationEvent.filter(conversation_id__in=ids[chunk:chunk + 500], kind="rated") \
+                .order_by("id").values("conversation_id", "at", "data"):
+            latest[row["conversation_id"]] = row
+    zone = as_zone(query.time_zone)
+    rows = []
+    for conversation_id, row in sorted(latest.items(), key=lambda kv: (kv[1]["at"], kv[0]), reverse=True):
+        event = row["data"] if isinstance(row["data"], dict) else {}
+        comment = event.get("comment")
+        if not isinstance(comment, str) or not comment.strip():
+            continue
+        f = facts[conversation_id]
+        rows.append({
+            "when": as_utc(row["at"]).astimezone(zone).isoformat(), "rating": f.rating, "comment": comment, "chat": conversation_id,
+            "chat_url": f"/console?conversation={conversation_id}",
+            "csr": data.names["agent"].get(f.agent_id, "—") if f.agent_id else "—",
+            "department": data.names["department"].get(f.department_id, "General") if f.department_id else "General",
+        })
+    return {"title": "CSAT comments", "window": _window(query),
+            "columns": _columns(("when", "When", "time"), ("rating", "Rating", "word"), ("comment", "Comment", "text"),
+                                ("chat", "Chat", "chat"), ("csr", "CSR", "text"), ("department", "Department", "text")),
+            "rows": rows}
+
+
 async def invitations(query: Query) -> dict[str, Any]:
     lo, hi = query.window
     counts: dict[str, int] = {}
@@ -537,4 +569,5 @@ async def run(name: str, query: Query) -> dict[str, Any]:
     if name == "summary" and query.group != "none":
         return await grouped(query)
     return await {"summary": summary, "traffic": traffic, "queues": queues, "agents": agents, "states": states,
-                  "missed": missed, "satisfaction": satisfaction, "invitations": invitations}[name](query)
+                  "missed": missed, "satisfaction": satisfaction, "csat_comments": csat_comments,
+                  "invitations": invitations}[name](query)

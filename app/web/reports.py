@@ -56,6 +56,7 @@ REPORT_TEXT = (
     N_("Chats closed after an insert"), N_("Search"), N_("Last searched"), N_("Article id"), N_("Title"),
     N_("Reads"), N_("Inserted as a link"), N_("Inserted as text"), N_("Canned response id"), N_("Shortcut"),
     N_("Scope"), N_("Uses in the period"), N_("Uses ever"), N_("Department"), N_("Agent"), N_("Site"),
+    N_("CSAT comments"), N_("Rating"), N_("Comment"),
 )
 
 # Values that are the app's words, not data: column key → {value in the result: its text}. The
@@ -73,11 +74,12 @@ REPORT_VALUES: dict[str, dict[str, str]] = {
     "by": {v: v for v in (N_("CSR"), N_("Department"), N_("All"), N_("Team"), N_("Handler"), N_("Category"))},
     "age": {v: v for v in (N_("< 1 day"), N_("1–3 days"), N_("3–7 days"), N_("> 7 days"), N_("Total"))},
     "scope": {"personal": N_("Personal"), "department": N_("Department"), "global": N_("Global")},
+    "rating": {"good": N_("Good"), "neutral": N_("Neutral"), "bad": N_("Bad")},
 }
 # Columns of data (names, titles, searches …) that may hold one of the app's own words.
 REPORT_DATA_WORDS = {v: v for v in (N_("Total"), N_("General"), N_("All orders"), N_("No team"), N_("Nobody"),
                                      N_("No category"), N_("Not answered"), N_("No reason"))}
-_DATA_WORD_KEYS = ("name", "queue", "day", "assignee", "category", "group")
+_DATA_WORD_KEYS = ("name", "queue", "day", "assignee", "category", "group", "department")
 # The columns whose every value is the app's word (the page may translate them; the rest is data).
 _WORD_KEYS = frozenset(REPORT_VALUES) | {"away_by_reason"}
 

@@ -12,7 +12,7 @@ import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend);
 
-const TABLES = ["queues", "agents", "satisfaction", "missed", "states", "traffic", "invitations"];
+const TABLES = ["queues", "agents", "satisfaction", "csat_comments", "missed", "states", "traffic", "invitations"];
 // The "Work orders" section: per day (with its aging table), SLA, callbacks, contact categories.
 const WORK = ["work_orders", "work_order_sla", "callbacks", "contact_categories"];
 // The "Knowledge base" section: one request ("knowledge") carries the per-day table and the three
@@ -120,9 +120,13 @@ function renderTable(name, result, q, heading = "h2", limit = 0) {
         { shown: formatNumber(shown.length), total: formatNumber(result.rows.length) }) }));
   }
   const body = el("tbody", {}, shown.map((row) =>
-    el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind === "value" ? row.kind : c.kind),
-      // Names, titles and searches are data: shown as they are (the summary's values take their row's kind).
-      attrs: { translate: c.data ? "no" : null } })))));
+    el("tr", {}, result.columns.map((c) => c.kind === "chat" && row.chat_url
+      // A chat's id opens it in the console.
+      ? el("td", {}, [el("a", { text: t("Chat {id}", { id: String(row[c.key]) }), attrs: { href: row.chat_url } })])
+      : el("td", { text: format(row[c.key], c.kind === "value" ? row.kind : c.kind),
+        // Names, titles, searches and visitors' comments are data: shown as they are, as text (the
+        // summary's values take their row's kind).
+        attrs: { translate: c.data ? "no" : null } })))));
   // The table scrolls within its box: a keyboard user scrolls it once it has the focus (WCAG 2.1.1),
   // and a screen reader names the stop by the table's heading.
   section.appendChild(el("div", { class: "rp-table-wrap", attrs: { tabindex: "0", role: "region", "aria-labelledby": id + "-h" } }, [
