@@ -35,7 +35,7 @@ WORK_GROUPS = ("team", "handler", "category")  # the work-order SLA report's (ap
 MAX_DAYS = 400
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
          "offer_expired", "wrap_up", "held")
-REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "csat_comments", "invitations",
+REPORTS = ("summary", "traffic", "traffic_hours", "traffic_weekdays", "queues", "agents", "states", "missed", "satisfaction", "csat_comments", "invitations",
            "work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
 
 
@@ -292,7 +292,28 @@ async def traffic(query: Query) -> dict[str, Any]:
             "rows": rows,
             "hour_profile": [{"hour": h, "offered": n} for h, n in enumerate(hours)],
             "weekday_profile": [{"weekday": d, "offered": n} for d, n in
-                                zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), weekdays)]}
+                                zip(WEEKDAYS, weekdays)]}
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+async def traffic_hours(query: Query) -> dict[str, Any]:
+    """The traffic report's 24-hour profile (its chart's data) as a table: chats offered per local
+    hour of the day over the window; headed by machine names in the CSV."""
+    result = await traffic(query)
+    return {"title": "24-hour profile", "window": result["window"], "csv_header": "key",
+            "columns": _columns(("hour", "Hour", "count"), ("offered", "Chats", "count")),
+            "rows": result["hour_profile"]}
+
+
+async def traffic_weekdays(query: Query) -> dict[str, Any]:
+    """The traffic report's day-of-week profile (its chart's data) as a table: chats offered per
+    local day of the week (Mon … Sun) over the window; headed by machine names in the CSV."""
+    result = await traffic(query)
+    return {"title": "Day-of-week profile", "window": result["window"], "csv_header": "key",
+            "columns": _columns(("weekday", "Day of week", "weekday"), ("offered", "Chats", "count")),
+            "rows": result["weekday_profile"]}
 
 
 async def queues(query: Query) -> dict[str, Any]:
@@ -568,6 +589,7 @@ async def run(name: str, query: Query) -> dict[str, Any]:
         raise ReportError("'group' team, handler and category are for the work-order SLA report.")
     if name == "summary" and query.group != "none":
         return await grouped(query)
-    return await {"summary": summary, "traffic": traffic, "queues": queues, "agents": agents, "states": states,
+    return await {"summary": summary, "traffic": traffic, "traffic_hours": traffic_hours,
+                  "traffic_weekdays": traffic_weekdays, "queues": queues, "agents": agents, "states": states,
                   "missed": missed, "satisfaction": satisfaction, "csat_comments": csat_comments,
                   "invitations": invitations}[name](query)

@@ -56,7 +56,8 @@ REPORT_TEXT = (
     N_("Chats closed after an insert"), N_("Search"), N_("Last searched"), N_("Article id"), N_("Title"),
     N_("Reads"), N_("Inserted as a link"), N_("Inserted as text"), N_("Canned response id"), N_("Shortcut"),
     N_("Scope"), N_("Uses in the period"), N_("Uses ever"), N_("Department"), N_("Agent"), N_("Site"),
-    N_("CSAT comments"), N_("Rating"), N_("Comment"),
+    N_("CSAT comments"), N_("Rating"), N_("Comment"), N_("24-hour profile"), N_("Day-of-week profile"), N_("Hour"),
+    N_("Day of week"),
 )
 
 # Values that are the app's words, not data: column key → {value in the result: its text}. The

@@ -53,4 +53,15 @@ async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_sit
     text = open(await download.path(), encoding="utf-8").read()
     assert text.splitlines()[0] == ("Queue,Offered,Answered,Abandoned,Service level,ASA,Longest wait,"
                                     "After-hours chats,After-hours abandoned")
+
+    # Every chart's data has its CSV, with the page's filters.
+    for caption, report in (("Chats per interval", "traffic"), ("Service level per interval", "traffic"),
+                            ("24-hour profile", "traffic_hours"), ("Day-of-week profile", "traffic_weekdays"),
+                            ("Work orders per day: created, resolved and open at the end of the day", "work_orders")):
+        link = page.get_by_role("link", name=f"Download CSV: {caption}", exact=True)
+        await expect(link).to_have_attribute("href", re.compile(rf"^/api/reports/{report}\?.*slice=hour.*format=csv"))
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download CSV: Day-of-week profile", exact=True).click()
+    text = open(await (await info.value).path(), encoding="utf-8").read()
+    assert text.splitlines()[0] == "weekday,offered" and len(text.splitlines()) == 8
     assert errors.errors == []

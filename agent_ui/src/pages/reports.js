@@ -92,19 +92,39 @@ function renderCharts(traffic) {
   ]);
 }
 
-function renderTable(name, result, q, heading = "h2", limit = 0) {
-  const id = "table-" + name;
+/** The two CSV links of a report's data: plain, and with a first row of the columns' names in the
+ * page's language (docs/kpis.md); `title` says in their accessible names which table it is. */
+function csvLinks(name, title, q) {
   const csv = new URLSearchParams(q);
   csv.set("format", "csv");
   // The accessible name begins with the visible text ("Download CSV"), then says which table.
   const link = el("a", { class: "btn btn-small", text: t("Download CSV"),
     attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "",
-      "aria-label": t("Download CSV: {table}", { table: result.title }) } });
-  // The same CSV with a first row of the columns' names in the page's language (docs/kpis.md).
+      "aria-label": t("Download CSV: {table}", { table: title }) } });
   csv.set("labels", "1");
   const named = el("a", { class: "btn btn-small", text: t("CSV with column names in {language}", { language: LANGUAGE_NAME }),
     attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "",
-      "aria-label": t("CSV with column names in {language}: {table}", { language: LANGUAGE_NAME, table: result.title }) } });
+      "aria-label": t("CSV with column names in {language}: {table}", { language: LANGUAGE_NAME, table: title }) } });
+  return [link, named];
+}
+
+// Each chart's data as CSV: the report that holds it (docs/kpis.md, "Reports API").
+const CHART_DATA = [["chart-volume", "traffic"], ["chart-sl", "traffic"], ["chart-hours", "traffic_hours"],
+  ["chart-days", "traffic_weekdays"], ["chart-work", "work_orders"], ["chart-knowledge", "knowledge"]];
+
+function renderChartLinks(q) {
+  for (const [id, name] of CHART_DATA) {
+    const figure = $(id).closest("figure");
+    const old = figure.querySelector(".rp-chart-csv");
+    if (old) old.remove();
+    const caption = figure.querySelector("figcaption").textContent.trim();
+    figure.appendChild(el("div", { class: "rp-chart-csv" }, csvLinks(name, caption, q)));
+  }
+}
+
+function renderTable(name, result, q, heading = "h2", limit = 0) {
+  const id = "table-" + name;
+  const [link, named] = csvLinks(name, result.title, q);
   const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": id + "-h" } }, [
     el("div", { class: "rp-table-head" }, [el(heading, { text: result.title, attrs: { id: id + "-h" } }), link, named]),
   ]);
@@ -244,6 +264,7 @@ async function load() {
     renderTiles(summary);
     const byName = Object.fromEntries(names.map((name, i) => [name, rest[i]]));
     renderCharts(byName.traffic);
+    renderChartLinks(q);
     const tables = $("tables");
     clear(tables);
     tables.appendChild(renderTable("summary", summary, q));
