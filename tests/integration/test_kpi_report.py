@@ -281,7 +281,8 @@ async def test_reports_refuse_the_wrong_people_and_bad_parameters(center):
         ({"from": "2026-13-01"}, 400), ({"from": "2026-11-10", "to": "2026-11-01"}, 400),
         ({"from": "2020-01-01", "to": "2026-01-01"}, 400), ({"slice": "fortnight"}, 400),
         ({"group": "planet"}, 400), ({"variant": "sideways"}, 400), ({"department": "abc"}, 400),
-        ({"format": "xml"}, 400), ({"from": "x" * 100}, 400),
+        ({"format": "xml"}, 400), ({"from": "x" * 100}, 400), ({"from": "2026-11-10T09:30"}, 400),
+        ({"to": "2026-11-10T25:00"}, 400), ({"from": "2026-11-10T10:00", "to": "2026-11-10T10:00"}, 400),
     ):
         response = await boss.get("/api/reports/summary", params=params)
         assert response.status_code == status, params
@@ -363,3 +364,56 @@ async def test_each_departments_own_threshold_gives_it_one_service_level_everywh
         await pat.call("set_status", {"status": "offline"})
         for client in (pat, boss, *visitors):
             await client.disconnect()
+
+
+async def test_a_window_can_go_by_the_hour(center):
+    """from/to to the hour (in the center's time zone, UTC here): a chat counts in the hour it was
+    requested in, not in the hour before; the window says where it begins and ends."""
+    import json
+
+    from tests.support.server import cli
+
+    d = center
+    tag = new_id()[:6]
+    csr_email, boss_email = f"hana-{tag}@example.com", f"hugo-{tag}@example.com"
+    d.create_user(csr_email, "agent", "Hana", max_chats=2)
+    d.create_user(boss_email, "supervisor", "Hugo")
+    desk = json.loads(cli(d.env, "create-department", "--site", d.site_key, "--name", f"Hourly desk {tag}",
+                          "--member", csr_email, "--member", boss_email, "--json"))["id"]
+    hana = await clients.agent(d.server.url, csr_email, d.password)
+    await hana.call("set_status", {"status": "available"})
+    before = datetime.now(timezone.utc)
+    visitor = await clients.visitor(d.server.url, d.site_key, d.origin)
+    ack = await visitor.call("message", {"client_id": new_id(), "body": "Hi", "department_id": desk})
+    assert ack["ok"], ack
+    await hana.rec.wait_for("conversation.assigned", lambda c: c["id"] == ack["conversation_id"])
+    after = datetime.now(timezone.utc)
+    http = await signed_in(d, boss_email)
+    try:
+        hour = before.replace(minute=0, second=0, microsecond=0)
+        if after.replace(minute=0, second=0, microsecond=0) != hour:
+            pytest.skip("the chat was asked for at the turn of an hour")
+
+        def at(moment: datetime) -> str:
+            return moment.strftime("%Y-%m-%dT%H:00")
+
+        params = {"from": at(hour), "to": at(hour + timedelta(hours=1)), "department": str(desk)}
+        summary = (await http.get("/api/reports/summary", params=params)).json()
+        assert summary["headline"]["offered"] == 1, summary["headline"]
+        assert (summary["window"]["from"], summary["window"]["to"]) == (params["from"], params["to"])
+        assert summary["window"]["start"] == hour.isoformat()
+        assert summary["window"]["end"] == (hour + timedelta(hours=1)).isoformat()
+        # The previous period: the same hour the day before.
+        assert summary["previous_window"]["start"] == (hour - timedelta(days=1)).isoformat()
+        earlier = {"from": at(hour - timedelta(hours=1)), "to": at(hour), "department": str(desk)}
+        assert (await http.get("/api/reports/summary", params=earlier)).json()["headline"]["offered"] == 0
+        traffic = (await http.get("/api/reports/traffic", params={**params, "slice": "30min"})).json()
+        assert len(traffic["rows"]) == 2 and sum(r["offered"] for r in traffic["rows"]) == 1
+        csv_text = (await http.get("/api/reports/queues", params={**params, "format": "csv"})).text
+        assert f"Hourly desk {tag},1," in csv_text
+    finally:
+        await http.aclose()
+        await hana.call("close", {"conversation_id": ack["conversation_id"]})
+        await hana.call("set_status", {"status": "offline"})
+        await hana.disconnect()
+        await visitor.disconnect()

@@ -7,7 +7,7 @@ import {
 } from "chart.js";
 import { el, clear, meta } from "../dom.js";
 import { t, formatNumber, formatPercent, formatDuration, formatDate, lang } from "../i18n.js";
-import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
+import { addDays, drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend);
@@ -27,13 +27,35 @@ const errorBox = $("rp-error");
 const charts = {};
 
 const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
-restoreFilters(new URLSearchParams(location.search), today, ["slice", "department", "variant"]);
-const query = () => formQuery(form);
+// A window by the hour (from=2026-11-23T09:00): the date goes in the date field, the hour in its own.
+const HOUR = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}):00(?::00)?$/;
+const startParams = new URLSearchParams(location.search);
+for (const name of ["from", "to"]) {
+  const found = HOUR.exec(startParams.get(name) || "");
+  if (found) {
+    startParams.set(name, found[1]);
+    const hour = $("f-" + name + "-hour");
+    hour.value = found[2];
+    if (hour.value !== found[2]) hour.value = ""; // 00:00: the day's start (from) or the previous day's end (to)
+    if (name === "to" && found[2] === "00") startParams.set(name, addDays(found[1], -1));
+  }
+}
+restoreFilters(startParams, today, ["slice", "department", "variant"]);
+function query() {
+  const q = formQuery(form);
+  for (const name of ["from", "to"]) {
+    const hour = $("f-" + name + "-hour").value;
+    if (hour && q.get(name)) q.set(name, q.get(name) + "T" + hour + ":00");
+  }
+  return q;
+}
 // The name of the page's language, in itself (the CSV's optional row of column names is in it).
 const LANGUAGE_NAME = lang === "zh-CN" ? "简体中文" : "English";
 const DIGITS = (n) => ({ minimumFractionDigits: n, maximumFractionDigits: n });
 const isDay = (value) => /^\d{4}-\d{2}-\d{2}$/.test(String(value)); // a per-day row (not the Total row)
-const day = (iso) => formatDate(iso + "T00:00:00");
+// A window's end: a date (through that day) or a date-time to the hour (see `query`).
+const day = (iso) => (String(iso).includes("T")
+  ? formatDate(iso, { dateStyle: "medium", timeStyle: "short" }) : formatDate(iso + "T00:00:00"));
 
 function format(value, kind) {
   if (value === null || value === undefined || value === "") return "—";
