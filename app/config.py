@@ -126,6 +126,9 @@ class Settings:
     center_time_zone: str = "UTC"
     service_level_threshold_seconds: float = 20.0
     short_abandon_seconds: float = 5.0
+    # First-contact resolution: a chat is resolved when its visitor starts no other chat within
+    # this many hours of its close (FCR_WINDOW_HOURS; docs/kpis.md).
+    fcr_window_hours: float = 24.0
     staffing_concurrency: float | None = None  # None: calibrated from the center's history
     # Operations (docs/operations.md): "" = text at a terminal, else json.
     log_format: str = ""
@@ -182,6 +185,20 @@ def _positive_float(name: str, value: str | None, default: float | None) -> floa
     if not number > 0 or number == float("inf"):
         raise ValueError(f"{name} must be a positive number; got {value!r}")
     return number
+
+
+MAX_FCR_WINDOW_HOURS = 720.0  # 30 days: the reports read the chats that far past a window's end
+
+
+def _fcr_window(value: str | None) -> float:
+    try:
+        hours = _positive_float("FCR_WINDOW_HOURS", value, 24.0)
+    except ValueError:
+        hours = None
+    if hours is None or hours > MAX_FCR_WINDOW_HOURS:
+        raise ValueError(f"FCR_WINDOW_HOURS must be a number of hours above 0 and at most "
+                         f"{MAX_FCR_WINDOW_HOURS:g}; got {value!r}")
+    return hours
 
 
 def _smtp_url(value: str | None) -> str | None:
@@ -263,6 +280,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         service_level_threshold_seconds=_positive_float(
             "SERVICE_LEVEL_THRESHOLD_SECONDS", env.get("SERVICE_LEVEL_THRESHOLD_SECONDS"), 20.0),
         short_abandon_seconds=_positive_float("SHORT_ABANDON_SECONDS", env.get("SHORT_ABANDON_SECONDS"), 5.0),
+        fcr_window_hours=_fcr_window(env.get("FCR_WINDOW_HOURS")),
         staffing_concurrency=_positive_float("STAFFING_CONCURRENCY", env.get("STAFFING_CONCURRENCY"), None),
         socket_token_seconds=max(1, round(_positive_float("SOCKET_TOKEN_SECONDS", env.get("SOCKET_TOKEN_SECONDS"), 300))),
         session_max_hours=_positive_float("SESSION_MAX_HOURS", env.get("SESSION_MAX_HOURS"), 12.0),

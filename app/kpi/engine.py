@@ -367,13 +367,16 @@ def compute_kpis(
     sl_variant: str = "negative",
     fcr_window_hours: float = 24,
     fcr_population: Iterable[ConversationFacts] | None = None,
+    thresholds: Mapping[Any, float] | None = None,
 ) -> KpiSummary:
     """The conversation KPIs of `facts` (formulas in `KpiSummary`).
 
     T = threshold_seconds (answered or abandoned with queue time ≤ T is "within T");
     S = short_abandon_seconds; W = fcr_window_hours. Repeat contacts for FCR are looked up in
     `fcr_population` (default: `facts` themselves), so a slice can see the visitor's chats
-    outside it.
+    outside it. `thresholds` (department id → seconds) gives a department its own T: each chat
+    is "within T" by the threshold of the department it was queued to, and the others' by
+    `threshold_seconds` (docs/kpis.md, "Service level per department").
     """
     facts = list(facts)
     repeats = fcr_population if isinstance(fcr_population, _RepeatIndex) else None
@@ -381,13 +384,14 @@ def compute_kpis(
         repeats = _RepeatIndex(facts if fcr_population is None else fcr_population)
     return _summarize(
         facts, repeats, threshold_seconds=threshold_seconds, short_abandon_seconds=short_abandon_seconds,
-        sl_variant=sl_variant, fcr_window_hours=fcr_window_hours,
+        sl_variant=sl_variant, fcr_window_hours=fcr_window_hours, thresholds=thresholds,
     )
 
 
 def _summarize(
     facts: list[ConversationFacts], repeats: _RepeatIndex, *, threshold_seconds: float,
     short_abandon_seconds: float, sl_variant: str, fcr_window_hours: float,
+    thresholds: Mapping[Any, float] | None = None,
 ) -> KpiSummary:
     if sl_variant not in SL_VARIANTS:
         raise ValueError(f"sl_variant must be one of {', '.join(SL_VARIANTS)}; got {sl_variant!r}")
@@ -397,8 +401,12 @@ def _summarize(
     answered = [f for f in offered if f.answered]
     abandoned = [f for f in offered if f.abandoned]
     waiting = [f for f in offered if f.waiting]
-    answered_within = sum(1 for f in answered if f.queue_seconds is not None and f.queue_seconds <= threshold_seconds)
-    abandoned_within = sum(1 for f in abandoned if f.queue_seconds is not None and f.queue_seconds <= threshold_seconds)
+    def within(f: ConversationFacts) -> bool:
+        limit = thresholds.get(f.department_id, threshold_seconds) if thresholds else threshold_seconds
+        return f.queue_seconds is not None and f.queue_seconds <= limit
+
+    answered_within = sum(1 for f in answered if within(f))
+    abandoned_within = sum(1 for f in abandoned if within(f))
     transferred = sum(1 for f in answered if f.transferred)
     responded = [f for f in answered if f.first_response_at is not None]
     rated = [f for f in facts if f.rating in RATINGS]

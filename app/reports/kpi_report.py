@@ -2,7 +2,8 @@
 
 Every figure is computed from `ConversationEvent` and `AgentStatusEvent` rows (never from the
 current-state columns), by the pure engine in `app.kpi.engine`; docs/kpis.md states the
-formulas. A window is a range of whole local days in the center's time zone.
+formulas. A window is a range of whole local days in the center's time zone, or of whole local
+hours (`from`/`to` with an hour: `Query.start_hour`, `Query.end_hour`).
 
 A supervisor's reports are of their scope (app/services/scope.py): `Query.reach` keeps the chats
 of the queues it covers (by the queue each chat was requested in), and notes and missed offers
@@ -16,7 +17,8 @@ and the CSV export share one shape.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+import re
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from tortoise.functions import Count
@@ -35,8 +37,12 @@ WORK_GROUPS = ("team", "handler", "category")  # the work-order SLA report's (ap
 MAX_DAYS = 400
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
          "offer_expired", "wrap_up", "held")
-REPORTS = ("summary", "traffic", "queues", "agents", "states", "missed", "satisfaction", "invitations",
+REPORTS = ("summary", "traffic", "traffic_hours", "traffic_weekdays", "queues", "agents", "states", "missed", "satisfaction", "csat_comments", "invitations",
            "work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
+
+
+# A report's `from` / `to`: a local date, or a date and a whole hour (seconds allowed when zero).
+_MOMENT = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2})(?::(\d{2})(?::(\d{2}))?)?)?$")
 
 
 class ReportError(ValueError):
@@ -48,6 +54,10 @@ class Query:
     start: date  # first local day
     end: date  # last local day (inclusive)
     time_zone: str = "UTC"
+    # A window by the hour: from `start_hour` on the first day until `end_hour` on the last (local
+    # hours; 0 and 24 are the whole days).
+    start_hour: int = 0
+    end_hour: int = 24
     slice: str = "day"
     group: str = "none"
     department_id: int | None = None
@@ -67,31 +77,77 @@ class Query:
         return self.staff is None or agent_id in self.staff
 
     @property
+    def whole_days(self) -> bool:
+        return self.start_hour == 0 and self.end_hour == 24
+
+    @property
     def window(self) -> tuple[datetime, datetime]:
-        return local_date_start(self.start, self.time_zone), local_date_start(self.end + timedelta(days=1),
-                                                                            self.time_zone)
+        """[first instant, end) in UTC: local midnight (or `start_hour`) of the first day until the
+        local midnight after the last day (or `end_hour` of it)."""
+        return (local_hour_start(self.start, self.start_hour, self.time_zone),
+                local_hour_start(self.end, self.end_hour, self.time_zone))
 
     def previous(self) -> "Query":
+        """The period of the same length just before: whole days before whole days; a window by
+        the hour, the same local hours that many days earlier (its length in whole days, at least one)."""
         days = (self.end - self.start).days + 1
+        if not self.whole_days:
+            days = max(1, (self.end - self.start).days + (1 if self.end_hour > self.start_hour else 0))
+            return replace(self, start=self.start - timedelta(days=days), end=self.end - timedelta(days=days))
         return replace(self, start=self.start - timedelta(days=days), end=self.start - timedelta(days=1))
 
 
+def local_hour_start(day: date, hour: int, time_zone: str) -> datetime:
+    """The first instant (UTC) of local `hour` (0…24; 24 is the next day's start) of `day`."""
+    if hour >= 24:
+        return local_date_start(day + timedelta(days=1), time_zone)
+    midnight = local_date_start(day, time_zone)
+    if hour == 0:
+        return midnight
+    zone = as_zone(time_zone)
+    wall = datetime.combine(day, datetime.min.time()).replace(hour=hour)
+    candidate = wall.replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+    # An hour skipped by a DST change begins at the change.
+    return max(candidate, midnight)
+
+
 def parse_query(params: dict[str, str], *, time_zone: str, threshold_seconds: float, short_abandon_seconds: float,
-                today: date) -> Query:
-    """A Query from URL parameters (from, to, slice, group, department, agent, variant)."""
-    def day(name: str, default: date) -> date:
+                today: date, fcr_window_hours: float = 24.0) -> Query:
+    """A Query from URL parameters (from, to, slice, group, department, agent, variant).
+
+    `from` and `to` are local dates (2026-11-23: `to` includes that whole day) or local date-times
+    to the hour (2026-11-23T09:00: `from` begins then, `to` ends then), in the center's time zone."""
+    def moment(name: str, default: date) -> tuple[date, int | None]:
         value = params.get(name)
         if not value:
-            return default
+            return default, None
+        found = _MOMENT.match(value)
+        if found is None:
+            raise ReportError(f"'{name}' must be a date like 2026-11-23 or a date and hour like 2026-11-23T09:00 "
+                              f"(in the center's time zone, {time_zone}).")
         try:
-            return date.fromisoformat(value)
+            day_ = date.fromisoformat(found.group(1))
         except ValueError:
-            raise ReportError(f"'{name}' must be a date like 2026-11-23.") from None
+            raise ReportError(f"'{name}' is not a day of the calendar: {found.group(1)}.") from None
+        if found.group(2) is None:
+            return day_, None
+        hour, minute = int(found.group(2)), int(found.group(3) or 0)
+        if hour > 23:
+            raise ReportError(f"'{name}': the hour is 00 to 23.")
+        if minute or int(found.group(4) or 0):
+            raise ReportError(f"'{name}': a report's window goes by whole hours (like 09:00, not 09:30).")
+        return day_, hour
 
-    end = day("to", today)
-    start = day("from", end - timedelta(days=6))
-    if start > end:
-        raise ReportError("'from' must not be after 'to'.")
+    end, end_hour = moment("to", today)
+    start, start_hour = moment("from", end - timedelta(days=6))
+    start_hour = start_hour or 0
+    if end_hour is None:
+        end_hour = 24  # the whole last day
+    elif end_hour == 0:  # until midnight: the day before, whole
+        end, end_hour = end - timedelta(days=1), 24
+    if (start, start_hour) >= (end, end_hour):
+        raise ReportError("'from' must be before 'to'." if start_hour or end_hour != 24
+                          else "'from' must not be after 'to'.")
     if (end - start).days + 1 > MAX_DAYS:
         raise ReportError(f"A report covers at most {MAX_DAYS} days.")
     try:
@@ -113,9 +169,11 @@ def parse_query(params: dict[str, str], *, time_zone: str, threshold_seconds: fl
             raise ReportError(f"'{name}' must be an id.")
         return int(value)
 
-    return Query(start=start, end=end, time_zone=time_zone, slice=size, group=group,
+    return Query(start=start, end=end, start_hour=start_hour, end_hour=end_hour, time_zone=time_zone,
+                 slice=size, group=group,
                  department_id=ident("department"), agent_id=ident("agent"), variant=variant,
-                 threshold_seconds=threshold_seconds, short_abandon_seconds=short_abandon_seconds)
+                 threshold_seconds=threshold_seconds, short_abandon_seconds=short_abandon_seconds,
+                 fcr_window_hours=fcr_window_hours)
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,10 +250,11 @@ async def load(query: Query) -> Data:
 # Shapes
 
 
-def _kpis(data: Data, facts: list[ConversationFacts], threshold: float | None = None) -> engine.KpiSummary:
+def _kpis(data: Data, facts: list[ConversationFacts]) -> engine.KpiSummary:
+    """The KPIs of `facts`; each chat's service level by its own department's threshold."""
     q = data.query
     return engine.compute_kpis(
-        facts, threshold_seconds=threshold if threshold is not None else q.threshold_seconds,
+        facts, threshold_seconds=q.threshold_seconds, thresholds=q.thresholds,
         short_abandon_seconds=q.short_abandon_seconds, sl_variant=q.variant, fcr_window_hours=q.fcr_window_hours,
         fcr_population=data.population,
     )
@@ -249,15 +308,25 @@ async def summary(query: Query) -> dict[str, Any]:
     rows = [{"kpi": label, "value": now[key], "previous": before[key], "change": change[key], "kind": kind}
             for key, label, kind in HEADLINE]
     return {"title": "Summary", "window": _window(query), "previous_window": _window(query.previous()),
+            "fcr_window_hours": query.fcr_window_hours,
             "headline": now, "previous": before, "change": change,
             "columns": _columns(("kpi", "KPI", "text"), ("value", "This period", "value"),
                                 ("previous", "Previous period", "value"), ("change", "Change", "value")),
             "rows": rows}
 
 
+def window_names(q: Query) -> dict[str, str]:
+    """The window's `from` and `to` as the parameters give them: dates for whole days, else local
+    date-times to the hour (`to`: the end, not included)."""
+    if q.whole_days:
+        return {"from": q.start.isoformat(), "to": q.end.isoformat()}
+    end = (q.end + timedelta(days=1), 0) if q.end_hour == 24 else (q.end, q.end_hour)
+    return {"from": f"{q.start.isoformat()}T{q.start_hour:02d}:00", "to": f"{end[0].isoformat()}T{end[1]:02d}:00"}
+
+
 def _window(q: Query) -> dict[str, Any]:
     lo, hi = q.window
-    return {"from": q.start.isoformat(), "to": q.end.isoformat(), "start": iso(lo), "end": iso(hi),
+    return {**window_names(q), "start": iso(lo), "end": iso(hi),
             "time_zone": q.time_zone}
 
 
@@ -266,7 +335,7 @@ async def traffic(query: Query) -> dict[str, Any]:
     lo, hi = query.window
     series = engine.compute_series(
         data.facts, lo, hi, query.slice, query.time_zone, threshold_seconds=query.threshold_seconds,
-        short_abandon_seconds=query.short_abandon_seconds, sl_variant=query.variant,
+        thresholds=query.thresholds, short_abandon_seconds=query.short_abandon_seconds, sl_variant=query.variant,
         fcr_window_hours=query.fcr_window_hours, fcr_population=data.population,
     )
     zone = as_zone(query.time_zone)
@@ -289,15 +358,35 @@ async def traffic(query: Query) -> dict[str, Any]:
             "rows": rows,
             "hour_profile": [{"hour": h, "offered": n} for h, n in enumerate(hours)],
             "weekday_profile": [{"weekday": d, "offered": n} for d, n in
-                                zip(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), weekdays)]}
+                                zip(WEEKDAYS, weekdays)]}
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+async def traffic_hours(query: Query) -> dict[str, Any]:
+    """The traffic report's 24-hour profile (its chart's data) as a table: chats offered per local
+    hour of the day over the window; headed by machine names in the CSV."""
+    result = await traffic(query)
+    return {"title": "24-hour profile", "window": result["window"], "csv_header": "key",
+            "columns": _columns(("hour", "Hour", "count"), ("offered", "Chats", "count")),
+            "rows": result["hour_profile"]}
+
+
+async def traffic_weekdays(query: Query) -> dict[str, Any]:
+    """The traffic report's day-of-week profile (its chart's data) as a table: chats offered per
+    local day of the week (Mon … Sun) over the window; headed by machine names in the CSV."""
+    result = await traffic(query)
+    return {"title": "Day-of-week profile", "window": result["window"], "csv_header": "key",
+            "columns": _columns(("weekday", "Day of week", "weekday"), ("offered", "Chats", "count")),
+            "rows": result["weekday_profile"]}
 
 
 async def queues(query: Query) -> dict[str, Any]:
     data = await load(query)
     rows = []
     for department_id, facts in sorted(engine.by_department(data.facts).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
-        threshold = query.thresholds.get(department_id)
-        k = _kpis(data, facts, threshold)
+        k = _kpis(data, facts)
         waits = [f.queue_seconds for f in facts if f.queue_seconds is not None]
         rows.append({"queue": data.names["department"].get(department_id, "General") if department_id else "General",
                      "offered": k.offered, "answered": k.answered, "abandoned": k.abandoned,
@@ -489,6 +578,38 @@ async def satisfaction(query: Query) -> dict[str, Any]:
             "rows": rows}
 
 
+async def csat_comments(query: Query) -> dict[str, Any]:
+    """Each rating with a comment, of the chats requested in the window (the same department, CSR
+    and scope filters as the other reports), newest first: the latest rating of each chat counts,
+    as in CSAT. The comment is the visitor's text: data, shown as text, never markup."""
+    data = await load(query)
+    facts = {f.conversation_id: f for f in data.facts if f.rating in engine.RATINGS}
+    latest: dict[int, dict[str, Any]] = {}
+    ids = list(facts)
+    for chunk in range(0, len(ids), 500):
+        for row in await ConversationEvent.filter(conversation_id__in=ids[chunk:chunk + 500], kind="rated") \
+                .order_by("id").values("conversation_id", "at", "data"):
+            latest[row["conversation_id"]] = row
+    zone = as_zone(query.time_zone)
+    rows = []
+    for conversation_id, row in sorted(latest.items(), key=lambda kv: (kv[1]["at"], kv[0]), reverse=True):
+        event = row["data"] if isinstance(row["data"], dict) else {}
+        comment = event.get("comment")
+        if not isinstance(comment, str) or not comment.strip():
+            continue
+        f = facts[conversation_id]
+        rows.append({
+            "when": as_utc(row["at"]).astimezone(zone).isoformat(), "rating": f.rating, "comment": comment, "chat": conversation_id,
+            "chat_url": f"/console?conversation={conversation_id}",
+            "csr": data.names["agent"].get(f.agent_id, "—") if f.agent_id else "—",
+            "department": data.names["department"].get(f.department_id, "General") if f.department_id else "General",
+        })
+    return {"title": "CSAT comments", "window": _window(query),
+            "columns": _columns(("when", "When", "time"), ("rating", "Rating", "word"), ("comment", "Comment", "text"),
+                                ("chat", "Chat", "chat"), ("csr", "CSR", "text"), ("department", "Department", "text")),
+            "rows": rows}
+
+
 async def invitations(query: Query) -> dict[str, Any]:
     lo, hi = query.window
     counts: dict[str, int] = {}
@@ -534,5 +655,7 @@ async def run(name: str, query: Query) -> dict[str, Any]:
         raise ReportError("'group' team, handler and category are for the work-order SLA report.")
     if name == "summary" and query.group != "none":
         return await grouped(query)
-    return await {"summary": summary, "traffic": traffic, "queues": queues, "agents": agents, "states": states,
-                  "missed": missed, "satisfaction": satisfaction, "invitations": invitations}[name](query)
+    return await {"summary": summary, "traffic": traffic, "traffic_hours": traffic_hours,
+                  "traffic_weekdays": traffic_weekdays, "queues": queues, "agents": agents, "states": states,
+                  "missed": missed, "satisfaction": satisfaction, "csat_comments": csat_comments,
+                  "invitations": invitations}[name](query)

@@ -15,7 +15,7 @@ from app.clock import utcnow
 from app.kpi.engine import EventRow, facts_from_events
 from app.kpi.intervals import as_utc
 from app.kpi.live import day_start, summarize
-from app.models import ConversationEvent
+from app.models import ConversationEvent, Department
 from app.services.scope import Reach
 
 # The event kinds the conversation KPIs read (see `EventRow`); the rest stay in the database.
@@ -50,6 +50,12 @@ def covered(events: list[EventRow], reach: Reach | None) -> list[EventRow]:
     return [e for e in events if e.conversation_id in mine]
 
 
+async def department_thresholds() -> dict[int, float]:
+    """Each department's own service-level threshold (seconds), of those that set one."""
+    return {d["id"]: d["sl_threshold_seconds"] for d in
+            await Department.filter(sl_threshold_seconds__isnull=False).values("id", "sl_threshold_seconds")}
+
+
 async def today(
     *, time_zone: str, threshold_seconds: float, short_abandon_seconds: float, now: datetime | None = None,
     reach: Reach | None = None,
@@ -62,5 +68,5 @@ async def today(
     events = covered(await load_events(start, now + timedelta(seconds=1)), reach)
     return summarize(
         events, start=start, time_zone=time_zone, threshold_seconds=threshold_seconds,
-        short_abandon_seconds=short_abandon_seconds,
+        short_abandon_seconds=short_abandon_seconds, thresholds=await department_thresholds(),
     )

@@ -32,7 +32,7 @@ from app.clock import iso, utcnow
 from app.kpi.intervals import as_utc, local_date_start
 from app.models import Team, User, WorkCategory
 from app.models.workorders import CALLBACK_OUTCOMES
-from app.reports.kpi_report import Query, ReportError
+from app.reports.kpi_report import Query, ReportError, window_names
 from app.workorders import metrics
 
 REPORTS = ("work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
@@ -150,14 +150,14 @@ def _queue_scope(sql: _Sql, query: Query, site: str, department: str) -> str:
 def _days(query: Query) -> tuple[list[date], list[datetime]]:
     """The window's local days and their UTC starts, the end of the last one appended."""
     days = [query.start + timedelta(days=i) for i in range((query.end - query.start).days + 1)]
-    edges = [local_date_start(d, query.time_zone) for d in days]
-    edges.append(local_date_start(query.end + timedelta(days=1), query.time_zone))
+    lo, hi = query.window  # a window by the hour: the first and last days are cut to it
+    edges = [lo] + [local_date_start(d, query.time_zone) for d in days[1:]] + [hi]
     return days, edges
 
 
 def _window(query: Query) -> dict[str, Any]:
     lo, hi = query.window
-    return {"from": query.start.isoformat(), "to": query.end.isoformat(), "start": iso(lo), "end": iso(hi),
+    return {**window_names(query), "start": iso(lo), "end": iso(hi),
             "time_zone": query.time_zone}
 
 

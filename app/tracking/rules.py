@@ -15,7 +15,7 @@ A rule's conditions, all optional, combined with AND:
 | `country` | list of ISO codes | the visitor's country is one of them |
 | `device` | desktop / mobile / tablet | the visitor's device |
 | `visitor` | new / returning | first visit or not |
-| `attribute` | `{name, equals}` | an identify attribute has that value |
+| `attribute` | `{name, equals}` | an identify attribute has that value, compared as typed values: a number equals the same number (5 and 5.0), true/false only a boolean, text only the same text |
 | `event` | a custom event name | the visitor fired it (`Switchboard('track', …)`) |
 
 The widget runs the timing (it asks when the page and site times are reached); the server
@@ -24,6 +24,7 @@ checks every condition again with its own facts before an invitation is shown.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,8 @@ def validate(conditions: Any) -> dict[str, Any]:
         if not isinstance(attribute, Mapping) or not isinstance(attribute.get("name"), str) \
                 or not _NAME.match(attribute["name"]) or "equals" not in attribute \
                 or not isinstance(attribute["equals"], (str, int, float, bool)) \
-                or (isinstance(attribute["equals"], str) and len(attribute["equals"]) > 500):
+                or (isinstance(attribute["equals"], str) and len(attribute["equals"]) > 500) \
+                or (isinstance(attribute["equals"], float) and not math.isfinite(attribute["equals"])):
             raise RuleError("attribute is {\"name\": …, \"equals\": a string, number or true/false}.")
         out["attribute"] = {"name": attribute["name"], "equals": attribute["equals"]}
     event = conditions.get("event")
@@ -178,11 +180,29 @@ def failed(conditions: Mapping[str, Any], facts: Facts, slack: float = TIME_SLAC
     if "attribute" in conditions:
         attribute = conditions["attribute"]
         value = facts.attributes.get(attribute["name"]) if isinstance(facts.attributes, Mapping) else None
-        if value != attribute["equals"] or type(value) is not type(attribute["equals"]):
+        if not same_value(value, attribute["equals"]):
             missed.append("attribute")
     if "event" in conditions and conditions["event"] not in facts.events:
         missed.append("event")
     return missed
+
+
+def value_type(value: Any) -> str:
+    """The type of an attribute value as a rule stores it: "boolean", "number" or "text"."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "text"
+
+
+def same_value(value: Any, wanted: Any) -> bool:
+    """Whether an identified attribute equals a rule's typed value: numbers by value (5 equals
+    5.0), booleans only booleans (true is not 1), text only the same text."""
+    kind = value_type(wanted)
+    if value_type(value) != kind or (kind == "text" and not isinstance(value, str)):
+        return False
+    return value == wanted
 
 
 def client_view(rule_id: int, conditions: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ form comes back with the error and what was typed."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -13,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from app.models import Department, InvitationRule, Site, User
 from app.i18n import N_
 from app.services import ServiceError, invitations
-from app.tracking.rules import DEVICES, REFERRER_TYPES
+from app.tracking.rules import DEVICES, REFERRER_TYPES, value_type
 from app.web.admin.common import Label, Message, admin_user, digits, render
 from app.web.auth import check_csrf
 
@@ -50,6 +51,29 @@ def _int(value: Any, label: str) -> int | None:
     return int(text)
 
 
+def typed_value(kind: Any, value: Any) -> str | int | float | bool:
+    """The attribute value as the chosen type stores it: text as typed, a number as a number,
+    true/false as a boolean (what `identify` sends is compared with its own type)."""
+    kind = str(kind or "text")
+    text = str(value or "")
+    if kind == "text":
+        return text
+    if kind == "number":
+        try:
+            number = float(text.strip())
+        except ValueError:
+            number = math.nan
+        if not text.strip() or not math.isfinite(number):
+            raise ServiceError("bad_request", N_("The attribute value must be a number, such as 5 or 2.5."))
+        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+    if kind == "boolean":
+        word = text.strip().lower()
+        if word not in ("true", "false"):
+            raise ServiceError("bad_request", N_("The attribute value must be true or false."))
+        return word == "true"
+    raise ServiceError("bad_request", N_("The attribute value type is text, number or true/false."))
+
+
 def parse_form(form) -> dict[str, Any]:
     """The form's fields as the service takes them."""
     conditions: dict[str, Any] = {}
@@ -66,7 +90,8 @@ def parse_form(form) -> dict[str, Any]:
         conditions["country"] = countries
     attribute = str(form.get("attribute_name") or "").strip()
     if attribute:
-        conditions["attribute"] = {"name": attribute, "equals": str(form.get("attribute_equals") or "")}
+        conditions["attribute"] = {"name": attribute, "equals": typed_value(form.get("attribute_type"),
+                                                                            form.get("attribute_equals"))}
     return {
         "name": str(form.get("name") or ""), "message": str(form.get("message") or ""),
         "site_id": _int(form.get("site_id"), N_("Site")), "department_id": _int(form.get("department_id"), N_("Department")),
@@ -100,8 +125,16 @@ def _values_of(rule: InvitationRule) -> dict[str, Any]:
         **{k: c.get(k, "") for k in INT_FIELDS + TEXT_FIELDS},
         "country": ", ".join(c.get("country", [])),
         "attribute_name": (c.get("attribute") or {}).get("name", ""),
-        "attribute_equals": (c.get("attribute") or {}).get("equals", ""),
+        "attribute_equals": _shown((c.get("attribute") or {}).get("equals", "")),
+        "attribute_type": value_type((c.get("attribute") or {}).get("equals", "")),
     }
+
+
+def _shown(value: Any) -> str:
+    """A stored attribute value as the form shows it (true/false in lower case, as typed)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 async def rules_page(request: Request) -> Response:

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 
 from app import i18n, runtime
 from app.i18n import N_
-from app.reports import knowledge_report, kpi_report as report
+from app.reports import knowledge_report, kpi_report as report, live
 from app.models import Department
 from app.services import scope
 from app.web.auth import csrf_token, current_user, supervisor_page
@@ -56,6 +56,8 @@ REPORT_TEXT = (
     N_("Chats closed after an insert"), N_("Search"), N_("Last searched"), N_("Article id"), N_("Title"),
     N_("Reads"), N_("Inserted as a link"), N_("Inserted as text"), N_("Canned response id"), N_("Shortcut"),
     N_("Scope"), N_("Uses in the period"), N_("Uses ever"), N_("Department"), N_("Agent"), N_("Site"),
+    N_("CSAT comments"), N_("Rating"), N_("Comment"), N_("24-hour profile"), N_("Day-of-week profile"), N_("Hour"),
+    N_("Day of week"),
 )
 
 # Values that are the app's words, not data: column key → {value in the result: its text}. The
@@ -73,11 +75,12 @@ REPORT_VALUES: dict[str, dict[str, str]] = {
     "by": {v: v for v in (N_("CSR"), N_("Department"), N_("All"), N_("Team"), N_("Handler"), N_("Category"))},
     "age": {v: v for v in (N_("< 1 day"), N_("1–3 days"), N_("3–7 days"), N_("> 7 days"), N_("Total"))},
     "scope": {"personal": N_("Personal"), "department": N_("Department"), "global": N_("Global")},
+    "rating": {"good": N_("Good"), "neutral": N_("Neutral"), "bad": N_("Bad")},
 }
 # Columns of data (names, titles, searches …) that may hold one of the app's own words.
 REPORT_DATA_WORDS = {v: v for v in (N_("Total"), N_("General"), N_("All orders"), N_("No team"), N_("Nobody"),
                                      N_("No category"), N_("Not answered"), N_("No reason"))}
-_DATA_WORD_KEYS = ("name", "queue", "day", "assignee", "category", "group")
+_DATA_WORD_KEYS = ("name", "queue", "day", "assignee", "category", "group", "department")
 # The columns whose every value is the app's word (the page may translate them; the rest is data).
 _WORD_KEYS = frozenset(REPORT_VALUES) | {"away_by_reason"}
 
@@ -218,6 +221,7 @@ async def report_api(request: Request) -> Response:
         query = report.parse_query(params, time_zone=settings.center_time_zone,
                                    threshold_seconds=settings.service_level_threshold_seconds,
                                    short_abandon_seconds=settings.short_abandon_seconds,
+                                   fcr_window_hours=settings.fcr_window_hours,
                                    today=_today(settings.center_time_zone))
     except report.ReportError as exc:
         return JSONResponse({"error": {"code": "bad_request", "message": str(exc)}}, status_code=400)
@@ -233,8 +237,7 @@ async def report_api(request: Request) -> Response:
         return JSONResponse({"error": {"code": "not_found", "message": "No such department."}}, status_code=404)
     if query.agent_id is not None and staff is not None and query.agent_id not in staff:
         return JSONResponse({"error": {"code": "not_found", "message": "No such CSR."}}, status_code=404)
-    thresholds = {d["id"]: d["sl_threshold_seconds"] for d in
-                  await Department.filter(sl_threshold_seconds__isnull=False).values("id", "sl_threshold_seconds")}
+    thresholds = await live.department_thresholds()
     query = report.Query(**{**query.__dict__, "thresholds": thresholds, "reach": reach, "staff": staff})
     try:
         if name in knowledge_report.REPORTS:

@@ -76,7 +76,9 @@ async def seed_history(center, base: str, site_key: str) -> str:
                 assert (await csr.call("message", {"conversation_id": conversation, "client_id": new_id(),
                                                    "body": answer}))["ok"]
                 assert (await csr.call("close", {"conversation_id": conversation}))["ok"]
-                assert (await visitor.call("rate", {"conversation_id": conversation, "rating": rating}))["ok"]
+                # With a comment (the visitor's text: the CSAT comments report shows it as data).
+                assert (await visitor.call("rate", {"conversation_id": conversation, "rating": rating,
+                                                    "comment": f"About: {question}"}))["ok"]
             finally:
                 await visitor.disconnect()
 

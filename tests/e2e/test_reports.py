@@ -53,4 +53,26 @@ async def test_a_supervisor_reads_the_reports_and_downloads_a_csv(demo, demo_sit
     text = open(await download.path(), encoding="utf-8").read()
     assert text.splitlines()[0] == ("Queue,Offered,Answered,Abandoned,Service level,ASA,Longest wait,"
                                     "After-hours chats,After-hours abandoned")
+
+    # Every chart's data has its CSV, with the page's filters.
+    for caption, report in (("Chats per interval", "traffic"), ("Service level per interval", "traffic"),
+                            ("24-hour profile", "traffic_hours"), ("Day-of-week profile", "traffic_weekdays"),
+                            ("Work orders per day: created, resolved and open at the end of the day", "work_orders")):
+        link = page.get_by_role("link", name=f"Download CSV: {caption}", exact=True)
+        await expect(link).to_have_attribute("href", re.compile(rf"^/api/reports/{report}\?.*slice=hour.*format=csv"))
+    async with page.expect_download() as info:
+        await page.get_by_role("link", name="Download CSV: Day-of-week profile", exact=True).click()
+    text = open(await (await info.value).path(), encoding="utf-8").read()
+    assert text.splitlines()[0] == "weekday,offered" and len(text.splitlines()) == 8
+
+    # A window by the hour: from 09:00 on the first day, through the whole last day; the address
+    # keeps it, and a reload shows it again.
+    await page.get_by_label("From hour", exact=True).select_option(label="09:00")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page).to_have_url(re.compile(r"from=\d{4}-\d{2}-\d{2}T09%3A00&to=\d{4}-\d{2}-\d{2}&"))
+    await expect(page.get_by_role("status")).to_have_text(re.compile(r"^(Showing|No chats between) .*9:00"))
+    await page.reload()
+    await expect(page.get_by_label("From hour", exact=True)).to_have_value("09")
+    await expect(page.get_by_label("To hour", exact=True)).to_have_value("")
+    await expect(page.get_by_role("status")).to_have_text(re.compile(r"^(Showing|No chats between) "))
     assert errors.errors == []

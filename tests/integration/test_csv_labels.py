@@ -108,3 +108,26 @@ async def test_any_other_value_of_labels_is_refused_with_a_message(site, value):
             assert message == "'labels' must be 0 or 1.", url
     finally:
         await http.aclose()
+
+
+async def test_the_charts_profiles_have_their_csv_too(site):
+    """The 24-hour and day-of-week profiles (charts on the reports page) as CSV: machine names, every
+    hour and day listed, and `labels=1` adds their names in the user's language."""
+    english, chinese = await signed_in(site, None), await signed_in(site, "zh-CN")
+    try:
+        hours = await rows(english, "/api/reports/traffic_hours?format=csv")
+        assert hours[0] == ["hour", "offered"] and [r[0] for r in hours[1:]] == [str(h) for h in range(24)]
+        days = await rows(english, "/api/reports/traffic_weekdays?format=csv")
+        assert days[0] == ["weekday", "offered"]
+        assert [r[0] for r in days[1:]] == ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        assert (await rows(english, "/api/reports/traffic_hours?format=csv&labels=1"))[:2] == [
+            ["Hour", "Chats"], ["hour", "offered"]]
+        named = await rows(chinese, "/api/reports/traffic_weekdays?format=csv&labels=1")
+        assert named[1] == ["weekday", "offered"] and named[0] != named[1] and named[2][0] == "Mon"
+        assert all(not re.search("[A-Za-z]", cell) for cell in named[0]), named[0]
+        shown = (await chinese.get("/api/reports/traffic_hours")).json()
+        assert shown["title"] != "24-hour profile" and len(shown["rows"]) == 24
+        assert (await english.get("/api/reports/traffic_hours", params={"labels": "x", "format": "csv"})).status_code == 400
+    finally:
+        await english.aclose()
+        await chinese.aclose()

@@ -283,3 +283,57 @@ async def test_the_rules_page_is_for_admins_and_refuses_bad_rules_without_storin
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         await supervisor.post("/login", data={"email": "boss@example.com", "password": d.password, "csrf_token": token})
         assert (await supervisor.get("/admin/invitation-rules")).status_code == 403
+
+
+async def test_a_rule_on_a_typed_identify_attribute_invites_visitors_identified_with_that_type(site):
+    """`vip = true` (true/false) and `orders = 5` (number), chosen on the admin form, are stored
+    typed, shown again as chosen, and match what `identify` sends with its own type."""
+    d = site
+    inviter = await csr(d, "Vic")
+    vic = next(email for email in d.users if email.startswith("vic-"))
+    desk = json.loads(cli(d.env, "create-department", "--site", d.site_key, "--name", f"VIP desk {new_id()[:4]}",
+                          "--member", vic, "--json"))["id"]
+    http = await admin_session(d)
+    visitors = []
+    try:
+        names = {}
+        for key, kind, typed in (("vip", "boolean", "True"), ("orders", "number", "5")):
+            names[key] = f"Typed {key} {new_id()[:4]}"
+            response = await add_rule(http, name=names[key], message=f"Hello {key}", department_id=str(desk),
+                                      attribute_name=f"{key}_{desk}", attribute_type=kind, attribute_equals=typed)
+            assert response.status_code == 303, response.text
+        # Bad values for a type: refused with the reason, nothing stored.
+        for kind, typed, message in (("number", "five", "must be a number"), ("boolean", "yes", "true or false"),
+                                     ("number", "nan", "must be a number"), ("date", "x", "text, number or true/false")):
+            response = await add_rule(http, name="Badly typed", message="Hi", attribute_name="x", attribute_type=kind,
+                                      attribute_equals=typed)
+            assert response.status_code == 400 and message in response.text, (kind, typed, response.text[:300])
+        listing = (await http.get("/admin/invitation-rules")).text
+        assert ">Badly typed<" not in listing
+        # The edit form shows the stored type and value again (a round trip).
+        ids = {}
+        for key, kind, shown in (("vip", "boolean", "true"), ("orders", "number", "5")):
+            ids[key] = int(re.search(r'edit=(\d+)" aria-label="Edit ' + re.escape(names[key]) + '"', listing).group(1))
+            form = (await http.get(f"/admin/invitation-rules?edit={ids[key]}")).text
+            assert f'<option value="{kind}" selected>' in form, form
+            assert f'name="attribute_equals" placeholder="pro" value="{shown}"' in form
+
+        async def answer(attributes: dict, key: str) -> dict:
+            visitor = await clients.visitor(d.server.url, d.site_key, d.origin)
+            visitors.append(visitor)
+            assert (await visitor.call("identify", {"attributes": attributes}))["ok"]
+            return await visitor.call("rule_matched", {"rule_id": ids[key]})
+
+        vip, orders = f"vip_{desk}", f"orders_{desk}"
+        assert (await answer({vip: True}, "vip"))["ok"]
+        assert (await answer({orders: 5}, "orders"))["ok"]
+        assert (await answer({orders: 5.0}, "orders"))["ok"]
+        # Other types are other values: the text "true", the number 1, the text "5".
+        for attributes, key in (({vip: "true"}, "vip"), ({vip: 1}, "vip"), ({orders: "5"}, "orders"),
+                                ({orders: 6}, "orders")):
+            ack = await answer(attributes, key)
+            assert code(ack) == "not_eligible" and "attribute" in ack["error"]["message"], (attributes, ack)
+    finally:
+        await http.aclose()
+        for client in (*visitors, inviter):
+            await client.disconnect()

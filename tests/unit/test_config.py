@@ -46,3 +46,14 @@ def test_sign_in_throttling_defaults_are_the_documented_ones_and_can_be_set(tmp_
                           "SIGNIN_FAILURES_PER_ADDRESS": "20/600", "SIGNIN_FAILURES_PER_ACCOUNT": "100/7200"})
     assert (set_.signin_failures_per_pair, set_.signin_failures_per_address, set_.signin_failures_per_account) \
         == ((3, 60.0), (20, 600.0), (100, 7200.0))
+
+
+def test_the_first_contact_resolution_window_is_a_setting_of_24_hours_by_default(tmp_path):
+    import pytest
+
+    assert load_settings({"DATA_DIR": str(tmp_path)}).fcr_window_hours == 24.0
+    assert load_settings({"DATA_DIR": str(tmp_path), "FCR_WINDOW_HOURS": "48"}).fcr_window_hours == 48.0
+    assert load_settings({"DATA_DIR": str(tmp_path), "FCR_WINDOW_HOURS": "0.5"}).fcr_window_hours == 0.5
+    for bad in ("0", "-1", "a day", "721", "inf", "nan"):
+        with pytest.raises(ValueError, match="FCR_WINDOW_HOURS"):
+            load_settings({"DATA_DIR": str(tmp_path), "FCR_WINDOW_HOURS": bad})

@@ -46,3 +46,15 @@ def test_time_conditions_allow_a_little_clock_skew():
 def test_malformed_conditions_are_refused_with_the_reason(conditions, message):
     with pytest.raises(RuleError, match=message):
         validate(conditions)
+
+
+def test_attribute_values_compare_as_typed_values():
+    def matches(equals, value) -> bool:
+        return failed(validate({"attribute": {"name": "a", "equals": equals}}), Facts(attributes={"a": value})) == []
+
+    assert matches(True, True) and matches(False, False) and not matches(True, "true") and not matches(True, 1)
+    assert matches(5, 5) and matches(5, 5.0) and matches(2.5, 2.5) and not matches(5, "5") and not matches(1, True)
+    assert matches("pro", "pro") and not matches("5", 5) and not matches("true", True) and not matches("pro", None)
+    assert not matches(5, 6) and not matches("pro", ["pro"])
+    with pytest.raises(RuleError, match="attribute"):
+        validate({"attribute": {"name": "a", "equals": float("nan")}})

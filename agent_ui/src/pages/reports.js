@@ -7,12 +7,12 @@ import {
 } from "chart.js";
 import { el, clear, meta } from "../dom.js";
 import { t, formatNumber, formatPercent, formatDuration, formatDate, lang } from "../i18n.js";
-import { drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
+import { addDays, drawChart, fetchJson, formQuery, restoreFilters } from "../report_page.js";
 
 Chart.register(BarController, BarElement, LineController, LineElement, PointElement, CategoryScale, LinearScale,
   Tooltip, Legend);
 
-const TABLES = ["queues", "agents", "satisfaction", "missed", "states", "traffic", "invitations"];
+const TABLES = ["queues", "agents", "satisfaction", "csat_comments", "missed", "states", "traffic", "invitations"];
 // The "Work orders" section: per day (with its aging table), SLA, callbacks, contact categories.
 const WORK = ["work_orders", "work_order_sla", "callbacks", "contact_categories"];
 // The "Knowledge base" section: one request ("knowledge") carries the per-day table and the three
@@ -27,13 +27,35 @@ const errorBox = $("rp-error");
 const charts = {};
 
 const today = meta("switchboard-today") || new Date().toISOString().slice(0, 10);
-restoreFilters(new URLSearchParams(location.search), today, ["slice", "department", "variant"]);
-const query = () => formQuery(form);
+// A window by the hour (from=2026-11-23T09:00): the date goes in the date field, the hour in its own.
+const HOUR = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}):00(?::00)?$/;
+const startParams = new URLSearchParams(location.search);
+for (const name of ["from", "to"]) {
+  const found = HOUR.exec(startParams.get(name) || "");
+  if (found) {
+    startParams.set(name, found[1]);
+    const hour = $("f-" + name + "-hour");
+    hour.value = found[2];
+    if (hour.value !== found[2]) hour.value = ""; // 00:00: the day's start (from) or the previous day's end (to)
+    if (name === "to" && found[2] === "00") startParams.set(name, addDays(found[1], -1));
+  }
+}
+restoreFilters(startParams, today, ["slice", "department", "variant"]);
+function query() {
+  const q = formQuery(form);
+  for (const name of ["from", "to"]) {
+    const hour = $("f-" + name + "-hour").value;
+    if (hour && q.get(name)) q.set(name, q.get(name) + "T" + hour + ":00");
+  }
+  return q;
+}
 // The name of the page's language, in itself (the CSV's optional row of column names is in it).
 const LANGUAGE_NAME = lang === "zh-CN" ? "简体中文" : "English";
 const DIGITS = (n) => ({ minimumFractionDigits: n, maximumFractionDigits: n });
 const isDay = (value) => /^\d{4}-\d{2}-\d{2}$/.test(String(value)); // a per-day row (not the Total row)
-const day = (iso) => formatDate(iso + "T00:00:00");
+// A window's end: a date (through that day) or a date-time to the hour (see `query`).
+const day = (iso) => (String(iso).includes("T")
+  ? formatDate(iso, { dateStyle: "medium", timeStyle: "short" }) : formatDate(iso + "T00:00:00"));
 
 function format(value, kind) {
   if (value === null || value === undefined || value === "") return "—";
@@ -92,19 +114,39 @@ function renderCharts(traffic) {
   ]);
 }
 
-function renderTable(name, result, q, heading = "h2", limit = 0) {
-  const id = "table-" + name;
+/** The two CSV links of a report's data: plain, and with a first row of the columns' names in the
+ * page's language (docs/kpis.md); `title` says in their accessible names which table it is. */
+function csvLinks(name, title, q) {
   const csv = new URLSearchParams(q);
   csv.set("format", "csv");
   // The accessible name begins with the visible text ("Download CSV"), then says which table.
   const link = el("a", { class: "btn btn-small", text: t("Download CSV"),
     attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "",
-      "aria-label": t("Download CSV: {table}", { table: result.title }) } });
-  // The same CSV with a first row of the columns' names in the page's language (docs/kpis.md).
+      "aria-label": t("Download CSV: {table}", { table: title }) } });
   csv.set("labels", "1");
   const named = el("a", { class: "btn btn-small", text: t("CSV with column names in {language}", { language: LANGUAGE_NAME }),
     attrs: { href: "/api/reports/" + name + "?" + csv.toString(), download: "",
-      "aria-label": t("CSV with column names in {language}: {table}", { language: LANGUAGE_NAME, table: result.title }) } });
+      "aria-label": t("CSV with column names in {language}: {table}", { language: LANGUAGE_NAME, table: title }) } });
+  return [link, named];
+}
+
+// Each chart's data as CSV: the report that holds it (docs/kpis.md, "Reports API").
+const CHART_DATA = [["chart-volume", "traffic"], ["chart-sl", "traffic"], ["chart-hours", "traffic_hours"],
+  ["chart-days", "traffic_weekdays"], ["chart-work", "work_orders"], ["chart-knowledge", "knowledge"]];
+
+function renderChartLinks(q) {
+  for (const [id, name] of CHART_DATA) {
+    const figure = $(id).closest("figure");
+    const old = figure.querySelector(".rp-chart-csv");
+    if (old) old.remove();
+    const caption = figure.querySelector("figcaption").textContent.trim();
+    figure.appendChild(el("div", { class: "rp-chart-csv" }, csvLinks(name, caption, q)));
+  }
+}
+
+function renderTable(name, result, q, heading = "h2", limit = 0) {
+  const id = "table-" + name;
+  const [link, named] = csvLinks(name, result.title, q);
   const section = el("section", { class: "rp-section", attrs: { "aria-labelledby": id + "-h" } }, [
     el("div", { class: "rp-table-head" }, [el(heading, { text: result.title, attrs: { id: id + "-h" } }), link, named]),
   ]);
@@ -120,9 +162,13 @@ function renderTable(name, result, q, heading = "h2", limit = 0) {
         { shown: formatNumber(shown.length), total: formatNumber(result.rows.length) }) }));
   }
   const body = el("tbody", {}, shown.map((row) =>
-    el("tr", {}, result.columns.map((c) => el("td", { text: format(row[c.key], c.kind === "value" ? row.kind : c.kind),
-      // Names, titles and searches are data: shown as they are (the summary's values take their row's kind).
-      attrs: { translate: c.data ? "no" : null } })))));
+    el("tr", {}, result.columns.map((c) => c.kind === "chat" && row.chat_url
+      // A chat's id opens it in the console.
+      ? el("td", {}, [el("a", { text: t("Chat {id}", { id: String(row[c.key]) }), attrs: { href: row.chat_url } })])
+      : el("td", { text: format(row[c.key], c.kind === "value" ? row.kind : c.kind),
+        // Names, titles, searches and visitors' comments are data: shown as they are, as text (the
+        // summary's values take their row's kind).
+        attrs: { translate: c.data ? "no" : null } })))));
   // The table scrolls within its box: a keyboard user scrolls it once it has the focus (WCAG 2.1.1),
   // and a screen reader names the stop by the table's heading.
   section.appendChild(el("div", { class: "rp-table-wrap", attrs: { tabindex: "0", role: "region", "aria-labelledby": id + "-h" } }, [
@@ -240,6 +286,7 @@ async function load() {
     renderTiles(summary);
     const byName = Object.fromEntries(names.map((name, i) => [name, rest[i]]));
     renderCharts(byName.traffic);
+    renderChartLinks(q);
     const tables = $("tables");
     clear(tables);
     tables.appendChild(renderTable("summary", summary, q));

@@ -201,7 +201,7 @@ function render() {
   dom.root.setAttribute("aria-busy", "false");
   dom.loading.hidden = true;
   renderTiles(data);
-  renderQueues(data.queues);
+  renderQueues(data.queues, data.today.departments || []);
   renderAgents(data.agents);
   renderChats(data.chats, data.agents);
   tick();
@@ -214,10 +214,13 @@ function renderTiles(data) {
   setText(dom.sl, percent(today.service_level));
   setText(
     dom.slSub,
-    today.offered
-      ? t("{answered} of {offered} chats answered within {threshold}", {
-        answered: formatNumber(today.answered_within_threshold), offered: formatNumber(today.offered), threshold })
-      : t("No chats yet today · answer within {threshold}", { threshold }),
+    !today.offered ? t("No chats yet today · answer within {threshold}", { threshold })
+      // Departments with their own thresholds: each chat was held to its queue's.
+      : today.thresholds_vary
+        ? t("{answered} of {offered} chats answered within their queue's threshold", {
+          answered: formatNumber(today.answered_within_threshold), offered: formatNumber(today.offered) })
+        : t("{answered} of {offered} chats answered within {threshold}", {
+          answered: formatNumber(today.answered_within_threshold), offered: formatNumber(today.offered), threshold }),
   );
   dom.slTile.dataset.level =
     today.service_level === null ? "none" : today.service_level >= 0.8 ? "good" : today.service_level >= 0.6 ? "fair" : "poor";
@@ -252,14 +255,20 @@ function longestWait() {
   return longest;
 }
 
-function renderQueues(queues) {
+function renderQueues(queues, departments) {
   clear(dom.queues);
   for (const q of queues) {
+    // Today's service level of this queue, by its own threshold (as in the reports).
+    const today = departments.find((d) => (d.department_id ?? null) === (q.department_id ?? null));
+    const sl = today && today.service_level !== null
+      ? [el("span", { class: "wb-row-figure wb-row-sl", text: t("SL {percent}", { percent: percent(today.service_level) }) })]
+      : [];
     dom.queues.appendChild(
       el("li", { class: "wb-row", attrs: { "data-queue": q.department_id === null ? "general" : q.department_id } }, [
         q.department_id === null || q.department_id === undefined
           ? el("span", { class: "wb-row-name", text: t("General") }) : asData(q.name, "wb-row-name"),
         el("span", { class: "wb-row-figure", text: t("{n} waiting", { n: formatNumber(q.waiting) }) }),
+        ...sl,
         el("span", { class: "wb-row-clock", text: "", attrs: { "data-seconds": q.longest_wait_seconds } }),
       ]),
     );
