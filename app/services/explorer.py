@@ -274,12 +274,11 @@ async def landing_pages(filters: Filters) -> dict:
 
 
 async def exit_pages(filters: Filters) -> dict:
-    """A visit's exit page: its last page view's page (its landing page when it has none)."""
-    last = (", x AS (SELECT p.visit_id, p.page, ROW_NUMBER() OVER (PARTITION BY p.visit_id "
-            "ORDER BY p.at DESC, p.id DESC) AS rn FROM page_view p WHERE p.visit_id IN (SELECT id FROM f))")
+    """A visit's exit page: its last page view's page (its landing page when it has none) — one
+    index lookup per visit (page_view (visit_id, at, id))."""
+    last = ("(SELECT p.page FROM page_view p WHERE p.visit_id = f.id ORDER BY p.at DESC, p.id DESC LIMIT 1)")
     return await _top(filters, "Top exit pages",
-                      [("page", "Exit page", f"COALESCE(x.page, f.landing_page, '{UNKNOWN}')")],
-                      join="LEFT JOIN x ON x.visit_id = f.id AND x.rn = 1", extra=last)
+                      [("page", "Exit page", f"COALESCE({last}, f.landing_page, '{UNKNOWN}')")])
 
 
 async def referrers(filters: Filters) -> dict:
@@ -303,7 +302,7 @@ async def utm(filters: Filters) -> dict:
     exprs = [sql_probe.json_text("f.utm", key) for key in UTM]
     return await _top(filters, "UTM campaigns", [
         ("campaign", "Campaign", exprs[0]), ("source", "Source", exprs[1]), ("medium", "Medium", exprs[2])],
-        where="WHERE " + " OR ".join(f"{e} IS NOT NULL" for e in exprs))
+        where="WHERE f.utm <> '{}' AND (" + " OR ".join(f"{e} IS NOT NULL" for e in exprs) + ")")
 
 
 async def paths(filters: Filters) -> dict:

@@ -71,6 +71,11 @@ FIGURES = {
         rf"\| PostgreSQL \| search \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
         rf"\| PostgreSQL \| suggestion \| [\d,]+ \| {NUMBER} \| {NUMBER} \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \| \*\*{NUMBER}×\*\* \|",
     ],
+    "explorer_aggregates.py": [
+        rf"\| landing_pages \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+        rf"\| paths \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+        r"Every aggregate gave the same numbers as the SQL written by hand\.",
+    ],
     "chaos.py": [
         r"\| messages exchanged \| [\d,]+ \| lost 0 \| duplicated 0 \|",
         rf"\| reconnecting clients exchanging again, worst \| {NUMBER} \|",
@@ -230,3 +235,10 @@ def test_workorder_list():
 def test_knowledge_search():
     needs_postgres()
     run_bench("knowledge_search.py")
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_explorer_aggregates():
+    needs_postgres()
+    run_bench("explorer_aggregates.py")
