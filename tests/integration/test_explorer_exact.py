@@ -146,3 +146,32 @@ async def test_only_explorers_get_the_page_endpoint(sqlite_site):
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         await agent.post("/login", data={"email": email, "password": sqlite_site.password, "csrf_token": token})
         assert (await agent.get("/api/explorer")).status_code == 403
+
+
+async def test_the_funnel_rate_is_accepted_over_shown_as_in_kpis(sqlite_site):
+    """KPIS.md: invitation acceptance = accepted ÷ shown (not ÷ sent), as the reports count it."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.support.db import execute
+
+    d = sqlite_site
+    site_id = (await fetch(d, "SELECT id FROM site ORDER BY id LIMIT 1"))[0]["id"]
+    now = datetime.now(timezone.utc)
+    visitor = "v_funnel_" + new_id()[:8]
+    await execute(d, "INSERT INTO visitor (id, site_id, first_seen, last_seen, visit_count, is_bot, attributes) "
+                     "VALUES (?, ?, ?, ?, 1, 0, '{}')", visitor, site_id, now, now)
+    # 4 sent, 2 shown, 1 accepted (one invitation per step, all manual).
+    for kind in ("sent", "sent", "sent", "sent", "shown", "shown", "accepted"):
+        await execute(d, "INSERT INTO invitation (message, state, sent_at, expires_at, site_id, visitor_id) "
+                         "VALUES ('Hi', 'sent', ?, ?, ?, ?)", now, now + timedelta(minutes=5), site_id, visitor)
+        await execute(d, "INSERT INTO invitation_event (kind, at, data, invitation_id, site_id) "
+                         "VALUES (?, ?, '{}', (SELECT MAX(id) FROM invitation), ?)", kind, now, site_id)
+    http = await signed_in(d)
+    try:
+        funnel = (await http.get("/api/explorer/funnel", params={"site": site_id})).json()
+        [manual] = [r for r in funnel["rows"] if r["rule"] == "Manual invitations"]
+        assert (manual["sent"], manual["shown"], manual["accepted"]) == (4, 2, 1)
+        assert manual["acceptance"] == 0.5
+        assert {c["key"]: c["label"] for c in funnel["columns"]}["acceptance"] == "Accepted / shown"
+    finally:
+        await http.aclose()
