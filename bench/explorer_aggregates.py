@@ -62,9 +62,9 @@ async def fill(url: str, visits: int, per_visit: int, now: datetime) -> None:
         await conn.execute(f"""
             INSERT INTO visit (id, site_id, visitor_id, number, started_at, last_activity_at, landing_url, landing_page,
                                referrer_type, referrer_domain, keywords, utm)
-            SELECT g, 1, 'b' || (1 + (g * 7919) % $2), 1 + g % 4,
-                   $3::timestamptz - make_interval(secs => (g * 7777) % {DAYS * 86400}),
-                   $3::timestamptz - make_interval(secs => (g * 7777) % {DAYS * 86400}) + make_interval(mins => $4),
+            SELECT g, 1, 'b' || (1 + (g::bigint * 7919) % $2), 1 + g % 4,
+                   $3::timestamptz - make_interval(secs => (g::bigint * 7777) % {DAYS * 86400}),
+                   $3::timestamptz - make_interval(secs => (g::bigint * 7777) % {DAYS * 86400}) + make_interval(mins => $4),
                    'https://shop.example.com' || {page('g', '0')}, {page('g', '0')},
                    (ARRAY['direct','search','social','email','paid'])[1 + g % 5],
                    (ARRAY[NULL,'google.com','facebook.com',NULL,'bing.com'])[1 + g % 5],

@@ -251,8 +251,7 @@ _COUNTS = "COUNT(*) AS visits, SUM(f.chat) AS chats, SUM(f.converted) AS convers
 _COUNT_COLUMNS = (("visits", "Visits"), ("chats", "Visits with a chat"), ("conversions", "Conversions"))
 
 
-async def _top(filters: Filters, title: str, keys: list[tuple[str, str, str]], where: str = "",
-               join: str = "", extra: str = "") -> dict:
+async def _top(filters: Filters, title: str, keys: list[tuple[str, str, str]], where: str = "") -> dict:
     """The TOP groups of the filtered visits by `keys` ([(key, label, SQL expression)]), each with
     its visits, visits with a chat and conversions."""
     sql = _Sql()
@@ -260,7 +259,7 @@ async def _top(filters: Filters, title: str, keys: list[tuple[str, str, str]], w
     group = ", ".join(str(i + 1) for i in range(len(keys)))
     select = ", ".join(f"{expr} AS {key}" for key, _, expr in keys)
     order = ", ".join(key for key, _, _ in keys)
-    text = (f"WITH f AS ({inner}){extra} SELECT {select}, {_COUNTS} FROM f {join} {where} "
+    text = (f"WITH f AS ({inner}) SELECT {select}, {_COUNTS} FROM f {where} "
             f"GROUP BY {group} ORDER BY visits DESC, {order} LIMIT {TOP}")
     rows = [{**{key: r[key] for key, _, _ in keys}, "visits": _n(r["visits"]), "chats": _n(r["chats"]),
              "conversions": _n(r["conversions"])} for r in await sql.rows(text)]
@@ -298,8 +297,8 @@ async def keywords(filters: Filters) -> dict:
 
 async def utm(filters: Filters) -> dict:
     """Visits per UTM campaign, source and medium (visits that carry at least one of them)."""
-    sql_probe = _Sql()
-    exprs = [sql_probe.json_text("f.utm", key) for key in UTM]
+    dialect = _Sql()  # only for its JSON syntax
+    exprs = [dialect.json_text("f.utm", key) for key in UTM]
     return await _top(filters, "UTM campaigns", [
         ("campaign", "Campaign", exprs[0]), ("source", "Source", exprs[1]), ("medium", "Medium", exprs[2])],
         where="WHERE f.utm <> '{}' AND (" + " OR ".join(f"{e} IS NOT NULL" for e in exprs) + ")")

@@ -38,8 +38,11 @@ async def seed_visits(demo, tag: str) -> list[str]:
         visitor = await clients.visitor(demo.server.url, demo.site_key, shop)
         ids.append(visitor.rec.of("session")[0]["visitor_id"])
         previous = referrer
-        for path, title in pages:
-            ack = await visitor.call("page_view", {"url": f"{shop}{path}?t={tag}", "title": title, "referrer": previous})
+        for i, (path, title) in enumerate(pages):
+            # The search visit came from a campaign: its landing page carries UTM tags.
+            utm = f"&utm_campaign=winter-{tag}&utm_source=google&utm_medium=organic" if chats and i == 0 else ""
+            ack = await visitor.call("page_view", {"url": f"{shop}{path}?t={tag}{utm}", "title": title,
+                                                   "referrer": previous})
             assert ack.get("ok", True), ack
             previous = shop + path
         if chats:
@@ -113,6 +116,16 @@ async def test_a_marketer_explores_visits_trails_and_csv(demo, new_page):
     await expect(paths.get_by_role("row").filter(has_text="/tents/alpine-2").first).to_contain_text("/tents")
     await expect(page.get_by_role("link", name="Download CSV: Top landing pages")).to_have_attribute(
         "href", re.compile(r"^/api/explorer/landing_pages\?.*format=csv"))
+
+    # The campaign's table, and its filter.
+    campaigns = page.get_by_role("table", name="UTM campaigns")
+    await expect(campaigns.get_by_role("row").filter(has_text=f"winter-{tag}")).to_contain_text("organic")
+    await page.get_by_label("UTM campaign", exact=True).fill(f"winter-{tag}")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page.get_by_role("status")).to_have_text(re.compile(r"^Showing 1 visit from "))
+    await expect(visits.locator("tbody tr")).to_have_count(1)
+    await expect(visits.locator("tbody tr")).to_contain_text(f"blue tent {tag}")
+    await page.get_by_label("UTM campaign", exact=True).fill("")
 
     # Filter by search keyword: the two searches, not the blog visit — one request for the whole page.
     data_requests: list[str] = []
