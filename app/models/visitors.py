@@ -44,6 +44,8 @@ class Visit(Model):
     started_at = fields.DatetimeField(db_index=True)
     last_activity_at = fields.DatetimeField()
     landing_url = fields.CharField(max_length=2048, null=True)
+    # The landing page as the explorer counts it (app/tracking/pages.py), fixed when recorded.
+    landing_page = fields.CharField(max_length=2048, null=True)
     referrer = fields.CharField(max_length=2048, null=True)
     # Where the visit came from (app/tracking/referrer.py) and who made it, as of its landing page.
     referrer_type = fields.CharField(max_length=16, null=True)
@@ -62,6 +64,8 @@ class PageView(Model):
     visit = fields.ForeignKeyField("models.Visit", related_name="page_views", on_delete=fields.CASCADE)
     visitor = fields.ForeignKeyField("models.Visitor", related_name="page_views", on_delete=fields.CASCADE)
     url = fields.CharField(max_length=2048)
+    # The page as the explorer counts it: path, hash route, kept parameters (app/tracking/pages.py).
+    page = fields.CharField(max_length=2048, null=True)
     title = fields.CharField(max_length=512, null=True)
     referrer = fields.CharField(max_length=2048, null=True)
     at = fields.DatetimeField(db_index=True)

@@ -116,7 +116,8 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     site = await create_site("Demo", sorted(origins))
     # The demo pages are served by Switchboard itself: allow them on whatever host and port
     # the server answers (see app/realtime/visitor.py).
-    site.settings = {"demo": True}
+    # Its support page switches tabs with ?tab=…: each tab is a page of its own in the explorer.
+    site.settings = {"demo": True, "tracking": {"hash_routes": True, "route_params": ["tab"]}}
     await site.save(update_fields=["settings"])
     await create_user(DEMO_AGENT_EMAIL, password, "agent", "Dana (demo agent)")
     await create_user(DEMO_SUPERVISOR_EMAIL, password, "supervisor", "Sam (demo supervisor)")

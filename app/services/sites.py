@@ -293,7 +293,7 @@ async def rotate_key(actor: User | None, site_id: int, *, grace: timedelta | Non
 
 
 SETTINGS_SECTIONS = ("invitations", "tracking")
-TRACKING_FLAGS = ("enabled", "respect_dnt", "anonymize_ip")
+TRACKING_FLAGS = ("enabled", "respect_dnt", "anonymize_ip", "hash_routes")
 # The ranges settings_of (app/services/tracking.py) accepts.
 TRACKING_NUMBERS = {"visit_timeout_minutes": (1, 24 * 60), "retention_days": (1, 3650)}
 MAX_STRIP_PARAMS = 50
@@ -303,7 +303,8 @@ TRACKING_LABELS = {
     "enabled": N_("Keep a trail"), "respect_dnt": N_("Respect Do Not Track"),
     "anonymize_ip": N_("Anonymise IP addresses"), "strip_params": N_("Stripped URL parameters"),
     "visit_timeout_minutes": N_("Visit timeout"), "retention_days": N_("Retention"),
-    "conversion_events": N_("Conversion events"),
+    "conversion_events": N_("Conversion events"), "hash_routes": N_("Hash routes are pages"),
+    "route_params": N_("Query parameters that make a page"),
 }
 # The refusals that name a unit or a list's kind (one message each, so that each is translated whole).
 TRACKING_RANGE = {
@@ -313,6 +314,7 @@ TRACKING_RANGE = {
 TRACKING_TOO_MANY = {
     "strip_params": N_("At most %(most)s stripped url parameters."),
     "conversion_events": N_("At most %(most)s conversion events."),
+    "route_params": N_("At most %(most)s query parameters that make a page."),
 }
 
 
@@ -341,6 +343,9 @@ def check_tracking(values: Any) -> dict[str, Any]:
         elif key == "conversion_events":
             checked[key] = _names(value, key, tracking.EVENT_NAME, MAX_CONVERSION_EVENTS,
                                   N_("an event name (letters, digits, _ . : -, at most 64)"))
+        elif key == "route_params":
+            checked[key] = _names(value, key, tracking.ROUTE_PARAM, tracking.MAX_ROUTE_PARAMS,
+                                  N_("a query parameter name (letters, digits, _ . - [ ], at most 64)"))
         else:
             raise ServiceError("bad_request", "%(key)s is not a tracking setting (%(keys)s).",
                                key=repr(str(key)[:40]), keys=", ".join(TRACKING_LABELS))
@@ -366,7 +371,8 @@ def tracking_values(site: Site) -> dict[str, Any]:
     current = tracking.settings_of(site)
     return {"enabled": current.enabled, "respect_dnt": current.respect_dnt, "anonymize_ip": current.anonymize_ip,
             "strip_params": list(current.strip_params), "visit_timeout_minutes": current.visit_timeout_minutes,
-            "retention_days": current.retention_days, "conversion_events": list(current.conversion_events)}
+            "retention_days": current.retention_days, "conversion_events": list(current.conversion_events),
+            "hash_routes": current.hash_routes, "route_params": list(current.route_params)}
 
 
 async def update_settings(actor: User | None, site: Site, changes: Any, *, action: str = "site_settings") -> dict:

@@ -17,7 +17,9 @@ are never stored), `strip_params` (query parameters removed from every URL we ke
 ["token", "email"]), `visit_timeout_minutes` (default 30: a new visit after that long without
 activity), `retention_days` (default 395: page views, custom events and visits older than that,
 and visitors idle that long, are purged), `conversion_events` (custom events that count as a
-conversion in the explorer and the invitation funnel).
+conversion in the explorer and the invitation funnel), `hash_routes` (default true: a `#/…` or
+`#!/…` hash route is part of the page the explorer counts) and `route_params` (query parameters
+that are part of the page, e.g. ["tab"]; default none) — see app/tracking/pages.py.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from app.i18n import N_
 from app.services import ServiceError, Words
 from app.tracking import live
 from app.tracking import referrer as referrers
+from app.tracking.pages import page_key
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ MAX_ATTRIBUTES = 30
 MAX_ATTRIBUTE_CHARS = 256
 _VISIT_CACHE = 50_000
 DEFAULT_CONVERSION_EVENTS = ("purchase", "signup", "lead", "conversion")
+ROUTE_PARAM = re.compile(r"^[A-Za-z0-9_.\[\]-]{1,64}$")
+MAX_ROUTE_PARAMS = 20
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,12 @@ class TrackingSettings:
     visit_timeout_minutes: int = 30
     retention_days: int = 395
     conversion_events: tuple[str, ...] = DEFAULT_CONVERSION_EVENTS
+    hash_routes: bool = True
+    route_params: tuple[str, ...] = ()
+
+    def page(self, url: str | None) -> str:
+        """The page `url` is for the explorer (app/tracking/pages.py)."""
+        return page_key(url, self.hash_routes, self.route_params)
 
     def for_widget(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "dnt": self.respect_dnt, "strip_params": list(self.strip_params)}
@@ -97,7 +108,10 @@ def settings_of(site: Site) -> TrackingSettings:
                    if isinstance(conversions, list) else default.conversion_events)
     strip = raw.get("strip_params")
     names = tuple(s for s in strip if isinstance(s, str) and 0 < len(s) <= 100) if isinstance(strip, list) else ()
+    route = raw.get("route_params")
+    route = tuple(s for s in route if isinstance(s, str) and ROUTE_PARAM.match(s)) if isinstance(route, list) else ()
     return TrackingSettings(
+        hash_routes=flag("hash_routes"), route_params=route[:MAX_ROUTE_PARAMS],
         enabled=flag("enabled"), respect_dnt=flag("respect_dnt"), anonymize_ip=flag("anonymize_ip"),
         strip_params=names[:50], visit_timeout_minutes=number("visit_timeout_minutes", 1, 24 * 60),
         retention_days=number("retention_days", 1, 3650), conversion_events=conversions,
@@ -232,7 +246,7 @@ async def _shared_step(visitor: Visitor, settings: TrackingSettings, url: str, r
     rt = runtime.current()
     key = rt.key(_VISIT + visitor.id)
     source = referrers.classify(referrer, url)
-    fields = {"landing_url": url, "referrer": referrer, "referrer_type": source.type,
+    fields = {"landing_url": url, "landing_page": settings.page(url), "referrer": referrer, "referrer_type": source.type,
               "referrer_domain": source.domain, "keywords": source.keywords, "utm": source.utm,
               "site_id": visitor.site_id, "country": visitor.country, "device": visitor.device}
     timeout_ms = settings.visit_timeout_minutes * 60_000
@@ -244,7 +258,7 @@ async def _shared_step(visitor: Visitor, settings: TrackingSettings, url: str, r
         row = await Visit.filter(visitor_id=visitor.id).order_by("-started_at").first()
         if row is not None:
             pages = await PageView.filter(visit_id=row.id).count()
-            old = {"landing_url": row.landing_url, "referrer": row.referrer, "referrer_type": row.referrer_type,
+            old = {"landing_url": row.landing_url, "landing_page": row.landing_page, "referrer": row.referrer, "referrer_type": row.referrer_type,
                    "referrer_domain": row.referrer_domain, "keywords": row.keywords, "utm": row.utm,
                    "site_id": row.site_id, "country": row.country, "device": row.device}
             known = [str(row.number), str(_ms(row.started_at)), str(_ms(row.last_activity_at)), str(pages),
@@ -569,7 +583,7 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
             _touch(state, now)
             _schedule()
             return PageViewed(state, False)
-        return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now)
+        return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now, settings.page(url))
     state = await _visit_of(visitor)
     if state is not None and state.pages and (
             (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
@@ -583,7 +597,7 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
         number = max(visitor.visit_count or 0, state.number if state else 0) + 1
         row = Visit(
             site_id=visitor.site_id, visitor_id=visitor.id, number=number, started_at=now, last_activity_at=now,
-            landing_url=url, referrer=referrer, referrer_type=source.type, referrer_domain=source.domain,
+            landing_url=url, landing_page=settings.page(url), referrer=referrer, referrer_type=source.type, referrer_domain=source.domain,
             keywords=source.keywords, utm=source.utm, country=visitor.country, device=visitor.device,
         )
         state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
@@ -592,15 +606,16 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
         visitor.visit_count = number
     state.pages += 1
     state.last_url, state.last_view_key = url, view_key
-    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now)
+    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now, settings.page(url))
 
 
 async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str, title: str | None,
-                  referrer: str | None, view_key: str | None, now: datetime) -> PageViewed:
+                  referrer: str | None, view_key: str | None, now: datetime, page: str) -> PageViewed:
     """The page view goes into the batch (its visit decided)."""
     buf = buffers()
     _touch(state, now)
-    view = PageView(visitor_id=visitor.id, url=url, title=title, referrer=referrer, at=now, view_key=view_key)
+    view = PageView(visitor_id=visitor.id, url=url, page=page, title=title, referrer=referrer, at=now,
+                    view_key=view_key)
     buf.views.append((view, state))
     if view_key:
         buf.pending_by_key[(visitor.id, view_key)] = view

@@ -224,6 +224,7 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         Route("/api/reports/{name:str}", reports.report_api),
         Route("/staffing", staffing.staffing),
         Route("/explorer", explorer.explorer_page),
+        Route("/api/explorer", explorer.explorer_all),
         Route("/api/explorer/visitors/{visitor_id:str}", explorer.visitor_trail),
         Route("/api/explorer/{name:str}", explorer.explorer_api),
         *admin.routes(),

@@ -75,6 +75,11 @@ FIGURES = {
         rf"\| 8 weeks, Erlang C \(the page's defaults\) \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
         rf"\| \d+ weeks, Erlang A .* \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
     ],
+    "explorer_aggregates.py": [
+        rf"\| landing_pages \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+        rf"\| paths \| [\d,]+ \| {NUMBER} \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
+        r"Every aggregate gave the same numbers as the SQL written by hand\.",
+    ],
     "chaos.py": [
         r"\| messages exchanged \| [\d,]+ \| lost 0 \| duplicated 0 \|",
         rf"\| reconnecting clients exchanging again, worst \| {NUMBER} \|",
@@ -242,3 +247,10 @@ def test_staffing_plan():
 def test_knowledge_search():
     needs_postgres()
     run_bench("knowledge_search.py")
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_explorer_aggregates():
+    needs_postgres()
+    run_bench("explorer_aggregates.py")

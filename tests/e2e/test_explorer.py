@@ -38,12 +38,17 @@ async def seed_visits(demo, tag: str) -> list[str]:
         visitor = await clients.visitor(demo.server.url, demo.site_key, shop)
         ids.append(visitor.rec.of("session")[0]["visitor_id"])
         previous = referrer
-        for path, title in pages:
-            ack = await visitor.call("page_view", {"url": f"{shop}{path}?t={tag}", "title": title, "referrer": previous})
+        for i, (path, title) in enumerate(pages):
+            # The search visit came from a campaign: its landing page carries UTM tags.
+            utm = f"&utm_campaign=winter-{tag}&utm_source=google&utm_medium=organic" if chats and i == 0 else ""
+            ack = await visitor.call("page_view", {"url": f"{shop}{path}?t={tag}{utm}", "title": title,
+                                                   "referrer": previous})
             assert ack.get("ok", True), ack
             previous = shop + path
         if chats:
             await invited_to_chat(demo, visitor, ids[-1], tag)
+            # A custom event of the site's own: part of the trail.
+            assert (await visitor.call("track", {"name": "signup", "props": {"plan": f"pro-{tag}"}}))["ok"]
         await visitor.disconnect()
     return ids
 
@@ -112,11 +117,24 @@ async def test_a_marketer_explores_visits_trails_and_csv(demo, new_page):
     await expect(page.get_by_role("link", name="Download CSV: Top landing pages")).to_have_attribute(
         "href", re.compile(r"^/api/explorer/landing_pages\?.*format=csv"))
 
-    # Filter by search keyword: the two searches, not the blog visit.
+    # The campaign's table, and its filter.
+    campaigns = page.get_by_role("table", name="UTM campaigns")
+    await expect(campaigns.get_by_role("row").filter(has_text=f"winter-{tag}")).to_contain_text("organic")
+    await page.get_by_label("UTM campaign", exact=True).fill(f"winter-{tag}")
+    await page.get_by_role("button", name="Show").click()
+    await expect(page.get_by_role("status")).to_have_text(re.compile(r"^Showing 1 visit from "))
+    await expect(visits.locator("tbody tr")).to_have_count(1)
+    await expect(visits.locator("tbody tr")).to_contain_text(f"blue tent {tag}")
+    await page.get_by_label("UTM campaign", exact=True).fill("")
+
+    # Filter by search keyword: the two searches, not the blog visit — one request for the whole page.
+    data_requests: list[str] = []
+    page.on("request", lambda r: data_requests.append(r.url) if "/api/explorer" in r.url else None)
     await page.get_by_label("Search keyword", exact=True).fill(tag)
     await page.get_by_role("button", name="Show").click()
     await expect(page).to_have_url(re.compile(rf"keyword={tag}"))
     await expect(page.get_by_role("status")).to_have_text(re.compile(r"^Showing 2 visits from "))
+    assert len(data_requests) == 1 and re.search(r"/api/explorer\?.*keyword=", data_requests[0]), data_requests
     rows = visits.locator("tbody tr")
     await expect(rows).to_have_count(2)
     await expect(rows.filter(has_text="/blog/")).to_have_count(0)
@@ -128,6 +146,9 @@ async def test_a_marketer_explores_visits_trails_and_csv(demo, new_page):
     pages = trail.get_by_role("list", name="Pages of visit 1").get_by_role("listitem")
     await expect(pages).to_have_text([re.compile(r"^Tents.*on page"), re.compile(r"^Alpine 2.*(on page|unknown)")])
     await expect(trail).to_contain_text(f"Keywords: blue tent {tag}")
+    events = trail.get_by_role("list", name="Events of visit 1").get_by_role("listitem")
+    await expect(events).to_have_count(1)
+    await expect(events).to_contain_text(f"Event: signup plan=pro-{tag}")
     await expect(trail).not_to_contain_text("Private question")
     await trail.get_by_role("button", name="Close trail").click()
     await expect(trail).to_be_hidden()

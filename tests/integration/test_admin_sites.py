@@ -436,7 +436,8 @@ async def test_the_admin_pages_refuse_everyone_else_forged_forms_and_unknown_ids
 
 def privacy_form(**fields) -> dict:
     base = {"enabled": "on", "respect_dnt": "on", "anonymize_ip": "on", "strip_params": "",
-            "visit_timeout_minutes": "30", "retention_days": "395", "conversion_events": "purchase, signup"}
+            "visit_timeout_minutes": "30", "retention_days": "395", "conversion_events": "purchase, signup",
+            "hash_routes": "on", "route_params": ""}
     return {k: v for k, v in {**base, **fields}.items() if v is not None}
 
 
@@ -454,19 +455,26 @@ async def test_privacy_settings_are_saved_audited_and_applied_on_every_worker_at
         assert page.status_code == 200 and f"Tracking of {name}" in page.text
         assert 'value="purchase, signup, lead, conversion"' in page.text and 'value="395"' in page.text
         for label in ("Keep a trail", "Respect Do Not Track", "Anonymise IP addresses", "Stripped URL parameters",
-                      "Visit timeout (minutes)", "Retention (days)", "Conversion events"):
+                      "Visit timeout (minutes)", "Retention (days)", "Conversion events", "Hash routes are pages",
+                      "Query parameters that make a page"):
             assert label in page.text, label
         saved = await http.post(f"/admin/privacy/{site['id']}", data={"csrf_token": csrf_of(page.text), **privacy_form(
             enabled=None, respect_dnt=None, strip_params="token, email\nsession_id", visit_timeout_minutes="10",
-            retention_days="30", conversion_events="signup, paid.plan")})
+            retention_days="30", conversion_events="signup, paid.plan", hash_routes=None, route_params="tab, step")})
         assert saved.status_code == 303, saved.text[:3000]
         assert saved.headers["location"] == f"/admin/privacy?site={site['id']}&done=saved"
         page = await http.get(saved.headers["location"])
         assert 'value="token, email, session_id"' in page.text and 'value="signup, paid.plan"' in page.text
+        assert 'value="tab, step"' in page.text
+        # A parameter name that is not one: the form says so, in its field (a 400, nothing saved).
+        refused = await http.post(f"/admin/privacy/{site['id']}", data={"csrf_token": csrf_of(page.text),
+                                                                        **privacy_form(route_params="tab, <b>")})
+        assert refused.status_code == 400 and "is not a query parameter name" in refused.text
     tracking = (await site_row(d, site["id"]))["settings"]["tracking"]
     assert tracking == {"enabled": False, "respect_dnt": False, "anonymize_ip": True,
                         "strip_params": ["token", "email", "session_id"], "visit_timeout_minutes": 10,
-                        "retention_days": 30, "conversion_events": ["signup", "paid.plan"]}
+                        "retention_days": 30, "conversion_events": ["signup", "paid.plan"], "hash_routes": False,
+                        "route_params": ["tab", "step"]}
     for server in d.servers:  # applied at once, on every worker
         client = await clients.visitor(server.url, site["key"], SHOP)
         try:
@@ -477,7 +485,8 @@ async def test_privacy_settings_are_saved_audited_and_applied_on_every_worker_at
     [update] = [a for a in await audit_of(d, site["id"]) if a["action"] == "privacy_update"]
     assert update["data"]["before"] == {"enabled": True, "respect_dnt": True, "strip_params": [],
                                         "visit_timeout_minutes": 30, "retention_days": 395,
-                                        "conversion_events": ["purchase", "signup", "lead", "conversion"]}
+                                        "conversion_events": ["purchase", "signup", "lead", "conversion"],
+                                        "hash_routes": True, "route_params": []}
     assert update["data"]["after"]["retention_days"] == 30 and "anonymize_ip" not in update["data"]["after"]
 
     # The CLI goes through the same checks and the same audit log.

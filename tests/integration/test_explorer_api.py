@@ -101,7 +101,7 @@ async def test_visits_are_listed_with_their_landing_exit_referrer_and_chat(site,
         response = await http.get("/api/explorer/landing_pages?format=csv")
         assert response.headers["content-type"].startswith("text/csv")
         rows = list(csv.reader(io.StringIO(response.text)))
-        assert rows[0] == ["Landing page", "Visits"]
+        assert rows[0] == ["Landing page", "Visits", "Visits with a chat", "Conversions"]
         assert {r[0]: int(r[1]) for r in rows[1:]} == landing
         # Trails, never transcripts.
         trail = await _json(http, f"/api/explorer/visitors/{seeded[0]}")

@@ -1,4 +1,4 @@
-// The marketers' trail explorer: filters → /api/explorer/<table> for each table → the visits list,
+// The marketers' trail explorer: filters → one request, /api/explorer (every table) → the visits list,
 // Chart.js charts (visits and chats per day, the invitation funnel per rule), aggregate tables with
 // their CSV downloads, and one visitor's trail (/api/explorer/visitors/<id>) in a dialog.
 // URLs, titles, referrers, keywords and names come from visitors: every value is text
@@ -16,10 +16,9 @@ Chart.register(BarController, BarElement, LineController, LineElement, PointElem
   Tooltip, Legend);
 
 // The aggregate tables, in the order they are shown under the charts.
-const AGGREGATES = ["landing_pages", "exit_pages", "referrers", "keywords", "paths", "daily", "funnel"];
-const TABLES = ["visits", ...AGGREGATES];
-const FIELDS = ["site", "referrer_type", "referrer_domain", "keyword", "landing", "country", "device", "visitor",
-  "chat", "converted"];
+const AGGREGATES = ["landing_pages", "exit_pages", "referrers", "keywords", "utm", "paths", "daily", "funnel"];
+const FIELDS = ["site", "referrer_type", "referrer_domain", "keyword", "landing", "utm_campaign", "utm_source",
+  "utm_medium", "country", "device", "visitor", "chat", "converted"];
 const $ = (id) => document.getElementById(id);
 const form = $("filters");
 const status = $("ex-status");
@@ -83,7 +82,8 @@ function format(value, kind) {
 
 // ---- data -----------------------------------------------------------------------
 
-const fetchTable = (name, q) => fetchJson("/api/explorer/" + name + "?" + q.toString(), "The explorer", "/explorer");
+// Every table of the page for these filters, in one request.
+const fetchPage = (q) => fetchJson("/api/explorer?" + q.toString(), "The explorer", "/explorer");
 
 // ---- tables ---------------------------------------------------------------------
 
@@ -149,7 +149,7 @@ function renderVisits(result, q) {
   }
   if (result.total > result.rows.length) {
     body.appendChild(el("p", { class: "ex-note",
-      text: t("Showing the newest {shown} of {total} visits (the CSV has the same rows).",
+      text: t("Showing the newest {shown} of {total} visits (the CSV has all of them).",
         { shown: formatNumber(result.rows.length), total: formatNumber(result.total) }) }));
   }
   body.appendChild(tableOf("visits-h", result, (row) => {
@@ -211,9 +211,8 @@ async function load() {
   errorBox.textContent = "";
   form.setAttribute("aria-busy", "true");
   try {
-    const results = await Promise.all(TABLES.map((name) => fetchTable(name, q)));
+    const byName = await fetchPage(q);
     if (mine !== generation) return;
-    const byName = Object.fromEntries(TABLES.map((name, i) => [name, results[i]]));
     renderVisits(byName.visits, q);
     renderCharts(byName.daily, byName.funnel);
     const tables = $("tables");
@@ -221,13 +220,9 @@ async function load() {
     for (const name of AGGREGATES) tables.appendChild(renderTable(name, byName[name], q));
     const period = { from: day(q.get("from")), to: day(q.get("to")) };
     const total = byName.visits.total ?? byName.visits.rows.length;
-    let text = total
+    status.textContent = total
       ? tn("Showing {n} visit from {from} to {to}.", "Showing {n} visits from {from} to {to}.", total, period)
       : t("No visits between {from} and {to}.", period);
-    if (TABLES.some((name) => byName[name].capped)) {
-      text += " " + t("Only the newest {n} visits are counted.", { n: formatNumber(20000) });
-    }
-    status.textContent = text;
   } catch (e) {
     if (mine !== generation) return;
     // Nothing stale stays on the page under filters it does not match.
@@ -290,6 +285,21 @@ function timeOnPage(page, next) {
   return t("time on page unknown");
 }
 
+/** The visit's custom events (the site's own: `Switchboard('track', 'signup', {plan: "pro"})`). */
+function trailEvents(visit) {
+  return el("ol", { class: "ex-events", attrs: { "aria-label": t("Events of visit {n}", { n: visit.number }) } },
+    visit.events.map((event) => {
+      const props = Object.entries(event.props || {}).map(([key, value]) => key + "=" + String(value)).join(" ");
+      // An event's name, its values and its page are the site's data: shown as they are.
+      return el("li", { class: "ex-event" }, [
+        el("span", { class: "ex-event-label", text: t("Event:") + " " }),
+        el("span", { class: "ex-event-name", text: event.name, attrs: { translate: "no" } }),
+        props ? el("span", { class: "ex-event-props", text: " " + props, attrs: { translate: "no" } }) : null,
+        el("span", { class: "ex-page-time", text: formatTime(event.at) + (event.url ? " · " + event.url : "") }),
+      ]);
+    }));
+}
+
 function renderTrail(trail, currentNumber) {
   const v = trail.visitor;
   const body = $("trail-body");
@@ -332,6 +342,7 @@ function renderTrail(trail, currentNumber) {
       visit.keywords ? labelled(t("Keywords:"), visit.keywords) : null,
       utm ? labelled(t("UTM:"), utm) : null,
       visit.pages.length ? pages : el("p", { class: "ex-empty", text: t("No page views recorded.") }),
+      (visit.events || []).length ? trailEvents(visit) : null,
     ]));
   }
   body.appendChild(list);

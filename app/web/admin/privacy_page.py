@@ -1,6 +1,6 @@
 """Admin page: privacy, per site — its tracking settings (what `site-settings` edits: the trail on
 or off, Do Not Track, IP anonymisation, stripped URL parameters, visit timeout, retention,
-conversion events) and the visitor data request tools: find a visitor by id or e-mail, export
+conversion events, what makes a page in the explorer: hash routes, kept query parameters) and the visitor data request tools: find a visitor by id or e-mail, export
 everything held about them (GET /api/admin/visitors/{id}/export), erase it after a confirmation.
 
     GET  /admin/privacy?site=ID[&q=…][&erase=VISITOR]
@@ -60,6 +60,7 @@ def parse_form(form: Any) -> dict[str, Any]:
     values: dict[str, Any] = {name: _flag(form, name) for name in sites.TRACKING_FLAGS}
     values["strip_params"] = _list(form, "strip_params")
     values["conversion_events"] = _list(form, "conversion_events")
+    values["route_params"] = _list(form, "route_params")
     for name in NUMBERS:
         values[name] = _number(form, name)
     return values
@@ -67,7 +68,8 @@ def parse_form(form: Any) -> dict[str, Any]:
 
 def _as_form(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "strip_params": ", ".join(settings["strip_params"]),
-            "conversion_events": ", ".join(settings["conversion_events"])}
+            "conversion_events": ", ".join(settings["conversion_events"]),
+            "route_params": ", ".join(settings["route_params"])}
 
 
 async def _page(request: Request, user: User, *, status: int = 200, site: Site | None = None,
