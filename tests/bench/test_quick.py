@@ -41,6 +41,7 @@ NUMBER = r"\d+(?:\.\d+)?"
 FIGURES = {
     "message_roundtrip.py": [
         rf"\| ratio switchboard / relay \| {NUMBER}× \| {NUMBER}× \| {NUMBER}× \|",
+        rf"\| ratio switchboard / floor \| {NUMBER}× \| {NUMBER}× \| {NUMBER}× \|",
     ],
     "kpi_history.py": [
         rf"\| one-day summary \| [\d,]+ conversations, [\d,]+ events \| {NUMBER} \| \*\*{NUMBER}×\*\* \|",
@@ -122,8 +123,9 @@ async def _leftover_databases(run_id: str, drop: bool) -> list[str]:
         await conn.close()
 
 
-def run_bench(script: str, *args: str) -> str:
-    """Runs bench/<script> --quick <args>; returns its output after checking it printed its figure."""
+def run_bench(script: str, *args: str, figures: list[str] | None = None) -> str:
+    """Runs bench/<script> --quick <args>; returns its output after checking it printed its figure
+    (`figures`, by default the script's FIGURES)."""
     run_id = uuid.uuid4().hex[:8]
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env[RUN_ID_ENV] = run_id
@@ -144,7 +146,7 @@ def run_bench(script: str, *args: str) -> str:
     shown = f"$ {' '.join(command)}\n--- stdout ---\n{out}\n--- stderr ---\n{err[-6000:]}"
     assert not timed_out, f"no result within {RUN_TIMEOUT} s\n{shown}"
     assert proc.returncode == 0, f"exit status {proc.returncode}\n{shown}"
-    for pattern in FIGURES[script]:
+    for pattern in figures or FIGURES[script]:
         assert re.search(pattern, out), f"the figure ({pattern}) is missing from the output\n{shown}"
     assert not leftovers, f"the run left its scratch PostgreSQL databases behind: {leftovers}"
     return out
@@ -180,6 +182,15 @@ def test_message_roundtrip():
     run_bench("message_roundtrip.py", "--postgres")
     out = run_bench("message_roundtrip.py", "--postgres")
     assert "PostgreSQL + Redis" in out
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 60)
+def test_message_roundtrip_saturation():
+    """The ceiling: several load-generator processes, full stack, floor and relay in one run."""
+    run_bench("message_roundtrip.py", "--saturate", figures=[
+        rf"\| ratio switchboard / relay at saturation \| {NUMBER}× \|",
+        rf"\| ratio switchboard / floor at saturation \| {NUMBER}× \|",
+    ])
 
 
 @pytest.mark.postgres
