@@ -295,6 +295,68 @@ class PageViewed:
 # --- the batch ----------------------------------------------------------------------------------
 
 
+@dataclass(eq=False, slots=True)
+class PendingView:
+    """A page view waiting for the batch: the page_view row to be, without an ORM object."""
+
+    visitor_id: str
+    url: str
+    title: str | None
+    referrer: str | None
+    at: datetime
+    view_key: str | None
+    active_ms: int | None = None
+    visit_id: int | None = None
+
+    def record(self) -> tuple:
+        return (self.visit_id, self.visitor_id, self.url, self.title, self.referrer, self.at, self.active_ms,
+                self.view_key)
+
+
+@dataclass(eq=False, slots=True)
+class PendingEvent:
+    """A custom event waiting for the batch: the track_event row to be."""
+
+    site_id: int
+    visitor_id: str
+    name: str
+    props: dict[str, Any]
+    url: str | None
+    at: datetime
+    visit_id: int | None = None
+
+    def record(self) -> tuple:
+        return (self.site_id, self.visitor_id, self.visit_id, self.name, _PROPS.to_db_value(self.props, None),
+                self.url, self.at)
+
+
+_PROPS = TrackEvent._meta.fields_map["props"]
+_VIEW_COLUMNS = ("visit_id", "visitor_id", "url", "title", "referrer", "at", "active_ms", "view_key")
+_EVENT_COLUMNS = ("site_id", "visitor_id", "visit_id", "name", "props", "url", "at")
+
+
+async def _insert_rows(conn, table: str, columns: tuple[str, ...], records: list[tuple]) -> None:
+    """Insert rows in the batch's transaction as the database likes it best: COPY on PostgreSQL,
+    one prepared statement run for every row on SQLite."""
+    if not records:
+        return
+    if conn.capabilities.dialect == "postgres":
+        async with conn.acquire_connection() as raw:
+            await raw.copy_records_to_table(table, columns=list(columns), records=records)
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    await conn.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', records)
+
+
+_ACTIVITY_SQL = 'UPDATE "visit" SET "last_activity_at" = ? WHERE "id" = ?'
+_ACTIVITY_SQL_PG = 'UPDATE "visit" SET "last_activity_at" = $1 WHERE "id" = $2'
+_VISITOR_SQL = ('UPDATE "visitor" SET "current_url" = ?, "current_title" = ?, "last_seen" = ?, "visit_count" = ? '
+                'WHERE "id" = ?')
+_VISITOR_SQL_PG = ('UPDATE "visitor" SET "current_url" = $1, "current_title" = $2, "last_seen" = $3, '
+                   '"visit_count" = $4 WHERE "id" = $5')
+
+
 @dataclass
 class TrackingBuffers:
     """What this worker has collected of the trail and not yet written, and the visits it knows
@@ -302,9 +364,9 @@ class TrackingBuffers:
 
     visits: OrderedDict[str, VisitState] = field(default_factory=OrderedDict)  # visitor → current visit
     new_visits: list[VisitState] = field(default_factory=list)
-    views: list[tuple[PageView, VisitState]] = field(default_factory=list)
-    pending_by_key: dict[tuple[str, str], PageView] = field(default_factory=dict)
-    events: list[tuple[TrackEvent, VisitState | None]] = field(default_factory=list)
+    views: list[tuple[PendingView, VisitState]] = field(default_factory=list)
+    pending_by_key: dict[tuple[str, str], PendingView] = field(default_factory=dict)
+    events: list[tuple[PendingEvent, VisitState | None]] = field(default_factory=list)
     times: dict[tuple[str, str], int] = field(default_factory=dict)
     # Times on page whose view no batch had written yet (its page_view still on its way, or in
     # another worker's batch): (visitor, view key) → (active ms, since when, monotonic).
@@ -478,30 +540,21 @@ async def flush() -> None:
                 held_events = [(e, state) for e, state in events if state is not None and visit_id(state) is None]
                 ready_views = [(v, state) for v, state in views if visit_id(state) is not None]
                 ready_events = [(e, state) for e, state in events if state is None or visit_id(state) is not None]
-                if ready_views:
-                    for view, state in ready_views:
-                        view.visit_id = visit_id(state)
-                    await PageView.bulk_create([v for v, _ in ready_views], batch_size=BATCH_ROWS, using_db=conn)
-                if ready_events:
-                    for event, state in ready_events:
-                        event.visit_id = visit_id(state)
-                    await TrackEvent.bulk_create([e for e, _ in ready_events], batch_size=BATCH_ROWS, using_db=conn)
-                touched = [Visit(id=visit_id(state), last_activity_at=at) for state, at in activity.values()
-                           if visit_id(state) is not None]
+                pg = conn.capabilities.dialect == "postgres"
+                for view, state in ready_views:
+                    view.visit_id = visit_id(state)
+                await _insert_rows(conn, "page_view", _VIEW_COLUMNS, [v.record() for v, _ in ready_views])
+                for event, state in ready_events:
+                    event.visit_id = visit_id(state)
+                await _insert_rows(conn, "track_event", _EVENT_COLUMNS, [e.record() for e, _ in ready_events])
+                touched = [(at, visit_id(state)) for state, at in activity.values() if visit_id(state) is not None]
                 deferred = {k: (state, at) for k, (state, at) in activity.items() if visit_id(state) is None}
                 if touched:
-                    for v in touched:
-                        v._saved_in_db = True
-                    await Visit.bulk_update(touched, fields=["last_activity_at"], batch_size=BATCH_ROWS, using_db=conn)
+                    await conn.execute_many(_ACTIVITY_SQL_PG if pg else _ACTIVITY_SQL, touched)
                 if pages:
-                    rows = []
-                    for visitor_id, (url, title, at, count) in pages.items():
-                        row = Visitor(id=visitor_id, current_url=url, current_title=title, last_seen=at,
-                                      visit_count=count)
-                        row._saved_in_db = True
-                        rows.append(row)
-                    await Visitor.bulk_update(rows, fields=["current_url", "current_title", "last_seen", "visit_count"],
-                                              batch_size=BATCH_ROWS, using_db=conn)
+                    await conn.execute_many(_VISITOR_SQL_PG if pg else _VISITOR_SQL,
+                                            [(url, title, at, count, visitor_id)
+                                             for visitor_id, (url, title, at, count) in pages.items()])
                 if times:
                     # A time whose view is not written yet (not even by this batch) waits for it.
                     found = await _written_views(list(times), conn)
@@ -600,7 +653,7 @@ async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str
     """The page view goes into the batch (its visit decided)."""
     buf = buffers()
     _touch(state, now)
-    view = PageView(visitor_id=visitor.id, url=url, title=title, referrer=referrer, at=now, view_key=view_key)
+    view = PendingView(visitor.id, url, title, referrer, now, view_key)
     buf.views.append((view, state))
     if view_key:
         buf.pending_by_key[(visitor.id, view_key)] = view
@@ -690,8 +743,8 @@ async def track(visitor: Visitor, settings: TrackingSettings, name: str, props: 
     if not settings.enabled or visitor.is_bot:
         return False
     state = buf.visits.get(visitor.id)
-    buf.events.append((TrackEvent(site_id=visitor.site_id, visitor_id=visitor.id, name=name, props=props,
-                                  url=visitor.current_url, at=at or utcnow()), state))
+    buf.events.append((PendingEvent(visitor.site_id, visitor.id, name, props, visitor.current_url, at or utcnow()),
+                       state))
     _schedule()
     return True
 
