@@ -141,8 +141,7 @@ class VisitState:
     fresh: dict[str, Any] | None = None
 
 
-async def _visit_of(visitor: Visitor) -> VisitState | None:
-    buf = buffers()
+async def _visit_of(visitor: Visitor, buf: TrackingBuffers) -> VisitState | None:
     state = buf.visits.get(visitor.id)
     if state is not None:
         buf.visits.move_to_end(visitor.id)
@@ -156,7 +155,7 @@ async def _visit_of(visitor: Visitor) -> VisitState | None:
     source = referrers.Source(row.referrer_type or "direct", row.referrer_domain, None, row.keywords,
                               row.utm if isinstance(row.utm, dict) else {})
     state = VisitState(row.id, row.number, row.started_at, row.last_activity_at, pages, source, visitor_id=visitor.id)
-    _remember(visitor.id, state)
+    _remember(visitor.id, state, buf)
     return state
 
 
@@ -276,8 +275,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _remember(visitor_id: str, state: VisitState) -> None:
-    buf = buffers()
+def _remember(visitor_id: str, state: VisitState, buf: TrackingBuffers | None = None) -> None:
+    buf = buf or buffers()
     buf.visits[visitor_id] = state
     buf.visits.move_to_end(visitor_id)
     while len(buf.visits) > _VISIT_CACHE:
@@ -389,19 +388,20 @@ _TIME_SQL_PG = ("UPDATE page_view SET active_ms = $1 WHERE visitor_id = $2 AND v
                 "AND (active_ms IS NULL OR active_ms < $4)")
 
 
-def _pending_rows() -> int:
-    buf = buffers()
+def _pending_rows(buf: TrackingBuffers | None = None) -> int:
+    buf = buf or buffers()
     return len(buf.views) + len(buf.events) + len(buf.times) + len(buf.new_visits)
 
 
-def _schedule() -> None:
+def _schedule(buf: TrackingBuffers | None = None) -> None:
     """Write the batch within FLUSH_SECONDS, or now when it is full."""
-    buf = buffers()
+    buf = buf or buffers()
+    pending = _pending_rows(buf)
     if buf.flusher is not None and not buf.flusher.done():
-        if _pending_rows() < BATCH_ROWS or buf.flusher.get_name() == "trail-flush-now":
+        if pending < BATCH_ROWS or buf.flusher.get_name() == "trail-flush-now":
             return
         buf.flusher.cancel()  # a full batch goes now rather than at the end of the wait
-    full = _pending_rows() >= BATCH_ROWS
+    full = pending >= BATCH_ROWS
     loops.waiting("trail")  # /readyz: stalled if these rows are still unwritten long from now
     buf.flusher = asyncio.get_running_loop().create_task(_flush_soon(0 if full else FLUSH_SECONDS),
                                                          name="trail-flush-now" if full else "trail-flush")
@@ -410,12 +410,18 @@ def _schedule() -> None:
 async def _flush_soon(delay: float) -> None:
     buf = buffers()
     await asyncio.sleep(delay)
-    # From here on this task is writing: what arrives meanwhile needs (and gets) a flush of its
-    # own, and a full batch never cancels a write half done (its rows would be lost).
-    if buf.flusher is asyncio.current_task():
-        buf.flusher = None
+    task = asyncio.current_task()
+
+    def writing() -> None:
+        # From here on this task is writing: what arrives meanwhile needs (and gets) a flush of its
+        # own, and a full batch never cancels a write half done (its rows would be lost). Until
+        # then (waiting for the batch before to be written) it stays the one flush to come, which
+        # takes all that arrives meanwhile.
+        if buf.flusher is task:
+            buf.flusher = None
+
     try:
-        await flush()
+        await flush(_writing=writing)
     except Exception as exc:  # kept for the next batch
         loops.failed("trail", exc)
         log.exception("writing the trail failed")
@@ -509,10 +515,12 @@ def _keep_waiting(unmatched: dict[tuple[str, str], int]) -> None:
         _schedule()
 
 
-async def flush() -> None:
+async def flush(_writing=None) -> None:
     """Write everything collected so far (one transaction)."""
     buf = buffers()
     async with buf.lock:
+        if _writing is not None:
+            _writing()
         if not (buf.new_visits or buf.views or buf.events or buf.times or buf.visit_activity or buf.visitor_pages
                 or buf.waiting_times):
             loops.succeeded("trail")
@@ -600,8 +608,8 @@ async def flush() -> None:
 # --- ingest -------------------------------------------------------------------------------------
 
 
-def _touch(state: VisitState, now: datetime) -> None:
-    buf = buffers()
+def _touch(state: VisitState, now: datetime, buf: TrackingBuffers | None = None) -> None:
+    buf = buf or buffers()
     state.last_activity = now
     if state.row is None:  # a visit not written yet gets its last activity with its row
         buf.visit_activity[id(state)] = (state, now)
@@ -623,12 +631,12 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
             _schedule()
             return PageViewed(state, False)
         return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now)
-    state = await _visit_of(visitor)
+    state = await _visit_of(visitor, buf)
     if state is not None and state.pages and (
             (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
         # The same page view again (the widget reconnected and said it once more): not a new page.
-        _touch(state, now)
-        _schedule()
+        _touch(state, now, buf)
+        _schedule(buf)
         return PageViewed(state, False)
     new_visit = state is None or now - state.last_activity > timedelta(minutes=settings.visit_timeout_minutes)
     if new_visit:
@@ -641,18 +649,19 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
         )
         state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
         buf.new_visits.append(state)
-        _remember(visitor.id, state)
+        _remember(visitor.id, state, buf)
         visitor.visit_count = number
     state.pages += 1
     state.last_url, state.last_view_key = url, view_key
-    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now)
+    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now, buf)
 
 
 async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str, title: str | None,
-                  referrer: str | None, view_key: str | None, now: datetime) -> PageViewed:
+                  referrer: str | None, view_key: str | None, now: datetime,
+                  buf: TrackingBuffers | None = None) -> PageViewed:
     """The page view goes into the batch (its visit decided)."""
-    buf = buffers()
-    _touch(state, now)
+    buf = buf or buffers()
+    _touch(state, now, buf)
     view = PendingView(visitor.id, url, title, referrer, now, view_key)
     buf.views.append((view, state))
     if view_key:
@@ -662,7 +671,7 @@ async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str
             view.active_ms = early[0]
     buf.visitor_pages[visitor.id] = (url, title, now, max(visitor.visit_count or 0, state.number))
     visitor.current_url, visitor.current_title, visitor.last_seen = url, title, now
-    _schedule()
+    _schedule(buf)
     await _tell_csr(visitor, url, title)
     return PageViewed(state, new_visit)
 
