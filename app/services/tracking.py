@@ -3,8 +3,9 @@ them over its socket or the beacon endpoint.
 
 Writes are batched: a page view costs no database round trip of its own. Each worker collects
 what arrives and writes it every `FLUSH_SECONDS` (or once `BATCH_ROWS` rows wait) in one
-transaction — new page views and custom events in bulk inserts, the visits' and visitors' "last
-seen" in bulk updates, times on page in one statement run many times. Only the first page view of
+transaction — new page views and custom events without the ORM (COPY on PostgreSQL, one prepared
+insert run for every row on SQLite), the visits' and visitors' "last seen" and times on page each
+in one prepared statement run for every row. Only the first page view of
 a visit writes at once (the visit row, whose id the page views need). The live Visitors view is
 fed at once from memory (app/tracking/live.py); readers of the trail (profile, explorer, exports)
 call `flush()` first. A worker that dies loses at most the last `FLUSH_SECONDS` of trail.
