@@ -3,8 +3,9 @@ them over its socket or the beacon endpoint.
 
 Writes are batched: a page view costs no database round trip of its own. Each worker collects
 what arrives and writes it every `FLUSH_SECONDS` (or once `BATCH_ROWS` rows wait) in one
-transaction — new page views and custom events in bulk inserts, the visits' and visitors' "last
-seen" in bulk updates, times on page in one statement run many times. Only the first page view of
+transaction — new page views and custom events without the ORM (COPY on PostgreSQL, one prepared
+insert run for every row on SQLite), the visits' and visitors' "last seen" and times on page each
+in one prepared statement run for every row. Only the first page view of
 a visit writes at once (the visit row, whose id the page views need). The live Visitors view is
 fed at once from memory (app/tracking/live.py); readers of the trail (profile, explorer, exports)
 call `flush()` first. A worker that dies loses at most the last `FLUSH_SECONDS` of trail.
@@ -155,8 +156,7 @@ class VisitState:
     fresh: dict[str, Any] | None = None
 
 
-async def _visit_of(visitor: Visitor) -> VisitState | None:
-    buf = buffers()
+async def _visit_of(visitor: Visitor, buf: TrackingBuffers) -> VisitState | None:
     state = buf.visits.get(visitor.id)
     if state is not None:
         buf.visits.move_to_end(visitor.id)
@@ -170,7 +170,7 @@ async def _visit_of(visitor: Visitor) -> VisitState | None:
     source = referrers.Source(row.referrer_type or "direct", row.referrer_domain, None, row.keywords,
                               row.utm if isinstance(row.utm, dict) else {})
     state = VisitState(row.id, row.number, row.started_at, row.last_activity_at, pages, source, visitor_id=visitor.id)
-    _remember(visitor.id, state)
+    _remember(visitor.id, state, buf)
     return state
 
 
@@ -290,8 +290,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _remember(visitor_id: str, state: VisitState) -> None:
-    buf = buffers()
+def _remember(visitor_id: str, state: VisitState, buf: TrackingBuffers | None = None) -> None:
+    buf = buf or buffers()
     buf.visits[visitor_id] = state
     buf.visits.move_to_end(visitor_id)
     while len(buf.visits) > _VISIT_CACHE:
@@ -309,6 +309,69 @@ class PageViewed:
 # --- the batch ----------------------------------------------------------------------------------
 
 
+@dataclass(eq=False, slots=True)
+class PendingView:
+    """A page view waiting for the batch: the page_view row to be, without an ORM object."""
+
+    visitor_id: str
+    url: str
+    page: str | None
+    title: str | None
+    referrer: str | None
+    at: datetime
+    view_key: str | None
+    active_ms: int | None = None
+    visit_id: int | None = None
+
+    def record(self) -> tuple:
+        return (self.visit_id, self.visitor_id, self.url, self.page, self.title, self.referrer, self.at,
+                self.active_ms, self.view_key)
+
+
+@dataclass(eq=False, slots=True)
+class PendingEvent:
+    """A custom event waiting for the batch: the track_event row to be."""
+
+    site_id: int
+    visitor_id: str
+    name: str
+    props: dict[str, Any]
+    url: str | None
+    at: datetime
+    visit_id: int | None = None
+
+    def record(self) -> tuple:
+        return (self.site_id, self.visitor_id, self.visit_id, self.name, _PROPS.to_db_value(self.props, None),
+                self.url, self.at)
+
+
+_PROPS = TrackEvent._meta.fields_map["props"]
+_VIEW_COLUMNS = ("visit_id", "visitor_id", "url", "page", "title", "referrer", "at", "active_ms", "view_key")
+_EVENT_COLUMNS = ("site_id", "visitor_id", "visit_id", "name", "props", "url", "at")
+
+
+async def _insert_rows(conn, table: str, columns: tuple[str, ...], records: list[tuple]) -> None:
+    """Insert rows in the batch's transaction as the database likes it best: COPY on PostgreSQL,
+    one prepared statement run for every row on SQLite."""
+    if not records:
+        return
+    if conn.capabilities.dialect == "postgres":
+        async with conn.acquire_connection() as raw:
+            await raw.copy_records_to_table(table, columns=list(columns), records=records)
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    await conn.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', records)
+
+
+_ACTIVITY_SQL = 'UPDATE "visit" SET "last_activity_at" = ? WHERE "id" = ?'
+_ACTIVITY_SQL_PG = 'UPDATE "visit" SET "last_activity_at" = $1 WHERE "id" = $2'
+_VISITOR_SQL = ('UPDATE "visitor" SET "current_url" = ?, "current_title" = ?, "last_seen" = ?, "visit_count" = ? '
+                'WHERE "id" = ?')
+_VISITOR_SQL_PG = ('UPDATE "visitor" SET "current_url" = $1, "current_title" = $2, "last_seen" = $3, '
+                   '"visit_count" = $4 WHERE "id" = $5')
+
+
 @dataclass
 class TrackingBuffers:
     """What this worker has collected of the trail and not yet written, and the visits it knows
@@ -316,9 +379,9 @@ class TrackingBuffers:
 
     visits: OrderedDict[str, VisitState] = field(default_factory=OrderedDict)  # visitor → current visit
     new_visits: list[VisitState] = field(default_factory=list)
-    views: list[tuple[PageView, VisitState]] = field(default_factory=list)
-    pending_by_key: dict[tuple[str, str], PageView] = field(default_factory=dict)
-    events: list[tuple[TrackEvent, VisitState | None]] = field(default_factory=list)
+    views: list[tuple[PendingView, VisitState]] = field(default_factory=list)
+    pending_by_key: dict[tuple[str, str], PendingView] = field(default_factory=dict)
+    events: list[tuple[PendingEvent, VisitState | None]] = field(default_factory=list)
     times: dict[tuple[str, str], int] = field(default_factory=dict)
     # Times on page whose view no batch had written yet (its page_view still on its way, or in
     # another worker's batch): (visitor, view key) → (active ms, since when, monotonic).
@@ -341,19 +404,20 @@ _TIME_SQL_PG = ("UPDATE page_view SET active_ms = $1 WHERE visitor_id = $2 AND v
                 "AND (active_ms IS NULL OR active_ms < $4)")
 
 
-def _pending_rows() -> int:
-    buf = buffers()
+def _pending_rows(buf: TrackingBuffers | None = None) -> int:
+    buf = buf or buffers()
     return len(buf.views) + len(buf.events) + len(buf.times) + len(buf.new_visits)
 
 
-def _schedule() -> None:
+def _schedule(buf: TrackingBuffers | None = None) -> None:
     """Write the batch within FLUSH_SECONDS, or now when it is full."""
-    buf = buffers()
+    buf = buf or buffers()
+    pending = _pending_rows(buf)
     if buf.flusher is not None and not buf.flusher.done():
-        if _pending_rows() < BATCH_ROWS or buf.flusher.get_name() == "trail-flush-now":
+        if pending < BATCH_ROWS or buf.flusher.get_name() == "trail-flush-now":
             return
         buf.flusher.cancel()  # a full batch goes now rather than at the end of the wait
-    full = _pending_rows() >= BATCH_ROWS
+    full = pending >= BATCH_ROWS
     loops.waiting("trail")  # /readyz: stalled if these rows are still unwritten long from now
     buf.flusher = asyncio.get_running_loop().create_task(_flush_soon(0 if full else FLUSH_SECONDS),
                                                          name="trail-flush-now" if full else "trail-flush")
@@ -362,12 +426,18 @@ def _schedule() -> None:
 async def _flush_soon(delay: float) -> None:
     buf = buffers()
     await asyncio.sleep(delay)
-    # From here on this task is writing: what arrives meanwhile needs (and gets) a flush of its
-    # own, and a full batch never cancels a write half done (its rows would be lost).
-    if buf.flusher is asyncio.current_task():
-        buf.flusher = None
+    task = asyncio.current_task()
+
+    def writing() -> None:
+        # From here on this task is writing: what arrives meanwhile needs (and gets) a flush of its
+        # own, and a full batch never cancels a write half done (its rows would be lost). Until
+        # then (waiting for the batch before to be written) it stays the one flush to come, which
+        # takes all that arrives meanwhile.
+        if buf.flusher is task:
+            buf.flusher = None
+
     try:
-        await flush()
+        await flush(_writing=writing)
     except Exception as exc:  # kept for the next batch
         loops.failed("trail", exc)
         log.exception("writing the trail failed")
@@ -461,10 +531,12 @@ def _keep_waiting(unmatched: dict[tuple[str, str], int]) -> None:
         _schedule()
 
 
-async def flush() -> None:
+async def flush(_writing=None) -> None:
     """Write everything collected so far (one transaction)."""
     buf = buffers()
     async with buf.lock:
+        if _writing is not None:
+            _writing()
         if not (buf.new_visits or buf.views or buf.events or buf.times or buf.visit_activity or buf.visitor_pages
                 or buf.waiting_times):
             loops.succeeded("trail")
@@ -492,30 +564,21 @@ async def flush() -> None:
                 held_events = [(e, state) for e, state in events if state is not None and visit_id(state) is None]
                 ready_views = [(v, state) for v, state in views if visit_id(state) is not None]
                 ready_events = [(e, state) for e, state in events if state is None or visit_id(state) is not None]
-                if ready_views:
-                    for view, state in ready_views:
-                        view.visit_id = visit_id(state)
-                    await PageView.bulk_create([v for v, _ in ready_views], batch_size=BATCH_ROWS, using_db=conn)
-                if ready_events:
-                    for event, state in ready_events:
-                        event.visit_id = visit_id(state)
-                    await TrackEvent.bulk_create([e for e, _ in ready_events], batch_size=BATCH_ROWS, using_db=conn)
-                touched = [Visit(id=visit_id(state), last_activity_at=at) for state, at in activity.values()
-                           if visit_id(state) is not None]
+                pg = conn.capabilities.dialect == "postgres"
+                for view, state in ready_views:
+                    view.visit_id = visit_id(state)
+                await _insert_rows(conn, "page_view", _VIEW_COLUMNS, [v.record() for v, _ in ready_views])
+                for event, state in ready_events:
+                    event.visit_id = visit_id(state)
+                await _insert_rows(conn, "track_event", _EVENT_COLUMNS, [e.record() for e, _ in ready_events])
+                touched = [(at, visit_id(state)) for state, at in activity.values() if visit_id(state) is not None]
                 deferred = {k: (state, at) for k, (state, at) in activity.items() if visit_id(state) is None}
                 if touched:
-                    for v in touched:
-                        v._saved_in_db = True
-                    await Visit.bulk_update(touched, fields=["last_activity_at"], batch_size=BATCH_ROWS, using_db=conn)
+                    await conn.execute_many(_ACTIVITY_SQL_PG if pg else _ACTIVITY_SQL, touched)
                 if pages:
-                    rows = []
-                    for visitor_id, (url, title, at, count) in pages.items():
-                        row = Visitor(id=visitor_id, current_url=url, current_title=title, last_seen=at,
-                                      visit_count=count)
-                        row._saved_in_db = True
-                        rows.append(row)
-                    await Visitor.bulk_update(rows, fields=["current_url", "current_title", "last_seen", "visit_count"],
-                                              batch_size=BATCH_ROWS, using_db=conn)
+                    await conn.execute_many(_VISITOR_SQL_PG if pg else _VISITOR_SQL,
+                                            [(url, title, at, count, visitor_id)
+                                             for visitor_id, (url, title, at, count) in pages.items()])
                 if times:
                     # A time whose view is not written yet (not even by this batch) waits for it.
                     found = await _written_views(list(times), conn)
@@ -561,8 +624,8 @@ async def flush() -> None:
 # --- ingest -------------------------------------------------------------------------------------
 
 
-def _touch(state: VisitState, now: datetime) -> None:
-    buf = buffers()
+def _touch(state: VisitState, now: datetime, buf: TrackingBuffers | None = None) -> None:
+    buf = buf or buffers()
     state.last_activity = now
     if state.row is None:  # a visit not written yet gets its last activity with its row
         buf.visit_activity[id(state)] = (state, now)
@@ -583,13 +646,14 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
             _touch(state, now)
             _schedule()
             return PageViewed(state, False)
-        return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now, settings.page(url))
-    state = await _visit_of(visitor)
+        return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now,
+                             settings.page(url), buf)
+    state = await _visit_of(visitor, buf)
     if state is not None and state.pages and (
             (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
         # The same page view again (the widget reconnected and said it once more): not a new page.
-        _touch(state, now)
-        _schedule()
+        _touch(state, now, buf)
+        _schedule(buf)
         return PageViewed(state, False)
     new_visit = state is None or now - state.last_activity > timedelta(minutes=settings.visit_timeout_minutes)
     if new_visit:
@@ -602,20 +666,20 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
         )
         state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
         buf.new_visits.append(state)
-        _remember(visitor.id, state)
+        _remember(visitor.id, state, buf)
         visitor.visit_count = number
     state.pages += 1
     state.last_url, state.last_view_key = url, view_key
-    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now, settings.page(url))
+    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now, settings.page(url), buf)
 
 
 async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str, title: str | None,
-                  referrer: str | None, view_key: str | None, now: datetime, page: str) -> PageViewed:
+                  referrer: str | None, view_key: str | None, now: datetime, page: str,
+                  buf: TrackingBuffers | None = None) -> PageViewed:
     """The page view goes into the batch (its visit decided)."""
-    buf = buffers()
-    _touch(state, now)
-    view = PageView(visitor_id=visitor.id, url=url, page=page, title=title, referrer=referrer, at=now,
-                    view_key=view_key)
+    buf = buf or buffers()
+    _touch(state, now, buf)
+    view = PendingView(visitor.id, url, page, title, referrer, now, view_key)
     buf.views.append((view, state))
     if view_key:
         buf.pending_by_key[(visitor.id, view_key)] = view
@@ -624,7 +688,7 @@ async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str
             view.active_ms = early[0]
     buf.visitor_pages[visitor.id] = (url, title, now, max(visitor.visit_count or 0, state.number))
     visitor.current_url, visitor.current_title, visitor.last_seen = url, title, now
-    _schedule()
+    _schedule(buf)
     await _tell_csr(visitor, url, title)
     return PageViewed(state, new_visit)
 
@@ -705,8 +769,8 @@ async def track(visitor: Visitor, settings: TrackingSettings, name: str, props: 
     if not settings.enabled or visitor.is_bot:
         return False
     state = buf.visits.get(visitor.id)
-    buf.events.append((TrackEvent(site_id=visitor.site_id, visitor_id=visitor.id, name=name, props=props,
-                                  url=visitor.current_url, at=at or utcnow()), state))
+    buf.events.append((PendingEvent(visitor.site_id, visitor.id, name, props, visitor.current_url, at or utcnow()),
+                       state))
     _schedule()
     return True
 
