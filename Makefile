@@ -31,7 +31,7 @@ app/locale/%/LC_MESSAGES/messages.mo: app/locale/%/LC_MESSAGES/messages.po $(VEN
 # After marking or changing text in templates or app/web: re-extract the ids into the template
 # (messages.pot) and every language's .po; then translate what is new (tests/unit/test_catalogs.py
 # fails on an id without a translation, and on one no page uses any more).
-MESSAGE_KEYWORDS := -k N_ -k ServiceError:2 -k _refuse:2 -k error:2 -k endpoint:2 -k refuse:2
+MESSAGE_KEYWORDS := -k N_ -k ServiceError:2 -k _refuse:2 -k error:2 -k endpoint:2 -k refuse:2 -k ScorecardError:2
 messages: install
 	$(VENV)/bin/pybabel -q extract -F babel.cfg $(MESSAGE_KEYWORDS) --no-location --sort-output --project=Switchboard --header-comment="# The staff pages of Switchboard." -o app/locale/messages.pot .
 	$(VENV)/bin/pybabel -q update -i app/locale/messages.pot -d app/locale -D messages --no-wrap --no-fuzzy-matching --ignore-obsolete

@@ -8,6 +8,10 @@ from app.models.knowledge import (
 )
 from app.models.invitations import Invitation, InvitationEvent, InvitationRule
 from app.models.org import AgentStatusEvent, AwayReason, Department, DeploymentIdentity, PasswordToken, Shift, Site, StaffSession, User
+from app.models.quality import (
+    CalibrationSession, CoachingSession, Dispute, Evaluation, EvaluationAnswer, EvaluationComment, QualityEvent,
+    SampleItem, SamplingRule, Scorecard, ScorecardVersion,
+)
 from app.models.visitors import PageView, TrackEvent, Visit, Visitor
 from app.models.workorders import (
     OutgoingMail, SlaPolicy, Team, WorkCategory, WorkOrder, WorkOrderAttachment, WorkOrderCallback,
@@ -15,6 +19,17 @@ from app.models.workorders import (
 )
 
 __all__ = [
+    "CalibrationSession",
+    "CoachingSession",
+    "Dispute",
+    "Evaluation",
+    "EvaluationAnswer",
+    "EvaluationComment",
+    "QualityEvent",
+    "SampleItem",
+    "SamplingRule",
+    "Scorecard",
+    "ScorecardVersion",
     "Article",
     "ArticleCategory",
     "ArticleImage",

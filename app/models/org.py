@@ -6,7 +6,8 @@ from tortoise import fields
 from tortoise.models import Model
 
 # "handler": back-office staff who take no chats and work on work orders (their teams').
-ROLES = ("agent", "supervisor", "admin", "marketer", "handler")
+# "qa": quality evaluators — score chats of every department against the scorecards (app/quality); take no chats.
+ROLES = ("agent", "supervisor", "admin", "marketer", "handler", "qa")
 CHAT_ROLES = ("agent", "supervisor", "admin")
 AGENT_STATUSES = ("offline", "available", "away")
 
@@ -110,6 +111,8 @@ class User(Model):
     knowledge_editor = fields.BooleanField(default=False, db_default=False)
     # The staff pages' language: "en", "zh-CN", or None to follow the browser (app/i18n.py).
     language = fields.CharField(max_length=16, null=True)
+    # The CSR's start date: the quality tenure curves count weeks from it (None: their account's creation).
+    started_on = fields.DateField(null=True)
     departments = fields.ManyToManyField("models.Department", related_name="users", through="user_department")
     created_at = fields.DatetimeField(auto_now_add=True)
 

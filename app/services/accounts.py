@@ -40,7 +40,7 @@ from app.services import ServiceError, Words, agents, audit, routing, routing_st
 
 # How roles are called on the pages (an "agent" is a CSR there).
 ROLE_LABELS = {"agent": N_("CSR"), "supervisor": N_("Supervisor"), "admin": N_("Admin"), "marketer": N_("Marketer"),
-               "handler": N_("Back office")}
+               "handler": N_("Back office"), "qa": N_("Quality evaluator")}
 # Roles that take chats, hence belong to departments.
 STAFF_ROLES = ("agent", "supervisor", "admin")
 LINK_HOURS = 72

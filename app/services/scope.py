@@ -270,3 +270,49 @@ def queue_filter(scope: Reach) -> Q | None:
     if not scope.departments:
         return general
     return Q(department_id__in=list(scope.departments)) | general
+
+
+# Quality (app/quality, docs/quality.md): who evaluates which chats and reads which evaluations.
+QA_ROLES = ("qa", "supervisor", "admin")  # evaluators
+SCORECARD_ROLES = ("supervisor", "admin")  # build scorecards and sampling rules (never a `qa` user)
+
+
+def may_evaluate(user: User) -> bool:
+    """The Quality pages (queue, evaluation, calibration, coaching): evaluators."""
+    return user.role in QA_ROLES
+
+
+async def evaluates(user: User, site_id: int, department_id: int | None) -> bool:
+    """May `user` evaluate (and read the evaluations of) a chat of this queue? A `qa` user and an admin:
+    every chat of the center; a supervisor: the chats of their queues (`covers`); anyone else: none."""
+    if user.role in ("qa", "admin"):
+        return True
+    if user.role == "supervisor":
+        return (await reach(user)).covers(site_id, department_id)
+    return False
+
+
+async def evaluation_reach(user: User) -> tuple[bool, frozenset[int] | None]:
+    """Whose evaluations and scorecards `user` reads: (True, None) everyone's (qa, admin); (True, ids) the
+    staff a supervisor oversees (`members`); (False, {own id}) a CSR their own; (False, ∅) nobody (marketers,
+    back office)."""
+    if user.role in ("qa", "admin"):
+        return True, None
+    if user.role == "supervisor":
+        return True, await members(user)
+    if user.role == "agent":
+        return False, frozenset({user.id})
+    return False, frozenset()
+
+
+async def may_edit_scorecard(user: User, department_id: int | None) -> bool:
+    """Scorecards and sampling rules: an admin any; a supervisor those of their departments (a supervisor in
+    no department: the center-wide ones, as they oversee the general team)."""
+    if user.role == "admin":
+        return True
+    if user.role != "supervisor":
+        return False
+    scope = await reach(user)
+    if department_id is None:
+        return scope.departments is not None and not scope.departments
+    return scope.departments is not None and department_id in scope.departments

@@ -31,7 +31,7 @@ def template_ids() -> set[str]:
         method_map, options_map = parse_mapping_cfg(handle)
     # As the Makefile's `messages` target: Babel's defaults and MESSAGE_KEYWORDS.
     keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2), "N_": None,
-                "ServiceError": (2,), "_refuse": (2,), "error": (2,), "endpoint": (2,), "refuse": (2,)}
+                "ServiceError": (2,), "_refuse": (2,), "error": (2,), "endpoint": (2,), "refuse": (2,), "ScorecardError": (2,)}
     ids: set[str] = set()
     for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords):
         ids.add(message if isinstance(message, str) else message[0])

@@ -1,0 +1,196 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+import functools
+from json import dumps, loads
+from tortoise.fields.base import OnDelete
+from tortoise import fields
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0023_explorer_pages')]
+
+    initial = False
+
+    operations = [
+        ops.CreateModel(
+            name='CoachingSession',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('agent', fields.ForeignKeyField('models.User', source_field='agent_id', db_constraint=True, to_field='id', related_name='coaching', on_delete=OnDelete.CASCADE)),
+                ('coach', fields.ForeignKeyField('models.User', source_field='coach_id', null=True, db_constraint=True, to_field='id', related_name='coaching_given', on_delete=OnDelete.SET_NULL)),
+                ('held_on', fields.DateField()),
+                ('topics', fields.TextField(default='', db_default='', unique=False)),
+                ('goals', fields.TextField(default='', db_default='', unique=False)),
+                ('follow_up_on', fields.DateField(null=True)),
+                ('evaluation_ids', fields.JSONField(default=list, db_default=[], encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_coaching', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='QualityEvent',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('kind', fields.CharField(max_length=24)),
+                ('at', fields.DatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
+                ('actor', fields.ForeignKeyField('models.User', source_field='actor_id', null=True, db_constraint=True, to_field='id', related_name='qa_events', on_delete=OnDelete.SET_NULL)),
+                ('agent_id', fields.IntField(null=True)),
+                ('evaluation_id', fields.IntField(null=True)),
+                ('conversation_id', fields.IntField(null=True)),
+                ('data', fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+            ],
+            options={'table': 'qa_event', 'app': 'models', 'indexes': [Index(fields=['kind', 'at']), Index(fields=['agent_id', 'at'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SampleItem',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('conversation', fields.ForeignKeyField('models.Conversation', source_field='conversation_id', db_constraint=True, to_field='id', related_name='qa_samples', on_delete=OnDelete.CASCADE)),
+                ('agent', fields.ForeignKeyField('models.User', source_field='agent_id', null=True, db_constraint=True, to_field='id', related_name='qa_samples_of', on_delete=OnDelete.SET_NULL)),
+                ('evaluator', fields.ForeignKeyField('models.User', source_field='evaluator_id', null=True, db_constraint=True, to_field='id', related_name='qa_queue', on_delete=OnDelete.SET_NULL)),
+                ('department_id', fields.IntField(null=True)),
+                ('reason', fields.CharField(max_length=16)),
+                ('detail', fields.CharField(default='', db_default='', max_length=300)),
+                ('week', fields.DateField()),
+                ('flagged_by', fields.ForeignKeyField('models.User', source_field='flagged_by_id', null=True, db_constraint=True, to_field='id', related_name='qa_flags', on_delete=OnDelete.SET_NULL)),
+                ('status', fields.CharField(default='open', db_default='open', max_length=8)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_sample', 'app': 'models', 'unique_together': (('conversation_id', 'reason'),), 'indexes': [Index(fields=['evaluator_id', 'status']), Index(fields=['week', 'agent_id'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='SamplingRule',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('department', fields.ForeignKeyField('models.Department', source_field='department_id', null=True, db_constraint=True, to_field='id', related_name='sampling_rules', on_delete=OnDelete.CASCADE)),
+                ('per_agent_per_week', fields.IntField(default=2, db_default=2)),
+                ('on_bad_rating', fields.BooleanField(default=True, db_default=True)),
+                ('on_long_handle', fields.BooleanField(default=True, db_default=True)),
+                ('on_transfer', fields.BooleanField(default=False, db_default=False)),
+                ('complaint_categories', fields.JSONField(default=list, db_default=[], encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('evaluators', fields.ManyToManyField('models.User', unique=True, db_constraint=True, through='qa_rule_evaluator', forward_key='user_id', backward_key='qa_sampling_rule_id', related_name='sampling_rules', on_delete=OnDelete.CASCADE)),
+                ('active', fields.BooleanField(default=True, db_default=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_sampling_rule', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Scorecard',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('name', fields.CharField(max_length=100)),
+                ('description', fields.CharField(default='', db_default='', max_length=500)),
+                ('department', fields.ForeignKeyField('models.Department', source_field='department_id', null=True, db_constraint=True, to_field='id', related_name='scorecards', on_delete=OnDelete.SET_NULL)),
+                ('category', fields.ForeignKeyField('models.WorkCategory', source_field='category_id', null=True, db_constraint=True, to_field='id', related_name='scorecards', on_delete=OnDelete.SET_NULL)),
+                ('active', fields.BooleanField(default=True, db_default=True)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_scorecard', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='ScorecardVersion',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('scorecard', fields.ForeignKeyField('models.Scorecard', source_field='scorecard_id', db_constraint=True, to_field='id', related_name='versions', on_delete=OnDelete.CASCADE)),
+                ('number', fields.IntField()),
+                ('sections', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('created_by', fields.ForeignKeyField('models.User', source_field='created_by_id', null=True, db_constraint=True, to_field='id', related_name='scorecard_versions', on_delete=OnDelete.SET_NULL)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_scorecard_version', 'app': 'models', 'unique_together': (('scorecard_id', 'number'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='CalibrationSession',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('name', fields.CharField(max_length=100)),
+                ('scorecard_version', fields.ForeignKeyField('models.ScorecardVersion', source_field='scorecard_version_id', db_constraint=True, to_field='id', related_name='calibrations', on_delete=OnDelete.CASCADE)),
+                ('conversation_ids', fields.JSONField(default=list, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('evaluators', fields.ManyToManyField('models.User', unique=True, db_constraint=True, through='qa_calibration_evaluator', forward_key='user_id', backward_key='qa_calibration_id', related_name='calibrations', on_delete=OnDelete.CASCADE)),
+                ('created_by', fields.ForeignKeyField('models.User', source_field='created_by_id', null=True, db_constraint=True, to_field='id', related_name='calibrations_led', on_delete=OnDelete.SET_NULL)),
+                ('agreed', fields.JSONField(default=dict, db_default={}, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+                ('status', fields.CharField(default='open', db_default='open', max_length=8)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_calibration', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Evaluation',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('conversation', fields.ForeignKeyField('models.Conversation', source_field='conversation_id', db_constraint=True, to_field='id', related_name='evaluations', on_delete=OnDelete.CASCADE)),
+                ('scorecard_version', fields.ForeignKeyField('models.ScorecardVersion', source_field='scorecard_version_id', db_constraint=True, to_field='id', related_name='evaluations', on_delete=OnDelete.RESTRICT)),
+                ('evaluator', fields.ForeignKeyField('models.User', source_field='evaluator_id', null=True, db_constraint=True, to_field='id', related_name='evaluations_done', on_delete=OnDelete.SET_NULL)),
+                ('agent', fields.ForeignKeyField('models.User', source_field='agent_id', null=True, db_constraint=True, to_field='id', related_name='evaluations', on_delete=OnDelete.SET_NULL)),
+                ('department_id', fields.IntField(null=True)),
+                ('calibration', fields.ForeignKeyField('models.CalibrationSession', source_field='calibration_id', null=True, db_constraint=True, to_field='id', related_name='evaluations', on_delete=OnDelete.CASCADE)),
+                ('solo', fields.IntField(null=True, unique=True)),
+                ('status', fields.CharField(default='draft', db_default='draft', max_length=12)),
+                ('score', fields.FloatField(null=True)),
+                ('critical_failed', fields.BooleanField(default=False, db_default=False)),
+                ('agent_state', fields.CharField(default='none', db_default='none', max_length=12)),
+                ('started_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('submitted_at', fields.DatetimeField(null=True, db_index=True, auto_now=False, auto_now_add=False)),
+                ('acknowledged_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'qa_evaluation', 'app': 'models', 'indexes': [Index(fields=['agent_id', 'submitted_at']), Index(fields=['conversation_id', 'calibration_id'])], 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='Dispute',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('evaluation', fields.ForeignKeyField('models.Evaluation', source_field='evaluation_id', db_constraint=True, to_field='id', related_name='disputes', on_delete=OnDelete.CASCADE)),
+                ('criterion', fields.CharField(max_length=32)),
+                ('comment', fields.TextField(unique=False)),
+                ('raised_by', fields.ForeignKeyField('models.User', source_field='raised_by_id', null=True, db_constraint=True, to_field='id', related_name='qa_disputes', on_delete=OnDelete.SET_NULL)),
+                ('raised_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
+                ('outcome', fields.CharField(null=True, max_length=8)),
+                ('new_value', fields.CharField(null=True, max_length=4)),
+                ('decision_note', fields.TextField(default='', db_default='', unique=False)),
+                ('decided_by', fields.ForeignKeyField('models.User', source_field='decided_by_id', null=True, db_constraint=True, to_field='id', related_name='qa_decisions', on_delete=OnDelete.SET_NULL)),
+                ('decided_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+            ],
+            options={'table': 'qa_dispute', 'app': 'models', 'unique_together': (('evaluation_id', 'criterion'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='EvaluationAnswer',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('evaluation', fields.ForeignKeyField('models.Evaluation', source_field='evaluation_id', db_constraint=True, to_field='id', related_name='answers', on_delete=OnDelete.CASCADE)),
+                ('criterion', fields.CharField(max_length=32)),
+                ('value', fields.CharField(max_length=4)),
+                ('automatic', fields.BooleanField(default=False, db_default=False)),
+                ('note', fields.CharField(default='', db_default='', max_length=500)),
+            ],
+            options={'table': 'qa_answer', 'app': 'models', 'unique_together': (('evaluation_id', 'criterion'),), 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
+            name='EvaluationComment',
+            fields=[
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('evaluation', fields.ForeignKeyField('models.Evaluation', source_field='evaluation_id', db_constraint=True, to_field='id', related_name='comments', on_delete=OnDelete.CASCADE)),
+                ('message', fields.ForeignKeyField('models.Message', source_field='message_id', null=True, db_constraint=True, to_field='id', related_name='qa_comments', on_delete=OnDelete.SET_NULL)),
+                ('criterion', fields.CharField(null=True, max_length=32)),
+                ('author', fields.ForeignKeyField('models.User', source_field='author_id', null=True, db_constraint=True, to_field='id', related_name='qa_comments', on_delete=OnDelete.SET_NULL)),
+                ('body', fields.TextField(unique=False)),
+                ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={'table': 'qa_comment', 'app': 'models', 'pk_attr': 'id'},
+            bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='User',
+            name='started_on',
+            field=fields.DateField(null=True),
+        ),
+    ]
