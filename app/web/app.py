@@ -33,6 +33,7 @@ from app.web import canned as canned_web
 from app.web import knowledge as knowledge_web
 from app.web import knowledge_console
 from app.web import workorders as workorders_web
+from app.web import quality as quality_web
 from app.web.security_headers import SecurityHeaders
 
 log = logging.getLogger("app")
@@ -232,6 +233,7 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         *knowledge_web.ROUTES,
         *knowledge_console.ROUTES,
         *canned_web.ROUTES,
+        *quality_web.routes(),
         Route("/admin/invitation-rules", admin_rules.rules_page, methods=["GET"]),
         Route("/admin/invitation-rules", admin_rules.rules_submit, methods=["POST"]),
         Route("/staffing.csv", staffing.staffing_csv),

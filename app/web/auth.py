@@ -84,8 +84,8 @@ async def supervisor_page(request: Request, refusal: str) -> Response | None:
 
 def home_of(user: User) -> str:
     """Where a user starts: marketers in the trail explorer, back-office staff in Work orders,
-    everyone else in the console."""
-    return {"marketer": "/explorer", "handler": "/work-orders"}.get(user.role, "/console")
+    quality evaluators in Quality, everyone else in the console."""
+    return {"marketer": "/explorer", "handler": "/work-orders", "qa": "/quality"}.get(user.role, "/console")
 
 
 def login_redirect(request: Request) -> RedirectResponse:
@@ -139,7 +139,7 @@ async def login(request: Request) -> Response:
     request.session.clear()
     request.session[SESSION_TOKEN_KEY] = token
     request.session["csrf"] = new_csrf_token()  # a fresh token after sign-in
-    if next_path == "/console" and user.role in ("marketer", "handler"):
+    if next_path == "/console" and user.role in ("marketer", "handler", "qa"):
         next_path = home_of(user)  # the console is not theirs
     return RedirectResponse(next_path, status_code=303)
 
