@@ -15,8 +15,8 @@ import pytest
 
 from app.clock import utcnow
 from app.models import (
-    Conversation, ConversationEvent, Evaluation, EvaluationAnswer, EvaluationComment, Message, Scorecard,
-    ScorecardVersion, Site, User, Visitor,
+    Conversation, ConversationEvent, EvaluationAnswer, EvaluationComment, Message, Scorecard,
+    Site, User, Visitor,
 )
 from tests.support.clients import new_id
 from tests.support.inprocess import add_user, database
