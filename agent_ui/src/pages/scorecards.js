@@ -277,7 +277,11 @@ function renderCriterion(section, i, c, j) {
   const item = el("li", { class: "sc-criterion" });
   const group = el("fieldset", null, [el("legend", { text: t("Criterion {n}", { n }) })]);
   const grid = el("div", { class: "sc-grid" });
-  grid.append(field(t("Label"), input(c.label, (v) => { c.label = v; }, { maxlength: 200 }), path + "label"));
+  let tools = null;
+  grid.append(field(t("Label"), input(c.label, (v) => {
+    c.label = v;
+    if (tools) nameTools(tools, c.label || t("Criterion {n}", { n }));
+  }, { maxlength: 200 }), path + "label"));
   grid.append(field(t("Scale"), select([["yes_no", t("Yes / no / not applicable")], ["five", t("1–5")]], c.scale,
     (v) => { c.scale = v; }), path + "scale"));
   grid.append(field(t("Weight"), input(c.weight, (v) => { c.weight = v; }, { inputmode: "decimal", size: 5 }), path + "weight"));
@@ -311,18 +315,26 @@ function renderCriterion(section, i, c, j) {
     group.append(field(t("Phrases"), phrases, path + "phrases", hint));
   }
   group.append(checkbox(t("Critical (a “no” fails the whole evaluation)"), c.critical, (v) => { c.critical = v; }, path + "critical"));
-  const name = c.label || t("Criterion {n}", { n });
-  const tools = el("div", { class: "sc-tools" }, [
-    smallButton(t("Move up"), t("Move {name} up", { name }), () => { swap(section, j, j - 1); }, j === 0),
-    smallButton(t("Move down"), t("Move {name} down", { name }), () => { swap(section, j, j + 1); }, j === section.criteria.length - 1),
-    smallButton(t("Remove criterion"), t("Remove {name}", { name }), () => {
+  tools = el("div", { class: "sc-tools" }, [
+    smallButton(t("Move up"), "", () => { swap(section, j, j - 1); }, j === 0),
+    smallButton(t("Move down"), "", () => { swap(section, j, j + 1); }, j === section.criteria.length - 1),
+    smallButton(t("Remove criterion"), "", () => {
       section.criteria.splice(j, 1);
       rerender();
     }, section.criteria.length === 1),
   ]);
+  nameTools(tools, c.label || t("Criterion {n}", { n }));
   group.append(tools);
   item.append(group);
   return item;
+}
+
+/** The buttons of a criterion say which one they move or remove. */
+function nameTools(tools, name) {
+  const [up, down, remove] = tools.querySelectorAll("button");
+  up.setAttribute("aria-label", t("Move {name} up", { name }));
+  down.setAttribute("aria-label", t("Move {name} down", { name }));
+  remove.setAttribute("aria-label", t("Remove {name}", { name }));
 }
 
 function swap(section, a, b) {
