@@ -3,7 +3,7 @@
 // "Submit evaluation", and comments pinned to a message of the transcript. Answers pre-filled by an
 // automatic check carry the "Automatic" mark until the evaluator changes them.
 import "./evaluate.css"; // → /static/evaluate.css (the result page's transcript uses it too)
-import { el, whileBusy } from "../dom.js";
+import { asData, el, whileBusy } from "../dom.js";
 import { ApiError, clearFieldErrors, csrf, postJson, showFieldError } from "../work_orders.js";
 import { formatNumber, t, tn } from "../i18n.js";
 
@@ -192,8 +192,7 @@ $("comment-form").addEventListener("submit", async (event) => {
         t("The comment"));
       const list = commenting.message.querySelector(".qa-comments");
       list.append(el("li", { class: "qa-comment" }, [
-        el("span", { class: "qa-who", text: done.comment.author }), document.createTextNode(" "),
-        el("span", { class: "qa-comment-body", text: done.comment.body })]));
+        asData(done.comment.author, "qa-who"), document.createTextNode(" "), asData(done.comment.body, "qa-comment-body")]));
       list.hidden = false;
       closeComment();
     } catch (error) {

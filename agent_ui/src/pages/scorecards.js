@@ -4,7 +4,7 @@
 // /api/quality/scorecards (a new version when the content changed). A `qa` user reads them only.
 // Errors of the form are shown beside their field. Every server string is shown as text, never markup.
 import "./scorecards.css"; // → /static/scorecards.css
-import { el, clear, formatDateTime, whileBusy } from "../dom.js";
+import { asData, el, clear, formatDateTime, parts, whileBusy } from "../dom.js";
 import { ApiError, clearFieldErrors, getJson, postJson, showFieldError } from "../work_orders.js";
 import { t } from "../i18n.js";
 
@@ -47,6 +47,10 @@ function appliesTo(card) {
   return parts.length ? parts.join(" · ") : t("The whole center");
 }
 
+function appliesToNode(card) {
+  return card.department || card.category ? asData(appliesTo(card)) : document.createTextNode(appliesTo(card));
+}
+
 async function load() {
   statusBox.setAttribute("aria-busy", "true");
   try {
@@ -74,8 +78,8 @@ function render() {
       : el("button", { class: "btn btn-small btn-ghost", text: t("View"), attrs: { type: "button", "aria-label": t("View {name}", { name: card.name }) } });
     action.addEventListener("click", () => open(card, action));
     rows.append(el("tr", null, [
-      el("th", { text: card.name, attrs: { scope: "row" } }),
-      el("td", { text: appliesTo(card) }),
+      el("th", { attrs: { scope: "row" } }, [asData(card.name)]),
+      el("td", null, [appliesToNode(card)]),
       el("td", { text: card.version === null ? "–" : String(card.version) }),
       el("td", { text: card.active ? t("Active") : t("Inactive") }),
       el("td", null, [action]),
@@ -99,7 +103,9 @@ function open(card, from) {
       : { id: null, name: "", description: "", department_id: null, category_id: null, active: true,
         sections: [{ title: t("Conversation"), criteria: [blankCriterion()] }] };
     for (const s of draft.sections) for (const c of s.criteria) if (!c.phrases) c.phrases = [];
-    panelTitle.textContent = card ? t("Edit {name}", { name: card.name }) : t("New scorecard");
+    clear(panelTitle);
+    if (card) panelTitle.append(...parts(t("Edit {name}"), { name: card.name }));
+    else panelTitle.textContent = t("New scorecard");
     renderEditor(card);
   }
   panel.hidden = false;
@@ -120,20 +126,21 @@ function scaleText(scale) {
 }
 
 function showReadOnly(card) {
-  panelTitle.textContent = card.name;
+  clear(panelTitle);
+  panelTitle.append(asData(card.name));
   clear(panelBody);
-  panelBody.append(el("p", { class: "sc-muted", text: t("Applies to: {what}", { what: appliesTo(card) }) + " · "
-    + t("Version {n}", { n: card.version }) }));
-  if (card.description) panelBody.append(el("p", { text: card.description }));
+  panelBody.append(el("p", { class: "sc-muted" }, [...parts(t("Applies to: {what}"), { what: appliesToNode(card) }),
+    document.createTextNode(" · " + t("Version {n}", { n: card.version }))]));
+  if (card.description) panelBody.append(el("p", { attrs: { translate: "no" }, text: card.description }));
   for (const section of card.sections) {
-    panelBody.append(el("h3", { class: "sc-h3", text: section.title }));
+    panelBody.append(el("h3", { class: "sc-h3", text: section.title, attrs: { translate: "no" } }));
     const list = el("ol", { class: "sc-readonly" });
     for (const c of section.criteria) {
       const bits = [scaleText(c.scale), t("Weight {n}", { n: c.weight })];
       if (c.critical) bits.push(t("Critical"));
       if (c.auto) bits.push(t("Automatic: {check}", { check: CHECK_LABELS[c.auto] || c.auto }));
-      list.append(el("li", null, [el("strong", { text: c.label }), el("span", { class: "sc-muted", text: " · " + bits.join(" · ") }),
-        c.guidance ? el("p", { class: "sc-guidance", text: c.guidance }) : null]));
+      list.append(el("li", null, [asData(c.label, "sc-label"), el("span", { class: "sc-muted", text: " · " + bits.join(" · ") }),
+        c.guidance ? el("p", { class: "sc-guidance", text: c.guidance, attrs: { translate: "no" } }) : null]));
     }
     panelBody.append(list);
   }
@@ -152,8 +159,8 @@ function history(card) {
   }
   const list = el("ol", { class: "sc-versions", attrs: { reversed: true } });
   for (const v of card.versions) {
-    list.append(el("li", { text: t("Version {n}", { n: v.number }) + " · " + formatDateTime(v.at)
-      + (v.by ? " · " + v.by : "") + " · " + t("{n} criteria", { n: v.criteria }) }));
+    list.append(el("li", null, [document.createTextNode(t("Version {n}", { n: v.number }) + " · " + formatDateTime(v.at) + " · "),
+      v.by ? asData(v.by) : null, document.createTextNode((v.by ? " · " : "") + t("{n} criteria", { n: v.criteria }))]));
   }
   box.append(list);
   return box;
