@@ -91,7 +91,7 @@ async def test_an_evaluator_scores_a_chat_with_an_automatic_check_and_a_pinned_c
 
     # A comment pinned to the CSR's greeting.
     message = transcript.get_by_role("listitem").filter(has_text=GREETING)
-    await message.get_by_role("button", name=re.compile(r"^Comment on message \d+ from Cora")).click()
+    await message.get_by_role("button", name=re.compile(r"^Comment on this message: message \d+ from Cora")).click()
     dialog = page.get_by_role("dialog")
     await dialog.get_by_role("button", name="Pin comment").click()
     await expect(dialog.get_by_text("Write the comment first.")).to_be_visible(timeout=TIMEOUT)
