@@ -167,8 +167,9 @@ async def build_world(browser, center) -> World:
         "policy": (await one("SELECT id FROM sla_policy ORDER BY id LIMIT 1"))[0]["id"],
     }
     # Quality: a center-wide scorecard, and the admin's draft evaluation of a closed chat (the form's page).
-    chat = (await one("SELECT id FROM conversation WHERE status = 'closed' AND agent_id IS NOT NULL AND id NOT IN "
-                      "(SELECT conversation_id FROM qa_evaluation) ORDER BY id LIMIT 1"))[0]["id"]
+    chat, ids["chat"] = [r["id"] for r in await one(
+        "SELECT id FROM conversation WHERE status = 'closed' AND agent_id IS NOT NULL AND id NOT IN "
+        "(SELECT conversation_id FROM qa_evaluation) ORDER BY id LIMIT 2")]
     async with database(center, runtime=True):
         admin = await User.get(email=PASSWORD_ROLES["admin"])
         await scorecards.save(admin, name="Chat quality", sections=QUALITY_SECTIONS)
@@ -269,6 +270,7 @@ PAGES = [
     ("Scorecards", "supervisor", "/quality/scorecards", None),
     ("Scorecards, a scorecard open", "supervisor", "/quality/scorecards", _scorecard_open),
     ("an evaluation (the evaluator's form)", "admin", "/quality/evaluations/{evaluation}", None),
+    ("a chat to evaluate", "admin", "/quality/chats/{chat}", None),
     ("Explorer", "marketer", "/explorer", None),
     ("Explorer, a trail open", "marketer", "/explorer", _trail),
     ("Knowledge base (editor)", "admin", "/knowledge", None),

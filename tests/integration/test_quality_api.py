@@ -15,7 +15,7 @@ import pytest
 
 from app.clock import utcnow
 from app.models import (
-    Conversation, ConversationEvent, EvaluationAnswer, EvaluationComment, Message, Scorecard,
+    Conversation, ConversationEvent, Evaluation, EvaluationAnswer, EvaluationComment, Message, Scorecard,
     Site, User, Visitor,
 )
 from tests.support.clients import new_id
@@ -248,3 +248,28 @@ async def test_an_evaluation_with_automatic_checks_comments_and_the_score(d):
         slow = await q.post("/api/quality/evaluations", {"conversation_id": elsewhere})
         html = (await q.http.get(slow.json()["url"])).text
         assert 'name="c1" value="no" checked' in html and 'name="c2" value="no" checked' in html
+
+
+async def test_start_evaluation_from_a_chat_in_no_queue(d):
+    admin, qa, other_qa, csr = await people(d, "admin", "qa", "qa", "agent")
+    async with database(d):
+        await Scorecard.filter(active=True).update(active=False)
+    async with staff(d, admin) as a:
+        assert (await a.post("/api/quality/scorecards", {"name": "Any chat " + new_id()[:4], "sections": SECTIONS})).status_code == 201
+    chat, _ = await scripted_chat(d, csr)
+    async with staff(d, qa) as q, staff(d, other_qa) as o, staff(d, csr) as c:
+        page = await q.http.get(f"/quality/chats/{chat}")
+        assert page.status_code == 200 and "Start evaluation" in page.text and "Where is my order?" in page.text
+        assert (await q.http.get("/quality/chats/abc")).status_code == 404
+        assert (await c.http.get(f"/quality/chats/{chat}")).status_code == 404  # a CSR: like a missing chat
+        assert (await q.http.get("/quality/chats/99999999")).status_code == 404
+        assert (await q.http.post(f"/quality/chats/{chat}", data={"csrf_token": "forged"})).status_code == 403
+        assert (await c.http.post(f"/quality/chats/{chat}", data={"csrf_token": c.csrf})).status_code == 404
+        async with database(d):
+            assert await Evaluation.filter(conversation_id=chat).count() == 0
+        started = await q.http.post(f"/quality/chats/{chat}", data={"csrf_token": q.csrf})
+        assert started.status_code == 303 and started.headers["location"].startswith("/quality/evaluations/")
+        assert "Continue your evaluation" in (await q.http.get(f"/quality/chats/{chat}")).text
+        assert "Another evaluator is evaluating this chat." in (await o.http.get(f"/quality/chats/{chat}")).text
+        refused = await o.http.post(f"/quality/chats/{chat}", data={"csrf_token": o.csrf})
+        assert refused.status_code == 409 and "This chat has been evaluated already." in refused.text

@@ -17,10 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from app import runtime
+from app import i18n, runtime
 from app.i18n import N_
 from app.models import (
     CalibrationSession, Conversation, ConversationEvent, Department, Evaluation, EvaluationComment, Message,
@@ -29,8 +29,8 @@ from app.models import (
 from app.services import ServiceError, autochecks, evaluations, qa_comments, scope
 from app.web import jsonapi
 from app.web.admin.common import digits
-from app.web.auth import csrf_token
-from app.web.templating import console_templates
+from app.web.auth import check_csrf, csrf_token, current_user, login_redirect
+from app.web.templating import console_templates, staff_language
 
 MAX_JSON = 64 * 1024
 MAX_JSON_DEPTH = 6
@@ -63,14 +63,18 @@ async def transcript_context(evaluation: Evaluation, *, commenting: bool = False
     """{"transcript": …} for quality/_transcript.html: the chat's messages (sender, time, internal notes,
     transfer notes) and transfers in order, the comments pinned to each message, and the visitor's page
     views around the chat. `commenting`: show "Comment on this message" (the evaluator's draft form)."""
-    zone = _zone()
     chat = await Conversation.get(id=evaluation.conversation_id)
+    return await _transcript(chat, evaluation.id, commenting)
+
+
+async def _transcript(chat: Conversation, evaluation_id: int | None, commenting: bool) -> dict[str, Any]:
+    zone = _zone()
     messages = await Message.filter(conversation_id=chat.id).order_by("seq").limit(MAX_MESSAGES) \
         .values("id", "seq", "sender_kind", "author_name", "body", "created_at")
     transfers = await ConversationEvent.filter(conversation_id=chat.id, kind="transferred").order_by("at") \
         .values("at", "data")
-    comments = await EvaluationComment.filter(evaluation_id=evaluation.id).order_by("id") \
-        .values("id", "message_id", "author_id", "body", "created_at")
+    comments = await EvaluationComment.filter(evaluation_id=evaluation_id).order_by("id") \
+        .values("id", "message_id", "author_id", "body", "created_at") if evaluation_id is not None else []
     user_ids = {chat.agent_id} if chat.agent_id else set()
     for t in transfers:
         user_ids |= {x for x in (t["data"].get("from_agent_id"), t["data"].get("to_agent_id")) if isinstance(x, int)}
@@ -107,7 +111,7 @@ async def transcript_context(evaluation: Evaluation, *, commenting: bool = False
     trail = [{"url": v["url"], "title": v["title"] or "", "at": _when(v["at"], zone),
               "during": chat.requested_at <= v["at"] <= (chat.closed_at or v["at"])} for v in views]
     return {"transcript": {
-        "evaluation_id": evaluation.id, "conversation_id": chat.id, "agent": names.get(chat.agent_id, ""),
+        "evaluation_id": evaluation_id, "conversation_id": chat.id, "agent": names.get(chat.agent_id, ""),
         "requested": _when(chat.requested_at, zone), "closed": _when(chat.closed_at, zone),
         "items": [i[2] for i in items], "trail": trail, "commenting": commenting,
         "loose_comments": [_comment(c, names, zone) for c in comments if c["message_id"] is None]}}
@@ -141,6 +145,49 @@ async def page(request: Request, user: User, evaluation: Evaluation) -> Response
     context.update(await transcript_context(evaluation, commenting=True))
     context.update(await form_context(evaluation))
     return console_templates.TemplateResponse(request, "quality/evaluate.html", context)
+
+
+async def chat_page(request: Request, error: str | None = None, status: int = 200) -> Response:
+    """/quality/chats/{id}: any closed chat in the evaluator's reach, its transcript and "Start evaluation"
+    (for a chat in no queue); a chat out of reach is 404 like one that does not exist."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    staff_language(request)
+    raw = request.path_params["conversation_id"]
+    chat = await Conversation.get_or_none(id=int(raw)) if digits(raw, 9) else None
+    if chat is None or not scope.may_evaluate(user) or not await scope.evaluates(user, chat.site_id, chat.department_id):
+        return Response(i18n.gettext("No such conversation."), status_code=404, media_type="text/plain")
+    request.state.user = user
+    solo = await Evaluation.filter(conversation_id=chat.id, calibration_id=None).first()
+    existing = None
+    if solo is not None and (solo.evaluator_id == user.id or solo.status == "submitted"):
+        existing = {"url": _url(solo.id), "draft": solo.status == "draft"}
+    context = {"user": user, "csrf_token": csrf_token(request), "chat": chat, "existing": existing,
+               "taken": solo is not None and existing is None, "error": error}
+    context.update(await _transcript(chat, None, False))
+    return console_templates.TemplateResponse(request, "quality/chat.html", context, status_code=status)
+
+
+async def chat_start(request: Request) -> Response:
+    """The page's "Start evaluation" form: a draft, then its form (errors shown on the page)."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    said = i18n.translations(staff_language(request)).gettext
+    raw = request.path_params["conversation_id"]
+    form = await request.form()
+    if not check_csrf(request, form.get("csrf_token")):
+        return Response(said("The page expired; reload it and try again."), status_code=403, media_type="text/plain")
+    if not scope.may_evaluate(user) or not digits(raw, 9):
+        return Response(said("No such conversation."), status_code=404, media_type="text/plain")
+    try:
+        evaluation = await evaluations.start(user, int(raw))
+    except ServiceError as exc:
+        if exc.code == "not_found":
+            return Response(exc.said(said), status_code=404, media_type="text/plain")
+        return await chat_page(request, exc.said(said), status=409 if exc.code == "conflict" else 400)
+    return RedirectResponse(_url(evaluation.id), status_code=303)
 
 
 # ---- the JSON API ------------------------------------------------------------------------------------------
@@ -224,6 +271,8 @@ async def comment(request: Request, user: User) -> Response:
 
 
 ROUTES: list[Route] = [
+    Route("/quality/chats/{conversation_id:str}", chat_page, methods=["GET"]),
+    Route("/quality/chats/{conversation_id:str}", chat_start, methods=["POST"]),
     Route("/api/quality/evaluations", start, methods=["POST"]),
     Route("/api/quality/evaluations/{evaluation_id:str}/draft", save_draft, methods=["PUT", "POST"]),
     Route("/api/quality/evaluations/{evaluation_id:str}/submit", submit, methods=["POST"]),
