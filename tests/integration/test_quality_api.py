@@ -273,3 +273,72 @@ async def test_start_evaluation_from_a_chat_in_no_queue(d):
         assert "Another evaluator is evaluating this chat." in (await o.http.get(f"/quality/chats/{chat}")).text
         refused = await o.http.post(f"/quality/chats/{chat}", data={"csrf_token": o.csrf})
         assert refused.status_code == 409 and "This chat has been evaluated already." in refused.text
+
+
+async def test_a_supervisor_builds_only_their_departments_scorecards(d):
+    import json
+
+    from tests.support.server import cli
+
+    admin, sam, csr = await people(d, "admin", "supervisor", "agent")
+    t = new_id()[:4]
+    mine = json.loads(cli(d.env, "create-department", "--site", d.site_key, "--name", f"Returns {t}",
+                          "--member", sam, "--member", csr, "--json"))["id"]
+    theirs = json.loads(cli(d.env, "create-department", "--site", d.site_key, "--name", f"Billing {t}", "--json"))["id"]
+    before = await count(d, Scorecard)
+    async with staff(d, sam) as s, staff(d, admin) as a:
+        made = await s.post("/api/quality/scorecards", {"name": f"Returns {t}", "sections": SECTIONS, "department_id": mine})
+        assert made.status_code == 201, made.text
+        for department in (theirs, None):
+            refused = await s.post("/api/quality/scorecards", {"name": "Not mine", "sections": SECTIONS,
+                                                               "department_id": department})
+            assert refused.status_code == 403, refused.text
+        billing = await a.post("/api/quality/scorecards", {"name": f"Billing {t}", "sections": SECTIONS,
+                                                           "department_id": theirs, "active": False})
+        assert billing.status_code == 201
+        card = billing.json()["scorecard"]["id"]
+        # Another department's scorecard: not theirs to change, even moved into their own department.
+        moved = await s.post(f"/api/quality/scorecards/{card}", {"name": "Mine now", "sections": SECTIONS,
+                                                                 "department_id": mine})
+        assert moved.status_code == 404, moved.text
+        listed = {c["id"]: c for c in (await s.http.get("/api/quality/scorecards")).json()["scorecards"]}
+        assert listed[card]["editable"] is False and listed[made.json()["scorecard"]["id"]]["editable"] is True
+        assert [x["id"] for x in (await s.http.get("/api/quality/scorecards")).json()["departments"]] == [mine]
+    assert await count(d, Scorecard) == before + 2
+    async with database(d):
+        assert (await Scorecard.get(id=card)).name == f"Billing {t}"
+        await Scorecard.filter(department_id=mine).update(active=False)
+
+
+async def test_the_facts_of_a_transfer_a_gap_and_a_department_threshold(d):
+    from app.quality import checks
+    from app.services import autochecks
+
+    admin, cora, carl = await people(d, "admin", "agent", "agent")
+    async with database(d):
+        site = await Site.get(key=d.site_key)
+        from app.models import Department
+        desk = await Department.create(site=site, name="Fast desk " + new_id()[:4], sl_threshold_seconds=5)
+        cora_user, carl_user = await User.get(email=cora), await User.get(email=carl)
+        at = utcnow() - timedelta(hours=1)
+        visitor = await Visitor.create(id=new_id(), site=site, first_seen=at, last_seen=at)
+        chat = await Conversation.create(site=site, visitor=visitor, agent=carl_user, department=desk, status="closed",
+                                         requested_at=at, assigned_at=at + timedelta(seconds=2),
+                                         first_response_at=at + timedelta(seconds=8),
+                                         closed_at=at + timedelta(minutes=10), closed_by="agent")
+        script = [("visitor", "Hi", 1), ("agent", "您好，请问有什么可以帮您？", 8), ("visitor", "My refund?", 20),
+                  ("internal", "checking", 30), ("agent", "Done", 200), ("agent", "祝您生活愉快", 210)]
+        for seq, (kind, body, s) in enumerate(script, start=1):
+            await Message.create(conversation=chat, seq=seq, sender_kind=kind, body=body,
+                                 created_at=at + timedelta(seconds=s))
+        for kind, s, data in (("requested", 0, {}), ("assigned", 2, {}), ("first_response", 8, {}),
+                              ("transferred", 100, {"from_agent_id": cora_user.id, "to_agent_id": carl_user.id,
+                                                    "has_note": False}), ("closed", 600, {})):
+            await ConversationEvent.create(conversation=chat, site=site, department=desk, agent=cora_user, kind=kind,
+                                           at=at + timedelta(seconds=s), data=data)
+        facts = await autochecks.facts(chat)
+        assert facts.threshold_seconds == 5.0 and facts.transfers == [False]
+        assert checks.first_response(facts) == "no"  # 8 s > the desk's 5 s
+        assert checks.reply_gap(facts) == "no"  # 20 s → 200 s: the internal note is no reply
+        assert checks.transfer_note(facts) == "no"
+        assert (checks.greeting(facts), checks.closing(facts), checks.category(facts)) == ("yes", "yes", "no")
