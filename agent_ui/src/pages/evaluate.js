@@ -50,7 +50,17 @@ export function liveScore(items) {
   }
   if (failed) return { score: 0, failed: true, open };
   if (weight === 0) return { score: null, failed: false, open };
-  return { score: Math.round((1000 * total) / weight) / 10, failed: false, open };
+  return { score: roundLikePython((100 * total) / weight), failed: false, open };
+}
+
+/** Python's round(y, 1), as app/quality/scoring.py rounds: the nearest tenth of y's exact value, a tie
+ * (y = ….25 or ….75, exact in binary) to the even tenth. */
+export function roundLikePython(y) {
+  if (Number.isInteger(y * 4) && !Number.isInteger(y * 2)) {
+    const low = Math.floor(y * 10);
+    return (low % 2 === 0 ? low : low + 1) / 10;
+  }
+  return Number(y.toFixed(1));
 }
 
 function items() {
