@@ -15,6 +15,7 @@ from tests.e2e.conftest import own_deployment
 from tests.e2e.test_quality_scorecards import TIMEOUT, staff_sign_in
 from tests.support import clients
 from tests.support.clients import new_id
+from tests.support.db import fetch
 from tests.support.web import csrf_of
 
 SECTIONS = [{"title": "Conversation", "criteria": [
@@ -120,3 +121,13 @@ async def test_an_evaluator_scores_a_chat_with_an_automatic_check_and_a_pinned_c
     await expect(page.get_by_text("Evaluation submitted.")).to_be_visible(timeout=TIMEOUT)
     await expect(score).to_have_text("90")
     assert errors.errors == []
+    evaluation = (await started.json())["id"]
+    stored = {r["criterion"]: (r["value"], bool(r["automatic"])) for r in await fetch(
+        d, "SELECT criterion, value, automatic FROM qa_answer WHERE evaluation_id = ?", evaluation)}
+    # The greeting overridden (then set back by hand) is the evaluator's now; the first response stays automatic.
+    assert stored == {"c1": ("yes", False), "c2": ("yes", True), "c3": ("yes", False), "c4": ("4", False)}
+    pinned = await fetch(d, "SELECT m.body FROM qa_comment c JOIN message m ON m.id = c.message_id "
+                            "WHERE c.evaluation_id = ?", evaluation)
+    assert [r["body"] for r in pinned] == [GREETING]
+    scored = await fetch(d, "SELECT score, status FROM qa_evaluation WHERE id = ?", evaluation)
+    assert (scored[0]["score"], scored[0]["status"]) == (90.0, "submitted")
