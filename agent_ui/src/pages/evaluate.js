@@ -104,10 +104,11 @@ async function saveDraft() {
       body: JSON.stringify(payload()),
     });
     const body = await response.json().catch(() => null);
+    if (submitted) return; // submitted meanwhile: that says it all
     if (!response.ok || !body || !body.ok) throw new ApiError((body && body.error && body.error.message) || t("The draft could not be saved."));
     saveStatus.textContent = t("Draft saved");
   } catch (error) {
-    saveStatus.textContent = error.message || t("The draft could not be saved.");
+    if (!submitted) saveStatus.textContent = error.message || t("The draft could not be saved.");
   }
 }
 
