@@ -212,7 +212,9 @@ function renderEditor(card) {
   const form = el("form", { attrs: { novalidate: true, id: "sc-form" } });
   const top = el("div", { class: "sc-grid" });
   top.append(field(t("Name"), input(draft.name, (v) => { draft.name = v; }, { maxlength: 100 }), "name"));
-  const departments = [["", data.may_center ? t("Whole center (every department)") : t("Choose a department")]]
+  // A supervisor of departments builds theirs only: no "whole center" choice (the server refuses it).
+  if (!data.may_center && draft.department_id === null && data.departments.length) draft.department_id = data.departments[0].id;
+  const departments = (data.may_center ? [["", t("Whole center (every department)")]] : [])
     .concat(data.departments.map((d) => [d.id, d.site ? d.name + " · " + d.site : d.name]));
   top.append(field(t("Department"), select(departments, draft.department_id,
     (v) => { draft.department_id = v ? Number(v) : null; }), "department_id"));
