@@ -21,6 +21,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
+from app.i18n import N_
 from app.models import CalibrationSession, Conversation, Evaluation, EvaluationAnswer, ScorecardVersion, Scorecard, User
 from app.quality import calibration as math
 from app.quality import scoring
@@ -32,8 +33,9 @@ MAX_EVALUATORS = 20
 
 
 def _ids(value: object, field: str, *, least: int, most: int, what: str) -> list[int]:
+    """`what` is the whole refusal ("Choose the chats.")."""
     if not isinstance(value, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in value):
-        raise ServiceError("bad_request", "Choose %(what)s.", field, what=what)
+        raise ServiceError("bad_request", what, field)
     ids = list(dict.fromkeys(value))
     if len(ids) < least:
         raise ServiceError("bad_request", "Choose at least %(n)s.", field, n=least)
@@ -83,8 +85,8 @@ async def create(user: User, name: object, version_id: object, conversation_ids:
     if isinstance(version_id, bool) or not isinstance(version_id, int) \
             or (version := await ScorecardVersion.get_or_none(id=version_id)) is None:
         raise ServiceError("bad_request", "Choose a scorecard.", "scorecard_version_id")
-    chats = _ids(conversation_ids, "conversation_ids", least=1, most=MAX_CHATS, what="the chats")
-    people = _ids(evaluator_ids, "evaluator_ids", least=2, most=MAX_EVALUATORS, what="the evaluators")
+    chats = _ids(conversation_ids, "conversation_ids", least=1, most=MAX_CHATS, what=N_("Choose the chats."))
+    people = _ids(evaluator_ids, "evaluator_ids", least=2, most=MAX_EVALUATORS, what=N_("Choose the evaluators."))
     found = {c.id: c for c in await Conversation.filter(id__in=chats)}
     for cid in chats:
         chat = found.get(cid)
