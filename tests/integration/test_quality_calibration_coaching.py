@@ -220,6 +220,14 @@ async def test_calibration_and_coaching_pages_over_http(center):
             assert other.status_code == 400 and "f-agent-id-error" in other.text
             assert (await cora.post("/quality/coaching", data={"csrf_token": cora_token, "agent_id": str(w["cora"].id),
                                                                "held_on": "2026-03-02", "topics": "x"})).status_code == 403
+            huge = await sue.post("/quality/coaching", data={"csrf_token": sue_token, "agent_id": str(w["cora"].id),
+                                                              "held_on": "2026-03-02", "topics": "x" * 70000})
+            assert huge.status_code == 413
+            long = await sue.post("/quality/coaching", data={"csrf_token": sue_token, "agent_id": str(w["cora"].id),
+                                                              "held_on": "2026-03-02", "topics": "x" * 4001})
+            assert long.status_code == 400 and "f-topics-error" in long.text
+            assert (await sue.post("/quality/coaching", data={"agent_id": str(w["cora"].id), "held_on": "2026-03-02",
+                                                              "topics": "x"})).status_code == 403  # no CSRF token
             async with database(center):
                 assert await CoachingSession.all().count() == 0
             made = await sue.post("/quality/coaching", data={

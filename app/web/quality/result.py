@@ -5,6 +5,7 @@ the page is drawn again (400/409) with the message beside its field, nothing sto
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from starlette.requests import Request
@@ -16,7 +17,7 @@ from app.i18n import N_
 from app.models import Evaluation, ScorecardVersion, User
 from app.quality import scoring
 from app.services import ServiceError, disputes, evaluations
-from app.web.quality import forms
+from app.web.quality import evaluate, forms
 
 NOTICES = {"acknowledged": N_("Acknowledged. Thank you."),
            "disputed": N_("Dispute sent: a supervisor will decide it."),
@@ -33,14 +34,13 @@ async def _context(user: User, evaluation: Evaluation) -> dict[str, Any]:
     by_criterion = {d["criterion"]: d for d in found}
     await evaluation.fetch_related("evaluator", "agent")
     own = evaluation.agent_id == user.id and evaluation.calibration_id is None
+    # The chat, for quality/_transcript.html: the evaluation form's own builder, once it exists.
     transcript = None
-    try:
-        from app.web.quality import evaluate
-        build = getattr(evaluate, "transcript_context", None)
-        if build is not None:
-            transcript = await build(evaluation)
-    except Exception:  # helper A's partial: the page stands without it
-        transcript = None
+    build = getattr(evaluate, "transcript_context", None)
+    if build is not None:
+        transcript = build(evaluation)
+        if inspect.isawaitable(transcript):
+            transcript = await transcript
     criteria = scoring.criteria(version.sections)
     return {
         "evaluation": evaluation, "version": version, "sections": version.sections, "answers": answers,
