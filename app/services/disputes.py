@@ -174,6 +174,12 @@ async def decide(user: User, dispute_id: object, outcome: object, new_value: obj
     return found
 
 
+async def evaluation_of(dispute_id: int) -> int | None:
+    """The evaluation a dispute is about (None: no such dispute); who may read it is `evaluations.get`'s."""
+    found = await Dispute.filter(id=dispute_id).values_list("evaluation_id", flat=True)
+    return found[0] if found else None
+
+
 async def of_evaluation(evaluation_id: int) -> list[dict[str, Any]]:
     rows = await Dispute.filter(evaluation_id=evaluation_id).order_by("raised_at", "id") \
         .values("id", "criterion", "comment", "raised_at", "outcome", "new_value", "decision_note",

@@ -109,17 +109,17 @@ async def decide(request: Request) -> Response:
     outcome = str(form.get("outcome") or "")
     values = {"dispute": dispute_id, "outcome": outcome, "new_value": str(form.get("new_value") or ""),
               "note": str(form.get("note") or "")}
-    found = await disputes.Dispute.get_or_none(id=dispute_id).values("evaluation_id")
+    evaluation_id = await disputes.evaluation_of(dispute_id)
     try:
         await disputes.decide(user, dispute_id, outcome or None, form.get("new_value") or None, form.get("note"))
     except ServiceError as error:
-        if found is None:
+        if evaluation_id is None:
             return forms.refusal(error)
-        return await _again(request, user, found["evaluation_id"], error, values)
+        return await _again(request, user, evaluation_id, error, values)
     back = str(form.get("back") or "")
     if back == "list":
         return RedirectResponse("/quality/disputes?done=decided", status_code=303)
-    return RedirectResponse(f"/quality/evaluations/{found['evaluation_id']}?done=decided", status_code=303)
+    return RedirectResponse(f"/quality/evaluations/{evaluation_id}?done=decided", status_code=303)
 
 
 async def open_list(request: Request) -> Response:
