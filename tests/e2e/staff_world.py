@@ -173,9 +173,55 @@ async def build_world(browser, center) -> World:
     async with database(center, runtime=True):
         admin = await User.get(email=PASSWORD_ROLES["admin"])
         await scorecards.save(admin, name="Chat quality", sections=QUALITY_SECTIONS)
-        ids["evaluation"] = (await evaluations.start(admin, chat)).id
+        ids["draft"] = (await evaluations.start(admin, chat)).id
+    ids.update(await seed_quality_results(center, ids["site"]))
     states = {role: await sign_in_state(browser, base, email, center.password) for role, email in PASSWORD_ROLES.items()}
     return World(base=base, site_key=site_key, ids=ids, states=states, casey=casey, password=center.password)
+
+
+# ---- quality: a submitted evaluation of the demo CSR's chat with a dispute, a calibration session, coaching
+
+
+RESULT_SECTIONS = [{"title": "Conversation", "criteria": [
+    {"label": "Greets the visitor", "weight": 1}, {"label": "Verifies the order", "critical": True, "weight": 1},
+    {"label": "Solves the question", "scale": "five", "weight": 2}]}]
+
+
+async def seed_quality_results(center, site_id: int) -> dict:
+    """{evaluation, calibration, coaching}: ids of what the result, Calibration and Coaching pages show."""
+    from datetime import timedelta
+
+    from app.clock import utcnow
+    from app.models import Conversation, User, Visitor
+    from app.services import admin as admin_service
+    from app.services import calibration, coaching, disputes, evaluations, scorecards
+
+    async with database(center, runtime=True):
+        csr = await User.get(email=PASSWORD_ROLES["agent"])
+        boss = await User.get(email=PASSWORD_ROLES["admin"])
+        qa = await admin_service.create_user(f"quinn-{new_id()[:6]}@example.com", center.password, "qa", "Quinn QA", None)
+        _, version = await scorecards.save(boss, name="Chat quality (results)", sections=RESULT_SECTIONS)
+        at = utcnow() - timedelta(hours=2)
+        chats = []
+        for _ in range(2):
+            visitor = await Visitor.create(id=new_id(), site_id=site_id, first_seen=at, last_seen=at)
+            chats.append(await Conversation.create(site_id=site_id, visitor=visitor, agent=csr, status="closed",
+                                                   requested_at=at, assigned_at=at, closed_at=at + timedelta(minutes=4),
+                                                   closed_by="agent"))
+        draft = await evaluations.start(boss, chats[0].id, version=version)
+        evaluation = await evaluations.submit(boss, draft.id, {"c1": "no", "c2": "yes", "c3": "4"}, automatic=["c1"],
+                                              notes={"c3": "Solved, a little slowly."})
+        await disputes.dispute(csr, evaluation.id, "c1", "I greeted the visitor in my first message.")
+        session = await calibration.create(boss, "Monthly calibration", version.id, [chats[1].id], [boss.id, qa.id])
+        for who, answers in ((boss, {"c1": "yes", "c2": "yes", "c3": "5"}), (qa, {"c1": "no", "c2": "yes", "c3": "3"})):
+            mine = await calibration.start(who, session.id, chats[1].id)
+            await evaluations.submit(who, mine.id, answers)
+        await calibration.set_agreed(boss, session.id, chats[1].id, {"c1": "yes"})
+        coached = await coaching.create(boss, {"agent_id": csr.id, "held_on": utcnow().date().isoformat(),
+                                               "topics": "Greeting in the first message", "goals": "Greet every visitor",
+                                               "follow_up_on": utcnow().date().isoformat(),
+                                               "evaluation_ids": [evaluation.id]})
+    return {"evaluation": evaluation.id, "calibration": session.id, "coaching": coached.id}
 
 
 # ---- waiting for a page to be whole ---------------------------------------------------------------------
@@ -269,7 +315,7 @@ PAGES = [
     ("Staffing", "supervisor", "/staffing", None),
     ("Scorecards", "supervisor", "/quality/scorecards", None),
     ("Scorecards, a scorecard open", "supervisor", "/quality/scorecards", _scorecard_open),
-    ("an evaluation (the evaluator's form)", "admin", "/quality/evaluations/{evaluation}", None),
+    ("an evaluation (the evaluator's form)", "admin", "/quality/evaluations/{draft}", None),
     ("a chat to evaluate", "admin", "/quality/chats/{chat}", None),
     ("Explorer", "marketer", "/explorer", None),
     ("Explorer, a trail open", "marketer", "/explorer", _trail),
@@ -296,6 +342,15 @@ PAGES = [
     ("Admin: an SLA policy", "admin", "/admin/work-categories/policies/{policy}", None),
     ("Admin: outgoing mail", "admin", "/admin/outgoing-mail", None),
     ("Admin: audit log", "admin", "/admin/audit", None),
+    ("Evaluation (the CSR's result)", "agent", "/quality/evaluations/{evaluation}", None),
+    ("Evaluation (a supervisor decides)", "supervisor", "/quality/evaluations/{evaluation}", None),
+    ("Disputes", "supervisor", "/quality/disputes", None),
+    ("Calibration", "admin", "/quality/calibration", None),
+    ("a calibration session", "admin", "/quality/calibration/{calibration}", None),
+    ("Coaching", "supervisor", "/quality/coaching", None),
+    ("Coaching (the CSR's)", "agent", "/quality/coaching", None),
+    ("a coaching session (the CSR's)", "agent", "/quality/coaching/{coaching}", None),
+    ("a coaching session (its coach edits)", "admin", "/quality/coaching/{coaching}", None),
     ("help center", None, "/help/{key}/", None),
     ("help center in Chinese", None, "/help/{key}/?lang=zh", None),
     ("help center, a search", None, "/help/{key}/?q=return", None),
@@ -308,7 +363,8 @@ PAGES = [
 # What the app serves by GET that is no page to check: redirects, downloads, machine endpoints, the
 # demo shop (a customer's site) and the widget's scripts. /console is checked in its own states below.
 NOT_PAGES = {"/", "/healthz", "/readyz", "/metrics", "/admin", "/admin/audit.csv", "/staffing.csv", "/widget.js",
-             "/widget-chat.js", "/demo/", "/demo/{}", "/kb/images/{}", "/requests/{}/attachments/{}", "/console"}
+             "/widget-chat.js", "/demo/", "/demo/{}", "/kb/images/{}", "/requests/{}/attachments/{}", "/console",
+             "/quality/calibration/deviation.csv"}
 
 
 def shape(path: str) -> str:
