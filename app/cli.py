@@ -221,7 +221,8 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
         try:
             user, _ = await accounts.create_account(None, email=args.email, name=args.name, role=args.role,
-                                                    capacity=args.max_chats, password=args.password)
+                                                    capacity=args.max_chats, password=args.password,
+                                                    started_on=args.started_on)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -544,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--name")
     user.add_argument("--max-chats", type=int, default=None,
                       help="concurrent chats (default: the largest default of their departments, else 3)")
+    user.add_argument("--started-on", default=None, metavar="YYYY-MM-DD",
+                      help="their first day in the center (the quality tenure curves count from it; "
+                           "default: the day the account is made)")
     user.add_argument("--json", action="store_true")
     user.set_defaults(func=cmd_create_user)
 
