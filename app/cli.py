@@ -399,7 +399,7 @@ def cmd_work_setup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services import admin
+    from app.services import admin, quality_demo
 
     password_file = settings.data_dir / "demo_password"
 
@@ -424,6 +424,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 f"  Demo supervisor:       {admin.DEMO_SUPERVISOR_EMAIL}",
                 f"  Demo admin, marketer:  {admin.DEMO_ADMIN_EMAIL}, {admin.DEMO_MARKETER_EMAIL}",
                 f"  Demo back office:      {admin.DEMO_HANDLER_EMAIL} (work orders: {url}/work-orders)",
+                f"  Demo quality:          {quality_demo.DEMO_QA_EMAIL} (evaluator), {quality_demo.DEMO_NEW_CSR_EMAIL} "
+                f"(new CSR), {quality_demo.DEMO_VETERAN_EMAIL} (veteran): {url}/quality/team",
                 f"  Password (all):        {password if password_file.exists() else '(set before; see data/demo_password)'}",
                 f"  Site key:              {site.key}",
                 "",

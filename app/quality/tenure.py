@@ -67,19 +67,20 @@ def veterans(starts: Mapping[Hashable, date | None], today: date, months: int = 
 
 @dataclass(frozen=True)
 class Window:
-    """A week of a curve or trend: days [first, first + 7), `index` its tenure week (or calendar week order)."""
+    """A week of a curve or trend: days [first, first + days), `index` its tenure week (or calendar week order)."""
 
     index: int
     first: date
+    days: int = 7
 
     @property
     def last(self) -> date:
-        return self.first + timedelta(days=6)
+        return self.first + timedelta(days=self.days - 1)
 
     @property
     def end(self) -> date:
         """The day after the window (exclusive end)."""
-        return self.first + timedelta(days=7)
+        return self.first + timedelta(days=self.days)
 
 
 def tenure_windows(start: date, today: date, max_weeks: int = MAX_WEEKS) -> list[Window]:

@@ -130,7 +130,17 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
                                 "min_seconds_on_page": 20}, message="Questions about our prices? We're happy to help.")
     await seed_work_orders(site, password)
     await seed_knowledge(site)
+    await seed_quality(site, password)
     return site, True
+
+
+async def seed_quality(site: Site, password: str) -> None:
+    """The demo's quality monitoring: a scorecard, a sampling rule, an evaluator, evaluations and weeks of
+    history for a new and a veteran CSR (app/services/quality_demo.py)."""
+    from app.services import quality_demo
+
+    await quality_demo.seed(site, password, admin_email=DEMO_ADMIN_EMAIL, supervisor_email=DEMO_SUPERVISOR_EMAIL,
+                            create_user=create_user)
 
 
 async def seed_knowledge(site: Site) -> None:
