@@ -40,7 +40,7 @@ METRICS = (
     ("chats_per_hour", "Chats per hour", "number"),
 )
 METRIC_KEYS = tuple(key for key, _, _ in METRICS)
-DIGITS = {"score": 1, "percent": 4, "seconds": 1, "number": 2}
+DIGITS = {"score": 1, "percent": 4, "seconds": 1, "number": 3}
 MAX_WEEKS = 52
 DEFAULT_WEEKS = 8
 DEFAULT_TENURE_WEEKS = 26
