@@ -123,8 +123,9 @@ async def check_departments(departments: object, role: str) -> dict[int, int]:
     if members and role not in STAFF_ROLES:
         if role == "marketer":
             raise _refuse("departments", "Marketers take no chats: leave the departments empty.")
+        who = Words(N_("Back-office staff") if role == "handler" else N_("Quality evaluators"))
         raise _refuse("departments", "%(role)s take no chats and belong to no department: leave the departments empty.",
-                      role=Words(N_("Back-office staff") if role == "handler" else N_("Quality evaluators")))
+                      role=who)
     known = set(await Department.filter(id__in=list(members)).values_list("id", flat=True)) if members else set()
     if set(members) - known:
         raise _refuse("departments", "There is no such department (it may have just been deleted).")

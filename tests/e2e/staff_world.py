@@ -158,6 +158,9 @@ async def build_world(browser, center) -> World:
         "team": (await one("SELECT id FROM work_team ORDER BY id LIMIT 1"))[0]["id"],
         "category": (await one("SELECT id FROM work_category ORDER BY id LIMIT 1"))[0]["id"],
         "policy": (await one("SELECT id FROM sla_policy ORDER BY id LIMIT 1"))[0]["id"],
+        # The demo's new CSR, with weeks of history (app/services/quality_demo.py): their scorecard.
+        "csr": (await one("SELECT id FROM app_user WHERE email = ?", "nina@demo.switchboard"))[0]["id"],
+        "evaluation": (await one("SELECT id FROM qa_evaluation WHERE status = 'submitted' ORDER BY id LIMIT 1"))[0]["id"],
     }
     states = {role: await sign_in_state(browser, base, email, center.password) for role, email in PASSWORD_ROLES.items()}
     return World(base=base, site_key=site_key, ids=ids, states=states, casey=casey, password=center.password)
@@ -245,6 +248,10 @@ PAGES = [
     ("Wallboard", "supervisor", "/wallboard", None),
     ("Reports", "supervisor", "/reports", None),
     ("Staffing", "supervisor", "/staffing", None),
+    ("My scorecard", "agent", "/quality/scorecard", None),
+    ("Team scorecard", "supervisor", "/quality/team", None),
+    ("a CSR's scorecard", "supervisor", "/quality/scorecard/{csr}", None),
+    ("an evaluation (submitted)", "supervisor", "/quality/evaluations/{evaluation}", None),
     ("Explorer", "marketer", "/explorer", None),
     ("Explorer, a trail open", "marketer", "/explorer", _trail),
     ("Knowledge base (editor)", "admin", "/knowledge", None),
