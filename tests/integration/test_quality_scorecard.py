@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -17,6 +20,7 @@ from app.models import User
 from tests.support.clients import new_id
 from tests.support.inprocess import database, prepare, serve
 from tests.support.quality_history import EXPECTED, script
+from tests.support.server import ROOT, cli
 from tests.support.web import csrf_of, signed_in
 
 METRICS = ("qa_score", "csat", "first_response_seconds", "aht_seconds", "fcr", "occupancy", "adherence",
@@ -173,3 +177,13 @@ async def test_the_start_date_in_admin_users(center):
         assert departments.status_code == 400 and "Quality evaluators take no chats" in departments.text
         qa = await http.post("/admin/users", data={**base, "email": "q@example.com", "role": "qa"})
         assert qa.status_code == 200 and "is added as Quality evaluator" in qa.text
+
+    # The command line: the same check.
+    made = json.loads(cli(d.env, "create-user", "--email", "cli-start@example.com", "--password", "cli-password",
+                          "--started-on", "2025-01-06", "--json"))
+    async with database(d):
+        assert (await User.get(id=made["id"])).started_on.isoformat() == "2025-01-06"
+    refused = subprocess.run([sys.executable, "-m", "app", "create-user", "--email", "cli-late@example.com",
+                              "--password", "cli-password", "--started-on", (today + timedelta(days=1)).isoformat()],
+                             cwd=ROOT, env=d.env, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "cannot be in the future" in refused.stderr
