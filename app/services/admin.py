@@ -111,6 +111,7 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     site = await Site.filter(name="Demo").first()
     if site is not None:
         await seed_knowledge(site)  # a demo made before the knowledge base gets its articles once
+        await seed_quality(site, password)  # … and one made before quality monitoring its history
         return site, False
     origins = {base_url, "http://127.0.0.1:8000", "http://localhost:8000"}
     site = await create_site("Demo", sorted(origins))

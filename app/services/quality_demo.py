@@ -15,6 +15,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+from tortoise.transactions import in_transaction
+
 from app.models import (
     AgentStatusEvent, Conversation, ConversationEvent, Department, SamplingRule, Shift, Site, User, Visitor,
 )
@@ -56,26 +58,28 @@ async def write_history(site: Site, agent: User, chats: list[ChatScript], days: 
                         department: Department | None = None) -> list[Conversation]:
     """Insert a CSR's closed chats (with their event-log rows), status events and shifts in bulk."""
     visitors: dict[str, Visitor] = {}
-    keys = []
-    for chat in chats:
-        key = chat.visitor or secrets.token_hex(12)
-        keys.append(key)
-        if key not in visitors and not await Visitor.exists(id=key):
+    keys = [chat.visitor or secrets.token_hex(12) for chat in chats]
+    known = set(await Visitor.filter(id__in=list(set(keys))).values_list("id", flat=True)) if keys else set()
+    for chat, key in zip(chats, keys):
+        if key not in visitors and key not in known:
             visitors[key] = Visitor(id=key, site_id=site.id, first_seen=chat.at, last_seen=chat.at, visit_count=1)
     if visitors:
         await Visitor.bulk_create(list(visitors.values()))
     department_id = department.id if department else None
-    conversations = []
     events = []
-    for chat, visitor_id in zip(chats, keys):
+    # One transaction for the chats (their ids are needed for the events, so they are made one by one).
+    async with in_transaction():
+        conversations = [await Conversation.create(
+            site_id=site.id, visitor_id=visitor_id, department_id=department_id, agent_id=agent.id, status="closed",
+            requested_at=chat.at, assigned_at=chat.at + timedelta(seconds=chat.queue),
+            first_response_at=(chat.at + timedelta(seconds=chat.queue + chat.first_response)
+                               if chat.first_response is not None else None),
+            closed_at=chat.at + timedelta(seconds=chat.queue + chat.handle), closed_by="agent")
+            for chat, visitor_id in zip(chats, keys)]
+    for chat, conversation in zip(chats, conversations):
         answered = chat.at + timedelta(seconds=chat.queue)
         replied = answered + timedelta(seconds=chat.first_response) if chat.first_response is not None else None
         closed = answered + timedelta(seconds=chat.handle)
-        conversation = await Conversation.create(
-            site_id=site.id, visitor_id=visitor_id, department_id=department_id, agent_id=agent.id,
-            status="closed", requested_at=chat.at, assigned_at=answered, first_response_at=replied, closed_at=closed,
-            closed_by="agent")
-        conversations.append(conversation)
         common = {"conversation_id": conversation.id, "site_id": site.id, "department_id": department_id}
         events += [ConversationEvent(kind="requested", at=chat.at, data={}, **common),
                    ConversationEvent(kind="queued", at=chat.at, data={}, **common),
@@ -145,8 +149,10 @@ async def seed(site: Site, password: str, *, admin_email: str, supervisor_email:
         return
     rng = random.Random(15)
     today = today or datetime.now(timezone.utc).date()
-    support = await Department.get(site_id=site.id, name="Support")
-    admin = await User.get(email=admin_email)
+    support = await Department.get_or_none(site_id=site.id, name="Support")
+    admin = await User.get_or_none(email=admin_email)
+    if support is None or admin is None:  # a demo whose Support department or admin was removed
+        return
     qa = await create_user(DEMO_QA_EMAIL, password, "qa", "Quinn (demo quality evaluator)")
     new = await create_user(DEMO_NEW_CSR_EMAIL, password, "agent", "Nina (new CSR)")
     veteran = await create_user(DEMO_VETERAN_EMAIL, password, "agent", "Victor (veteran CSR)")
