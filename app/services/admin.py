@@ -8,7 +8,7 @@ import secrets
 from app.models import Department, InvitationRule, Site, User
 from app.routing.policy import DEFAULT_STRATEGY
 from app.services import (
-    ServiceError, accounts, departments, knowledge_demo, sites, widget_settings, work_setup, workorders,
+    ServiceError, accounts, departments, knowledge_demo, quality_demo, sites, widget_settings, work_setup, workorders,
 )
 
 # Sites live in app/services/sites.py; these names stay here for the CLI and older callers.
@@ -138,8 +138,6 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
 async def seed_quality(site: Site, password: str) -> None:
     """The demo's quality monitoring: a scorecard, a sampling rule, an evaluator, evaluations and weeks of
     history for a new and a veteran CSR (app/services/quality_demo.py)."""
-    from app.services import quality_demo
-
     await quality_demo.seed(site, password, admin_email=DEMO_ADMIN_EMAIL, supervisor_email=DEMO_SUPERVISOR_EMAIL,
                             create_user=create_user)
 

@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from tortoise.transactions import in_transaction
 
+from app.services import evaluations, scorecards
 from app.models import (
     AgentStatusEvent, Conversation, ConversationEvent, Department, SamplingRule, Shift, Site, User, Visitor,
 )
@@ -143,8 +144,6 @@ def _workdays(first: date, last: date) -> list[date]:
 async def seed(site: Site, password: str, *, admin_email: str, supervisor_email: str, today: date | None = None,
                create_user=None) -> None:
     """The demo's quality monitoring, once (a demo made before has it already when its evaluator exists)."""
-    from app.services import evaluations, scorecards
-
     if await User.filter(email=DEMO_QA_EMAIL).exists():
         return
     rng = random.Random(15)
