@@ -78,6 +78,8 @@ async def test_the_tenure_curve_against_the_veterans_median(center):
         # Veterans from 1 month on: Tom (3 weeks) is still none; from 13 months Vera (400 days) is none either.
         later = (await sue.get(f"/api/quality/scorecard/{w['ids']['nell']}?view=tenure&to={to}&veteran_months=13")).json()
         assert later["veterans"] == 0 and later["rows"][0]["qa_score_veterans"] is None
+        page = await sue.get(f"/quality/scorecard/{w['ids']['nell']}?to={to}&veteran_months=13")
+        assert "been here more than 13 months: there is no veterans' line." in page.text
         text = (await sue.get(f"/api/quality/scorecard/{w['ids']['nell']}?view=tenure&to={to}&format=csv")).text
         rows = list(csv.DictReader(io.StringIO(text)))
         assert rows[0]["Week of tenure"] == "0" and rows[0]["CSAT (veterans)"] == "0.75"
