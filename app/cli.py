@@ -221,7 +221,8 @@ def cmd_create_user(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
         try:
             user, _ = await accounts.create_account(None, email=args.email, name=args.name, role=args.role,
-                                                    capacity=args.max_chats, password=args.password)
+                                                    capacity=args.max_chats, password=args.password,
+                                                    started_on=args.started_on)
         except ServiceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 2
@@ -398,7 +399,7 @@ def cmd_work_setup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services import admin
+    from app.services import admin, quality_demo
 
     password_file = settings.data_dir / "demo_password"
 
@@ -423,6 +424,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 f"  Demo supervisor:       {admin.DEMO_SUPERVISOR_EMAIL}",
                 f"  Demo admin, marketer:  {admin.DEMO_ADMIN_EMAIL}, {admin.DEMO_MARKETER_EMAIL}",
                 f"  Demo back office:      {admin.DEMO_HANDLER_EMAIL} (work orders: {url}/work-orders)",
+                f"  Demo quality:          {quality_demo.DEMO_QA_EMAIL} (evaluator), {quality_demo.DEMO_NEW_CSR_EMAIL} "
+                f"(new CSR), {quality_demo.DEMO_VETERAN_EMAIL} (veteran): {url}/quality/team",
                 f"  Password (all):        {password if password_file.exists() else '(set before; see data/demo_password)'}",
                 f"  Site key:              {site.key}",
                 "",
@@ -544,6 +547,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--name")
     user.add_argument("--max-chats", type=int, default=None,
                       help="concurrent chats (default: the largest default of their departments, else 3)")
+    user.add_argument("--started-on", default=None, metavar="YYYY-MM-DD",
+                      help="their first day in the center (the quality tenure curves count from it; "
+                           "default: the day the account is made)")
     user.add_argument("--json", action="store_true")
     user.set_defaults(func=cmd_create_user)
 

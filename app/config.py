@@ -129,6 +129,9 @@ class Settings:
     # First-contact resolution: a chat is resolved when its visitor starts no other chat within
     # this many hours of its close (FCR_WINDOW_HOURS; docs/kpis.md).
     fcr_window_hours: float = 24.0
+    # The CSR scorecard's tenure curves: veterans have worked here more than this many months
+    # (QA_VETERAN_MONTHS; docs/quality.md).
+    qa_veteran_months: int = 6
     staffing_concurrency: float | None = None  # None: calibrated from the center's history
     # Operations (docs/operations.md): "" = text at a terminal, else json.
     log_format: str = ""
@@ -188,6 +191,19 @@ def _positive_float(name: str, value: str | None, default: float | None) -> floa
 
 
 MAX_FCR_WINDOW_HOURS = 720.0  # 30 days: the reports read the chats that far past a window's end
+
+
+MAX_VETERAN_MONTHS = 120
+
+
+def _veteran_months(value: str | None) -> int:
+    if value is None or not value.strip():
+        return 6
+    text = value.strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_VETERAN_MONTHS:
+        raise ValueError(f"QA_VETERAN_MONTHS must be a whole number of months from 1 to {MAX_VETERAN_MONTHS}; "
+                         f"got {value!r}")
+    return int(text)
 
 
 def _fcr_window(value: str | None) -> float:
@@ -281,6 +297,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
             "SERVICE_LEVEL_THRESHOLD_SECONDS", env.get("SERVICE_LEVEL_THRESHOLD_SECONDS"), 20.0),
         short_abandon_seconds=_positive_float("SHORT_ABANDON_SECONDS", env.get("SHORT_ABANDON_SECONDS"), 5.0),
         fcr_window_hours=_fcr_window(env.get("FCR_WINDOW_HOURS")),
+        qa_veteran_months=_veteran_months(env.get("QA_VETERAN_MONTHS")),
         staffing_concurrency=_positive_float("STAFFING_CONCURRENCY", env.get("STAFFING_CONCURRENCY"), None),
         socket_token_seconds=max(1, round(_positive_float("SOCKET_TOKEN_SECONDS", env.get("SOCKET_TOKEN_SECONDS"), 300))),
         session_max_hours=_positive_float("SESSION_MAX_HOURS", env.get("SESSION_MAX_HOURS"), 12.0),

@@ -23,7 +23,7 @@ from app.i18n import N_
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -31,7 +31,7 @@ from tortoise.expressions import Q
 from tortoise.functions import Max
 from tortoise.transactions import in_transaction
 
-from app import bus, i18n
+from app import bus, i18n, runtime
 from app.clock import utcnow
 from app.models import Department, PasswordToken, StaffSession, User
 from app.models.org import ROLES
@@ -121,11 +121,51 @@ async def check_departments(departments: object, role: str) -> dict[int, int]:
                           low=low, high=high)
         members[department_id] = level
     if members and role not in STAFF_ROLES:
-        raise _refuse("departments", "Marketers take no chats: leave the departments empty.")
+        if role == "marketer":
+            raise _refuse("departments", "Marketers take no chats: leave the departments empty.")
+        who = Words(N_("Back-office staff") if role == "handler" else N_("Quality evaluators"))
+        raise _refuse("departments", "%(role)s take no chats and belong to no department: leave the departments empty.",
+                      role=who)
     known = set(await Department.filter(id__in=list(members)).values_list("id", flat=True)) if members else set()
     if set(members) - known:
         raise _refuse("departments", "There is no such department (it may have just been deleted).")
     return members
+
+
+EARLIEST_START = date(1970, 1, 1)
+
+
+def _center_today() -> date:
+    """Today in the center's time zone (UTC outside a running server, e.g. the CLI before start-up)."""
+    from zoneinfo import ZoneInfo
+
+    found = runtime.installed()
+    zone = found.settings.center_time_zone if found is not None else "UTC"
+    return datetime.now(ZoneInfo(zone)).date()
+
+
+def check_started_on(value: object, today: date | None = None) -> date | None:
+    """The user's start date (the quality tenure curves count weeks from it): a date like 2026-03-02,
+    not in the future (in the center's time zone); None or "" → none (their account's creation counts)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+                raise ValueError
+            value = date.fromisoformat(text)
+        except ValueError:
+            raise _refuse("started_on", "The start date must be a date like 2026-03-02.") from None
+    if not isinstance(value, date):
+        raise _refuse("started_on", "The start date must be a date like 2026-03-02.")
+    if value > (today or _center_today()):
+        raise _refuse("started_on", "The start date cannot be in the future.")
+    if value < EARLIEST_START:
+        raise _refuse("started_on", "The start date cannot be before 1970.")
+    return value
 
 
 async def _email_free(email: str, user_id: int | None = None) -> None:
@@ -155,6 +195,8 @@ async def _snapshot(user: User) -> dict[str, Any]:
     return {
         "email": user.email, "name": user.display_name, "role": user.role, "capacity": user.max_chats,
         "departments": {str(d): skills.get(str(d), 1) for d in sorted(members)}, "active": user.is_active,
+        # Kept only once set (the start date is optional: the account's creation counts without it).
+        **({"started_on": user.started_on.isoformat()} if user.started_on else {}),
     }
 
 
@@ -190,7 +232,7 @@ async def _get(user_id: object) -> User:
 
 async def create_account(actor: User | None, *, email: object, name: object = None, role: object = "agent",
                          departments: object = None, capacity: object = None,
-                         password: str | None = None) -> tuple[User, str | None]:
+                         password: str | None = None, started_on: object = None) -> tuple[User, str | None]:
     """A new user. Without `password` (the admin page) they get an unusable one and a one-time
     set-password link: returns (user, link token) — the token is shown once and never stored.
     With one (the CLI), (user, None). `actor` None: the operator on the command line."""
@@ -198,6 +240,7 @@ async def create_account(actor: User | None, *, email: object, name: object = No
     name = check_name(email.split("@")[0] if name is None else name)
     role = check_role(role)
     capacity = check_capacity(capacity)
+    started_on = check_started_on(started_on)
     members = await check_departments(departments, role)
     if password is not None:
         if not isinstance(password, str) or len(password) < MIN_DIRECT_PASSWORD_CHARS:
@@ -212,7 +255,7 @@ async def create_account(actor: User | None, *, email: object, name: object = No
     try:
         async with in_transaction():
             user = await User.create(email=email, password_hash=password_hash, role=role, display_name=name,
-                                     max_chats=capacity, skills={})
+                                     max_chats=capacity, skills={}, started_on=started_on)
             await _set_departments(user, members)
             if password is None:
                 token = await _new_link(user, actor, "invite")
@@ -242,10 +285,12 @@ async def set_knowledge_editor(actor: User | None, user_id: int, on: bool) -> No
 
 
 async def update_account(actor: User | None, user_id: object, *, name: object, role: object, departments: object,
-                         capacity: object) -> User:
-    """Name, role, departments with skill levels, capacity. Routing follows at once."""
+                         capacity: object, started_on: object = ...) -> User:
+    """Name, role, departments with skill levels, capacity, start date (left as it is when not given).
+    Routing follows at once."""
     user = await _get(user_id)
     name, role, capacity = check_name(name), check_role(role), check_capacity(capacity)
+    started_on = user.started_on if started_on is ... else check_started_on(started_on)
     members = await check_departments(departments, role)
     before = await _snapshot(user)
     demoted = user.role == "admin" and role != "admin"
@@ -258,10 +303,10 @@ async def update_account(actor: User | None, user_id: object, *, name: object, r
     async with in_transaction():
         if demoted:
             await _keep_an_admin(user, "role", N_("change their role"))
-        await User.filter(id=user.id).update(display_name=name, role=role, max_chats=capacity)
+        await User.filter(id=user.id).update(display_name=name, role=role, max_chats=capacity, started_on=started_on)
         await _set_departments(user, members)
     role_changed = role != user.role
-    user.display_name, user.role, user.max_chats = name, role, capacity
+    user.display_name, user.role, user.max_chats, user.started_on = name, role, capacity, started_on
     old, new = audit.changed(before, await _snapshot(user))
     if new:
         await audit.record(actor, "user_update", target_user_id=user.id, before=old, after=new)
@@ -422,7 +467,8 @@ async def list_accounts(*, search: str = "", role: str = "", state: str = "") ->
             "capacity": user.max_chats,
             "effective_capacity": routing_state.capacity(user.max_chats,
                                                          [d["default_max_chats"] for d in departments]),
-            "last_sign_in": last.get(user.id),
+            "last_sign_in": last.get(user.id), "started_on": user.started_on,
+            "created_on": user.created_at.date().isoformat() if user.created_at else "",
         })
     listed.sort(key=lambda u: (u["name"].casefold(), u["email"]))
     return listed
@@ -434,7 +480,7 @@ async def account(user_id: object) -> dict[str, Any]:
     skills = user.skills if isinstance(user.skills, dict) else {}
     members = await Department.filter(users__id=user.id).values_list("id", flat=True)
     return {"id": user.id, "email": user.email, "name": user.display_name, "role": user.role,
-            "active": user.is_active, "capacity": user.max_chats,
+            "active": user.is_active, "capacity": user.max_chats, "started_on": user.started_on,
             "departments": {d: skills.get(str(d), 1) for d in members}}
 
 

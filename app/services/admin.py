@@ -8,7 +8,7 @@ import secrets
 from app.models import Department, InvitationRule, Site, User
 from app.routing.policy import DEFAULT_STRATEGY
 from app.services import (
-    ServiceError, accounts, departments, knowledge_demo, sites, widget_settings, work_setup, workorders,
+    ServiceError, accounts, departments, knowledge_demo, quality_demo, sites, widget_settings, work_setup, workorders,
 )
 
 # Sites live in app/services/sites.py; these names stay here for the CLI and older callers.
@@ -111,6 +111,7 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
     site = await Site.filter(name="Demo").first()
     if site is not None:
         await seed_knowledge(site)  # a demo made before the knowledge base gets its articles once
+        await seed_quality(site, password)  # … and one made before quality monitoring its history
         return site, False
     origins = {base_url, "http://127.0.0.1:8000", "http://localhost:8000"}
     site = await create_site("Demo", sorted(origins))
@@ -130,7 +131,15 @@ async def seed_demo(base_url: str, password: str) -> tuple[Site, bool]:
                                 "min_seconds_on_page": 20}, message="Questions about our prices? We're happy to help.")
     await seed_work_orders(site, password)
     await seed_knowledge(site)
+    await seed_quality(site, password)
     return site, True
+
+
+async def seed_quality(site: Site, password: str) -> None:
+    """The demo's quality monitoring: a scorecard, a sampling rule, an evaluator, evaluations and weeks of
+    history for a new and a veteran CSR (app/services/quality_demo.py)."""
+    await quality_demo.seed(site, password, admin_email=DEMO_ADMIN_EMAIL, supervisor_email=DEMO_SUPERVISOR_EMAIL,
+                            create_user=create_user)
 
 
 async def seed_knowledge(site: Site) -> None:

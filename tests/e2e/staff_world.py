@@ -165,6 +165,8 @@ async def build_world(browser, center) -> World:
         "team": (await one("SELECT id FROM work_team ORDER BY id LIMIT 1"))[0]["id"],
         "category": (await one("SELECT id FROM work_category ORDER BY id LIMIT 1"))[0]["id"],
         "policy": (await one("SELECT id FROM sla_policy ORDER BY id LIMIT 1"))[0]["id"],
+        # The demo's new CSR, with weeks of history (app/services/quality_demo.py): their scorecard.
+        "csr": (await one("SELECT id FROM app_user WHERE email = ?", "nina@demo.switchboard"))[0]["id"],
     }
     # Quality: a center-wide scorecard, and the admin's draft evaluation of a closed chat (the form's page).
     chat, ids["chat"] = [r["id"] for r in await one(
@@ -317,6 +319,9 @@ PAGES = [
     ("Scorecards, a scorecard open", "supervisor", "/quality/scorecards", _scorecard_open),
     ("an evaluation (the evaluator's form)", "admin", "/quality/evaluations/{draft}", None),
     ("a chat to evaluate", "admin", "/quality/chats/{chat}", None),
+    ("My scorecard", "agent", "/quality/scorecard", None),
+    ("Team scorecard", "supervisor", "/quality/team", None),
+    ("a CSR's scorecard", "supervisor", "/quality/scorecard/{csr}", None),
     ("Explorer", "marketer", "/explorer", None),
     ("Explorer, a trail open", "marketer", "/explorer", _trail),
     ("Knowledge base (editor)", "admin", "/knowledge", None),

@@ -61,7 +61,8 @@ def _whole(form: Any, name: str, label: str, low: int, high: int, default: int |
 
 def _values(form: Any) -> dict[str, Any]:
     """What was typed, to show again (departments as a list of ids)."""
-    values: dict[str, Any] = {k: str(form.get(k) or "")[:1000] for k in ("email", "name", "role", "capacity")}
+    values: dict[str, Any] = {k: str(form.get(k) or "")[:1000]
+                              for k in ("email", "name", "role", "capacity", "started_on")}
     values["departments"] = [str(v)[:20] for v in form.getlist("departments")][:1000]
     values["knowledge_editor"] = bool(form.get("knowledge_editor"))
     for key in form.keys():
@@ -90,6 +91,7 @@ def _parse(form: Any, *, creating: bool) -> tuple[dict[str, Any], dict[str, str]
          accounts.check_name)
     take("role", lambda: text(form, "role", max_length=16, required=N_("Choose a role.")), accounts.check_role)
     take("capacity", lambda: _whole(form, "capacity", N_("Capacity"), *accounts.CAPACITY), accounts.check_capacity)
+    take("started_on", lambda: text(form, "started_on", max_length=10), accounts.check_started_on)
     chosen = form.getlist("departments")
     members: dict[int, int] = {}
     if len(chosen) > 1000:
@@ -185,6 +187,7 @@ async def edit_page(request: Request) -> Response:
         return _not_found()
     values = {"name": editing["name"], "role": editing["role"],
               "capacity": "" if editing["capacity"] is None else str(editing["capacity"]),
+              "started_on": editing["started_on"].isoformat() if editing["started_on"] else "",
               "departments": [str(d) for d in editing["departments"]],
               **{f"skill_{d}": str(level) for d, level in editing["departments"].items()},
               "knowledge_editor": bool(await User.filter(id=editing["id"], knowledge_editor=True).exists())}

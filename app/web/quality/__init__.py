@@ -15,7 +15,7 @@ from starlette.routing import Route
 from app import i18n
 from app.services import ServiceError, evaluations
 from app.web.auth import current_user, login_redirect
-from app.web.quality import calibration, coaching, evaluate, result, scorecards
+from app.web.quality import calibration, coaching, evaluate, result, scorecard, scorecards
 from app.web.templating import staff_language
 
 
@@ -42,4 +42,5 @@ def routes() -> list[Route]:
         *scorecards.ROUTES,
         *calibration.ROUTES,
         *coaching.ROUTES,
+        *scorecard.ROUTES,
     ]
