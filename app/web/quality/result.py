@@ -5,7 +5,6 @@ the page is drawn again (400/409) with the message beside its field, nothing sto
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from starlette.requests import Request
@@ -34,13 +33,8 @@ async def _context(user: User, evaluation: Evaluation) -> dict[str, Any]:
     by_criterion = {d["criterion"]: d for d in found}
     await evaluation.fetch_related("evaluator", "agent")
     own = evaluation.agent_id == user.id and evaluation.calibration_id is None
-    # The chat, for quality/_transcript.html: the evaluation form's own builder, once it exists.
-    transcript = None
-    build = getattr(evaluate, "transcript_context", None)
-    if build is not None:
-        transcript = build(evaluation)
-        if inspect.isawaitable(transcript):
-            transcript = await transcript
+    # The chat, for quality/_transcript.html: the evaluation form's own builder.
+    transcript = (await evaluate.transcript_context(evaluation))["transcript"]
     criteria = scoring.criteria(version.sections)
     return {
         "evaluation": evaluation, "version": version, "sections": version.sections, "answers": answers,
