@@ -38,7 +38,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 SCORE_COLUMNS = [_col("evaluations", N_("Evaluations")), _col("qa_score", N_("QA score")),
                  _col("critical_failures", N_("Critical failures")),
-                 _col("critical_failure_rate", N_("Critical failure rate (%)"))]
+                 _col("critical_failure_rate", N_("Critical failure rate (percent)"))]
 
 
 def _score_row(rows: list[dict]) -> dict[str, Any]:
@@ -174,12 +174,12 @@ async def compute(user: User, start: datetime, end: datetime, department_id: int
                       "rows": weeks},
             "disputes": {"title": N_("Disputes"), "columns": [
                 _col("evaluations", N_("Evaluations")), _col("disputed_evaluations", N_("Disputed evaluations")),
-                _col("dispute_rate", N_("Dispute rate (%)")), _col("disputes", N_("Disputed criteria")),
+                _col("dispute_rate", N_("Dispute rate (percent)")), _col("disputes", N_("Disputed criteria")),
                 _col("open", N_("Open")), _col("upheld", N_("Upheld")), _col("changed", N_("Changed"))],
                 "rows": dispute_rows},
             "evaluators": {"title": N_("Evaluations done vs planned"), "columns": [
                 _col("evaluator", N_("Evaluator")), _col("planned", N_("Planned")), _col("done", N_("Done")),
-                _col("done_rate", N_("Done (% of planned)"))], "rows": evaluators},
+                _col("done_rate", N_("Done (percent of planned)"))], "rows": evaluators},
             "csat": {"title": N_("QA score against CSAT"), "columns": [
                 _col("conversation_id", N_("Chat")), _col("agent", N_("CSR")), _col("qa_score", N_("QA score")),
                 _col("rating", N_("Rating")), _col("csat", N_("CSAT (bad 0, neutral 50, good 100)"))],

@@ -300,7 +300,7 @@ async def test_reports_count_exactly_within_scope_and_the_csv_matches(center):
             planned = list(csv.DictReader(io.StringIO(
                 (await http.get("/quality/reports.csv", params={"table": "evaluators"})).text)))
             assert planned == [{"Evaluator": "Eva Evaluator", "Planned": "5", "Done": "4",
-                                "Done (% of planned)": "80.0"}]
+                                "Done (percent of planned)": "80.0"}]
             labelled = (await http.get("/quality/reports.csv", params={"table": "weeks", "labels": "1"})).text
             assert labelled.splitlines()[0] == labelled.splitlines()[1]  # English labels, then the header
             for params in ({"table": "nope"}, {"table": "agents", "labels": "2"}, {"table": "agents", "from": "x"},

@@ -37,20 +37,19 @@ async def in_scope(user: User, rows: list[SampleItem]) -> list[SampleItem]:
 def _filters(request: Request, user: User) -> tuple[dict[str, Any], dict[str, str]]:
     q = request.query_params
     errors: dict[str, str] = {}
-    said = i18n.gettext
     values: dict[str, Any] = {"who": q.get("who") or "me", "reason": q.get("reason") or "",
                               "agent": q.get("agent") or "", "status": q.get("status") or "open"}
     if values["who"] not in ("me", "all") or (values["who"] == "all" and user.role not in ("supervisor", "admin")):
-        errors["who"] = said("Choose your queue or all evaluators.")
+        errors["who"] = i18n.gettext("Choose your queue or all evaluators.")
         values["who"] = "me"
     if values["reason"] and values["reason"] not in pure.REASONS:
-        errors["reason"] = said("Unknown reason.")
+        errors["reason"] = i18n.gettext("Unknown reason.")
         values["reason"] = ""
     if values["agent"] and not digits(values["agent"]):
-        errors["agent"] = said("Choose a CSR from the list.")
+        errors["agent"] = i18n.gettext("Choose a CSR from the list.")
         values["agent"] = ""
     if values["status"] not in STATUSES:
-        errors["status"] = said("Unknown status.")
+        errors["status"] = i18n.gettext("Unknown status.")
         values["status"] = "open"
     return values, errors
 

@@ -28,7 +28,6 @@ def _period(request: Request) -> tuple[date, date, int | None, dict[str, str]]:
     zone = ZoneInfo(runtime.current().settings.center_time_zone)
     today = datetime.now(zone).date()
     errors: dict[str, str] = {}
-    said = i18n.gettext
 
     def day(name: str, default: date) -> date:
         raw = q.get(name) or ""
@@ -37,15 +36,15 @@ def _period(request: Request) -> tuple[date, date, int | None, dict[str, str]]:
         try:
             return date.fromisoformat(raw[:10]) if len(raw) == 10 else date.fromisoformat("x")
         except ValueError:
-            errors[name] = said("A date, YYYY-MM-DD.")
+            errors[name] = i18n.gettext("A date, YYYY-MM-DD.")
             return default
 
     end = day("to", today)
     start = day("from", end - timedelta(days=27))
     if not errors and start > end:
-        errors["from"] = said("The start is after the end.")
+        errors["from"] = i18n.gettext("The start is after the end.")
     elif not errors and (end - start).days >= MAX_DAYS:
-        errors["from"] = said("At most %(days)s days.") % {"days": MAX_DAYS}
+        errors["from"] = i18n.gettext("At most %(days)s days.") % {"days": MAX_DAYS}
     if errors:
         start, end = today - timedelta(days=27), today
     department = q.get("department") or ""
@@ -54,7 +53,7 @@ def _period(request: Request) -> tuple[date, date, int | None, dict[str, str]]:
         if digits(department):
             department_id = int(department)
         else:
-            errors["department"] = said("Choose a department from the list.")
+            errors["department"] = i18n.gettext("Choose a department from the list.")
     return start, end, department_id, errors
 
 

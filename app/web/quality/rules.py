@@ -101,20 +101,19 @@ async def save_rule(request: Request) -> Response:
     if isinstance(user, Response):
         return user
     form = await request.form()
-    said = i18n.gettext
     key = form.get("department")
     if not isinstance(key, str) or not (key == "general" or digits(key)):
-        return Response(said("No such department."), status_code=404, media_type="text/plain")
+        return Response(i18n.gettext("No such department."), status_code=404, media_type="text/plain")
     department_id = None if key == "general" else int(key)
     department = None
     if department_id is not None:
         department = await Department.get_or_none(id=department_id)
         if department is None:
-            return Response(said("No such department."), status_code=404, media_type="text/plain")
+            return Response(i18n.gettext("No such department."), status_code=404, media_type="text/plain")
     if not await scope.may_edit_scorecard(user, department_id):
         if user.role == "supervisor" and department_id is not None:  # not theirs: like a missing one
-            return Response(said("No such department."), status_code=404, media_type="text/plain")
-        return Response(said("Only supervisors and admins change sampling rules."), status_code=403,
+            return Response(i18n.gettext("No such department."), status_code=404, media_type="text/plain")
+        return Response(i18n.gettext("Only supervisors and admins change sampling rules."), status_code=403,
                         media_type="text/plain")
     posted: dict[str, Any] = {
         "key": key, "per_week": str(form.get("per_week") or "")[:12],
@@ -123,35 +122,35 @@ async def save_rule(request: Request) -> Response:
         "categories": [], "evaluators": []}
     errors: dict[str, str] = {}
     if not check_csrf(request, form.get("csrf_token")):
-        errors["form"] = said("The page expired; reload it and try again.")
+        errors["form"] = i18n.gettext("The page expired; reload it and try again.")
     raw = posted["per_week"].strip()
     if not digits(raw, 3) or int(raw) > MAX_PER_WEEK:
-        errors["per_week"] = said("A whole number from 0 to %(most)s.") % {"most": MAX_PER_WEEK}
+        errors["per_week"] = i18n.gettext("A whole number from 0 to %(most)s.") % {"most": MAX_PER_WEEK}
     categories = _ids(form.getlist("categories"))
     if categories is None:
-        errors["categories"] = said("Choose categories from the list.")
+        errors["categories"] = i18n.gettext("Choose categories from the list.")
     else:
         posted["categories"] = categories
         known = set(await WorkCategory.filter(id__in=categories).values_list("id", flat=True))
         if known != set(categories):
-            errors["categories"] = said("Choose categories from the list.")
+            errors["categories"] = i18n.gettext("Choose categories from the list.")
     evaluator_ids = _ids(form.getlist("evaluators"))
     if evaluator_ids is None or len(evaluator_ids or []) > 100:
-        errors["evaluators"] = said("Choose evaluators from the list.")
+        errors["evaluators"] = i18n.gettext("Choose evaluators from the list.")
     else:
         posted["evaluators"] = evaluator_ids
         people = await User.filter(id__in=evaluator_ids, is_active=True, role__in=scope.QA_ROLES)
         if len(people) != len(evaluator_ids):
-            errors["evaluators"] = said("Choose evaluators from the list.")
+            errors["evaluators"] = i18n.gettext("Choose evaluators from the list.")
         else:
             for person in people:
                 site_id = department.site_id if department is not None else None
                 if person.role == "supervisor" and (site_id is None or not await scope.evaluates(person, site_id, department_id)):
-                    errors["evaluators"] = said("%(name)s does not supervise this department.") % {
+                    errors["evaluators"] = i18n.gettext("%(name)s does not supervise this department.") % {
                         "name": person.display_name}
                     break
     if posted["active"] and not evaluator_ids and "evaluators" not in errors:
-        errors["evaluators"] = said("An active rule needs at least one evaluator.")
+        errors["evaluators"] = i18n.gettext("An active rule needs at least one evaluator.")
     if errors:
         return await _render(request, user, errors={key: errors}, posted=posted, status_code=400)
     async with in_transaction() as db:
