@@ -245,6 +245,10 @@ PAGES = [
     ("Wallboard", "supervisor", "/wallboard", None),
     ("Reports", "supervisor", "/reports", None),
     ("Staffing", "supervisor", "/staffing", None),
+    ("Quality", "supervisor", "/quality", None),
+    ("Quality, all evaluators", "supervisor", "/quality?who=all&status=all", None),
+    ("Quality: sampling rules", "supervisor", "/quality/sampling", None),
+    ("Quality reports", "supervisor", "/quality/reports", None),
     ("Explorer", "marketer", "/explorer", None),
     ("Explorer, a trail open", "marketer", "/explorer", _trail),
     ("Knowledge base (editor)", "admin", "/knowledge", None),
@@ -281,7 +285,8 @@ PAGES = [
 
 # What the app serves by GET that is no page to check: redirects, downloads, machine endpoints, the
 # demo shop (a customer's site) and the widget's scripts. /console is checked in its own states below.
-NOT_PAGES = {"/", "/healthz", "/readyz", "/metrics", "/admin", "/admin/audit.csv", "/staffing.csv", "/widget.js",
+NOT_PAGES = {"/", "/healthz", "/readyz", "/metrics", "/admin", "/admin/audit.csv", "/staffing.csv",
+             "/quality/reports.csv", "/widget.js",
              "/widget-chat.js", "/demo/", "/demo/{}", "/kb/images/{}", "/requests/{}/attachments/{}", "/console"}
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app import i18n, runtime
+from app.i18n import N_
 from app.models import Department, User
 from app.services import quality_reports, scope
 from app.web.admin.common import digits
@@ -21,6 +22,7 @@ from app.web.reports import labels_option, to_csv
 from app.web.templating import console_templates, staff_language
 
 MAX_DAYS = 366
+RATING_LABELS = {"good": N_("Good"), "neutral": N_("Neutral"), "bad": N_("Bad")}
 
 
 def _period(request: Request) -> tuple[date, date, int | None, dict[str, str]]:
@@ -111,7 +113,8 @@ async def reports_page(request: Request) -> Response:
         "criteria": _bars(tables["criteria"]["rows"], "criterion", "score", 100),
         "weeks": _bars(tables["weeks"]["rows"], "week", "qa_score", 100),
         "evaluators": _bars(tables["evaluators"]["rows"], "evaluator", "done_rate", 100),
-        "csat": _bars(result["correlation"]["by_rating"], "rating", "qa_score", 100),
+        "csat": _bars([{**r, "rating": i18n.gettext(RATING_LABELS[r["rating"]])} for r in result["correlation"]["by_rating"]],
+                      "rating", "qa_score", 100),
     }
     query = f"from={start.isoformat()}&to={end.isoformat()}" + (f"&department={department_id}" if department_id else "")
     response = console_templates.TemplateResponse(request, "quality/reports.html", {
