@@ -310,3 +310,58 @@ async def test_reports_count_exactly_within_scope_and_the_csv_matches(center):
         async with signed_in(server.url, "dana@example.com", pw) as dana:  # Billing: none of these CSRs
             page = await dana.get("/quality/reports")
             assert page.status_code == 200 and 'data-figure="evaluations">0<' in page.text
+
+
+async def test_concurrent_triggers_and_flags_queue_a_chat_once(deployment):
+    """On SQLite and on PostgreSQL with two workers: a chat rated bad twice at once and flagged by two
+    admins at once (one on each worker) is queued once per reason; the second flag is told so."""
+    import asyncio
+    import json as json_
+
+    from app.services import sampling
+
+    tag = new_id()[:6]
+    csr, ada, ben, qa = (f"csr-{tag}@example.com", f"ada-{tag}@example.com", f"ben-{tag}@example.com",
+                         f"qa-{tag}@example.com")
+    deployment.create_user(csr, "agent", f"Csr {tag}")
+    deployment.create_user(ada, "admin", f"Ada {tag}")
+    deployment.create_user(ben, "admin", f"Ben {tag}")
+    deployment.create_user(qa, "qa", f"Qa {tag}")
+    desk = json_.loads(cli(deployment.env, "create-department", "--site", deployment.site_key, "--name",
+                           f"Quality {tag}", "--member", csr, "--json"))["id"]
+    async with database(deployment):
+        rule = await SamplingRule.create(department_id=desk, per_agent_per_week=0, on_bad_rating=True, active=True)
+        await rule.evaluators.add(await User.get(email=qa))
+    agent = await clients.agent(deployment.servers[0].url, csr, deployment.password)
+    visitor = await clients.visitor(deployment.servers[-1].url, deployment.site_key, deployment.origin)
+    try:
+        await agent.call("set_status", {"status": "available"})
+        cid = (await visitor.call("message", {"client_id": new_id(), "body": "Hello", "department_id": desk}))[
+            "conversation_id"]
+        await agent.rec.wait_for("conversation.assigned", lambda c: c["id"] == cid)
+        assert (await agent.call("close", {"conversation_id": cid}))["ok"]
+        acks = await asyncio.gather(*(visitor.call("rate", {"conversation_id": cid, "rating": "bad"}) for _ in range(3)))
+        assert all(a["ok"] for a in acks)
+    finally:
+        await visitor.disconnect()
+        await clients.sign_off(agent)
+        await agent.disconnect()
+    async with database(deployment, runtime=True):
+        chat_ = await Conversation.get(id=cid)
+        # The same trigger from two places at once: one item.
+        made = await asyncio.gather(*(sampling.queue(chat_, "bad_rating", "Rated bad", evaluator_id=None)
+                                      for _ in range(3)))
+        assert made == [None, None, None]  # queued already by the listener
+        assert await SampleItem.filter(conversation_id=cid, reason="bad_rating").count() == 1
+
+    async def flag(url: str, email: str):
+        async with signed_in(url, email, deployment.password) as http:
+            token = console_csrf((await http.get("/console")).text)
+            return await http.post("/api/quality/flags", json={"conversation_id": cid, "reason": email},
+                                   headers={"X-CSRF-Token": token})
+
+    answers = await asyncio.gather(flag(deployment.servers[0].url, ada), flag(deployment.servers[-1].url, ben))
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    async with database(deployment):
+        assert await SampleItem.filter(conversation_id=cid, reason="flag").count() == 1
+        assert await QualityEvent.filter(conversation_id=cid, kind="sampled").count() == 2
