@@ -1599,6 +1599,15 @@ function pastNode(chat, conv) {
     );
   }
   details.appendChild(transcript);
+  if (dom.flagBtn && Number.isInteger(conv.id)) {
+    // Supervisors and admins: a closed chat of the visitor's history may be flagged too.
+    const flag = el("button", { class: "btn btn-small past-flag", text: t("Flag for review"), attrs: { type: "button" } });
+    flag.addEventListener("click", () => openFlagDialog(conv.id, {
+      opener: flag,
+      onDone: () => toast(t("Chat flagged for review."), { link: { text: t("Open Quality"), href: "/quality?who=all&reason=flag" } }),
+    }));
+    details.appendChild(el("div", { class: "past-actions" }, [flag]));
+  }
   return details;
 }
 
