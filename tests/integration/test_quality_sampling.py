@@ -206,6 +206,9 @@ async def test_flag_for_review_is_a_supervisors_within_their_queues(center):
             assert made.status_code == 201, made.text
             assert made.json()["item"]["detail"] == "Flagged by Sam Supervisor: Rude <b>closing</b>"
             assert (await post({"conversation_id": general.id})).status_code == 409  # once
+            start = await boss.post("/quality/start", data={"csrf_token": csrf_of((await boss.get("/quality")).text),
+                                                            "conversation_id": str(billing.id)})
+            assert start.status_code == 404 and "No such conversation." in start.text  # not his queue
             quality = await boss.get("/quality", params={"who": "all", "reason": "flag"})
             assert "Flagged for review" in quality.text and "Rude &lt;b&gt;closing&lt;/b&gt;" in quality.text
         async with signed_in(server.url, "dana@example.com", pw) as dana:  # Billing's supervisor
@@ -245,6 +248,15 @@ async def test_the_weekly_draw_takes_n_per_csr_once(center):
     assert '"queued": 3' in out
     again = cli(center.env, "quality-sample", "--week", week.isoformat())
     assert '"queued": 0' in again  # drawn already: nothing added
+    async with database(center, runtime=True):  # the shared schedule's timer: the same week, nothing new
+        from app import runtime
+        from app.services import sampling, timers
+
+        await sampling.weekly_timer("draw", {})
+        assert await SampleItem.filter(reason="random").count() == 3
+        due_ms, _ = runtime.current().state(timers.MemorySchedule)["qa.weekly:draw"]
+        next_monday = pure.week_bounds(pure.week_of(utcnow(), "UTC") + timedelta(days=7), "UTC")[0]
+        assert abs(due_ms / 1000 - (next_monday + timedelta(minutes=10)).timestamp()) < 5
     async with database(center):
         rows = await SampleItem.filter(reason="random").values("conversation_id", "agent_id", "evaluator_id", "week")
         per = {}
@@ -253,6 +265,51 @@ async def test_the_weekly_draw_takes_n_per_csr_once(center):
         assert len(per[cora.id]) == 2 and set(per[cora.id]) <= {c.id for c in coras[1:]}
         assert per[carl.id] == [carls[0].id]
         assert {r["evaluator_id"] for r in rows} == {eva.id} and {r["week"] for r in rows} == {week}
+
+
+async def test_long_handle_and_complaint_triggers_on_close(center):
+    from app.models import ConversationEvent, WorkCategory
+    from app.services import sampling
+
+    async with database(center, runtime=True):
+        site = await Site.get(key=center.site_key)
+        cora, eva = await User.get(email="cora@example.com"), await User.get(email="eva@example.com")
+        desk = await Department.get(name="Billing desk")
+        complaint = await WorkCategory.create(name="Complaint")
+        refund = await WorkCategory.create(name="Refund", parent=complaint)
+        rule = await SamplingRule.create(department=desk, per_agent_per_week=0, on_long_handle=True,
+                                         complaint_categories=[complaint.id], active=True)
+        await rule.evaluators.add(eva)
+        now = utcnow()
+        for minutes in range(1, 11):  # the last 4 weeks: handle times 1 … 10 min, p90 (nearest rank) = 9
+            closed = now - timedelta(days=minutes)
+            past = await closed_chat(site, cora, closed, department=desk)
+            await ConversationEvent.create(conversation=past, site=site, department_id=desk.id, agent_id=cora.id,
+                                           kind="assigned", at=closed - timedelta(minutes=minutes))
+        old = await closed_chat(site, cora, now - timedelta(days=40), department=desk)  # outside the window
+        await ConversationEvent.create(conversation=old, site=site, department_id=desk.id, agent_id=cora.id,
+                                       kind="assigned", at=old.closed_at - timedelta(hours=5))
+        long = await closed_chat(site, cora, now, department=desk)
+        long.category_id = refund.id
+        await long.save()
+        await ConversationEvent.create(conversation=long, site=site, department_id=desk.id, agent_id=cora.id,
+                                       kind="assigned", at=now - timedelta(minutes=14))
+        closing = await ConversationEvent.create(conversation=long, site=site, department_id=desk.id,
+                                                 agent_id=cora.id, kind="closed", at=now)
+        await sampling.on_closed(long, closing)
+        await sampling.on_closed(long, closing)  # told twice: still once per reason
+        items = await SampleItem.filter(conversation_id=long.id).order_by("reason").values("reason", "detail",
+                                                                                         "evaluator_id")
+        assert items == [
+            {"reason": "complaint", "detail": "Contact category Refund", "evaluator_id": eva.id},
+            {"reason": "long_handle", "detail": "Handle time 14 min, above the department's 90th percentile of 9 min",
+             "evaluator_id": eva.id}]
+        # A quick chat sets nothing off; an evaluated one is never queued.
+        quick = await closed_chat(site, cora, now, department=desk)
+        await ConversationEvent.create(conversation=quick, site=site, department_id=desk.id, agent_id=cora.id,
+                                       kind="assigned", at=now - timedelta(minutes=2))
+        await sampling.on_closed(quick, closing)
+        assert await SampleItem.filter(conversation_id=quick.id).count() == 0
 
 
 def _cli_error(center, *args: str) -> str:
