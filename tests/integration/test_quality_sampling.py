@@ -85,6 +85,14 @@ async def test_listeners_queue_a_bad_rating_and_a_transfer_and_the_queue_says_wh
                 assert await SamplingRule.all().count() == 0
             saved = await ada.post("/quality/sampling", data={**base, "per_week": "2"})
             assert saved.status_code == 303
+            async with database(center):
+                billing = str((await Department.get(name="Billing desk")).id)
+            boss_id, dana_id = center.users["boss@example.com"]["id"], center.users["dana@example.com"]["id"]
+            billing_rule = {**base, "per_week": "1", "department": billing, "active": ""}
+            refused = await ada.post("/quality/sampling", data={**billing_rule, "evaluators": str(boss_id)})
+            assert refused.status_code == 400 and "Sam Supervisor does not supervise this department." in refused.text
+            assert (await ada.post("/quality/sampling", data={**billing_rule, "evaluators": str(dana_id)})) \
+                .status_code == 303
         async with signed_in(server.url, "dana@example.com", pw) as dana:  # not her department
             page = await dana.get("/quality/sampling")
             assert page.status_code == 200 and "General queues" not in page.text
@@ -92,6 +100,7 @@ async def test_listeners_queue_a_bad_rating_and_a_transfer_and_the_queue_says_wh
                                                                  "department": "general", "per_week": "9"})
             assert refused.status_code == 403
         async with database(center):
+            assert await SamplingRule.filter(department_id=int(billing), active=False).count() == 1
             rule = await SamplingRule.get(department_id=None).prefetch_related("evaluators")
             assert rule.per_agent_per_week == 2 and [e.id for e in rule.evaluators] == [eva_id]
 

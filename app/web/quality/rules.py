@@ -144,8 +144,12 @@ async def save_rule(request: Request) -> Response:
             errors["evaluators"] = i18n.gettext("Choose evaluators from the list.")
         else:
             for person in people:
-                site_id = department.site_id if department is not None else None
-                if person.role == "supervisor" and (site_id is None or not await scope.evaluates(person, site_id, department_id)):
+                if person.role != "supervisor":
+                    continue
+                # A supervisor evaluates their departments' chats (the general queues: one in no department).
+                fits = (await scope.evaluates(person, department.site_id, department_id) if department is not None
+                        else await scope.may_edit_scorecard(person, None))
+                if not fits:
                     errors["evaluators"] = i18n.gettext("%(name)s does not supervise this department.") % {
                         "name": person.display_name}
                     break
