@@ -3,7 +3,8 @@
 A scorecard version is a list of sections, each a list of criteria:
 
     {"key": "c3", "label": "Greets the visitor", "scale": "yes_no" | "five", "weight": 2,
-     "guidance": "…", "critical": False, "auto": None | "first_response" | …, "auto_param": …}
+     "guidance": "…", "critical": False, "auto": None | "first_response" | …, "auto_param": …,
+     "phrases": […]}  # greeting / closing checks only: their own phrases ([] → the defaults)
 
 `parse_sections` checks what an admin form or an API call sends and returns the normalised list
 (keys filled in, weights as numbers); it raises `ScorecardError(field, message)` for the first
@@ -34,6 +35,9 @@ MAX_LABEL = 200
 MAX_GUIDANCE = 1000
 MAX_WEIGHT = 100.0
 MAX_KEY = 32
+MAX_PHRASES = 30
+MAX_PHRASE = 100
+PHRASE_CHECKS = ("greeting", "closing")  # the checks that take a list of phrases
 
 
 class ScorecardError(ValueError):
@@ -140,8 +144,35 @@ def _criterion(item: object, where: str, keys: set[str]) -> dict:
         if isinstance(auto_param, bool) or not isinstance(auto_param, (int, float)) or not math.isfinite(auto_param) \
                 or not 0 < auto_param <= 86400:
             raise ScorecardError(f"{where}.auto_param", "A number of seconds from 1 to 86400.")
-    return {"key": key, "label": label, "scale": scale, "weight": float(weight), "guidance": guidance,
-            "critical": critical, "auto": auto, "auto_param": auto_param}
+    out = {"key": key, "label": label, "scale": scale, "weight": float(weight), "guidance": guidance,
+           "critical": critical, "auto": auto, "auto_param": auto_param}
+    phrases = _phrases(item.get("phrases"), f"{where}.phrases")
+    if phrases and auto not in PHRASE_CHECKS:
+        raise ScorecardError(f"{where}.phrases", "Phrases are for the greeting and closing checks only.")
+    if auto in PHRASE_CHECKS:
+        out["phrases"] = phrases  # [] → the default lists of every language (app/quality/checks.py)
+    return out
+
+
+def _phrases(raw: object, field: str) -> list[str]:
+    """A greeting / closing check's own phrases: a list of text, or one phrase a line."""
+    if raw in (None, ""):
+        return []
+    if isinstance(raw, str):
+        raw = raw.splitlines()
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ScorecardError(field, "Phrases are a list of text.")
+    phrases: list[str] = []
+    for p in raw:
+        p = p.strip()
+        if not p or p in phrases:
+            continue
+        if len(p) > MAX_PHRASE:
+            raise ScorecardError(field, "A phrase is at most %(limit)s characters.", limit=MAX_PHRASE)
+        phrases.append(p)
+    if len(phrases) > MAX_PHRASES:
+        raise ScorecardError(field, "At most %(limit)s phrases.", limit=MAX_PHRASES)
+    return phrases
 
 
 def criteria(sections: list[dict]) -> list[dict]:

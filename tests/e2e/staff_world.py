@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import httpx
 from playwright.async_api import Page, expect
 
-from app.services import accounts
+from app.models import User
+from app.services import accounts, evaluations, scorecards
 from tests.support import clients
 from tests.support.clients import new_id
 from tests.support.db import fetch
@@ -26,6 +27,12 @@ PASSWORD_ROLES = {  # the demo's staff (app/services/admin.py seed_demo), one of
     "marketer": "marketer@demo.switchboard",
     "handler": "backoffice@demo.switchboard",
 }
+QUALITY_SECTIONS = [{"title": "Conversation", "criteria": [
+    {"label": "Greets the visitor", "auto": "greeting", "guidance": "A greeting in the first reply."},
+    {"label": "Answers within the service level", "auto": "first_response"},
+    {"label": "Verifies the order number", "critical": True},
+    {"label": "Solves the question", "scale": "five", "weight": 2},
+]}]
 WIDGET = "#switchboard-widget"  # the widget's shadow host (tests/e2e/test_accessibility_widget.py)
 CLAIMS = "Claims"  # a department of the demo site that asks what each chat was about
 
@@ -159,6 +166,14 @@ async def build_world(browser, center) -> World:
         "category": (await one("SELECT id FROM work_category ORDER BY id LIMIT 1"))[0]["id"],
         "policy": (await one("SELECT id FROM sla_policy ORDER BY id LIMIT 1"))[0]["id"],
     }
+    # Quality: a center-wide scorecard, and the admin's draft evaluation of a closed chat (the form's page).
+    chat, ids["chat"] = [r["id"] for r in await one(
+        "SELECT id FROM conversation WHERE status = 'closed' AND agent_id IS NOT NULL AND id NOT IN "
+        "(SELECT conversation_id FROM qa_evaluation) ORDER BY id LIMIT 2")]
+    async with database(center, runtime=True):
+        admin = await User.get(email=PASSWORD_ROLES["admin"])
+        await scorecards.save(admin, name="Chat quality", sections=QUALITY_SECTIONS)
+        ids["evaluation"] = (await evaluations.start(admin, chat)).id
     states = {role: await sign_in_state(browser, base, email, center.password) for role, email in PASSWORD_ROLES.items()}
     return World(base=base, site_key=site_key, ids=ids, states=states, casey=casey, password=center.password)
 
@@ -221,6 +236,13 @@ async def _new_order(page: Page) -> None:
     await expect(page.get_by_role("dialog")).to_be_visible(timeout=TIMEOUT)
 
 
+async def _scorecard_open(page: Page) -> None:
+    # By structure: the walk opens it in Chinese too (the first scorecard's Edit or View).
+    await page.locator("#sc-rows button").first.click()
+    await expect(page.locator("#sc-panel")).to_be_visible(timeout=TIMEOUT)
+    await settled(page)
+
+
 async def _new_response(page: Page) -> None:
     await page.get_by_role("button", name=re.compile("^(New canned response|新建快捷回复)$")).click()
     await expect(page.get_by_role("dialog")).to_be_visible(timeout=TIMEOUT)
@@ -249,6 +271,10 @@ PAGES = [
     ("Quality, all evaluators", "supervisor", "/quality?who=all&status=all", None),
     ("Quality: sampling rules", "supervisor", "/quality/sampling", None),
     ("Quality reports", "supervisor", "/quality/reports", None),
+    ("Scorecards", "supervisor", "/quality/scorecards", None),
+    ("Scorecards, a scorecard open", "supervisor", "/quality/scorecards", _scorecard_open),
+    ("an evaluation (the evaluator's form)", "admin", "/quality/evaluations/{evaluation}", None),
+    ("a chat to evaluate", "admin", "/quality/chats/{chat}", None),
     ("Explorer", "marketer", "/explorer", None),
     ("Explorer, a trail open", "marketer", "/explorer", _trail),
     ("Knowledge base (editor)", "admin", "/knowledge", None),

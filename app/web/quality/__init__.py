@@ -15,7 +15,7 @@ from starlette.routing import Route
 from app import i18n
 from app.services import ServiceError, evaluations
 from app.web.auth import current_user, login_redirect
-from app.web.quality import evaluate, queue, reports, result, rules
+from app.web.quality import evaluate, queue, reports, result, rules, scorecards
 from app.web.templating import staff_language
 
 
@@ -39,6 +39,7 @@ def routes() -> list[Route]:
         Route("/quality/evaluations/{evaluation_id:int}", evaluation_page, methods=["GET"]),
         *evaluate.ROUTES,
         *result.ROUTES,
+        *scorecards.ROUTES,
         *queue.ROUTES,
         *rules.ROUTES,
         *reports.ROUTES,
