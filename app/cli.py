@@ -466,6 +466,35 @@ def cmd_purge_trail(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_db(settings, work)
 
 
+def cmd_quality_sample(args: argparse.Namespace, settings: Settings) -> int:
+    """The weekly random draw of closed chats into the evaluators' queues (the server also runs it each
+    Monday): the last complete week, or --week (its Monday). Drawing a week again adds nothing."""
+    from datetime import date
+
+    from app.services import ServiceError, sampling
+
+    try:
+        week = date.fromisoformat(args.week) if args.week else None
+    except ValueError:
+        print("error: --week is a date, YYYY-MM-DD (a Monday)", file=sys.stderr)
+        return 2
+    if week is not None and week.weekday() != 0:
+        print("error: --week is a Monday", file=sys.stderr)
+        return 2
+
+    async def work() -> int:
+        chosen = week or sampling.last_complete_week()
+        try:
+            made = await sampling.draw_week(chosen, seed=args.seed)
+        except ServiceError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
+        print(json.dumps({"week": chosen.isoformat(), "queued": made}))
+        return 0
+
+    return _run_with_db(settings, work)
+
+
 def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     """Add a shift to a CSR's schedule (--start/--end), or --list their shifts."""
     from app.services import ServiceError, schedules
@@ -638,6 +667,11 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--list", action="store_true", help="list the CSR's shifts instead")
     schedule.add_argument("--json", action="store_true")
     schedule.set_defaults(func=cmd_schedule)
+
+    qa = sub.add_parser("quality-sample", help="draw the week's random closed chats into the evaluators' queues")
+    qa.add_argument("--week", help="the week's Monday, YYYY-MM-DD (default: the last complete week)")
+    qa.add_argument("--seed", help="the draw's seed (default: the week and the rule: the same draw every time)")
+    qa.set_defaults(func=cmd_quality_sample)
 
     sub.add_parser("staffing", help="Erlang C / A staffing calculator (see --help)", add_help=False)
     return parser

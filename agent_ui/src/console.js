@@ -6,6 +6,7 @@
 import { openTransferDialog } from "./transfer.js";
 import { openWorkOrderDialog, visitorOrders } from "./workorder_dialog.js";
 import { askCategory } from "./close_dialog.js";
+import { openFlagDialog } from "./flag_review.js";
 import { connect, request as rawRequest, refusalCode } from "./connection.js";
 import { Outbox } from "./outbox.js";
 import { playChime, unlockAudioOnGesture } from "./chime.js";
@@ -135,6 +136,7 @@ const dom = {
   closeBtn: $("close-button"),
   transferBtn: $("transfer-button"),
   createOrderBtn: $("create-order-button"),
+  flagBtn: $("flag-button"), // supervisors and admins only (absent for a CSR)
   dismissBtn: $("dismiss-button"),
   leaveBtn: $("leave-button"),
   transcript: $("transcript"),
@@ -1215,6 +1217,7 @@ function renderConversationNow(opts) {
     dom.closeBtn.disabled = true;
     dom.transferBtn.disabled = true;
     dom.createOrderBtn.disabled = true;
+    if (dom.flagBtn) dom.flagBtn.disabled = true;
     dom.leaveBtn.hidden = true;
     dom.dismissBtn.hidden = true;
     dom.reply.disabled = true;
@@ -1265,6 +1268,7 @@ function renderConversationNow(opts) {
   dom.closeBtn.textContent = state.closing.has(chat.id) ? t("Closing…") : t("Close chat");
   dom.transferBtn.disabled = !replyable || isParticipant(chat) || chat.conv.status !== "assigned";
   dom.createOrderBtn.disabled = !chat.loaded;
+  if (dom.flagBtn) dom.flagBtn.disabled = !chat.loaded;
   dom.dismissBtn.hidden = !isClosed(chat);
   dom.reply.disabled = !replyable;
   dom.send.disabled = !replyable;
@@ -1595,6 +1599,15 @@ function pastNode(chat, conv) {
     );
   }
   details.appendChild(transcript);
+  if (dom.flagBtn && Number.isInteger(conv.id)) {
+    // Supervisors and admins: a closed chat of the visitor's history may be flagged too.
+    const flag = el("button", { class: "btn btn-small past-flag", text: t("Flag for review"), attrs: { type: "button" } });
+    flag.addEventListener("click", () => openFlagDialog(conv.id, {
+      opener: flag,
+      onDone: () => toast(t("Chat flagged for review."), { link: { text: t("Open Quality"), href: "/quality?who=all&reason=flag" } }),
+    }));
+    details.appendChild(el("div", { class: "past-actions" }, [flag]));
+  }
   return details;
 }
 
@@ -1755,6 +1768,16 @@ dom.createOrderBtn.addEventListener("click", () => {
     onError: showError,
   });
 });
+if (dom.flagBtn) {
+  dom.flagBtn.addEventListener("click", () => {
+    const chat = selectedChat();
+    if (!chat || !chat.loaded) return;
+    openFlagDialog(chat.id, {
+      opener: dom.flagBtn,
+      onDone: () => toast(t("Chat flagged for review."), { link: { text: t("Open Quality"), href: "/quality?who=all&reason=flag" } }),
+    });
+  });
+}
 dom.dismissBtn.addEventListener("click", dismissSelected);
 dom.leaveBtn.addEventListener("click", () => {
   const chat = selectedChat();

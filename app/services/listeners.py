@@ -5,6 +5,7 @@
   Available (off the caller's path: the reply does not wait for everyone else's decisions).
 - The live Visitors list shows each visitor's chat state.
 - A chat held outside business hours joins its queue at the opening (a timer: app/services/after_hours.py).
+- Quality sampling: a closed or rated chat may join an evaluator's queue (app/services/sampling.py).
 - A chat that goes back to waiting (re-queued, transferred to a department) while its visitor has
   no tab open is abandoned after the visitor grace period unless a tab comes back — as when a
   waiting visitor leaves.
@@ -19,7 +20,7 @@ from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
 from app.runtime import Listeners
 from app import metrics, presence, runtime
 from app.clock import utcnow
-from app.services import ServiceError, after_hours, conversations, routing, routing_state
+from app.services import ServiceError, after_hours, conversations, routing, routing_state, sampling
 from app.tracking import live
 
 log = logging.getLogger(__name__)
@@ -98,4 +99,5 @@ def install(listeners: Listeners) -> Listeners:
     listeners.on_conversation({"assigned"}, observe_wait)
     listeners.on_conversation({"held"}, after_hours.schedule)
     listeners.on_agent_status(sync_agent)
+    sampling.install(listeners)  # quality: triggers fill the evaluators' queues
     return listeners

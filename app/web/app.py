@@ -26,7 +26,7 @@ from app.mail import inbound
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
-from app.services import after_hours, deployment, listeners, mail, routing, timers, tracking, workorders
+from app.services import after_hours, deployment, listeners, mail, routing, sampling, timers, tracking, workorders
 from app.tracking import live as live_visitors
 from app.web import admin, admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
 from app.web import canned as canned_web
@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
     listeners.install(rt.listeners)
     rt.state(timers.TimerHandlers).update({workorders.SLA_TIMER: workorders.sla_timer,
                                            workorders.CALLBACK_TIMER: workorders.callback_timer,
-                                           after_hours.QUEUE_HELD: after_hours.queue_held})
+                                           after_hours.QUEUE_HELD: after_hours.queue_held,
+                                           sampling.WEEKLY_TIMER: sampling.weekly_timer})
     sio = create_socket_server(settings)
 
     @contextlib.asynccontextmanager
@@ -176,6 +177,10 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
             await workorders.resume_sla_timers()
         except Exception:
             log.exception("resuming the work orders' timers at start-up failed")
+        try:  # quality: the weekly random draw (app/services/sampling.py)
+            await sampling.schedule_weekly()
+        except Exception:
+            log.exception("scheduling the weekly quality draw at start-up failed")
         try:
             yield
         finally:

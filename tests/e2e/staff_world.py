@@ -315,6 +315,10 @@ PAGES = [
     ("Wallboard", "supervisor", "/wallboard", None),
     ("Reports", "supervisor", "/reports", None),
     ("Staffing", "supervisor", "/staffing", None),
+    ("Quality", "supervisor", "/quality", None),
+    ("Quality, all evaluators", "supervisor", "/quality?who=all&status=all", None),
+    ("Quality: sampling rules", "supervisor", "/quality/sampling", None),
+    ("Quality reports", "supervisor", "/quality/reports", None),
     ("Scorecards", "supervisor", "/quality/scorecards", None),
     ("Scorecards, a scorecard open", "supervisor", "/quality/scorecards", _scorecard_open),
     ("an evaluation (the evaluator's form)", "admin", "/quality/evaluations/{draft}", None),
@@ -369,7 +373,7 @@ PAGES = [
 # demo shop (a customer's site) and the widget's scripts. /console is checked in its own states below.
 NOT_PAGES = {"/", "/healthz", "/readyz", "/metrics", "/admin", "/admin/audit.csv", "/staffing.csv", "/widget.js",
              "/widget-chat.js", "/demo/", "/demo/{}", "/kb/images/{}", "/requests/{}/attachments/{}", "/console",
-             "/quality/calibration/deviation.csv"}
+             "/quality/calibration/deviation.csv", "/quality/reports.csv"}
 
 
 def shape(path: str) -> str:

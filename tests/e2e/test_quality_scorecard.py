@@ -109,7 +109,8 @@ async def test_the_csr_and_the_supervisor_read_the_scorecard_and_the_tenure_curv
     # The supervisor: the team view, then Nell's page.
     _, boss, boss_errors = await new_page()
     await sign_in(boss, base, w["emails"]["sue"], d.password)
-    await boss.get_by_role("navigation", name="Sections").get_by_role("link", name="Team scorecard").click()
+    await boss.get_by_role("navigation", name="Sections").get_by_role("link", name="Quality").click()
+    await boss.get_by_role("navigation", name="Quality pages").get_by_role("link", name="Team scorecard").click()
     await expect(boss.get_by_role("heading", name="Team scorecard", level=1)).to_be_visible(timeout=TIMEOUT)
     await boss.get_by_label("Weeks").fill("2")
     await boss.get_by_label("Until").fill(until)

@@ -15,7 +15,7 @@ from starlette.routing import Route
 from app import i18n
 from app.services import ServiceError, evaluations
 from app.web.auth import current_user, login_redirect
-from app.web.quality import calibration, coaching, evaluate, result, scorecard, scorecards
+from app.web.quality import calibration, coaching, evaluate, queue, reports, result, rules, scorecard, scorecards
 from app.web.templating import staff_language
 
 
@@ -43,4 +43,7 @@ def routes() -> list[Route]:
         *calibration.ROUTES,
         *coaching.ROUTES,
         *scorecard.ROUTES,
+        *queue.ROUTES,
+        *rules.ROUTES,
+        *reports.ROUTES,
     ]
