@@ -31,7 +31,7 @@ from app.models import (
     Conversation, ConversationEvent, Evaluation, SampleItem, SamplingRule, User, WorkCategory,
 )
 from app.quality import sampling
-from app.services import ServiceError, evaluations, scope
+from app.services import ServiceError, evaluations, scope, timers
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +222,6 @@ async def weekly_timer(subject: str, payload: dict) -> None:
 
 
 async def schedule_weekly(replace: bool = False) -> None:
-    from app.services import timers
-
     zone = ZoneInfo(_zone())
     now = utcnow().astimezone(zone)
     if replace:

@@ -111,7 +111,8 @@ def localized(result: dict, values: dict[str, dict[str, str]] | None = None,
         out["title"] = i18n.gettext(result["title"])
     columns = result.get("columns") or []
     out["columns"] = [{**c, "label": i18n.gettext(c["label"]),
-                       "data": c.get("kind") == "text" and c["key"] not in values and c["key"] != "away_by_reason"}
+                       # away_by_reason: admins' reason names with minutes already in the page's language
+                       "data": c.get("kind") == "text" and c["key"] not in values}
                       for c in columns]
     if not english and "rows" in result:
         rows = []

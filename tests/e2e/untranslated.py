@@ -27,7 +27,8 @@ from tests.support.catalogs import chinese
 # Names and words that stay as they are in a Chinese page.
 PROPER_NAMES = ("Switchboard", "English", "Erlang", "Markdown", "Chromium", "Chrome", "Firefox", "Safari", "Edge",
                 "Windows", "Linux", "macOS", "Android", "iOS", "Google", "Bing", "Baidu", "WeChat", "Intl", "Enter",
-                "Esc", "Tab", "Shift", "Ctrl", "Alt", "Cmd", "Poisson")
+                "Esc", "Tab", "Shift", "Ctrl", "Alt", "Cmd", "Poisson", "Holt", "Winters", "statsmodels",
+                "Pearson", "Spearman")
 DATA = [
     re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+"),        # e-mail addresses
     re.compile(r"\bhttps?://\S+"),                      # URLs
