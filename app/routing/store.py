@@ -78,6 +78,11 @@ CLAIM_GRACE_MS = 15_000  # a hold younger than this may not be in the database y
 # the older reading landing last) is undone by the next reconciliation instead of after the grace.
 CONFIRMED = 0
 
+# How long the store remembers the version of a chat that went (closed, abandoned): a write read
+# from the database before the chat went, landing after, must not bring its hold back
+# ("Versions" in `put_chat`). A reading older than this is long corrected by reconciliation.
+GONE_MEMORY_MS = 300_000
+
 
 def unconfirmed(claimed_ms: int, now_ms: int) -> bool:
     """A hold the database does not confirm may be dropped: its claim is not within the grace of
@@ -105,6 +110,7 @@ class AgentState:
     queues: tuple[str, ...] = (GENERAL,)
     skills: dict[str, int] = field(default_factory=dict)  # queue id → level
     held: tuple[int, ...] = ()  # chats the database says they hold (assigned or offered)
+    versions: dict[int, int] = field(default_factory=dict)  # held chat → its version when read
 
     def digest(self) -> str:
         skills = ",".join(f"{q}={lvl}" for q, lvl in sorted(self.skills.items()))
@@ -129,6 +135,10 @@ class ChatState:
     sticky_until_ms: int = 0
     declined: frozenset[int] = frozenset()
     holder: int | None = None
+    # The chat's newest event id, read in the same statement as its row (None: unknown). The store
+    # ignores a write older than one it has applied: two workers syncing a chat at once, the older
+    # reading landing last, must not undo the newer (bring back a hold of a chat that closed).
+    version: int | None = None
 
 
 class RoutingStore(Protocol):
@@ -183,6 +193,8 @@ class MemoryRoutingStore:
         self.agent_scores: dict[tuple[str, int], tuple[int, int]] = {}
         self.sticky: dict[int, SortedList] = {}  # agent → [(order, chat)]
         self.sticky_due = SortedList()  # [(until, chat)]
+        self.versions: dict[int, int] = {}  # chat → the newest version applied
+        self.gone: dict[int, int] = {}  # chat → when it went (ms), in that order: its version is forgotten later
 
     # helpers (mirror the Lua functions of the Redis store one for one)
     def _score(self, aid: int, q: str) -> int:
@@ -267,7 +279,7 @@ class MemoryRoutingStore:
                 if self.holders.get(cid) == agent.id:
                     del self.holders[cid]
         for cid in in_db:
-            if self.holders.get(cid) != agent.id:
+            if self.holders.get(cid) != agent.id and not self._stale(cid, agent.versions.get(cid)):
                 self._unqueue(cid)
                 self._hold(cid, agent.id, CONFIRMED)
         if not agent.available:
@@ -275,7 +287,24 @@ class MemoryRoutingStore:
                 self._to_queue(cid)
         self._rescore(agent.id)
 
+    def _stale(self, cid: int, version: int | None) -> bool:
+        """A reading of the chat older than one already applied."""
+        known = self.versions.get(cid)
+        return version is not None and known is not None and version < known
+
+    def _forget_gone(self, now_ms: int) -> None:
+        for cid, at in list(self.gone.items()):
+            if at > now_ms - GONE_MEMORY_MS:
+                break
+            del self.gone[cid]
+            if cid not in self.holders and cid not in self.chats:
+                self.versions.pop(cid, None)
+
     async def put_chat(self, chat: ChatState, now_ms: int, from_agent: int | None = None) -> bool:
+        if chat.version is not None:
+            if self._stale(chat.id, chat.version):
+                return False
+            self.versions[chat.id] = chat.version
         if chat.strategy and self.strategy.get(chat.queue) != chat.strategy:
             self.strategy[chat.queue] = chat.strategy
             for _, aid in list(self.agent_queues.get(chat.queue, ())):
@@ -284,6 +313,10 @@ class MemoryRoutingStore:
         if chat.state == "gone":
             self._unqueue(chat.id)
             self._release(chat.id)
+            if chat.version is not None:
+                self.gone.pop(chat.id, None)
+                self.gone[chat.id] = now_ms
+                self._forget_gone(now_ms)
             return True
         if chat.state == "held":
             self._unqueue(chat.id)
@@ -398,7 +431,8 @@ class MemoryRoutingStore:
 # Keys under the prefix P: strategy (hash queue → strategy); a:<agent> (hash); agents (set);
 # held:<agent> (zset chat → claimed at); holder (hash chat → agent); c:<chat> (hash); chats (set);
 # q:<queue> (zset chat → order); qs (set of queues with chats); aq:<queue> (zset agent → score);
-# sticky:<agent> (zset chat → order); sticky_due (zset chat → until); sticky_agents (set).
+# sticky:<agent> (zset chat → order); sticky_due (zset chat → until); sticky_agents (set);
+# ver (hash chat → newest version applied); gone (zset chat → when it went, to forget its version).
 # Members are zero-padded ids, so that ties sort by id as in the in-memory store.
 _LUA_COMMON = r"""
 local P = ARGV[1]
@@ -480,9 +514,17 @@ local function hold(cid, aid, at)
   redis.call('HSET', P .. 'holder', cid, aid)
   redis.call('ZADD', P .. 'held:' .. aid, at or NOW, cid)
 end
+
+-- A reading of the chat older than one already applied (`version`: '' or nil when unknown).
+local function stale(cid, version)
+  if not version or version == '' then return false end
+  local known = redis.call('HGET', P .. 'ver', cid)
+  return known and tonumber(version) < tonumber(known)
+end
 """
 
-# ARGV: P, now, agent, available, capacity, idle, last, queues (csv), skills (q=level csv), held (csv), digest
+# ARGV: P, now, agent, available, capacity, idle, last, queues (csv), skills (q=level csv), held (csv), digest,
+# versions of the held chats (chat=version csv)
 _PUT_AGENT = _LUA_COMMON + r"""
 local aid = ARGV[3]
 local key = P .. 'a:' .. aid
@@ -507,8 +549,10 @@ for i = 1, #mine, 2 do
     if redis.call('HGET', P .. 'holder', cid) == aid then redis.call('HDEL', P .. 'holder', cid) end
   end
 end
+local versions = {}
+for id, v in string.gmatch(ARGV[12] or '', '(%-?%d+)=(%d+)') do versions[pad(id)] = v end
 for cid, _ in pairs(indb) do
-  if redis.call('HGET', P .. 'holder', cid) ~= aid then
+  if redis.call('HGET', P .. 'holder', cid) ~= aid and not stale(cid, versions[cid]) then
     unqueue(cid)
     hold(cid, aid, 0)
   end
@@ -520,10 +564,16 @@ rescore(aid)
 return 1
 """
 
-# ARGV: P, now, chat, state, queue, order, strategy, sticky agent, sticky until, declined (,a,b,), holder, from
+# ARGV: P, now, chat, state, queue, order, strategy, sticky agent, sticky until, declined (,a,b,), holder, from,
+# version ('' when unknown), how long a gone chat's version is remembered (ms)
 _PUT_CHAT = _LUA_COMMON + r"""
 local cid = pad(ARGV[3])
 local state, q, strategy = ARGV[4], ARGV[5], ARGV[7]
+local version = ARGV[13]
+if version ~= '' then
+  if stale(cid, version) then return 0 end
+  redis.call('HSET', P .. 'ver', cid, version)
+end
 if strategy ~= '' and redis.call('HGET', P .. 'strategy', q) ~= strategy then
   redis.call('HSET', P .. 'strategy', q, strategy)
   for _, m in ipairs(redis.call('ZRANGE', P .. 'aq:' .. q, 0, -1)) do rescore(tostring(tonumber(m))) end
@@ -532,6 +582,15 @@ local current = redis.call('HGET', P .. 'holder', cid)
 if state == 'gone' then
   unqueue(cid)
   release(cid)
+  if version ~= '' then
+    redis.call('ZADD', P .. 'gone', NOW, cid)
+    for _, old in ipairs(redis.call('ZRANGEBYSCORE', P .. 'gone', '-inf', NOW - tonumber(ARGV[14]), 'LIMIT', 0, 100)) do
+      redis.call('ZREM', P .. 'gone', old)
+      if not redis.call('HGET', P .. 'holder', old) and redis.call('SISMEMBER', P .. 'chats', old) == 0 then
+        redis.call('HDEL', P .. 'ver', old)
+      end
+    end
+  end
   return 1
 end
 if state == 'held' then
@@ -677,6 +736,7 @@ class RedisRoutingStore:
             now_ms, agent.id, "1" if agent.available else "0", agent.capacity, agent.idle_ms, agent.last_ms,
             ",".join(agent.queues), ",".join(f"{q}={lvl}" for q, lvl in agent.skills.items()),
             ",".join(map(str, agent.held)), agent.digest(),
+            ",".join(f"{cid}={v}" for cid, v in agent.versions.items()),
         ))
 
     async def put_chat(self, chat: ChatState, now_ms: int, from_agent: int | None = None) -> bool:
@@ -685,6 +745,7 @@ class RedisRoutingStore:
             now_ms, chat.id, chat.state, chat.queue, chat.order, chat.strategy or "",
             chat.sticky_agent if chat.sticky_agent is not None else "", chat.sticky_until_ms, declined,
             chat.holder if chat.holder is not None else "", from_agent if from_agent is not None else "",
+            chat.version if chat.version is not None else "", GONE_MEMORY_MS,
         )))
 
     async def decide(self, now_ms: int) -> tuple[int, int] | None:

@@ -11,12 +11,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from tortoise.expressions import RawSQL
+
 from app import runtime
 from app.clock import utcnow
 from app.models import Conversation, Department, Participant, Site, User
 from app.routing.store import GENERAL, AgentState, ChatState, chat_order, queue_id
 
 DEFAULT_CAPACITY = 3
+
+
+def _version(table: str, column: str) -> RawSQL:
+    """A chat's version: its newest event id, read in the same statement as the row, so a store
+    write carrying it is never older than what the row said (app/routing/store.py, `ChatState`)."""
+    return RawSQL(f'(SELECT MAX("id") FROM "conversation_event" WHERE "conversation_id" = "{table}"."{column}")')
 
 
 def ms(moment: datetime | None) -> int:
@@ -63,14 +71,24 @@ async def agent_states(agent_ids: list[int] | None = None) -> list[AgentState]:
                               "last_assigned_at", "skills")
     ids = [r["id"] for r in rows]
     held: dict[int, list[int]] = {}
-    for c in await Conversation.filter(status="assigned", agent_id__in=ids).values("id", "agent_id"):
-        held.setdefault(c["agent_id"], []).append(c["id"])
-    for c in await Conversation.filter(status="waiting", offered_to_id__in=ids).values("id", "offered_to_id"):
-        held.setdefault(c["offered_to_id"], []).append(c["id"])
+    versions: dict[int, dict[int, int]] = {}
+
+    def add(agent_id: int, chat_id: int, version: int | None) -> None:
+        held.setdefault(agent_id, []).append(chat_id)
+        if version is not None:
+            versions.setdefault(agent_id, {})[chat_id] = version
+
+    version = _version("conversation", "id")
+    for c in await Conversation.filter(status="assigned", agent_id__in=ids).annotate(version=version) \
+            .values("id", "agent_id", "version"):
+        add(c["agent_id"], c["id"], c["version"])
+    for c in await Conversation.filter(status="waiting", offered_to_id__in=ids).annotate(version=version) \
+            .values("id", "offered_to_id", "version"):
+        add(c["offered_to_id"], c["id"], c["version"])
     # A warm transfer's colleague holds a place in the chat under its id negated (app/routing/store.py).
-    for p in await Participant.filter(user_id__in=ids, kind="warm", left_at=None,
-                                      conversation__status="assigned").values("conversation_id", "user_id"):
-        held.setdefault(p["user_id"], []).append(-p["conversation_id"])
+    for p in await Participant.filter(user_id__in=ids, kind="warm", left_at=None, conversation__status="assigned") \
+            .annotate(version=_version("participant", "conversation_id")).values("conversation_id", "user_id", "version"):
+        add(p["user_id"], -p["conversation_id"], p["version"])
     memberships: dict[int, list[dict]] = {}
     for row in await Department.filter(users__id__in=ids).values("id", "users__id", "default_max_chats"):
         memberships.setdefault(row["users__id"], []).append(row)
@@ -84,14 +102,15 @@ async def agent_states(agent_ids: list[int] | None = None) -> list[AgentState]:
             idle_ms=ms(r["last_chat_ended_at"] or r["status_changed_at"]), last_ms=ms(r["last_assigned_at"]),
             queues=(GENERAL, *(str(d["id"]) for d in departments)),
             skills={str(d): lvl for d, lvl in skills.items()}, held=tuple(sorted(held.get(r["id"], ()))),
+            versions=versions.get(r["id"], {}),
         ))
     return states
 
 
 async def chat_states(chat_ids: list[int]) -> list[ChatState]:
-    rows = await Conversation.filter(id__in=chat_ids).values(
+    rows = await Conversation.filter(id__in=chat_ids).annotate(version=_version("conversation", "id")).values(
         "id", "status", "requested_at", "department_id", "priority", "sticky_agent_id", "site_id", "offered_to_id",
-        "declined_by", "agent_id",
+        "declined_by", "agent_id", "version",
     )
     departments = {
         d["id"]: d for d in await Department.filter(id__in={r["department_id"] for r in rows if r["department_id"]})
@@ -106,7 +125,7 @@ async def chat_states(chat_ids: list[int]) -> list[ChatState]:
     for r in rows:
         department = departments.get(r["department_id"])
         strategy = department["routing_strategy"] if department else "longest_idle"
-        base = dict(id=r["id"], queue=queue_id(r["department_id"]), strategy=strategy)
+        base = dict(id=r["id"], queue=queue_id(r["department_id"]), strategy=strategy, version=r["version"])
         if r["status"] == "assigned" and r["agent_id"] is not None:
             states.append(ChatState(state="held", holder=r["agent_id"], **base))
         elif r["status"] == "waiting" and r["offered_to_id"] is not None:
@@ -136,17 +155,21 @@ async def sync_chat(chat_id: int, *, from_agent: int | None = None) -> None:
     before = await store.holder(chat_id)
     warm_before = await store.holder(-chat_id)
     agents: set[int] = set()
+    version = None
     for state in await chat_states([chat_id]):
         await store.put_chat(state, now_ms(), from_agent=from_agent)
         agents |= {a for a in (before, state.holder) if a is not None}
+        version = state.version
     # The warm-transfer colleague's place (−id) follows the participant row.
     warm = await Participant.filter(conversation_id=chat_id, kind="warm", left_at=None,
-                                    conversation__status="assigned").first().values("user_id")
+                                    conversation__status="assigned").annotate(
+        version=_version("participant", "conversation_id")).first().values("user_id", "version")
     if warm is not None:
-        await store.put_chat(ChatState(id=-chat_id, state="held", holder=warm["user_id"]), now_ms())
+        await store.put_chat(ChatState(id=-chat_id, state="held", holder=warm["user_id"], version=warm["version"]),
+                             now_ms())
         agents.add(warm["user_id"])
-    elif warm_before is not None:
-        await store.put_chat(ChatState(id=-chat_id, state="gone"), now_ms())
+    elif warm_before is not None:  # read after the chat's row: its version is no newer than this reading
+        await store.put_chat(ChatState(id=-chat_id, state="gone", version=version), now_ms())
     if warm_before is not None:
         agents.add(warm_before)
     if agents:

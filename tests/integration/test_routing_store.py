@@ -441,3 +441,51 @@ async def test_a_hold_the_database_does_not_confirm_is_kept_only_within_the_grac
     finally:
         if redis is not None:
             await redis.aclose()
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_reading_older_than_one_applied_never_brings_a_closed_chat_back(redis_db, kind):
+    """Two workers sync a chat at once and the older reading lands last (a busy machine): the chat
+    closed, its CSR got other chats in its place, and then a reading from before the close says
+    the CSR still holds it. Each reading carries the chat's version (its newest event id, read in
+    the same statement as its row); one older than a version already applied changes nothing —
+    neither as the chat's own state nor among the CSR's holds — so the CSR never seems to hold
+    more than their capacity. A reading without a version (unknown) is applied as before."""
+    from app.routing.store import GONE_MEMORY_MS
+
+    redis = None
+    if kind == "memory":
+        store = MemoryRoutingStore()
+    else:
+        store, redis = await redis_store(redis_db)
+    try:
+        t = ms(NOW)
+        await store.put_agent(AgentState(id=1, available=True, capacity=2), t)
+        old_reading = ChatState(id=7, state="held", holder=1, version=40)
+        assert await store.put_chat(old_reading, t) is True
+        assert await store.put_chat(ChatState(id=7, state="gone", version=41), t + 1) is True  # closed
+        for cid in (8, 9):  # its place is taken
+            await store.put_chat(ChatState(id=cid, state="waiting", order=chat_order(0, t + cid)), t + 2)
+        assert await store.decide(t + 3) == (8, 1) and await store.decide(t + 3) == (9, 1)
+        # the reading from before the close lands now, as the chat's state and among the CSR's holds
+        assert await store.put_chat(old_reading, t + 4) is False
+        await store.put_agent(AgentState(id=1, available=True, capacity=2, held=(7, 8, 9),
+                                         versions={7: 40, 8: 50, 9: 51}), t + 4)
+        assert await store.holder(7) is None and await store.load(1) == 2
+        assert (await store.holds([1]))[1].keys() == {8, 9}
+        # a newer reading is applied; an equal one too (nothing happened to the chat in between)
+        assert await store.put_chat(ChatState(id=8, state="gone", version=60), t + 5) is True
+        assert await store.put_chat(ChatState(id=8, state="gone", version=60), t + 6) is True
+        assert await store.load(1) == 1
+        # without a version (unknown) a reading is applied as before
+        assert await store.put_chat(ChatState(id=7, state="held", holder=1), t + 7) is True
+        assert await store.holder(7) == 1
+        assert await store.put_chat(ChatState(id=7, state="gone"), t + 8) is True
+        # a gone chat's version is forgotten after GONE_MEMORY_MS (another chat going prunes it)
+        later = t + GONE_MEMORY_MS + 100
+        assert await store.put_chat(ChatState(id=10, state="gone", version=70), later) is True
+        assert await store.put_chat(ChatState(id=8, state="held", holder=1, version=1), later) is True
+        assert await store.holder(8) == 1
+    finally:
+        if redis is not None:
+            await redis.aclose()
