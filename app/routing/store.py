@@ -53,7 +53,18 @@ from now in *either* direction is released — one from the future (a clock that
 restored from elsewhere) could otherwise claim a CSR's place forever; the workers' clocks must
 therefore agree to well within the grace (NTP). So a stale hold outlives at most the grace and one
 reconciliation — a backup's or another copy's claims are old, and go at the first one —, and
-what a live worker just did survives it. The keys themselves
+what a live worker just did survives it.
+
+**Readings in order.** Two workers may sync the same chat at once (each after an event of it), and
+the older reading of the database may land last: a hold of a chat that has closed since would come
+back and, with the CSR's place already given to another chat, make them seem over capacity until
+the next sync of theirs. So each reading carries the chat's *version* — its newest event id, read in
+the same SQL statement as its row (`routing_state`) — and the store applies a reading only if it is
+not older than the newest one applied (`ChatState.version`; a CSR's holds carry theirs,
+`AgentState.versions`). Every change of a chat writes an event, and the sync that follows it reads
+after it, so a reading taken before a change carries a smaller version than the reading after it.
+A gone chat's version is remembered for GONE_MEMORY_MS, then forgotten (no key grows without end).
+The keys themselves
 live in the deployment's own namespace (``sb:<uid>:rt:``, `app.runtime`), so another deployment
 sharing the Redis database is never read nor touched. The store assumes its own keys are
 consistent with one another (every script keeps them so, and a Redis snapshot is taken at one
@@ -74,8 +85,8 @@ CLAIM_GRACE_MS = 15_000  # a hold younger than this may not be in the database y
 
 
 # The claim time of a hold written *from* the database (it was confirmed when read): such a hold
-# has no grace, so a write that raced a newer change of the chat (two workers syncing it at once,
-# the older reading landing last) is undone by the next reconciliation instead of after the grace.
+# has no grace, so if a write ever raced a newer change of the chat unseen by the versions (a
+# reading without one), the next reconciliation undoes it instead of waiting out the grace.
 CONFIRMED = 0
 
 # How long the store remembers the version of a chat that went (closed, abandoned): a write read
