@@ -43,3 +43,18 @@ class ServiceError(Exception):
     def said(self, gettext) -> str:
         """The message in the language of `gettext` (a catalog's), its values filled in after translation."""
         return self.message.said(gettext)
+
+
+def text_field(value: object, field: str, *, most: int, required: str | None = None, code: str = "bad_request") -> str:
+    """A text of a form or an event, stripped (None is empty). Not text, longer than `most`, or empty
+    when `required` (then the message to say) is a ServiceError with `code` about `field`."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ServiceError(code, "Must be text.", field)
+    value = value.strip()
+    if required and not value:
+        raise ServiceError(code, required, field)
+    if len(value) > most:
+        raise ServiceError(code, "At most %(n)s characters.", field, n=most)
+    return value

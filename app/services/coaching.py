@@ -19,7 +19,7 @@ from tortoise.transactions import in_transaction
 
 from app.clock import utcnow
 from app.models import CoachingSession, Evaluation, User
-from app.services import ServiceError, evaluations, scope
+from app.services import ServiceError, evaluations, scope, text_field
 
 EDITOR_ROLES = ("supervisor", "admin")
 COACHED_ROLES = ("agent", "supervisor")
@@ -70,19 +70,6 @@ def _date(value: object, field: str, *, required: bool) -> date | None:
         raise ServiceError("bad_request", "A date is YYYY-MM-DD.", field) from None
 
 
-def _text(value: object, field: str, *, required: str | None = None) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ServiceError("bad_request", "Must be text.", field)
-    value = value.strip()
-    if required and not value:
-        raise ServiceError("bad_request", required, field)
-    if len(value) > MAX_TEXT:
-        raise ServiceError("bad_request", "At most %(n)s characters.", field, n=MAX_TEXT)
-    return value
-
-
 async def _parse(user: User, data: dict[str, Any]) -> dict[str, Any]:
     agent_id = data.get("agent_id")
     if isinstance(agent_id, bool) or not isinstance(agent_id, int):
@@ -94,8 +81,8 @@ async def _parse(user: User, data: dict[str, Any]) -> dict[str, Any]:
     follow_up = _date(data.get("follow_up_on"), "follow_up_on", required=False)
     if follow_up is not None and follow_up < held_on:
         raise ServiceError("bad_request", "The follow-up comes after the session.", "follow_up_on")
-    topics = _text(data.get("topics"), "topics", required="Say what you talked about.")
-    goals = _text(data.get("goals"), "goals")
+    topics = text_field(data.get("topics"), "topics", most=MAX_TEXT, required="Say what you talked about.")
+    goals = text_field(data.get("goals"), "goals", most=MAX_TEXT)
     linked = data.get("evaluation_ids") or []
     if not isinstance(linked, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in linked):
         raise ServiceError("bad_request", "Linked evaluations are a list of ids.", "evaluation_ids")

@@ -29,24 +29,11 @@ from tortoise.transactions import in_transaction
 from app.clock import utcnow
 from app.models import Dispute, Evaluation, EvaluationAnswer, ScorecardVersion, User
 from app.quality import scoring
-from app.services import ServiceError, evaluations, scope
+from app.services import ServiceError, evaluations, scope, text_field
 
 MAX_COMMENT = 2000
 OUTCOMES = ("upheld", "changed")
 DECIDER_ROLES = ("supervisor", "admin")
-
-
-def _text(value: object, field: str, *, required: str | None) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ServiceError("bad_request", "Must be text.", field)
-    value = value.strip()
-    if required and not value:
-        raise ServiceError("bad_request", required, field)
-    if len(value) > MAX_COMMENT:
-        raise ServiceError("bad_request", "At most %(n)s characters.", field, n=MAX_COMMENT)
-    return value
 
 
 async def _own(user: User, evaluation_id: object) -> Evaluation:
@@ -95,7 +82,7 @@ async def dispute(user: User, evaluation_id: object, criterion: object, comment:
     keys = {c["key"] for c in await criteria_of(evaluation)}
     if not isinstance(criterion, str) or criterion not in keys:
         raise ServiceError("bad_request", "Choose the criterion you dispute.", "criterion")
-    text = _text(comment, "comment", required="Say why you dispute it.")
+    text = text_field(comment, "comment", most=MAX_COMMENT, required="Say why you dispute it.")
     if evaluation.agent_state == "acknowledged":
         raise ServiceError("conflict", "You acknowledged this evaluation: it can no longer be disputed.")
     now = utcnow()
@@ -127,7 +114,7 @@ async def decide(user: User, dispute_id: object, outcome: object, new_value: obj
         raise ServiceError("forbidden", "A supervisor of the CSR decides their disputes.")
     if outcome not in OUTCOMES:
         raise ServiceError("bad_request", "Choose upheld or changed.", "outcome")
-    text = _text(note, "note", required=None)
+    text = text_field(note, "note", most=MAX_COMMENT)
     criteria = {c["key"]: c for c in await criteria_of(evaluation)}
     criterion = criteria.get(found.criterion)
     value = None

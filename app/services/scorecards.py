@@ -11,24 +11,11 @@ from tortoise.transactions import in_transaction
 
 from app.models import Department, Scorecard, ScorecardVersion, User, WorkCategory
 from app.quality import scoring
-from app.services import ServiceError, scope
+from app.services import ServiceError, scope, text_field
 from app.services.evaluations import invalid, record
 
 MAX_NAME = 100
 MAX_DESCRIPTION = 500
-
-
-def _text(value: object, field: str, limit: int, required: bool) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ServiceError("invalid", "Must be text.", field=field)
-    value = value.strip()
-    if required and not value:
-        raise ServiceError("invalid", "Cannot be empty.", field=field)
-    if len(value) > limit:
-        raise ServiceError("invalid", "At most %(limit)s characters.", field=field, limit=limit)
-    return value
 
 
 async def _ref(model: type, value: object, field: str) -> int | None:
@@ -45,8 +32,8 @@ async def save(user: User, *, name: object, sections: object, department_id: obj
                category_id: object = None, description: object = "", scorecard_id: int | None = None,
                active: bool = True) -> tuple[Scorecard, ScorecardVersion]:
     """Create a scorecard, or save a new version of one (its name, target and content)."""
-    name_ = _text(name, "name", MAX_NAME, True)
-    description_ = _text(description, "description", MAX_DESCRIPTION, False)
+    name_ = text_field(name, "name", most=MAX_NAME, required="Cannot be empty.", code="invalid")
+    description_ = text_field(description, "description", most=MAX_DESCRIPTION, code="invalid")
     department = await _ref(Department, department_id, "department_id")
     category = await _ref(WorkCategory, category_id, "category_id")
     try:
