@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -162,33 +163,28 @@ def _when(value) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
 
 
-async def read_kept(day_ids: list[int], *, holds: bool = True) -> list[ConversationFacts]:
-    """The kept facts of those kept days (one SQL query; no ORM objects); `holds=False` leaves
-    the holds unread (see `KeptFacts`)."""
+async def read_kept(day_ids: list[int], *, holds: bool = True) -> dict[int, list[ConversationFacts]]:
+    """The kept facts of those kept days, by day id (one SQL query; no ORM objects); `holds=False`
+    leaves the holds unread (see `KeptFacts`)."""
+    out: dict[int, list[ConversationFacts]] = {i: [] for i in day_ids}
     if not day_ids:
-        return []
+        return out
     conn = KeptFact._meta.db
     _, rows = await conn.execute_query(
-        f"SELECT {_COLUMNS}, {'holds' if holds else repr(_UNREAD)} FROM kpi_kept_fact "
+        f"SELECT day_id, {_COLUMNS}, {'holds' if holds else repr(_UNREAD)} FROM kpi_kept_fact "
         f"WHERE day_id IN ({','.join(str(int(i)) for i in day_ids)})")
     new = KeptFacts.__new__
-    out = []
-    append = out.append
-    if conn.capabilities.dialect == "postgres":
-        # asyncpg gives UTC-aware datetimes and booleans.
-        for r in rows:
-            f = new(KeptFacts)
-            (f.conversation_id, f.requested_at, f.answered_at, f.first_response_at, f.closed_at, f.abandoned_at,
-             f.queue_seconds, f.handle_seconds, f.wrap_up_seconds, f.transfers, f.rating, f.department_id,
-             f.agent_id, f.last_agent_id, f.site_id, f.visitor_id, f.after_hours, f.held_only, f._holds_raw) = r
-            f.transferred = f.transfers > 0
-            append(f)
-    else:
-        for r in rows:
-            f = new(KeptFacts)
-            (f.conversation_id, f.requested_at, f.answered_at, f.first_response_at, f.closed_at, f.abandoned_at,
-             f.queue_seconds, f.handle_seconds, f.wrap_up_seconds, f.transfers, f.rating, f.department_id,
-             f.agent_id, f.last_agent_id, f.site_id, f.visitor_id, f.after_hours, f.held_only, f._holds_raw) = tuple(r)
+    postgres = conn.capabilities.dialect == "postgres"  # asyncpg gives UTC-aware datetimes and booleans
+    day_id, facts = None, None
+    for r in rows:
+        if r[0] != day_id:
+            day_id = r[0]
+            facts = out[day_id]
+        f = new(KeptFacts)
+        (_, f.conversation_id, f.requested_at, f.answered_at, f.first_response_at, f.closed_at, f.abandoned_at,
+         f.queue_seconds, f.handle_seconds, f.wrap_up_seconds, f.transfers, f.rating, f.department_id,
+         f.agent_id, f.last_agent_id, f.site_id, f.visitor_id, f.after_hours, f.held_only, f._holds_raw) = r
+        if not postgres:
             f.requested_at = _when(f.requested_at)
             f.answered_at = _when(f.answered_at)
             f.first_response_at = _when(f.first_response_at)
@@ -196,8 +192,57 @@ async def read_kept(day_ids: list[int], *, holds: bool = True) -> list[Conversat
             f.abandoned_at = _when(f.abandoned_at)
             f.after_hours = bool(f.after_hours)
             f.held_only = bool(f.held_only)
-            f.transferred = f.transfers > 0
-            append(f)
+        f.transferred = f.transfers > 0
+        facts.append(f)
+    return out
+
+
+# Each worker keeps the kept days it read, by (day id, claim): a day's rows change only under a new
+# claim (kept again after going stale, or rebuilt), so an entry is exact while its claim is the
+# day's. At most CACHE_FACTS facts (about 600 bytes each), the least recently used dropped first.
+CACHE_FACTS = 200_000
+_cache: OrderedDict[tuple[int, str], tuple[bool, list[ConversationFacts]]] = OrderedDict()
+_cached = 0
+
+
+def forget() -> None:
+    """Drop this worker's cache of kept days (they are read from the database again)."""
+    global _cached
+    _cache.clear()
+    _cached = 0
+
+
+def _remember(key: tuple[int, str], holds: bool, facts: list[ConversationFacts]) -> None:
+    global _cached
+    old = _cache.pop(key, None)
+    if old is not None:
+        _cached -= len(old[1])
+    if len(facts) > CACHE_FACTS:
+        return
+    _cache[key] = (holds, facts)
+    _cached += len(facts)
+    while _cached > CACHE_FACTS:
+        _, (_, dropped) = _cache.popitem(last=False)
+        _cached -= len(dropped)
+
+
+async def _read_days(rows: list[dict], holds: bool) -> list[ConversationFacts]:
+    """The facts of kept days (rows of id and claim): from this worker's cache, else read."""
+    out: list[ConversationFacts] = []
+    missing = []
+    for row in rows:
+        key = (row["id"], row["claim"])
+        entry = _cache.get(key)
+        if entry is not None and (entry[0] or not holds):
+            _cache.move_to_end(key)
+            out.extend(entry[1])
+        else:
+            missing.append(key)
+    if missing:
+        read = await read_kept([day_id for day_id, _ in missing], holds=holds)
+        for key in missing:
+            _remember(key, holds, read[key[0]])
+            out.extend(read[key[0]])
     return out
 
 
@@ -264,11 +309,11 @@ async def population(lo: datetime, hi: datetime, time_zone: str, *, keep: bool =
     now = utcnow()
     days = days_within(lo, hi, time_zone)
     done = [d for d in days if finished(d, now)]
-    kept: dict[date, int] = {}
+    kept: dict[date, dict] = {}
     if done:
         for row in await KeptDay.filter(time_zone=time_zone, day__in=[d.day for d in done], state="kept") \
-                .values("id", "day"):
-            kept[row["day"]] = row["id"]
+                .values("id", "day", "claim"):
+            kept[row["day"]] = row
     claims: dict[date, tuple[int, str]] = {}
     if keep:
         for d in done:
@@ -288,7 +333,7 @@ async def population(lo: datetime, hi: datetime, time_zone: str, *, keep: bool =
             cursor = d.end
     if cursor < hi:
         spans.append((cursor, hi, None))
-    facts = await read_kept(list(kept.values()), holds=holds)
+    facts = await _read_days(list(kept.values()), holds)
     for a, b, day in spans:
         derived, events = await from_events(a, b)
         facts.extend(derived)

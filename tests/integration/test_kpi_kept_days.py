@@ -11,6 +11,7 @@ import os
 import random
 from dataclasses import asdict
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -128,7 +129,7 @@ def query(first: date, last: date, **kw) -> report.Query:
 
 
 def today() -> date:
-    return utcnow().astimezone(__import__("zoneinfo").ZoneInfo(ZONE)).date()
+    return utcnow().astimezone(ZoneInfo(ZONE)).date()
 
 
 def queries(center: Center) -> list[tuple[str, report.Query]]:
@@ -186,16 +187,20 @@ async def test_reports_from_kept_days_equal_the_event_logs(center, monkeypatch):
     assert FIRST in states and date(2026, 11, 1) in states and today() not in states
     kept = await KeptFact.all().count()
     assert kept >= 15 * 9
-    again = [await report.run(name, q) for name, q in queries(center)]  # read from the kept days
+    again = [await report.run(name, q) for name, q in queries(center)]  # from this worker's cache of them
+    kept_days.forget()
+    read = [await report.run(name, q) for name, q in queries(center)]  # read from the kept rows
     assert await KeptFact.all().count() == kept
-    for (name, q), want, got1, got2 in zip(queries(center), expected, first, again):
+    for (name, q), want, got1, got2, got3 in zip(queries(center), expected, first, again, read):
         assert got1 == want, (name, q)
         assert got2 == want, (name, q)
+        assert got3 == want, (name, q)
     # The kept facts are the event log's, conversation by conversation (holds included).
     lo, hi = local_date_start(FIRST, ZONE), local_date_start(LAST + timedelta(days=1), ZONE)
     derived, _ = await kept_days.from_events(lo, hi)
-    read = await kept_days.population(lo, hi, ZONE)
-    assert [asdict(f) for f in read] == [asdict(f) for f in derived]
+    kept_days.forget()
+    facts = await kept_days.population(lo, hi, ZONE)
+    assert [asdict(f) for f in facts] == [asdict(f) for f in derived]
 
 
 async def test_a_late_event_makes_its_day_stale_and_the_report_follows_the_log(center, monkeypatch):
@@ -223,6 +228,7 @@ async def test_the_rebuild_command_recomputes_kept_days_from_the_log(center, mon
     want = await from_log(monkeypatch, "summary", q)
     # A kept row that no longer says what the log says (as after a bug, or a restore of the log).
     await KeptFact.filter(rating__isnull=True).update(rating="good")
+    kept_days.forget()  # a worker that reads the rows (not its cache of them)
     assert await report.run("summary", q) != want
     env = {**os.environ, "DATABASE_URL": center.database, "CENTER_TIME_ZONE": ZONE}
     env.pop("REDIS_URL", None)
@@ -232,6 +238,8 @@ async def test_the_rebuild_command_recomputes_kept_days_from_the_log(center, mon
     assert set((await kept_states()).values()) == {"kept"}
     # Every kept day at once (no dates), and bad input refused.
     await KeptFact.filter(rating__isnull=True).update(rating="bad")
+    kept_days.forget()
+    assert await report.run("summary", q) != want
     cli(env, "kpi-rebuild")
     assert await report.run("summary", q) == want
     with pytest.raises(RuntimeError, match="--from must not be after --to"):
@@ -265,7 +273,11 @@ async def test_erasing_a_visitor_removes_their_kept_facts(center, monkeypatch):
     await report.run("summary", q)
     visitor = center.visitors[0]  # the one who chats around midnight every day
     assert await KeptFact.filter(visitor_id=visitor).exists()
+    erased_days = {c.requested_at.astimezone(ZoneInfo(ZONE)).date()
+                   for c in center.conversations if c.visitor_id == visitor}
     await privacy.erase(None, visitor)
     assert not await KeptFact.filter(visitor_id=visitor).exists()
+    states = await kept_states()
+    assert {states[d] for d in erased_days if d in states} == {"stale"}  # no worker shows them from its cache
     assert await report.run("summary", q) == await from_log(monkeypatch, "summary", q)
     assert await report.run("traffic", q) == await from_log(monkeypatch, "traffic", q)
