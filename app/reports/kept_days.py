@@ -226,23 +226,30 @@ def _remember(key: tuple[int, str], holds: bool, facts: list[ConversationFacts])
         _cached -= len(dropped)
 
 
-async def _read_days(rows: list[dict], holds: bool) -> list[ConversationFacts]:
-    """The facts of kept days (rows of id and claim): from this worker's cache, else read."""
-    out: list[ConversationFacts] = []
+def _order(f: ConversationFacts) -> tuple[datetime, int]:
+    return f.requested_at, f.conversation_id  # as engine.facts_from_events orders them
+
+
+async def _read_days(rows: list[dict], holds: bool) -> dict[int, list[ConversationFacts]]:
+    """The facts of kept days (rows of id and claim), by day id, each day's in `_order`: from this
+    worker's cache, else read."""
+    out: dict[int, list[ConversationFacts]] = {}
     missing = []
     for row in rows:
         key = (row["id"], row["claim"])
         entry = _cache.get(key)
         if entry is not None and (entry[0] or not holds):
             _cache.move_to_end(key)
-            out.extend(entry[1])
+            out[row["id"]] = entry[1]
         else:
             missing.append(key)
     if missing:
         read = await read_kept([day_id for day_id, _ in missing], holds=holds)
         for key in missing:
-            _remember(key, holds, read[key[0]])
-            out.extend(read[key[0]])
+            facts = read[key[0]]
+            facts.sort(key=_order)
+            _remember(key, holds, facts)
+            out[key[0]] = facts
     return out
 
 
@@ -333,13 +340,28 @@ async def population(lo: datetime, hi: datetime, time_zone: str, *, keep: bool =
             cursor = d.end
     if cursor < hi:
         spans.append((cursor, hi, None))
-    facts = await _read_days(list(kept.values()), holds)
+    kept_facts = await _read_days(list(kept.values()), holds)
+    starts = {d.day: d.start for d in days}
+    segments = [(starts[day], kept_facts[row["id"]]) for day, row in kept.items()]
     for a, b, day in spans:
-        derived, events = await from_events(a, b)
-        facts.extend(derived)
+        derived, events = await from_events(a, b)  # in `_order`
+        segments.append((a, derived))
         if day is not None:
             await _store(*claims[day], derived, events)
-    facts.sort(key=lambda f: (f.requested_at, f.conversation_id))
+    # The segments are disjoint in request time and each is in order: joined in time order, they
+    # are in order unless a chat's `requested` event lies outside its request day (then sort).
+    segments.sort(key=lambda s: s[0])
+    facts: list[ConversationFacts] = []
+    last = None
+    ordered = True
+    for _, part in segments:
+        if part:
+            if last is not None and _order(part[0]) < last:
+                ordered = False
+            facts.extend(part)
+            last = _order(part[-1])
+    if not ordered:
+        facts.sort(key=_order)
     return facts
 
 

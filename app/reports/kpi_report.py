@@ -199,9 +199,10 @@ async def load(query: Query, *, conversations_only: bool = False) -> Data:
     lo, hi = query.window
     fcr_hi = hi + timedelta(hours=query.fcr_window_hours)
     # Finished days' facts are kept, the rest derived from the event log (app/reports/kept_days.py).
-    population = [f for f in await kept_days.population(
-                      lo, fcr_hi, query.time_zone, holds=not conversations_only or query.agent_id is not None)
-                  if query.covers(f.site_id, f.department_id)]
+    population = await kept_days.population(lo, fcr_hi, query.time_zone,
+                                            holds=not conversations_only or query.agent_id is not None)
+    if query.reach is not None:
+        population = [f for f in population if query.covers(f.site_id, f.department_id)]
     facts = [f for f in population if lo <= f.requested_at < hi]
     if query.department_id is not None:
         facts = [f for f in facts if f.department_id == query.department_id]
