@@ -42,7 +42,7 @@ from tortoise.transactions import in_transaction
 from app.clock import utcnow
 from app.kpi import engine
 from app.kpi.engine import ConversationFacts, EventRow, Hold
-from app.kpi.intervals import as_zone, local_date_start
+from app.kpi.intervals import as_utc, as_zone, local_date_start
 from app.models import ConversationEvent, KeptDay, KeptFact
 
 # The event kinds the facts are derived from.
@@ -368,7 +368,10 @@ async def population(lo: datetime, hi: datetime, time_zone: str, *, keep: bool =
 async def invalidate(requested_at: datetime | None) -> None:
     """An event was written for a conversation requested at `requested_at`: the kept day holding
     that instant (in any time zone) is stale. Call after the event row is written (committed)."""
-    if requested_at is None or requested_at >= utcnow() - MARGIN:
+    if requested_at is None:
+        return
+    requested_at = as_utc(requested_at)
+    if requested_at >= utcnow() - MARGIN:
         return  # on no finished day
     await KeptDay.filter(starts_at__lte=requested_at, ends_at__gt=requested_at).exclude(state="stale") \
         .update(state="stale")
