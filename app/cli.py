@@ -455,6 +455,40 @@ def cmd_visitor_data(args: argparse.Namespace, settings: Settings) -> int:
     return _run_with_db(settings, work)
 
 
+def cmd_kpi_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    """Recompute the kept KPI days from the event log (app/reports/kept_days.py): the finished local
+    days (CENTER_TIME_ZONE) from --from to --to, or every day kept so far."""
+    from datetime import date as date_
+
+    from app.reports import kept_days
+
+    def day(name: str, value: str | None) -> date_ | None:
+        if value is None:
+            return None
+        try:
+            return date_.fromisoformat(value)
+        except ValueError:
+            raise SystemExit(f"error: --{name} must be a date like 2026-11-23; got {value!r}") from None
+
+    first, last = day("from", args.first), day("to", args.last)
+    if (first is None) != (last is None):
+        print("error: give both --from and --to, or neither (every kept day)", file=sys.stderr)
+        return 2
+    if first is not None and last is not None and first > last:
+        print("error: --from must not be after --to", file=sys.stderr)
+        return 2
+    if first is not None and last is not None and (last - first).days >= 3660:
+        print("error: at most ten years (3,660 days) at once", file=sys.stderr)
+        return 2
+
+    async def work() -> int:
+        days = await kept_days.rebuild(settings.center_time_zone, first, last)
+        print(json.dumps({"time_zone": settings.center_time_zone, "days": days}))
+        return 0 if all(d["kept"] for d in days) else 1
+
+    return _run_with_db(settings, work)
+
+
 def cmd_purge_trail(args: argparse.Namespace, settings: Settings) -> int:
     """Run the retention job once (the server runs it every RETENTION_INTERVAL_SECONDS)."""
     from app.services import tracking
@@ -656,6 +690,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--visitor", required=True, help="the visitor id (v_…), as the console shows it")
     data.add_argument("--erase", action="store_true", help="delete the visitor and everything held about them")
     data.set_defaults(func=cmd_visitor_data)
+
+    rebuild = sub.add_parser("kpi-rebuild", help="recompute the kept KPI days from the event log")
+    rebuild.add_argument("--from", dest="first", help="first local day (2026-11-01); with --to")
+    rebuild.add_argument("--to", dest="last", help="last local day, included; without both: every kept day")
+    rebuild.set_defaults(func=cmd_kpi_rebuild)
 
     purge = sub.add_parser("purge-trail", help="delete the trail older than each site's retention_days now")
     purge.set_defaults(func=cmd_purge_trail)

@@ -341,15 +341,24 @@ class _RepeatIndex:
 
     def __init__(self, population: Iterable[ConversationFacts]) -> None:
         by_visitor: dict[Hashable, list[tuple[datetime, int]]] = {}
+        get = by_visitor.get
         for f in population:
-            if f.visitor_id is not None:
-                by_visitor.setdefault(f.visitor_id, []).append((f.requested_at, f.conversation_id))
+            visitor = f.visitor_id
+            if visitor is not None:
+                rows = get(visitor)
+                if rows is None:
+                    by_visitor[visitor] = [(f.requested_at, f.conversation_id)]
+                else:
+                    rows.append((f.requested_at, f.conversation_id))
         for rows in by_visitor.values():
-            rows.sort()
+            if len(rows) > 1:
+                rows.sort()
         self._by_visitor = by_visitor
 
     def repeated(self, f: ConversationFacts, window: timedelta) -> bool:
-        rows = self._by_visitor.get(f.visitor_id, [])
+        rows = self._by_visitor.get(f.visitor_id)
+        if not rows or (len(rows) == 1 and rows[0][1] == f.conversation_id):
+            return False  # (most visitors: this chat is their only one)
         limit = (f.closed_at or f.requested_at) + window
         i = bisect.bisect_right(rows, (f.requested_at, float("inf")))
         while i < len(rows) and rows[i][0] <= limit:

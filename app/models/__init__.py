@@ -3,6 +3,7 @@
 from app.models.chat import (
     AuditEvent, ContactEvent, Conversation, ConversationEvent, Message, OfflineMessage, Participant,
 )
+from app.models.kpi import KeptDay, KeptFact
 from app.models.knowledge import (
     Article, ArticleCategory, ArticleImage, ArticleVersion, CannedResponse, KnowledgeEvent,
 )
@@ -19,6 +20,8 @@ from app.models.workorders import (
 )
 
 __all__ = [
+    "KeptDay",
+    "KeptFact",
     "CalibrationSession",
     "CoachingSession",
     "Dispute",

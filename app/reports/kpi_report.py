@@ -26,6 +26,7 @@ from tortoise.functions import Count
 from app.clock import iso, utcnow
 from app.kpi import engine
 from app.kpi.engine import ConversationFacts, EventRow, StatusRow
+from app.reports import kept_days
 from app.kpi.intervals import SIZES, as_utc, as_zone, local_date_start, local_label, normalize_size
 from app.models import (
     AgentStatusEvent, ContactEvent, ConversationEvent, Department, InvitationEvent, Shift, Site, User,
@@ -35,8 +36,7 @@ from app.services.scope import Reach
 GROUPS = ("none", "department", "agent", "site", "team", "handler", "category")
 WORK_GROUPS = ("team", "handler", "category")  # the work-order SLA report's (app/reports/workorder_report.py)
 MAX_DAYS = 400
-KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
-         "offer_expired", "wrap_up", "held")
+KINDS = kept_days.KINDS
 REPORTS = ("summary", "traffic", "traffic_hours", "traffic_weekdays", "queues", "agents", "states", "missed", "satisfaction", "csat_comments", "invitations",
            "work_orders", "work_order_aging", "work_order_sla", "callbacks", "contact_categories")
 
@@ -192,28 +192,29 @@ class Data:
     shifts: list[engine.ShiftRow] = field(default_factory=list)  # schedules overlapping the window
 
 
-async def load(query: Query) -> Data:
+async def load(query: Query, *, conversations_only: bool = False) -> Data:
+    """The window's data. `conversations_only`: for the reports of the chats alone (summary,
+    traffic, queues, satisfaction): the facts (without their holds, unless the query is of one
+    agent) and the names; no agent states, shifts, notes or expired offers."""
     lo, hi = query.window
     fcr_hi = hi + timedelta(hours=query.fcr_window_hours)
-    rows = await (
-        ConversationEvent.filter(conversation__requested_at__gte=lo, conversation__requested_at__lt=fcr_hi,
-                                 kind__in=KINDS)
-        .order_by("id")
-        .values("conversation_id", "kind", "at", "agent_id", "department_id", "site_id", "data",
-                "conversation__visitor_id")
-    )
-    events = [
-        EventRow(conversation_id=r["conversation_id"], kind=r["kind"], at=r["at"], agent_id=r["agent_id"],
-                 department_id=r["department_id"], site_id=r["site_id"], data=r["data"] or {},
-                 visitor_id=r["conversation__visitor_id"])
-        for r in rows
-    ]
-    population = [f for f in engine.facts_from_events(events) if query.covers(f.site_id, f.department_id)]
+    # Finished days' facts are kept, the rest derived from the event log (app/reports/kept_days.py).
+    population = await kept_days.population(lo, fcr_hi, query.time_zone,
+                                            holds=not conversations_only or query.agent_id is not None)
+    if query.reach is not None:
+        population = [f for f in population if query.covers(f.site_id, f.department_id)]
     facts = [f for f in population if lo <= f.requested_at < hi]
     if query.department_id is not None:
         facts = [f for f in facts if f.department_id == query.department_id]
     if query.agent_id is not None:
         facts = [f for f in facts if f.agent_id == query.agent_id or any(h.agent_id == query.agent_id for h in f.holds)]
+    names = {
+        "department": {d["id"]: d["name"] for d in await Department.all().values("id", "name")},
+        "agent": {u["id"]: u["display_name"] for u in await User.all().values("id", "display_name")},
+        "site": {s["id"]: s["name"] for s in await Site.all().values("id", "name")},
+    }
+    if conversations_only:
+        return Data(query=query, facts=facts, population=population, status=[], offer_expired=[], names=names)
     # Agent states: a week before the window tells each agent's state at its start.
     status = [
         StatusRow(agent_id=r["user_id"], status=r["status"], at=r["at"], reason=r["reason"],
@@ -224,13 +225,15 @@ async def load(query: Query) -> Data:
     if query.agent_id is not None:
         status = [s for s in status if s.agent_id == query.agent_id]
     status = [s for s in status if query.counts_agent(s.agent_id)]
-    expired = [e for e in events if e.kind == "offer_expired" and lo <= e.at < hi
-               and query.covers(e.site_id, e.department_id)]
-    names = {
-        "department": {d["id"]: d["name"] for d in await Department.all().values("id", "name")},
-        "agent": {u["id"]: u["display_name"] for u in await User.all().values("id", "display_name")},
-        "site": {s["id"]: s["name"] for s in await Site.all().values("id", "name")},
-    }
+    expired = [
+        EventRow(conversation_id=r["conversation_id"], kind=r["kind"], at=as_utc(r["at"]), agent_id=r["agent_id"],
+                 department_id=r["department_id"], site_id=r["site_id"], data=r["data"] or {})
+        for r in await ConversationEvent.filter(kind="offer_expired", at__gte=lo, at__lt=hi,
+                                                conversation__requested_at__gte=lo,
+                                                conversation__requested_at__lt=fcr_hi)
+        .order_by("id").values("conversation_id", "kind", "at", "agent_id", "department_id", "site_id", "data")
+        if query.covers(r["site_id"], r["department_id"])
+    ]
     notes = await ContactEvent.filter(kind="note_left", at__gte=lo, at__lt=hi).order_by("at", "id") \
         .values("at", "department_id", "site_id", "data")
     notes = [n for n in notes if query.covers(n["site_id"], n["department_id"])]
@@ -298,8 +301,8 @@ def _group_name(data: Data, key: int | None) -> str:
 
 
 async def summary(query: Query) -> dict[str, Any]:
-    data = await load(query)
-    previous = await load(query.previous())
+    data = await load(query, conversations_only=True)
+    previous = await load(query.previous(), conversations_only=True)
     now, before = _headline(_kpis(data, data.facts)), _headline(_kpis(previous, previous.facts))
     change = {}
     for key, _, kind in HEADLINE:
@@ -331,7 +334,7 @@ def _window(q: Query) -> dict[str, Any]:
 
 
 async def traffic(query: Query) -> dict[str, Any]:
-    data = await load(query)
+    data = await load(query, conversations_only=True)
     lo, hi = query.window
     series = engine.compute_series(
         data.facts, lo, hi, query.slice, query.time_zone, threshold_seconds=query.threshold_seconds,
@@ -383,7 +386,7 @@ async def traffic_weekdays(query: Query) -> dict[str, Any]:
 
 
 async def queues(query: Query) -> dict[str, Any]:
-    data = await load(query)
+    data = await load(query, conversations_only=True)
     rows = []
     for department_id, facts in sorted(engine.by_department(data.facts).items(), key=lambda kv: (kv[0] is not None, kv[0] or 0)):
         k = _kpis(data, facts)
@@ -558,7 +561,7 @@ async def missed(query: Query) -> dict[str, Any]:
 
 
 async def satisfaction(query: Query) -> dict[str, Any]:
-    data = await load(query)
+    data = await load(query, conversations_only=True)
     rows = []
     for kind, grouped in (("CSR", engine.by_agent(data.facts)), ("Department", engine.by_department(data.facts))):
         names = data.names["agent" if kind == "CSR" else "department"]
@@ -582,7 +585,7 @@ async def csat_comments(query: Query) -> dict[str, Any]:
     """Each rating with a comment, of the chats requested in the window (the same department, CSR
     and scope filters as the other reports), newest first: the latest rating of each chat counts,
     as in CSAT. The comment is the visitor's text: data, shown as text, never markup."""
-    data = await load(query)
+    data = await load(query, conversations_only=True)
     facts = {f.conversation_id: f for f in data.facts if f.rating in engine.RATINGS}
     latest: dict[int, dict[str, Any]] = {}
     ids = list(facts)
@@ -635,7 +638,7 @@ async def invitations(query: Query) -> dict[str, Any]:
 
 async def grouped(query: Query) -> dict[str, Any]:
     """The headline KPIs per group (department, agent or site) — `group` of the query."""
-    data = await load(query)
+    data = await load(query, conversations_only=True)
     buckets: dict[int | None, list[ConversationFacts]] = {}
     for f in data.facts:
         buckets.setdefault(_group_key(data, f), []).append(f)

@@ -15,6 +15,7 @@ from typing import Any
 
 from app import runtime
 from app.clock import utcnow
+from app.reports import kept_days
 from app.models import AgentStatusEvent, Conversation, ConversationEvent, User
 
 
@@ -37,6 +38,10 @@ async def conversation_event(
         data=data,
         using_db=using_db,
     )
+    if using_db is None:
+        # A late event for a conversation of a kept day makes that day stale (app/reports/kept_days.py);
+        # a caller writing inside its own transaction does this after committing.
+        await kept_days.invalidate(conversation.requested_at)
     listeners = _listeners()
     if listeners is not None and using_db is None:
         for listener in listeners.conversation.get(kind, ()):

@@ -17,6 +17,7 @@ from app.models import (
     AuditEvent, Conversation, ConversationEvent, Invitation, KnowledgeEvent, Message, OfflineMessage, PageView,
     TrackEvent, User, Visit, Visitor,
 )
+from app.reports import kept_days
 from app.services import ServiceError, scope, tracking
 from app.tracking import live
 
@@ -117,6 +118,7 @@ async def erase(user: User | None, visitor_id: str) -> dict[str, int]:
         "events": await TrackEvent.filter(visitor_id=visitor.id).count(),
         "conversations": await Conversation.filter(visitor_id=visitor.id).count(),
     }
+    requested = await Conversation.filter(visitor_id=visitor.id).values_list("requested_at", flat=True)
     async with in_transaction() as conn:
         await PageView.filter(visitor_id=visitor.id).using_db(conn).delete()
         await TrackEvent.filter(visitor_id=visitor.id).using_db(conn).delete()
@@ -124,6 +126,10 @@ async def erase(user: User | None, visitor_id: str) -> dict[str, int]:
         await Visitor.filter(id=visitor.id).using_db(conn).delete()  # the rest cascades
         await AuditEvent.create(actor_id=user.id if user else None, action="visitor_erased", at=utcnow(),
                                 data={"visitor_id": visitor.id, **counts}, using_db=conn)
+    # Their kept KPI facts went with their conversations; the days that held them are derived again
+    # (app/reports/kept_days.py), so no worker goes on showing them.
+    for at in requested:
+        await kept_days.invalidate(at)
     tracking.forget(visitor.id)
     live.forget(visitor.id)
     return counts

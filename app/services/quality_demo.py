@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from tortoise.transactions import in_transaction
 
+from app.reports import kept_days
 from app.services import evaluations, scorecards
 from app.models import (
     AgentStatusEvent, Conversation, ConversationEvent, Department, SamplingRule, Shift, Site, User, Visitor,
@@ -94,6 +95,9 @@ async def write_history(site: Site, agent: User, chats: list[ChatScript], days: 
                                             **common))
     if events:
         await ConversationEvent.bulk_create(events)
+        # Chats of finished days: their kept days are stale (app/reports/kept_days.py).
+        await kept_days.invalidate_between(min(c.requested_at for c in conversations),
+                                           max(c.requested_at for c in conversations))
     states, shifts = [], []
     for d in days:
         start, end = _at(d.day, d.start), _at(d.day, d.end)
