@@ -39,11 +39,13 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
+from app import runtime
 from app.clock import utcnow
 from app.kpi import engine
 from app.kpi.engine import ConversationFacts, EventRow, Hold
 from app.kpi.intervals import as_utc, as_zone, local_date_start
 from app.models import ConversationEvent, KeptDay, KeptFact
+from app.services import timers
 
 # The event kinds the facts are derived from.
 KINDS = ("requested", "queued", "assigned", "first_response", "closed", "abandoned", "transferred", "rated",
@@ -409,3 +411,54 @@ async def rebuild(time_zone: str, first: date | None = None, last: date | None =
         stored = await _store(*claim, facts, events)
         out.append({"day": d.day.isoformat(), "conversations": len(facts), "events": events, "kept": stored})
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Kept ahead of the reports: every night, and at start-up
+
+
+# The shared schedule's timer (app/services/timers.py) that keeps the recent finished days ahead of
+# the reports, so that the first report of a month does not derive the whole month while its reader
+# waits. It fires once a night, MARGIN and ten minutes after local midnight, and at start-up.
+NIGHTLY_TIMER = "kpi.keep"
+KEEP_AHEAD_DAYS = 35  # the recent days kept ahead (a month's report and the FCR look-ahead)
+
+
+async def keep_recent(time_zone: str, days: int = KEEP_AHEAD_DAYS) -> list[date]:
+    """Keep the finished days of the last `days` days that are not kept (stale ones too); a day
+    another worker is computing is left to it. Returns the days kept now."""
+    now = utcnow()
+    today = now.astimezone(as_zone(time_zone)).date()
+    out = []
+    for back in range(days, 0, -1):
+        day = today - timedelta(days=back)
+        d = Day(day, local_date_start(day, time_zone), local_date_start(day + timedelta(days=1), time_zone))
+        if not finished(d, now):
+            continue
+        claim = await _claim(time_zone, d, now)
+        if claim is None:  # kept already, or being computed
+            continue
+        facts, events = await from_events(d.start, d.end)
+        if await _store(*claim, facts, events):
+            out.append(day)
+    return out
+
+
+async def nightly_timer(subject: str, payload: dict) -> None:
+    """The timer's work: keep the recent days, then schedule the next night."""
+    time_zone = runtime.current().settings.center_time_zone
+    await keep_recent(time_zone)
+    await schedule_nightly(time_zone, replace=True)
+
+
+async def schedule_nightly(time_zone: str, replace: bool = False) -> None:
+    """At start-up (not `replace`): in two minutes, to catch up on nights no server ran. Then the
+    next night, MARGIN and ten minutes after local midnight."""
+    if replace:
+        now = utcnow()
+        tomorrow = now.astimezone(as_zone(time_zone)).date() + timedelta(days=1)
+        due = local_date_start(tomorrow, time_zone) + MARGIN + timedelta(minutes=10)
+        delay = max(0.0, (due - now).total_seconds())
+    else:
+        delay = 120.0
+    await timers.schedule(NIGHTLY_TIMER, "keep", delay, replace=replace)

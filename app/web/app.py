@@ -26,6 +26,7 @@ from app.mail import inbound
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
 from app.realtime.visitor import VisitorNamespace
+from app.reports import kept_days
 from app.services import after_hours, deployment, listeners, mail, routing, sampling, timers, tracking, workorders
 from app.tracking import live as live_visitors
 from app.web import admin, admin_rules, auth, explorer, health, pages, privacy, reports, staffing, track, wallboard
@@ -117,7 +118,8 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
     rt.state(timers.TimerHandlers).update({workorders.SLA_TIMER: workorders.sla_timer,
                                            workorders.CALLBACK_TIMER: workorders.callback_timer,
                                            after_hours.QUEUE_HELD: after_hours.queue_held,
-                                           sampling.WEEKLY_TIMER: sampling.weekly_timer})
+                                           sampling.WEEKLY_TIMER: sampling.weekly_timer,
+                                           kept_days.NIGHTLY_TIMER: kept_days.nightly_timer})
     sio = create_socket_server(settings)
 
     @contextlib.asynccontextmanager
@@ -181,6 +183,10 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
             await sampling.schedule_weekly()
         except Exception:
             log.exception("scheduling the weekly quality draw at start-up failed")
+        try:  # KPI reports: recent finished days kept ahead of the reports (app/reports/kept_days.py)
+            await kept_days.schedule_nightly(settings.center_time_zone)
+        except Exception:
+            log.exception("scheduling the nightly keeping of KPI days at start-up failed")
         try:
             yield
         finally:

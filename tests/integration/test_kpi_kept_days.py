@@ -22,7 +22,7 @@ from app.db import close_db, init_db
 from app.kpi.intervals import local_date_start
 from app.models import Conversation, ConversationEvent, Department, KeptDay, KeptFact, Site, User, Visitor
 from app.reports import kept_days, kpi_report as report
-from app.services import events, privacy
+from app.services import events, privacy, timers
 from app.services.scope import Reach
 from tests.support.server import cli
 
@@ -281,3 +281,33 @@ async def test_erasing_a_visitor_removes_their_kept_facts(center, monkeypatch):
     assert {states[d] for d in erased_days if d in states} == {"stale"}  # no worker shows them from its cache
     assert await report.run("summary", q) == await from_log(monkeypatch, "summary", q)
     assert await report.run("traffic", q) == await from_log(monkeypatch, "traffic", q)
+
+
+async def test_recent_days_are_kept_ahead_of_the_reports_every_night(center, monkeypatch):
+    """The nightly timer keeps the recent finished days, so the first report of a month reads them
+    instead of deriving the month while its reader waits; today stays live, and a second night
+    keeps nothing again. It is scheduled for the next night, after the margin."""
+    days = (today() - FIRST).days + 1
+    kept = await kept_days.keep_recent(ZONE, days=days)
+    states = await kept_states()
+    assert FIRST in kept and LAST in kept and today() not in states
+    assert set(states.values()) == {"kept"} and len(kept) == len(states)
+    assert await kept_days.keep_recent(ZONE, days=days) == []
+    # A late event makes its day stale; the next night keeps it again.
+    chat = next(c for c in center.conversations if c.requested_at < local_date_start(LAST, ZONE))
+    await events.conversation_event(chat, "wrap_up", wrap_up_seconds=30)
+    day = chat.requested_at.astimezone(ZoneInfo(ZONE)).date()
+    assert (await kept_states())[day] == "stale"
+    assert await kept_days.keep_recent(ZONE, days=days) == [day]
+    q = query(FIRST, LAST)
+    assert await report.run("summary", q) == await from_log(monkeypatch, "summary", q)
+    assert await KeptDay.filter(state="computing").count() == 0  # the report derived nothing itself
+    # The timer: at start-up in two minutes; after it fires, the next night at 02:10 local.
+    schedule = runtime.current().state(timers.MemorySchedule)
+    await kept_days.schedule_nightly(ZONE)
+    due_ms, _ = schedule[f"{kept_days.NIGHTLY_TIMER}:keep"]
+    assert abs(due_ms / 1000 - (utcnow() + timedelta(seconds=120)).timestamp()) < 30
+    await kept_days.nightly_timer("keep", {})
+    due_ms, _ = schedule[f"{kept_days.NIGHTLY_TIMER}:keep"]
+    night = local_date_start(today() + timedelta(days=1), ZONE) + timedelta(hours=2, minutes=10)
+    assert abs(due_ms / 1000 - night.timestamp()) < 1
