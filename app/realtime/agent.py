@@ -48,7 +48,7 @@ class AgentNamespace(socketio.AsyncNamespace):
         await self.enter_room(sid, bus.session_room(session_id))
         await self.enter_room(sid, bus.agent_room(user_id))
         try:
-            user = (await sessions.for_socket_session(session_id, user_id)).user
+            user = await sessions.socket_user(session_id, user_id)
         except ServiceError as exc:
             raise refuse("unauthorized", exc.message) from None
         if user.role not in CHAT_ROLES:
@@ -78,12 +78,11 @@ class AgentNamespace(socketio.AsyncNamespace):
         # the sign-out's broadcast still closes the socket here.
         socket_session = await self.get_session(sid)
         try:
-            staff_session = await sessions.for_socket_session(socket_session.get("session_id"),
-                                                              socket_session.get("user_id"), connected=True)
+            return await sessions.socket_user(socket_session.get("session_id"), socket_session.get("user_id"),
+                                              connected=True)
         except ServiceError:
             await self.disconnect(sid)
             raise ServiceError("forbidden", sessions.ENDED_MESSAGE) from None
-        return staff_session.user
 
     @event
     async def on_set_status(self, sid: str, data: Any) -> dict:

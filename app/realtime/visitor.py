@@ -9,7 +9,7 @@ from typing import Any
 
 import socketio
 
-from app import presence, runtime
+from app import presence, rows, runtime
 from app.models import Department, Site, User, Visitor
 from app import bus
 from app.knowledge import search as search_rules
@@ -113,6 +113,9 @@ def refuse(code: str, message: str, **extra: Any) -> socketio.exceptions.Connect
 
 log = logging.getLogger(__name__)
 
+# The visitor of a socket, read on each of its events (app/rows.py: the SQL written once).
+_VISITOR = rows.Select(lambda: f"SELECT {rows.columns(Visitor)} FROM visitor WHERE id = {{}}")
+
 
 class VisitorNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str) -> None:
@@ -198,7 +201,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
 
     async def _visitor(self, sid: str) -> Visitor:
         session = await self.get_session(sid)
-        visitor = await Visitor.get_or_none(id=session.get("visitor_id"))
+        visitor_id = session.get("visitor_id")
+        visitor = await rows.one(Visitor, _VISITOR, visitor_id) if isinstance(visitor_id, str) else None
         if visitor is None:
             raise ServiceError("not_found", "This visitor no longer exists.")
         held = self._trackers.get(sid)

@@ -16,7 +16,7 @@ converted on the way in, and the staff view of `agent_read_seq` on the way out.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app import presence, runtime
+from app import presence, rows, runtime
 from app.clock import iso, utcnow
 from app.models import Conversation, ConversationEvent, Department, Message, Participant, Site, User, Visitor
 from app import bus, metrics
@@ -51,8 +51,16 @@ async def abandon_if_gone(visitor_id: str, left_at: datetime) -> bool:
     return True
 
 
+# The look-ups of every chat message, their SQL written once (app/rows.py).
+_OPEN_OF_VISITOR = rows.Select(lambda: (
+    f"SELECT {rows.columns(Conversation)} FROM conversation WHERE visitor_id = {{}} "
+    f"AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)}) ORDER BY id DESC LIMIT 1"
+))
+_BY_ID = rows.Select(lambda: f"SELECT {rows.columns(Conversation)} FROM conversation WHERE id = {{}}")
+
+
 async def open_conversation_of(visitor: Visitor) -> Conversation | None:
-    return await Conversation.filter(visitor_id=visitor.id, status__in=OPEN_STATUSES).order_by("-id").first()
+    return await rows.one(Conversation, _OPEN_OF_VISITOR, visitor.id)
 
 
 async def visitor_conversation(visitor: Visitor, conversation_id: int) -> Conversation:
@@ -73,6 +81,74 @@ async def _next_seqs(conn, conversation_id: int, *, visible: bool) -> tuple[int,
         f"WHERE id = {mark} RETURNING last_seq, visitor_last_seq", [conversation_id]
     )
     return rows[0]["last_seq"], rows[0]["visitor_last_seq"] if visible else None
+
+
+def _bump(where: str) -> rows.Select:
+    """Take the next seqs (both: a message the visitor sees) of the conversation `where` finds,
+    returning its whole row as it is after: the look-up and the bump in one statement."""
+    return rows.Select(lambda: (
+        "UPDATE conversation SET last_seq = last_seq + 1, visitor_last_seq = visitor_last_seq + 1 "
+        f"WHERE {where} RETURNING {rows.columns(Conversation)}"
+    ))
+
+
+# The visitor's open conversation (the database allows one per visitor); a conversation by id.
+_BUMP_OPEN_OF_VISITOR = _bump(f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})")
+_BUMP_BY_ID = _bump("id = {}")
+
+
+class _NotThere(Exception):
+    """The conversation found may not take the message here: the transaction rolls back."""
+
+
+async def _append_to_found(
+    bump: rows.Select, key: object, *, admit: Callable[[Conversation], bool] | None = None,
+    sender_kind: str, body: str, client_id: str, author: User | None = None, author_name: str | None = None,
+    visitor_id: str | None = None,
+) -> tuple[Conversation | None, Message | None, bool]:
+    """The common case of a chat message in one transaction of two statements: the conversation
+    `bump` finds by `key` gets its next seqs (and is read back whole by the same statement), then
+    the message is stored, as `append_message` stores it. (None, None, False), with nothing
+    written, when there is no such conversation or `admit` refuses it: the caller takes the
+    general path then, which says why. A resend returns the stored message, created False."""
+    conversation = None
+    try:
+        async with in_transaction() as conn:
+            found = await bump.on(conn, key)
+            if not found:
+                raise _NotThere
+            conversation = rows.instance(Conversation, found[0])
+            if admit is not None and not admit(conversation):
+                raise _NotThere
+            message = await Message.create(
+                conversation_id=conversation.id, seq=conversation.last_seq, visitor_seq=conversation.visitor_last_seq,
+                sender_kind=sender_kind, body=body, client_id=client_id, visitor_id=visitor_id,
+                author_id=author.id if author else None, author_name=author_name, created_at=utcnow(), using_db=conn,
+            )
+    except _NotThere:
+        return None, None, False
+    except IntegrityError:
+        if conversation is None:
+            raise
+        conversation.last_seq -= 1  # rolled back
+        conversation.visitor_last_seq -= 1
+        existing = await _stored(conversation.id, client_id, visitor_id)
+        if existing is None:
+            raise
+        return conversation, existing, False
+    metrics.current().count_message(sender_kind)
+    return conversation, message, True
+
+
+async def _stored(conversation_id: int, client_id: str, visitor_id: str | None) -> Message | None:
+    """The message a resend repeats: the visitor's own by (visitor, client_id), wherever it is
+    stored; else by (conversation, client_id)."""
+    existing = None
+    if visitor_id is not None:
+        existing = await Message.get_or_none(visitor_id=visitor_id, client_id=client_id)
+    if existing is None:
+        existing = await Message.get_or_none(conversation_id=conversation_id, client_id=client_id)
+    return existing
 
 
 async def append_message(
@@ -102,11 +178,7 @@ async def append_message(
         # The same client_id raced in from another connection: theirs won, return it.
         if client_id is None:
             raise
-        existing = None
-        if visitor_id is not None:
-            existing = await Message.get_or_none(visitor_id=visitor_id, client_id=client_id)
-        if existing is None:
-            existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+        existing = await _stored(conversation.id, client_id, visitor_id)
         if existing is None:
             raise
         return existing, False
@@ -146,15 +218,23 @@ async def post_visitor_message(
             setattr(visitor, key, value)
         if name:
             await live.update(visitor.id, name=name)
-    conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
-    if conversation is None:
-        # A resend of the message that started a conversation which has since closed.
-        earlier = await Message.get(visitor_id=visitor.id, client_id=client_id)
-        return await Conversation.get(id=earlier.conversation_id), earlier, False
-    message, created = await append_message(
-        conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name,
-        visitor_id=visitor.id,
+    # The common case first: the visitor's open conversation, found by the statement that takes
+    # the message's seqs. None open: the general path, which may start one.
+    conversation, message, created = await _append_to_found(
+        _BUMP_OPEN_OF_VISITOR, visitor.id, sender_kind="visitor", body=body, client_id=client_id,
+        author_name=visitor.name, visitor_id=visitor.id,
     )
+    started = False
+    if message is None:
+        conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
+        if conversation is None:
+            # A resend of the message that started a conversation which has since closed.
+            earlier = await Message.get(visitor_id=visitor.id, client_id=client_id)
+            return await Conversation.get(id=earlier.conversation_id), earlier, False
+        message, created = await append_message(
+            conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name,
+            visitor_id=visitor.id,
+        )
     if created:
         await publish_message(conversation, message, skip_sid=skip_sid)
     elif message.conversation_id != conversation.id:  # the resend of a message of an earlier chat
@@ -287,7 +367,7 @@ async def agent_conversation(user: User, conversation_id: int, *, participant: b
     colleague, a supervisor who barged in) may write in it where the caller allows
     (`participant`). Who may *read* a chat is app/services/scope.py's to say.
     """
-    conversation = await Conversation.get_or_none(id=conversation_id)
+    conversation = await rows.one(Conversation, _BY_ID, conversation_id)
     if conversation is None:
         raise ServiceError("not_found", "No such conversation.")
     if conversation.agent_id == user.id:
@@ -298,15 +378,24 @@ async def agent_conversation(user: User, conversation_id: int, *, participant: b
 
 
 async def post_agent_message(user: User, conversation_id: int, *, client_id: str, body: str) -> Message:
-    conversation = await agent_conversation(user, conversation_id, participant=True)
-    if conversation.status == "closed":
-        existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
-        if existing is not None:
-            return existing
-        raise ServiceError("closed", "This conversation is closed.")
-    message, created = await append_message(
-        conversation, sender_kind="agent", body=body, client_id=client_id, author=user, author_name=user.display_name
+    # The common case first: the user's own open chat, found (and checked) by the statement that
+    # takes the message's seqs. Anything else — someone else's chat, one they are a participant
+    # of, a closed one, no such id — rolls that back and takes the general path, which says why.
+    conversation, message, created = await _append_to_found(
+        _BUMP_BY_ID, conversation_id, admit=lambda c: c.agent_id == user.id and c.status != "closed",
+        sender_kind="agent", body=body, client_id=client_id, author=user, author_name=user.display_name,
     )
+    if message is None:
+        conversation = await agent_conversation(user, conversation_id, participant=True)
+        if conversation.status == "closed":
+            existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+            if existing is not None:
+                return existing
+            raise ServiceError("closed", "This conversation is closed.")
+        message, created = await append_message(
+            conversation, sender_kind="agent", body=body, client_id=client_id, author=user,
+            author_name=user.display_name,
+        )
     if created:
         if conversation.first_response_at is None:
             updated = await Conversation.filter(id=conversation.id, first_response_at=None).update(
