@@ -83,18 +83,33 @@ async def _next_seqs(conn, conversation_id: int, *, visible: bool) -> tuple[int,
     return rows[0]["last_seq"], rows[0]["visitor_last_seq"] if visible else None
 
 
-def _bump(where: str) -> rows.Select:
+def _bump(where: str, also: str = "") -> rows.Select:
     """Take the next seqs (both: a message the visitor sees) of the conversation `where` finds,
-    returning its whole row as it is after: the look-up and the bump in one statement."""
+    returning its whole row as it is after (and `also`): the look-up and the bump in one statement."""
     return rows.Select(lambda: (
         "UPDATE conversation SET last_seq = last_seq + 1, visitor_last_seq = visitor_last_seq + 1 "
-        f"WHERE {where} RETURNING {rows.columns(Conversation)}"
+        f"WHERE {where} RETURNING {rows.columns(Conversation)}{also}"
     ))
 
 
-# The visitor's open conversation (the database allows one per visitor); a conversation by id.
-_BUMP_OPEN_OF_VISITOR = _bump(f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})")
+# The visitor's open conversation (the database allows one per visitor), with the visitor's name
+# as it is now (their message's author name); a conversation by id.
+_BUMP_OPEN_OF_VISITOR = _bump(
+    f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})",
+    ', (SELECT v.name FROM visitor v WHERE v.id = conversation.visitor_id) AS "author_name"',
+)
 _BUMP_BY_ID = _bump("id = {}")
+
+
+async def _insert_message(conn, **columns: Any) -> Message:
+    """Store a new message on `conn` (a transaction's), created now: the ORM's own insert (its SQL
+    built once per model, each value converted and validated by its field) without building the
+    instance through the model's constructor and save hooks (no signals are registered)."""
+    message = rows.instance(Message, {"id": None, **columns, "created_at": utcnow()})
+    message._saved_in_db = False
+    await conn.executor_class(model=Message, db=conn).execute_insert(message)
+    message._saved_in_db = True
+    return message
 
 
 class _NotThere(Exception):
@@ -108,9 +123,10 @@ async def _append_to_found(
 ) -> tuple[Conversation | None, Message | None, bool]:
     """The common case of a chat message in one transaction of two statements: the conversation
     `bump` finds by `key` gets its next seqs (and is read back whole by the same statement), then
-    the message is stored, as `append_message` stores it. (None, None, False), with nothing
-    written, when there is no such conversation or `admit` refuses it: the caller takes the
-    general path then, which says why. A resend returns the stored message, created False."""
+    the message is stored, as `append_message` stores it (its author name the statement's own
+    `author_name` when it returns one). (None, None, False), with nothing written, when there is
+    no such conversation or `admit` refuses it: the caller takes the general path then, which says
+    why. A resend returns the stored message, created False."""
     conversation = None
     try:
         async with in_transaction() as conn:
@@ -120,10 +136,11 @@ async def _append_to_found(
             conversation = rows.instance(Conversation, found[0])
             if admit is not None and not admit(conversation):
                 raise _NotThere
-            message = await Message.create(
-                conversation_id=conversation.id, seq=conversation.last_seq, visitor_seq=conversation.visitor_last_seq,
-                sender_kind=sender_kind, body=body, client_id=client_id, visitor_id=visitor_id,
-                author_id=author.id if author else None, author_name=author_name, created_at=utcnow(), using_db=conn,
+            message = await _insert_message(
+                conn, conversation_id=conversation.id, seq=conversation.last_seq,
+                visitor_seq=conversation.visitor_last_seq, sender_kind=sender_kind, body=body, client_id=client_id,
+                visitor_id=visitor_id, author_id=author.id if author else None,
+                author_name=found[0].get("author_name", author_name),
             )
     except _NotThere:
         return None, None, False
@@ -169,10 +186,10 @@ async def append_message(
     try:
         async with in_transaction() as conn:
             seq, visitor_seq = await _next_seqs(conn, conversation.id, visible=visible)
-            message = await Message.create(
-                conversation_id=conversation.id, seq=seq, visitor_seq=visitor_seq, sender_kind=sender_kind,
+            message = await _insert_message(
+                conn, conversation_id=conversation.id, seq=seq, visitor_seq=visitor_seq, sender_kind=sender_kind,
                 body=body, client_id=client_id, visitor_id=visitor_id, author_id=author.id if author else None,
-                author_name=author_name, created_at=utcnow(), using_db=conn,
+                author_name=author_name,
             )
     except IntegrityError:
         # The same client_id raced in from another connection: theirs won, return it.
@@ -198,15 +215,36 @@ async def publish_message(conversation: Conversation, message: Message, skip_sid
                        conversation_id=conversation.id)
 
 
+async def post_to_open_conversation(visitor_id: str, *, client_id: str, body: str,
+                                    skip_sid: str | None = None) -> tuple[Conversation, Message] | None:
+    """A visitor's message in the conversation they have open — the common case, in one
+    transaction of two statements and nothing read first — stored and published; or None, with
+    nothing written, when they have none open (`post_visitor_message` then). A resend returns the
+    message it repeats (wherever it is stored) and the conversation it is in, publishing nothing."""
+    conversation, message, created = await _append_to_found(
+        _BUMP_OPEN_OF_VISITOR, visitor_id, sender_kind="visitor", body=body, client_id=client_id,
+        visitor_id=visitor_id,
+    )
+    if message is None:
+        return None
+    if created:
+        await publish_message(conversation, message, skip_sid=skip_sid)
+    elif message.conversation_id != conversation.id:  # the resend of a message of an earlier chat
+        conversation = await Conversation.get(id=message.conversation_id)
+    return conversation, message
+
+
 async def post_visitor_message(
     visitor: Visitor, *, client_id: str, body: str, name: str | None = None, email: str | None = None,
     skip_sid: str | None = None, department_id: int | None = None, languages: list[str] | None = None,
+    open_tried: bool = False,
 ) -> tuple[Conversation, Message, bool]:
     """Append to the visitor's open conversation, starting one when there is none.
 
     `department_id` (one of the visitor's site's departments) picks the queue of a new
     conversation; it is ignored when the conversation is already open.
     Returns (conversation, message, started) where `started` says a new conversation began.
+    `open_tried`: the caller found no open conversation a moment ago (`post_to_open_conversation`).
     """
     if department_id is not None and not await Department.exists(id=department_id, site_id=visitor.site_id):
         raise ServiceError("not_found", "No such department.")
@@ -220,10 +258,12 @@ async def post_visitor_message(
             await live.update(visitor.id, name=name)
     # The common case first: the visitor's open conversation, found by the statement that takes
     # the message's seqs. None open: the general path, which may start one.
-    conversation, message, created = await _append_to_found(
-        _BUMP_OPEN_OF_VISITOR, visitor.id, sender_kind="visitor", body=body, client_id=client_id,
-        author_name=visitor.name, visitor_id=visitor.id,
-    )
+    conversation, message, created = None, None, False
+    if not open_tried:
+        conversation, message, created = await _append_to_found(
+            _BUMP_OPEN_OF_VISITOR, visitor.id, sender_kind="visitor", body=body, client_id=client_id,
+            visitor_id=visitor.id,
+        )
     started = False
     if message is None:
         conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
