@@ -15,8 +15,9 @@ converted on the way in, and the staff view of `agent_read_seq` on the way out.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
@@ -83,22 +84,42 @@ async def _next_seqs(conn, conversation_id: int, *, visible: bool) -> tuple[int,
     return rows[0]["last_seq"], rows[0]["visitor_last_seq"] if visible else None
 
 
-def _bump(where: str, also: str = "") -> rows.Select:
-    """Take the next seqs (both: a message the visitor sees) of the conversation `where` finds,
-    returning its whole row as it is after (and `also`): the look-up and the bump in one statement."""
-    return rows.Select(lambda: (
-        "UPDATE conversation SET last_seq = last_seq + 1, visitor_last_seq = visitor_last_seq + 1 "
-        f"WHERE {where} RETURNING {rows.columns(Conversation)}{also}"
-    ))
+_MESSAGE_COLUMNS = ("conversation_id", "seq", "visitor_seq", "visitor_id", "sender_kind", "author_id", "author_name",
+                    "body", "client_id", "created_at")
 
 
-# The visitor's open conversation (the database allows one per visitor), with the visitor's name
-# as it is now (their message's author name); a conversation by id.
-_BUMP_OPEN_OF_VISITOR = _bump(
-    f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})",
-    ', (SELECT v.name FROM visitor v WHERE v.id = conversation.visitor_id) AS "author_name"',
-)
-_BUMP_BY_ID = _bump("id = {}")
+class _Found:
+    """How the common case of a chat message finds its conversation: `where`, over the conversation
+    row (its parameters first); the message's author name is `name`, SQL over that row, or else a
+    parameter. Each gets its message's seqs (both: a message the visitor sees) and the message
+    stored by statements written once:
+
+    - on PostgreSQL one statement (a data-modifying WITH): the seqs taken, the message inserted
+      and the conversation read back, atomic and durable as one transaction;
+    - elsewhere (SQLite) one transaction of two: the seqs taken with the conversation read back
+      (UPDATE … RETURNING), then the ORM's own insert.
+    """
+
+    def __init__(self, where: str, name: str | None = None) -> None:
+        self.named = name is not None
+        returning = lambda: rows.columns(Conversation) + (f', {name} AS "author_name"' if name else "")  # noqa: E731
+        bump = "UPDATE conversation SET last_seq = last_seq + 1, visitor_last_seq = visitor_last_seq + 1 WHERE "
+        self.two_step = rows.Select(lambda: f"{bump}{where} RETURNING {returning()}")
+        values = ("c.id, c.last_seq, c.visitor_last_seq, CAST({} AS VARCHAR), CAST({} AS VARCHAR), CAST({} AS BIGINT), "
+                  + ("c.author_name" if name else "CAST({} AS VARCHAR)")
+                  + ", CAST({} AS TEXT), CAST({} AS VARCHAR), CAST({} AS TIMESTAMPTZ)")
+        self.one_statement = rows.Select(lambda: (
+            f"WITH c AS ({bump}{where} RETURNING {returning()}), "
+            f"m AS (INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) SELECT {values} FROM c RETURNING id) "
+            'SELECT c.*, m.id AS "message_id" FROM c CROSS JOIN m'
+        ))
+
+
+# The visitor's open conversation (the database allows one per visitor), the author name the
+# visitor's as it is now; the user's own chat, unless closed.
+_VISITORS_OPEN = _Found(f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})",
+                          "(SELECT v.name FROM visitor v WHERE v.id = conversation.visitor_id)")
+_AGENTS_OWN = _Found("id = {} AND agent_id = {} AND status <> 'closed'")
 
 
 async def _insert_message(conn, **columns: Any) -> Message:
@@ -113,48 +134,47 @@ async def _insert_message(conn, **columns: Any) -> Message:
 
 
 class _NotThere(Exception):
-    """The conversation found may not take the message here: the transaction rolls back."""
+    """No conversation found: the transaction rolls back."""
 
 
 async def _append_to_found(
-    bump: rows.Select, key: object, *, admit: Callable[[Conversation], bool] | None = None,
-    sender_kind: str, body: str, client_id: str, author: User | None = None, author_name: str | None = None,
-    visitor_id: str | None = None,
-) -> tuple[Conversation | None, Message | None, bool]:
-    """The common case of a chat message in one transaction of two statements: the conversation
-    `bump` finds by `key` gets its next seqs (and is read back whole by the same statement), then
-    the message is stored, as `append_message` stores it (its author name the statement's own
-    `author_name` when it returns one). (None, None, False), with nothing written, when there is
-    no such conversation or `admit` refuses it: the caller takes the general path then, which says
-    why. A resend returns the stored message, created False."""
-    conversation = None
+    found_by: _Found, *keys: object, sender_kind: str, body: str, client_id: str, author: User | None = None,
+    author_name: str | None = None, visitor_id: str | None = None,
+) -> tuple[Conversation, Message] | None:
+    """The common case of a chat message: stored in the conversation `found_by` finds by `keys`
+    with its next seqs; (conversation, message). None, with nothing written, when there is no such
+    conversation or the message's client_id is stored already (a resend): the caller's general
+    path then says why, or returns the stored message."""
+    db = Conversation._meta.db
+    author_id = author.id if author else None
     try:
-        async with in_transaction() as conn:
-            found = await bump.on(conn, key)
+        if db.capabilities.dialect == "postgres":
+            now = utcnow()
+            args = [visitor_id, sender_kind, author_id] + ([] if found_by.named else [author_name])
+            found = await found_by.one_statement.on(db, *keys, *args, body, client_id, now)
             if not found:
-                raise _NotThere
-            conversation = rows.instance(Conversation, found[0])
-            if admit is not None and not admit(conversation):
-                raise _NotThere
-            message = await _insert_message(
-                conn, conversation_id=conversation.id, seq=conversation.last_seq,
-                visitor_seq=conversation.visitor_last_seq, sender_kind=sender_kind, body=body, client_id=client_id,
-                visitor_id=visitor_id, author_id=author.id if author else None,
-                author_name=found[0].get("author_name", author_name),
-            )
-    except _NotThere:
-        return None, None, False
-    except IntegrityError:
-        if conversation is None:
-            raise
-        conversation.last_seq -= 1  # rolled back
-        conversation.visitor_last_seq -= 1
-        existing = await _stored(conversation.id, client_id, visitor_id)
-        if existing is None:
-            raise
-        return conversation, existing, False
+                return None
+            row = found[0]
+            message = rows.instance(Message, {
+                "id": row["message_id"], "conversation_id": row["id"], "seq": row["last_seq"],
+                "visitor_seq": row["visitor_last_seq"], "visitor_id": visitor_id, "sender_kind": sender_kind,
+                "author_id": author_id, "author_name": row.get("author_name", author_name), "body": body,
+                "client_id": client_id, "created_at": now})
+        else:
+            async with in_transaction() as conn:
+                found = await found_by.two_step.on(conn, *keys)
+                if not found:
+                    raise _NotThere
+                row = found[0]
+                message = await _insert_message(
+                    conn, conversation_id=row["id"], seq=row["last_seq"], visitor_seq=row["visitor_last_seq"],
+                    sender_kind=sender_kind, body=body, client_id=client_id, visitor_id=visitor_id,
+                    author_id=author_id, author_name=row.get("author_name", author_name),
+                )
+    except (_NotThere, IntegrityError):
+        return None
     metrics.current().count_message(sender_kind)
-    return conversation, message, True
+    return rows.instance(Conversation, row), message
 
 
 async def _stored(conversation_id: int, client_id: str, visitor_id: str | None) -> Message | None:
@@ -207,31 +227,32 @@ async def append_message(
 
 
 async def publish_message(conversation: Conversation, message: Message, skip_sid: str | None = None) -> None:
-    """Send a stored message to each audience in its own numbering (internal notes: staff only)."""
-    if message.sender_kind != "internal":
-        await bus.to_visitor(conversation.visitor_id, "message", serialize.message_for_visitor(message),
-                             skip_sid=skip_sid)
-    await bus.to_staff("message", serialize.message(message), agent_id=conversation.agent_id,
-                       conversation_id=conversation.id)
+    """Send a stored message to each audience in its own numbering (internal notes: staff only).
+    Through Redis the two publishes go out together (each delivers on this worker first)."""
+    staff = serialize.message(message)
+    if message.sender_kind == "internal":
+        await bus.to_staff("message", staff, agent_id=conversation.agent_id, conversation_id=conversation.id)
+        return
+    shown = serialize.message_for_visitor(message)
+    if bus.queued():
+        await asyncio.gather(
+            bus.to_visitor(conversation.visitor_id, "message", shown, skip_sid=skip_sid),
+            bus.to_staff("message", staff, agent_id=conversation.agent_id, conversation_id=conversation.id))
+    else:
+        await bus.to_visitor(conversation.visitor_id, "message", shown, skip_sid=skip_sid)
+        await bus.to_staff("message", staff, agent_id=conversation.agent_id, conversation_id=conversation.id)
 
 
 async def post_to_open_conversation(visitor_id: str, *, client_id: str, body: str,
                                     skip_sid: str | None = None) -> tuple[Conversation, Message] | None:
-    """A visitor's message in the conversation they have open — the common case, in one
-    transaction of two statements and nothing read first — stored and published; or None, with
-    nothing written, when they have none open (`post_visitor_message` then). A resend returns the
-    message it repeats (wherever it is stored) and the conversation it is in, publishing nothing."""
-    conversation, message, created = await _append_to_found(
-        _BUMP_OPEN_OF_VISITOR, visitor_id, sender_kind="visitor", body=body, client_id=client_id,
-        visitor_id=visitor_id,
-    )
-    if message is None:
-        return None
-    if created:
-        await publish_message(conversation, message, skip_sid=skip_sid)
-    elif message.conversation_id != conversation.id:  # the resend of a message of an earlier chat
-        conversation = await Conversation.get(id=message.conversation_id)
-    return conversation, message
+    """A visitor's message in the conversation they have open — the common case, nothing read
+    first — stored and published: (conversation, message). None, with nothing written, when they
+    have none open or it is a resend: `post_visitor_message` then."""
+    stored = await _append_to_found(_VISITORS_OPEN, visitor_id, sender_kind="visitor", body=body,
+                                    client_id=client_id, visitor_id=visitor_id)
+    if stored is not None:
+        await publish_message(*stored, skip_sid=skip_sid)
+    return stored
 
 
 async def post_visitor_message(
@@ -258,14 +279,12 @@ async def post_visitor_message(
             await live.update(visitor.id, name=name)
     # The common case first: the visitor's open conversation, found by the statement that takes
     # the message's seqs. None open: the general path, which may start one.
-    conversation, message, created = None, None, False
-    if not open_tried:
-        conversation, message, created = await _append_to_found(
-            _BUMP_OPEN_OF_VISITOR, visitor.id, sender_kind="visitor", body=body, client_id=client_id,
-            visitor_id=visitor.id,
-        )
+    stored = None if open_tried else await _append_to_found(
+        _VISITORS_OPEN, visitor.id, sender_kind="visitor", body=body, client_id=client_id, visitor_id=visitor.id)
     started = False
-    if message is None:
+    if stored is not None:
+        (conversation, message), created = stored, True
+    else:
         conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
         if conversation is None:
             # A resend of the message that started a conversation which has since closed.
@@ -420,12 +439,13 @@ async def agent_conversation(user: User, conversation_id: int, *, participant: b
 async def post_agent_message(user: User, conversation_id: int, *, client_id: str, body: str) -> Message:
     # The common case first: the user's own open chat, found (and checked) by the statement that
     # takes the message's seqs. Anything else — someone else's chat, one they are a participant
-    # of, a closed one, no such id — rolls that back and takes the general path, which says why.
-    conversation, message, created = await _append_to_found(
-        _BUMP_BY_ID, conversation_id, admit=lambda c: c.agent_id == user.id and c.status != "closed",
-        sender_kind="agent", body=body, client_id=client_id, author=user, author_name=user.display_name,
-    )
-    if message is None:
+    # of, a closed one, no such id, a resend — writes nothing there and takes the general path,
+    # which says why (or returns the stored message).
+    stored = await _append_to_found(_AGENTS_OWN, conversation_id, user.id, sender_kind="agent", body=body,
+                                    client_id=client_id, author=user, author_name=user.display_name)
+    if stored is not None:
+        (conversation, message), created = stored, True
+    else:
         conversation = await agent_conversation(user, conversation_id, participant=True)
         if conversation.status == "closed":
             existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
