@@ -6,8 +6,8 @@ SHA-256, so a copy of the table opens nothing, and a copy of the cookie opens no
 session has ended. A console's socket token names its session and lives minutes
 (SOCKET_TOKEN_SECONDS); the console renews it over HTTP while the session lasts. Each console
 socket sits in its session's room (`bus.session_room`), so ending a session closes its sockets on
-every worker at once; every socket event checks the session again (`for_socket_session`), which
-covers a worker that missed the broadcast.
+every worker at once; every socket event checks the session again (`socket_user`: one SELECT
+written once, no ORM), which covers a worker that missed the broadcast.
 """
 
 from __future__ import annotations
