@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import socketio
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from app import runtime
 
@@ -26,6 +27,12 @@ def _server() -> socketio.AsyncServer | None:
     """The socket.io server to publish through, or None where no server runs (a CLI command)."""
     rt = runtime.installed()
     return rt.sio if rt is not None else None
+
+
+def queued() -> bool:
+    """Emits go through a message queue to every worker (Redis): each waits for its publish."""
+    sio = _server()
+    return sio is not None and isinstance(sio.manager, AsyncPubSubManager)
 
 
 def visitor_room(visitor_id: str) -> str:

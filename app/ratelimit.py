@@ -54,17 +54,19 @@ class MemoryRateLimiter:
 class RedisRateLimiter:
     """`prefix`: where the windows' keys live — the deployment's namespace (``sb:<uid>:rl:``)."""
 
+    # One hit: count it, start the window's TTL unless it runs already, and say the count and the
+    # TTL left (ms) — atomic, in one command (EVALSHA; the script is sent again if Redis lost it).
+    HIT = ("local count = redis.call('INCR', KEYS[1]) "
+           "redis.call('EXPIRE', KEYS[1], ARGV[1], 'NX') "
+           "return {count, redis.call('PTTL', KEYS[1])}")
+
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._hit = redis.register_script(self.HIT)
 
     async def hit(self, key: str, limit: int, window: float) -> float | None:
-        name = self._prefix + key
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, max(1, math.ceil(window)), nx=True)
-            pipe.pttl(name)
-            count, _, ttl = await pipe.execute()
+        count, ttl = await self._hit(keys=[self._prefix + key], args=[max(1, math.ceil(window))])
         if count > limit:
             return max(0.0, ttl / 1000.0)
         return None

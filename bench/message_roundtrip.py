@@ -6,9 +6,12 @@ python-socketio relay on the same server stack, measured in the same run. The fl
 relay writing each of the two messages raw into the same database first (one durable
 transaction each, no ORM; bench/relay_server.py), the least a persisted chat message costs.
 Reports median and p99 latency, messages per second, and the ratios full stack ÷ relay and
-full stack ÷ floor.
+full stack ÷ floor. The sequential round trips are timed one stack after the other; with
+--interleave, in turns (one round trip on each stack, the order rotating), so that the machine's
+load changing meets the three alike — each round trip then also starts on a server that was idle
+meanwhile, as a chat's messages mostly do.
 
-    .venv/bin/python bench/message_roundtrip.py [--round-trips 300] [--pairs 10] [--per-pair 30] [--postgres]
+    .venv/bin/python bench/message_roundtrip.py [--round-trips 300] [--pairs 10] [--per-pair 30] [--postgres] [--interleave]
     .venv/bin/python bench/message_roundtrip.py --quick [--postgres]     # small sizes, seconds
     .venv/bin/python bench/message_roundtrip.py --saturate [--processes 4] [--pairs 40] [--seconds 10] [--postgres]
 
@@ -154,6 +157,18 @@ async def relay_round_trip(visitor, n: int) -> list[float]:
     return latencies
 
 
+async def interleaved(stacks: list, n: int) -> list[list[float]]:
+    """`n` sequential round trips on each stack, taken in turns (one on each, the order rotating),
+    so that a change of the machine's load meets every stack alike; the latencies of each stack."""
+    latencies: list[list[float]] = [[] for _ in stacks]
+    for i in range(n):
+        for k in range(len(stacks)):
+            j = (i + k) % len(stacks)
+            run, visitor = stacks[j]
+            latencies[j] += await run(visitor, 1)
+    return latencies
+
+
 async def throughput(pairs: list, run, per_pair: int) -> float:
     start = time.perf_counter()
     await asyncio.gather(*(run(v, per_pair) for v, _ in pairs))
@@ -283,6 +298,8 @@ async def main() -> None:
     parser.add_argument("--per-pair", type=int, help=f"round trips per pair for throughput (default {FULL['per_pair']})")
     parser.add_argument("--warm-up", type=int, help=f"untimed round trips first (default {FULL['warm_up']})")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL + Redis instead of SQLite")
+    parser.add_argument("--interleave", action="store_true", help="time the sequential round trips in turns "
+                        "across the three stacks instead of one stack after the other")
     parser.add_argument("--saturate", action="store_true", help="the ceiling: messages/s at saturation, "
                         "several load-generator processes, many pairs")
     parser.add_argument("--processes", type=int, help=f"with --saturate: load-generator processes "
@@ -353,9 +370,12 @@ async def main() -> None:
         await switchboard_round_trip(sb_pairs[0][0], args.warm_up)
         await relay_round_trip(relay_pairs[0][0], args.warm_up)
         await relay_round_trip(floor_pairs[0][0], args.warm_up)
-        sb_lat = await switchboard_round_trip(sb_pairs[0][0], args.round_trips)
-        relay_lat = await relay_round_trip(relay_pairs[0][0], args.round_trips)
-        floor_lat = await relay_round_trip(floor_pairs[0][0], args.round_trips)
+        stacks = [(switchboard_round_trip, sb_pairs[0][0]), (relay_round_trip, relay_pairs[0][0]),
+                  (relay_round_trip, floor_pairs[0][0])]
+        if args.interleave:
+            sb_lat, relay_lat, floor_lat = await interleaved(stacks, args.round_trips)
+        else:  # one stack after the other
+            sb_lat, relay_lat, floor_lat = [await run(visitor, args.round_trips) for run, visitor in stacks]
 
         # Throughput: several pairs at once, each CSR with its own chat.
         free = [await available_csr(dep, email) for email in emails[1:]]
@@ -375,7 +395,7 @@ async def main() -> None:
         base = describe("bare python-socketio relay", relay_lat, relay_rate)
         low = describe("floor: relay + raw durable writes", floor_lat, floor_rate)
         print(f"\nMessage round trip visitor → agent → visitor ({backend}; {args.round_trips} sequential "
-              f"round trips; throughput with {args.pairs} pairs × {args.per_pair}{quick})\n")
+              f"round trips{', interleaved' if args.interleave else ''}; throughput with {args.pairs} pairs × {args.per_pair}{quick})\n")
         print("| stack | median ms | p99 ms | messages/s |\n|---|---|---|---|")
         for row in (sb, low, base):
             print(f"| {row['name']} | {row['median_ms']:.2f} | {row['p99_ms']:.2f} | {row['msgs_per_s']:.0f} |")

@@ -9,7 +9,7 @@ from typing import Any
 
 import socketio
 
-from app import presence, runtime
+from app import presence, rows, runtime
 from app.models import Department, Site, User, Visitor
 from app import bus
 from app.knowledge import search as search_rules
@@ -113,6 +113,9 @@ def refuse(code: str, message: str, **extra: Any) -> socketio.exceptions.Connect
 
 log = logging.getLogger(__name__)
 
+# The visitor of a socket, read on each of its events (app/rows.py: the SQL written once).
+_VISITOR = rows.Select(lambda: f"SELECT {rows.columns(Visitor)} FROM visitor WHERE id = {{}}")
+
 
 class VisitorNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str) -> None:
@@ -198,7 +201,8 @@ class VisitorNamespace(socketio.AsyncNamespace):
 
     async def _visitor(self, sid: str) -> Visitor:
         session = await self.get_session(sid)
-        visitor = await Visitor.get_or_none(id=session.get("visitor_id"))
+        visitor_id = session.get("visitor_id")
+        visitor = await rows.one(Visitor, _VISITOR, visitor_id) if isinstance(visitor_id, str) else None
         if visitor is None:
             raise ServiceError("not_found", "This visitor no longer exists.")
         held = self._trackers.get(sid)
@@ -298,13 +302,23 @@ class VisitorNamespace(socketio.AsyncNamespace):
         session = await self.get_session(sid)
         count, window = settings.message_rate
         await limit(f"msg:v:{session['visitor_id']}", count, window)
+        open_tried = False
+        if name is None and email is None and department_id is None:
+            # A message in the chat they have open: stored without reading the visitor first (nothing
+            # here depends on it). None open (a new chat, which the checks below are for): as before.
+            posted = await conversations.post_to_open_conversation(session["visitor_id"], client_id=client_id,
+                                                                   body=body, skip_sid=sid)
+            if posted is not None:
+                shown = serialize.message_for_visitor(posted[1])
+                return ok(conversation_id=posted[1].conversation_id, seq=shown["seq"], created_at=shown["created_at"])
+            open_tried = True
         visitor = await self._visitor(sid)
         # A new chat on a site that requires a name or an e-mail: refused without it (prechat_required).
         await widget_settings.check_first_message(visitor, session.get("required") or [], name=name, email=email,
                                                   client_id=client_id)
         conversation, message, started = await conversations.post_visitor_message(
             visitor, client_id=client_id, body=body, name=name, email=email, skip_sid=sid,
-            department_id=department_id, languages=session.get("languages") or [],
+            department_id=department_id, languages=session.get("languages") or [], open_tried=open_tried,
         )
         if started and from_help:  # a chat that self-service did not settle (the deflection report)
             await knowledge.record("chat_started", site_id=visitor.site_id, visitor_id=visitor.id,

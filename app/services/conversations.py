@@ -15,6 +15,7 @@ converted on the way in, and the staff view of `agent_read_seq` on the way out.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 from fnmatch import fnmatchcase
@@ -24,7 +25,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from app import presence, runtime
+from app import presence, rows, runtime
 from app.clock import iso, utcnow
 from app.models import Conversation, ConversationEvent, Department, Message, Participant, Site, User, Visitor
 from app import bus, metrics
@@ -51,8 +52,16 @@ async def abandon_if_gone(visitor_id: str, left_at: datetime) -> bool:
     return True
 
 
+# The look-ups of every chat message, their SQL written once (app/rows.py).
+_OPEN_OF_VISITOR = rows.Select(lambda: (
+    f"SELECT {rows.columns(Conversation)} FROM conversation WHERE visitor_id = {{}} "
+    f"AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)}) ORDER BY id DESC LIMIT 1"
+))
+_BY_ID = rows.Select(lambda: f"SELECT {rows.columns(Conversation)} FROM conversation WHERE id = {{}}")
+
+
 async def open_conversation_of(visitor: Visitor) -> Conversation | None:
-    return await Conversation.filter(visitor_id=visitor.id, status__in=OPEN_STATUSES).order_by("-id").first()
+    return await rows.one(Conversation, _OPEN_OF_VISITOR, visitor.id)
 
 
 async def visitor_conversation(visitor: Visitor, conversation_id: int) -> Conversation:
@@ -75,6 +84,110 @@ async def _next_seqs(conn, conversation_id: int, *, visible: bool) -> tuple[int,
     return rows[0]["last_seq"], rows[0]["visitor_last_seq"] if visible else None
 
 
+_MESSAGE_COLUMNS = ("conversation_id", "seq", "visitor_seq", "visitor_id", "sender_kind", "author_id", "author_name",
+                    "body", "client_id", "created_at")
+
+
+class _Found:
+    """How the common case of a chat message finds its conversation: `where`, over the conversation
+    row (its parameters first); the message's author name is `name`, SQL over that row, or else a
+    parameter. Each gets its message's seqs (both: a message the visitor sees) and the message
+    stored by statements written once:
+
+    - on PostgreSQL one statement (a data-modifying WITH): the seqs taken, the message inserted
+      and the conversation read back, atomic and durable as one transaction;
+    - elsewhere (SQLite) one transaction of two: the seqs taken with the conversation read back
+      (UPDATE … RETURNING), then the ORM's own insert.
+    """
+
+    def __init__(self, where: str, name: str | None = None) -> None:
+        self.named = name is not None
+        returning = lambda: rows.columns(Conversation) + (f', {name} AS "author_name"' if name else "")  # noqa: E731
+        bump = "UPDATE conversation SET last_seq = last_seq + 1, visitor_last_seq = visitor_last_seq + 1 WHERE "
+        self.two_step = rows.Select(lambda: f"{bump}{where} RETURNING {returning()}")
+        values = ("c.id, c.last_seq, c.visitor_last_seq, CAST({} AS VARCHAR), CAST({} AS VARCHAR), CAST({} AS BIGINT), "
+                  + ("c.author_name" if name else "CAST({} AS VARCHAR)")
+                  + ", CAST({} AS TEXT), CAST({} AS VARCHAR), CAST({} AS TIMESTAMPTZ)")
+        self.one_statement = rows.Select(lambda: (
+            f"WITH c AS ({bump}{where} RETURNING {returning()}), "
+            f"m AS (INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) SELECT {values} FROM c RETURNING id) "
+            'SELECT c.*, m.id AS "message_id" FROM c CROSS JOIN m'
+        ))
+
+
+# The visitor's open conversation (the database allows one per visitor), the author name the
+# visitor's as it is now; the user's own chat, unless closed.
+_VISITORS_OPEN = _Found(f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})",
+                          "(SELECT v.name FROM visitor v WHERE v.id = conversation.visitor_id)")
+_AGENTS_OWN = _Found("id = {} AND agent_id = {} AND status <> 'closed'")
+
+
+async def _insert_message(conn, **columns: Any) -> Message:
+    """Store a new message on `conn` (a transaction's), created now: the ORM's own insert (its SQL
+    built once per model, each value converted and validated by its field) without building the
+    instance through the model's constructor and save hooks (no signals are registered)."""
+    message = rows.instance(Message, {"id": None, **columns, "created_at": utcnow()})
+    message._saved_in_db = False
+    await conn.executor_class(model=Message, db=conn).execute_insert(message)
+    message._saved_in_db = True
+    return message
+
+
+class _NotThere(Exception):
+    """No conversation found: the transaction rolls back."""
+
+
+async def _append_to_found(
+    found_by: _Found, *keys: object, sender_kind: str, body: str, client_id: str, author: User | None = None,
+    author_name: str | None = None, visitor_id: str | None = None,
+) -> tuple[Conversation, Message] | None:
+    """The common case of a chat message: stored in the conversation `found_by` finds by `keys`
+    with its next seqs; (conversation, message). None, with nothing written, when there is no such
+    conversation or the message's client_id is stored already (a resend): the caller's general
+    path then says why, or returns the stored message."""
+    db = Conversation._meta.db
+    author_id = author.id if author else None
+    try:
+        if db.capabilities.dialect == "postgres":
+            now = utcnow()
+            args = [visitor_id, sender_kind, author_id] + ([] if found_by.named else [author_name])
+            found = await found_by.one_statement.on(db, *keys, *args, body, client_id, now)
+            if not found:
+                return None
+            row = found[0]
+            message = rows.instance(Message, {
+                "id": row["message_id"], "conversation_id": row["id"], "seq": row["last_seq"],
+                "visitor_seq": row["visitor_last_seq"], "visitor_id": visitor_id, "sender_kind": sender_kind,
+                "author_id": author_id, "author_name": row.get("author_name", author_name), "body": body,
+                "client_id": client_id, "created_at": now})
+        else:
+            async with in_transaction() as conn:
+                found = await found_by.two_step.on(conn, *keys)
+                if not found:
+                    raise _NotThere
+                row = found[0]
+                message = await _insert_message(
+                    conn, conversation_id=row["id"], seq=row["last_seq"], visitor_seq=row["visitor_last_seq"],
+                    sender_kind=sender_kind, body=body, client_id=client_id, visitor_id=visitor_id,
+                    author_id=author_id, author_name=row.get("author_name", author_name),
+                )
+    except (_NotThere, IntegrityError):
+        return None
+    metrics.current().count_message(sender_kind)
+    return rows.instance(Conversation, row), message
+
+
+async def _stored(conversation_id: int, client_id: str, visitor_id: str | None) -> Message | None:
+    """The message a resend repeats: the visitor's own by (visitor, client_id), wherever it is
+    stored; else by (conversation, client_id)."""
+    existing = None
+    if visitor_id is not None:
+        existing = await Message.get_or_none(visitor_id=visitor_id, client_id=client_id)
+    if existing is None:
+        existing = await Message.get_or_none(conversation_id=conversation_id, client_id=client_id)
+    return existing
+
+
 async def append_message(
     conversation: Conversation, *, sender_kind: str, body: str, client_id: str | None,
     author: User | None = None, author_name: str | None = None, visitor_id: str | None = None,
@@ -93,20 +206,16 @@ async def append_message(
     try:
         async with in_transaction() as conn:
             seq, visitor_seq = await _next_seqs(conn, conversation.id, visible=visible)
-            message = await Message.create(
-                conversation_id=conversation.id, seq=seq, visitor_seq=visitor_seq, sender_kind=sender_kind,
+            message = await _insert_message(
+                conn, conversation_id=conversation.id, seq=seq, visitor_seq=visitor_seq, sender_kind=sender_kind,
                 body=body, client_id=client_id, visitor_id=visitor_id, author_id=author.id if author else None,
-                author_name=author_name, created_at=utcnow(), using_db=conn,
+                author_name=author_name,
             )
     except IntegrityError:
         # The same client_id raced in from another connection: theirs won, return it.
         if client_id is None:
             raise
-        existing = None
-        if visitor_id is not None:
-            existing = await Message.get_or_none(visitor_id=visitor_id, client_id=client_id)
-        if existing is None:
-            existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+        existing = await _stored(conversation.id, client_id, visitor_id)
         if existing is None:
             raise
         return existing, False
@@ -118,23 +227,45 @@ async def append_message(
 
 
 async def publish_message(conversation: Conversation, message: Message, skip_sid: str | None = None) -> None:
-    """Send a stored message to each audience in its own numbering (internal notes: staff only)."""
-    if message.sender_kind != "internal":
-        await bus.to_visitor(conversation.visitor_id, "message", serialize.message_for_visitor(message),
-                             skip_sid=skip_sid)
-    await bus.to_staff("message", serialize.message(message), agent_id=conversation.agent_id,
-                       conversation_id=conversation.id)
+    """Send a stored message to each audience in its own numbering (internal notes: staff only).
+    Through Redis the two publishes go out together (each delivers on this worker first)."""
+    staff = serialize.message(message)
+    if message.sender_kind == "internal":
+        await bus.to_staff("message", staff, agent_id=conversation.agent_id, conversation_id=conversation.id)
+        return
+    shown = serialize.message_for_visitor(message)
+    if bus.queued():
+        await asyncio.gather(
+            bus.to_visitor(conversation.visitor_id, "message", shown, skip_sid=skip_sid),
+            bus.to_staff("message", staff, agent_id=conversation.agent_id, conversation_id=conversation.id))
+    else:
+        await bus.to_visitor(conversation.visitor_id, "message", shown, skip_sid=skip_sid)
+        await bus.to_staff("message", staff, agent_id=conversation.agent_id, conversation_id=conversation.id)
+
+
+async def post_to_open_conversation(visitor_id: str, *, client_id: str, body: str,
+                                    skip_sid: str | None = None) -> tuple[Conversation, Message] | None:
+    """A visitor's message in the conversation they have open — the common case, nothing read
+    first — stored and published: (conversation, message). None, with nothing written, when they
+    have none open or it is a resend: `post_visitor_message` then."""
+    stored = await _append_to_found(_VISITORS_OPEN, visitor_id, sender_kind="visitor", body=body,
+                                    client_id=client_id, visitor_id=visitor_id)
+    if stored is not None:
+        await publish_message(*stored, skip_sid=skip_sid)
+    return stored
 
 
 async def post_visitor_message(
     visitor: Visitor, *, client_id: str, body: str, name: str | None = None, email: str | None = None,
     skip_sid: str | None = None, department_id: int | None = None, languages: list[str] | None = None,
+    open_tried: bool = False,
 ) -> tuple[Conversation, Message, bool]:
     """Append to the visitor's open conversation, starting one when there is none.
 
     `department_id` (one of the visitor's site's departments) picks the queue of a new
     conversation; it is ignored when the conversation is already open.
     Returns (conversation, message, started) where `started` says a new conversation began.
+    `open_tried`: the caller found no open conversation a moment ago (`post_to_open_conversation`).
     """
     if department_id is not None and not await Department.exists(id=department_id, site_id=visitor.site_id):
         raise ServiceError("not_found", "No such department.")
@@ -146,15 +277,23 @@ async def post_visitor_message(
             setattr(visitor, key, value)
         if name:
             await live.update(visitor.id, name=name)
-    conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
-    if conversation is None:
-        # A resend of the message that started a conversation which has since closed.
-        earlier = await Message.get(visitor_id=visitor.id, client_id=client_id)
-        return await Conversation.get(id=earlier.conversation_id), earlier, False
-    message, created = await append_message(
-        conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name,
-        visitor_id=visitor.id,
-    )
+    # The common case first: the visitor's open conversation, found by the statement that takes
+    # the message's seqs. None open: the general path, which may start one.
+    stored = None if open_tried else await _append_to_found(
+        _VISITORS_OPEN, visitor.id, sender_kind="visitor", body=body, client_id=client_id, visitor_id=visitor.id)
+    started = False
+    if stored is not None:
+        (conversation, message), created = stored, True
+    else:
+        conversation, started = await open_or_start(visitor, department_id, languages or [], client_id=client_id)
+        if conversation is None:
+            # A resend of the message that started a conversation which has since closed.
+            earlier = await Message.get(visitor_id=visitor.id, client_id=client_id)
+            return await Conversation.get(id=earlier.conversation_id), earlier, False
+        message, created = await append_message(
+            conversation, sender_kind="visitor", body=body, client_id=client_id, author_name=visitor.name,
+            visitor_id=visitor.id,
+        )
     if created:
         await publish_message(conversation, message, skip_sid=skip_sid)
     elif message.conversation_id != conversation.id:  # the resend of a message of an earlier chat
@@ -287,7 +426,7 @@ async def agent_conversation(user: User, conversation_id: int, *, participant: b
     colleague, a supervisor who barged in) may write in it where the caller allows
     (`participant`). Who may *read* a chat is app/services/scope.py's to say.
     """
-    conversation = await Conversation.get_or_none(id=conversation_id)
+    conversation = await rows.one(Conversation, _BY_ID, conversation_id)
     if conversation is None:
         raise ServiceError("not_found", "No such conversation.")
     if conversation.agent_id == user.id:
@@ -298,15 +437,25 @@ async def agent_conversation(user: User, conversation_id: int, *, participant: b
 
 
 async def post_agent_message(user: User, conversation_id: int, *, client_id: str, body: str) -> Message:
-    conversation = await agent_conversation(user, conversation_id, participant=True)
-    if conversation.status == "closed":
-        existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
-        if existing is not None:
-            return existing
-        raise ServiceError("closed", "This conversation is closed.")
-    message, created = await append_message(
-        conversation, sender_kind="agent", body=body, client_id=client_id, author=user, author_name=user.display_name
-    )
+    # The common case first: the user's own open chat, found (and checked) by the statement that
+    # takes the message's seqs. Anything else — someone else's chat, one they are a participant
+    # of, a closed one, no such id, a resend — writes nothing there and takes the general path,
+    # which says why (or returns the stored message).
+    stored = await _append_to_found(_AGENTS_OWN, conversation_id, user.id, sender_kind="agent", body=body,
+                                    client_id=client_id, author=user, author_name=user.display_name)
+    if stored is not None:
+        (conversation, message), created = stored, True
+    else:
+        conversation = await agent_conversation(user, conversation_id, participant=True)
+        if conversation.status == "closed":
+            existing = await Message.get_or_none(conversation_id=conversation.id, client_id=client_id)
+            if existing is not None:
+                return existing
+            raise ServiceError("closed", "This conversation is closed.")
+        message, created = await append_message(
+            conversation, sender_kind="agent", body=body, client_id=client_id, author=user,
+            author_name=user.display_name,
+        )
     if created:
         if conversation.first_response_at is None:
             updated = await Conversation.filter(id=conversation.id, first_response_at=None).update(

@@ -177,6 +177,7 @@ def test_benchmarks_keep_out_of_the_tests_redis():
 @pytest.mark.timeout(3 * RUN_TIMEOUT + 60)
 def test_message_roundtrip():
     run_bench("message_roundtrip.py")
+    assert "interleaved" in run_bench("message_roundtrip.py", "--interleave")
     needs_postgres()
     needs_redis()
     # Twice in a row on PostgreSQL + Redis: a run must not inherit the previous run's state.

@@ -50,3 +50,31 @@ async def test_redis_release_matches_memory(redis_url):
     finally:
         await redis.delete(prefix + "k")
         await redis.aclose()
+
+
+async def test_redis_hit_matches_memory_and_keeps_its_window(redis_url):
+    """One window per key: its TTL is set by the first hit and not moved by the next ones; the
+    hits past the limit say how long until it ends; a key that lost its TTL gets one back."""
+    from redis.asyncio import Redis
+
+    from app.ratelimit import RedisRateLimiter
+    from tests.support.redis_keys import own_prefix
+
+    redis = Redis.from_url(redis_url)
+    prefix = own_prefix("test-rl-hit")
+    try:
+        limiter = RedisRateLimiter(redis, prefix=prefix)
+        assert [await limiter.hit("k", 3, 60) for _ in range(3)] == [None, None, None]
+        assert await redis.get(prefix + "k") == b"3"
+        first_ttl = await redis.pttl(prefix + "k")
+        assert 0 < first_ttl <= 60_000
+        await redis.pexpire(prefix + "k", 30_000)  # time going by: the next hit must not restart it
+        retry = await limiter.hit("k", 3, 60)
+        assert retry is not None and 0 < retry <= 30.0
+        assert await redis.get(prefix + "k") == b"4"
+        await redis.persist(prefix + "k")  # a key without a TTL would limit forever: it gets one
+        assert await limiter.hit("k", 10, 20) is None
+        assert 0 < await redis.pttl(prefix + "k") <= 20_000
+    finally:
+        await redis.delete(prefix + "k")
+        await redis.aclose()
