@@ -36,6 +36,7 @@ import sqlite3
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from itertools import chain
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -83,6 +84,10 @@ class TrackingSettings:
     conversion_events: tuple[str, ...] = DEFAULT_CONVERSION_EVENTS
     hash_routes: bool = True
     route_params: tuple[str, ...] = ()
+
+    @cached_property
+    def visit_timeout(self) -> timedelta:
+        return timedelta(minutes=self.visit_timeout_minutes)
 
     def page(self, url: str | None) -> str:
         """The page `url` is for the explorer (app/tracking/pages.py)."""
@@ -342,38 +347,56 @@ _ROW_VISIT, _ROW_VISITOR, _ROW_ACTIVE, _ROW_KEY = (_VIEW_COLUMNS.index(c)
                                                   for c in ("visit_id", "visitor_id", "active_ms", "view_key"))
 
 
-# SQLite: rows go in INSERTs of up to `_SQLITE_ROWS` rows each (9 columns × 500 = 4,500 parameters;
-# SQLite allows 32,766): SQLite then inserts a whole chunk in one step, which it takes without
-# Python's interpreter lock, rather than one step per row, each a hand-off of that lock between
-# the database's thread and the event loop's.
+_ACTIVITY_SQL = 'UPDATE "visit" SET "last_activity_at" = ? WHERE "id" = ?'
+_ACTIVITY_SQL_PG = 'UPDATE "visit" SET "last_activity_at" = $1 WHERE "id" = $2'
+_VISITOR_SQL = ('UPDATE "visitor" SET "current_url" = ?, "current_title" = ?, "last_seen" = ?, "visit_count" = ? '
+                'WHERE "id" = ?')
+_VISITOR_SQL_PG = ('UPDATE "visitor" SET "current_url" = $1, "current_title" = $2, "last_seen" = $3, '
+                   '"visit_count" = $4 WHERE "id" = $5')
+_ACTIVITY_COLUMNS = ("last_activity_at", "id")  # what `touched` holds: the last column is the row's id
+_VISITOR_COLUMNS = ("current_url", "current_title", "last_seen", "visit_count", "id")
+
+# SQLite: each statement takes up to `_SQLITE_ROWS` rows (9 columns × 500 = 4,500 parameters; SQLite
+# allows 32,766) — an INSERT of many rows, an UPDATE … FROM (VALUES …) — so that SQLite writes a
+# whole chunk in one step, which it takes without Python's interpreter lock, rather than one step
+# per row, each a hand-off of that lock between the database's thread and the event loop's.
 _SQLITE_ROWS = 500
+_SQLITE_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)  # older: one prepared update per row
 
 
-def _sqlite_insert(table: str, columns: tuple[str, ...], rows: int) -> str:
-    names = ", ".join(f'"{c}"' for c in columns)
-    row = "(" + ", ".join("?" for _ in columns) + ")"
-    return f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([row] * rows)
+@lru_cache(maxsize=32)
+def _sqlite_sql(table: str, columns: tuple[str, ...], rows: int, update: bool) -> str:
+    """INSERT `rows` rows of `columns` into `table`; or (`update`) UPDATE its rows whose id is the
+    last column from the others."""
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
+    if not update:
+        return f'INSERT INTO "{table}" (' + ", ".join(f'"{c}"' for c in columns) + f") VALUES {values}"
+    sets = ", ".join(f'"{c}" = v.column{i}' for i, c in enumerate(columns[:-1], 1))
+    return (f'UPDATE "{table}" SET {sets} FROM (VALUES {values}) AS v '
+            f'WHERE "{table}"."{columns[-1]}" = v.column{len(columns)}')
 
 
-_SQLITE_FULL = {table: _sqlite_insert(table, columns, _SQLITE_ROWS)
-                for table, columns in (("page_view", _VIEW_COLUMNS), ("track_event", _EVENT_COLUMNS))}
-
-
-def _sqlite_inserts(table: str, columns: tuple[str, ...], records: list[tuple]) -> list[tuple[str, list]]:
-    """(statement, parameters) inserting `records` into `table`, `_SQLITE_ROWS` rows a statement."""
+def _sqlite_statements(table: str, columns: tuple[str, ...], records: list[tuple], at: str,
+                       update: bool = False) -> list[tuple[str, list]]:
+    """(statement, parameters) writing `records`, `_SQLITE_ROWS` rows a statement. The datetimes of
+    column `at` are given as the text SQLite keeps (what the sqlite3 module's default adapter makes
+    of them), here rather than one adapter call per row on the database's thread."""
+    width, at = len(columns), columns.index(at)
     out = []
     for start in range(0, len(records), _SQLITE_ROWS):
         chunk = records[start:start + _SQLITE_ROWS]
-        sql = _SQLITE_FULL[table] if len(chunk) == _SQLITE_ROWS else _sqlite_insert(table, columns, len(chunk))
-        out.append((sql, list(chain.from_iterable(chunk))))
+        params = list(chain.from_iterable(chunk))
+        params[at::width] = [t.isoformat(" ") if t.__class__ is datetime else t for t in params[at::width]]
+        out.append((_sqlite_sql(table, columns, len(chunk), update), params))
     return out
 
 
-def _run_sqlite(db: sqlite3.Connection, inserts: list[tuple[str, list]], updates: list[tuple[str, list]]) -> None:
+def _run_sqlite(db: sqlite3.Connection, statements: list[tuple[str, list]],
+                updates: list[tuple[str, list[tuple]]]) -> None:
     """On the database's thread: the batch's statements, one after the other."""
     cursor = db.cursor()
     try:
-        for sql, params in inserts:
+        for sql, params in statements:
             cursor.execute(sql, params)
         for sql, rows in updates:
             cursor.executemany(sql, rows)
@@ -383,10 +406,11 @@ def _run_sqlite(db: sqlite3.Connection, inserts: list[tuple[str, list]], updates
 
 async def _write_rows(conn, views: list[tuple], events: list[tuple], touched: list[tuple],
                       pages: list[tuple]) -> None:
-    """Write the batch's page views, custom events, visits' last activity and visitors' current page
-    in the batch's transaction (`conn`). PostgreSQL: the rows with COPY, the updates each one
-    prepared statement run for every row. SQLite: everything in one call on the database's thread
-    (each call there is a round trip between threads)."""
+    """Write the batch's page views, custom events, visits' last activity (`_ACTIVITY_COLUMNS`) and
+    visitors' current page (`_VISITOR_COLUMNS`) in the batch's transaction (`conn`). PostgreSQL:
+    the rows with COPY, the updates each one prepared statement run for every row. SQLite:
+    everything in one call on the database's thread (each call there is a round trip between
+    threads)."""
     if conn.capabilities.dialect == "postgres":
         if views or events:
             async with conn.acquire_connection() as raw:
@@ -399,26 +423,26 @@ async def _write_rows(conn, views: list[tuple], events: list[tuple], touched: li
         if pages:
             await conn.execute_many(_VISITOR_SQL_PG, pages)
         return
-    inserts = _sqlite_inserts("page_view", _VIEW_COLUMNS, views) + _sqlite_inserts("track_event", _EVENT_COLUMNS, events)
-    updates = [(sql, rows) for sql, rows in ((_ACTIVITY_SQL, touched), (_VISITOR_SQL, pages)) if rows]
-    if not (inserts or updates):
+    statements = (_sqlite_statements("page_view", _VIEW_COLUMNS, views, "at")
+                  + _sqlite_statements("track_event", _EVENT_COLUMNS, events, "at"))
+    updates = []
+    if _SQLITE_UPDATE_FROM:
+        # One row per id (of the same visit twice, the one given last: as updates run in order would).
+        touched = list({row[-1]: row for row in touched}.values())
+        statements += (_sqlite_statements("visit", _ACTIVITY_COLUMNS, touched, "last_activity_at", update=True)
+                       + _sqlite_statements("visitor", _VISITOR_COLUMNS, pages, "last_seen", update=True))
+    else:
+        updates = [(sql, rows) for sql, rows in ((_ACTIVITY_SQL, touched), (_VISITOR_SQL, pages)) if rows]
+    if not (statements or updates):
         return
     async with conn.acquire_connection() as aio:  # the transaction's aiosqlite connection
         try:
             # aiosqlite runs a function on its thread with `_execute` (what its own methods use).
-            await aio._execute(_run_sqlite, aio._conn, inserts, updates)
+            await aio._execute(_run_sqlite, aio._conn, statements, updates)
         except sqlite3.IntegrityError as exc:  # as the ORM's own statements raise them
             raise IntegrityError(exc) from exc
         except sqlite3.OperationalError as exc:
             raise OperationalError(exc) from exc
-
-
-_ACTIVITY_SQL = 'UPDATE "visit" SET "last_activity_at" = ? WHERE "id" = ?'
-_ACTIVITY_SQL_PG = 'UPDATE "visit" SET "last_activity_at" = $1 WHERE "id" = $2'
-_VISITOR_SQL = ('UPDATE "visitor" SET "current_url" = ?, "current_title" = ?, "last_seen" = ?, "visit_count" = ? '
-                'WHERE "id" = ?')
-_VISITOR_SQL_PG = ('UPDATE "visitor" SET "current_url" = $1, "current_title" = $2, "last_seen" = $3, '
-                   '"visit_count" = $4 WHERE "id" = $5')
 
 
 @dataclass
@@ -748,14 +772,18 @@ async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, titl
             return PageViewed(state, False)
         new_visit = step == "new"
     else:
-        state = await _visit_of(visitor, buf)
+        state = buf.visits.get(visitor.id)
+        if state is not None:
+            buf.visits.move_to_end(visitor.id)
+        else:
+            state = await _visit_of(visitor, buf)
         if state is not None and state.pages and (
                 (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
             # The same page view again (the widget reconnected and said it once more): not a new page.
             _touch(state, now, buf)
             _schedule(buf)
             return PageViewed(state, False)
-        new_visit = state is None or now - state.last_activity > timedelta(minutes=settings.visit_timeout_minutes)
+        new_visit = state is None or now - state.last_activity > settings.visit_timeout
         if new_visit:
             source = referrers.classify(referrer, url)
             number = max(visitor.visit_count or 0, state.number if state else 0) + 1
@@ -811,7 +839,7 @@ def _csr_may_watch(rt: runtime.Runtime, visitor_id: str) -> bool:
     another one."""
     if rt.redis is not None:
         return True
-    row = live.row(visitor_id)
+    row = live.row(visitor_id, rt)
     return row is not None and row.get("chat") == "assigned"
 
 
