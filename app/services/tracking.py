@@ -3,12 +3,14 @@ them over its socket or the beacon endpoint.
 
 Writes are batched: a page view costs no database round trip of its own. Each worker collects
 what arrives and writes it every `FLUSH_SECONDS` (or once `BATCH_ROWS` rows wait) in one
-transaction — new page views and custom events without the ORM (COPY on PostgreSQL, one prepared
-insert run for every row on SQLite), the visits' and visitors' "last seen" and times on page each
-in one prepared statement run for every row. Only the first page view of
-a visit writes at once (the visit row, whose id the page views need). The live Visitors view is
-fed at once from memory (app/tracking/live.py); readers of the trail (profile, explorer, exports)
-call `flush()` first. A worker that dies loses at most the last `FLUSH_SECONDS` of trail.
+transaction — new page views and custom events without the ORM, the visits' and visitors' "last
+seen" each in one statement: on PostgreSQL COPY and prepared updates run for every row; on SQLite
+INSERTs and UPDATE … FROM (VALUES …) of up to 500 rows each, all in one call on the database's
+thread. Times on page are one prepared statement run for every row. Page views wait for the batch
+as plain tuples, not objects. A new visit's row is written with the batch too (its page views
+get its id then). The live Visitors view is fed at once from memory (app/tracking/live.py);
+readers of the trail (profile, explorer, exports) call `flush()` first. A worker that dies loses
+at most the last `FLUSH_SECONDS` of trail.
 
 Per-site settings, `Site.settings["tracking"]` (`site-settings --set '{"tracking": {…}}'`):
 `enabled` (default true; false: no trail is kept, chat works), `respect_dnt` (default true: a
