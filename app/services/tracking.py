@@ -3,12 +3,14 @@ them over its socket or the beacon endpoint.
 
 Writes are batched: a page view costs no database round trip of its own. Each worker collects
 what arrives and writes it every `FLUSH_SECONDS` (or once `BATCH_ROWS` rows wait) in one
-transaction — new page views and custom events without the ORM (COPY on PostgreSQL, one prepared
-insert run for every row on SQLite), the visits' and visitors' "last seen" and times on page each
-in one prepared statement run for every row. Only the first page view of
-a visit writes at once (the visit row, whose id the page views need). The live Visitors view is
-fed at once from memory (app/tracking/live.py); readers of the trail (profile, explorer, exports)
-call `flush()` first. A worker that dies loses at most the last `FLUSH_SECONDS` of trail.
+transaction — new page views and custom events without the ORM, the visits' and visitors' "last
+seen" each in one statement: on PostgreSQL COPY and prepared updates run for every row; on SQLite
+INSERTs and UPDATE … FROM (VALUES …) of up to 500 rows each, all in one call on the database's
+thread. Times on page are one prepared statement run for every row. Page views wait for the batch
+as plain tuples, not objects. A new visit's row is written with the batch too (its page views
+get its id then). The live Visitors view is fed at once from memory (app/tracking/live.py);
+readers of the trail (profile, explorer, exports) call `flush()` first. A worker that dies loses
+at most the last `FLUSH_SECONDS` of trail.
 
 Per-site settings, `Site.settings["tracking"]` (`site-settings --set '{"tracking": {…}}'`):
 `enabled` (default true; false: no trail is kept, chat works), `respect_dnt` (default true: a
@@ -32,13 +34,17 @@ import json
 import logging
 import math
 import re
+import sqlite3
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from itertools import chain
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.transactions import in_transaction
 
 from app import loops, metrics, runtime
@@ -80,6 +86,10 @@ class TrackingSettings:
     conversion_events: tuple[str, ...] = DEFAULT_CONVERSION_EVENTS
     hash_routes: bool = True
     route_params: tuple[str, ...] = ()
+
+    @cached_property
+    def visit_timeout(self) -> timedelta:
+        return timedelta(minutes=self.visit_timeout_minutes)
 
     def page(self, url: str | None) -> str:
         """The page `url` is for the explorer (app/tracking/pages.py)."""
@@ -298,7 +308,7 @@ def _remember(visitor_id: str, state: VisitState, buf: TrackingBuffers | None = 
         buf.visits.popitem(last=False)
 
 
-@dataclass
+@dataclass(slots=True)
 class PageViewed:
     """A recorded page view, for the live view: the visit it belongs to and where that came from."""
 
@@ -307,25 +317,6 @@ class PageViewed:
 
 
 # --- the batch ----------------------------------------------------------------------------------
-
-
-@dataclass(eq=False, slots=True)
-class PendingView:
-    """A page view waiting for the batch: the page_view row to be, without an ORM object."""
-
-    visitor_id: str
-    url: str
-    page: str | None
-    title: str | None
-    referrer: str | None
-    at: datetime
-    view_key: str | None
-    active_ms: int | None = None
-    visit_id: int | None = None
-
-    def record(self) -> tuple:
-        return (self.visit_id, self.visitor_id, self.url, self.page, self.title, self.referrer, self.at,
-                self.active_ms, self.view_key)
 
 
 @dataclass(eq=False, slots=True)
@@ -349,19 +340,13 @@ _PROPS = TrackEvent._meta.fields_map["props"]
 _VIEW_COLUMNS = ("visit_id", "visitor_id", "url", "page", "title", "referrer", "at", "active_ms", "view_key")
 _EVENT_COLUMNS = ("site_id", "visitor_id", "visit_id", "name", "props", "url", "at")
 
-
-async def _insert_rows(conn, table: str, columns: tuple[str, ...], records: list[tuple]) -> None:
-    """Insert rows in the batch's transaction as the database likes it best: COPY on PostgreSQL,
-    one prepared statement run for every row on SQLite."""
-    if not records:
-        return
-    if conn.capabilities.dialect == "postgres":
-        async with conn.acquire_connection() as raw:
-            await raw.copy_records_to_table(table, columns=list(columns), records=records)
-        return
-    names = ", ".join(f'"{c}"' for c in columns)
-    marks = ", ".join("?" for _ in columns)
-    await conn.execute_many(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', records)
+# A page view waiting for the batch is its page_view row to be: a plain tuple in `_VIEW_COLUMNS`
+# order (the visit id None until the visit's row is written), its visit at the same index of
+# `TrackingBuffers.view_visits`. A tuple of strings, numbers and datetimes is no object the
+# garbage collector follows (an object per page view was: thousands wait between two batches, and
+# every full collection walked them).
+_ROW_VISIT, _ROW_VISITOR, _ROW_ACTIVE, _ROW_KEY = (_VIEW_COLUMNS.index(c)
+                                                  for c in ("visit_id", "visitor_id", "active_ms", "view_key"))
 
 
 _ACTIVITY_SQL = 'UPDATE "visit" SET "last_activity_at" = ? WHERE "id" = ?'
@@ -370,6 +355,96 @@ _VISITOR_SQL = ('UPDATE "visitor" SET "current_url" = ?, "current_title" = ?, "l
                 'WHERE "id" = ?')
 _VISITOR_SQL_PG = ('UPDATE "visitor" SET "current_url" = $1, "current_title" = $2, "last_seen" = $3, '
                    '"visit_count" = $4 WHERE "id" = $5')
+_ACTIVITY_COLUMNS = ("last_activity_at", "id")  # what `touched` holds: the last column is the row's id
+_VISITOR_COLUMNS = ("current_url", "current_title", "last_seen", "visit_count", "id")
+
+# SQLite: each statement takes up to `_SQLITE_ROWS` rows (9 columns × 500 = 4,500 parameters; SQLite
+# allows 32,766) — an INSERT of many rows, an UPDATE … FROM (VALUES …) — so that SQLite writes a
+# whole chunk in one step, which it takes without Python's interpreter lock, rather than one step
+# per row, each a hand-off of that lock between the database's thread and the event loop's.
+_SQLITE_ROWS = 500
+_SQLITE_UPDATE_FROM = sqlite3.sqlite_version_info >= (3, 33, 0)  # older: one prepared update per row
+
+
+@lru_cache(maxsize=32)
+def _sqlite_sql(table: str, columns: tuple[str, ...], rows: int, update: bool) -> str:
+    """INSERT `rows` rows of `columns` into `table`; or (`update`) UPDATE its rows whose id is the
+    last column from the others."""
+    values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * rows)
+    if not update:
+        return f'INSERT INTO "{table}" (' + ", ".join(f'"{c}"' for c in columns) + f") VALUES {values}"
+    sets = ", ".join(f'"{c}" = v.column{i}' for i, c in enumerate(columns[:-1], 1))
+    return (f'UPDATE "{table}" SET {sets} FROM (VALUES {values}) AS v '
+            f'WHERE "{table}"."{columns[-1]}" = v.column{len(columns)}')
+
+
+def _sqlite_statements(table: str, columns: tuple[str, ...], records: list[tuple], at: str,
+                       update: bool = False) -> list[tuple[str, list]]:
+    """(statement, parameters) writing `records`, `_SQLITE_ROWS` rows a statement. The datetimes of
+    column `at` are given as the text SQLite keeps (what the sqlite3 module's default adapter makes
+    of them), here rather than one adapter call per row on the database's thread."""
+    width, at = len(columns), columns.index(at)
+    out = []
+    for start in range(0, len(records), _SQLITE_ROWS):
+        chunk = records[start:start + _SQLITE_ROWS]
+        params = list(chain.from_iterable(chunk))
+        params[at::width] = [t.isoformat(" ") if t.__class__ is datetime else t for t in params[at::width]]
+        out.append((_sqlite_sql(table, columns, len(chunk), update), params))
+    return out
+
+
+def _run_sqlite(db: sqlite3.Connection, statements: list[tuple[str, list]],
+                updates: list[tuple[str, list[tuple]]]) -> None:
+    """On the database's thread: the batch's statements, one after the other."""
+    cursor = db.cursor()
+    try:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+        for sql, rows in updates:
+            cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+async def _write_rows(conn, views: list[tuple], events: list[tuple], touched: list[tuple],
+                      pages: list[tuple]) -> None:
+    """Write the batch's page views, custom events, visits' last activity (`_ACTIVITY_COLUMNS`) and
+    visitors' current page (`_VISITOR_COLUMNS`) in the batch's transaction (`conn`). PostgreSQL:
+    the rows with COPY, the updates each one prepared statement run for every row. SQLite:
+    everything in one call on the database's thread (each call there is a round trip between
+    threads)."""
+    if conn.capabilities.dialect == "postgres":
+        if views or events:
+            async with conn.acquire_connection() as raw:
+                if views:
+                    await raw.copy_records_to_table("page_view", columns=list(_VIEW_COLUMNS), records=views)
+                if events:
+                    await raw.copy_records_to_table("track_event", columns=list(_EVENT_COLUMNS), records=events)
+        if touched:
+            await conn.execute_many(_ACTIVITY_SQL_PG, touched)
+        if pages:
+            await conn.execute_many(_VISITOR_SQL_PG, pages)
+        return
+    statements = (_sqlite_statements("page_view", _VIEW_COLUMNS, views, "at")
+                  + _sqlite_statements("track_event", _EVENT_COLUMNS, events, "at"))
+    updates = []
+    if _SQLITE_UPDATE_FROM:
+        # One row per id (of the same visit twice, the one given last: as updates run in order would).
+        touched = list({row[-1]: row for row in touched}.values())
+        statements += (_sqlite_statements("visit", _ACTIVITY_COLUMNS, touched, "last_activity_at", update=True)
+                       + _sqlite_statements("visitor", _VISITOR_COLUMNS, pages, "last_seen", update=True))
+    else:
+        updates = [(sql, rows) for sql, rows in ((_ACTIVITY_SQL, touched), (_VISITOR_SQL, pages)) if rows]
+    if not (statements or updates):
+        return
+    async with conn.acquire_connection() as aio:  # the transaction's aiosqlite connection
+        try:
+            # aiosqlite runs a function on its thread with `_execute` (what its own methods use).
+            await aio._execute(_run_sqlite, aio._conn, statements, updates)
+        except sqlite3.IntegrityError as exc:  # as the ORM's own statements raise them
+            raise IntegrityError(exc) from exc
+        except sqlite3.OperationalError as exc:
+            raise OperationalError(exc) from exc
 
 
 @dataclass
@@ -379,14 +454,17 @@ class TrackingBuffers:
 
     visits: OrderedDict[str, VisitState] = field(default_factory=OrderedDict)  # visitor → current visit
     new_visits: list[VisitState] = field(default_factory=list)
-    views: list[tuple[PendingView, VisitState]] = field(default_factory=list)
-    pending_by_key: dict[tuple[str, str], PendingView] = field(default_factory=dict)
+    views: list[tuple] = field(default_factory=list)  # page_view rows to be (`_VIEW_COLUMNS`)
+    view_visits: list[VisitState] = field(default_factory=list)  # the visit of each, same index
+    pending_by_key: dict[tuple[str, str], int] = field(default_factory=dict)  # (visitor, view key) → index
     events: list[tuple[PendingEvent, VisitState | None]] = field(default_factory=list)
     times: dict[tuple[str, str], int] = field(default_factory=dict)
     # Times on page whose view no batch had written yet (its page_view still on its way, or in
     # another worker's batch): (visitor, view key) → (active ms, since when, monotonic).
     waiting_times: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
-    visit_activity: dict[int, tuple[VisitState, datetime]] = field(default_factory=dict)  # by id() of the state
+    # Written visits whose last activity changed (to state.last_activity), by id() of the state.
+    visit_activity: dict[int, VisitState] = field(default_factory=dict)
+    page_keys: dict[tuple[str, bool, tuple[str, ...]], str] = field(default_factory=dict)  # TrackingSettings.page
     visitor_pages: dict[str, tuple[str, str | None, datetime, int]] = field(default_factory=dict)
     flusher: asyncio.Task | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -515,9 +593,9 @@ def _keep_waiting(unmatched: dict[tuple[str, str], int]) -> None:
     buf = buffers()
     now = time.monotonic()
     for key, ms in unmatched.items():
-        if key in buf.pending_by_key:  # its view arrived while this batch was written
-            view = buf.pending_by_key[key]
-            view.active_ms = max(ms, view.active_ms or 0)
+        index = buf.pending_by_key.get(key)
+        if index is not None:  # its view arrived while this batch was written
+            _raise_time(buf, index, ms)
             buf.waiting_times.pop(key, None)
             continue
         held, since = buf.waiting_times.get(key, (0, now))
@@ -542,17 +620,20 @@ async def flush(_writing=None) -> None:
             loops.succeeded("trail")
             return
         started = time.perf_counter()
-        new, views, events, times = list(buf.new_visits), list(buf.views), list(buf.events), dict(buf.times)
+        new, events, times = list(buf.new_visits), list(buf.events), dict(buf.times)
+        views, view_visits = buf.views, buf.view_visits
+        buf.views, buf.view_visits = [], []
         for key, (ms, _) in buf.waiting_times.items():  # tried again: their view may be written now
             times[key] = max(ms, times.get(key, 0))
         unmatched: dict[tuple[str, str], int] = {}
-        activity, pages = dict(buf.visit_activity), dict(buf.visitor_pages)
-        for batch in (buf.new_visits, buf.views, buf.events, buf.times, buf.visit_activity, buf.visitor_pages,
+        activity = {key: (state, state.last_activity) for key, state in buf.visit_activity.items()}
+        pages = dict(buf.visitor_pages)
+        for batch in (buf.new_visits, buf.events, buf.times, buf.visit_activity, buf.visitor_pages,
                       buf.pending_by_key):
             batch.clear()
         try:
             async with in_transaction() as conn:
-                new += await _shared_visit_ids([s for _, s in views] + [s for _, s in events if s is not None]
+                new += await _shared_visit_ids(view_visits + [s for _, s in events if s is not None]
                                                + [s for s, _ in activity.values()], conn)
                 ids = await _insert_visits(new, conn) if new else {}
 
@@ -560,25 +641,26 @@ async def flush(_writing=None) -> None:
                     return None if state is None else (state.id if state.id is not None else ids.get(id(state)))
 
                 # Page views and events of a visit another worker has not written yet: next batch.
-                held_views = [(v, state) for v, state in views if visit_id(state) is None]
+                ready_views: list[tuple] = []
+                held_views: list[tuple] = []
+                held_visits: list[VisitState] = []
+                for row, state in zip(views, view_visits):
+                    if row[_ROW_VISIT] is not None:  # the visit was written when the view came
+                        ready_views.append(row)
+                    elif (vid := visit_id(state)) is not None:
+                        ready_views.append((vid,) + row[1:])
+                    else:
+                        held_views.append(row)
+                        held_visits.append(state)
                 held_events = [(e, state) for e, state in events if state is not None and visit_id(state) is None]
-                ready_views = [(v, state) for v, state in views if visit_id(state) is not None]
                 ready_events = [(e, state) for e, state in events if state is None or visit_id(state) is not None]
-                pg = conn.capabilities.dialect == "postgres"
-                for view, state in ready_views:
-                    view.visit_id = visit_id(state)
-                await _insert_rows(conn, "page_view", _VIEW_COLUMNS, [v.record() for v, _ in ready_views])
                 for event, state in ready_events:
                     event.visit_id = visit_id(state)
-                await _insert_rows(conn, "track_event", _EVENT_COLUMNS, [e.record() for e, _ in ready_events])
                 touched = [(at, visit_id(state)) for state, at in activity.values() if visit_id(state) is not None]
-                deferred = {k: (state, at) for k, (state, at) in activity.items() if visit_id(state) is None}
-                if touched:
-                    await conn.execute_many(_ACTIVITY_SQL_PG if pg else _ACTIVITY_SQL, touched)
-                if pages:
-                    await conn.execute_many(_VISITOR_SQL_PG if pg else _VISITOR_SQL,
-                                            [(url, title, at, count, visitor_id)
-                                             for visitor_id, (url, title, at, count) in pages.items()])
+                deferred = {k: state for k, (state, _) in activity.items() if visit_id(state) is None}
+                await _write_rows(conn, ready_views, [e.record() for e, _ in ready_events], touched,
+                                  [(url, title, at, count, visitor_id)
+                                   for visitor_id, (url, title, at, count) in pages.items()])
                 if times:
                     # A time whose view is not written yet (not even by this batch) waits for it.
                     found = await _written_views(list(times), conn)
@@ -590,28 +672,28 @@ async def flush(_writing=None) -> None:
         except Exception:
             # Put it back for the next batch: nothing is dropped for a passing database fault.
             buf.new_visits[:0] = new
-            buf.views[:0] = views
+            _put_back_views(buf, views, view_visits)
             buf.events[:0] = events
             for key, ms in times.items():
                 buf.times[key] = max(ms, buf.times.get(key, 0))
-            for key, value in activity.items():
-                buf.visit_activity.setdefault(key, value)
+            for key, (state, _) in activity.items():
+                buf.visit_activity.setdefault(key, state)
             for key, value in pages.items():
                 buf.visitor_pages.setdefault(key, value)
             raise
         for state in new:  # written: the visits have their ids now
             state.id, state.row = ids.get(id(state)), None
         await _share_visit_ids(new)
-        buf.views[:0] = held_views
+        _put_back_views(buf, held_views, held_visits)
         buf.events[:0] = held_events
-        for view, _ in held_views:
-            if view.view_key:
-                buf.pending_by_key.setdefault((view.visitor_id, view.view_key), view)
+        for index, row in enumerate(held_views):
+            if row[_ROW_KEY]:
+                buf.pending_by_key.setdefault((row[_ROW_VISITOR], row[_ROW_KEY]), index)
         if held_views or held_events:
             _schedule()
         _keep_waiting(unmatched)
-        for key, value in deferred.items():  # visits being written by the batch before: next time
-            buf.visit_activity.setdefault(key, value)
+        for key, state in deferred.items():  # visits being written by the batch before: next time
+            buf.visit_activity.setdefault(key, state)
         buf.stats["flushes"] += 1
         buf.stats["page_views"] += len(views)
         buf.stats["events"] += len(events)
@@ -621,6 +703,34 @@ async def flush(_writing=None) -> None:
         loops.succeeded("trail")
 
 
+def _put_back_views(buf: TrackingBuffers, rows: list[tuple], visits: list[VisitState]) -> None:
+    """Page views back at the head of the batch (the ones queued since keep their place after them)."""
+    if not rows:
+        return
+    buf.views[:0] = rows
+    buf.view_visits[:0] = visits
+    buf.pending_by_key = {key: index + len(rows) for key, index in buf.pending_by_key.items()}
+
+
+def _keep_views(buf: TrackingBuffers, keep) -> None:
+    """Only the queued page views for which `keep(row, visit)` is true stay queued."""
+    kept, visits, moved = [], [], {}
+    for index, (row, state) in enumerate(zip(buf.views, buf.view_visits)):
+        if keep(row, state):
+            moved[index] = len(kept)
+            kept.append(row)
+            visits.append(state)
+    buf.views, buf.view_visits = kept, visits
+    buf.pending_by_key = {key: moved[index] for key, index in buf.pending_by_key.items() if index in moved}
+
+
+def _raise_time(buf: TrackingBuffers, index: int, active_ms: int) -> None:
+    """The queued page view at `index` has been visible for `active_ms` so far (the largest count wins)."""
+    row = buf.views[index]
+    if row[_ROW_ACTIVE] is None or active_ms > row[_ROW_ACTIVE]:
+        buf.views[index] = row[:_ROW_ACTIVE] + (active_ms,) + row[_ROW_ACTIVE + 1:]
+
+
 # --- ingest -------------------------------------------------------------------------------------
 
 
@@ -628,68 +738,90 @@ def _touch(state: VisitState, now: datetime, buf: TrackingBuffers | None = None)
     buf = buf or buffers()
     state.last_activity = now
     if state.row is None:  # a visit not written yet gets its last activity with its row
-        buf.visit_activity[id(state)] = (state, now)
+        buf.visit_activity[id(state)] = state
+
+
+_PAGE_KEYS = 10_000  # page keys remembered per worker (`_page`)
+
+
+def _page(buf: TrackingBuffers, settings: TrackingSettings, url: str) -> str:
+    """`settings.page(url)`, remembered: a site's visitors view the same pages over and over."""
+    key = (url, settings.hash_routes, settings.route_params)
+    page = buf.page_keys.get(key)
+    if page is None:
+        if len(buf.page_keys) >= _PAGE_KEYS:
+            buf.page_keys.clear()
+        page = buf.page_keys[key] = settings.page(url)
+    return page
 
 
 async def page_view(visitor: Visitor, settings: TrackingSettings, url: str, title: str | None,
                     referrer: str | None, view_key: str | None, at: datetime | None = None) -> PageViewed | None:
     """Record that `visitor` opened `url`. None when the site keeps no trail."""
-    buf = buffers()
     if not settings.enabled or visitor.is_bot:
         return None
+    rt = runtime.current()
+    buf = rt.state(TrackingBuffers)
     now = at or utcnow()
-    url = strip_params(url, settings.strip_params) or url
-    referrer = strip_params(referrer, settings.strip_params)
-    if runtime.current().redis is not None:
+    if settings.strip_params:
+        url = strip_params(url, settings.strip_params) or url
+        referrer = strip_params(referrer, settings.strip_params)
+    if rt.redis is not None:
         state, step = await _shared_step(visitor, settings, url, referrer, view_key, now)
         if step == "same":  # the widget reconnected and said it once more: not a new page
-            _touch(state, now)
-            _schedule()
+            _touch(state, now, buf)
+            _schedule(buf)
             return PageViewed(state, False)
-        return await _viewed(visitor, state, step == "new", url, title, referrer, view_key, now,
-                             settings.page(url), buf)
-    state = await _visit_of(visitor, buf)
-    if state is not None and state.pages and (
-            (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
-        # The same page view again (the widget reconnected and said it once more): not a new page.
-        _touch(state, now, buf)
-        _schedule(buf)
-        return PageViewed(state, False)
-    new_visit = state is None or now - state.last_activity > timedelta(minutes=settings.visit_timeout_minutes)
-    if new_visit:
-        source = referrers.classify(referrer, url)
-        number = max(visitor.visit_count or 0, state.number if state else 0) + 1
-        row = Visit(
-            site_id=visitor.site_id, visitor_id=visitor.id, number=number, started_at=now, last_activity_at=now,
-            landing_url=url, landing_page=settings.page(url), referrer=referrer, referrer_type=source.type, referrer_domain=source.domain,
-            keywords=source.keywords, utm=source.utm, country=visitor.country, device=visitor.device,
-        )
-        state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
-        buf.new_visits.append(state)
-        _remember(visitor.id, state, buf)
-        visitor.visit_count = number
-    state.pages += 1
-    state.last_url, state.last_view_key = url, view_key
-    return await _viewed(visitor, state, new_visit, url, title, referrer, view_key, now, settings.page(url), buf)
+        new_visit = step == "new"
+    else:
+        state = buf.visits.get(visitor.id)
+        if state is not None:
+            buf.visits.move_to_end(visitor.id)
+        else:
+            state = await _visit_of(visitor, buf)
+        if state is not None and state.pages and (
+                (view_key and view_key == state.last_view_key) or (not view_key and url == state.last_url)):
+            # The same page view again (the widget reconnected and said it once more): not a new page.
+            _touch(state, now, buf)
+            _schedule(buf)
+            return PageViewed(state, False)
+        new_visit = state is None or now - state.last_activity > settings.visit_timeout
+        if new_visit:
+            source = referrers.classify(referrer, url)
+            number = max(visitor.visit_count or 0, state.number if state else 0) + 1
+            row = Visit(
+                site_id=visitor.site_id, visitor_id=visitor.id, number=number, started_at=now, last_activity_at=now,
+                landing_url=url, landing_page=_page(buf, settings, url), referrer=referrer,
+                referrer_type=source.type, referrer_domain=source.domain, keywords=source.keywords, utm=source.utm,
+                country=visitor.country, device=visitor.device,
+            )
+            state = VisitState(None, number, now, now, 0, source, visitor_id=visitor.id, row=row)
+            buf.new_visits.append(state)
+            _remember(visitor.id, state, buf)
+            visitor.visit_count = number
+        state.pages += 1
+        state.last_url, state.last_view_key = url, view_key
 
-
-async def _viewed(visitor: Visitor, state: VisitState, new_visit: bool, url: str, title: str | None,
-                  referrer: str | None, view_key: str | None, now: datetime, page: str,
-                  buf: TrackingBuffers | None = None) -> PageViewed:
-    """The page view goes into the batch (its visit decided)."""
-    buf = buf or buffers()
+    # The page view goes into the batch (its visit decided).
     _touch(state, now, buf)
-    view = PendingView(visitor.id, url, page, title, referrer, now, view_key)
-    buf.views.append((view, state))
+    active_ms = None
     if view_key:
-        buf.pending_by_key[(visitor.id, view_key)] = view
-        early = buf.waiting_times.pop((visitor.id, view_key), None)  # its time came first
-        if early is not None:
-            view.active_ms = early[0]
+        key = (visitor.id, view_key)
+        buf.pending_by_key[key] = len(buf.views)
+        if buf.waiting_times:
+            early = buf.waiting_times.pop(key, None)  # its time came first
+            if early is not None:
+                active_ms = early[0]
+    buf.views.append((state.id, visitor.id, url, _page(buf, settings, url), title, referrer, now, active_ms, view_key))
+    buf.view_visits.append(state)
     buf.visitor_pages[visitor.id] = (url, title, now, max(visitor.visit_count or 0, state.number))
-    visitor.current_url, visitor.current_title, visitor.last_seen = url, title, now
+    # Plain columns (no relation, no default computed on save): the model's __setattr__ would add
+    # nothing to a write straight to the instance's attributes, once per page view.
+    fields = visitor.__dict__
+    fields["current_url"], fields["current_title"], fields["last_seen"] = url, title, now
     _schedule(buf)
-    await _tell_csr(visitor, url, title)
+    if _csr_may_watch(rt, visitor.id):
+        await _tell_csr(visitor, url, title)
     return PageViewed(state, new_visit)
 
 
@@ -703,14 +835,19 @@ def latest(visitor: Visitor) -> Visitor:
     return visitor
 
 
+def _csr_may_watch(rt: runtime.Runtime, visitor_id: str) -> bool:
+    """Whether a CSR may be chatting with this visitor (`_tell_csr` finds out). Without Redis the
+    live row knows without asking the database; with several workers a chat may have changed on
+    another one."""
+    if rt.redis is not None:
+        return True
+    row = live.row(visitor_id, rt)
+    return row is not None and row.get("chat") == "assigned"
+
+
 async def _tell_csr(visitor: Visitor, url: str, title: str | None) -> None:
     """The CSR chatting with this visitor sees the page change in the sidebar (and, on any worker,
     the visitor's current page at once: it is written now rather than with the batch)."""
-    row = live.row(visitor.id)
-    if runtime.current().redis is None and (row is None or row.get("chat") != "assigned"):
-        # No chat in progress: in one process the live row knows without asking the database
-        # (with several workers a chat may have changed on another one).
-        return
     open_chat = await Conversation.filter(visitor_id=visitor.id, status="assigned").first()
     if open_chat is not None:
         await Visitor.filter(id=visitor.id).update(current_url=url, current_title=title, last_seen=visitor.last_seen)
@@ -726,9 +863,9 @@ async def page_time(visitor: Visitor, settings: TrackingSettings, view_key: str,
     if not settings.enabled:
         return
     active_ms = min(max(0, active_ms), MAX_ACTIVE_MS)
-    pending = buf.pending_by_key.get((visitor.id, view_key))
-    if pending is not None:
-        pending.active_ms = max(active_ms, pending.active_ms or 0)
+    index = buf.pending_by_key.get((visitor.id, view_key))
+    if index is not None:
+        _raise_time(buf, index, active_ms)
         return
     # Not in this batch: the view is written already, or its page_view has not been handled yet
     # (socket.io runs handlers concurrently; a beacon may reach another worker): the batch applies
@@ -911,14 +1048,12 @@ def forget(visitor_id: str) -> None:
     buf = buffers()
     buf.visits.pop(visitor_id, None)
     buf.new_visits[:] = [state for state in buf.new_visits if state.visitor_id != visitor_id]
-    for batch in (buf.views, buf.events):
-        batch[:] = [pair for pair in batch if pair[0].visitor_id != visitor_id]
-    for key in [k for k, (state, _) in buf.visit_activity.items() if state.visitor_id == visitor_id]:
+    _keep_views(buf, lambda row, _: row[_ROW_VISITOR] != visitor_id)  # and their keys
+    buf.events[:] = [pair for pair in buf.events if pair[0].visitor_id != visitor_id]
+    for key in [k for k, state in buf.visit_activity.items() if state.visitor_id == visitor_id]:
         del buf.visit_activity[key]
     for key in [k for k in buf.times if k[0] == visitor_id]:
         del buf.times[key]
-    for key in [k for k in buf.pending_by_key if k[0] == visitor_id]:
-        del buf.pending_by_key[key]
     for key in [k for k in buf.waiting_times if k[0] == visitor_id]:
         del buf.waiting_times[key]
     buf.visitor_pages.pop(visitor_id, None)
@@ -930,11 +1065,13 @@ def reset() -> None:
     buf.visits.clear()
     buf.new_visits.clear()
     buf.views.clear()
+    buf.view_visits.clear()
     buf.events.clear()
     buf.times.clear()
     buf.pending_by_key.clear()
     buf.waiting_times.clear()
     buf.visit_activity.clear()
     buf.visitor_pages.clear()
+    buf.page_keys.clear()
     for key in buf.stats:
         buf.stats[key] = 0

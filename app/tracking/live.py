@@ -127,9 +127,10 @@ async def update(visitor_id: str, **fields: Any) -> None:
     _changed(visitor_id)
 
 
-def row(visitor_id: str) -> dict[str, Any] | None:
-    """This worker's row of an online visitor (the worker holding their socket has it)."""
-    return state().rows.get(visitor_id)
+def row(visitor_id: str, rt: runtime.Runtime | None = None) -> dict[str, Any] | None:
+    """This worker's row of an online visitor (the worker holding their socket has it); `rt`: the
+    current runtime, when the caller has it at hand."""
+    return (rt or runtime.current()).state(LiveRows).rows.get(visitor_id)
 
 
 def offline(visitor_id: str) -> None:

@@ -111,3 +111,48 @@ async def test_the_batch_stores_the_rows_the_orm_stores(database, tmp_path):
         finally:
             await close_db()
             rt.cancel_pending()
+
+
+async def test_a_large_batch_updates_the_visits_and_visitors_it_has_written(database, tmp_path):
+    """More rows than one statement takes (page views, visits' last activity, visitors' current
+    page), for visits written by the batch before: every row stored once, every visit and visitor
+    left as its last page view says."""
+    settings = load_settings({"DATABASE_URL": database, "DATA_DIR": str(tmp_path)})
+    rt = runtime.build(settings)
+    with runtime.activated(rt):
+        await init_db(settings, global_fallback=False)
+        tracking.reset()
+        try:
+            site = await Site.create(name="Large", key="site_large", allowed_origins=[], settings={})
+            track = tracking.settings_of(site)
+            now = utcnow().replace(microsecond=250000)
+            count = tracking._SQLITE_ROWS + 20
+            people = [Visitor(id=f"l_{i:04d}", site_id=site.id, first_seen=now, last_seen=now, visit_count=0,
+                              device="desktop") for i in range(count)]
+            await Visitor.bulk_create(people)
+            for person in people:  # the first batch: the visits' rows
+                await tracking.page_view(person, track, "https://shop.example.com/", "Home", None, f"{person.id}-0",
+                                         at=now)
+            await tracking.flush()
+            assert await Visit.filter(visitor_id__startswith="l_").count() == count
+            last = {}
+            for step in (1, 2):  # the second batch: two page views each, in written visits
+                for i, person in enumerate(people):
+                    at = now + timedelta(seconds=step * 60 + i % 7)
+                    url = f"https://shop.example.com/p/{i}/{step}"
+                    await tracking.page_view(person, track, url, f"Page {step}", None, f"{person.id}-{step}", at=at)
+                    last[person.id] = (url, f"Page {step}", at)
+            await tracking.flush()
+
+            views = await PageView.filter(visitor_id__startswith="l_").values_list("visitor_id", "view_key")
+            assert sorted(views) == sorted((p.id, f"{p.id}-{s}") for p in people for s in (0, 1, 2))
+            visits = {v.visitor_id: v for v in await Visit.filter(visitor_id__startswith="l_")}
+            for person in await Visitor.filter(id__startswith="l_"):
+                url, title, at = last[person.id]
+                assert (person.current_url, person.current_title, person.last_seen, person.visit_count) == \
+                    (url, title, at, 1), person.id
+                assert visits[person.id].last_activity_at == at, person.id
+                assert visits[person.id].number == 1
+        finally:
+            await close_db()
+            rt.cancel_pending()
