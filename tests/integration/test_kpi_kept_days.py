@@ -24,24 +24,15 @@ from app.models import Conversation, ConversationEvent, Department, KeptDay, Kep
 from app.reports import kept_days, kpi_report as report
 from app.services import events, privacy, timers
 from app.services.scope import Reach
-from tests.support.server import cli
+from tests.support.server import cli, migrated_database
 
 ZONE = "America/New_York"  # 2026-11-01 is 25 hours long there
 FIRST, LAST = date(2026, 10, 27), date(2026, 11, 4)
 
 
-def migrated(url: str) -> str:
-    env = {**os.environ, "DATABASE_URL": url}
-    env.pop("REDIS_URL", None)
-    cli(env, "migrate")
-    return url
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request, tmp_path):
-    if request.param == "sqlite":
-        return migrated(f"sqlite://{tmp_path / 'kept.sqlite3'}")
-    return migrated(request.getfixturevalue("new_postgres_database")())
+    return migrated_database(request, tmp_path, "kept")
 
 
 class Center:

@@ -4,7 +4,6 @@ on both back ends — and every page view, custom event and time on page is ther
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
@@ -15,21 +14,12 @@ from app.config import load_settings
 from app.db import close_db, init_db
 from app.models import PageView, Site, TrackEvent, Visit, Visitor
 from app.services import tracking
-from tests.support.server import cli
-
-
-def migrated(url: str) -> str:
-    env = {**os.environ, "DATABASE_URL": url}
-    env.pop("REDIS_URL", None)
-    cli(env, "migrate")
-    return url
+from tests.support.server import migrated_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request, tmp_path):
-    if request.param == "sqlite":
-        return migrated(f"sqlite://{tmp_path / 'trail.sqlite3'}")
-    return migrated(request.getfixturevalue("new_postgres_database")())
+    return migrated_database(request, tmp_path, "trail")
 
 
 async def rows_of(conn, table: str, prefix: str) -> list[tuple]:

@@ -263,3 +263,16 @@ def _psql(url: str, sql: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"psql {sql!r} failed: {result.stderr}")
     return result.stdout.strip()
+
+
+def migrated_database(request, tmp_path, name: str) -> str:
+    """For a fixture parametrized over "sqlite" and "postgres": a new database of that kind (SQLite
+    in `tmp_path`, PostgreSQL from `new_postgres_database`), migrated; its URL."""
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path / f'{name}.sqlite3'}"
+    else:
+        url = request.getfixturevalue("new_postgres_database")()
+    env = {**os.environ, "DATABASE_URL": url}
+    env.pop("REDIS_URL", None)
+    cli(env, "migrate")
+    return url
