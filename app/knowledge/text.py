@@ -6,6 +6,7 @@ databases' full-text search, which split at spaces, see Chinese words.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -28,6 +29,13 @@ def warm() -> None:
             jieba.setLogLevel(logging.WARNING)
             jieba.initialize()
             _ready = True
+
+
+async def ready() -> None:
+    """Load jieba's dictionary, if it is not yet, on a thread: the first Chinese search or save of a
+    worker waits for it (about a second) without holding up the worker's other chats."""
+    if not _ready:
+        await asyncio.to_thread(warm)
 
 
 def words(text: str) -> list[str]:

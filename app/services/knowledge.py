@@ -242,6 +242,8 @@ async def save(actor: User, article_id: object, values: dict[str, Any]) -> Artic
             raise ServiceError("not_found", "No such article.")
     d = await _draft(values, current)
     await _check_links(d.body, current.id if current else None)
+    if text.has_chinese(" ".join([d.title, *d.tags, d.body])):
+        await text.ready()
     now = utcnow()
     fields = {"title": d.title, "body": d.body, "category_id": d.category_id, "tags": d.tags,
               "language": d.language, "audience": d.audience, "status": d.status, "owner_id": d.owner_id,
@@ -596,6 +598,8 @@ async def search(query: object, *, reader: Reader, limit: int = 10, mode: str = 
     if len(query) > rules.MAX_QUERY:
         raise _refuse("query", "A search is at most %(most)s characters.", most=rules.MAX_QUERY)
     limit = max(1, min(int(limit), 50))
+    if text.has_chinese(query):
+        await text.ready()
     words = rules.terms(query, mode=mode)
     if not words:
         return []

@@ -10,6 +10,7 @@ that embeds the widget with the snippet; its articles are seeded with the knowle
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
@@ -175,4 +176,34 @@ async def test_a_chinese_browser_gets_help_in_chinese(shop, articles, new_page):
     await expect(results.get_by_role("button")).to_have_text(["退货政策"])
     await panel.get_by_role("button", name="帮助", exact=True).click()
     await expect(help_view(page)).to_be_hidden()
+    assert errors.errors == []
+
+
+async def test_a_search_asked_while_the_widget_connects_waits_for_the_connection(shop, articles, new_page):
+    """A visitor quicker than the page's first session: the search says "Searching…" until the
+    connection is up, then answers (it used to fail at once with "could not search")."""
+    url, _ = shop
+    _, page, errors = await new_page()
+    held: list = []
+    release = asyncio.Event()
+
+    async def hold(ws) -> None:  # the widget's socket reaches the server only once released
+        held.append(ws)
+        await release.wait()
+        ws.connect_to_server()
+
+    await page.route_web_socket(re.compile(r"/socket\.io/"), hold)
+    # Only WebSocket: with it held, socket.io's long-polling fallback would connect instead.
+    await page.route(re.compile(r"/socket\.io/.*transport=polling"), lambda route: route.abort())
+    await page.goto(url)
+    await launcher(page).click()
+    await widget(page).get_by_role("button", name="Help", exact=True).click()
+    view = help_view(page)
+    search = view.get_by_role("searchbox", name="Search help articles")
+    await search.fill("returns")
+    await search.press("Enter")
+    await expect(view.get_by_role("status")).to_have_text("Searching…", timeout=TIMEOUT)
+    release.set()
+    await expect(view.get_by_role("list").get_by_role("button")).to_have_text(["Returns policy"], timeout=TIMEOUT)
+    assert held, "the widget's WebSocket did not go through the hold"
     assert errors.errors == []

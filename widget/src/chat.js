@@ -34,7 +34,19 @@ function createChat(ctx) {
   const ui = buildPanel(ctx.shell, t, lang, MAX_CHARS);
   // Help (help.js): "Chat with us" there comes back here; the chat it starts says so (from_help).
   let fromHelp = false;
-  createHelp({ ui, t, lang, request, connected: () => state.connected, start: () => firstField().focus(), chat() {
+  // What waits for the connection (a search asked before the session came): resolved on the next
+  // session, or false after `ms`.
+  const waiting = new Set();
+  const whenConnected = (ms) => state.connected ? Promise.resolve(true) : new Promise((resolve) => {
+    const done = (ok) => {
+      clearTimeout(timer);
+      waiting.delete(done);
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    waiting.add(done);
+  });
+  createHelp({ ui, t, lang, request, whenConnected, start: () => firstField().focus(), chat() {
     if (!isLive()) fromHelp = true;
     render();
     firstField().focus(); // as when the panel opens
@@ -791,6 +803,7 @@ function createChat(ctx) {
   // After every (re)connect (index.js has stored the token and sent the page view): sync, then
   // resend the outbox.
   async function session(s) {
+    for (const done of [...waiting]) done(true);
     status();
     renderDepartments(Array.isArray(s.departments) ? s.departments : []);
     if (isOpen()) checkAvailability();

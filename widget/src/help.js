@@ -11,7 +11,10 @@ import { el, setText } from "./ui.js";
 // The knowledge base's languages (app/services/knowledge.py LANGUAGES) from the widget's.
 const articleLanguage = (lang) => (lang === "zh-CN" ? "zh" : "en");
 
-// o: {ui, t, lang, request(event, payload), connected(), start(): focus the chat's first field,
+// How long a search or an article asked for while the widget connects waits for the connection.
+const CONNECT_WAIT_MS = 10000;
+
+// o: {ui, t, lang, request(event, payload), whenConnected(ms) → Promise<bool>, start(): focus the chat's first field,
 //     chat(): go back to the chat and start one}
 export function createHelp(o) {
   const { ui, t } = o;
@@ -87,8 +90,10 @@ export function createHelp(o) {
     const ask = ++asked;
     article.hidden = true;
     results.hidden = true;
-    if (!o.connected()) return say(t.helpError, true);
     say(t.helpSearching);
+    // Asked before the connection is up (a visitor quicker than the page's first session): wait for it.
+    if (!(await o.whenConnected(CONNECT_WAIT_MS))) return ask === asked && say(t.helpError, true);
+    if (ask !== asked) return;
     const ack = await o.request("help_search", { query: query.slice(0, 200), language });
     if (ask !== asked) return;
     if (!ack.ok) return say(failure(ack, t.helpError), true);
@@ -111,8 +116,9 @@ export function createHelp(o) {
   async function read(id, from) {
     const ask = ++asked;
     opened = from;
-    if (!o.connected()) return say(t.helpError, true);
     say(t.helpLoading);
+    if (!(await o.whenConnected(CONNECT_WAIT_MS))) return ask === asked && say(t.helpError, true);
+    if (ask !== asked) return;
     const ack = await o.request("help_article", { id });
     if (ask !== asked) return;
     if (!ack.ok || !ack.article) return say(failure(ack, t.helpError), true);
