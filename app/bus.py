@@ -35,6 +35,23 @@ def queued() -> bool:
     return sio is not None and isinstance(sio.manager, AsyncPubSubManager)
 
 
+async def join_peers() -> None:
+    """With Redis, before the worker serves: listen on the channel and meet the other workers
+    (app/realtime/rooms.py `RedisManager.join`)."""
+    sio = _server()
+    join = getattr(sio.manager, "join", None) if sio is not None else None
+    if join is not None:
+        await join()
+
+
+async def check_peers() -> None:
+    """With Redis: whether this worker is alone on the channel, hence need not publish."""
+    sio = _server()
+    check = getattr(sio.manager, "check_peers", None) if sio is not None else None
+    if check is not None:
+        await check()
+
+
 def visitor_room(visitor_id: str) -> str:
     return f"visitor:{visitor_id}"
 

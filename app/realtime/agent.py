@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +12,6 @@ from app.clock import iso, utcnow
 from app.reports import live
 from app.models import Message, User, Visitor
 from app.models.org import CHAT_ROLES
-from app.ratelimit import MemoryRateLimiter
 from app import bus
 from app.realtime import validation as v
 from app.realtime.handlers import event, limit, ok
@@ -87,20 +85,11 @@ class AgentNamespace(socketio.AsyncNamespace):
             raise ServiceError("forbidden", sessions.ENDED_MESSAGE) from None
 
     async def _user_within(self, sid: str, kind: str, count: int, window: float) -> User:
-        """`_user`, and a hit on the user's rate limit `kind` (`kind:<user id>`). Through Redis the
-        two run at once (the socket's user id is the one its token was signed for; the session's
-        end is what the check says first); in memory, one after the other."""
-        user_id = (await self.get_session(sid)).get("user_id")
-        if isinstance(runtime.current().rate_limiter, MemoryRateLimiter):
-            user = await self._user(sid)
-            await limit(f"{kind}:{user.id}", count, window)
-            return user
-        checked, limited = await asyncio.gather(self._user(sid), limit(f"{kind}:{user_id}", count, window),
-                                                return_exceptions=True)
-        for outcome in (checked, limited):
-            if isinstance(outcome, BaseException):
-                raise outcome
-        return checked
+        """`_user`, then a hit on the user's rate limit `kind` (`kind:<user id>`), decided without
+        waiting for Redis (`limit`'s `ahead`)."""
+        user = await self._user(sid)
+        await limit(f"{kind}:{user.id}", count, window, ahead=True)
+        return user
 
     @event
     async def on_set_status(self, sid: str, data: Any) -> dict:

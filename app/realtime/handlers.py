@@ -60,8 +60,11 @@ def event(fn: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitable[dict]]:
     return wrapper
 
 
-async def limit(key: str, count: int, window: float) -> None:
-    retry_after = await runtime.current().rate_limiter.hit(key, count, window)
+async def limit(key: str, count: int, window: float, *, ahead: bool = False) -> None:
+    """Refuse (`rate_limited`) past `count` hits of `key` a `window`. `ahead`: decided without
+    waiting for Redis (chat messages; app/ratelimit.py `hit_ahead`)."""
+    limiter = runtime.current().rate_limiter
+    retry_after = await (limiter.hit_ahead if ahead else limiter.hit)(key, count, window)
     if retry_after is not None:
         metrics.current().count_rate_limited(key.partition(":")[0])  # "msg:a:7" → msg
         exc = ServiceError("rate_limited", "Too many events; slow down.")

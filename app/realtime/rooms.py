@@ -7,14 +7,34 @@ no worker knows in full. `leave_members` takes every socket in one room (the use
 the pub/sub manager the instruction travels as a `close_room` message with an extra key, so it is
 ordered with the emits around it on the same channel. `disconnect_members` closes every socket in
 a room the same way (a deactivated user's consoles).
+
+A worker alone on the channel publishes nothing: every socket is its own, so python-socketio's
+publish (which this worker would only read back and drop) is a Redis round trip and two parses
+per emit for no one. `RedisManager.join` makes that safe: before the worker serves, it subscribes
+and says hello on the channel; every worker that hears a hello stops being alone, answers, and the
+newcomer waits for the answers of all the workers subscribed before it serves. So no socket can
+be on a worker that another worker believes absent. `check_peers`, every presence heartbeat, says
+hello again and counts the channel's subscribers: one (this worker) makes it alone again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import socketio
+
+log = logging.getLogger(__name__)
 
 LEAVE_KEY = "sb_leave_members_of"
 DISCONNECT_KEY = "sb_disconnect_members"
+# A worker's hello on the channel (value: its host id) and another worker's answer to it (value: the
+# hello's host id). They travel as `close_room` messages of a room no socket is in, so a worker of
+# an earlier version, which does not know the keys, closes nothing.
+HELLO_KEY = "sb_hello"
+HERE_KEY = "sb_here"
+PEERS_ROOM = "sb:peers"
+JOIN_SECONDS = 5.0  # at most this long a starting worker waits for its hello's echo and answers
 
 
 async def _leave_local(manager: socketio.AsyncManager, namespace: str, members_room: str, room: str) -> None:
@@ -40,7 +60,73 @@ class LocalManager(socketio.AsyncManager):
 
 
 class RedisManager(socketio.AsyncRedisManager):
-    """Several workers sharing Redis: the instruction reaches each of them."""
+    """Several workers sharing Redis: the instruction reaches each of them; a worker alone on the
+    channel publishes nothing (module docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.alone = False  # known only after `join`; until then every emit is published
+        self._heard = 0  # hellos of other workers heard so far
+        self._echo = asyncio.Event()  # this worker's latest hello came back: it is subscribed
+        self._answered: set[str] = set()  # the workers that answered this worker's hello
+
+    async def _publish(self, data):
+        if self.alone:
+            return None
+        return await super()._publish(data)
+
+    async def join(self, timeout: float = JOIN_SECONDS) -> None:
+        """Start listening now (not at the first connection, as python-socketio would), say hello,
+        and wait until every worker already subscribed has answered; then know whether alone.
+        Call before the worker serves. A worker that does not answer in `timeout` is not waited
+        for longer (the worker then publishes, as it would alone never be known)."""
+        server = self.server
+        if not server.manager_initialized:
+            server.manager_initialized = True
+            self.initialize()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        others = await self._hello(deadline)
+        while others and len(self._answered) < others:
+            if loop.time() >= deadline:
+                log.warning("%d of %d other workers answered this worker's hello on the channel",
+                            len(self._answered), others)
+                return
+            # Again (a worker that subscribed between the first hello and the count missed it),
+            # then a moment for the answers, which the listener records.
+            await socketio.AsyncRedisManager._publish(self, self._hello_message())
+            await asyncio.sleep(0.02)
+
+    async def check_peers(self) -> None:
+        """Say hello again and count the channel's subscribers: alone when this worker is the only
+        one. Every presence heartbeat (app/web/app.py)."""
+        await self._hello(asyncio.get_running_loop().time() + JOIN_SECONDS)
+
+    def _hello_message(self) -> dict:
+        # Under a host id not this worker's, so that its own listener does not drop it as its own.
+        return {"method": "close_room", "room": PEERS_ROOM, "namespace": "/", "host_id": "hello:" + self.host_id,
+                HELLO_KEY: self.host_id}
+
+    async def _hello(self, deadline: float) -> int | None:
+        """Publish a hello until it comes back (this worker is subscribed), then count the other
+        subscribers and set `alone`; that count, or None when the hello never came back."""
+        loop = asyncio.get_running_loop()
+        self._echo.clear()
+        while not self._echo.is_set():
+            await socketio.AsyncRedisManager._publish(self, self._hello_message())
+            try:
+                await asyncio.wait_for(self._echo.wait(), min(0.1, max(0.0, deadline - loop.time())))
+            except TimeoutError:
+                if loop.time() >= deadline:
+                    self.alone = False
+                    log.warning("this worker's hello did not come back on the channel: it publishes every emit")
+                    return None
+        heard = self._heard
+        counts = await self.redis.pubsub_numsub(self.channel)
+        others = max(0, int(counts[0][1]) - 1) if counts else 0
+        # A hello heard while counting: that worker subscribed after the count, so it is there too.
+        self.alone = others == 0 and self._heard == heard
+        return others
 
     async def leave_members(self, namespace: str, members_room: str, room: str) -> None:
         await _leave_local(self, namespace, members_room, room)
@@ -54,6 +140,20 @@ class RedisManager(socketio.AsyncRedisManager):
 
     async def _handle_close_room(self, message: dict) -> None:
         namespace = message.get("namespace") or "/"
+        if HELLO_KEY in message:
+            if message[HELLO_KEY] == self.host_id:
+                self._echo.set()
+            else:  # another worker: publish from now on, and tell it so
+                self.alone = False
+                self._heard += 1
+                await socketio.AsyncRedisManager._publish(self, {
+                    "method": "close_room", "room": PEERS_ROOM, "namespace": "/", "host_id": self.host_id,
+                    HERE_KEY: message[HELLO_KEY]})
+            return
+        if HERE_KEY in message:
+            if message[HERE_KEY] == self.host_id:
+                self._answered.add(str(message.get("host_id")))
+            return
         if message.get(DISCONNECT_KEY):
             await _disconnect_local(self, namespace, message.get("room"))
         elif message.get(LEAVE_KEY) is not None:

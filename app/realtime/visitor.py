@@ -301,7 +301,7 @@ class VisitorNamespace(socketio.AsyncNamespace):
             raise ServiceError("bad_request", "'from_help' must be true or false.")
         session = await self.get_session(sid)
         count, window = settings.message_rate
-        await limit(f"msg:v:{session['visitor_id']}", count, window)
+        await limit(f"msg:v:{session['visitor_id']}", count, window, ahead=True)
         open_tried = False
         if name is None and email is None and department_id is None:
             # A message in the chat they have open: stored without reading the visitor first (nothing

@@ -132,8 +132,12 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         uid = await deployment.identity()
         rt.bind_deployment(uid)
         if settings.redis_url:
-            # Before any socket connects: python-socketio subscribes on the first connection.
+            # Named before any socket connects; `join_peers` below then subscribes to it.
             sio.manager.channel = redis_channel(settings.redis_url, uid)
+            try:  # listening before any socket connects; the other workers know this one
+                await bus.join_peers()
+            except Exception:  # it then publishes every emit, as python-socketio does
+                log.exception("meeting the other workers on the pub/sub channel failed")
         # The routing store follows the database before the first request is served: whatever
         # Redis holds that the database does not confirm (another copy's leftovers, a restored
         # backup) is corrected, without undoing live workers' fresh decisions (routing.reconcile).

@@ -78,3 +78,41 @@ async def test_redis_hit_matches_memory_and_keeps_its_window(redis_url):
     finally:
         await redis.delete(prefix + "k")
         await redis.aclose()
+
+
+async def test_redis_hit_ahead_counts_here_at_once_and_learns_other_workers_hits(redis_url):
+    """`hit_ahead` decides without waiting for Redis: this worker's own hits are refused past the
+    limit at once, every hit is counted in Redis, and another worker's hits count from Redis's
+    answer on (its first one here, before any answer, is the documented leeway)."""
+    from redis.asyncio import Redis
+
+    from app.ratelimit import RedisRateLimiter
+    from tests.support.redis_keys import own_prefix
+
+    redis = Redis.from_url(redis_url)
+    prefix = own_prefix("test-rl-ahead")
+    try:
+        here, there = RedisRateLimiter(redis, prefix=prefix), RedisRateLimiter(redis, prefix=prefix)
+        # A burst on one worker, none of it answered yet: the fourth and fifth are refused.
+        outcomes = [await here.hit_ahead("k", 3, 60) for _ in range(5)]
+        assert outcomes[:3] == [None, None, None]
+        assert all(r is not None and 0 < r <= 60 for r in outcomes[3:])
+        await here.settled()
+        assert await redis.get(prefix + "k") == b"5"  # every hit counted, refused ones too
+        assert 0 < await redis.pttl(prefix + "k") <= 60_000
+        # The other worker: its first hit passes (nothing known yet); Redis's answer says 6.
+        assert await there.hit_ahead("k", 3, 60) is None
+        await there.settled()
+        retry = await there.hit_ahead("k", 3, 60)
+        assert retry is not None and 0 < retry <= 60
+        # A window that ended: counted afresh from Redis's new window.
+        await here.settled()
+        await there.settled()
+        await redis.delete(prefix + "k")
+        fresh = RedisRateLimiter(redis, prefix=prefix)
+        assert [await fresh.hit_ahead("k", 3, 60) for _ in range(3)] == [None, None, None]
+        await fresh.settled()
+        assert await redis.get(prefix + "k") == b"3"
+    finally:
+        await redis.delete(prefix + "k")
+        await redis.aclose()
