@@ -16,12 +16,14 @@ converted on the way in, and the staff view of `agent_read_seq` on the way out.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import datetime
 from typing import Any
 from fnmatch import fnmatchcase
 from urllib.parse import urlsplit
 
-from tortoise.exceptions import IntegrityError
+from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.exceptions import IntegrityError, OperationalError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -96,8 +98,10 @@ class _Found:
 
     - on PostgreSQL one statement (a data-modifying WITH): the seqs taken, the message inserted
       and the conversation read back, atomic and durable as one transaction;
-    - elsewhere (SQLite) one transaction of two: the seqs taken with the conversation read back
-      (UPDATE … RETURNING), then the ORM's own insert.
+    - on SQLite one transaction of two statements (the seqs taken with the conversation read back,
+      UPDATE … RETURNING; then the INSERT), all of it in one call on the database's thread
+      (`_append_sqlite`): each call there is a hand-off between threads, so one rather than four
+      (BEGIN, UPDATE, INSERT, COMMIT).
     """
 
     def __init__(self, where: str, name: str | None = None) -> None:
@@ -117,6 +121,43 @@ class _Found:
 
 # The visitor's open conversation (the database allows one per visitor), the author name the
 # visitor's as it is now; the user's own chat, unless closed.
+_INSERT_MESSAGE_SQLITE = (f"INSERT INTO message ({', '.join(_MESSAGE_COLUMNS)}) "
+                          f"VALUES ({', '.join('?' * len(_MESSAGE_COLUMNS))})")
+
+
+def _append_sqlite(db: sqlite3.Connection, bump: str, keys: tuple, values: list,
+                   named: bool) -> tuple[dict, int] | None:
+    """On SQLite's thread, one transaction: the conversation's seqs taken by `bump` (found by
+    `keys`), the message inserted with them and `values` (`_MESSAGE_COLUMNS` from visitor_id on;
+    the author name from the row when `named`). (the conversation's row, the message's id); None,
+    rolled back, when no conversation is found or the client_id is stored already."""
+    cursor = db.cursor()
+    try:
+        cursor.execute("BEGIN")
+        try:
+            cursor.execute(bump, keys)
+            found = cursor.fetchall()
+            if not found:
+                cursor.execute("ROLLBACK")
+                return None
+            row = dict(zip((d[0] for d in cursor.description), found[0]))
+            if named:
+                values[3] = row["author_name"]
+            cursor.execute(_INSERT_MESSAGE_SQLITE, [row["id"], row["last_seq"], row["visitor_last_seq"], *values])
+            message_id = cursor.lastrowid
+            cursor.execute("COMMIT")
+        except sqlite3.IntegrityError:  # a resend: its client_id is stored already
+            cursor.execute("ROLLBACK")
+            return None
+        except BaseException:
+            if db.in_transaction:
+                cursor.execute("ROLLBACK")
+            raise
+        return row, message_id
+    finally:
+        cursor.close()
+
+
 _VISITORS_OPEN = _Found(f"visitor_id = {{}} AND status IN ({', '.join(repr(s) for s in OPEN_STATUSES)})",
                           "(SELECT v.name FROM visitor v WHERE v.id = conversation.visitor_id)")
 _AGENTS_OWN = _Found("id = {} AND agent_id = {} AND status <> 'closed'")
@@ -160,7 +201,25 @@ async def _append_to_found(
                 "visitor_seq": row["visitor_last_seq"], "visitor_id": visitor_id, "sender_kind": sender_kind,
                 "author_id": author_id, "author_name": row.get("author_name", author_name), "body": body,
                 "client_id": client_id, "created_at": now})
-        else:
+        elif not isinstance(db, TransactionalDBClient):
+            now = utcnow()
+            values = [visitor_id, sender_kind, author_id, author_name, body, client_id, now.isoformat(" ")]
+            async with db.acquire_connection() as aio:  # the connection's lock, as a transaction takes it
+                try:
+                    # aiosqlite runs a function on its thread with `_execute` (what its own methods use).
+                    done = await aio._execute(_append_sqlite, aio._conn, found_by.two_step.sql("sqlite"), keys,
+                                              values, found_by.named)
+                except sqlite3.OperationalError as exc:  # as the ORM's own statements raise it
+                    raise OperationalError(exc) from exc
+            if done is None:
+                return None
+            row, message_id = done
+            message = rows.instance(Message, {
+                "id": message_id, "conversation_id": row["id"], "seq": row["last_seq"],
+                "visitor_seq": row["visitor_last_seq"], "visitor_id": visitor_id, "sender_kind": sender_kind,
+                "author_id": author_id, "author_name": values[3], "body": body, "client_id": client_id,
+                "created_at": now})
+        else:  # inside a caller's transaction: in it
             async with in_transaction() as conn:
                 found = await found_by.two_step.on(conn, *keys)
                 if not found:
