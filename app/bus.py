@@ -7,12 +7,16 @@ carries each emit to the workers that hold those sockets.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import socketio
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from app import runtime
+
+log = logging.getLogger(__name__)
 
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
@@ -44,12 +48,21 @@ async def join_peers() -> None:
         await join()
 
 
-async def check_peers() -> None:
-    """With Redis: whether this worker is alone on the channel, hence need not publish."""
+async def check_peers_forever(interval: float) -> None:
+    """With Redis, every `interval` (the presence heartbeat): whether this worker is alone on the
+    channel, hence need not publish (app/realtime/rooms.py)."""
     sio = _server()
     check = getattr(sio.manager, "check_peers", None) if sio is not None else None
-    if check is not None:
-        await check()
+    if check is None:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await check()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next one tries again; meanwhile every emit is published
+            log.exception("counting the workers on the pub/sub channel failed")
 
 
 def visitor_room(visitor_id: str) -> str:

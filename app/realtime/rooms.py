@@ -99,8 +99,9 @@ class RedisManager(socketio.AsyncRedisManager):
 
     async def check_peers(self) -> None:
         """Say hello again and count the channel's subscribers: alone when this worker is the only
-        one. Every presence heartbeat (app/web/app.py)."""
-        await self._hello(asyncio.get_running_loop().time() + JOIN_SECONDS)
+        one. Every presence heartbeat (`bus.check_peers_forever`)."""
+        if await self._hello(asyncio.get_running_loop().time() + JOIN_SECONDS) is None:
+            self.alone = False
 
     def _hello_message(self) -> dict:
         # Under a host id not this worker's, so that its own listener does not drop it as its own.
@@ -112,11 +113,13 @@ class RedisManager(socketio.AsyncRedisManager):
         subscribers and set `alone`; that count, or None when the hello never came back."""
         loop = asyncio.get_running_loop()
         self._echo.clear()
+        pause = 0.02  # a hello published before the listener subscribed is not heard: again, less often
         while not self._echo.is_set():
             await socketio.AsyncRedisManager._publish(self, self._hello_message())
             try:
-                await asyncio.wait_for(self._echo.wait(), min(0.1, max(0.0, deadline - loop.time())))
+                await asyncio.wait_for(self._echo.wait(), min(pause, max(0.0, deadline - loop.time())))
             except TimeoutError:
+                pause = min(pause * 2, 1.0)
                 if loop.time() >= deadline:
                     self.alone = False
                     log.warning("this worker's hello did not come back on the channel: it publishes every emit")

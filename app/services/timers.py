@@ -33,7 +33,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
-from app import bus, loops, presence, runtime
+from app import loops, presence, runtime
 from app.clock import iso, utcnow
 from app.models import Conversation, User
 from app.services import agents, conversations, handoff
@@ -266,8 +266,7 @@ async def renew_lease() -> None:
 
 
 async def lease_forever() -> None:
-    """With Redis, every worker: `renew_lease` every heartbeat (a quarter of the lease), and
-    whether it is alone on the pub/sub channel (`bus.check_peers`)."""
+    """With Redis, every worker: `renew_lease` every heartbeat (a quarter of the lease)."""
     loops.started("presence_lease", presence.heartbeat_seconds())
     while True:
         await asyncio.sleep(presence.heartbeat_seconds())
@@ -279,9 +278,3 @@ async def lease_forever() -> None:
         except Exception as exc:  # the next heartbeat retries (a lease lapses only after several)
             loops.failed("presence_lease", exc)
             log.exception("renewing the presence lease failed")
-        try:  # whether this worker is alone on the pub/sub channel (app/realtime/rooms.py)
-            await bus.check_peers()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("counting the workers on the pub/sub channel failed")

@@ -21,7 +21,7 @@ from app import db, logs
 from app import runtime as runtime_mod
 from app.config import Settings, load_settings
 from app.paths import CONSOLE_DIST, DEMO_STATIC
-from app import bus
+from app import bus, presence
 from app.mail import inbound
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
@@ -152,6 +152,9 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         ticker = asyncio.create_task(routing.tick_forever(reconciled=reconciled))
         retention = asyncio.create_task(tracking.purge_forever(settings.retention_interval_seconds))
         heartbeat = asyncio.create_task(live_visitors.heartbeat_forever()) if rt.redis is not None else None
+        # With Redis: whether this worker is alone on the pub/sub channel (app/realtime/rooms.py).
+        peers = (asyncio.create_task(bus.check_peers_forever(presence.heartbeat_seconds()))
+                 if settings.redis_url else None)
         # The shared schedule (grace periods) and, with Redis, this worker's presence lease: taken
         # before the first socket connects, and the lapsed leases of dead workers reaped.
         lease = None
@@ -194,7 +197,8 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
         try:
             yield
         finally:
-            loops = [task for task in (ticker, retention, heartbeat, lease, schedule, mailer) if task is not None]
+            loops = [task for task in (ticker, retention, heartbeat, peers, lease, schedule, mailer)
+                     if task is not None]
             for task in loops:
                 task.cancel()
             with contextlib.suppress(Exception):
