@@ -58,7 +58,7 @@ async def check_peers_forever(interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await check()
+            await check(interval * 4)  # quiet for a presence lease (four heartbeats): gone
         except asyncio.CancelledError:
             raise
         except Exception:  # the next one tries again; meanwhile every emit is published

@@ -14,7 +14,8 @@ per emit for no one. `RedisManager.join` makes that safe: before the worker serv
 and says hello on the channel; every worker that hears a hello stops being alone, answers, and the
 newcomer waits for the answers of all the workers subscribed before it serves. So no socket can
 be on a worker that another worker believes absent. `check_peers`, every presence heartbeat, says
-hello again and counts the channel's subscribers: one (this worker) makes it alone again.
+hello again and counts the channel's subscribers: one (this worker), with no other worker's hello
+heard for a presence lease, makes it alone again.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class RedisManager(socketio.AsyncRedisManager):
         super().__init__(*args, **kwargs)
         self.alone = False  # known only after `join`; until then every emit is published
         self._heard = 0  # hellos of other workers heard so far
+        self._last_heard = float("-inf")  # when the latest of them was heard (event loop time)
         self._echo = asyncio.Event()  # this worker's latest hello came back: it is subscribed
         self._answered: set[str] = set()  # the workers that answered this worker's hello
 
@@ -97,20 +99,22 @@ class RedisManager(socketio.AsyncRedisManager):
             await socketio.AsyncRedisManager._publish(self, self._hello_message())
             await asyncio.sleep(0.02)
 
-    async def check_peers(self) -> None:
+    async def check_peers(self, quiet: float) -> None:
         """Say hello again and count the channel's subscribers: alone when this worker is the only
-        one. Every presence heartbeat (`bus.check_peers_forever`)."""
-        if await self._hello(asyncio.get_running_loop().time() + JOIN_SECONDS) is None:
-            self.alone = False
+        one and no other worker has said hello for `quiet` seconds (a worker whose listener is
+        reconnecting is not counted, but still says hello every heartbeat). Every presence
+        heartbeat (`bus.check_peers_forever`), with `quiet` the presence lease."""
+        await self._hello(asyncio.get_running_loop().time() + JOIN_SECONDS, quiet)
 
     def _hello_message(self) -> dict:
         # Under a host id not this worker's, so that its own listener does not drop it as its own.
         return {"method": "close_room", "room": PEERS_ROOM, "namespace": "/", "host_id": "hello:" + self.host_id,
                 HELLO_KEY: self.host_id}
 
-    async def _hello(self, deadline: float) -> int | None:
+    async def _hello(self, deadline: float, quiet: float = 0.0) -> int | None:
         """Publish a hello until it comes back (this worker is subscribed), then count the other
-        subscribers and set `alone`; that count, or None when the hello never came back."""
+        subscribers and set `alone` (none, and no other worker's hello for `quiet` seconds); that
+        count, or None when the hello never came back."""
         loop = asyncio.get_running_loop()
         self._echo.clear()
         pause = 0.02  # a hello published before the listener subscribed is not heard: again, less often
@@ -128,7 +132,7 @@ class RedisManager(socketio.AsyncRedisManager):
         counts = await self.redis.pubsub_numsub(self.channel)
         others = max(0, int(counts[0][1]) - 1) if counts else 0
         # A hello heard while counting: that worker subscribed after the count, so it is there too.
-        self.alone = others == 0 and self._heard == heard
+        self.alone = others == 0 and self._heard == heard and loop.time() - self._last_heard > quiet
         return others
 
     async def leave_members(self, namespace: str, members_room: str, room: str) -> None:
@@ -149,6 +153,7 @@ class RedisManager(socketio.AsyncRedisManager):
             else:  # another worker: publish from now on, and tell it so
                 self.alone = False
                 self._heard += 1
+                self._last_heard = asyncio.get_running_loop().time()
                 await socketio.AsyncRedisManager._publish(self, {
                     "method": "close_room", "room": PEERS_ROOM, "namespace": "/", "host_id": self.host_id,
                     HERE_KEY: message[HELLO_KEY]})
