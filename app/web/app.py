@@ -41,6 +41,9 @@ log = logging.getLogger("app")
 
 
 
+SHUTDOWN_LOOPS_SECONDS = 5.0  # how long a stopping server waits for its background loops to end
+
+
 def redis_channel(redis_url: str, deployment_uid: str) -> str:
     """The pub/sub channel a deployment's workers share: named by the deployment's identity (so
     another deployment on the same Redis never hears it) and by the Redis database (pub/sub ignores
@@ -216,7 +219,16 @@ def create_app(settings: Settings | None = None, *, process_wide: bool = True) -
             for task in loops:
                 task.cancel()
             rt.cancel_pending()
-            await asyncio.gather(*loops, return_exceptions=True)
+            # Each loop ends at its next await; a pub/sub listener cancelled mid-read can hang in
+            # redis-py's disconnect (redis/redis-py#3941), so the wait is bounded.
+            if loops:
+                done, stuck = await asyncio.wait(loops, timeout=SHUTDOWN_LOOPS_SECONDS)
+                for task in done:
+                    if not task.cancelled():
+                        task.exception()  # retrieved: a loop's failure was logged where it happened
+                if stuck:
+                    log.warning("%d background tasks had not stopped %s s after the shutdown began: left behind",
+                                len(stuck), SHUTDOWN_LOOPS_SECONDS)
             await rt.database.close_connections()
             if rt.redis is not None:
                 await rt.redis.aclose()
