@@ -430,23 +430,33 @@ function scheduleListRefresh() {
   }, 500);
 }
 
+// A chat whose `open` failed (no answer, a server error) is asked for again by itself after
+// these delays while it is selected; then its transcript keeps a "Try again" button.
+const OPEN_RETRY_MS = [1000, 2000, 4000];
+
 async function openChat(chat) {
   if (chat.loading) return;
+  clearTimeout(chat.openRetryTimer);
+  chat.openRetryTimer = null;
   chat.loading = true;
   if (chat.id === state.selectedId) renderConversation();
   const res = await request("open", { conversation_id: chat.id });
   chat.loading = false;
-  if (!state.chats.has(chat.id)) return;
+  if (state.chats.get(chat.id) !== chat) return;
   if (!res.ok) {
     if (res.error.code === "not_found") {
       removeChat(chat.id, { reason: "not_found" });
       showError(res.error);
     } else if (res.error.code !== "offline") {
-      showError(res.error);
+      // Offline: the reconnection's resync opens the selected chat again.
+      chat.loadError = res.error;
+      scheduleOpenRetry(chat);
     }
     renderAll();
     return;
   }
+  chat.loadError = null;
+  chat.openRetries = 0;
   if (isConversation(res.conversation)) upsertConversation(res.conversation, {});
   chat.visitor = res.visitor && typeof res.visitor === "object" ? res.visitor : null;
   chat.past = Array.isArray(res.past) ? res.past.filter(isConversation) : [];
@@ -461,6 +471,25 @@ async function openChat(chat) {
   }
   renderList();
   consoleApi.emit("loaded", chatSummary(chat));
+}
+
+function scheduleOpenRetry(chat) {
+  const delay = OPEN_RETRY_MS[chat.openRetries];
+  if (delay === undefined) return;
+  chat.openRetries += 1;
+  chat.openRetryTimer = setTimeout(() => {
+    chat.openRetryTimer = null;
+    if (state.chats.get(chat.id) === chat && chat.id === state.selectedId && !chat.loaded && socket.connected) {
+      openChat(chat);
+    }
+  }, delay);
+}
+
+/** "Try again" on a chat that could not be loaded: a fresh round of automatic retries too. */
+function retryOpen(chat) {
+  chat.openRetries = 0;
+  chat.loadError = null;
+  openChat(chat);
 }
 
 async function syncChat(chat) {
@@ -547,6 +576,9 @@ function newChat(conv) {
     messages: new Map(),
     loaded: false,
     loading: false,
+    loadError: null, // why the last `open` failed; cleared by a successful one
+    openRetries: 0,
+    openRetryTimer: null,
     syncing: false,
     visitor: null,
     past: [],
@@ -610,6 +642,7 @@ function removeChat(id, { reason } = {}) {
   const chat = state.chats.get(id);
   if (!chat) return;
   clearTimeout(chat.visitorTypingTimer);
+  clearTimeout(chat.openRetryTimer);
   state.chats.delete(id);
   state.order = state.order.filter((x) => x !== id);
   for (const entry of outbox.forConversation(id)) {
@@ -871,8 +904,10 @@ function selectChat(id) {
   state.selectedId = id;
   saveSelection(id);
   if (changed) dom.reply.value = chat.draft || "";
-  if (!chat.loaded) openChat(chat);
-  else if (pageVisible()) markRead(chat);
+  if (!chat.loaded) {
+    if (chat.loadError && !chat.openRetryTimer) retryOpen(chat);
+    else if (!chat.loadError) openChat(chat);
+  } else if (pageVisible()) markRead(chat);
   renderList();
   renderConversation({ scrollToEnd: changed });
   renderVisitor();
@@ -1293,6 +1328,22 @@ function renderTyping() {
 function renderTranscript(chat, opts) {
   const box = dom.transcript;
   const forChat = chat ? String(chat.id) : "";
+  if (chat && !chat.loaded && chat.loadError && !chat.loading) {
+    // The `open` failed: say why, and offer to ask again (it is also retried by itself).
+    if (box.dataset.chatId === "failed:" + forChat) return;
+    clear(box);
+    const again = el("button", { class: "btn btn-small", text: t("Try again"), attrs: { type: "button" } });
+    again.addEventListener("click", () => retryOpen(chat));
+    box.appendChild(
+      el("div", { class: "empty transcript-note", attrs: { role: "alert" } }, [
+        el("p", { text: t("This chat could not be loaded: {reason}", { reason: chat.loadError.message }) }),
+        again,
+      ]),
+    );
+    box.setAttribute("aria-busy", "false");
+    box.dataset.chatId = "failed:" + forChat;
+    return;
+  }
   if (box.dataset.chatId !== forChat) {
     clear(box);
     box.dataset.chatId = forChat;

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 from playwright.async_api import expect
@@ -170,3 +172,59 @@ async def test_the_new_chat_alert_and_list_show_what_the_visitor_wrote(demo_depl
         await expect(chat_list(page).first).to_contain_text("Can I return boots after 30 days?")
     finally:
         await visitor.disconnect()
+
+
+async def test_a_chat_that_could_not_be_loaded_is_asked_for_again(demo_deployment, demo_agent_login, demo_site_key,
+                                                                   new_page):
+    """The console's `open` for a chat fails (here the test answers it with a server error): the
+    console asks again by itself; after three failed retries the transcript says why and offers
+    "Try again". It used to say "Loading…" for good."""
+    base = demo_deployment.server.url
+    failing = {"left": 0, "answered": 0}
+    all_failed = asyncio.Event()
+
+    async def relay(ws) -> None:  # the console's socket, with `open` answered by the test while failing
+        server = ws.connect_to_server()
+
+        def from_page(message) -> None:
+            asked = re.match(r'42/agent,(\d+)\["open",', message) if isinstance(message, str) else None
+            if asked and failing["left"] > 0:
+                failing["left"] -= 1
+                failing["answered"] += 1
+                if failing["left"] == 0:
+                    all_failed.set()
+                error = {"code": "internal", "message": "Something went wrong."}
+                ws.send(f"43/agent,{asked.group(1)}" + json.dumps([{"ok": False, "error": error}]))
+                return
+            server.send(message)
+
+        ws.on_message(from_page)
+
+    context, page, errors = await console_page(new_page, demo_agent_login)
+    await page.route_web_socket(re.compile(r"/socket\.io/"), relay)
+    await page.route(re.compile(r"/socket\.io/.*transport=polling"), lambda route: route.abort())
+    visitors = []
+    try:
+        await open_console(page, base)
+        await set_status(page, "Available")
+        # One failure: the console's own retry loads the chat.
+        failing["left"] = 1
+        visitors.append(await visitor_asks(base, demo_site_key, "Is the Trail 40 pack waterproof?"))
+        await expect(transcript(page).get_by_text("Is the Trail 40 pack waterproof?")).to_be_visible()
+        assert failing["answered"] == 1
+        # The first `open` and its three retries fail: the transcript says so and offers to try again.
+        all_failed.clear()
+        failing["left"] = 4
+        visitors.append(await visitor_asks(base, demo_site_key, "Does the Trail 40 have a rain cover?"))
+        await chat_list(page).filter(has_text="Does the Trail 40 have a rain cover?").click()
+        await asyncio.wait_for(all_failed.wait(), 30)
+        alert = transcript(page).get_by_role("alert")
+        await expect(alert).to_contain_text("This chat could not be loaded: Something went wrong.")
+        await alert.get_by_role("button", name="Try again").click()
+        await expect(transcript(page).get_by_text("Does the Trail 40 have a rain cover?")).to_be_visible()
+        await expect(alert).to_have_count(0)
+        assert failing["answered"] == 5
+    finally:
+        for visitor in visitors:
+            await visitor.disconnect()
+    assert errors.errors == []
