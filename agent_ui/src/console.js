@@ -15,6 +15,7 @@ import { initNotes } from "./notes.js";
 import { consoleApi } from "./extensions.js";
 import { initKnowledgePanel } from "./knowledge_panel.js";
 import { initCanned } from "./canned.js";
+import { initOrderNotices } from "./order_notices.js";
 import { STATUS_LABELS as ORDER_STATUS_LABELS } from "./work_orders.js";
 import { t, tn, formatNumber } from "./i18n.js";
 import {
@@ -161,6 +162,7 @@ consoleApi.reply = dom.reply;
 consoleApi.current = () => chatSummary(selectedChat());
 initKnowledgePanel({ api: consoleApi, showError: (e) => showError(e), toast: (t, o) => toast(t, o) });
 initCanned({ api: consoleApi, showError: (e) => showError(e), toast: (t, o) => toast(t, o) });
+initOrderNotices({ socket, toast: (t, o) => toast(t, o), pageVisible: () => pageVisible() });
 
 let awaitingStatus = false;
 // python-socketio emits `status` from its connect handler, i.e. before the CONNECT

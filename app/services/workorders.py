@@ -177,11 +177,13 @@ async def _event(order: WorkOrder, kind: str, actor: User | None, **data: Any) -
     return event
 
 
-async def _notify(user_ids: set[int | None], order: WorkOrder, kind: str, text: str) -> None:
-    """A notice in the consoles and Work orders pages of these staff (an urge, an escalation …)."""
+async def _notify(user_ids: set[int | None], order: WorkOrder, kind: str, text: str, **more: Any) -> None:
+    """A notice in the consoles of these staff (an urge, an escalation …). `text` is the English line
+    for API clients; the console words it in its own language from `kind`, `number`, `subject` and
+    `more` (`by` and `count` of an urge, `due` of a callback)."""
+    payload = {"id": order.id, "number": order.number, "kind": kind, "subject": order.subject, "text": text, **more}
     for user_id in {u for u in user_ids if u is not None}:
-        await bus.to_room(bus.agent_room(user_id), "work_order.notice",
-                          {"id": order.id, "number": order.number, "kind": kind, "text": text})
+        await bus.to_room(bus.agent_room(user_id), "work_order.notice", payload)
 
 
 async def _watchers(order: WorkOrder) -> set[int]:
@@ -619,7 +621,7 @@ async def dispatch(actor: User, order_id: object, *, team_id: object = None, han
     if before["team_id"] != order.team_id:
         await _apply_sla(order)
     text = f"{order.number} was {'transferred' if transfer else 'dispatched'} to you: {order.subject}"
-    await _notify({order.handler_id} - {actor.id}, order, "dispatched", text)
+    await _notify({order.handler_id} - {actor.id}, order, "dispatched", text, transfer=transfer)
     return order
 
 
@@ -811,7 +813,8 @@ async def urge(actor: User, order_id: object, note: object = None) -> WorkOrder:
     order = await WorkOrder.get(id=order.id)
     await _event(order, "urged", actor, note=why or None, count=order.urge_count)
     text = f"{actor.display_name} urged {order.number} ({order.urge_count}×): {order.subject}"
-    await _notify({order.handler_id, await _lead_of(order.team_id)} - {actor.id}, order, "urged", text)
+    await _notify({order.handler_id, await _lead_of(order.team_id)} - {actor.id}, order, "urged", text,
+                  by=actor.display_name, count=order.urge_count)
     return order
 
 
@@ -863,7 +866,8 @@ async def add_callback(actor: User, order_id: object, *, assignee_id: object, du
     await _event(order, "callback_added", actor, callback_id=callback.id, assignee_id=assignee.id, due_at=iso(due))
     await timers.schedule(CALLBACK_TIMER, str(callback.id), max(0.0, (due - utcnow()).total_seconds()),
                           replace=True)
-    await _notify({assignee.id} - {actor.id}, order, "callback", f"Callback on {order.number} due {iso(due)}")
+    await _notify({assignee.id} - {actor.id}, order, "callback", f"Callback on {order.number} due {iso(due)}",
+                  due=iso(due))
     return callback
 
 

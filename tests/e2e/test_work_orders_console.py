@@ -383,3 +383,31 @@ async def test_an_offline_note_is_a_work_order_in_the_notes_and_the_visitor_prof
     await expect(requests.get_by_role("link", name=f"{number} · {subject}", exact=True)).to_have_attribute(
         "href", re.compile(r"^http://127\.0\.0\.1:\d+/requests/[0-9]+\.[0-9a-f]+$"))
     no_page_errors(csr_errors, visitor_errors, chinese_errors)
+
+
+async def test_work_order_notices_reach_the_console_with_a_link_to_the_order(center, world, signed_in, new_page):
+    """Cleo dispatches a work order to Gina, then urges it: Gina's console tells her each time in a
+    toast whose link opens the order (`work_order.notice` used to reach no page)."""
+    w, t, base = world, world["t"], world["base"]
+    _, gina, gina_errors = await open_console(new_page, signed_in["csr"], base)
+    _, cleo, cleo_errors = await new_page(storage_state=signed_in["csr2"])
+    await cleo.goto(base + "/console")
+    token = await cleo.locator('meta[name="csrf-token"]').get_attribute("content")
+    site = (await fetch(center, "SELECT id FROM site WHERE key = ?", w["site_key"]))[0]["id"]
+    subject = f"Replace the zip {t}"
+    made = await cleo.request.post(base + "/api/work-orders", headers={"X-CSRF-Token": token},
+                                   data={"site_id": site, "subject": subject, "handler_id": center.users[w["csr"]]["id"]})
+    assert made.status == 201, await made.text()
+    order = (await made.json())["order"]
+    toasts = gina.locator("#toasts")
+    mine = toasts.locator(".toast", has_text=f"Work order {order['number']} is yours: {subject}")
+    await expect(mine).to_be_visible(timeout=TIMEOUT)
+    urged = await cleo.request.post(base + f"/api/work-orders/{order['id']}/urge", headers={"X-CSRF-Token": token},
+                                    data={"note": "The customer called twice."})
+    assert urged.status == 200, await urged.text()
+    nudge = toasts.locator(".toast", has_text=f"Cleo {t} urged work order {order['number']}: {subject}")
+    await expect(nudge).to_be_visible(timeout=TIMEOUT)
+    await nudge.get_by_role("link", name="Open work order").click()
+    await expect(gina).to_have_url(re.compile(rf"/work-orders/{order['id']}$"), timeout=TIMEOUT)
+    await expect(gina.get_by_role("heading", level=1)).to_contain_text(order["number"], timeout=TIMEOUT)
+    no_page_errors(gina_errors, cleo_errors)
