@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 VISITOR_NS = "/visitor"
 AGENT_NS = "/agent"
+# Staff pages without the console (Work orders, an order) hear their user's notices here; a
+# socket is in its user's and its session's rooms only (app/realtime/notices.py).
+NOTICES_NS = "/notices"
 
 
 def bind(sio: socketio.AsyncServer | None) -> None:
@@ -83,11 +86,12 @@ def session_room(session_id: int) -> str:
 
 
 async def disconnect_room(room: str) -> None:
-    """Close every console socket in a room of the agent namespace, on every worker (a session
+    """Close every staff socket in a room (consoles and notice sockets), on every worker (a session
     that ended: `session:<id>`; every session of a user: `agent:<id>`)."""
     sio = _server()
     if sio is not None:
         await sio.manager.disconnect_members(AGENT_NS, room)
+        await sio.manager.disconnect_members(NOTICES_NS, room)
 
 
 def site_room(site_id: int) -> str:
@@ -150,6 +154,14 @@ async def to_room(room: str, event: str, data: Any) -> None:
     sio = _server()
     if sio is not None:
         await sio.emit(event, data, to=room, namespace=AGENT_NS)
+
+
+async def to_user(user_id: int, event: str, data: Any) -> None:
+    """To every page of one staff member: their consoles and their pages' notice sockets."""
+    sio = _server()
+    if sio is not None:
+        await sio.emit(event, data, to=agent_room(user_id), namespace=AGENT_NS)
+        await sio.emit(event, data, to=agent_room(user_id), namespace=NOTICES_NS)
 
 
 async def to_staff_room(event: str, data: Any) -> None:

@@ -78,10 +78,10 @@ export function tokenSource(token, lifetimeSeconds) {
   return source;
 }
 
-/** The /agent socket; `socket.tokens` is its `tokenSource`. */
-export function connect(token) {
+/** The /agent socket (or another staff namespace: /notices); `socket.tokens` is its `tokenSource`. */
+export function connect(token, namespace = "/agent") {
   const tokens = tokenSource(token, meta("switchboard-socket-token-seconds"));
-  const socket = io("/agent", {
+  const socket = io(namespace, {
     auth: tokens.auth,
     // Keeps a long-polling connection on one worker behind the load balancer (deploy/nginx.conf).
     query: { affinity: Math.random().toString(36).slice(2, 12) },

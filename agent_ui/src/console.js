@@ -35,6 +35,7 @@ import {
   canFocus,
   focusFirst,
   whileBusy,
+  toastIn,
 } from "./dom.js";
 
 const MAX_BODY_CHARS = 5000;
@@ -1679,24 +1680,8 @@ function showError(error) {
   toast(errorText(error));
 }
 
-function toast(text, { sticky = false, link = null } = {}) {
-  // Avoid stacking identical messages.
-  for (const node of Array.from(dom.toasts.children)) {
-    if (node.dataset.text === text) node.remove();
-  }
-  while (dom.toasts.children.length >= 3) dom.toasts.firstChild.remove();
-  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": t("Dismiss") } });
-  const children = [el("span", { class: "toast-text", text })];
-  if (link) {
-    const a = el("a", { class: "toast-link", text: link.text });
-    a.href = link.href;
-    children.push(a);
-  }
-  children.push(dismiss);
-  const node = el("div", { class: "toast", attrs: { "data-text": text } }, children);
-  dismiss.addEventListener("click", () => node.remove());
-  dom.toasts.appendChild(node);
-  if (!sticky) setTimeout(() => node.remove(), TOAST_MS);
+function toast(text, options = {}) {
+  toastIn(dom.toasts, text, { ms: TOAST_MS, ...options });
 }
 
 // ---------------------------------------------------------------------------

@@ -217,3 +217,25 @@ export function preview(text, max) {
   const chars = Array.from(flat);
   return chars.length > max ? chars.slice(0, max - 1).join("") + "…" : flat;
 }
+
+/** A toast of `text` in a page's toast region (console.css): at most three, the same text once,
+ * gone after `ms` unless `sticky`; `link` {text, href} adds a link. Text only, never markup. */
+export function toastIn(region, text, { sticky = false, link = null, ms = 7000 } = {}) {
+  if (!region) return;
+  for (const node of Array.from(region.children)) {
+    if (node.dataset.text === text) node.remove();
+  }
+  while (region.children.length >= 3) region.firstChild.remove();
+  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": t("Dismiss") } });
+  const children = [el("span", { class: "toast-text", text })];
+  if (link) {
+    const a = el("a", { class: "toast-link", text: link.text });
+    a.href = link.href;
+    children.push(a);
+  }
+  children.push(dismiss);
+  const node = el("div", { class: "toast", attrs: { "data-text": text } }, children);
+  dismiss.addEventListener("click", () => node.remove());
+  region.appendChild(node);
+  if (!sticky) setTimeout(() => node.remove(), ms);
+}

@@ -1,8 +1,12 @@
-// Work order notices on the console (`work_order.notice`, docs/protocol.md): an order dispatched to
-// me, urged, about to miss its SLA or overdue, reopened, resolved, a customer's reply, feedback, a
-// callback. Each shows a toast with a link to the order, and a desktop notification while the tab
-// is hidden (if allowed). The words are the page's language: the server's `text` is its English
-// line, shown only for a kind this console does not know. Every value is text, never markup.
+// Work order notices (`work_order.notice`, docs/protocol.md): an order dispatched to me, urged,
+// about to miss its SLA or overdue, reopened, resolved, a customer's reply, feedback, a callback.
+// The console hears them on its /agent socket; the Work orders pages (where back-office handlers
+// work) open a /notices socket for them (`listenOnPage`). Each shows a toast with a link to the
+// order, and a desktop notification while the tab is hidden (if allowed). The words are the page's
+// language: the server's `text` is its English line, shown only for a kind this page does not know.
+// Every value is text, never markup.
+import { connect, refusalCode } from "./connection.js";
+import { meta, toastIn } from "./dom.js";
 import { t, formatDateTime } from "./i18n.js";
 
 // Kinds that need someone to act now stay until dismissed.
@@ -71,4 +75,38 @@ export function initOrderNotices({ socket, toast, pageVisible }) {
       /* notifications are a nicety */
     }
   });
+}
+
+/** A staff page other than the console: its user's notices over /notices, shown as toasts. */
+export function listenOnPage() {
+  const token = meta("switchboard-socket-token");
+  if (!token) return null;
+  const socket = connect(token, "/notices");
+  let retry = 2000;
+  // Whether notices reach this page now, on its toast region (`data-connected`: no visible sign).
+  const region = document.getElementById("toasts");
+  const mark = (connected) => {
+    if (region) region.dataset.connected = String(connected);
+  };
+  socket.on("connect", () => {
+    retry = 2000;
+    mark(true);
+  });
+  socket.on("disconnect", () => mark(false));
+  socket.tokens.onEnded = () => socket.disconnect(); // the session has ended: nothing more is meant for this page
+  // A refusal (an expired token) stops socket.io's own reconnection: renew the token and try again,
+  // unless the session has ended (the page's next request signs the user in again).
+  socket.on("connect_error", (err) => {
+    if (refusalCode(err) === null || socket.active) return;
+    socket.tokens.renew().then(
+      (fresh) => {
+        if (fresh) setTimeout(() => socket.connect(), retry);
+      },
+      () => setTimeout(() => socket.connect(), retry),
+    );
+    retry = Math.min(retry * 2, 30000);
+  });
+  const toast = (text, options) => toastIn(region, text, options);
+  initOrderNotices({ socket, toast, pageVisible: () => document.visibilityState !== "hidden" });
+  return socket;
 }

@@ -30,27 +30,34 @@ def _same_origin(environ: dict) -> bool:
     return urlsplit(origin).netloc == environ.get("HTTP_HOST")
 
 
+async def staff_connect(ns: socketio.AsyncNamespace, sid: str, environ: dict, auth: Any) -> tuple[User, int]:
+    """A staff page's socket (`/agent`, `/notices`): its origin and socket token checked, in its
+    session's and its user's rooms; (the user, the session id). Refuses `unauthorized` (or
+    `token_expired`); the caller checks the role."""
+    if not _same_origin(environ):
+        raise refuse("unauthorized", "The console must connect from its own origin.")
+    token = auth.get("token") if isinstance(auth, dict) else None
+    rt = runtime.current()
+    try:
+        user_id, session_id = rt.signer.read_socket_token(token, rt.settings.socket_token_seconds)
+    except TokenError as exc:
+        code = "token_expired" if exc.code == "token_expired" else "unauthorized"
+        raise refuse(code, exc.message) from None
+    # In its session's and its user's rooms before the session is read (the token's signature
+    # vouches for both ids; a refused connection leaves them again), so a sign-out that lands
+    # after the read finds this socket there; one that lands while it is still connecting
+    # (python-socketio does not close those) is caught by `_user` at its first event.
+    await ns.enter_room(sid, bus.session_room(session_id))
+    await ns.enter_room(sid, bus.agent_room(user_id))
+    try:
+        return await sessions.socket_user(session_id, user_id), session_id
+    except ServiceError as exc:
+        raise refuse("unauthorized", exc.message) from None
+
+
 class AgentNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict, auth: Any = None) -> None:
-        if not _same_origin(environ):
-            raise refuse("unauthorized", "The console must connect from its own origin.")
-        token = auth.get("token") if isinstance(auth, dict) else None
-        rt = runtime.current()
-        try:
-            user_id, session_id = rt.signer.read_socket_token(token, rt.settings.socket_token_seconds)
-        except TokenError as exc:
-            code = "token_expired" if exc.code == "token_expired" else "unauthorized"
-            raise refuse(code, exc.message) from None
-        # In its session's and its user's rooms before the session is read (the token's signature
-        # vouches for both ids; a refused connection leaves them again), so a sign-out that lands
-        # after the read finds this socket there; one that lands while it is still connecting
-        # (python-socketio does not close those) is caught by `_user` at its first event.
-        await self.enter_room(sid, bus.session_room(session_id))
-        await self.enter_room(sid, bus.agent_room(user_id))
-        try:
-            user = await sessions.socket_user(session_id, user_id)
-        except ServiceError as exc:
-            raise refuse("unauthorized", exc.message) from None
+        user, session_id = await staff_connect(self, sid, environ, auth)
         if user.role not in CHAT_ROLES:
             raise refuse("unauthorized", "The chat console is for CSRs, supervisors and admins.")
         # Its refusals' messages speak the user's language (app/realtime/handlers.py `event`).

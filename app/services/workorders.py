@@ -178,12 +178,12 @@ async def _event(order: WorkOrder, kind: str, actor: User | None, **data: Any) -
 
 
 async def _notify(user_ids: set[int | None], order: WorkOrder, kind: str, text: str, **more: Any) -> None:
-    """A notice in the consoles of these staff (an urge, an escalation …). `text` is the English line
-    for API clients; the console words it in its own language from `kind`, `number`, `subject` and
-    `more` (`by` and `count` of an urge, `due` of a callback)."""
+    """A notice on the pages of these staff (consoles, Work orders pages: an urge, an escalation …).
+    `text` is the English line for API clients; the pages word it in their own language from `kind`,
+    `number`, `subject` and `more` (`transfer`; `by` and `count` of an urge; `due` of a callback)."""
     payload = {"id": order.id, "number": order.number, "kind": kind, "subject": order.subject, "text": text, **more}
     for user_id in {u for u in user_ids if u is not None}:
-        await bus.to_room(bus.agent_room(user_id), "work_order.notice", payload)
+        await bus.to_user(user_id, "work_order.notice", payload)
 
 
 async def _watchers(order: WorkOrder) -> set[int]:

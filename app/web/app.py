@@ -25,6 +25,7 @@ from app import bus, presence
 from app.mail import inbound
 from app.realtime import rooms, server
 from app.realtime.agent import AgentNamespace
+from app.realtime.notices import NoticesNamespace
 from app.realtime.visitor import VisitorNamespace
 from app.reports import kept_days
 from app.services import after_hours, deployment, listeners, mail, routing, sampling, timers, tracking, workorders
@@ -70,6 +71,7 @@ def create_socket_server(settings: Settings) -> socketio.AsyncServer:
     )
     sio.register_namespace(VisitorNamespace(bus.VISITOR_NS))
     sio.register_namespace(AgentNamespace(bus.AGENT_NS))
+    sio.register_namespace(NoticesNamespace(bus.NOTICES_NS))
     return sio
 
 

@@ -10,7 +10,7 @@ from app.i18n import N_
 from app.models import Site
 from app.models.org import CHAT_ROLES
 from app.paths import WIDGET_BUNDLE, WIDGET_CHAT_BUNDLE
-from app.services import ServiceError, accounts, agents, sessions
+from app.services import ServiceError, accounts, agents, sessions, workorders
 from app.web.auth import (
     PASSWORD_CHECK_LIMIT, SESSION_TOKEN_KEY, check_csrf, csrf_token, current_session, current_user, home_of,
     login_redirect, socket_token, supervisor_page,
@@ -36,7 +36,7 @@ async def console(request: Request) -> Response:
     if user.role not in CHAT_ROLES:
         return PlainTextResponse("The chat console is for CSRs, supervisors and admins.", status_code=403)
     response = console_templates.TemplateResponse(
-        request, "console.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request),
+        request, "console.html", {"user": user, **socket_context(request), "csrf_token": csrf_token(request),
                                   "away_reasons": await agents.away_reasons()}
     )
     response.headers["cache-control"] = "no-store"
@@ -58,7 +58,7 @@ async def supervise(request: Request) -> Response:
         return refused
     user = request.state.user
     response = console_templates.TemplateResponse(
-        request, "supervise.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request)}
+        request, "supervise.html", {"user": user, **socket_context(request), "csrf_token": csrf_token(request)}
     )
     response.headers["cache-control"] = "no-store"
     return response
@@ -73,14 +73,14 @@ async def visitors(request: Request) -> Response:
         return PlainTextResponse(await refusal(request, N_("The Visitors view is for CSRs, supervisors and admins.")),
                                  status_code=403)
     response = console_templates.TemplateResponse(
-        request, "visitors.html", {"user": user, **_socket_context(request), "csrf_token": csrf_token(request)}
+        request, "visitors.html", {"user": user, **socket_context(request), "csrf_token": csrf_token(request)}
     )
     response.headers["cache-control"] = "no-store"
     return response
 
 
-def _socket_context(request: Request) -> dict:
-    """What a page that opens /agent needs: a socket token of this session and its lifetime (the
+def socket_context(request: Request) -> dict:
+    """What a page that opens /agent or /notices needs: a socket token of this session and its lifetime (the
     page renews it from `POST /api/socket-token` before it runs out)."""
     return {"socket_token": socket_token(request),
             "socket_token_seconds": runtime.current().settings.socket_token_seconds}
@@ -99,8 +99,8 @@ async def socket_token_api(request: Request) -> Response:
         return _api_error("unauthorized", sessions.ENDED_MESSAGE, 401)
     if not check_csrf(request, request.headers.get("x-csrf-token")):
         return _api_error("bad_request", "The X-CSRF-Token header is missing or does not match.", 400)
-    if user.role not in CHAT_ROLES:
-        return _api_error("forbidden", "The chat console is for CSRs, supervisors and admins.", 403)
+    if user.role not in workorders.STAFF_ROLES:  # the console's roles, and handlers (their /notices)
+        return _api_error("forbidden", "Live pages are for CSRs, supervisors, admins and handlers.", 403)
     return JSONResponse({"ok": True, "token": socket_token(request),
                          "expires_in": runtime.current().settings.socket_token_seconds},
                         headers={"cache-control": "no-store"})

@@ -24,6 +24,7 @@ from app.services import ServiceError, scope, work_setup, workorders
 from app.web.admin.common import digits
 from app.web import jsonapi
 from app.web.auth import check_csrf, client_address, csrf_token, current_user, login_redirect
+from app.web.pages import socket_context
 from app.web.templating import console_templates
 from app.workorders import workflow
 
@@ -278,7 +279,7 @@ async def _page(request: Request, template: str, **context: Any) -> Response:
     if user.role not in PAGE_ROLES:
         return PlainTextResponse("Work orders are for staff.", status_code=403)
     response = console_templates.TemplateResponse(
-        request, template, {"user": user, "csrf_token": csrf_token(request), **context})
+        request, template, {"user": user, "csrf_token": csrf_token(request), **socket_context(request), **context})
     response.headers["cache-control"] = "no-store"
     return response
 

@@ -411,3 +411,40 @@ async def test_work_order_notices_reach_the_console_with_a_link_to_the_order(cen
     await expect(gina).to_have_url(re.compile(rf"/work-orders/{order['id']}$"), timeout=TIMEOUT)
     await expect(gina.get_by_role("heading", level=1)).to_contain_text(order["number"], timeout=TIMEOUT)
     no_page_errors(gina_errors, cleo_errors)
+
+
+async def test_a_handler_on_the_work_orders_page_hears_an_order_dispatched_to_them(center, world, signed_in,
+                                                                                   new_page):
+    """Hal handles orders in the back office, with no console: the Work orders page tells him when
+    Cleo dispatches one to him, and the toast's link opens it."""
+    w, t, base = world, world["t"], world["base"]
+    _, hal, hal_errors = await new_page(viewport={"width": 1400, "height": 900})
+    await hal.goto(base + "/login?next=/work-orders")
+    await hal.get_by_label("Email").fill(w["hal"])
+    await hal.get_by_label("Password").fill(center.password)
+    await hal.get_by_role("button", name="Sign in").click()
+    await expect(hal.get_by_role("heading", name="Work orders", level=1)).to_be_visible(timeout=TIMEOUT)
+    await expect(hal.locator("#toasts[data-connected=true]")).to_have_count(1, timeout=TIMEOUT)  # its notice socket
+    _, cleo, cleo_errors = await new_page(storage_state=signed_in["csr2"])
+    await cleo.goto(base + "/console")
+    token = await cleo.locator('meta[name="csrf-token"]').get_attribute("content")
+    site = (await fetch(center, "SELECT id FROM site WHERE key = ?", w["site_key"]))[0]["id"]
+    hal_id, subject = center.users[w["hal"]]["id"], f"Buckle cracked {t}"
+    made = await cleo.request.post(base + "/api/work-orders", headers={"X-CSRF-Token": token},
+                                   data={"site_id": site, "subject": subject, "handler_id": hal_id})
+    assert made.status == 201, await made.text()
+    order = (await made.json())["order"]
+    toast = hal.locator("#toasts .toast", has_text=subject)
+    await expect(toast).to_be_visible(timeout=TIMEOUT)
+    await expect(toast).to_contain_text(f"Work order {order['number']} is yours: {subject}")
+    await toast.get_by_role("link", name="Open work order").click()
+    await expect(hal).to_have_url(re.compile(rf"/work-orders/{order['id']}$"), timeout=TIMEOUT)
+    await expect(hal.get_by_role("heading", level=1)).to_contain_text(order["number"], timeout=TIMEOUT)
+    # On the order's own page too.
+    await expect(hal.locator("#toasts[data-connected=true]")).to_have_count(1, timeout=TIMEOUT)
+    again = f"Strap torn {t}"
+    made = await cleo.request.post(base + "/api/work-orders", headers={"X-CSRF-Token": token},
+                                   data={"site_id": site, "subject": again, "handler_id": hal_id})
+    assert made.status == 201, await made.text()
+    await expect(hal.locator("#toasts .toast", has_text=again)).to_be_visible(timeout=TIMEOUT)
+    no_page_errors(hal_errors, cleo_errors)

@@ -4,7 +4,7 @@
 // flight at a time) and ticks the clocks locally every second.
 import "./supervise.css";
 import { connect, request as rawRequest, refusalCode } from "../connection.js";
-import { el, clear, meta, newClientId, canFocus, focusFirst, whileBusy, asData, parts, labelled, formatTime as when } from "../dom.js";
+import { el, clear, meta, newClientId, canFocus, focusFirst, whileBusy, asData, parts, labelled, formatTime as when, toastIn } from "../dom.js";
 import { t, formatNumber } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -393,18 +393,6 @@ function showError(error) {
   toast((error && (ERROR_TEXT[error.code] || error.message)) || t("Something went wrong."));
 }
 
-function toast(text, { link = null } = {}) {
-  while (dom.toasts.children.length >= 3) dom.toasts.firstChild.remove();
-  const dismiss = el("button", { class: "toast-close", text: "×", attrs: { type: "button", "aria-label": t("Dismiss") } });
-  const children = [el("span", { class: "toast-text", text })];
-  if (link) {
-    const a = el("a", { class: "toast-link", text: link.text });
-    a.href = link.href;
-    children.push(a);
-  }
-  children.push(dismiss);
-  const node = el("div", { class: "toast" }, children);
-  dismiss.addEventListener("click", () => node.remove());
-  dom.toasts.appendChild(node);
-  setTimeout(() => node.remove(), 8000);
+function toast(text, options = {}) {
+  toastIn(dom.toasts, text, { ms: 8000, ...options });
 }

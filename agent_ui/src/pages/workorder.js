@@ -8,6 +8,7 @@ import {
   ApiError, PRIORITY_LABELS, SOURCE_LABELS, STATUS_LABELS, clearFieldErrors, dataSpan, fillSelect, getJson, handlerChoices,
   idOf, loadOptions, postForm, postJson, sentence, showFieldError, timeLeft,
 } from "../work_orders.js";
+import { listenOnPage } from "../order_notices.js";
 
 const data = dataSpan;
 
@@ -552,3 +553,6 @@ async function start() {
 }
 
 start();
+
+// The user's work order notices (dispatched to me, urged, overdue …) as toasts on this page too.
+listenOnPage();

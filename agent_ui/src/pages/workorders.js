@@ -9,6 +9,7 @@ import {
   ApiError, PRIORITY_LABELS, STATUS_LABELS, clearFieldErrors, fillSelect, getJson, handlerChoices, idOf, loadOptions, postJson,
   showFieldError, timeLeft,
 } from "../work_orders.js";
+import { listenOnPage } from "../order_notices.js";
 
 const PAGE = 50;
 const REFRESH_MS = 30000;
@@ -487,3 +488,6 @@ async function start() {
 }
 
 start();
+
+// The user's work order notices (dispatched to me, urged, overdue …) as toasts on this page too.
+listenOnPage();
