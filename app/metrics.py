@@ -119,7 +119,7 @@ class Metrics:
 
         self.connected_visitors.labels(self.worker).set(occupied("/visitor", "visitor:"))
         self.connected_csrs.labels(self.worker).set(occupied("/agent", "agent:"))
-        for namespace in ("/visitor", "/agent"):
+        for namespace in ("/visitor", "/agent", "/notices"):
             sockets = len(rooms.get(namespace, {}).get(None, {}))
             self.connected_sockets.labels(self.worker, namespace.strip("/")).set(sockets)
 

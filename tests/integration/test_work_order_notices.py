@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from app.security import Signer
+from tests.integration.test_operations import TOKEN, scrape, value
 from tests.integration.test_sessions import disconnected
 from tests.integration.test_work_orders_api import person, site_id, staff, tag
 from tests.support import clients
@@ -32,7 +33,7 @@ WAIT = 30.0
 @pytest.fixture(scope="module")
 def site():
     """SQLite, one server: this module's own."""
-    d = deploy(database_url=None, redis_url=None, processes=1)
+    d = deploy(database_url=None, redis_url=None, processes=1, extra_env={"METRICS_TOKEN": TOKEN})
     yield d
     d.stop()
 
@@ -44,7 +45,7 @@ def floor(request, site):
         yield site
         return
     d = deploy(database_url=request.getfixturevalue("new_postgres_database")(),
-               redis_url=request.getfixturevalue("redis_url"), processes=2)
+               redis_url=request.getfixturevalue("redis_url"), processes=2, extra_env={"METRICS_TOKEN": TOKEN})
     yield d
     d.stop()
 
@@ -87,6 +88,8 @@ async def test_a_handler_hears_their_notices_on_any_worker_and_nobody_elses(floo
         hal_socket = await notices(h.url, await page_token(h.http))
         uma_socket = await notices(u.url, await page_token(u.http))
         try:
+            # The worker's metrics count the pages' notice sockets.
+            assert value(scrape(d.servers[1 % len(d.servers)]), "switchboard_connected_sockets", namespace="notices") >= 2
             order = await c.create(site_id=site, subject=f"Zip broke {t}", handler_id=h.id)
             got = await hal_socket.rec.wait_for("work_order.notice", lambda n: n["id"] == order["id"], timeout=WAIT)
             assert got == {"id": order["id"], "number": order["number"], "kind": "dispatched",
