@@ -23,6 +23,7 @@ AGENT_NS = "/agent"
 # Staff pages without the console (Work orders, an order) hear their user's notices here; a
 # socket is in its user's and its session's rooms only (app/realtime/notices.py).
 NOTICES_NS = "/notices"
+STAFF_NAMESPACES = (AGENT_NS, NOTICES_NS)  # every staff socket is in its user's and its session's rooms
 
 
 def bind(sio: socketio.AsyncServer | None) -> None:
@@ -90,8 +91,8 @@ async def disconnect_room(room: str) -> None:
     that ended: `session:<id>`; every session of a user: `agent:<id>`)."""
     sio = _server()
     if sio is not None:
-        await sio.manager.disconnect_members(AGENT_NS, room)
-        await sio.manager.disconnect_members(NOTICES_NS, room)
+        for namespace in STAFF_NAMESPACES:
+            await sio.manager.disconnect_members(namespace, room)
 
 
 def site_room(site_id: int) -> str:
@@ -160,8 +161,8 @@ async def to_user(user_id: int, event: str, data: Any) -> None:
     """To every page of one staff member: their consoles and their pages' notice sockets."""
     sio = _server()
     if sio is not None:
-        await sio.emit(event, data, to=agent_room(user_id), namespace=AGENT_NS)
-        await sio.emit(event, data, to=agent_room(user_id), namespace=NOTICES_NS)
+        for namespace in STAFF_NAMESPACES:
+            await sio.emit(event, data, to=agent_room(user_id), namespace=namespace)
 
 
 async def to_staff_room(event: str, data: Any) -> None:

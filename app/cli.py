@@ -207,8 +207,8 @@ async def _disconnect_consoles(settings: Settings, user_id: int) -> None:
     channel = redis_channel(settings.redis_url, runtime.current().deployment)
     manager = rooms.RedisManager(settings.redis_url, channel=channel, write_only=True)
     try:
-        await manager.disconnect_members(bus.AGENT_NS, bus.agent_room(user_id))
-        await manager.disconnect_members(bus.NOTICES_NS, bus.agent_room(user_id))
+        for namespace in bus.STAFF_NAMESPACES:
+            await manager.disconnect_members(namespace, bus.agent_room(user_id))
     finally:
         redis = getattr(manager, "redis", None)
         if redis is not None:
